@@ -1,0 +1,91 @@
+import type { BridgeEvent, RowChangeEvent } from '../event.js';
+import { lowerOp } from '../event.js';
+import { isJson, keyValues, quote } from './json-text.js';
+
+export const FORMAT_NAMES = ['pgbridge', 'skor', 'cloudevents'] as const;
+export type FormatName = (typeof FORMAT_NAMES)[number];
+
+export interface FormatContext {
+  /** Database name, for CloudEvents `source`. */
+  readonly database: string;
+}
+
+/** Bodies are assembled as text so row JSON is embedded exactly as Postgres rendered it. */
+export function channelPayloadJson(payload: string): string {
+  return isJson(payload) ? payload : quote(payload);
+}
+
+export function pgbridgeJson(event: BridgeEvent): string {
+  if (event.kind === 'channel') {
+    return `{"id":${quote(event.id)},"channel":${quote(event.channel)},"payload":${channelPayloadJson(event.payload)},"ts":${quote(event.ts)}}`;
+  }
+  return (
+    `{"id":${quote(event.id)},"schema":${quote(event.schema)},"table":${quote(event.table)},"op":"${event.op}",` +
+    `"data":${event.data},"old":${event.old ?? 'null'},"txid":${quote(event.txid)},"ts":${quote(event.ts)}}`
+  );
+}
+
+/** skor's payload, byte for byte: {"table":…,"schema":…,"op":…,"data":…}. */
+export function skorJson(event: BridgeEvent): string {
+  if (event.kind === 'channel') {
+    // skor never forwarded raw channels; keep the shape a skor consumer can read.
+    return `{"channel":${quote(event.channel)},"payload":${channelPayloadJson(event.payload)}}`;
+  }
+  return `{"table":${quote(event.table)},"schema":${quote(event.schema)},"op":"${event.op}","data":${event.data}}`;
+}
+
+export interface CloudEventAttributes {
+  readonly specversion: '1.0';
+  readonly id: string;
+  readonly type: string;
+  readonly source: string;
+  readonly subject?: string;
+  readonly time: string;
+  readonly datacontenttype: 'application/json';
+}
+
+export function cloudEventAttributes(event: BridgeEvent, ctx: FormatContext): CloudEventAttributes {
+  const base = { specversion: '1.0' as const, id: event.id, time: event.ts, datacontenttype: 'application/json' as const };
+  if (event.kind === 'channel') {
+    return { ...base, type: 'pgbridge.notify', source: `/pgbridge/${ctx.database}/channel/${event.channel}` };
+  }
+  const subject = cloudEventSubject(event);
+  return {
+    ...base,
+    type: `pgbridge.row.${lowerOp(event.op)}`,
+    source: `/pgbridge/${ctx.database}/${event.schema}.${event.table}`,
+    ...(subject === undefined ? {} : { subject }),
+  };
+}
+
+/** The primary key value(s), comma-separated for a composite key. */
+function cloudEventSubject(event: RowChangeEvent): string | undefined {
+  return event.key === null ? undefined : keyValues(event.key).join(',');
+}
+
+/** CloudEvents `data`: {"data":…,"old":…} for rows, the payload for channels. */
+export function cloudEventData(event: BridgeEvent): string {
+  if (event.kind === 'channel') return channelPayloadJson(event.payload);
+  return `{"data":${event.data},"old":${event.old ?? 'null'}}`;
+}
+
+/** Structured-mode CloudEvent: attributes and data in one JSON object. */
+export function cloudEventJson(event: BridgeEvent, ctx: FormatContext): string {
+  const attributes = cloudEventAttributes(event, ctx);
+  const head = Object.entries(attributes)
+    .map(([name, value]) => `${quote(name)}:${quote(value as string)}`)
+    .join(',');
+  return `{${head},"data":${cloudEventData(event)}}`;
+}
+
+/** The JSON body of one event in the sink's format (CloudEvents: structured mode). */
+export function encodeEvent(event: BridgeEvent, format: FormatName, ctx: FormatContext): string {
+  switch (format) {
+    case 'pgbridge':
+      return pgbridgeJson(event);
+    case 'skor':
+      return skorJson(event);
+    case 'cloudevents':
+      return cloudEventJson(event, ctx);
+  }
+}
