@@ -21,6 +21,8 @@ export interface Sink {
    * (`failedIds` failed for good, the rest were delivered). Any other error counts as retriable.
    */
   send(batch: readonly BridgeEvent[], signal: AbortSignal): Promise<void>;
+  /** How long a partial batch may wait for more events (default 0). */
+  readonly batchWaitMs?: number;
   /** True while connected and able to deliver (drives /readyz). */
   isReady(): boolean;
   close(): Promise<void>;

@@ -1,0 +1,32 @@
+-- pgbridge: objects shared by every bridge instance in this database.
+-- Idempotent: `pgbridge install` runs it every time.
+
+CREATE SCHEMA IF NOT EXISTS pgbridge;
+COMMENT ON SCHEMA pgbridge IS 'pgbridge: change capture outbox, dead letters, trigger functions. Managed by pgbridge install/uninstall.';
+
+-- One sequence for every event id: ids are unique across tables and instances,
+-- and for one table row they grow in commit order (a later writer waits for the row lock).
+CREATE SEQUENCE IF NOT EXISTS pgbridge.event_id_seq AS bigint;
+
+-- Events a sink refused for good, or whose retries ran out.
+-- `pgbridge dead-letters list|retry` reads and replays them.
+CREATE TABLE IF NOT EXISTS pgbridge.dead_letters (
+  id         bigserial   PRIMARY KEY,
+  instance   text        NOT NULL,
+  sink       text        NOT NULL,
+  event_id   text        NOT NULL,
+  event      json        NOT NULL,   -- the event in pgbridge format
+  key        json,                   -- primary key columns of the row, if any
+  error      text        NOT NULL,
+  attempts   integer     NOT NULL,
+  failed_at  timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS dead_letters_sink_idx ON pgbridge.dead_letters (instance, sink, id);
+
+-- Outbox mode with several sinks: which sink already has which event. A row
+-- leaves the outbox once every sink routed to it is here; with one sink, never written.
+CREATE TABLE IF NOT EXISTS pgbridge.deliveries (
+  event_id  bigint NOT NULL,
+  sink      text   NOT NULL,
+  PRIMARY KEY (event_id, sink)
+);

@@ -1,0 +1,114 @@
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { loadConfig, resolveConfigPath } from './config/load.js';
+import type { BridgeConfig } from './config/types.js';
+import { ConfigError, errorMessage } from './errors.js';
+import { Scrubber } from './secrets.js';
+
+const VERSION: string = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version;
+
+const HELP = `pgbridge ${VERSION} — PostgreSQL changes to webhooks, AMQP and Kafka
+
+Usage: pgbridge <command> [-c FILE]
+
+Commands:
+  run                      bridge until SIGINT/SIGTERM
+  install                  create or upgrade the SQL objects the config needs
+  uninstall                drop every object install made (user tables untouched)
+  sql                      print the SQL install would run
+  check                    validate the config, connect to Postgres and each sink
+  dead-letters list        show dead letters [--sink S] [--limit N]
+  dead-letters retry       deliver dead letters again [--sink S] [--id ID]
+  import-skor FILE         turn skor's triggers.json into a pgbridge config (stdout)
+
+Options:
+  -c, --config FILE        config file (default: $PGBRIDGE_CONFIG, ./pgbridge.yaml, config/pgbridge.yaml)
+  -h, --help               this help
+  -v, --version            the version
+`;
+
+type Command = (config: BridgeConfig, scrubber: Scrubber, args: CommandArgs) => Promise<number>;
+
+export interface CommandArgs {
+  readonly positionals: readonly string[];
+  readonly sink?: string;
+  readonly id?: string;
+  readonly limit?: string;
+}
+
+async function command(name: string): Promise<Command | undefined> {
+  switch (name) {
+    case 'run':
+      return (await import('./commands/run.js')).runCommand;
+    case 'install':
+      return (await import('./commands/install.js')).installCommand;
+    case 'uninstall':
+      return (await import('./commands/install.js')).uninstallCommand;
+    case 'sql':
+      return (await import('./commands/install.js')).sqlCommand;
+    case 'check':
+      return (await import('./commands/check.js')).checkCommand;
+    case 'dead-letters':
+      return (await import('./commands/dead-letters.js')).deadLettersCommand;
+    default:
+      return undefined;
+  }
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      allowPositionals: true,
+      options: {
+        config: { type: 'string', short: 'c' },
+        help: { type: 'boolean', short: 'h' },
+        version: { type: 'boolean', short: 'v' },
+        sink: { type: 'string' },
+        id: { type: 'string' },
+        limit: { type: 'string' },
+      },
+    });
+  } catch (err) {
+    process.stderr.write(`pgbridge: ${errorMessage(err)}\n\n${HELP}`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  if (values.version) {
+    process.stdout.write(`${VERSION}\n`);
+    return 0;
+  }
+  const [name, ...rest] = positionals;
+  if (values.help || name === undefined || name === 'help') {
+    process.stdout.write(HELP);
+    return values.help || name === 'help' ? 0 : 2;
+  }
+  if (name === 'import-skor') {
+    const { importSkorCommand } = await import('./commands/import-skor.js');
+    return importSkorCommand(rest);
+  }
+  const run = await command(name);
+  if (!run) {
+    process.stderr.write(`pgbridge: unknown command ${JSON.stringify(name)}\n\n${HELP}`);
+    return 2;
+  }
+
+  let config: BridgeConfig;
+  try {
+    config = loadConfig(resolveConfigPath(values.config));
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`pgbridge: config error: ${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+  const scrubber = new Scrubber(config.secrets);
+  try {
+    return await run(config, scrubber, { positionals: rest, sink: values.sink, id: values.id, limit: values.limit });
+  } catch (err) {
+    process.stderr.write(`pgbridge ${name}: ${scrubber.scrub(errorMessage(err))}\n`);
+    return 1;
+  }
+}

@@ -1,0 +1,255 @@
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import convict, { type Schema } from 'convict';
+import YAML from 'yaml';
+import { ConfigError } from '../errors.js';
+import { sinkModules } from '../sinks/registry.js';
+import type { CommonSinkConfig } from '../sinks/sink.js';
+import { substituteEnv } from './env.js';
+import { registerFormats } from './formats.js';
+import {
+  CAPTURE_OPS,
+  captureSchema,
+  channelSchema,
+  commonSinkSchema,
+  rootSchema,
+  routeSchema,
+  type CaptureItem,
+  type CaptureOp,
+  type RootConfig,
+  type RouteItem,
+} from './schema.js';
+import { parseTableName, qualifiedName } from './table-name.js';
+import type { BridgeConfig, CaptureTable, ColumnSelection, Route, SinkConfig } from './types.js';
+import { postgresSecrets } from './secrets.js';
+
+interface Problem {
+  path: string;
+  message: string;
+}
+
+/** -c FILE, else $PGBRIDGE_CONFIG, else ./pgbridge.yaml, else config/pgbridge.yaml. */
+export function resolveConfigPath(explicit: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
+  if (explicit) return explicit;
+  if (env.PGBRIDGE_CONFIG) return env.PGBRIDGE_CONFIG;
+  if (existsSync('pgbridge.yaml')) return 'pgbridge.yaml';
+  return path.join('config', 'pgbridge.yaml');
+}
+
+export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): BridgeConfig {
+  const raw = parseFile(file);
+  const problems: Problem[] = [];
+  const substituted = substituteEnv(raw, env, problems);
+  if (problems.length > 0) throw new ConfigError(file, problems);
+  const config = validate(substituted, problems);
+  if (problems.length > 0 || config === undefined) throw new ConfigError(file, problems);
+  return { ...config, file };
+}
+
+function parseFile(file: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new ConfigError(file, [{ path: '', message: code === 'ENOENT' ? 'file not found' : `cannot read: ${code}` }]);
+  }
+  const ext = path.extname(file).toLowerCase();
+  if (ext === '.json') {
+    try {
+      return JSON.parse(text);
+    } catch (err) {
+      throw new ConfigError(file, [{ path: '', message: `invalid JSON: ${(err as Error).message}` }]);
+    }
+  }
+  const doc = YAML.parseDocument(text, { prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    const first = doc.errors[0];
+    const where = first.linePos ? ` (line ${first.linePos[0].line}, column ${first.linePos[0].col})` : '';
+    throw new ConfigError(file, [{ path: '', message: `invalid YAML${where}: ${first.message.split('\n')[0]}` }]);
+  }
+  const value: unknown = doc.toJS();
+  if (value === null || value === undefined) throw new ConfigError(file, [{ path: '', message: 'the file is empty' }]);
+  return value;
+}
+
+/** Runs one convict schema over one object; problems get `prefix` in front of their key path. */
+function check<T>(schema: Schema<T>, value: unknown, prefix: string, problems: Problem[]): T | undefined {
+  registerFormats();
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    problems.push({ path: prefix, message: `must be a map, got ${Array.isArray(value) ? 'a list' : JSON.stringify(value)}` });
+    return undefined;
+  }
+  const instance = convict<T>(schema, { args: [], env: {} });
+  try {
+    instance.load(value as object);
+    instance.validate({ allowed: 'strict' });
+  } catch (err) {
+    for (const line of (err as Error).message.split('\n')) problems.push(convictProblem(line, prefix));
+    return undefined;
+  }
+  return instance.getProperties();
+}
+
+function convictProblem(line: string, prefix: string): Problem {
+  const join = (key: string) => (prefix ? `${prefix}.${key}` : key);
+  const unknown = /^configuration param '(.+)' not declared in the schema$/.exec(line);
+  if (unknown) return { path: join(unknown[1]), message: 'unknown key' };
+  const colon = line.indexOf(': ');
+  if (colon === -1) return { path: prefix, message: line };
+  // Drop convict's "value was …": the value may be a secret.
+  const message = line.slice(colon + 2).replace(/: value was [\s\S]*$/, '');
+  return { path: join(line.slice(0, colon)), message };
+}
+
+function validate(input: unknown, problems: Problem[]): Omit<BridgeConfig, 'file'> | undefined {
+  const root = check<RootConfig>(rootSchema, input, '', problems);
+  if (!root) return undefined;
+
+  const capture = root.capture.flatMap((item, i) => captureTable(item, `capture[${i}]`, problems));
+  const channels = root.channels.flatMap((item, i) => check(channelSchema, item, `channels[${i}]`, problems)?.name ?? []);
+  const sinks = checkSinks(root.sinks, problems);
+  const routes = root.routes === null ? null : root.routes.flatMap((item, i) => route(item, `routes[${i}]`, problems));
+
+  const seenTables = new Set<string>();
+  capture.forEach((t, i) => {
+    const name = qualifiedName(t);
+    if (seenTables.has(name)) problems.push({ path: `capture[${i}].table`, message: `${name} is captured twice` });
+    seenTables.add(name);
+  });
+  if (capture.length === 0 && channels.length === 0) {
+    problems.push({ path: 'capture', message: 'nothing to bridge: list at least one table in capture or one channel in channels' });
+  }
+  if (routes) checkRoutes(routes, capture, channels, sinks, problems);
+
+  return {
+    postgres: { url: root.postgres.url || null },
+    delivery: root.delivery,
+    instance: root.instance,
+    notifyChannel: root.notify_channel,
+    capture,
+    channels,
+    sinks,
+    routes,
+    outbox: { batchSize: root.outbox.batch_size, pollIntervalMs: root.outbox.poll_interval_ms },
+    http: root.http,
+    log: root.log,
+    shutdownTimeoutMs: root.shutdown_timeout_ms,
+    secrets: [...postgresSecrets(root.postgres.url), ...sinks.flatMap((s) => sinkSecrets(s))],
+  };
+}
+
+function captureTable(item: unknown, at: string, problems: Problem[]): CaptureTable[] {
+  const normalized = typeof item === 'string' ? { table: item } : item;
+  // `columns` is a list or a per-op map: checked here, since convict only knows one shape per key.
+  const { columns: rawColumns = '*', ...rest } = (normalized ?? {}) as { columns?: unknown };
+  const checked = check<CaptureItem>(captureSchema, normalized === null || typeof normalized !== 'object' ? normalized : rest, at, problems);
+  if (!checked) return [];
+  let name;
+  try {
+    name = parseTableName(checked.table);
+  } catch (err) {
+    problems.push({ path: `${at}.table`, message: (err as Error).message });
+    return [];
+  }
+  const columns = columnSelection(rawColumns, `${at}.columns`, problems);
+  return columns ? [{ ...name, ops: new Set(checked.ops), columns }] : [];
+}
+
+function columnSelection(value: unknown, at: string, problems: Problem[]): ColumnSelection | undefined {
+  const one = (v: unknown, where: string): readonly string[] | null | undefined => {
+    if (v === '*' || v === undefined || v === null) return null;
+    if (Array.isArray(v) && v.length > 0 && v.every((c) => typeof c === 'string' && c !== '')) return v as string[];
+    problems.push({ path: where, message: 'must be "*" or a non-empty list of column names' });
+    return undefined;
+  };
+  if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+    const perOp = value as Record<string, unknown>;
+    const unknownOps = Object.keys(perOp).filter((k) => !CAPTURE_OPS.includes(k as CaptureOp));
+    if (unknownOps.length > 0) {
+      problems.push({ path: `${at}.${unknownOps[0]}`, message: 'unknown key; use insert, update, delete' });
+      return undefined;
+    }
+    const [insert, update, del] = CAPTURE_OPS.map((op) => one(perOp[op], `${at}.${op}`));
+    if (insert === undefined || update === undefined || del === undefined) return undefined;
+    return { insert, update, delete: del };
+  }
+  const all = one(value, at);
+  return all === undefined ? undefined : { insert: all, update: all, delete: all };
+}
+
+function checkSinks(items: unknown[], problems: Problem[]): SinkConfig[] {
+  if (items.length === 0) {
+    problems.push({ path: 'sinks', message: 'at least one sink is required' });
+    return [];
+  }
+  const names = new Set<string>();
+  return items.flatMap((item, i) => {
+    const at = `sinks[${i}]`;
+    const type = item !== null && typeof item === 'object' ? (item as { type?: unknown }).type : undefined;
+    const module = typeof type === 'string' ? sinkModules.get(type) : undefined;
+    if (!module) {
+      const known = [...sinkModules.keys()].join(', ');
+      problems.push({ path: `${at}.type`, message: type === undefined ? `is required (${known})` : `unknown sink type ${JSON.stringify(type)}; use ${known}` });
+      return [];
+    }
+    const schema = { ...commonSinkSchema, ...module.schema } as unknown as Schema<SinkConfig>;
+    const sink = check<SinkConfig>(schema, item, at, problems);
+    if (!sink) return [];
+    if (!/^[A-Za-z0-9_.-]+$/.test(sink.name)) {
+      problems.push({ path: `${at}.name`, message: 'may hold only letters, digits, _ . -' });
+    } else if (names.has(sink.name)) {
+      problems.push({ path: `${at}.name`, message: `duplicate sink name ${JSON.stringify(sink.name)}` });
+    }
+    names.add(sink.name);
+    for (const p of module.check?.(sink as never) ?? []) problems.push({ path: `${at}.${p.path}`, message: p.message });
+    return [sink];
+  });
+}
+
+function sinkSecrets(sink: SinkConfig): string[] {
+  return (sinkModules.get(sink.type)?.secrets?.(sink as never) ?? []).filter((s) => s.length > 0);
+}
+
+function route(item: unknown, at: string, problems: Problem[]): Route[] {
+  const checked = check<RouteItem>(routeSchema, item, at, problems);
+  if (!checked) return [];
+  const { table, ops, channel } = checked.from;
+  if ((table === null) === (channel === null)) {
+    problems.push({ path: `${at}.from`, message: 'give either table (with optional ops) or channel' });
+    return [];
+  }
+  if (channel !== null) {
+    if (ops !== null) problems.push({ path: `${at}.from.ops`, message: 'ops apply to tables, not channels' });
+    return [{ from: { kind: 'channel', channel }, to: checked.to }];
+  }
+  try {
+    const name = parseTableName(table as string);
+    return [{ from: { kind: 'table', table: name, ops: new Set(ops ?? CAPTURE_OPS) }, to: checked.to }];
+  } catch (err) {
+    problems.push({ path: `${at}.from.table`, message: (err as Error).message });
+    return [];
+  }
+}
+
+function checkRoutes(
+  routes: readonly Route[],
+  capture: readonly CaptureTable[],
+  channels: readonly string[],
+  sinks: readonly CommonSinkConfig[],
+  problems: Problem[],
+): void {
+  const sinkNames = new Set(sinks.map((s) => s.name));
+  const captured = new Set(capture.map(qualifiedName));
+  routes.forEach((r, i) => {
+    r.to.forEach((name, j) => {
+      if (!sinkNames.has(name)) problems.push({ path: `routes[${i}].to[${j}]`, message: `no sink named ${JSON.stringify(name)}` });
+    });
+    if (r.from.kind === 'table' && !captured.has(qualifiedName(r.from.table))) {
+      problems.push({ path: `routes[${i}].from.table`, message: `${qualifiedName(r.from.table)} is not in capture` });
+    }
+    if (r.from.kind === 'channel' && !channels.includes(r.from.channel)) {
+      problems.push({ path: `routes[${i}].from.channel`, message: `${r.from.channel} is not in channels` });
+    }
+  });
+}

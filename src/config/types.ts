@@ -1,0 +1,42 @@
+import type { CommonSinkConfig } from '../sinks/sink.js';
+import type { TableName } from './table-name.js';
+import type { CaptureOp, DeliveryMode } from './schema.js';
+
+/** Column names per op; null = every column (so columns added later are captured too). */
+export type ColumnSelection = Record<CaptureOp, readonly string[] | null>;
+
+export interface CaptureTable extends TableName {
+  readonly ops: ReadonlySet<CaptureOp>;
+  readonly columns: ColumnSelection;
+}
+
+export type RouteSource =
+  | { readonly kind: 'table'; readonly table: TableName; readonly ops: ReadonlySet<CaptureOp> }
+  | { readonly kind: 'channel'; readonly channel: string };
+
+export interface Route {
+  readonly from: RouteSource;
+  readonly to: readonly string[];
+}
+
+export type SinkConfig = CommonSinkConfig & Record<string, unknown>;
+
+/** The validated config: everything the bridge needs, nothing left to check. */
+export interface BridgeConfig {
+  readonly file: string;
+  readonly postgres: { readonly url: string | null };
+  readonly delivery: DeliveryMode;
+  readonly instance: string;
+  readonly notifyChannel: string;
+  readonly capture: readonly CaptureTable[];
+  readonly channels: readonly string[];
+  readonly sinks: readonly SinkConfig[];
+  /** null: every event goes to every sink. */
+  readonly routes: readonly Route[] | null;
+  readonly outbox: { readonly batchSize: number; readonly pollIntervalMs: number };
+  readonly http: { readonly port: number; readonly host: string };
+  readonly log: { readonly level: string; readonly pretty: boolean };
+  readonly shutdownTimeoutMs: number;
+  /** Values that must never be printed (passwords, signing secrets, auth headers). */
+  readonly secrets: readonly string[];
+}

@@ -1,0 +1,66 @@
+import type pg from 'pg';
+import type { TableName } from '../config/table-name.js';
+import { functionPrefix, triggerPrefix } from './names.js';
+
+export interface TableInfo {
+  readonly exists: boolean;
+  readonly kind: string;
+  readonly primaryKey: readonly string[];
+  readonly columns: readonly string[];
+}
+
+const likePrefix = (prefix: string): string => prefix.replace(/[\\%_]/g, (c) => `\\${c}`) + '%';
+
+export async function tableInfo(db: pg.ClientBase, table: TableName): Promise<TableInfo> {
+  const { rows } = await db.query<{ kind: string; pk: string[]; columns: string[] }>(
+    `SELECT c.relkind AS kind,
+            coalesce((SELECT array_agg(a.attname::text ORDER BY k.ord)
+                        FROM pg_index i
+                        CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
+                        JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum
+                       WHERE i.indrelid = c.oid AND i.indisprimary), '{}') AS pk,
+            coalesce((SELECT array_agg(a.attname::text ORDER BY a.attnum) FROM pg_attribute a
+                       WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped), '{}') AS columns
+       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE n.nspname = $1 AND c.relname = $2`,
+    [table.schema, table.table],
+  );
+  const row = rows[0];
+  if (!row) return { exists: false, kind: '', primaryKey: [], columns: [] };
+  return { exists: true, kind: row.kind, primaryKey: row.pk, columns: row.columns };
+}
+
+export interface InstalledTrigger {
+  readonly schema: string;
+  readonly table: string;
+  readonly trigger: string;
+}
+
+export async function installedTriggers(db: pg.ClientBase, instance: string): Promise<InstalledTrigger[]> {
+  const { rows } = await db.query<InstalledTrigger>(
+    `SELECT n.nspname AS schema, c.relname AS table, t.tgname AS trigger
+       FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE t.tgname LIKE $1 AND NOT t.tgisinternal AND t.tgparentid = 0
+      ORDER BY 1, 2, 3`,
+    [likePrefix(triggerPrefix(instance))],
+  );
+  return rows;
+}
+
+export async function installedFunctions(db: pg.ClientBase, instance: string): Promise<string[]> {
+  const { rows } = await db.query<{ name: string }>(
+    `SELECT p.proname AS name FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+      WHERE n.nspname = 'pgbridge' AND p.proname LIKE $1 ORDER BY 1`,
+    [likePrefix(functionPrefix(instance))],
+  );
+  return rows.map((r) => r.name);
+}
+
+export async function otherOutboxes(db: pg.ClientBase, ownTable: string): Promise<number> {
+  const { rows } = await db.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM pg_class c JOIN pg_namespace s ON s.oid = c.relnamespace
+      WHERE s.nspname = 'pgbridge' AND c.relkind = 'r' AND c.relname LIKE 'outbox%' AND 'pgbridge.' || c.relname <> $1`,
+    [ownTable],
+  );
+  return rows[0]?.n ?? 0;
+}

@@ -1,0 +1,88 @@
+import { readFileSync } from 'node:fs';
+import type pg from 'pg';
+import { CAPTURE_OPS } from '../config/schema.js';
+import { qualifiedName } from '../config/table-name.js';
+import type { BridgeConfig } from '../config/types.js';
+import { captureOpSql, outboxTableSql } from './capture-sql.js';
+import { installedFunctions, installedTriggers, otherOutboxes, tableInfo } from './catalog.js';
+import { functionName, outboxTable, triggerName } from './names.js';
+import { ident } from './quote.js';
+
+const SCHEMA_SQL = readFileSync(new URL('../../sql/schema.sql', import.meta.url), 'utf8');
+
+/** A problem that stops install (a captured table or column that does not exist). */
+export class InstallError extends Error {
+  override name = 'InstallError';
+}
+
+export interface InstallPlan {
+  /** The whole script, run in one transaction. */
+  readonly sql: string;
+  /** One line per change, for the log and the user. */
+  readonly changes: readonly string[];
+}
+
+/**
+ * What `install` runs: the shared schema, this instance's outbox, one trigger
+ * per captured table and op, and the removal of triggers the config no longer
+ * asks for. Reads the catalog (primary keys, existing triggers); writes nothing.
+ */
+export async function planInstall(config: BridgeConfig, db: pg.ClientBase): Promise<InstallPlan> {
+  const parts = [SCHEMA_SQL.trim(), outboxTableSql(config.instance)];
+  const changes: string[] = [];
+  const wanted = new Set<string>();
+  const wantedFunctions = new Set<string>();
+
+  for (const table of config.capture) {
+    const info = await tableInfo(db, table);
+    const name = qualifiedName(table);
+    if (!info.exists) throw new InstallError(`captured table ${name} does not exist`);
+    if (!['r', 'p'].includes(info.kind)) throw new InstallError(`${name} is not a table (relkind ${info.kind})`);
+    for (const op of CAPTURE_OPS) {
+      const missing = (table.columns[op] ?? []).filter((c) => !info.columns.includes(c));
+      if (table.ops.has(op) && missing.length > 0) {
+        throw new InstallError(`${name} has no column ${missing.map((c) => JSON.stringify(c)).join(', ')} (columns for ${op})`);
+      }
+    }
+    const ctx = { instance: config.instance, delivery: config.delivery, notifyChannel: config.notifyChannel, primaryKey: info.primaryKey };
+    for (const op of CAPTURE_OPS) {
+      if (!table.ops.has(op)) continue;
+      parts.push(captureOpSql(table, op, ctx));
+      wanted.add(`${table.schema}\0${table.table}\0${triggerName(config.instance, op)}`);
+      wantedFunctions.add(functionName(config.instance, table, op));
+    }
+    changes.push(`capture ${name}: ${[...table.ops].join(', ')} (${config.delivery} mode${info.primaryKey.length ? `, key ${info.primaryKey.join(', ')}` : ', no primary key'})`);
+  }
+
+  for (const t of await installedTriggers(db, config.instance)) {
+    if (wanted.has(`${t.schema}\0${t.table}\0${t.trigger}`)) continue;
+    parts.push(`DROP TRIGGER IF EXISTS ${ident(t.trigger)} ON ${ident(t.schema)}.${ident(t.table)};`);
+    changes.push(`remove trigger ${t.trigger} from ${t.schema}.${t.table} (no longer captured)`);
+  }
+  for (const fn of await installedFunctions(db, config.instance)) {
+    if (!wantedFunctions.has(fn)) parts.push(`DROP FUNCTION IF EXISTS pgbridge.${ident(fn)}() CASCADE;`);
+  }
+  return { sql: `BEGIN;\n\n${parts.join('\n\n')}\n\nCOMMIT;\n`, changes };
+}
+
+/** What `uninstall` runs: this instance's triggers, functions and outbox; the schema too when no other instance uses it. */
+export async function planUninstall(config: BridgeConfig, db: pg.ClientBase): Promise<InstallPlan> {
+  const parts: string[] = [];
+  const changes: string[] = [];
+  for (const t of await installedTriggers(db, config.instance)) {
+    parts.push(`DROP TRIGGER IF EXISTS ${ident(t.trigger)} ON ${ident(t.schema)}.${ident(t.table)};`);
+    changes.push(`remove trigger ${t.trigger} from ${t.schema}.${t.table}`);
+  }
+  for (const fn of await installedFunctions(db, config.instance)) {
+    parts.push(`DROP FUNCTION IF EXISTS pgbridge.${ident(fn)}() CASCADE;`);
+  }
+  const table = outboxTable(config.instance);
+  if ((await otherOutboxes(db, table)) === 0) {
+    parts.push('DROP SCHEMA IF EXISTS pgbridge CASCADE;');
+    changes.push('remove schema pgbridge');
+  } else {
+    parts.push(`DROP TABLE IF EXISTS ${table};`, `DELETE FROM pgbridge.dead_letters WHERE instance = '${config.instance}';`);
+    changes.push(`remove ${table}`);
+  }
+  return { sql: `BEGIN;\n\n${parts.join('\n')}\n\nCOMMIT;\n`, changes };
+}

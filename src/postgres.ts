@@ -1,0 +1,26 @@
+import pg from 'pg';
+import type { BridgeConfig } from './config/types.js';
+
+/** Connection settings: the URL when given, else libpq's PG* variables (pg reads them itself). */
+export function clientConfig(config: Pick<BridgeConfig, 'postgres'>, purpose: string): pg.ClientConfig {
+  return {
+    ...(config.postgres.url ? { connectionString: config.postgres.url } : {}),
+    application_name: `pgbridge ${purpose}`,
+    keepAlive: true,
+    connectionTimeoutMillis: 10_000,
+  };
+}
+
+export async function connectClient(config: Pick<BridgeConfig, 'postgres'>, purpose: string): Promise<pg.Client> {
+  const client = new pg.Client(clientConfig(config, purpose));
+  // An idle client that loses its server emits 'error'; the owner decides what to do, but it must never crash us.
+  client.on('error', () => {});
+  await client.connect();
+  return client;
+}
+
+/** Database name of the connection, for CloudEvents `source`. */
+export async function databaseName(client: pg.ClientBase): Promise<string> {
+  const { rows } = await client.query<{ db: string }>('SELECT current_database() AS db');
+  return rows[0].db;
+}

@@ -1,0 +1,59 @@
+import type { Schema } from 'convict';
+import { urlPassword } from '../../config/secrets.js';
+import type { ConfigProblem } from '../module.js';
+import type { CommonSinkConfig } from '../sink.js';
+
+export interface WebhookConfig {
+  url: string;
+  method: 'POST' | 'PUT';
+  headers: Record<string, string>;
+  timeout_ms: number;
+  secret: string | string[] | null;
+  batch: { max_events: number; max_wait_ms: number };
+  cloudevents_mode: 'structured' | 'binary';
+}
+
+export type WebhookSinkConfig = WebhookConfig & CommonSinkConfig;
+
+export const webhookSchema: Schema<WebhookConfig> = {
+  url: { doc: 'Endpoint (http:// or https://).', format: 'http-url', default: null as unknown as string },
+  method: { doc: 'HTTP method.', format: ['POST', 'PUT'], default: 'POST' },
+  headers: { doc: 'Extra request headers (e.g. Authorization: Bearer ${TOKEN}).', format: 'string-map', default: {} },
+  timeout_ms: { doc: 'Time for the whole request; past it the attempt counts as failed and is retried.', format: 'positive-int', default: 10000 },
+  secret: {
+    doc: 'Standard Webhooks signing secret (whsec_<base64>), or a list while rotating: adds webhook-id, webhook-timestamp, webhook-signature.',
+    format: (value: unknown) => {
+      if (value === null) return;
+      const list = Array.isArray(value) ? value : [value];
+      if (list.length === 0 || list.some((s) => typeof s !== 'string' || s === '')) throw new Error('must be a secret or a list of secrets');
+    },
+    default: null,
+  },
+  batch: {
+    max_events: { doc: 'Events per request; above 1 the body is a JSON array.', format: 'positive-int', default: 1 },
+    max_wait_ms: { doc: 'How long a partial batch waits for more events.', format: 'non-negative-int', default: 0 },
+  },
+  cloudevents_mode: {
+    doc: 'With format cloudevents: structured (application/cloudevents+json body) or binary (ce-* headers, data as body).',
+    format: ['structured', 'binary'],
+    default: 'structured',
+  },
+};
+
+const SECRET_HEADER = /auth|token|key|secret|cookie|signature|password/i;
+
+export function checkWebhook(config: WebhookSinkConfig): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  if (config.format === 'cloudevents' && config.cloudevents_mode === 'binary' && config.batch.max_events > 1) {
+    problems.push({ path: 'batch.max_events', message: 'binary-mode CloudEvents carry one event per request; use 1 or cloudevents_mode: structured' });
+  }
+  return problems;
+}
+
+export function webhookSecrets(config: WebhookSinkConfig): string[] {
+  const secrets = config.secret === null ? [] : Array.isArray(config.secret) ? config.secret : [config.secret];
+  const headerSecrets = Object.entries(config.headers)
+    .filter(([name]) => SECRET_HEADER.test(name))
+    .flatMap(([, value]) => [value, ...value.split(/\s+/).filter((part) => part.length >= 8)]);
+  return [...secrets, ...headerSecrets, ...urlPassword(config.url)];
+}

@@ -1,0 +1,32 @@
+import type { BridgeEvent } from '../../event.js';
+import { cloudEventAttributes, cloudEventData, encodeEvent, type FormatContext } from '../../formats/index.js';
+import type { WebhookSinkConfig } from './config.js';
+
+export interface WebhookRequest {
+  readonly body: string;
+  readonly headers: Record<string, string>;
+  /** Stable across retries of the same batch: Standard Webhooks' webhook-id. */
+  readonly messageId: string;
+}
+
+/** Body and content headers for one POST, in the sink's format. */
+export function buildRequest(batch: readonly BridgeEvent[], config: WebhookSinkConfig, ctx: FormatContext): WebhookRequest {
+  const single = config.batch.max_events === 1;
+  const messageId = single ? batch[0].id : `${batch[0].id}-${batch[batch.length - 1].id}`;
+  if (config.format === 'cloudevents' && config.cloudevents_mode === 'binary') {
+    const event = batch[0];
+    const headers: Record<string, string> = { 'content-type': 'application/json' };
+    for (const [name, value] of Object.entries(cloudEventAttributes(event, ctx))) {
+      if (name !== 'datacontenttype') headers[`ce-${name}`] = value;
+    }
+    return { body: cloudEventData(event), headers, messageId };
+  }
+  const contentType =
+    config.format !== 'cloudevents'
+      ? 'application/json'
+      : single
+        ? 'application/cloudevents+json'
+        : 'application/cloudevents-batch+json';
+  const encoded = batch.map((event) => encodeEvent(event, config.format, ctx));
+  return { body: single ? encoded[0] : `[${encoded.join(',')}]`, headers: { 'content-type': contentType }, messageId };
+}

@@ -1,0 +1,92 @@
+import { Agent, request } from 'undici';
+import type { BridgeEvent } from '../../event.js';
+import { errorMessage, PermanentError, RetriableError } from '../../errors.js';
+import type { Sink, SinkContext } from '../sink.js';
+import type { WebhookSinkConfig } from './config.js';
+import { buildRequest } from './request.js';
+import { parseRetryAfter } from './retry-after.js';
+import { signWebhook } from './signature.js';
+
+const USER_AGENT = 'pgbridge';
+
+/** POSTs events to one URL. 2xx is success; 408, 429, 5xx and network errors are retriable; the rest is permanent. */
+export class WebhookSink implements Sink {
+  readonly type = 'webhook';
+  private readonly agent: Agent;
+  private readonly secrets: readonly string[];
+  private reachable = true;
+
+  constructor(
+    private readonly config: WebhookSinkConfig,
+    private readonly ctx: SinkContext,
+  ) {
+    this.agent = new Agent({ connections: config.max_in_flight, keepAliveTimeout: 30_000, connect: { timeout: config.timeout_ms } });
+    this.secrets = config.secret === null ? [] : Array.isArray(config.secret) ? config.secret : [config.secret];
+  }
+
+  get name(): string {
+    return this.config.name;
+  }
+  get maxBatch(): number {
+    return this.config.batch.max_events;
+  }
+  get maxInFlight(): number {
+    return this.config.max_in_flight;
+  }
+  get batchWaitMs(): number {
+    return this.config.batch.max_wait_ms;
+  }
+
+  async connect(): Promise<void> {
+    this.reachable = true;
+  }
+
+  isReady(): boolean {
+    return this.reachable;
+  }
+
+  async send(batch: readonly BridgeEvent[], signal: AbortSignal): Promise<void> {
+    const req = buildRequest(batch, this.config, this.ctx.format);
+    const headers: Record<string, string> = { 'user-agent': USER_AGENT, ...this.config.headers, ...req.headers };
+    if (this.secrets.length > 0) {
+      const timestamp = Math.floor(Date.now() / 1000);
+      headers['webhook-id'] = req.messageId;
+      headers['webhook-timestamp'] = String(timestamp);
+      headers['webhook-signature'] = signWebhook(this.secrets, req.messageId, timestamp, req.body);
+    }
+    const timeout = AbortSignal.timeout(this.config.timeout_ms);
+    let response;
+    try {
+      response = await request(this.config.url, {
+        method: this.config.method,
+        headers,
+        body: req.body,
+        dispatcher: this.agent,
+        signal: AbortSignal.any([signal, timeout]),
+        headersTimeout: this.config.timeout_ms,
+        bodyTimeout: this.config.timeout_ms,
+      });
+    } catch (err) {
+      if (signal.aborted) throw err;
+      this.reachable = false;
+      const reason = timeout.aborted ? `no answer within ${this.config.timeout_ms} ms` : errorMessage(err);
+      throw new RetriableError(`webhook ${this.name}: ${reason}`, { cause: err, code: 'PGBRIDGE_WEBHOOK_NETWORK' });
+    }
+    this.reachable = true;
+    const { statusCode } = response;
+    if (statusCode >= 200 && statusCode < 300) {
+      await response.body.dump().catch(() => {});
+      return;
+    }
+    const text = (await response.body.text().catch(() => '')).slice(0, 200);
+    const detail = `webhook ${this.name}: HTTP ${statusCode}${text ? `: ${text}` : ''}`;
+    if (statusCode === 408 || statusCode === 429 || statusCode >= 500) {
+      throw new RetriableError(detail, { retryAfterMs: parseRetryAfter(response.headers['retry-after']), code: `PGBRIDGE_HTTP_${statusCode}` });
+    }
+    throw new PermanentError(detail, { code: `PGBRIDGE_HTTP_${statusCode}` });
+  }
+
+  async close(): Promise<void> {
+    await this.agent.close().catch(() => {});
+  }
+}
