@@ -1,11 +1,10 @@
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { loadConfig, resolveConfigPath } from './config/load.js';
 import type { BridgeConfig } from './config/types.js';
 import { ConfigError, errorMessage } from './errors.js';
 import { Scrubber } from './secrets.js';
 
-const VERSION: string = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version;
+import { VERSION } from './version.js';
 
 const HELP = `pgbridge ${VERSION} — PostgreSQL changes to webhooks, AMQP and Kafka
 

@@ -5,7 +5,7 @@ import { dollarQuote, ident, literal } from './quote.js';
 
 /** NOTIFY payloads must stay below 8000 bytes; larger events travel through the outbox table. */
 export const NOTIFY_LIMIT_BYTES = 7999;
-/** Separates the header, data and old parts of a notify-mode payload; cannot occur unescaped in JSON. */
+/** Separates the header, key, data and old parts of a notify-mode payload; cannot occur unescaped in JSON. */
 export const PAYLOAD_SEPARATOR = '\u0001';
 
 const OP_CODE: Record<CaptureOp, string> = { insert: 'I', update: 'U', delete: 'D' };
@@ -60,7 +60,7 @@ END`;
 }
 
 function notifyBody(table: CaptureTable, op: CaptureOp, ctx: CaptureContext): string {
-  const header = `json_build_object('id', e.id::text, 'schema', ${literal(table.schema)}, 'table', ${literal(table.table)}, 'op', '${OP_NAME[op]}', 'txid', tx, 'ts', ts, 'key', e.key)::text`;
+  const header = `json_build_object('id', e.id::text, 'schema', ${literal(table.schema)}, 'table', ${literal(table.table)}, 'op', '${OP_NAME[op]}', 'txid', tx, 'ts', ts)::text`;
   return `
 DECLARE
   tx text := pg_current_xact_id()::text;
@@ -71,7 +71,7 @@ BEGIN
   WITH e AS (
     SELECT nextval('pgbridge.event_id_seq') AS id, v.key, v.data, v.old FROM (${eventRows(table, op, ctx)}) v
   ), p AS (
-    SELECT e.*, ${header} || chr(1) || e.data::text || chr(1) || coalesce(e.old::text, '') AS payload FROM e
+    SELECT e.*, ${header} || chr(1) || coalesce(e.key::text, '') || chr(1) || e.data::text || chr(1) || coalesce(e.old::text, '') AS payload FROM e
   ), big AS (
     -- Too large for NOTIFY: kept in the outbox (same id), which the bridge reads on the wake-up below.
     INSERT INTO ${outboxTable(ctx.instance)} (id, schema_name, table_name, op, key, data, old)

@@ -10,6 +10,8 @@ import { ident } from './quote.js';
 
 const SCHEMA_SQL = readFileSync(new URL('../../sql/schema.sql', import.meta.url), 'utf8');
 
+const INSTALL_LOCK = "SELECT pg_advisory_xact_lock(hashtext('pgbridge'), hashtext('install'));";
+
 /** A problem that stops install (a captured table or column that does not exist). */
 export class InstallError extends Error {
   override name = 'InstallError';
@@ -28,7 +30,8 @@ export interface InstallPlan {
  * asks for. Reads the catalog (primary keys, existing triggers); writes nothing.
  */
 export async function planInstall(config: BridgeConfig, db: pg.ClientBase): Promise<InstallPlan> {
-  const parts = [SCHEMA_SQL.trim(), outboxTableSql(config.instance)];
+  // Two pods running install at once would trip over each other's CREATE OR REPLACE.
+  const parts = [INSTALL_LOCK, SCHEMA_SQL.trim(), outboxTableSql(config.instance)];
   const changes: string[] = [];
   const wanted = new Set<string>();
   const wantedFunctions = new Set<string>();
@@ -67,7 +70,7 @@ export async function planInstall(config: BridgeConfig, db: pg.ClientBase): Prom
 
 /** What `uninstall` runs: this instance's triggers, functions and outbox; the schema too when no other instance uses it. */
 export async function planUninstall(config: BridgeConfig, db: pg.ClientBase): Promise<InstallPlan> {
-  const parts: string[] = [];
+  const parts: string[] = [INSTALL_LOCK];
   const changes: string[] = [];
   for (const t of await installedTriggers(db, config.instance)) {
     parts.push(`DROP TRIGGER IF EXISTS ${ident(t.trigger)} ON ${ident(t.schema)}.${ident(t.table)};`);

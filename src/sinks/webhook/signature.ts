@@ -1,8 +1,8 @@
 import { createHmac } from 'node:crypto';
 
-/** Standard Webhooks: whsec_<base64> secrets; a secret without the prefix is used as raw bytes. */
+/** Standard Webhooks: the key is the base64 after the optional whsec_ prefix (as the reference libraries read it). */
 function secretKey(secret: string): Buffer {
-  return secret.startsWith('whsec_') ? Buffer.from(secret.slice('whsec_'.length), 'base64') : Buffer.from(secret, 'utf8');
+  return Buffer.from(secret.startsWith('whsec_') ? secret.slice('whsec_'.length) : secret, 'base64');
 }
 
 /** webhook-signature value: "v1,<base64 HMAC-SHA256 of id.timestamp.body>", one per secret, space-separated. */

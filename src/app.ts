@@ -1,0 +1,236 @@
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import pg from 'pg';
+import { qualifiedName } from './config/table-name.js';
+import type { BridgeConfig } from './config/types.js';
+import { insertDeadLetters } from './delivery/dead-letters.js';
+import type { Envelope } from './delivery/envelope.js';
+import { SinkRunner } from './delivery/sink-runner.js';
+import { nowIso, type BridgeEvent } from './event.js';
+import { errorMessage } from './errors.js';
+import { outboxTable } from './install/names.js';
+import type { Metrics } from './metrics.js';
+import { clientConfig, databaseName } from './postgres.js';
+import { Router } from './router.js';
+import { sinkModules } from './sinks/registry.js';
+import type { Sink } from './sinks/sink.js';
+import { sampleGauges } from './source/gauges.js';
+import { LeaderLock } from './source/leader-lock.js';
+import { Listener } from './source/listener.js';
+import { parseNotifyPayload } from './source/notify-payload.js';
+import { OutboxProgress } from './source/outbox-progress.js';
+import { OutboxReader } from './source/outbox-reader.js';
+
+/** In notify mode memory is the only buffer: past this many events per sink, new ones become dead letters. */
+const NOTIFY_MODE_HARD_LIMIT = 100_000;
+
+export interface Readiness {
+  readonly ready: boolean;
+  readonly components: Record<string, string>;
+}
+
+/**
+ * The composition root: Postgres source(s) → router → one runner per sink.
+ * Waits for the delivery lock, then delivers until stopped or the lock is lost.
+ */
+export class Bridge {
+  private readonly stopping = new AbortController();
+  private readonly table: string;
+  private pool: pg.Pool | undefined;
+  private active: ActivePhase | undefined;
+  private main: Promise<void> | undefined;
+  private readonly lock: LeaderLock;
+
+  constructor(
+    private readonly config: BridgeConfig,
+    private readonly logger: Logger,
+    private readonly metrics: Metrics,
+  ) {
+    this.table = outboxTable(config.instance);
+    this.lock = new LeaderLock(config, logger.child({ component: 'lock' }));
+  }
+
+  start(): void {
+    this.logger.info(
+      {
+        delivery: this.config.delivery,
+        instance: this.config.instance,
+        capture: this.config.capture.map((t) => `${qualifiedName(t)} (${[...t.ops].join(',')})`),
+        channels: this.config.channels,
+        sinks: this.config.sinks.map((s) => `${s.name} (${s.type}, ${s.format})`),
+        routes: this.config.routes === null ? 'every event to every sink' : this.config.routes.length,
+      },
+      'pgbridge starting',
+    );
+    this.main = this.run();
+  }
+
+  readiness(): Readiness {
+    const components: Record<string, string> = {};
+    const active = this.active;
+    // A connected standby is ready: it is exactly what a second replica should be.
+    components.postgres = this.lock.connected ? 'ok' : 'not connected';
+    components.role = active ? 'ok' : 'ok (standby: another instance delivers)';
+    if (active) {
+      components.listener = active.listener.connected ? 'ok' : 'not connected';
+      for (const runner of active.runners) components[`sink:${runner.name}`] = runner.sink.isReady() ? 'ok' : 'not connected';
+    }
+    return { ready: Object.values(components).every((v) => v.startsWith('ok')), components };
+  }
+
+  async stop(): Promise<void> {
+    this.stopping.abort();
+    await this.main;
+    await this.pool?.end().catch(() => {});
+  }
+
+  private async run(): Promise<void> {
+    this.pool = new pg.Pool({ ...clientConfig(this.config, 'outbox'), max: this.config.sinks.length + 3 });
+    this.pool.on('error', (err) => this.logger.warn({ err: errorMessage(err) }, 'idle Postgres connection lost'));
+    const stopGauges = sampleGauges(this.pool, this.table, this.metrics);
+    try {
+      while (!this.stopping.signal.aborted) {
+        const held = await this.lock.acquire(this.stopping.signal);
+        if (!held) break;
+        const database = await this.database();
+        this.active = new ActivePhase(this.config, this.pool, this.table, database, this.logger, this.metrics);
+        this.active.start();
+        const stopped = new Promise<'stopped'>((resolve) => this.stopping.signal.addEventListener('abort', () => resolve('stopped'), { once: true }));
+        const why = await Promise.race([held.lost.then(() => 'lost' as const), stopped]);
+        if (why === 'lost') this.logger.warn('lost the delivery lock (Postgres connection); stopping delivery and standing by');
+        await this.active.stop(this.config.shutdownTimeoutMs);
+        this.active = undefined;
+        await this.lock.release();
+      }
+    } finally {
+      stopGauges();
+    }
+  }
+
+  private async database(): Promise<string> {
+    const client = await this.pool!.connect();
+    try {
+      return await databaseName(client);
+    } finally {
+      client.release();
+    }
+  }
+}
+
+/** Everything that runs while this instance holds the lock. */
+class ActivePhase {
+  readonly runners: SinkRunner[];
+  readonly listener: Listener;
+  private readonly readers: OutboxReader[];
+  private readonly progress: OutboxProgress;
+  private readonly router: Router;
+  private readonly byName: Map<string, SinkRunner>;
+
+  constructor(
+    private readonly config: BridgeConfig,
+    private readonly pool: pg.Pool,
+    private readonly table: string,
+    database: string,
+    private readonly logger: Logger,
+    private readonly metrics: Metrics,
+  ) {
+    const sinkLogger = logger.child({ component: 'sink' });
+    this.runners = config.sinks.map((sinkConfig) => {
+      const module = sinkModules.get(sinkConfig.type)!;
+      const sink: Sink = module.create(sinkConfig as never, { logger: sinkLogger.child({ sink: sinkConfig.name }), format: { database } });
+      return new SinkRunner(sink, { retry: sinkConfig.retry, logger: sinkLogger, metrics });
+    });
+    this.byName = new Map(this.runners.map((r) => [r.name, r]));
+    this.router = new Router(config.routes, config.sinks.map((s) => s.name));
+    this.progress = new OutboxProgress(pool, config.instance, table, logger.child({ component: 'outbox' }));
+    const readerOptions = { table, batchSize: config.outbox.batchSize, pollIntervalMs: config.outbox.pollIntervalMs };
+    this.readers = this.runners.map(
+      (runner) => new OutboxReader(pool, runner, this.router, this.progress, readerOptions, logger.child({ component: 'outbox' }), metrics),
+    );
+    this.listener = new Listener(config, [config.notifyChannel, ...config.channels], logger.child({ component: 'listener' }), {
+      onNotification: (channel, payload) => this.onNotification(channel, payload),
+      onConnected: (outage) => this.onConnected(outage),
+    });
+  }
+
+  start(): void {
+    this.listener.start();
+    this.readers.forEach((r) => r.start());
+  }
+
+  async stop(timeoutMs: number): Promise<void> {
+    await this.listener.stop();
+    await Promise.all(this.readers.map((r) => r.stop()));
+    const notifyMode = this.config.delivery === 'notify';
+    await Promise.all(this.runners.map((r) => r.stop(timeoutMs, notifyMode)));
+    await this.progress.drain();
+  }
+
+  private onConnected(outage: number): void {
+    if (outage > 0 && this.config.delivery === 'notify') {
+      this.logger.warn({ outage_ms: outage }, 'notify mode: row changes committed while the listener was disconnected are lost (use delivery: outbox to keep them)');
+    }
+    this.readers.forEach((r) => r.poke());
+  }
+
+  private onNotification(channel: string, payload: string): void {
+    if (channel === this.config.notifyChannel) {
+      if (this.config.delivery === 'outbox' || payload === '') {
+        // Outbox mode trusts no payload: any notification only means "read the table".
+        this.readers.forEach((r) => r.poke());
+        return;
+      }
+      const event = parseNotifyPayload(payload);
+      if (!event) {
+        this.logger.warn({ channel, bytes: payload.length }, 'ignoring a notification that is not a pgbridge event');
+        return;
+      }
+      this.metrics.eventsCaptured.inc({ source: 'notify' });
+      this.dispatch(event);
+      return;
+    }
+    if (this.config.delivery === 'outbox') {
+      void this.storeChannelMessage(channel, payload);
+      return;
+    }
+    this.metrics.eventsCaptured.inc({ source: 'channel' });
+    this.dispatch({ kind: 'channel', id: randomUUID(), channel, payload, ts: nowIso() });
+  }
+
+  /** Outbox mode: a channel message is made durable first, then delivered like a row change. */
+  private async storeChannelMessage(channel: string, payload: string): Promise<void> {
+    for (let attempt = 1; attempt <= 5; attempt++) {
+      try {
+        await this.pool.query(`INSERT INTO ${this.table} (channel, payload) VALUES ($1, $2)`, [channel, payload]);
+        this.readers.forEach((r) => r.poke());
+        return;
+      } catch (err) {
+        this.logger.warn({ channel, attempt, err: errorMessage(err) }, 'storing a channel message failed');
+        await new Promise((r) => setTimeout(r, 200 * attempt));
+      }
+    }
+    this.logger.error({ channel }, 'channel message lost: Postgres did not accept it after 5 attempts');
+  }
+
+  /** Notify mode: straight to the runners; memory is the only buffer. */
+  private dispatch(event: BridgeEvent): void {
+    for (const name of this.router.sinksFor(event)) {
+      const runner = this.byName.get(name)!;
+      const envelope: Envelope = {
+        event,
+        settle: (outcome) => {
+          if (outcome.kind === 'dead') {
+            insertDeadLetters(this.pool, this.config.instance, [{ sink: name, event, error: outcome.error, attempts: outcome.attempts }]).catch((err) =>
+              this.logger.error({ sink: name, id: event.id, err: errorMessage(err) }, 'could not write a dead letter'),
+            );
+          }
+        },
+      };
+      if (runner.pending >= NOTIFY_MODE_HARD_LIMIT) {
+        envelope.settle({ kind: 'dead', error: `sink ${name} has ${runner.pending} events waiting (notify mode keeps them in memory)`, attempts: 0 });
+        continue;
+      }
+      runner.push(envelope);
+    }
+  }
+}

@@ -1,0 +1,35 @@
+import { Bridge } from '../app.js';
+import type { BridgeConfig } from '../config/types.js';
+import { startHttp } from '../http.js';
+import { createLogger } from '../logger.js';
+import { Metrics } from '../metrics.js';
+import type { Scrubber } from '../secrets.js';
+import { VERSION } from '../version.js';
+
+export async function runCommand(config: BridgeConfig, scrubber: Scrubber): Promise<number> {
+  const logger = createLogger(config.log, scrubber);
+  const metrics = new Metrics(VERSION);
+  const bridge = new Bridge(config, logger, metrics);
+  const server = await startHttp(config.http, metrics, () => bridge.readiness(), logger.child({ component: 'http' }));
+  bridge.start();
+
+  await new Promise<void>((resolve) => {
+    const onSignal = (signal: NodeJS.Signals) => {
+      logger.info({ signal }, 'shutting down');
+      resolve();
+    };
+    process.once('SIGTERM', onSignal);
+    process.once('SIGINT', onSignal);
+  });
+  // A second signal, or a stop that hangs, must not keep the process forever.
+  const hardStop = setTimeout(() => {
+    logger.error('shutdown took too long, exiting');
+    process.exit(1);
+  }, config.shutdownTimeoutMs + 5000);
+  hardStop.unref();
+  await bridge.stop();
+  await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+  logger.info('stopped');
+  logger.flush();
+  return 0;
+}

@@ -1,0 +1,195 @@
+import type { Logger } from 'pino';
+import { orderingKey } from '../event.js';
+import { errorMessage, PermanentError, RetriableError } from '../errors.js';
+import type { Metrics } from '../metrics.js';
+import type { RetryConfig, Sink } from '../sinks/sink.js';
+import { backoffDelay, sleep } from './backoff.js';
+import type { Envelope, Outcome } from './envelope.js';
+
+interface Lane {
+  readonly queue: Envelope[];
+  busy: boolean;
+}
+
+export interface RunnerOptions {
+  readonly retry: RetryConfig;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  /** Events held in memory for this sink (queued + in flight) before push() must wait. */
+  readonly capacity?: number;
+}
+
+/**
+ * Feeds one sink: its own queue, in-flight window and retry state, so a slow
+ * or failing sink never holds up another. Events are spread over
+ * `maxInFlight` lanes by row (or channel): a lane sends one batch at a time,
+ * so events of one row are never reordered, while different rows proceed in parallel.
+ */
+export class SinkRunner {
+  readonly capacity: number;
+  private readonly lanes: Lane[];
+  private queued = 0;
+  private stopping = false;
+  private readonly abort = new AbortController();
+  private connecting: Promise<void> | undefined;
+  private roomWaiters: Array<() => void> = [];
+  private idleWaiters: Array<() => void> = [];
+
+  constructor(
+    readonly sink: Sink,
+    private readonly options: RunnerOptions,
+  ) {
+    this.lanes = Array.from({ length: Math.max(1, sink.maxInFlight) }, () => ({ queue: [], busy: false }));
+    this.capacity = options.capacity ?? Math.max(1000, 4 * sink.maxBatch * this.lanes.length);
+  }
+
+  get name(): string {
+    return this.sink.name;
+  }
+
+  /** Events held now (waiting or in flight). */
+  get pending(): number {
+    return this.queued;
+  }
+
+  get room(): number {
+    return Math.max(0, this.capacity - this.queued);
+  }
+
+  /** Resolves when push() may be called again without going over capacity (or when stopping). */
+  waitForRoom(): Promise<void> {
+    if (this.room > 0 || this.stopping) return Promise.resolve();
+    return new Promise((resolve) => this.roomWaiters.push(resolve));
+  }
+
+  push(envelope: Envelope): void {
+    if (this.stopping) return;
+    const lane = this.lanes[laneIndex(orderingKey(envelope.event), this.lanes.length)];
+    lane.queue.push(envelope);
+    this.queued++;
+    this.options.metrics.sinkQueue.set({ sink: this.name }, this.queued);
+    if (!lane.busy) void this.drain(lane);
+  }
+
+  /**
+   * Stops taking events. With `finishQueued`, delivers what is queued too (notify
+   * mode: memory is all there is); otherwise only the batches already in flight
+   * (outbox mode: the rest is still in the table). After `timeoutMs` whatever
+   * is still unconfirmed is abandoned unsettled, never marked delivered.
+   */
+  async stop(timeoutMs: number, finishQueued: boolean): Promise<void> {
+    this.stopping = true;
+    this.roomWaiters.splice(0).forEach((wake) => wake());
+    if (!finishQueued) for (const lane of this.lanes) this.queued -= lane.queue.splice(0).length;
+    const idle = new Promise<void>((resolve) => {
+      if (this.lanes.every((l) => !l.busy && l.queue.length === 0)) resolve();
+      else this.idleWaiters.push(resolve);
+    });
+    const timer = new Promise<'timeout'>((resolve) => setTimeout(resolve, timeoutMs, 'timeout').unref());
+    if ((await Promise.race([idle, timer])) === 'timeout') {
+      this.options.logger.warn({ sink: this.name, unconfirmed: this.queued }, 'shutdown timeout: abandoning unconfirmed deliveries');
+    }
+    this.abort.abort();
+    await this.sink.close().catch((err) => this.options.logger.warn({ sink: this.name, err: errorMessage(err) }, 'close failed'));
+  }
+
+  private async drain(lane: Lane): Promise<void> {
+    lane.busy = true;
+    try {
+      while (lane.queue.length > 0 && !this.abort.signal.aborted) {
+        const wait = this.sink.batchWaitMs ?? 0;
+        if (wait > 0 && lane.queue.length < this.sink.maxBatch && !this.stopping) await sleep(wait, this.abort.signal);
+        const batch = lane.queue.splice(0, this.sink.maxBatch);
+        await this.deliver(batch);
+      }
+    } finally {
+      lane.busy = false;
+      if (this.lanes.every((l) => !l.busy && (l.queue.length === 0 || this.abort.signal.aborted))) {
+        this.idleWaiters.splice(0).forEach((wake) => wake());
+      }
+    }
+  }
+
+  private async deliver(batch: Envelope[]): Promise<void> {
+    const { retry, logger, metrics } = this.options;
+    const signal = this.abort.signal;
+    for (let attempt = 1; ; attempt++) {
+      const started = performance.now();
+      try {
+        if (!this.sink.isReady()) await this.connect(signal);
+        await this.sink.send(
+          batch.map((e) => e.event),
+          signal,
+        );
+        metrics.deliveryDuration.observe({ sink: this.name }, (performance.now() - started) / 1000);
+        this.settle(batch, { kind: 'delivered' });
+        return;
+      } catch (err) {
+        metrics.deliveryDuration.observe({ sink: this.name }, (performance.now() - started) / 1000);
+        if (signal.aborted) return this.release(batch); // shutdown: hand back unsettled
+        if (err instanceof PermanentError) {
+          const failed = new Set(err.failedIds ?? batch.map((e) => e.event.id));
+          const dead: Outcome = { kind: 'dead', error: errorMessage(err), attempts: attempt };
+          logger.error({ sink: this.name, events: failed.size, err: errorMessage(err) }, 'permanent failure: moving events to dead letters');
+          this.settle(batch.filter((e) => failed.has(e.event.id)), dead);
+          this.settle(batch.filter((e) => !failed.has(e.event.id)), { kind: 'delivered' });
+          return;
+        }
+        if (retry.max_attempts > 0 && attempt >= retry.max_attempts) {
+          logger.error({ sink: this.name, events: batch.length, attempts: attempt, err: errorMessage(err) }, 'retries exhausted: moving events to dead letters');
+          this.settle(batch, { kind: 'dead', error: errorMessage(err), attempts: attempt });
+          return;
+        }
+        metrics.deliveries.inc({ sink: this.name, outcome: 'retried' }, batch.length);
+        const asked = err instanceof RetriableError ? err.retryAfterMs : undefined;
+        const delay = asked !== undefined ? Math.min(asked, retry.max_ms) : backoffDelay(attempt, retry);
+        const log = attempt === 1 || attempt % 10 === 0 ? logger.warn.bind(logger) : logger.debug.bind(logger);
+        log({ sink: this.name, events: batch.length, attempt, retry_in_ms: delay, err: errorMessage(err) }, 'delivery failed, will retry');
+        await sleep(delay, signal);
+        if (signal.aborted) return this.release(batch);
+      }
+    }
+  }
+
+  /** One connect at a time, shared by all lanes. */
+  private connect(signal: AbortSignal): Promise<void> {
+    this.connecting ??= this.sink.connect(signal).finally(() => {
+      this.connecting = undefined;
+    });
+    return this.connecting;
+  }
+
+  private settle(batch: readonly Envelope[], outcome: Outcome): void {
+    if (batch.length === 0) return;
+    const { metrics } = this.options;
+    const now = Date.now();
+    for (const envelope of batch) {
+      envelope.settle(outcome);
+      if (outcome.kind === 'delivered') {
+        const lag = (now - Date.parse(envelope.event.ts)) / 1000;
+        if (lag >= 0) metrics.endToEndLag.observe({ sink: this.name }, lag);
+      }
+    }
+    const label = outcome.kind === 'delivered' ? 'delivered' : 'dead_lettered';
+    metrics.deliveries.inc({ sink: this.name, outcome: label }, batch.length);
+    if (outcome.kind === 'dead') metrics.deadLetters.inc({ sink: this.name }, batch.length);
+    this.release(batch);
+  }
+
+  private release(batch: readonly Envelope[]): void {
+    this.queued -= batch.length;
+    this.options.metrics.sinkQueue.set({ sink: this.name }, this.queued);
+    if (this.room > 0) this.roomWaiters.splice(0).forEach((wake) => wake());
+  }
+}
+
+/** FNV-1a: cheap and well spread, so rows are balanced over lanes. */
+function laneIndex(key: string, lanes: number): number {
+  if (lanes === 1) return 0;
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) {
+    hash ^= key.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return (hash >>> 0) % lanes;
+}

@@ -1,0 +1,66 @@
+import client from 'prom-client';
+
+/** Every metric pgbridge exports, on one registry (names prefixed pgbridge_, counters _total, durations _seconds). */
+export class Metrics {
+  readonly registry = new client.Registry();
+
+  readonly eventsCaptured = new client.Counter({
+    name: 'pgbridge_events_captured_total',
+    help: 'Events read from Postgres (row changes and channel messages), by source.',
+    labelNames: ['source'] as const,
+    registers: [this.registry],
+  });
+  readonly deliveries = new client.Counter({
+    name: 'pgbridge_deliveries_total',
+    help: 'Delivery outcomes by sink: delivered, retried (a failed attempt), dead_lettered.',
+    labelNames: ['sink', 'outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly deliveryDuration = new client.Histogram({
+    name: 'pgbridge_delivery_duration_seconds',
+    help: 'Time of one send to a sink (one batch), successful or not.',
+    labelNames: ['sink'] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+  readonly endToEndLag = new client.Histogram({
+    name: 'pgbridge_end_to_end_lag_seconds',
+    help: 'From the change in Postgres to the sink confirming it.',
+    labelNames: ['sink'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+    registers: [this.registry],
+  });
+  readonly outboxBacklog = new client.Gauge({
+    name: 'pgbridge_outbox_backlog',
+    help: 'Events in the outbox table not yet delivered to every sink.',
+    registers: [this.registry],
+  });
+  readonly deadLetters = new client.Counter({
+    name: 'pgbridge_dead_letters_total',
+    help: 'Events moved to pgbridge.dead_letters, by sink.',
+    labelNames: ['sink'] as const,
+    registers: [this.registry],
+  });
+  readonly notificationQueueUsage = new client.Gauge({
+    name: 'pgbridge_notification_queue_usage_ratio',
+    help: "Fraction of Postgres' NOTIFY queue in use (pg_notification_queue_usage()).",
+    registers: [this.registry],
+  });
+  readonly sinkQueue = new client.Gauge({
+    name: 'pgbridge_sink_queue_events',
+    help: 'Events waiting or in flight in pgbridge for a sink.',
+    labelNames: ['sink'] as const,
+    registers: [this.registry],
+  });
+  readonly buildInfo = new client.Gauge({
+    name: 'pgbridge_build_info',
+    help: 'Always 1; labels say the version and the Node.js runtime.',
+    labelNames: ['version', 'node'] as const,
+    registers: [this.registry],
+  });
+
+  constructor(version: string) {
+    this.buildInfo.set({ version, node: process.version }, 1);
+    client.collectDefaultMetrics({ register: this.registry, prefix: 'pgbridge_' });
+  }
+}

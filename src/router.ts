@@ -1,0 +1,41 @@
+import type { CaptureOp } from './config/schema.js';
+import type { Route } from './config/types.js';
+import { lowerOp, type BridgeEvent } from './event.js';
+
+/** Which sinks an event goes to: every route it matches, or every sink when there are no routes. */
+export class Router {
+  private readonly cache = new Map<string, readonly string[]>();
+
+  constructor(
+    private readonly routes: readonly Route[] | null,
+    private readonly sinkNames: readonly string[],
+  ) {}
+
+  sinksFor(event: BridgeEvent): readonly string[] {
+    if (this.routes === null) return this.sinkNames;
+    const key = event.kind === 'channel' ? `c\0${event.channel}` : `t\0${event.schema}\0${event.table}\0${event.op}`;
+    let sinks = this.cache.get(key);
+    if (!sinks) {
+      sinks = this.match(event);
+      this.cache.set(key, sinks);
+    }
+    return sinks;
+  }
+
+  private match(event: BridgeEvent): readonly string[] {
+    const matched = new Set<string>();
+    for (const route of this.routes ?? []) {
+      const from = route.from;
+      const hit =
+        event.kind === 'channel'
+          ? from.kind === 'channel' && from.channel === event.channel
+          : from.kind === 'table' &&
+            from.table.schema === event.schema &&
+            from.table.table === event.table &&
+            from.ops.has(lowerOp(event.op) as CaptureOp);
+      if (hit) route.to.forEach((name) => matched.add(name));
+    }
+    // Keep config order, so output does not depend on route order.
+    return this.sinkNames.filter((name) => matched.has(name));
+  }
+}

@@ -1,0 +1,88 @@
+import type { Schema } from 'convict';
+import { checkTemplate } from '../../template.js';
+import type { ConfigProblem } from '../module.js';
+import type { CommonSinkConfig } from '../sink.js';
+
+export const EXCHANGE_TYPES = ['topic', 'direct', 'fanout', 'headers'] as const;
+export type ExchangeType = (typeof EXCHANGE_TYPES)[number];
+
+/** The keys of an `amqp` sink; the common ones (name, format, retry, …) are merged in by the loader. */
+export interface AmqpConfig {
+  url: string;
+  exchange: string;
+  exchange_type: ExchangeType;
+  declare: boolean;
+  routing_key: string;
+  heartbeat_s: number;
+  connect_timeout_ms: number;
+  max_batch: number;
+}
+
+export type AmqpSinkConfig = AmqpConfig & CommonSinkConfig;
+
+export const amqpSchema: Schema<AmqpConfig> = {
+  url: {
+    doc: 'Broker URL, amqp://user:pass@host:5672/vhost or amqps://… (query options such as frameMax are passed on).',
+    format: 'amqp-url',
+    default: null,
+    sensitive: true,
+  },
+  exchange: {
+    doc: 'Exchange the events are published to.',
+    format: 'required-string',
+    default: null,
+  },
+  exchange_type: {
+    doc: 'Type the exchange is declared with when `declare` is true.',
+    format: [...EXCHANGE_TYPES],
+    default: 'topic',
+  },
+  declare: {
+    doc: 'Declare the exchange (durable) on connect; false: it must already exist, else the sink is not ready.',
+    format: Boolean,
+    default: true,
+  },
+  routing_key: {
+    doc: 'Routing key template: {schema}, {table}, {op} (insert|update|delete), {channel}. A channel event under a template without {channel} is routed by its channel name.',
+    format: String,
+    default: '{schema}.{table}.{op}',
+  },
+  heartbeat_s: {
+    doc: 'AMQP heartbeat in seconds: a silent broker is considered gone after about twice this. 0 turns heartbeats off.',
+    format: 'non-negative-int',
+    default: 30,
+  },
+  connect_timeout_ms: {
+    doc: 'How long opening the TCP/TLS connection may take.',
+    format: 'positive-int',
+    default: 10000,
+  },
+  max_batch: {
+    doc: 'Most events published in one pipelined batch before awaiting their confirms.',
+    format: 'positive-int',
+    default: 500,
+  },
+};
+
+export function checkAmqpConfig(config: AmqpSinkConfig): ConfigProblem[] {
+  const problem = checkTemplate(config.routing_key);
+  return problem === undefined ? [] : [{ path: 'routing_key', message: problem }];
+}
+
+/** The URL password, raw and percent-decoded, so neither form can leak into a log line. */
+export function amqpSecrets(config: AmqpSinkConfig): string[] {
+  let password: string;
+  try {
+    password = new URL(config.url).password;
+  } catch {
+    return [];
+  }
+  if (password === '') return [];
+  let decoded = password;
+  try {
+    decoded = decodeURIComponent(password);
+  } catch {
+    // A malformed escape stays as written.
+  }
+  return decoded === password ? [password] : [password, decoded];
+}

@@ -1,0 +1,76 @@
+import { orderingKey, type BridgeEvent } from '../../event.js';
+import { cloudEventAttributes, cloudEventData, encodeEvent, type FormatContext, type FormatName } from '../../formats/index.js';
+import { renderTemplate } from '../../template.js';
+import type { OutgoingMessage } from './producer.js';
+
+export interface MessageSettings {
+  readonly topic: string;
+  /** Key template; null: the row's primary key JSON, no key for channel events. */
+  readonly key: string | null;
+  readonly format: FormatName;
+}
+
+export interface AddressedMessage {
+  readonly eventId: string;
+  readonly topic: string;
+  readonly message: OutgoingMessage;
+}
+
+/** Kafka's rule for topic names. */
+const LEGAL_TOPIC = /^[a-zA-Z0-9._-]{1,249}$/;
+
+/** Why `topic` cannot be a Kafka topic, or undefined when it can. */
+export function topicProblem(topic: string): string | undefined {
+  if (LEGAL_TOPIC.test(topic) && topic !== '.' && topic !== '..') return undefined;
+  return `topic ${JSON.stringify(topic)} is not a legal Kafka topic name (1 to 249 of a-z A-Z 0-9 . _ -); change the sink's topic template`;
+}
+
+export function toKafkaMessage(event: BridgeEvent, settings: MessageSettings, ctx: FormatContext): AddressedMessage {
+  const binaryCloudEvent = settings.format === 'cloudevents';
+  return {
+    eventId: event.id,
+    topic: renderTemplate(settings.topic, event),
+    message: {
+      key: messageKey(event, settings.key),
+      value: binaryCloudEvent ? cloudEventData(event) : encodeEvent(event, settings.format, ctx),
+      headers: { ...bridgeHeaders(event), ...(binaryCloudEvent ? cloudEventHeaders(event, ctx) : {}) },
+      orderingKey: orderingKey(event),
+    },
+  };
+}
+
+function messageKey(event: BridgeEvent, template: string | null): string | null {
+  if (template !== null) return renderTemplate(template, event);
+  return event.kind === 'row' ? event.key : null;
+}
+
+/** pgbridge-op is NOTIFY for channel events, which carry pgbridge-channel instead of pgbridge-table. */
+function bridgeHeaders(event: BridgeEvent): Record<string, string> {
+  if (event.kind === 'channel') return { 'pgbridge-id': event.id, 'pgbridge-op': 'NOTIFY', 'pgbridge-channel': event.channel };
+  return { 'pgbridge-id': event.id, 'pgbridge-op': event.op, 'pgbridge-table': `${event.schema}.${event.table}` };
+}
+
+/** CloudEvents Kafka protocol binding, binary mode: attributes as ce_* headers, data as the value. */
+function cloudEventHeaders(event: BridgeEvent, ctx: FormatContext): Record<string, string> {
+  const attributes = cloudEventAttributes(event, ctx);
+  return {
+    ce_specversion: attributes.specversion,
+    ce_id: attributes.id,
+    ce_type: attributes.type,
+    ce_source: attributes.source,
+    ...(attributes.subject === undefined ? {} : { ce_subject: attributes.subject }),
+    ce_time: attributes.time,
+    'content-type': attributes.datacontenttype,
+  };
+}
+
+/** Messages grouped by topic, each group in batch order (which keeps every key's order). */
+export function groupByTopic(messages: readonly AddressedMessage[]): { topic: string; messages: OutgoingMessage[] }[] {
+  const groups = new Map<string, OutgoingMessage[]>();
+  for (const { topic, message } of messages) {
+    const group = groups.get(topic);
+    if (group) group.push(message);
+    else groups.set(topic, [message]);
+  }
+  return [...groups].map(([topic, grouped]) => ({ topic, messages: grouped }));
+}

@@ -1,0 +1,82 @@
+import type { Logger } from 'pino';
+import pg from 'pg';
+import type { BridgeConfig } from '../config/types.js';
+import { backoffDelay, sleep } from '../delivery/backoff.js';
+import { errorMessage } from '../errors.js';
+import { clientConfig } from '../postgres.js';
+import { ident } from '../install/quote.js';
+
+export interface ListenerHandlers {
+  onNotification(channel: string, payload: string): void;
+  /** Called on every (re)connection; `after` is the outage length in ms, 0 on the first. */
+  onConnected(after: number): void;
+}
+
+const RECONNECT = { initial_ms: 100, max_ms: 5000, max_attempts: 0 };
+
+/**
+ * One dedicated connection that LISTENs. When it is lost (server restart,
+ * pg_terminate_backend, network) it reconnects with backoff and LISTENs
+ * again; it never gives up and never exits the process.
+ */
+export class Listener {
+  private client: pg.Client | undefined;
+  private stopped = false;
+  private readonly stopSignal = new AbortController();
+  private lostAt = 0;
+  private loop: Promise<void> | undefined;
+
+  constructor(
+    private readonly config: Pick<BridgeConfig, 'postgres'>,
+    private readonly channels: readonly string[],
+    private readonly logger: Logger,
+    private readonly handlers: ListenerHandlers,
+  ) {}
+
+  get connected(): boolean {
+    return this.client !== undefined;
+  }
+
+  start(): void {
+    this.loop = this.run();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.stopSignal.abort();
+    await this.client?.end().catch(() => {});
+    await this.loop;
+  }
+
+  private async run(): Promise<void> {
+    for (let attempt = 1; !this.stopped; attempt++) {
+      const client = new pg.Client(clientConfig(this.config, 'listener'));
+      const lost = new Promise<unknown>((resolve) => {
+        client.on('error', resolve);
+        client.on('end', () => resolve(new Error('connection ended')));
+      });
+      try {
+        await client.connect();
+        for (const channel of this.channels) await client.query(`LISTEN ${ident(channel)}`);
+      } catch (err) {
+        await client.end().catch(() => {});
+        const delay = backoffDelay(attempt, RECONNECT);
+        this.logger.warn({ err: errorMessage(err), retry_in_ms: delay }, 'cannot LISTEN on Postgres, retrying');
+        await sleep(delay, this.stopSignal.signal);
+        continue;
+      }
+      attempt = 0;
+      client.on('notification', (n) => this.handlers.onNotification(n.channel, n.payload ?? ''));
+      this.client = client;
+      const outage = this.lostAt === 0 ? 0 : Date.now() - this.lostAt;
+      if (outage > 0) this.logger.info({ outage_ms: outage }, 'listener reconnected');
+      this.handlers.onConnected(outage);
+      const reason = await lost;
+      this.client = undefined;
+      if (this.stopped) return;
+      this.lostAt = Date.now();
+      this.logger.warn({ err: errorMessage(reason) }, 'listener connection lost, reconnecting');
+      await client.end().catch(() => {});
+    }
+  }
+}

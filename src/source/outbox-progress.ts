@@ -1,0 +1,161 @@
+import type { Logger } from 'pino';
+import type pg from 'pg';
+import type { Outcome } from '../delivery/envelope.js';
+import { insertDeadLetters, type DeadLetter } from '../delivery/dead-letters.js';
+import type { BridgeEvent } from '../event.js';
+import { errorMessage } from '../errors.js';
+
+interface Settlement {
+  readonly sink: string;
+  readonly rowId: string;
+  /** Every sink this event goes to; it leaves the outbox when all of them have it. */
+  readonly routed: readonly string[];
+  readonly event: BridgeEvent;
+  readonly outcome: Outcome;
+}
+
+/**
+ * Records what the sinks confirmed, in batches, one transaction each:
+ * dead letters written, fully delivered rows deleted, partial progress kept in
+ * pgbridge.deliveries (only when an event goes to several sinks and they are
+ * not all done yet). Ids are handed back to the readers only after the commit,
+ * so a confirmed event is never read again.
+ */
+export class OutboxProgress {
+  private pending: Settlement[] = [];
+  private drops: string[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private flushing: Promise<void> | undefined;
+  private readonly releasers = new Map<string, (rowIds: readonly string[]) => void>();
+
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly instance: string,
+    private readonly table: string,
+    private readonly logger: Logger,
+    private readonly flushDelayMs = 2,
+  ) {}
+
+  onRelease(sink: string, release: (rowIds: readonly string[]) => void): void {
+    this.releasers.set(sink, release);
+  }
+
+  settle(settlement: Settlement): void {
+    this.pending.push(settlement);
+    this.schedule();
+  }
+
+  /** An event no route sends anywhere: just remove it. */
+  drop(rowId: string, sink: string): void {
+    this.drops.push(rowId);
+    this.pending.push({ sink, rowId, routed: [], event: undefined as never, outcome: { kind: 'delivered' } });
+    this.schedule();
+  }
+
+  /** Writes everything settled so far; called on shutdown. */
+  async drain(): Promise<void> {
+    while (this.pending.length > 0 || this.flushing) {
+      if (this.flushing) await this.flushing;
+      else await this.flush();
+    }
+  }
+
+  private schedule(): void {
+    if (this.timer || this.flushing) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.flush();
+    }, this.flushDelayMs);
+  }
+
+  private flush(): Promise<void> {
+    const batch = this.pending.splice(0);
+    const drops = this.drops.splice(0);
+    this.flushing = this.write(batch, drops)
+      .then(() => this.release(batch))
+      .catch(async (err) => {
+        this.logger.warn({ err: errorMessage(err), events: batch.length }, 'recording delivery progress failed, retrying');
+        this.pending.unshift(...batch);
+        this.drops.unshift(...drops);
+        await new Promise((r) => setTimeout(r, 1000));
+      })
+      .finally(() => {
+        this.flushing = undefined;
+        if (this.pending.length > 0) this.schedule();
+      });
+    return this.flushing;
+  }
+
+  private async write(batch: readonly Settlement[], drops: readonly string[]): Promise<void> {
+    const letters: DeadLetter[] = [];
+    const byRow = new Map<string, { routed: readonly string[]; done: Set<string> }>();
+    for (const s of batch) {
+      if (s.routed.length === 0) continue;
+      if (s.outcome.kind === 'dead') letters.push({ sink: s.sink, event: s.event, error: s.outcome.error, attempts: s.outcome.attempts });
+      const entry = byRow.get(s.rowId) ?? { routed: s.routed, done: new Set<string>() };
+      entry.done.add(s.sink);
+      byRow.set(s.rowId, entry);
+    }
+    const complete: string[] = [...drops];
+    const completeShared: string[] = [];
+    const partialIds: string[] = [];
+    const partialSinks: string[] = [];
+    const partialRoutes = new Map<string, string>();
+    for (const [rowId, { routed, done }] of byRow) {
+      if (routed.every((sink) => done.has(sink))) {
+        complete.push(rowId);
+        if (routed.length > 1) completeShared.push(rowId);
+        continue;
+      }
+      for (const sink of done) {
+        partialIds.push(rowId);
+        partialSinks.push(sink);
+      }
+      partialRoutes.set(rowId, routed.join(','));
+    }
+
+    const db = await this.pool.connect();
+    let failure: Error | undefined;
+    try {
+      await db.query('BEGIN');
+      await insertDeadLetters(db, this.instance, letters);
+      if (complete.length > 0) await db.query(`DELETE FROM ${this.table} WHERE id = ANY($1::bigint[])`, [complete]);
+      if (completeShared.length > 0) await db.query('DELETE FROM pgbridge.deliveries WHERE event_id = ANY($1::bigint[])', [completeShared]);
+      if (partialIds.length > 0) {
+        await db.query(
+          `INSERT INTO pgbridge.deliveries (event_id, sink) SELECT * FROM unnest($1::bigint[], $2::text[]) ON CONFLICT DO NOTHING`,
+          [partialIds, partialSinks],
+        );
+        // Whichever sink finishes last (in this or an earlier run) removes the event.
+        await db.query(
+          `WITH done AS (
+             DELETE FROM ${this.table} o
+              USING unnest($1::bigint[], $2::text[]) AS x(id, sinks)
+              WHERE o.id = x.id
+                AND NOT EXISTS (SELECT 1 FROM unnest(string_to_array(x.sinks, ',')) AS s(name)
+                                 WHERE NOT EXISTS (SELECT 1 FROM pgbridge.deliveries d WHERE d.event_id = x.id AND d.sink = s.name))
+             RETURNING o.id)
+           DELETE FROM pgbridge.deliveries d USING done WHERE d.event_id = done.id`,
+          [[...partialRoutes.keys()], [...partialRoutes.values()]],
+        );
+      }
+      await db.query('COMMIT');
+    } catch (err) {
+      failure = err as Error;
+      await db.query('ROLLBACK').catch(() => {});
+      throw err;
+    } finally {
+      db.release(failure);
+    }
+  }
+
+  private release(batch: readonly Settlement[]): void {
+    const bySink = new Map<string, string[]>();
+    for (const s of batch) {
+      const ids = bySink.get(s.sink) ?? [];
+      ids.push(s.rowId);
+      bySink.set(s.sink, ids);
+    }
+    for (const [sink, ids] of bySink) this.releasers.get(sink)?.(ids);
+  }
+}

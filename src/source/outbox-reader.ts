@@ -1,0 +1,133 @@
+import type { Logger } from 'pino';
+import type pg from 'pg';
+import { backoffDelay, sleep } from '../delivery/backoff.js';
+import type { SinkRunner } from '../delivery/sink-runner.js';
+import { errorMessage } from '../errors.js';
+import type { Metrics } from '../metrics.js';
+import type { Router } from '../router.js';
+import type { OutboxProgress } from './outbox-progress.js';
+import { pageQuery, rowToEvent, type OutboxRow } from './outbox-rows.js';
+import { SettledWater } from './settled-water.js';
+
+export interface ReaderOptions {
+  readonly table: string;
+  readonly batchSize: number;
+  readonly pollIntervalMs: number;
+}
+
+const RETRY = { initial_ms: 200, max_ms: 5000, max_attempts: 0 };
+
+/**
+ * Reads one sink's pending events from the outbox, oldest first, in pages no
+ * larger than the sink's free room, so memory stays bounded however long the
+ * sink is down: the backlog stays in Postgres. Rows are never skipped: it only
+ * moves its floor past ids whose transactions have all finished (SettledWater)
+ * and that it has read; above the floor it reads again, leaving out what it holds.
+ */
+export class OutboxReader {
+  private floor = 0n;
+  private readonly held = new Set<string>();
+  /** Rows above the floor routed to other sinks only: read once, left out of later pages. */
+  private readonly skipped = new Set<string>();
+  private readonly settled = new SettledWater();
+  private readonly query: string;
+  private dirty = true;
+  private wake: (() => void) | undefined;
+  private stopped = false;
+  private loop: Promise<void> | undefined;
+
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly runner: SinkRunner,
+    private readonly router: Router,
+    private readonly progress: OutboxProgress,
+    private readonly options: ReaderOptions,
+    private readonly logger: Logger,
+    private readonly metrics: Metrics,
+  ) {
+    this.query = pageQuery(options.table);
+    progress.onRelease(runner.name, (ids) => ids.forEach((id) => this.held.delete(id)));
+  }
+
+  start(): void {
+    this.loop = this.run();
+  }
+
+  /** Something may have been written (a wake-up NOTIFY, a reconnection). */
+  poke(): void {
+    this.dirty = true;
+    this.wake?.();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.wake?.();
+    await this.loop;
+  }
+
+  private async run(): Promise<void> {
+    for (let failures = 0; !this.stopped; ) {
+      await this.runner.waitForRoom();
+      if (this.stopped) return;
+      if (!this.dirty) await this.idle();
+      if (this.stopped) return;
+      this.dirty = false;
+      try {
+        await this.readPage();
+        failures = 0;
+      } catch (err) {
+        failures++;
+        this.dirty = true;
+        const delay = backoffDelay(failures, RETRY);
+        this.logger.warn({ sink: this.runner.name, err: errorMessage(err), retry_in_ms: delay }, 'reading the outbox failed, retrying');
+        await sleep(delay);
+      }
+    }
+  }
+
+  private idle(): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, this.options.pollIntervalMs);
+      const self = this;
+      function done() {
+        clearTimeout(timer);
+        self.wake = undefined;
+        resolve();
+      }
+      this.wake = done;
+    });
+  }
+
+  private async readPage(): Promise<void> {
+    const sink = this.runner.name;
+    const water = await this.settled.advance(this.pool);
+    const limit = Math.max(1, Math.min(this.options.batchSize, this.runner.room));
+    const heldAbove = [...this.held, ...this.skipped].filter((id) => BigInt(id) > this.floor);
+    const { rows } = await this.pool.query<OutboxRow>(this.query, [this.floor.toString(), heldAbove, sink, limit]);
+    for (const row of rows) {
+      const event = rowToEvent(row);
+      const routed = row.target_sink !== null ? [row.target_sink] : this.router.sinksFor(event);
+      if (routed.length === 0) {
+        this.held.add(row.id);
+        this.progress.drop(row.id, sink);
+        continue;
+      }
+      if (!routed.includes(sink)) {
+        this.skipped.add(row.id);
+        continue;
+      }
+      this.held.add(row.id);
+      this.metrics.eventsCaptured.inc({ source: 'outbox' });
+      this.runner.push({ event, settle: (outcome) => this.progress.settle({ sink, rowId: row.id, routed, event, outcome }) });
+    }
+    // Full, or cut short by its byte budget: more may be waiting right after it.
+    const full = rows.length >= limit || (rows.length > 0 && rows[0].total > rows.length);
+    const last = rows.length > 0 ? BigInt(rows[rows.length - 1].id) : this.floor;
+    const reach = full ? (last < water ? last : water) : water;
+    if (reach > this.floor) {
+      this.floor = reach;
+      for (const id of this.skipped) if (BigInt(id) <= reach) this.skipped.delete(id);
+    }
+    if (full) this.dirty = true;
+  }
+}
