@@ -1,4 +1,5 @@
 import { once } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Message } from 'amqplib';
 import type { BridgeEvent } from '../../event.js';
 import { errorMessage, PermanentError, RetriableError } from '../../errors.js';
@@ -13,7 +14,13 @@ interface Live extends AmqpSession {
   readonly returned: Set<string>;
   /** Settles once the channel or connection is gone, whoever closed it. */
   readonly lost: Promise<void>;
+  /** What the broker or the socket said last, for the error of the sends it broke. */
+  lastError: string | undefined;
+  /** close() or a reconnect ended it: not worth a warning. */
+  closedByUs: boolean;
 }
+
+const CLOSE_TIMEOUT_MS = 5000;
 
 type Confirm = { ok: true } | { ok: false; error: Error };
 
@@ -30,6 +37,7 @@ export class AmqpSink implements Sink {
   private readonly settings: MessageSettings;
   private live: Live | undefined;
   private ready = false;
+  private connecting: Promise<void> | undefined;
 
   constructor(
     private readonly config: AmqpSinkConfig,
@@ -51,6 +59,11 @@ export class AmqpSink implements Sink {
 
   async connect(signal: AbortSignal): Promise<void> {
     if (this.ready) return;
+    this.connecting ??= this.reconnect(signal).finally(() => (this.connecting = undefined));
+    return this.connecting;
+  }
+
+  private async reconnect(signal: AbortSignal): Promise<void> {
     await this.shutDown();
     const session = await openSession(this.config, this.secrets, signal);
     this.live = this.watch(session);
@@ -61,7 +74,7 @@ export class AmqpSink implements Sink {
   async send(batch: readonly BridgeEvent[], signal: AbortSignal): Promise<void> {
     const live = this.live;
     if (!this.ready || live === undefined) throw new RetriableError(`amqp sink "${this.name}": not connected`, { code: 'PGBRIDGE_NOT_CONNECTED' });
-    signal.throwIfAborted();
+    if (signal.aborted) throw new RetriableError(`amqp sink "${this.name}": send aborted`, { cause: signal.reason });
 
     const messages = batch.map((event) => toMessage(event, this.settings, this.ctx.format));
     const confirms: Promise<Confirm>[] = [];
@@ -73,16 +86,15 @@ export class AmqpSink implements Sink {
       }
     } catch (err) {
       // Publishing on a channel that just closed throws; the confirms already pending settle as failed.
-      await Promise.all(confirms);
-      throw this.lostError(err);
+      await untilAborted(Promise.all(confirms), signal).catch(() => {});
+      throw this.failure(live, err);
     }
     const results = await untilAborted(Promise.all(confirms), signal);
 
     const failed = results.find((result): result is { ok: false; error: Error } => !result.ok);
     if (failed !== undefined) {
       for (const event of batch) live.returned.delete(event.id);
-      if (!this.ready || this.live !== live) throw this.lostError(failed.error);
-      throw new RetriableError(`amqp sink "${this.name}": broker did not confirm: ${errorMessage(failed.error)}`, { cause: failed.error });
+      throw this.failure(live, failed.error);
     }
     const unroutable = batch.filter((event) => live.returned.delete(event.id)).map((event) => event.id);
     if (unroutable.length > 0) {
@@ -103,6 +115,7 @@ export class AmqpSink implements Sink {
   }
 
   async close(): Promise<void> {
+    await this.connecting?.catch(() => {});
     await this.shutDown();
   }
 
@@ -111,21 +124,28 @@ export class AmqpSink implements Sink {
     const returned = new Set<string>();
     let markLost!: () => void;
     const lost = new Promise<void>((resolve) => (markLost = resolve));
-    const live: Live = { ...session, returned, lost };
-    const onLost = (reason: string) => (err?: unknown) => {
+    const live: Live = { ...session, returned, lost, lastError: undefined, closedByUs: false };
+    const onError = (err: Error): void => {
+      live.lastError = errorMessage(err);
+    };
+    const lose = (): void => {
       markLost();
-      if (this.live !== live) return;
+      if (this.live !== live || !this.ready) return;
       this.ready = false;
-      this.ctx.logger.warn({ sink: this.name, err: err === undefined ? undefined : this.scrub(errorMessage(err)) }, `amqp sink ${reason}`);
-      // One channel per connection: without the channel the connection is of no use, and vice versa.
+      // One channel per connection: without the channel the connection is of no use.
       void session.connection.close().catch(() => {});
     };
-    session.connection.on('error', (err: Error) => this.ctx.logger.warn({ sink: this.name, err: this.scrub(errorMessage(err)) }, 'amqp connection error'));
-    session.connection.on('close', onLost('connection closed'));
+    session.channel.on('error', onError);
+    session.channel.on('close', lose);
+    session.connection.on('error', onError);
+    // Always follows the channel's close, so this is where the reason is complete enough to log.
+    session.connection.on('close', (err?: Error) => {
+      if (err !== undefined) live.lastError ??= errorMessage(err);
+      lose();
+      if (!live.closedByUs) this.ctx.logger.warn({ sink: this.name, reason: this.scrub(live.lastError ?? 'closed') }, 'amqp sink disconnected');
+    });
     session.connection.on('blocked', (reason: string) => this.ctx.logger.warn({ sink: this.name, reason }, 'amqp broker blocked publishing'));
     session.connection.on('unblocked', () => this.ctx.logger.info({ sink: this.name }, 'amqp broker unblocked publishing'));
-    session.channel.on('error', (err: Error) => this.ctx.logger.warn({ sink: this.name, err: this.scrub(errorMessage(err)) }, 'amqp channel error'));
-    session.channel.on('close', onLost('channel closed'));
     // The broker sends basic.return before the confirm of the same message, so the id is here when send() looks.
     session.channel.on('return', (message: Message) => {
       const id: unknown = message.properties.messageId;
@@ -139,15 +159,18 @@ export class AmqpSink implements Sink {
     this.live = undefined;
     this.ready = false;
     if (live === undefined) return;
-    await live.channel.close().catch(() => {});
-    await live.connection.close().catch(() => {});
+    live.closedByUs = true;
+    // A broker that vanished without a FIN never answers the close; the heartbeat ends that socket later.
+    await Promise.race([live.connection.close().catch(() => {}), sleep(CLOSE_TIMEOUT_MS, undefined, { ref: false })]);
   }
 
-  private lostError(cause: unknown): RetriableError {
-    return new RetriableError(`amqp sink "${this.name}": connection lost: ${this.scrub(errorMessage(cause))}`, {
-      cause,
-      code: 'PGBRIDGE_AMQP_LOST',
-    });
+  /** A nack on a healthy channel, or the loss of the channel itself: either way the batch is to be sent again. */
+  private failure(live: Live, cause: unknown): RetriableError {
+    if (this.ready && this.live === live) {
+      return new RetriableError(`amqp sink "${this.name}": broker did not confirm: ${this.scrub(errorMessage(cause))}`, { cause });
+    }
+    const reason = live.lastError ?? errorMessage(cause);
+    return new RetriableError(`amqp sink "${this.name}": connection lost: ${this.scrub(reason)}`, { cause, code: 'PGBRIDGE_AMQP_LOST' });
   }
 
   private scrub(text: string): string {

@@ -37,8 +37,20 @@ export class WebhookSink implements Sink {
     return this.config.batch.max_wait_ms;
   }
 
-  async connect(): Promise<void> {
-    this.reachable = true;
+  /** Reachability probe: any HTTP answer to a HEAD request will do. */
+  async connect(signal: AbortSignal): Promise<void> {
+    try {
+      const response = await request(this.config.url, {
+        method: 'HEAD',
+        dispatcher: this.agent,
+        signal: AbortSignal.any([signal, AbortSignal.timeout(this.config.timeout_ms)]),
+        headers: { 'user-agent': USER_AGENT, ...this.config.headers },
+      });
+      await response.body.dump().catch(() => {});
+      this.reachable = true;
+    } catch (err) {
+      throw new RetriableError(`webhook ${this.name}: cannot reach ${new URL(this.config.url).host}: ${errorMessage(err)}`, { cause: err });
+    }
   }
 
   isReady(): boolean {
