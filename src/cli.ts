@@ -18,7 +18,8 @@ Commands:
   check                    validate the config, connect to Postgres and each sink
   dead-letters list        show dead letters [--sink S] [--limit N]
   dead-letters retry       deliver dead letters again [--sink S] [--id ID]
-  import-skor FILE         turn skor's triggers.json into a pgbridge config (stdout)
+  import-skor FILE [URL]   turn skor's triggers.json into a pgbridge config (stdout)
+  config-reference         print every config key with its default (Markdown)
 
 Options:
   -c, --config FILE        config file (default: $PGBRIDGE_CONFIG, ./pgbridge.yaml, config/pgbridge.yaml)
@@ -82,6 +83,11 @@ export async function main(argv: readonly string[]): Promise<number> {
   if (values.help || name === undefined || name === 'help') {
     process.stdout.write(HELP);
     return values.help || name === 'help' ? 0 : 2;
+  }
+  if (name === 'config-reference') {
+    const { configReference } = await import('./config/reference.js');
+    process.stdout.write(configReference());
+    return 0;
   }
   if (name === 'import-skor') {
     const { importSkorCommand } = await import('./commands/import-skor.js');
