@@ -1,0 +1,423 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { promisify } from 'node:util';
+import { after, before, describe, test, type TestContext } from 'node:test';
+import amqp, { type Channel, type ChannelModel, type ConsumeMessage } from 'amqplib';
+import convict from 'convict';
+import { pino } from 'pino';
+import { registerFormats } from '../../src/config/formats.js';
+import { PermanentError, RetriableError } from '../../src/errors.js';
+import type { BridgeEvent } from '../../src/event.js';
+import { cloudEventData, encodeEvent, type FormatName } from '../../src/formats/index.js';
+import { amqpSchema, type AmqpConfig, type AmqpSinkConfig } from '../../src/sinks/amqp/config.js';
+import { amqpSink } from '../../src/sinks/amqp/index.js';
+import type { Sink, SinkContext } from '../../src/sinks/sink.js';
+import { channelEvent, rowEvent } from '../support/events.js';
+
+const BROKER = process.env.PGBRIDGE_TEST_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+const ctx: SinkContext = { logger: pino({ level: 'silent' }), format: { database: 'testdb' } };
+const never = new AbortController().signal;
+
+registerFormats();
+
+/** A sink config as the loader would build it: this sink's keys through its own schema (so defaults apply), plus the common ones. */
+function sinkConfig(own: Partial<AmqpConfig>, format: FormatName = 'pgbridge', name = 'amqp-test'): AmqpSinkConfig {
+  const conf = convict<AmqpConfig>(amqpSchema);
+  conf.load({ url: BROKER, ...own });
+  conf.validate({ allowed: 'strict' });
+  return { ...conf.getProperties(), name, type: 'amqp', format, max_in_flight: 2, retry: { initial_ms: 100, max_ms: 1000, max_attempts: 0 } };
+}
+
+let admin: ChannelModel;
+
+before(async () => {
+  admin = await amqp.connect(BROKER);
+});
+
+after(async () => {
+  await admin.close();
+});
+
+const unique = (what: string): string => `pgbridge-test-${what}-${randomUUID().slice(0, 8)}`;
+
+/** A fresh channel for the test; a broker error on it (e.g. a failed passive check) closes only this one. */
+async function adminChannel(t: TestContext): Promise<Channel> {
+  const channel = await admin.createChannel();
+  channel.on('error', () => {});
+  t.after(() => channel.close().catch(() => {}));
+  return channel;
+}
+
+async function exchange(t: TestContext, type = 'topic'): Promise<string> {
+  const name = unique('ex');
+  const channel = await adminChannel(t);
+  await channel.assertExchange(name, type, { durable: true });
+  t.after(async () => {
+    const cleanup = await admin.createChannel();
+    await cleanup.deleteExchange(name);
+    await cleanup.close();
+  });
+  return name;
+}
+
+/** Messages a queue received; the queue outlives connection cuts and is deleted after the test. */
+class Inbox {
+  readonly messages: ConsumeMessage[] = [];
+
+  static async bind(t: TestContext, exchangeName: string, pattern: string): Promise<Inbox> {
+    const channel = await adminChannel(t);
+    const { queue } = await channel.assertQueue(unique('q'), { durable: false, autoDelete: false });
+    t.after(async () => {
+      const cleanup = await admin.createChannel();
+      await cleanup.deleteQueue(queue);
+      await cleanup.close();
+    });
+    await channel.bindQueue(queue, exchangeName, pattern);
+    const inbox = new Inbox();
+    await channel.consume(queue, (message) => message && inbox.messages.push(message), { noAck: true });
+    return inbox;
+  }
+
+  /** Waits for `count` messages, then a little longer so that extra ones would show up too. */
+  async settle(count: number, timeoutMs = 5000): Promise<ConsumeMessage[]> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.messages.length < count && Date.now() < deadline) await sleep(20);
+    await sleep(200);
+    return this.messages;
+  }
+
+  ids(): string[] {
+    return this.messages.map((m) => String(m.properties.messageId));
+  }
+}
+
+async function connected(t: TestContext, config: AmqpSinkConfig): Promise<Sink> {
+  const sink = amqpSink.create(config, ctx);
+  t.after(() => sink.close());
+  await sink.connect(never);
+  assert.equal(sink.isReady(), true);
+  return sink;
+}
+
+const body = (message: ConsumeMessage): string => message.content.toString('utf8');
+
+describe('amqp sink config', () => {
+  test('defaults, and what the schema refuses', () => {
+    const config = sinkConfig({ exchange: 'events' });
+    assert.deepEqual(
+      { ...config, url: undefined },
+      { ...config, url: undefined, exchange_type: 'topic', declare: true, routing_key: '{schema}.{table}.{op}', heartbeat_s: 30, connect_timeout_ms: 10000, max_batch: 500 },
+    );
+    assert.throws(() => sinkConfig({}), /exchange: is required/);
+    assert.throws(() => sinkConfig({ exchange: 'e', url: 'http://127.0.0.1:5672' }), /url: must use amqp:\/\/ or amqps:\/\//);
+    assert.throws(() => sinkConfig({ exchange: 'e', exchange_type: 'x-delayed' as AmqpConfig['exchange_type'] }), /exchange_type/);
+    assert.throws(() => sinkConfig({ exchange: 'e', max_batch: 0 }), /max_batch/);
+  });
+
+  test('check() names a bad routing key placeholder; secrets() gives the URL password', () => {
+    assert.deepEqual(amqpSink.check?.(sinkConfig({ exchange: 'e' })), []);
+    const problems = amqpSink.check?.(sinkConfig({ exchange: 'e', routing_key: '{schema}.{tabel}' })) ?? [];
+    assert.equal(problems.length, 1);
+    assert.equal(problems[0].path, 'routing_key');
+    assert.match(problems[0].message, /\{tabel\}/);
+
+    const secrets = amqpSink.secrets?.(sinkConfig({ exchange: 'e', url: 'amqps://app:p%40ss%2Fw0rd@mq.example:5671/prod' })) ?? [];
+    assert.deepEqual(secrets, ['p%40ss%2Fw0rd', 'p@ss/w0rd']);
+    assert.deepEqual(amqpSink.secrets?.(sinkConfig({ exchange: 'e', url: 'amqp://mq.example' })), []);
+  });
+});
+
+describe('amqp sink', () => {
+  test('topic exchange: bindings receive exactly the events their pattern matches', async (t) => {
+    const ex = await exchange(t);
+    const orders = await Inbox.bind(t, ex, 'public.orders.*');
+    const deletes = await Inbox.bind(t, ex, '*.*.delete');
+    const sink = await connected(t, sinkConfig({ exchange: ex }));
+
+    const insert = rowEvent({ op: 'INSERT' });
+    const update = rowEvent({ op: 'UPDATE' });
+    const remove = rowEvent({ op: 'DELETE' });
+    const otherDelete = rowEvent({ op: 'DELETE', table: 'items' });
+    await sink.send([insert, update, remove, otherDelete], never);
+
+    await orders.settle(3);
+    assert.deepEqual(orders.ids(), [insert.id, update.id, remove.id]);
+    assert.deepEqual(
+      orders.messages.map((m) => m.fields.routingKey),
+      ['public.orders.insert', 'public.orders.update', 'public.orders.delete'],
+    );
+    await deletes.settle(2);
+    assert.deepEqual(deletes.ids(), [remove.id, otherDelete.id]);
+  });
+
+  test('message properties and a body equal to the encoded event, bigint digits kept', async (t) => {
+    const ex = await exchange(t);
+    const inbox = await Inbox.bind(t, ex, '#');
+    const sink = await connected(t, sinkConfig({ exchange: ex }));
+    const event = rowEvent({ op: 'UPDATE', data: '{"id":9007199254740993,"n":1.50}', old: '{"id":9007199254740993,"n":1}', key: '{"id":9007199254740993}' });
+
+    await sink.send([event], never);
+
+    const [message] = await inbox.settle(1);
+    assert.equal(inbox.messages.length, 1);
+    assert.equal(message.properties.deliveryMode, 2);
+    assert.equal(message.properties.contentType, 'application/json');
+    assert.equal(message.properties.messageId, event.id);
+    assert.deepEqual(message.properties.headers, { 'pgbridge-id': event.id, 'pgbridge-op': 'UPDATE', 'pgbridge-table': 'public.orders' });
+    assert.equal(body(message), encodeEvent(event, 'pgbridge', ctx.format));
+    assert.match(body(message), /"data":\{"id":9007199254740993,"n":1\.50\}/);
+  });
+
+  test('skor format: the body is skor\'s payload', async (t) => {
+    const ex = await exchange(t);
+    const inbox = await Inbox.bind(t, ex, '#');
+    const sink = await connected(t, sinkConfig({ exchange: ex }, 'skor'));
+    const event = rowEvent({ op: 'INSERT', data: '{"id":1,"name":"abc1"}' });
+
+    await sink.send([event], never);
+
+    const [message] = await inbox.settle(1);
+    assert.equal(body(message), '{"table":"orders","schema":"public","op":"INSERT","data":{"id":1,"name":"abc1"}}');
+  });
+
+  test('cloudevents: binary mode with cloudEvents: application properties and the data object as body', async (t) => {
+    const ex = await exchange(t);
+    const inbox = await Inbox.bind(t, ex, '#');
+    const sink = await connected(t, sinkConfig({ exchange: ex }, 'cloudevents'));
+    const row = rowEvent({ op: 'UPDATE', data: '{"id":7,"status":"paid"}', old: '{"id":7,"status":"new"}', key: '{"id":7}' });
+    const notify = channelEvent({ channel: 'jobs', payload: 'not json' });
+
+    await sink.send([row, notify], never);
+
+    const [rowMessage, notifyMessage] = await inbox.settle(2);
+    assert.equal(inbox.messages.length, 2);
+    assert.equal(rowMessage.properties.contentType, 'application/json');
+    assert.equal(rowMessage.properties.messageId, row.id);
+    const rowHeaders = rowMessage.properties.headers ?? {};
+    assert.equal(rowHeaders['cloudEvents:specversion'], '1.0');
+    assert.equal(rowHeaders['cloudEvents:id'], row.id);
+    assert.equal(rowHeaders['cloudEvents:type'], 'pgbridge.row.update');
+    assert.equal(rowHeaders['cloudEvents:source'], '/pgbridge/testdb/public.orders');
+    assert.equal(rowHeaders['cloudEvents:subject'], '7');
+    assert.equal(rowHeaders['cloudEvents:time'], row.ts);
+    assert.equal(rowHeaders['cloudEvents:datacontenttype'], undefined, 'datacontenttype travels as content-type');
+    assert.deepEqual(JSON.parse(body(rowMessage)), { data: { id: 7, status: 'paid' }, old: { id: 7, status: 'new' } });
+    assert.equal(body(rowMessage), cloudEventData(row));
+
+    const notifyHeaders = notifyMessage.properties.headers ?? {};
+    assert.equal(notifyHeaders['cloudEvents:type'], 'pgbridge.notify');
+    assert.equal(notifyHeaders['cloudEvents:source'], '/pgbridge/testdb/channel/jobs');
+    assert.equal('cloudEvents:subject' in notifyHeaders, false);
+    assert.equal(body(notifyMessage), '"not json"');
+  });
+
+  test('channel events are routed by channel name under the default template', async (t) => {
+    const ex = await exchange(t);
+    const jobs = await Inbox.bind(t, ex, 'jobs');
+    const sink = await connected(t, sinkConfig({ exchange: ex }));
+    const event = channelEvent({ channel: 'jobs', payload: '{"task":42}' });
+
+    await sink.send([event], never);
+
+    const [message] = await jobs.settle(1);
+    assert.equal(jobs.messages.length, 1);
+    assert.equal(message.fields.routingKey, 'jobs');
+    assert.equal(body(message), encodeEvent(event, 'pgbridge', ctx.format));
+    assert.deepEqual(message.properties.headers, { 'pgbridge-id': event.id, 'pgbridge-channel': 'jobs' });
+  });
+
+  test('direct exchange with a custom routing key template', async (t) => {
+    const ex = unique('direct');
+    t.after(async () => {
+      const cleanup = await admin.createChannel();
+      await cleanup.deleteExchange(ex);
+      await cleanup.close();
+    });
+    const sink = await connected(t, sinkConfig({ exchange: ex, exchange_type: 'direct', routing_key: '{table}' }));
+    // Re-declaring with the same type succeeds only if the sink declared it as direct.
+    await (await adminChannel(t)).assertExchange(ex, 'direct', { durable: true });
+    const orders = await Inbox.bind(t, ex, 'orders');
+    const events = [rowEvent({ op: 'INSERT' }), rowEvent({ op: 'DELETE' })];
+
+    await sink.send(events, never);
+
+    await orders.settle(2);
+    assert.deepEqual(orders.ids(), events.map((e) => e.id));
+    assert.deepEqual(orders.messages.map((m) => m.fields.routingKey), ['orders', 'orders']);
+  });
+
+  test('an unroutable message is a PermanentError naming only it; the rest of the batch arrives', async (t) => {
+    const ex = await exchange(t);
+    const orders = await Inbox.bind(t, ex, 'public.orders.*');
+    const sink = await connected(t, sinkConfig({ exchange: ex }));
+    const first = rowEvent({ op: 'INSERT' });
+    const stray = rowEvent({ op: 'INSERT', table: 'nobody_listens' });
+    const last = rowEvent({ op: 'UPDATE' });
+
+    const err = await sink.send([first, stray, last], never).then(
+      () => assert.fail('send should reject'),
+      (e: unknown) => e,
+    );
+
+    assert.ok(err instanceof PermanentError, `expected PermanentError, got ${String(err)}`);
+    assert.deepEqual(err.failedIds, [stray.id]);
+    await orders.settle(2);
+    assert.deepEqual(orders.ids(), [first.id, last.id]);
+    // The sink stays usable after a permanent failure.
+    assert.equal(sink.isReady(), true);
+    const again = rowEvent({ op: 'DELETE' });
+    await sink.send([again], never);
+    await orders.settle(3);
+    assert.deepEqual(orders.ids(), [first.id, last.id, again.id]);
+  });
+
+  test('declare: false uses an existing exchange and fails to connect when it is missing', async (t) => {
+    const missing = unique('missing');
+    const absent = amqpSink.create(sinkConfig({ exchange: missing, declare: false }), ctx);
+    t.after(() => absent.close());
+    await assert.rejects(absent.connect(never), (err: unknown) => {
+      assert.ok(err instanceof RetriableError);
+      assert.match(err.message, new RegExp(`exchange "${missing}"`));
+      assert.match(err.message, /NOT_FOUND/);
+      return true;
+    });
+    assert.equal(absent.isReady(), false);
+    await assert.rejects(absent.send([rowEvent()], never), RetriableError);
+    const check = await admin.createChannel();
+    check.on('error', () => {});
+    await assert.rejects(check.checkExchange(missing), /NOT_FOUND/, 'the sink must not have declared it');
+
+    const ex = await exchange(t);
+    const inbox = await Inbox.bind(t, ex, '#');
+    const sink = await connected(t, sinkConfig({ exchange: ex, declare: false }));
+    const event = rowEvent();
+    await sink.send([event], never);
+    await inbox.settle(1);
+    assert.deepEqual(inbox.ids(), [event.id]);
+  });
+
+  test('an unreachable broker or wrong password: RetriableError without the password', async (t) => {
+    const down = amqpSink.create(sinkConfig({ exchange: 'x', url: 'amqp://guest:pw-down-1234@127.0.0.1:1/' }), ctx);
+    t.after(() => down.close());
+    await assert.rejects(down.connect(never), (err: unknown) => {
+      assert.ok(err instanceof RetriableError);
+      assert.match(err.message, /cannot connect.*ECONNREFUSED/);
+      assert.match(err.message, /127\.0\.0\.1:1/);
+      assert.doesNotMatch(err.message, /pw-down-1234/);
+      return true;
+    });
+
+    const denied = amqpSink.create(sinkConfig({ exchange: 'x', url: BROKER.replace(/:[^:@/]*@/, ':wrong-pw-5678@') }), ctx);
+    t.after(() => denied.close());
+    await assert.rejects(denied.connect(never), (err: unknown) => {
+      assert.ok(err instanceof RetriableError);
+      assert.match(err.message, /ACCESS.REFUSED/);
+      assert.doesNotMatch(err.message, /wrong-pw-5678/);
+      return true;
+    });
+    assert.equal(denied.isReady(), false);
+  });
+
+  test('an aborted signal: connect and send reject as retriable and publish nothing', async (t) => {
+    const ex = await exchange(t);
+    const inbox = await Inbox.bind(t, ex, '#');
+    const aborted = AbortSignal.abort();
+    const sink = amqpSink.create(sinkConfig({ exchange: ex }), ctx);
+    t.after(() => sink.close());
+    await assert.rejects(sink.connect(aborted), RetriableError);
+    assert.equal(sink.isReady(), false);
+
+    await sink.connect(never);
+    await assert.rejects(sink.send([rowEvent()], aborted), RetriableError);
+    const event = rowEvent();
+    await sink.send([event], never);
+    await inbox.settle(1);
+    assert.deepEqual(inbox.ids(), [event.id]);
+  });
+
+  test('a channel error (exchange deleted under it) fails the send as retriable; connect() recovers', async (t) => {
+    const ex = await exchange(t);
+    const sink = await connected(t, sinkConfig({ exchange: ex }));
+    const channel = await adminChannel(t);
+    await channel.deleteExchange(ex);
+
+    await assert.rejects(sink.send([rowEvent()], never), RetriableError);
+    assert.equal(sink.isReady(), false);
+    await assert.rejects(sink.send([rowEvent()], never), /not connected/);
+
+    await sink.connect(never);
+    assert.equal(sink.isReady(), true);
+    const inbox = await Inbox.bind(t, ex, '#');
+    const events = [rowEvent(), rowEvent({ op: 'DELETE' })];
+    await sink.send(events, never);
+    await inbox.settle(2);
+    assert.deepEqual(inbox.ids(), events.map((e) => e.id));
+  });
+
+  test('the broker closing the connection: not ready, send rejected, connect() again delivers everything', async (t) => {
+    const ex = await exchange(t);
+    const inbox = await Inbox.bind(t, ex, '#');
+    const name = `cut-${randomUUID().slice(0, 8)}`;
+    const sink = await connected(t, sinkConfig({ exchange: ex }, 'pgbridge', name));
+    const pid = await brokerConnectionPid(`pgbridge ${name}`);
+
+    // Send back to back so that the cut lands while batches are being sent.
+    const delivered: BridgeEvent[] = [];
+    let failedBatch: BridgeEvent[] = [];
+    let failure: unknown;
+    const pump = (async () => {
+      const stopAt = Date.now() + 20_000;
+      while (Date.now() < stopAt) {
+        const batch = Array.from({ length: 100 }, () => rowEvent());
+        try {
+          await sink.send(batch, never);
+          delivered.push(...batch);
+        } catch (err) {
+          failedBatch = batch;
+          failure = err;
+          return;
+        }
+      }
+    })();
+    await sleep(200);
+    await run('rabbitmqctl', ['close_connection', pid, 'pgbridge test: connection cut']);
+    await pump;
+
+    assert.ok(failure instanceof RetriableError, `expected a RetriableError, got ${String(failure)}`);
+    // Usually the batch in flight fails; when the close frame came right behind the last confirms, the next send does.
+    assert.match(failure.message, /connection lost: Connection closed: 320|not connected/);
+    assert.equal(sink.isReady(), false);
+    await assert.rejects(sink.send([rowEvent()], never), (err: unknown) => err instanceof RetriableError && /not connected/.test(err.message));
+
+    await sink.connect(never);
+    assert.equal(sink.isReady(), true);
+    const afterCut = Array.from({ length: 5 }, () => rowEvent());
+    await sink.send([...failedBatch, ...afterCut], never);
+
+    const expected = new Set([...delivered, ...failedBatch, ...afterCut].map((e) => e.id));
+    const deadline = Date.now() + 15_000;
+    while (!containsAll(inbox.ids(), expected) && Date.now() < deadline) await sleep(50);
+    await sleep(200);
+    const received = new Set(inbox.ids());
+    assert.ok(delivered.length > 0, 'some batches were confirmed before the cut');
+    assert.equal([...expected].filter((id) => !received.has(id)).length, 0, 'every confirmed or resent event arrived');
+    assert.equal(received.size, expected.size, 'nothing but the sent events arrived');
+  });
+});
+
+const containsAll = (ids: readonly string[], expected: Set<string>): boolean => {
+  const got = new Set(ids);
+  return [...expected].every((id) => got.has(id));
+};
+
+const run = promisify(execFile);
+
+/** The broker's id of one named client connection, so the test cuts only that one and no other client on the machine. */
+async function brokerConnectionPid(connectionName: string): Promise<string> {
+  const { stdout } = await run('rabbitmqctl', ['list_connections', '-q', 'pid', 'client_properties']);
+  const line = stdout.split('\n').find((l) => l.includes(`{"connection_name","${connectionName}"}`));
+  assert.ok(line, `no broker connection named ${connectionName}`);
+  return line.split('\t')[0];
+}
