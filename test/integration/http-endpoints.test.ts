@@ -1,0 +1,91 @@
+import assert from 'node:assert/strict';
+import { createServer } from 'node:net';
+import { after, before, test } from 'node:test';
+import { cli, RunningBridge, waitFor, writeConfig } from '../support/bridge.js';
+import { createTestDatabase, type TestDatabase } from '../support/pg.js';
+import { WebhookServer } from '../support/webhook-server.js';
+
+const SECRET = 'whsec_c2VjcmV0LXRoYXQtbXVzdC1ub3QtbGVhaw==';
+const PASSWORD = 'hunter2-url-password';
+let db: TestDatabase;
+let hook: WebhookServer;
+let bridge: RunningBridge;
+let base: string;
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+before(async () => {
+  db = await createTestDatabase();
+  await db.query('CREATE TABLE items (id bigint PRIMARY KEY, name text)');
+  hook = new WebhookServer();
+  const url = (await hook.start()).replace('http://', `http://user:${PASSWORD}@`);
+  const port = await freePort();
+  base = `http://127.0.0.1:${port}`;
+  const config = writeConfig({
+    postgres: { url: db.url },
+    capture: [{ table: 'items' }],
+    sinks: [{ name: 'hook', type: 'webhook', url, secret: SECRET, headers: { Authorization: 'Bearer token-that-must-not-leak' } }],
+    http: { port, host: '127.0.0.1' },
+  });
+  assert.equal((await cli(['install', '-c', config])).code, 0);
+  bridge = new RunningBridge(config);
+  await bridge.ready();
+});
+
+after(async () => {
+  await bridge?.kill('SIGTERM');
+  await hook?.stop();
+  await db?.drop();
+});
+
+test('/livez answers 200 and /readyz 200 with every component ok', async () => {
+  assert.equal((await fetch(`${base}/livez`)).status, 200);
+  const ready = await fetch(`${base}/readyz`);
+  const body = (await ready.json()) as { status: string; components: Record<string, string> };
+  assert.equal(ready.status, 200, JSON.stringify(body));
+  assert.equal(body.components['sink:hook'], 'ok');
+});
+
+test('/metrics exports the pgbridge metrics, counting a delivered event, and no secret', async () => {
+  await db.query("INSERT INTO items VALUES (1, 'one')");
+  await waitFor(() => hook.delivered().length === 1, 10000, 'the event at the webhook');
+  await waitFor(async () => (await (await fetch(`${base}/metrics`)).text()).includes('pgbridge_deliveries_total{sink="hook",outcome="delivered"} 1'), 5000, 'metrics');
+  const text = await (await fetch(`${base}/metrics`)).text();
+  for (const name of [
+    'pgbridge_events_captured_total',
+    'pgbridge_deliveries_total',
+    'pgbridge_delivery_duration_seconds_bucket',
+    'pgbridge_end_to_end_lag_seconds_bucket',
+    'pgbridge_outbox_backlog',
+    'pgbridge_dead_letters_total',
+    'pgbridge_notification_queue_usage_ratio',
+    'pgbridge_build_info',
+    'pgbridge_process_cpu_seconds_total',
+  ]) {
+    assert.ok(text.includes(name), `missing ${name}`);
+  }
+  for (const secret of [SECRET, PASSWORD, 'token-that-must-not-leak']) assert.ok(!text.includes(secret), 'a secret in /metrics');
+});
+
+test('an unknown path is 404', async () => {
+  assert.equal((await fetch(`${base}/nope`)).status, 404);
+});
+
+test('secrets never appear in logs, even when the sink fails', async () => {
+  hook.reply = () => ({ status: 401, body: 'bad credentials' });
+  await db.query("INSERT INTO items VALUES (2, 'two')");
+  await bridge.waitForLog((e) => String(e.msg).includes('dead letters'), 10000);
+  const logs = bridge.logLines.join('\n');
+  for (const secret of [SECRET, PASSWORD, 'token-that-must-not-leak']) assert.ok(!logs.includes(secret), `a secret in the logs: ${secret}`);
+});
+
+test('SIGTERM exits 0', async () => {
+  assert.equal(await bridge.kill('SIGTERM'), 0);
+});
