@@ -40,6 +40,8 @@ export class Bridge {
   private active: ActivePhase | undefined;
   private main: Promise<void> | undefined;
   private readonly lock: LeaderLock;
+  /** When a requested stop must be over (shutdown_timeout_ms after the signal). */
+  private stopDeadline: number | undefined;
 
   constructor(
     private readonly config: BridgeConfig,
@@ -79,6 +81,7 @@ export class Bridge {
   }
 
   async stop(): Promise<void> {
+    this.stopDeadline = Date.now() + this.config.shutdownTimeoutMs;
     this.stopping.abort();
     await this.main;
     await this.pool?.end().catch(() => {});
@@ -98,7 +101,7 @@ export class Bridge {
         const stopped = new Promise<'stopped'>((resolve) => this.stopping.signal.addEventListener('abort', () => resolve('stopped'), { once: true }));
         const why = await Promise.race([held.lost.then(() => 'lost' as const), stopped]);
         if (why === 'lost') this.logger.warn('lost the delivery lock (Postgres connection); stopping delivery and standing by');
-        await this.active.stop(this.config.shutdownTimeoutMs);
+        await this.active.stop(this.stopDeadline ?? Date.now() + this.config.shutdownTimeoutMs);
         this.active = undefined;
         await this.lock.release();
       }
@@ -158,11 +161,19 @@ class ActivePhase {
     this.readers.forEach((r) => r.start());
   }
 
-  async stop(timeoutMs: number): Promise<void> {
+  /** Hands back or finishes everything by `deadline` (ms since the epoch), leaving time to record what was confirmed. */
+  async stop(deadline: number): Promise<void> {
+    const budget = deadline - Date.now();
+    // What is left after the runners: the last progress transaction, the lock and the pool.
+    const reserve = Math.min(500, Math.max(0, budget) / 4);
     await this.listener.stop();
-    await Promise.all(this.readers.map((r) => r.stop()));
+    // Readers first (no new pages), runners at the same time: a reader waiting
+    // for room in a full runner (a sink down, a backlog) only wakes when its runner stops.
+    const readers = Promise.all(this.readers.map((r) => r.stop()));
     const notifyMode = this.config.delivery === 'notify';
-    await Promise.all(this.runners.map((r) => r.stop(timeoutMs, notifyMode)));
+    const runnersMs = Math.max(0, deadline - reserve - Date.now());
+    await Promise.all(this.runners.map((r) => r.stop(runnersMs, notifyMode)));
+    await readers;
     await this.progress.drain();
   }
 
@@ -201,7 +212,7 @@ class ActivePhase {
   private async storeChannelMessage(channel: string, payload: string): Promise<void> {
     for (let attempt = 1; attempt <= 5; attempt++) {
       try {
-        await this.pool.query(`INSERT INTO ${this.table} (channel, payload) VALUES ($1, $2)`, [channel, payload]);
+        await this.insertChannelRow(channel, payload);
         this.readers.forEach((r) => r.poke());
         return;
       } catch (err) {
@@ -210,6 +221,28 @@ class ActivePhase {
       }
     }
     this.logger.error({ channel }, 'channel message lost: Postgres did not accept it after 5 attempts');
+  }
+
+  /**
+   * The transaction takes its xid before the id default calls nextval (in a
+   * plain INSERT the default comes first): SettledWater relies on every
+   * outbox writer holding an xid before it holds an id.
+   */
+  private async insertChannelRow(channel: string, payload: string): Promise<void> {
+    const db = await this.pool.connect();
+    let failure: Error | undefined;
+    try {
+      await db.query('BEGIN');
+      await db.query('SELECT pg_current_xact_id()');
+      await db.query(`INSERT INTO ${this.table} (channel, payload) VALUES ($1, $2)`, [channel, payload]);
+      await db.query('COMMIT');
+    } catch (err) {
+      failure = err as Error;
+      await db.query('ROLLBACK').catch(() => {});
+      throw err;
+    } finally {
+      db.release(failure);
+    }
   }
 
   /** Notify mode: straight to the runners; memory is the only buffer. */

@@ -31,6 +31,8 @@ export class SinkRunner {
   private queued = 0;
   private stopping = false;
   private readonly abort = new AbortController();
+  /** Aborted when waiting to retry is pointless: at once on an outbox-mode stop, else with `abort`. */
+  private readonly giveUp = new AbortController();
   private connecting: Promise<void> | undefined;
   private roomWaiters: Array<() => void> = [];
   private idleWaiters: Array<() => void> = [];
@@ -80,7 +82,11 @@ export class SinkRunner {
   async stop(timeoutMs: number, finishQueued: boolean): Promise<void> {
     this.stopping = true;
     this.roomWaiters.splice(0).forEach((wake) => wake());
-    if (!finishQueued) for (const lane of this.lanes) this.queued -= lane.queue.splice(0).length;
+    if (!finishQueued) {
+      for (const lane of this.lanes) this.queued -= lane.queue.splice(0).length;
+      // A batch waiting to retry is handed back now (it stays in the outbox), not after the timeout.
+      this.giveUp.abort();
+    }
     const idle = new Promise<void>((resolve) => {
       if (this.lanes.every((l) => !l.busy && l.queue.length === 0)) resolve();
       else this.idleWaiters.push(resolve);
@@ -90,6 +96,7 @@ export class SinkRunner {
       this.options.logger.warn({ sink: this.name, unconfirmed: this.queued }, 'shutdown timeout: abandoning unconfirmed deliveries');
     }
     this.abort.abort();
+    this.giveUp.abort();
     await this.sink.close().catch((err) => this.options.logger.warn({ sink: this.name, err: errorMessage(err) }, 'close failed'));
   }
 
@@ -140,13 +147,14 @@ export class SinkRunner {
           this.settle(batch, { kind: 'dead', error: errorMessage(err), attempts: attempt });
           return;
         }
+        if (this.giveUp.signal.aborted) return this.release(batch); // stopping: hand back unsettled
         metrics.deliveries.inc({ sink: this.name, outcome: 'retried' }, batch.length);
         const asked = err instanceof RetriableError ? err.retryAfterMs : undefined;
         const delay = asked !== undefined ? Math.min(asked, retry.max_ms) : backoffDelay(attempt, retry);
         const log = attempt === 1 || attempt % 10 === 0 ? logger.warn.bind(logger) : logger.debug.bind(logger);
         log({ sink: this.name, events: batch.length, attempt, retry_in_ms: delay, err: errorMessage(err) }, 'delivery failed, will retry');
-        await sleep(delay, signal);
-        if (signal.aborted) return this.release(batch);
+        await sleep(delay, this.giveUp.signal);
+        if (this.giveUp.signal.aborted) return this.release(batch);
       }
     }
   }

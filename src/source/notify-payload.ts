@@ -27,6 +27,8 @@ export function parseNotifyPayload(payload: string): RowChangeEvent | undefined 
   } catch {
     return undefined;
   }
+  // Anyone may NOTIFY on the channel: `null` is valid JSON too, and must not throw here.
+  if (header === null || typeof header !== 'object') return undefined;
   if (typeof header.id !== 'string' || !OPS.has(header.op) || typeof header.schema !== 'string' || typeof header.table !== 'string' || data === '') {
     return undefined;
   }

@@ -55,8 +55,15 @@ export class OutboxProgress {
   /** Writes everything settled so far; called on shutdown. */
   async drain(): Promise<void> {
     while (this.pending.length > 0 || this.flushing) {
-      if (this.flushing) await this.flushing;
-      else await this.flush();
+      if (this.flushing) {
+        await this.flushing;
+        continue;
+      }
+      // One flush at a time: two concurrent transactions could each record one
+      // sink of a shared event and neither see the other's row, leaving it forever.
+      clearTimeout(this.timer);
+      this.timer = undefined;
+      await this.flush();
     }
   }
 

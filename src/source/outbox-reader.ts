@@ -34,6 +34,7 @@ export class OutboxReader {
   private dirty = true;
   private wake: (() => void) | undefined;
   private stopped = false;
+  private readonly halt = new AbortController();
   private loop: Promise<void> | undefined;
 
   constructor(
@@ -59,8 +60,13 @@ export class OutboxReader {
     this.wake?.();
   }
 
+  /**
+   * Stops reading. A loop waiting for room in the runner ends once the
+   * runner stops too (SinkRunner.stop wakes it): stop both before awaiting this.
+   */
   async stop(): Promise<void> {
     this.stopped = true;
+    this.halt.abort();
     this.wake?.();
     await this.loop;
   }
@@ -80,7 +86,7 @@ export class OutboxReader {
         this.dirty = true;
         const delay = backoffDelay(failures, RETRY);
         this.logger.warn({ sink: this.runner.name, err: errorMessage(err), retry_in_ms: delay }, 'reading the outbox failed, retrying');
-        await sleep(delay);
+        await sleep(delay, this.halt.signal);
       }
     }
   }

@@ -1,26 +1,42 @@
 import type pg from 'pg';
 
 /**
+ * The snapshot's xmax, moved up to the next transaction id Postgres will hand
+ * out. A snapshot's xmax is only "latest completed xid + 1": a transaction
+ * that took its xid after the last commit runs at or above it, invisible to
+ * the snapshot's xmin too. age() measures from the true next xid (read when
+ * the calling transaction has none) without using one up. INT_MAX marks a
+ * 32-bit xid that is not a normal one (right after wraparound): that check
+ * is skipped.
+ */
+const SNAPSHOT_SQL = `
+SELECT pg_snapshot_xmin(s)::text AS xmin,
+       (pg_snapshot_xmax(s)::text::numeric + age((pg_snapshot_xmax(s)::text::numeric % 4294967296)::text::xid))::text AS next_xid,
+       age((pg_snapshot_xmax(s)::text::numeric % 4294967296)::text::xid) = 2147483647 AS unknown
+  FROM pg_current_snapshot() s`;
+
+/**
  * The highest outbox id below which every transaction has finished, so no row
  * with a smaller id can still appear. Ids come from a sequence when a row is
  * written, but transactions commit in any order: id 5 may become visible after
- * id 6. Each check reads the sequence, then a snapshot's xmax; once the oldest
- * running transaction (xmin) passes that xmax, every id handed out before is settled.
+ * id 6. Each check reads the sequence, then the next transaction id to be
+ * assigned; a writer that took an id before had its xid before too (the
+ * capture trigger runs after the user's own write; the other writers take
+ * one first), so once the oldest running transaction (xmin) reaches that
+ * next xid, every id handed out before is settled.
  */
 export class SettledWater {
-  private readonly checkpoints: Array<{ xmax: bigint; lastId: bigint }> = [];
+  private readonly checkpoints: Array<{ nextXid: bigint; lastId: bigint }> = [];
   private water = 0n;
 
   async advance(db: pg.Pool | pg.ClientBase): Promise<bigint> {
     const seq = await db.query<{ last: string }>(
       'SELECT CASE WHEN is_called THEN last_value ELSE 0 END::text AS last FROM pgbridge.event_id_seq',
     );
-    const snap = await db.query<{ xmin: string; xmax: string }>(
-      'SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS xmin, pg_snapshot_xmax(pg_current_snapshot())::text AS xmax',
-    );
+    const snap = await db.query<{ xmin: string; next_xid: string; unknown: boolean }>(SNAPSHOT_SQL);
     const xmin = BigInt(snap.rows[0].xmin);
-    this.checkpoints.push({ xmax: BigInt(snap.rows[0].xmax), lastId: BigInt(seq.rows[0].last) });
-    while (this.checkpoints.length > 0 && this.checkpoints[0].xmax <= xmin) {
+    if (!snap.rows[0].unknown) this.checkpoints.push({ nextXid: BigInt(snap.rows[0].next_xid), lastId: BigInt(seq.rows[0].last) });
+    while (this.checkpoints.length > 0 && this.checkpoints[0].nextXid <= xmin) {
       const { lastId } = this.checkpoints.shift()!;
       if (lastId > this.water) this.water = lastId;
     }
