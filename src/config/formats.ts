@@ -4,7 +4,8 @@ import convict from 'convict';
  * Custom convict formats used by the schemas. A format throws with a short
  * message; the loader prefixes it with the file and the key path.
  */
-const describe = (value: unknown): string => (value === null ? 'null' : Array.isArray(value) ? 'a list' : typeof value);
+export const describe = (value: unknown): string =>
+  value === null ? 'null' : Array.isArray(value) ? 'a list' : typeof value === 'object' ? 'a map' : typeof value;
 
 function requireString(value: unknown): asserts value is string {
   if (value === null || value === undefined || value === '') throw new Error('is required');

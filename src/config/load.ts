@@ -6,7 +6,7 @@ import { ConfigError } from '../errors.js';
 import { sinkModules } from '../sinks/registry.js';
 import type { CommonSinkConfig } from '../sinks/sink.js';
 import { substituteEnv } from './env.js';
-import { registerFormats } from './formats.js';
+import { describe, registerFormats } from './formats.js';
 import {
   CAPTURE_OPS,
   captureSchema,
@@ -62,10 +62,12 @@ function parseFile(file: string): unknown {
       throw new ConfigError(file, [{ path: '', message: `invalid JSON: ${(err as Error).message}` }]);
     }
   }
-  const doc = YAML.parseDocument(text, { prettyErrors: false, uniqueKeys: true });
+  const lineCounter = new YAML.LineCounter();
+  const doc = YAML.parseDocument(text, { prettyErrors: false, uniqueKeys: true, lineCounter });
   if (doc.errors.length > 0) {
     const first = doc.errors[0];
-    const where = first.linePos ? ` (line ${first.linePos[0].line}, column ${first.linePos[0].col})` : '';
+    const at = lineCounter.linePos(first.pos[0]);
+    const where = ` (line ${at.line}, column ${at.col})`;
     throw new ConfigError(file, [{ path: '', message: `invalid YAML${where}: ${first.message.split('\n')[0]}` }]);
   }
   const value: unknown = doc.toJS();
@@ -80,6 +82,9 @@ function check<T>(schema: Schema<T>, value: unknown, prefix: string, problems: P
     problems.push({ path: prefix, message: `must be a map, got ${Array.isArray(value) ? 'a list' : JSON.stringify(value)}` });
     return undefined;
   }
+  const before = problems.length;
+  typeProblems(schema as Record<string, unknown>, value as Record<string, unknown>, prefix, problems);
+  if (problems.length > before) return undefined;
   const instance = convict<T>(schema, { args: [], env: {} });
   try {
     instance.load(value as object);
@@ -89,6 +94,31 @@ function check<T>(schema: Schema<T>, value: unknown, prefix: string, problems: P
     return undefined;
   }
   return instance.getProperties();
+}
+
+/**
+ * Wrong types convict would bend rather than refuse: it JSON.parses a string
+ * given for a list (and throws a bare SyntaxError), parseInt()s one given for a
+ * port, reads "yes" as true, and lets a scalar replace a whole section. A
+ * config file has real types, so each of these is reported at its key path.
+ */
+function typeProblems(schema: Record<string, unknown>, value: Record<string, unknown>, prefix: string, problems: Problem[]): void {
+  for (const [key, node] of Object.entries(schema)) {
+    const item = value[key];
+    if (item === undefined || node === null || typeof node !== 'object') continue;
+    const at = prefix ? `${prefix}.${key}` : key;
+    const spec = node as { default?: unknown; format?: unknown };
+    if (!('default' in spec)) {
+      if (item === null || typeof item !== 'object' || Array.isArray(item)) problems.push({ path: at, message: `must be a map, got ${describe(item)}` });
+      else typeProblems(node as Record<string, unknown>, item as Record<string, unknown>, at, problems);
+    } else if (Array.isArray(spec.default) && item !== null && !Array.isArray(item)) {
+      problems.push({ path: at, message: `must be a list, got ${describe(item)}` });
+    } else if ((spec.format === Boolean || typeof spec.default === 'boolean') && typeof item !== 'boolean') {
+      problems.push({ path: at, message: `must be true or false, got ${describe(item)}` });
+    } else if (spec.format === 'port' && typeof item !== 'number') {
+      problems.push({ path: at, message: `must be a port number, got ${describe(item)}` });
+    }
+  }
 }
 
 function convictProblem(line: string, prefix: string): Problem {
@@ -106,9 +136,12 @@ function validate(input: unknown, problems: Problem[]): Omit<BridgeConfig, 'file
   const root = check<RootConfig>(rootSchema, input, '', problems);
   if (!root) return undefined;
 
-  const capture = root.capture.flatMap((item, i) => captureTable(item, `capture[${i}]`, problems));
-  const channels = root.channels.flatMap((item, i) => check(channelSchema, item, `channels[${i}]`, problems)?.name ?? []);
-  const sinks = checkSinks(root.sinks, problems);
+  // `capture:` with every item commented out is null in YAML: an empty list.
+  const rawCapture = root.capture ?? [];
+  const rawChannels = root.channels ?? [];
+  const capture = rawCapture.flatMap((item, i) => captureTable(item, `capture[${i}]`, problems));
+  const channels = rawChannels.flatMap((item, i) => check(channelSchema, item, `channels[${i}]`, problems)?.name ?? []);
+  const sinks = checkSinks(root.sinks ?? [], problems);
   const routes = root.routes === null ? null : root.routes.flatMap((item, i) => route(item, `routes[${i}]`, problems));
 
   const seenTables = new Set<string>();
@@ -117,7 +150,8 @@ function validate(input: unknown, problems: Problem[]): Omit<BridgeConfig, 'file
     if (seenTables.has(name)) problems.push({ path: `capture[${i}].table`, message: `${name} is captured twice` });
     seenTables.add(name);
   });
-  if (capture.length === 0 && channels.length === 0) {
+  // Only when both lists are empty: a broken item is reported on its own, not again as "nothing to bridge".
+  if (rawCapture.length === 0 && rawChannels.length === 0) {
     problems.push({ path: 'capture', message: 'nothing to bridge: list at least one table in capture or one channel in channels' });
   }
   if (routes) checkRoutes(routes, capture, channels, sinks, problems);

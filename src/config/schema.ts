@@ -10,9 +10,10 @@ export interface RootConfig {
   delivery: DeliveryMode;
   instance: string;
   notify_channel: string;
-  capture: unknown[];
-  channels: unknown[];
-  sinks: unknown[];
+  /** null when written empty (`capture:` in YAML). */
+  capture: unknown[] | null;
+  channels: unknown[] | null;
+  sinks: unknown[] | null;
   routes: unknown[] | null;
   outbox: { batch_size: number; poll_interval_ms: number };
   http: { port: number; host: string };

@@ -18,12 +18,24 @@ export interface CaptureContext {
   readonly notifyChannel: string;
   /** Primary key columns in key order; empty for a table without one. */
   readonly primaryKey: readonly string[];
+  /**
+   * A partitioned table: every op gets a row-level trigger, which Postgres
+   * clones onto each partition. A statement trigger on the parent misses rows
+   * written to a partition directly and rows an UPDATE moves to another partition
+   * (Postgres runs that as a DELETE and an INSERT, firing only row triggers).
+   */
+  readonly partitioned?: boolean;
 }
 
-/** The JSON of a row: every column (row_to_json) or just the configured ones. */
+/**
+ * The JSON of a row: every column or just the configured ones, both through
+ * row_to_json so the text is the same compact rendering (json_build_object
+ * would write `{"id" : 1}`, which is not what skor or the contract send).
+ * `alias.*`, never a bare alias: a bare `r` means the table's column r when it has one.
+ */
 function rowJson(alias: string, columns: readonly string[] | null): string {
-  if (columns === null) return `row_to_json(${alias})`;
-  return `json_build_object(${columns.map((c) => `${literal(c)}, ${alias}.${ident(c)}`).join(', ')})`;
+  if (columns === null) return `row_to_json(${alias}.*)`;
+  return `(SELECT row_to_json(c.*) FROM (SELECT ${columns.map((c) => `${alias}.${ident(c)}`).join(', ')}) c)`;
 }
 
 function keyJson(alias: string, primaryKey: readonly string[]): string {
@@ -33,15 +45,15 @@ function keyJson(alias: string, primaryKey: readonly string[]): string {
 /**
  * The per-row values of one op: SELECT list over the transition table (insert,
  * delete) or over NEW/OLD (update, row-level so old and new stay paired even
- * when the primary key changes).
+ * when the primary key changes; every op of a partitioned table).
  */
 function eventRows(table: CaptureTable, op: CaptureOp, ctx: CaptureContext): string {
   const cols = table.columns[op];
   switch (op) {
     case 'insert':
-      return `SELECT ${keyJson('r', ctx.primaryKey)} AS key, ${rowJson('r', cols)} AS data, NULL::json AS old FROM new_rows r`;
+      return `SELECT ${keyJson('r', ctx.primaryKey)} AS key, ${rowJson('r', cols)} AS data, NULL::json AS old FROM ${ctx.partitioned ? '(SELECT NEW.*)' : 'new_rows'} r`;
     case 'delete':
-      return `SELECT ${keyJson('r', ctx.primaryKey)} AS key, ${rowJson('r', cols)} AS data, ${rowJson('r', cols)} AS old FROM old_rows r`;
+      return `SELECT ${keyJson('r', ctx.primaryKey)} AS key, ${rowJson('r', cols)} AS data, ${rowJson('r', cols)} AS old FROM ${ctx.partitioned ? '(SELECT OLD.*)' : 'old_rows'} r`;
     case 'update':
       return `SELECT ${keyJson('r', ctx.primaryKey)} AS key, ${rowJson('r', cols)} AS data, ${rowJson('o', cols)} AS old FROM (SELECT NEW.*) r, (SELECT OLD.*) o`;
   }
@@ -97,8 +109,8 @@ export function captureOpSql(table: CaptureTable, op: CaptureOp, ctx: CaptureCon
   const trigger = ident(triggerName(ctx.instance, op));
   const body = ctx.delivery === 'outbox' ? outboxBody(table, op, ctx) : notifyBody(table, op, ctx);
   const timing =
-    op === 'update'
-      ? 'AFTER UPDATE ON ' + target + ' FOR EACH ROW'
+    op === 'update' || ctx.partitioned
+      ? `AFTER ${op.toUpperCase()} ON ${target} FOR EACH ROW`
       : `AFTER ${op.toUpperCase()} ON ${target} REFERENCING ${op === 'insert' ? 'NEW' : 'OLD'} TABLE AS ${op === 'insert' ? 'new_rows' : 'old_rows'} FOR EACH STATEMENT`;
   return [
     `CREATE OR REPLACE FUNCTION ${fn}() RETURNS trigger LANGUAGE plpgsql AS ${dollarQuote(body)};`,

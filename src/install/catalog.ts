@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import type { TableName } from '../config/table-name.js';
-import { functionPrefix, triggerPrefix } from './names.js';
+import { CAPTURE_OPS } from '../config/schema.js';
+import { functionPrefix, triggerName } from './names.js';
 
 export interface TableInfo {
   readonly exists: boolean;
@@ -8,8 +9,6 @@ export interface TableInfo {
   readonly primaryKey: readonly string[];
   readonly columns: readonly string[];
 }
-
-const likePrefix = (prefix: string): string => prefix.replace(/[\\%_]/g, (c) => `\\${c}`) + '%';
 
 export async function tableInfo(db: pg.ClientBase, table: TableName): Promise<TableInfo> {
   const { rows } = await db.query<{ kind: string; pk: string[]; columns: string[] }>(
@@ -36,22 +35,27 @@ export interface InstalledTrigger {
   readonly trigger: string;
 }
 
+/**
+ * This instance's triggers, by their exact names: a prefix match would also
+ * take those of an instance whose name extends this one's ("blue" and "blue_eu").
+ */
 export async function installedTriggers(db: pg.ClientBase, instance: string): Promise<InstalledTrigger[]> {
   const { rows } = await db.query<InstalledTrigger>(
     `SELECT n.nspname AS schema, c.relname AS table, t.tgname AS trigger
        FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-      WHERE t.tgname LIKE $1 AND NOT t.tgisinternal AND t.tgparentid = 0
+      WHERE t.tgname = ANY($1::text[]) AND NOT t.tgisinternal AND t.tgparentid = 0
       ORDER BY 1, 2, 3`,
-    [likePrefix(triggerPrefix(instance))],
+    [CAPTURE_OPS.map((op) => triggerName(instance, op))],
   );
   return rows;
 }
 
+/** This instance's capture functions: prefix, a 12-digit hash, the op (see functionName), and nothing else. */
 export async function installedFunctions(db: pg.ClientBase, instance: string): Promise<string[]> {
   const { rows } = await db.query<{ name: string }>(
     `SELECT p.proname AS name FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-      WHERE n.nspname = 'pgbridge' AND p.proname LIKE $1 ORDER BY 1`,
-    [likePrefix(functionPrefix(instance))],
+      WHERE n.nspname = 'pgbridge' AND p.proname ~ $1 ORDER BY 1`,
+    [`^${functionPrefix(instance)}[0-9a-f]{12}_(${CAPTURE_OPS.join('|')})$`],
   );
   return rows.map((r) => r.name);
 }

@@ -47,7 +47,13 @@ export async function planInstall(config: BridgeConfig, db: pg.ClientBase): Prom
         throw new InstallError(`${name} has no column ${missing.map((c) => JSON.stringify(c)).join(', ')} (columns for ${op})`);
       }
     }
-    const ctx = { instance: config.instance, delivery: config.delivery, notifyChannel: config.notifyChannel, primaryKey: info.primaryKey };
+    const ctx = {
+      instance: config.instance,
+      delivery: config.delivery,
+      notifyChannel: config.notifyChannel,
+      primaryKey: info.primaryKey,
+      partitioned: info.kind === 'p',
+    };
     for (const op of CAPTURE_OPS) {
       if (!table.ops.has(op)) continue;
       parts.push(captureOpSql(table, op, ctx));

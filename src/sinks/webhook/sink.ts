@@ -14,6 +14,9 @@ export class WebhookSink implements Sink {
   readonly type = 'webhook';
   private readonly agent: Agent;
   private readonly secrets: readonly string[];
+  /** The URL without user:password, which undici would silently drop. */
+  private readonly url: string;
+  private readonly headers: Record<string, string>;
   private reachable = true;
 
   constructor(
@@ -22,6 +25,10 @@ export class WebhookSink implements Sink {
   ) {
     this.agent = new Agent({ connections: config.max_in_flight, keepAliveTimeout: 30_000, connect: { timeout: config.timeout_ms } });
     this.secrets = config.secret === null ? [] : Array.isArray(config.secret) ? config.secret : [config.secret];
+    const { url, authorization } = splitCredentials(config.url);
+    this.url = url;
+    const hasAuthorization = Object.keys(config.headers).some((name) => name.toLowerCase() === 'authorization');
+    this.headers = { 'user-agent': USER_AGENT, ...(authorization && !hasAuthorization ? { authorization } : {}), ...config.headers };
   }
 
   get name(): string {
@@ -40,16 +47,16 @@ export class WebhookSink implements Sink {
   /** Reachability probe: any HTTP answer to a HEAD request will do. */
   async connect(signal: AbortSignal): Promise<void> {
     try {
-      const response = await request(this.config.url, {
+      const response = await request(this.url, {
         method: 'HEAD',
         dispatcher: this.agent,
         signal: AbortSignal.any([signal, AbortSignal.timeout(this.config.timeout_ms)]),
-        headers: { 'user-agent': USER_AGENT, ...this.config.headers },
+        headers: this.headers,
       });
       await response.body.dump().catch(() => {});
       this.reachable = true;
     } catch (err) {
-      throw new RetriableError(`webhook ${this.name}: cannot reach ${new URL(this.config.url).host}: ${errorMessage(err)}`, { cause: err });
+      throw new RetriableError(`webhook ${this.name}: cannot reach ${new URL(this.url).host}: ${errorMessage(err)}`, { cause: err });
     }
   }
 
@@ -59,7 +66,7 @@ export class WebhookSink implements Sink {
 
   async send(batch: readonly BridgeEvent[], signal: AbortSignal): Promise<void> {
     const req = buildRequest(batch, this.config, this.ctx.format);
-    const headers: Record<string, string> = { 'user-agent': USER_AGENT, ...this.config.headers, ...req.headers };
+    const headers: Record<string, string> = { ...this.headers, ...req.headers };
     if (this.secrets.length > 0) {
       const timestamp = Math.floor(Date.now() / 1000);
       headers['webhook-id'] = req.messageId;
@@ -69,7 +76,7 @@ export class WebhookSink implements Sink {
     const timeout = AbortSignal.timeout(this.config.timeout_ms);
     let response;
     try {
-      response = await request(this.config.url, {
+      response = await request(this.url, {
         method: this.config.method,
         headers,
         body: req.body,
@@ -101,4 +108,14 @@ export class WebhookSink implements Sink {
   async close(): Promise<void> {
     await this.agent.close().catch(() => {});
   }
+}
+
+/** user:password in the URL becomes HTTP Basic authentication, as curl and browsers do. */
+function splitCredentials(text: string): { url: string; authorization?: string } {
+  const url = new URL(text);
+  if (!url.username && !url.password) return { url: text };
+  const credentials = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`;
+  url.username = '';
+  url.password = '';
+  return { url: url.toString(), authorization: `Basic ${Buffer.from(credentials).toString('base64')}` };
 }

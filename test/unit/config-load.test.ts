@@ -1,0 +1,254 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, test } from 'node:test';
+import { loadConfig, resolveConfigPath } from '../../src/config/load.js';
+import type { BridgeConfig } from '../../src/config/types.js';
+import { ConfigError } from '../../src/errors.js';
+
+const dir = mkdtempSync(path.join(tmpdir(), 'pgbridge-config-'));
+let n = 0;
+
+function file(content: string | object, ext = '.yaml'): string {
+  const name = path.join(dir, `c${n++}${ext}`);
+  writeFileSync(name, typeof content === 'string' ? content : JSON.stringify(content));
+  return name;
+}
+
+function load(content: string | object, env: NodeJS.ProcessEnv = {}, ext?: string): BridgeConfig {
+  return loadConfig(file(content, ext ?? (typeof content === 'string' ? '.yaml' : '.json')), env);
+}
+
+/** The problems of a config that must not load, as "path: message". */
+function problems(content: string | object, env: NodeJS.ProcessEnv = {}): string[] {
+  const name = file(content, typeof content === 'string' ? '.yaml' : '.json');
+  try {
+    loadConfig(name, env);
+  } catch (err) {
+    assert.ok(err instanceof ConfigError, `a ConfigError, got ${String(err)}`);
+    assert.ok(err.message.startsWith(`${name}: `), err.message);
+    assert.equal(err.message.includes('\n'), false, 'one line');
+    return err.problems.map((p) => (p.path ? `${p.path}: ${p.message}` : p.message));
+  }
+  assert.fail('the config loaded');
+}
+
+const MINIMAL = `
+postgres:
+  url: postgres://postgres@127.0.0.1:5432/app
+capture:
+  - table: public.orders
+sinks:
+  - name: hooks
+    type: webhook
+    url: http://127.0.0.1:5000/
+`;
+
+const base = (extra: object = {}) => ({
+  capture: ['orders'],
+  sinks: [{ name: 'hooks', type: 'webhook', url: 'http://127.0.0.1:5000/' }],
+  ...extra,
+});
+
+describe('loadConfig: what a valid file gives', () => {
+  test('the contract\'s minimal file, with every default', () => {
+    const config = load(MINIMAL);
+    assert.equal(config.postgres.url, 'postgres://postgres@127.0.0.1:5432/app');
+    assert.equal(config.delivery, 'outbox');
+    assert.equal(config.instance, 'default');
+    assert.equal(config.notifyChannel, 'pgbridge');
+    assert.deepEqual(config.channels, []);
+    assert.equal(config.routes, null);
+    assert.deepEqual(config.http, { port: 9187, host: '0.0.0.0' });
+    assert.deepEqual(config.log, { level: 'info', pretty: false });
+    assert.equal(config.shutdownTimeoutMs, 10000);
+    const [orders] = config.capture;
+    assert.deepEqual([orders.schema, orders.table, [...orders.ops]], ['public', 'orders', ['insert', 'update', 'delete']]);
+    assert.deepEqual(orders.columns, { insert: null, update: null, delete: null });
+    const [sink] = config.sinks;
+    assert.equal(sink.format, 'pgbridge');
+    assert.equal(sink.max_in_flight, 4);
+    assert.deepEqual(sink.retry, { initial_ms: 200, max_ms: 30000, max_attempts: 0 });
+    assert.equal(sink.timeout_ms, 10000);
+    assert.deepEqual(sink.batch, { max_events: 1, max_wait_ms: 0 });
+  });
+
+  test('JSON works the same as YAML', () => {
+    const config = load(base({ delivery: 'notify' }));
+    assert.equal(config.delivery, 'notify');
+    assert.equal(config.capture[0].table, 'orders');
+  });
+
+  test('capture: a bare name, a column list, a per-op map, a subset of ops', () => {
+    const config = load(
+      base({
+        capture: [
+          'a',
+          { table: 'b', columns: ['id', 'status'] },
+          { table: 's.c', ops: ['insert', 'delete'], columns: { insert: '*', update: ['id', 'status'], delete: ['id'] } },
+          { table: 'd', columns: '*' },
+        ],
+      }),
+    );
+    const [a, b, c, d] = config.capture;
+    assert.deepEqual(a.columns, { insert: null, update: null, delete: null });
+    assert.deepEqual(b.columns, { insert: ['id', 'status'], update: ['id', 'status'], delete: ['id', 'status'] });
+    assert.deepEqual(c.columns, { insert: null, update: ['id', 'status'], delete: ['id'] });
+    assert.deepEqual([c.schema, c.table, [...c.ops]], ['s', 'c', ['insert', 'delete']]);
+    assert.deepEqual(d.columns, { insert: null, update: null, delete: null });
+  });
+
+  test('routes become table and channel routes; ops default to all three', () => {
+    const config = load(
+      base({
+        capture: ['orders'],
+        channels: [{ name: 'jobs' }],
+        sinks: [{ name: 'a', type: 'stdout' }, { name: 'b', type: 'stdout' }],
+        routes: [{ from: { table: 'public.orders', ops: ['insert'] }, to: ['a'] }, { from: { table: 'orders' }, to: ['b'] }, { from: { channel: 'jobs' }, to: ['a', 'b'] }],
+      }),
+    );
+    const routes = config.routes!;
+    assert.equal(routes.length, 3);
+    assert.deepEqual(routes[0].from.kind === 'table' && [...routes[0].from.ops], ['insert']);
+    assert.deepEqual(routes[1].from.kind === 'table' && [...routes[1].from.ops], ['insert', 'update', 'delete']);
+    assert.deepEqual(routes[2], { from: { kind: 'channel', channel: 'jobs' }, to: ['a', 'b'] });
+  });
+
+  test('`capture:` left empty in YAML is an empty list, fine with a channel', () => {
+    const config = load(`capture:\n  # - table: orders\nchannels:\n  - name: jobs\nsinks:\n  - name: s\n    type: stdout\n`);
+    assert.deepEqual(config.capture, []);
+    assert.deepEqual(config.channels, ['jobs']);
+  });
+
+  test('no postgres url: null (libpq PG* variables apply)', () => {
+    assert.equal(load(base()).postgres.url, null);
+    assert.equal(load(base({ postgres: { url: '' } })).postgres.url, null);
+  });
+});
+
+describe('loadConfig: ${VAR} and ${VAR:-default}', () => {
+  test('replaced in any string, anywhere in the text', () => {
+    const config = load(`postgres:\n  url: postgres://app:\${PW}@\${HOST:-localhost}:5432/app\ncapture: [orders]\nsinks:\n  - name: h\n    type: webhook\n    url: \${URL}\n    headers:\n      Authorization: Bearer \${TOKEN}\n`, {
+      PW: 'p',
+      URL: 'http://hooks.example/in',
+      TOKEN: 't0k',
+    });
+    assert.equal(config.postgres.url, 'postgres://app:p@localhost:5432/app');
+    assert.equal(config.sinks[0].url, 'http://hooks.example/in');
+    assert.deepEqual(config.sinks[0].headers, { Authorization: 'Bearer t0k' });
+  });
+
+  test('a whole-value reference to a number or a boolean takes that type', () => {
+    const config = load(`${MINIMAL}http:\n  port: \${PORT}\nlog:\n  pretty: \${PRETTY:-false}\n`, { PORT: '9999' });
+    assert.equal(config.http.port, 9999);
+    assert.equal(config.log.pretty, false);
+  });
+
+  test('an empty variable counts as unset: the default applies', () => {
+    assert.equal(load(`${MINIMAL}instance: \${NAME:-blue}\n`, { NAME: '' }).instance, 'blue');
+  });
+
+  test('a default may be empty; a value is not substituted twice', () => {
+    assert.equal(load(`${MINIMAL}notify_channel: x\${EMPTY:-}\n`).notifyChannel, 'x');
+    assert.equal(load(`${MINIMAL}notify_channel: \${A}\n`, { A: '${B}', B: 'no' }).notifyChannel, '${B}');
+  });
+
+  test('unset without a default: the key path and the variable, all of them at once', () => {
+    assert.deepEqual(problems(`postgres:\n  url: \${DB}\ncapture: [orders]\nsinks:\n  - name: h\n    type: webhook\n    url: \${URL}\n`), [
+      'postgres.url: environment variable DB is not set (write ${DB:-default} for a default)',
+      'sinks[0].url: environment variable URL is not set (write ${URL:-default} for a default)',
+    ]);
+  });
+});
+
+describe('loadConfig: errors name the key path', () => {
+  const cases: Array<[string, object | string, RegExp]> = [
+    ['missing url', base({ sinks: [{ name: 'h', type: 'webhook' }] }), /^sinks\[0\]\.url: is required$/],
+    ['missing name', base({ sinks: [{ type: 'stdout' }] }), /^sinks\[0\]\.name: is required$/],
+    ['missing type', base({ sinks: [{ name: 'x' }] }), /^sinks\[0\]\.type: is required/],
+    ['unknown type', base({ sinks: [{ name: 'x', type: 'smtp' }] }), /^sinks\[0\]\.type: unknown sink type "smtp"/],
+    ['bad sink name', base({ sinks: [{ name: 'a b', type: 'stdout' }] }), /^sinks\[0\]\.name: may hold only/],
+    ['unknown top-level key', base({ sink: [] }), /^sink: unknown key$/],
+    ['unknown nested key', base({ http: { prot: 1 } }), /^http\.prot: unknown key$/],
+    ['unknown sink key', base({ sinks: [{ name: 'h', type: 'webhook', url: 'http://x/', urll: 'y' }] }), /^sinks\[0\]\.urll: unknown key$/],
+    ['unknown capture key', base({ capture: [{ table: 't', column: ['a'] }] }), /^capture\[0\]\.column: unknown key$/],
+    ['wrong type: number for string', base({ sinks: [{ name: 'h', type: 'webhook', url: 5 }] }), /^sinks\[0\]\.url: must be a string, got number$/],
+    ['wrong type: string for number', base({ shutdown_timeout_ms: '10s' }), /^shutdown_timeout_ms: must be a whole number/],
+    ['wrong type: string for list', base({ capture: 'orders' }), /^capture: must be a list, got string$/],
+    ['wrong type: map for list', base({ sinks: { hooks: { type: 'stdout' } } }), /^sinks: must be a list, got a map$/],
+    ['wrong type: scalar for section', base({ outbox: 5 }), /^outbox: must be a map, got number$/],
+    ['wrong type: string for boolean', base({ log: { pretty: 'yes' } }), /^log\.pretty: must be true or false, got string$/],
+    ['wrong type: string for port', base({ http: { port: '80' } }), /^http\.port: must be a port number, got string$/],
+    ['port out of range', base({ http: { port: 70000 } }), /^http\.port: /],
+    ['not one of', base({ delivery: 'maybe' }), /^delivery: must be one of the possible values: \["outbox","notify"\]$/],
+    ['bad op', base({ capture: [{ table: 't', ops: ['upsert'] }] }), /^capture\[0\]\.ops: unknown op "upsert"/],
+    ['empty ops', base({ capture: [{ table: 't', ops: [] }] }), /^capture\[0\]\.ops: must be a non-empty list/],
+    ['bad columns', base({ capture: [{ table: 't', columns: [] }] }), /^capture\[0\]\.columns: must be "\*" or a non-empty list/],
+    ['bad per-op columns', base({ capture: [{ table: 't', columns: { insert: '*', upsert: ['a'] } }] }), /^capture\[0\]\.columns\.upsert: unknown key/],
+    ['bad table name', base({ capture: [{ table: 'a.b.c' }] }), /^capture\[0\]\.table: "a\.b\.c" is not/],
+    ['captured twice', base({ capture: ['orders', 'public.orders'] }), /^capture\[1\]\.table: public\.orders is captured twice$/],
+    ['nothing to bridge', base({ capture: [] }), /^capture: nothing to bridge/],
+    ['empty sinks', base({ sinks: [] }), /^sinks: at least one sink is required$/],
+    ['duplicate sink', base({ sinks: [{ name: 'a', type: 'stdout' }, { name: 'a', type: 'stdout' }] }), /^sinks\[1\]\.name: duplicate sink name "a"$/],
+    ['route to unknown sink', base({ routes: [{ from: { table: 'orders' }, to: ['nope'] }] }), /^routes\[0\]\.to\[0\]: no sink named "nope"$/],
+    ['route from uncaptured table', base({ routes: [{ from: { table: 'users' }, to: ['hooks'] }] }), /^routes\[0\]\.from\.table: public\.users is not in capture$/],
+    ['route from unknown channel', base({ routes: [{ from: { channel: 'x' }, to: ['hooks'] }] }), /^routes\[0\]\.from\.channel: x is not in channels$/],
+    ['route with table and channel', base({ channels: [{ name: 'x' }], routes: [{ from: { table: 'orders', channel: 'x' }, to: ['hooks'] }] }), /^routes\[0\]\.from: give either table/],
+    ['route ops on a channel', base({ channels: [{ name: 'x' }], routes: [{ from: { channel: 'x', ops: ['insert'] }, to: ['hooks'] }] }), /^routes\[0\]\.from\.ops: ops apply to tables/],
+    ['route without sinks', base({ routes: [{ from: { table: 'orders' }, to: [] }] }), /^routes\[0\]\.to: must be a non-empty list/],
+    ['invalid URL', base({ sinks: [{ name: 'h', type: 'webhook', url: 'not a url' }] }), /^sinks\[0\]\.url: is not a valid URL$/],
+    ['wrong scheme', base({ sinks: [{ name: 'h', type: 'webhook', url: 'ftp://h/' }] }), /^sinks\[0\]\.url: must use http:\/\/ or https:\/\/, got ftp:\/\/$/],
+    ['wrong postgres scheme', base({ postgres: { url: 'mysql://h/db' } }), /^postgres\.url: must use postgres:\/\/ or postgresql:\/\//],
+    ['bad instance', base({ instance: 'Blue-1' }), /^instance: must be lower-case letters/],
+    ['bad retry', base({ sinks: [{ name: 'h', type: 'webhook', url: 'http://x/', retry: { initial_ms: 0 } }] }), /^sinks\[0\]\.retry\.initial_ms: must be a whole number of at least 1, got 0$/],
+    ['bad header value', base({ sinks: [{ name: 'h', type: 'webhook', url: 'http://x/', headers: { 'x-n': 1 } }] }), /^sinks\[0\]\.headers: /],
+    ['top level not a map', '- a\n- b\n', /^must be a map, got a list$/],
+    ['empty file', '', /^the file is empty$/],
+    ['YAML syntax', 'sinks: [a\n', /^invalid YAML \(line \d+, column \d+\): /],
+    ['YAML duplicate key', `${MINIMAL}delivery: notify\ndelivery: outbox\n`, /^invalid YAML \(line 11, column 1\): Map keys must be unique/],
+  ];
+  for (const [name, content, expected] of cases) {
+    test(name, () => {
+      const found = problems(content);
+      assert.equal(found.length, 1, `one problem: ${found.join(' | ')}`);
+      assert.match(found[0], expected);
+    });
+  }
+
+  test('invalid JSON', () => {
+    const name = file('{"sinks": [}', '.json');
+    assert.throws(() => loadConfig(name, {}), (err: Error) => err instanceof ConfigError && /^.+: invalid JSON: /.test(err.message));
+  });
+
+  test('a missing file', () => {
+    assert.throws(() => loadConfig(path.join(dir, 'nope.yaml'), {}), /nope\.yaml: file not found$/);
+  });
+
+  test('messages about secret-bearing keys never carry the value', () => {
+    const found = [
+      ...problems(base({ sinks: [{ name: 'h', type: 'webhook', url: 'http://u:pa55w0rd@bad host/' }] })),
+      ...problems(base({ postgres: { url: 'postgres://u:pa55w0rd@bad host/db' } })),
+      ...problems(base({ sinks: [{ name: 'h', type: 'webhook', url: 'http://x/', secret: ['whsec_pa55w0rd', 5] }] })),
+      ...problems(base({ sinks: [{ name: 'h', type: 'webhook', url: 'http://x/', headers: { Authorization: ['Bearer pa55w0rd'] } }] })),
+    ];
+    assert.equal(found.length, 4);
+    assert.ok(!found.join(' ').includes('pa55w0rd'), found.join(' '));
+  });
+});
+
+describe('resolveConfigPath', () => {
+  test('-c, else $PGBRIDGE_CONFIG, else ./pgbridge.yaml, else config/pgbridge.yaml', () => {
+    assert.equal(resolveConfigPath('x.yaml', { PGBRIDGE_CONFIG: 'y.yaml' }), 'x.yaml');
+    assert.equal(resolveConfigPath(undefined, { PGBRIDGE_CONFIG: 'y.yaml' }), 'y.yaml');
+    const cwd = process.cwd();
+    try {
+      process.chdir(mkdtempSync(path.join(tmpdir(), 'pgbridge-cwd-')));
+      assert.equal(resolveConfigPath(undefined, {}), path.join('config', 'pgbridge.yaml'));
+      writeFileSync('pgbridge.yaml', '');
+      assert.equal(resolveConfigPath(undefined, {}), 'pgbridge.yaml');
+    } finally {
+      process.chdir(cwd);
+    }
+  });
+});

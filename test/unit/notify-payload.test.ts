@@ -1,0 +1,62 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { PAYLOAD_SEPARATOR } from '../../src/install/capture-sql.js';
+import { parseNotifyPayload } from '../../src/source/notify-payload.js';
+
+const SEP = PAYLOAD_SEPARATOR;
+const header = (extra: Record<string, unknown> = {}) =>
+  JSON.stringify({ id: '17', schema: 'public', table: 'orders', op: 'UPDATE', txid: '981', ts: '2026-11-21T10:00:00.123456+00:00', ...extra });
+
+describe('parseNotifyPayload', () => {
+  test('header, key, data and old; key, data and old stay raw text', () => {
+    const data = '{"id":9007199254740993,"n":1.50,"s":"a\\u0001b"}';
+    const old = '{"id":9007199254740993,"n":1.00,"s":"x"}';
+    const event = parseNotifyPayload([header(), '{"id":9007199254740993}', data, old].join(SEP));
+    assert.deepEqual(event, {
+      kind: 'row',
+      id: '17',
+      schema: 'public',
+      table: 'orders',
+      op: 'UPDATE',
+      data,
+      old,
+      key: '{"id":9007199254740993}',
+      txid: '981',
+      ts: '2026-11-21T10:00:00.123456+00:00',
+    });
+  });
+
+  test('an empty key (no primary key) and an empty old (INSERT) are null', () => {
+    const event = parseNotifyPayload([header({ op: 'INSERT' }), '', '{"a":1}', ''].join(SEP));
+    assert.equal(event?.key, null);
+    assert.equal(event?.old, null);
+    assert.equal(event?.op, 'INSERT');
+  });
+
+  test('names with quotes and separators-looking text in the header survive', () => {
+    const event = parseNotifyPayload([header({ schema: 'Sales', table: 'x"; drop table y; --' }), '', '{}', ''].join(SEP));
+    assert.equal(event?.table, 'x"; drop table y; --');
+    assert.equal(event?.schema, 'Sales');
+  });
+
+  test('a numeric txid in the header becomes a string', () => {
+    assert.equal(parseNotifyPayload([header({ txid: 981 }), '', '{}', ''].join(SEP))?.txid, '981');
+  });
+
+  test('anything else is not an event', () => {
+    const bad = [
+      '',
+      'hello',
+      '{"id":"1"}',
+      [header(), '', '{}'].join(SEP), // three parts
+      [header(), '', '{}', '', ''].join(SEP), // five parts
+      ['not json', '', '{}', ''].join(SEP),
+      [header({ op: 'TRUNCATE' }), '', '{}', ''].join(SEP),
+      [header({ id: 17 }), '', '{}', ''].join(SEP),
+      [header({ table: null }), '', '{}', ''].join(SEP),
+      [header(), '', '', ''].join(SEP), // no data
+      ['null', '', '{}', ''].join(SEP),
+    ];
+    for (const payload of bad) assert.equal(parseNotifyPayload(payload), undefined, JSON.stringify(payload));
+  });
+});

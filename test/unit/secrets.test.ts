@@ -1,0 +1,85 @@
+import assert from 'node:assert/strict';
+import { writeFileSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, test } from 'node:test';
+import { loadConfig } from '../../src/config/load.js';
+import { postgresSecrets, urlPassword } from '../../src/config/secrets.js';
+import { Scrubber } from '../../src/secrets.js';
+import { webhookSecrets, type WebhookSinkConfig } from '../../src/sinks/webhook/config.js';
+
+describe('Scrubber', () => {
+  test('masks every known secret, wherever it appears, as often as it appears', () => {
+    const scrubber = new Scrubber(['hunter2', 'whsec_abc123']);
+    assert.equal(scrubber.scrub('pw hunter2 and hunter2; key whsec_abc123.'), 'pw *** and ***; key ***.');
+  });
+
+  test('a secret containing another is masked whole (longest first)', () => {
+    const scrubber = new Scrubber(['abc', 'abcdef']);
+    assert.equal(scrubber.scrub('x abcdef y abc'), 'x *** y ***');
+  });
+
+  test('secrets shorter than 3 characters are ignored, so "a" does not shred every line', () => {
+    const scrubber = new Scrubber(['a', '', 'xy']);
+    assert.equal(scrubber.scrub('a plain line with xy'), 'a plain line with xy');
+  });
+
+  test('passwords in URLs it was not told about are masked too', () => {
+    const scrubber = new Scrubber([]);
+    assert.equal(
+      scrubber.scrub('connect postgres://app:Sup3r@db:5432/x failed; amqp://guest:guest@mq:5672 too'),
+      'connect postgres://app:***@db:5432/x failed; amqp://guest:***@mq:5672 too',
+    );
+    assert.equal(scrubber.scrub('"url":"https://u:p%40ss@h/"'), '"url":"https://u:***@h/"');
+    assert.equal(scrubber.scrub('http://host:8080/path'), 'http://host:8080/path', 'a port is not a password');
+  });
+
+  test('text without secrets is unchanged', () => {
+    assert.equal(new Scrubber(['secret-value']).scrub('{"level":30,"msg":"ok"}'), '{"level":30,"msg":"ok"}');
+  });
+});
+
+describe('secret discovery', () => {
+  test('urlPassword: as written and decoded; none without a password or for a bad URL', () => {
+    assert.deepEqual(urlPassword('postgres://u:p%40ss@h/db'), ['p%40ss', 'p@ss']);
+    assert.deepEqual(urlPassword('postgres://u:plain@h/db'), ['plain']);
+    assert.deepEqual(urlPassword('postgres://u@h/db'), []);
+    assert.deepEqual(urlPassword('not a url'), []);
+    assert.deepEqual(urlPassword(null), []);
+  });
+
+  test('postgresSecrets adds PGPASSWORD', () => {
+    const saved = process.env.PGPASSWORD;
+    process.env.PGPASSWORD = 'from-env-pw';
+    try {
+      assert.deepEqual(postgresSecrets('postgres://u:x1y2z3@h/db'), ['x1y2z3', 'from-env-pw']);
+    } finally {
+      if (saved === undefined) delete process.env.PGPASSWORD;
+      else process.env.PGPASSWORD = saved;
+    }
+  });
+
+  test('webhookSecrets: signing secrets, auth-like headers (whole and token part), URL password', () => {
+    const config = {
+      url: 'https://user:urlpass1@hooks.example/x',
+      secret: ['whsec_one', 'whsec_two'],
+      headers: { Authorization: 'Bearer tok-0123456789', 'X-Api-Key': 'k-abcdefgh', 'X-Trace': 'not-secret' },
+    } as unknown as WebhookSinkConfig;
+    const secrets = webhookSecrets(config);
+    for (const s of ['whsec_one', 'whsec_two', 'Bearer tok-0123456789', 'tok-0123456789', 'k-abcdefgh', 'urlpass1']) assert.ok(secrets.includes(s), s);
+    assert.ok(!secrets.includes('not-secret'));
+  });
+
+  test('loadConfig collects the secrets of the whole file, after ${VAR} substitution', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'pgbridge-unit-'));
+    const file = path.join(dir, 'c.yaml');
+    writeFileSync(
+      file,
+      `postgres:\n  url: postgres://app:\${DB_PW}@127.0.0.1/db\ncapture: [orders]\nsinks:\n  - name: h\n    type: webhook\n    url: http://127.0.0.1/\n    secret: \${HOOK_SECRET}\n    headers:\n      Authorization: Bearer \${TOKEN}\n`,
+    );
+    const config = loadConfig(file, { DB_PW: 'db-pw-123', HOOK_SECRET: 'whsec_c2VjcmV0', TOKEN: 'tok-abcdefghij' });
+    for (const s of ['db-pw-123', 'whsec_c2VjcmV0', 'tok-abcdefghij']) assert.ok(config.secrets.includes(s), s);
+    const scrubbed = new Scrubber(config.secrets).scrub(`db-pw-123 whsec_c2VjcmV0 Bearer tok-abcdefghij`);
+    assert.equal(scrubbed, '*** *** ***');
+  });
+});

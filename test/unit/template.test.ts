@@ -1,0 +1,47 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { checkTemplate, renderTemplate, TEMPLATE_PLACEHOLDERS } from '../../src/template.js';
+import { channelEvent, rowEvent } from '../support/events.js';
+
+describe('templates', () => {
+  test('the placeholders are the contract\'s four', () => {
+    assert.deepEqual([...TEMPLATE_PLACEHOLDERS].sort(), ['channel', 'op', 'schema', 'table']);
+  });
+
+  test('checkTemplate accepts the known placeholders and plain text', () => {
+    for (const ok of ['{schema}.{table}.{op}', '{schema}.{table}', 'fixed', '', 'cdc-{table}-{op}', '{channel}']) {
+      assert.equal(checkTemplate(ok), undefined, ok);
+    }
+  });
+
+  test('checkTemplate names the first unknown placeholder and lists the known ones', () => {
+    assert.equal(checkTemplate('{schema}.{tabel}.{foo}'), 'unknown placeholder {tabel}; use {schema}, {table}, {op}, {channel}');
+    assert.match(checkTemplate('{}') ?? '', /unknown placeholder \{\}/);
+    assert.match(checkTemplate('{Table}') ?? '', /\{Table\}/, 'case matters');
+  });
+
+  test('row events: schema, table and op in lower case', () => {
+    const event = rowEvent({ schema: 'Sales', table: 'Order Items', op: 'UPDATE' });
+    assert.equal(renderTemplate('{schema}.{table}.{op}', event), 'Sales.Order Items.update');
+    assert.equal(renderTemplate('{op}', rowEvent({ op: 'INSERT' })), 'insert');
+    assert.equal(renderTemplate('{op}', rowEvent({ op: 'DELETE' })), 'delete');
+    assert.equal(renderTemplate('fixed', event), 'fixed');
+    assert.equal(renderTemplate('{table}-{table}', event), 'Order Items-Order Items');
+  });
+
+  test('{channel} in a row template is empty', () => {
+    assert.equal(renderTemplate('x.{channel}.{table}', rowEvent({ table: 'orders' })), 'x..orders');
+  });
+
+  test('channel events: {channel}; under a row template without {channel}, the channel name', () => {
+    const event = channelEvent({ channel: 'jobs' });
+    assert.equal(renderTemplate('ch.{channel}', event), 'ch.jobs');
+    assert.equal(renderTemplate('{schema}.{table}.{op}', event), 'jobs');
+    assert.equal(renderTemplate('{schema}.{table}', event), 'jobs');
+    assert.equal(renderTemplate('{channel}.{table}', event), 'jobs.');
+  });
+
+  test('a value holding braces is not expanded again', () => {
+    assert.equal(renderTemplate('{table}', rowEvent({ table: '{schema}' })), '{schema}');
+  });
+});
