@@ -1,0 +1,234 @@
+/**
+ * The far end, in a process of its own (forked by receivers.ts): a webhook
+ * server, a bare LISTEN client, an AMQP consumer or a Kafka consumer. It
+ * stamps each event with CLOCK_MONOTONIC (comparable with the bench process's
+ * commit stamps) and keys it by the row id found in the event's data, so the
+ * bench process's event loop — busy inserting — never delays a receive stamp.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import amqp from 'amqplib';
+import { Kafka, logLevel } from 'kafkajs';
+import pg from 'pg';
+import { monoMs } from './stats.js';
+
+export type ReceiverSpec =
+  | { kind: 'http'; port?: number }
+  | { kind: 'listen'; url: string; channel: string }
+  | { kind: 'amqp'; url: string; exchange: string }
+  | { kind: 'kafka'; brokers: string[]; topics: string[] };
+
+export type Request =
+  | { op: 'start'; spec: ReceiverSpec }
+  | { op: 'reset' }
+  | { op: 'wait'; count: number; timeoutMs: number }
+  | { op: 'collect' }
+  | { op: 'down' }
+  | { op: 'up' }
+  | { op: 'stop' };
+
+export interface Progress {
+  /** Distinct row ids received. */
+  readonly count: number;
+  /** Events received again (same row id). */
+  readonly duplicates: number;
+  /** Requests / notifications / messages carrying them. */
+  readonly deliveries: number;
+  readonly firstAt: number;
+  readonly lastAt: number;
+}
+
+const firstSeen = new Map<number, number>();
+let duplicates = 0;
+let deliveries = 0;
+let firstAt = Number.NaN;
+let lastAt = Number.NaN;
+let waiter: { count: number; resolve: () => void } | undefined;
+let stopHandlers: Array<() => Promise<void>> = [];
+let server: http.Server | undefined;
+let serverPort = 0;
+
+function note(rowId: number, at: number): void {
+  if (firstSeen.has(rowId)) {
+    duplicates++;
+    return;
+  }
+  firstSeen.set(rowId, at);
+  if (Number.isNaN(firstAt)) firstAt = at;
+  lastAt = at;
+  if (waiter && firstSeen.size >= waiter.count) {
+    const w = waiter;
+    waiter = undefined;
+    w.resolve();
+  }
+}
+
+/** A pgbridge-format event, or an array of them (batched webhook). */
+function noteJson(text: string, at: number): void {
+  deliveries++;
+  const parsed = JSON.parse(text) as unknown;
+  const events = Array.isArray(parsed) ? parsed : [parsed];
+  for (const event of events as Array<{ data?: { id?: number } }>) {
+    const id = event.data?.id;
+    if (typeof id === 'number') note(id, at);
+  }
+}
+
+function progress(): Progress {
+  return { count: firstSeen.size, duplicates, deliveries, firstAt, lastAt };
+}
+
+function startHttp(port: number): Promise<number> {
+  server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const at = monoMs();
+      if (req.method === 'POST') {
+        try {
+          noteJson(Buffer.concat(chunks).toString('utf8'), at);
+        } catch {
+          res.writeHead(400).end();
+          return;
+        }
+        res.writeHead(204).end();
+      } else {
+        res.writeHead(200).end(); // the sink's HEAD reachability probe
+      }
+    });
+  });
+  server.keepAliveTimeout = 60_000;
+  return new Promise((resolve, reject) => {
+    server!.once('error', reject);
+    server!.listen(port, '127.0.0.1', () => resolve((server!.address() as AddressInfo).port));
+  });
+}
+
+async function stopHttp(): Promise<void> {
+  const s = server;
+  server = undefined;
+  if (!s) return;
+  s.closeAllConnections();
+  await new Promise<void>((resolve) => s.close(() => resolve()));
+}
+
+async function start(spec: ReceiverSpec): Promise<Record<string, unknown>> {
+  switch (spec.kind) {
+    case 'http': {
+      serverPort = await startHttp(spec.port ?? 0);
+      stopHandlers.push(stopHttp);
+      return { url: `http://127.0.0.1:${serverPort}/hook` };
+    }
+    case 'listen': {
+      const client = new pg.Client({ connectionString: spec.url, application_name: 'bench listen' });
+      client.on('error', () => {});
+      await client.connect();
+      // A notify-mode payload: header \u0001 key \u0001 data \u0001 old; the row id is in the key.
+      client.on('notification', (n) => {
+        const at = monoMs();
+        deliveries++;
+        const payload = n.payload ?? '';
+        const key = payload.split('\u0001')[1];
+        if (key) note((JSON.parse(key) as { id: number }).id, at);
+      });
+      await client.query(`LISTEN ${spec.channel}`);
+      stopHandlers.push(() => client.end());
+      return {};
+    }
+    case 'amqp': {
+      const connection = await amqp.connect(spec.url);
+      const channel = await connection.createChannel();
+      await channel.assertExchange(spec.exchange, 'topic', { durable: true });
+      const { queue } = await channel.assertQueue('', { exclusive: true, autoDelete: true });
+      await channel.bindQueue(queue, spec.exchange, '#');
+      await channel.consume(queue, (message) => {
+        if (message) noteJson(message.content.toString('utf8'), monoMs());
+      }, { noAck: true });
+      stopHandlers.push(async () => {
+        await channel.deleteExchange(spec.exchange).catch(() => {});
+        await connection.close().catch(() => {});
+      });
+      return {};
+    }
+    case 'kafka': {
+      const kafka = new Kafka({ clientId: 'pgbridge-bench', brokers: spec.brokers, logLevel: logLevel.NOTHING });
+      const consumer = kafka.consumer({ groupId: `bench-${process.pid}-${Date.now()}`, maxWaitTimeInMs: 20, heartbeatInterval: 500 });
+      await consumer.connect();
+      await consumer.subscribe({ topics: spec.topics, fromBeginning: true });
+      const joined = new Promise<void>((resolve) => consumer.on(consumer.events.GROUP_JOIN, () => resolve()));
+      await consumer.run({
+        eachBatch: async ({ batch }) => {
+          const at = monoMs();
+          for (const message of batch.messages) {
+            if (message.value) noteJson(message.value.toString('utf8'), at);
+          }
+        },
+      });
+      await joined;
+      stopHandlers.push(() => consumer.disconnect());
+      return {};
+    }
+  }
+}
+
+async function handle(request: Request): Promise<unknown> {
+  switch (request.op) {
+    case 'start':
+      return start(request.spec);
+    case 'reset':
+      firstSeen.clear();
+      duplicates = 0;
+      deliveries = 0;
+      firstAt = Number.NaN;
+      lastAt = Number.NaN;
+      return {};
+    case 'wait': {
+      if (firstSeen.size < request.count) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(() => {
+            waiter = undefined;
+            resolve();
+          }, request.timeoutMs);
+          waiter = {
+            count: request.count,
+            resolve: () => {
+              clearTimeout(timer);
+              resolve();
+            },
+          };
+        });
+      }
+      return progress();
+    }
+    case 'collect': {
+      const ids = new Float64Array(firstSeen.size);
+      const times = new Float64Array(firstSeen.size);
+      let i = 0;
+      for (const [id, at] of firstSeen) {
+        ids[i] = id;
+        times[i++] = at;
+      }
+      return { ...progress(), ids, times };
+    }
+    case 'down':
+      await stopHttp();
+      return {};
+    case 'up':
+      await startHttp(serverPort);
+      return {};
+    case 'stop': {
+      const handlers = stopHandlers;
+      stopHandlers = [];
+      await Promise.all(handlers.map((h) => h().catch(() => {})));
+      return {};
+    }
+  }
+}
+
+process.on('message', (message: { seq: number; request: Request }) => {
+  handle(message.request).then(
+    (result) => process.send!({ seq: message.seq, ok: true, result }),
+    (err: unknown) => process.send!({ seq: message.seq, ok: false, error: err instanceof Error ? err.message : String(err) }),
+  );
+});
+process.on('disconnect', () => process.exit(0));
