@@ -50,17 +50,20 @@ for (const delivery of ['notify', 'outbox'] as const) {
       await db.query(`CREATE TABLE test_table (id int PRIMARY KEY, name text)`);
       await db.query(`CREATE TABLE cols_table (id int PRIMARY KEY, name text, secret text, status text)`);
       await db.query(`CREATE TABLE perop_table (id int PRIMARY KEY, name text, status text, note text)`);
-      const file = delivery === 'notify' ? writeConfig({
-        postgres: { url: db.url },
-        delivery,
-        capture: [
-          { table: 'test_table' },
-          { table: 'public.cols_table', columns: ['id', 'name', 'status'] },
-          { table: 'perop_table', columns: { insert: '*', update: ['id', 'status'], delete: ['id'] } },
-        ],
-        sinks: [{ name: 'skor', type: 'webhook', url, format: 'skor', retry: { initial_ms: 50, max_ms: 500 } }],
-        http: { port: 0 },
-      }) : await importedFromSkor(url);
+      const file =
+        delivery === 'notify'
+          ? writeConfig({
+              postgres: { url: db.url },
+              delivery,
+              capture: [
+                { table: 'test_table' },
+                { table: 'public.cols_table', columns: ['id', 'name', 'status'] },
+                { table: 'perop_table', columns: { insert: '*', update: ['id', 'status'], delete: ['id'] } },
+              ],
+              sinks: [{ name: 'skor', type: 'webhook', url, format: 'skor', retry: { initial_ms: 50, max_ms: 500 } }],
+              http: { port: 0 },
+            })
+          : await importedFromSkor(url);
       const installed = await cli(['install', '-c', file], { DATABASE_URL: db.url });
       assert.equal(installed.code, 0, installed.stderr);
       bridge = new RunningBridge(file, { DATABASE_URL: db.url });

@@ -71,6 +71,16 @@ describe('capture SQL', () => {
     assert.match(captureOpSql(table, 'delete', ctx), /REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT/);
   });
 
+  test('a partitioned table gets row triggers for every op (cloned onto each partition)', () => {
+    const table = { schema: 'public', table: 'p', ops: new Set(['insert', 'update', 'delete'] as const), columns: { insert: null, update: null, delete: null } };
+    const parted = { ...ctx, partitioned: true };
+    assert.match(captureOpSql(table, 'insert', parted), /AFTER INSERT ON "public"\."p" FOR EACH ROW/);
+    assert.match(captureOpSql(table, 'insert', parted), /FROM \(SELECT NEW\.\*\) r/);
+    assert.match(captureOpSql(table, 'delete', parted), /AFTER DELETE ON "public"\."p" FOR EACH ROW/);
+    assert.match(captureOpSql(table, 'delete', parted), /FROM \(SELECT OLD\.\*\) r/);
+    assert.doesNotMatch(captureOpSql(table, 'insert', parted), /REFERENCING/);
+  });
+
   test('notify mode: events over the NOTIFY limit go to the outbox, and a wake-up follows', () => {
     const table = { schema: 'public', table: 't', ops: new Set(['insert'] as const), columns: { insert: null, update: null, delete: null } };
     const sql = captureOpSql(table, 'insert', { ...ctx, delivery: 'notify' });
