@@ -71,6 +71,8 @@ export interface BridgeOptions {
 }
 
 export class BridgeProcess {
+  /** Every bridge still running, so an interrupted bench can stop them. */
+  static readonly live = new Set<BridgeProcess>();
   readonly startedAt = performance.now();
   readonly logLines: string[] = [];
   readonly exited: Promise<number | null>;
@@ -103,7 +105,13 @@ export class BridgeProcess {
         if (this.logLines.length > 2000) this.logLines.splice(0, 1000);
       }
     });
-    this.exited = new Promise((resolve) => this.child.on('exit', (code) => resolve(code)));
+    BridgeProcess.live.add(this);
+    this.exited = new Promise((resolve) =>
+      this.child.on('exit', (code) => {
+        BridgeProcess.live.delete(this);
+        resolve(code);
+      }),
+    );
     this.sampler = setInterval(() => this.sample(), 50);
   }
 

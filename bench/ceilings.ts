@@ -17,6 +17,8 @@ export interface CeilingResult {
   readonly rate: number;
   /** Commit → receiver, for the bare LISTEN ceiling. */
   readonly written?: Written;
+  /** Bare LISTEN: how long the inserts took. */
+  readonly insertS?: number;
   /** CPU seconds of the bare client (this process) over the run, where it is the bench process. */
   readonly cpuS?: number;
 }
@@ -51,7 +53,7 @@ export async function bareListen(db: BenchDatabase, receiver: Receiver, count: n
   const written = await insertBurst(db, TABLES.notify, count, txnRows);
   const result = await timedToReceiver(receiver, count, written.startedAt);
   await db.clean();
-  return { ...result, written };
+  return { ...result, written, insertS: (written.endedAt - written.startedAt) / 1000 };
 }
 
 /** The same bare LISTEN client under an open-loop steady rate: the latency floor of Postgres and this machine. */

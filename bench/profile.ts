@@ -44,10 +44,36 @@ function frameName(frame: CallFrame): string {
   return `${frame.functionName || '(anonymous)'}${where ? ` ${where}` : ''}`;
 }
 
+/**
+ * What a sample was doing, judged by the nearest frame (leaf first) that
+ * belongs to a known module: native socket writes count for whoever wrote.
+ */
+const CATEGORIES: Array<[string, RegExp]> = [
+  ['postgres: pg client, outbox reader/progress, listener', /node_modules\/pg(-pool|-protocol)?\/|\/dist\/source\/|\/dist\/delivery\/dead-letters/],
+  ['sink I/O: undici / amqplib / kafkajs + sink code', /node_modules\/(undici|amqplib|kafkajs|@acuminous|buffer-more-ints)\/|\/dist\/sinks\//],
+  ['metrics: prom-client', /node_modules\/(prom-client|tdigest|bintrees)\//],
+  ['logging: pino', /node_modules\/(pino|sonic-boom|thread-stream|pino-std-serializers)\//],
+  ['delivery core: runner, router, formats', /\/dist\/(delivery|formats|router|event|app)/],
+  ['startup: module loading, config', /node:internal\/modules|node_modules\/(yaml|convict)\/|\/dist\/(cli|config|commands)\//],
+];
+
+function categoryOf(leaf: number, parent: ReadonlyMap<number, number>, byId: ReadonlyMap<number, ProfileNode>): string {
+  const name = byId.get(leaf)!.callFrame.functionName;
+  if (name === '(garbage collector)') return 'garbage collector';
+  if (name === '(program)') return '(program)';
+  for (let cur: number | undefined = leaf; cur !== undefined; cur = parent.get(cur)) {
+    const url = byId.get(cur)!.callFrame.url;
+    if (!url) continue;
+    for (const [category, pattern] of CATEGORIES) if (pattern.test(url)) return category;
+  }
+  return 'other';
+}
+
 export interface ProfileSummary {
   readonly file: string;
   readonly totalMs: number;
   readonly idleMs: number;
+  readonly byCategory: Array<{ name: string; ms: number; pct: number }>;
   readonly topSelf: Array<{ name: string; ms: number; pct: number }>;
   readonly byModule: Array<{ name: string; ms: number; pct: number }>;
   readonly pgbridgeInclusive: Array<{ name: string; ms: number; pct: number }>;
@@ -77,11 +103,13 @@ export function summarizeProfile(file: string, top = 20): ProfileSummary {
     add(selfByModule, moduleOf(n.callFrame), ms);
   }
 
+  const byCategory = new Map<string, number>();
   // Inclusive time of pgbridge's functions: each sample counted once per distinct function on its stack.
   const parent = new Map<number, number>();
   for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
   const inclusive = new Map<string, number>();
   for (const [id, ms] of self) {
+    if (byId.get(id)!.callFrame.functionName !== '(idle)') add(byCategory, categoryOf(id, parent, byId), ms);
     const seen = new Set<string>();
     for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur)) {
       const frame = byId.get(cur)!.callFrame;
@@ -98,7 +126,7 @@ export function summarizeProfile(file: string, top = 20): ProfileSummary {
       .sort((a, b) => b[1] - a[1])
       .slice(0, n)
       .map(([name, ms]) => ({ name, ms, pct: (100 * ms) / Math.max(1, busyMs) }));
-  return { file, totalMs, idleMs, topSelf: rank(selfByName, top), byModule: rank(selfByModule, 12), pgbridgeInclusive: rank(inclusive, top) };
+  return { file, totalMs, idleMs, byCategory: rank(byCategory, 10), topSelf: rank(selfByName, top), byModule: rank(selfByModule, 12), pgbridgeInclusive: rank(inclusive, top) };
 }
 
 export function renderProfile(s: ProfileSummary): string {
@@ -108,6 +136,7 @@ export function renderProfile(s: ProfileSummary): string {
   ];
   return [
     `${s.file}: ${(s.totalMs / 1000).toFixed(2)} s profiled, ${((s.totalMs - s.idleMs) / 1000).toFixed(2)} s busy (% of busy)`,
+    ...list('by activity (nearest known frame):', s.byCategory),
     ...list('self time, top functions:', s.topSelf),
     ...list('self time by module:', s.byModule),
     ...list('inclusive time, pgbridge functions:', s.pgbridgeInclusive),

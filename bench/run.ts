@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { createTopic, kafkaBrokers } from '../test/support/kafka.js';
-import { BIN, ROOT, writeConfig } from './bridge.js';
+import { BIN, BridgeProcess, ROOT, writeConfig } from './bridge.js';
 import { bareAmqp, bareKafka, bareListen, bareListenSteady, bareUndici, insertRate, type CeilingResult } from './ceilings.js';
 import { Receiver } from './receivers.js';
 import { renderMarkdown, renderText, ratioOf, type ResultRow, type Target } from './report.js';
@@ -38,7 +38,7 @@ if (args.help) {
   --md FILE       also write the table as Markdown (bench/RESULTS.md)
   --profile DIR   run every pgbridge under node --cpu-prof, profiles in DIR (summarize: node --import tsx bench/profile.ts DIR)
   --dump DIR      write each scenario's per-event latencies (CSV: row id, commit, receive, latency) into DIR
-  --budget S      stop repeating scenarios once S seconds have passed (default 270; --quick 100)
+  --budget S      stop repeating scenarios once S seconds have passed (default 260; --quick 100)
   --only KEYS     run only the scenarios whose key contains one of KEYS (see the # column keys with --json)`);
   process.exit(0);
 }
@@ -137,7 +137,7 @@ function fromCeiling(c: CeilingResult, latency?: LatencySummary): Sample {
     latency,
     cpuPer10k: c.cpuS === undefined ? undefined : (c.cpuS / c.events) * 10_000,
     notes: c.received < c.events ? [`only ${c.received} of ${c.events} arrived`] : [],
-    extra: { seconds: c.seconds },
+    extra: { seconds: c.seconds, insertS: c.insertS },
   };
 }
 
@@ -150,7 +150,17 @@ function fromBridge(m: RunMeasurement, extra: Record<string, unknown> = {}): Sam
     peakRssMb: m.peakRssMb,
     cpuPer10k: m.cpuPer10k,
     notes: [...m.notes, ...(m.outboxLeft > 0 ? [`${m.outboxLeft} rows left in the outbox`] : []), ...(m.duplicates > 0 ? [`${m.duplicates} duplicates`] : [])],
-    extra: { ...extra, seconds: m.seconds, firstEventS: m.firstEventS, warnings: m.warnings, duplicates: m.duplicates, pgTransactions: m.pgTransactions },
+    extra: {
+      ...extra,
+      seconds: m.seconds,
+      firstEventS: m.firstEventS,
+      rateAfterFirst: m.rateAfterFirst,
+      insertS: m.insertS,
+      tailS: m.tailS,
+      warnings: m.warnings,
+      duplicates: m.duplicates,
+      pgTransactions: m.pgTransactions,
+    },
   };
 }
 
@@ -169,6 +179,16 @@ async function main(): Promise<void> {
     ...(args.dump ? { dumpFile: path.resolve(args.dump, `${key}.csv`) } : {}),
   });
   const receivers: Receiver[] = [];
+  // Ctrl-C: stop the bridges and receivers, drop the database, then exit.
+  const interrupted = async (): Promise<void> => {
+    log('interrupted: cleaning up');
+    await Promise.all([...BridgeProcess.live].map((b) => b.stop(2000)));
+    await Promise.all(receivers.map((r) => r.stop()));
+    await db.drop().catch(() => {});
+    process.exit(130);
+  };
+  process.once('SIGINT', () => void interrupted());
+  process.once('SIGTERM', () => void interrupted());
   const samples = new Map<string, Sample[]>();
   const durations = new Map<string, number>();
   const scenarios: Scenario[] = [];
@@ -391,7 +411,7 @@ async function main(): Promise<void> {
     }
 
     // Then repeats of the scenarios behind the targets, each ceiling next to its pgbridge run, while the time budget lasts.
-    const budgetS = Number(args.budget ?? (args.quick ? 100 : 270));
+    const budgetS = Number(args.budget ?? (args.quick ? 100 : 260));
     for (let round = 2; round <= SCALE.repeats; round++) {
       for (const key of REPEAT_PRIORITY) {
         const s = scenarios.find((x) => x.key === key);
@@ -464,7 +484,10 @@ function describe(s: Scenario, sample: Sample, samples: ReadonlyMap<string, Samp
   const parts = [`${Math.round(sample.rate)} ev/s${c ? ` (${(sample.rate / c.rate).toFixed(2)} of ${Math.round(c.rate)})` : ''}`];
   if (sample.latency) parts.push(`p50 ${sample.latency.p50.toFixed(1)} / p99 ${sample.latency.p99.toFixed(1)} / max ${sample.latency.max.toFixed(1)} ms`);
   if (sample.peakRssMb !== undefined) parts.push(`peak RSS ${sample.peakRssMb.toFixed(0)} MB, CPU ${sample.cpuPer10k?.toFixed(2)} s/10k`);
-  if (sample.extra.pgTransactions !== undefined) parts.push(`${sample.extra.pgTransactions} Postgres txns`);
+  const x = sample.extra as Record<string, number | undefined>;
+  if (x.insertS !== undefined) parts.push(`inserts ${x.insertS.toFixed(2)} s${x.tailS !== undefined ? ` + tail ${x.tailS.toFixed(2)} s` : ''}`);
+  if (x.firstEventS !== undefined) parts.push(`first event ${x.firstEventS.toFixed(2)} s after spawn, then ${Math.round(x.rateAfterFirst ?? 0)} ev/s`);
+  if (x.pgTransactions !== undefined) parts.push(`${x.pgTransactions} Postgres txns`);
   const warm = sample.extra.warmup as LatencySummary | undefined;
   if (warm) parts.push(`warm-up p99 ${warm.p99.toFixed(1)} ms`);
   return parts.join(', ');
@@ -475,7 +498,8 @@ function aggregate(scenarios: readonly Scenario[], samples: ReadonlyMap<string, 
   return scenarios.flatMap((s) => {
     const runs = samples.get(s.key);
     if (!runs?.length) return [];
-    const mid = medianBy(runs, (r) => pick(r, s.primary));
+    // With an even number of runs, the worse of the two middle ones: lower rate, higher p99.
+    const mid = medianBy(runs, (r) => (s.primary === 'rate' ? pick(r, s.primary) : -pick(r, s.primary)));
     const c = ceilingRate(s, samples, scenarios);
     const rss = runs.map((r) => r.peakRssMb).filter((v): v is number => v !== undefined);
     return [

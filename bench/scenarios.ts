@@ -36,6 +36,12 @@ export interface RunMeasurement {
   readonly cpuPer10k: number;
   /** Drains: from spawn to the first event at the receiver. */
   readonly firstEventS?: number;
+  /** Drains: first to last event at the receiver, i.e. the rate without the startup. */
+  readonly rateAfterFirst?: number;
+  /** Bursts: how long the inserts took (COMMIT of the first to COMMIT of the last transaction). */
+  readonly insertS?: number;
+  /** Bursts: last event at the receiver minus last COMMIT. */
+  readonly tailS?: number;
   readonly outboxLeft: number;
   readonly warnings: number;
   readonly notes: string[];
@@ -142,6 +148,8 @@ export async function liveBurst(ctx: BenchContext, mode: Mode, sink: SinkSetup, 
     seconds,
     rate: got.count / seconds,
     latency,
+    insertS: (written.endedAt - written.startedAt) / 1000,
+    tailS: (got.lastAt - written.endedAt) / 1000,
     peakRssMb,
     cpuPer10k: ((cpu1 - cpu0) / Math.max(1, got.count)) * 10_000,
     ...end,
@@ -178,6 +186,7 @@ export async function drain(ctx: BenchContext, sink: SinkSetup, count: number, t
     peakRssMb: sample?.hwmMb ?? Number.NaN,
     cpuPer10k: ((sample?.cpuS ?? 0) / Math.max(1, got.count)) * 10_000,
     firstEventS: (got.firstAt - spawnedAt) / 1000,
+    rateAfterFirst: (got.count - 1) / ((got.lastAt - got.firstAt) / 1000),
     ...end,
     notes,
   };

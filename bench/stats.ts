@@ -41,7 +41,7 @@ export async function repeat<T>(times: number, fn: (i: number) => Promise<T>): P
   return results;
 }
 
-/** The result whose `pick` is the median (so its other fields belong to the same run). */
+/** The result whose `pick` is the median (so its other fields belong to the same run); the lower middle one for an even count. */
 export function medianBy<T>(results: readonly T[], pick: (r: T) => number): T {
   const sorted = [...results].sort((a, b) => pick(a) - pick(b));
   return sorted[Math.floor((sorted.length - 1) / 2)];
