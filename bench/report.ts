@@ -107,12 +107,36 @@ function outageLines(outage: Record<string, unknown> | undefined): string[] {
   ];
 }
 
+/** One line per row with the figures the table has no column for. */
+function detailLines(rows: readonly ResultRow[]): string[] {
+  return rows.flatMap((r) => {
+    const x = (r.extra ?? {}) as Record<string, unknown>;
+    const n = (k: string): number | undefined => (typeof x[k] === 'number' ? (x[k] as number) : undefined);
+    const parts: string[] = [];
+    if (n('insertS') !== undefined) parts.push(`inserts took ${n('insertS')!.toFixed(2)} s${n('tailS') !== undefined ? `, last event ${n('tailS')!.toFixed(2)} s after the last COMMIT` : ''}`);
+    if (n('firstEventS') !== undefined) {
+      const after = n('rateAfterFirst');
+      const ratio = after !== undefined && r.ceilingRate ? ` (${(after / r.ceilingRate).toFixed(2)} of the ceiling)` : '';
+      parts.push(`first event ${n('firstEventS')!.toFixed(2)} s after spawn, then ${thousands(after)} ev/s${ratio}`);
+    }
+    if (n('pgTransactions') !== undefined) parts.push(`${thousands(n('pgTransactions'))} Postgres transactions committed while it ran`);
+    const warm = x.warmup as { p99?: number } | undefined;
+    if (warm?.p99 !== undefined) parts.push(`warm-up p99 ${warm.p99.toFixed(1)} ms`);
+    if (n('achievedInsertRate') !== undefined) parts.push(`inserts achieved ${thousands(n('achievedInsertRate'))} rows/s`);
+    const runs = x.runs as Array<{ rate: number; p99?: number }> | undefined;
+    if (runs && runs.length > 1) parts.push(`runs: ${runs.map((run) => (r.kind === 'steady' ? `p99 ${num(run.p99, 1)}` : thousands(run.rate))).join(', ')}`);
+    return parts.length ? [`${r.key}: ${parts.join('; ')}`] : [];
+  });
+}
+
 export function renderText(report: Report): string {
   const rows = report.rows.map(cells);
   return [
     textTable(HEADER, rows, new Set([0, 4, 5, 6, 8, 9, 10, 11, 12, 13])),
     '',
     ...outageLines(report.outage),
+    '',
+    ...detailLines(report.rows),
     '',
     textTable(TARGET_HEADER, report.targets.map(targetCells)),
     ...(report.notes.length ? ['', ...report.notes.map((n) => `note: ${n}`)] : []),
@@ -130,6 +154,10 @@ export function renderMarkdown(report: Report): string {
     markdownTable(HEADER, report.rows.map(cells)),
     '',
     ...outageLines(report.outage),
+    '',
+    '## Details',
+    '',
+    ...detailLines(report.rows).map((l) => `- ${l}`),
     '',
     '## Targets',
     '',
