@@ -292,9 +292,27 @@ describe('kafka sink', () => {
     await assert.rejects(sink.connect(never), RetriableError);
   });
 
-  test('an aborted signal rejects the send with RetriableError', async () => {
+  test('close() while connect() is under way: the connect rejects and the sink stays closed', async () => {
+    const sink = kafkaSink.create(config(), { logger, format: formatContext });
+    open.push(sink as KafkaSink);
+    const connecting = sink.connect(never);
+    await sink.close();
+    await assert.rejects(connecting, RetriableError);
+    assert.equal(sink.isReady(), false);
+    await assert.rejects(sink.send([rowEvent()], never), /not connected/);
+  });
+
+  test('an abort rejects the send with RetriableError at once, also mid-send', async () => {
     const sink = await connected({ topic: `abort_${run}` });
-    await assert.rejects(sink.send([rowEvent()], AbortSignal.abort()), RetriableError);
+    await assert.rejects(sink.send([rowEvent()], AbortSignal.abort()), /aborted/);
+    // Aborted while kafkajs is still sending (it fetches metadata for a new topic first): that send goes on
+    // behind the caller's back, and must not reopen connections after close().
+    const controller = new AbortController();
+    const sending = sink.send([rowEvent({ table: `abort2_${run}` })], controller.signal);
+    controller.abort();
+    await assert.rejects(sending, (err: unknown) => err instanceof RetriableError && /aborted/.test(err.message));
+    await sink.close();
+    assert.equal(sink.isReady(), false);
   });
 
   test('the sasl password appears in no log line and no error', async () => {

@@ -53,7 +53,8 @@ export function ensureKcat(): void {
   }
 }
 
-const running = new Set<MockCluster>();
+/** Each running cluster's synchronous kill, for the process 'exit' hook. */
+const running = new Map<MockCluster, () => unknown>();
 let exitHookInstalled = false;
 
 /**
@@ -65,7 +66,8 @@ let exitHookInstalled = false;
  */
 export async function startMockCluster(): Promise<MockCluster> {
   ensureKcat();
-  const script = 'kcat "$@" & echo "kcat-pid=$!" >&2; read _; kill $! 2>/dev/null';
+  // `wait` reaps kcat, so stopping leaves no zombie behind.
+  const script = 'kcat "$@" & echo "kcat-pid=$!" >&2; read _; kill $! 2>/dev/null; wait';
   const args = ['-C', '-q', '-b', 'localhost:1', '-X', 'test.mock.num.brokers=3', '-t', '_boot'];
   const child = spawn('sh', ['-c', script, 'sh', ...args], { stdio: ['pipe', 'ignore', 'pipe'] });
   const { brokers, kcatPid } = await readBootstrap(child);
@@ -77,18 +79,22 @@ export async function startMockCluster(): Promise<MockCluster> {
   const cluster: MockCluster = {
     brokers,
     async stop() {
-      running.delete(cluster);
+      if (!running.delete(cluster) || child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise<boolean>((resolve) => child.once('exit', () => resolve(true)));
       signal(kcatPid, 'SIGKILL');
-      child.kill();
-      for (let waited = 0; waited < 5000 && signal(kcatPid, 0); waited += 20) {
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
+      child.stdin?.end(); // the shell's `read` returns, it reaps kcat and exits
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), 5000)));
+      const done = await Promise.race([exited, late]);
+      clearTimeout(timer);
+      if (!done) child.kill('SIGKILL');
     },
   };
-  running.add(cluster);
+  // At exit only kcat needs killing: the OS closes our end of stdin and the shell reaps it.
+  running.set(cluster, () => signal(kcatPid, 'SIGKILL'));
   if (!exitHookInstalled) {
     exitHookInstalled = true;
-    process.once('exit', () => [...running].forEach((c) => void c.stop()));
+    process.once('exit', () => running.forEach((kill) => kill()));
   }
   return cluster;
 }

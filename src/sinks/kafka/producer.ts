@@ -69,6 +69,7 @@ class KafkaJsProducer implements KafkaProducer {
   private readonly producer: Producer;
   /** Set per send, read by the partitioner: kafkajs hands it our very message objects. */
   private readonly orderingKeys = new WeakMap<Message, string>();
+  private readonly sending = new Set<Promise<unknown>>();
 
   constructor(private readonly settings: ProducerSettings) {
     const kafka = new Kafka({
@@ -101,19 +102,31 @@ class KafkaJsProducer implements KafkaProducer {
 
   async send(batches: readonly TopicMessages[]): Promise<void> {
     const topicMessages = batches.map(({ topic, messages }) => ({ topic, messages: messages.map((m) => this.toMessage(m)) }));
+    const sending = this.producer.sendBatch({
+      topicMessages,
+      acks: this.settings.acks,
+      timeout: this.settings.timeoutMs,
+      compression: COMPRESSION[this.settings.compression],
+    });
+    this.sending.add(sending);
     try {
-      await this.producer.sendBatch({
-        topicMessages,
-        acks: this.settings.acks,
-        timeout: this.settings.timeoutMs,
-        compression: COMPRESSION[this.settings.compression],
-      });
+      await sending;
     } catch (err) {
       throw fromKafkaJsError(err);
+    } finally {
+      this.sending.delete(sending);
     }
   }
 
   async disconnect(): Promise<void> {
+    const unsettled = [...this.sending];
+    if (unsettled.length > 0) {
+      // A send the caller gave up on (aborted) goes on, and reconnects kafkajs
+      // behind a disconnect: close once more when it has settled, or its sockets stay open.
+      void Promise.allSettled(unsettled)
+        .then(() => this.producer.disconnect())
+        .catch(() => undefined);
+    }
     try {
       await this.producer.disconnect();
     } catch (err) {

@@ -22,6 +22,8 @@ export class KafkaSink implements Sink {
   readonly maxInFlight: number;
   private producer: KafkaProducer | undefined;
   private ready = false;
+  /** Bumped by every connect() and close(), so one that was overtaken cannot install its producer. */
+  private generation = 0;
   private readonly producerSettings: ProducerSettings;
   private readonly messageSettings: MessageSettings;
 
@@ -52,11 +54,13 @@ export class KafkaSink implements Sink {
 
   /** Starts from a fresh producer each time, so it can be called again after any failure. */
   async connect(signal: AbortSignal): Promise<void> {
+    const generation = ++this.generation;
     await this.dropProducer();
     const producer = this.createProducer(this.producerSettings);
     const connecting = producer.connect();
     try {
       await untilAborted(connecting, signal);
+      if (generation !== this.generation) throw new RetriableError('kafka: connect overtaken by close() or another connect()');
     } catch (err) {
       // A connect still under way is torn down once it settles.
       void connecting
@@ -72,6 +76,7 @@ export class KafkaSink implements Sink {
   async send(batch: readonly BridgeEvent[], signal: AbortSignal): Promise<void> {
     const producer = this.producer;
     if (!this.ready || producer === undefined) throw new RetriableError('kafka: not connected', { code: KAFKA_UNAVAILABLE });
+    if (signal.aborted) throw abortError(signal);
     const failures: Failure[] = [];
     const sendable: AddressedMessage[] = [];
     for (const event of batch) {
@@ -91,6 +96,7 @@ export class KafkaSink implements Sink {
   }
 
   async close(): Promise<void> {
+    this.generation++;
     await this.dropProducer();
   }
 
@@ -100,7 +106,7 @@ export class KafkaSink implements Sink {
       await untilAborted(producer.send(groupByTopic(messages)), signal);
       return [];
     } catch (err) {
-      const error = this.noteFailure(err);
+      const error = this.noteFailure(producer, err);
       if (!(error instanceof PermanentError)) throw error;
       if (messages.length === 1) return [{ id: messages[0].eventId, reason: error.message }];
       // One refused message fails the whole request: send them one by one (in order) to find it.
@@ -110,9 +116,10 @@ export class KafkaSink implements Sink {
     }
   }
 
-  private noteFailure(err: unknown): BridgeError {
+  /** A lost connection makes the sink not ready (the runner then calls connect()), unless a newer producer already replaced this one. */
+  private noteFailure(producer: KafkaProducer, err: unknown): BridgeError {
     const error = err instanceof BridgeError ? err : new RetriableError(errorMessage(err), { cause: err });
-    if (error.code === KAFKA_UNAVAILABLE) this.ready = false;
+    if (error.code === KAFKA_UNAVAILABLE && producer === this.producer) this.ready = false;
     return error;
   }
 
@@ -129,17 +136,18 @@ export class KafkaSink implements Sink {
   }
 }
 
+const abortError = (signal: AbortSignal): RetriableError => new RetriableError('kafka: aborted', { cause: signal.reason });
+
 /** Settles with `work`, or rejects (RetriableError) as soon as `signal` aborts; `work` itself cannot be cancelled. */
 function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
-  const aborted = (): RetriableError => new RetriableError('kafka: aborted', { cause: signal.reason });
   if (signal.aborted) {
     work.catch(() => undefined);
-    return Promise.reject(aborted());
+    return Promise.reject(abortError(signal));
   }
   return new Promise<T>((resolve, reject) => {
     const onAbort = (): void => {
       work.catch(() => undefined);
-      reject(aborted());
+      reject(abortError(signal));
     };
     signal.addEventListener('abort', onAbort, { once: true });
     void work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
