@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { cli, RunningBridge, waitFor, writeConfig } from '../support/bridge.js';
+import { RunningBridge, waitFor, writeConfig, installAndRun } from '../support/bridge.js';
 import { createTestDatabase, type TestDatabase } from '../support/pg.js';
 import { WebhookServer } from '../support/webhook-server.js';
 
@@ -96,10 +96,7 @@ for (const delivery of ['notify', 'outbox'] as const) {
         sinks: [{ name: 'hook', type: 'webhook', url, retry: { initial_ms: 50, max_ms: 500 } }],
         http: { port: 0 },
       });
-      const installed = await cli(['install', '-c', file]);
-      assert.equal(installed.code, 0, installed.stderr);
-      bridge = new RunningBridge(file);
-      await bridge.ready();
+      bridge = await installAndRun(file);
     });
 
     after(async () => {

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { cli, RunningBridge, waitFor, writeConfig } from '../support/bridge.js';
+import { RunningBridge, waitFor, writeConfig, installAndRun } from '../support/bridge.js';
 import { createTestDatabase, type TestDatabase } from '../support/pg.js';
 import { WebhookServer } from '../support/webhook-server.js';
 
@@ -53,10 +53,7 @@ for (const delivery of ['outbox', 'notify'] as const) {
         sinks: [{ name: 'hook', type: 'webhook', url, max_in_flight: 8, retry: { initial_ms: 50, max_ms: 500 } }],
         http: { port: 0 },
       });
-      const installed = await cli(['install', '-c', file]);
-      assert.equal(installed.code, 0, installed.stderr);
-      bridge = new RunningBridge(file);
-      await bridge.ready();
+      bridge = await installAndRun(file);
     });
 
     after(async () => {

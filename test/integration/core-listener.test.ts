@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { cli, RunningBridge, waitFor, writeConfig } from '../support/bridge.js';
+import { RunningBridge, waitFor, writeConfig, installAndRun } from '../support/bridge.js';
 import { createTestDatabase, terminateBackends, type TestDatabase } from '../support/pg.js';
 import { WebhookServer } from '../support/webhook-server.js';
 
@@ -43,10 +43,7 @@ describe('notify mode listener', () => {
       ],
       http: { port: 0 },
     });
-    const installed = await cli(['install', '-c', file]);
-    assert.equal(installed.code, 0, installed.stderr);
-    bridge = new RunningBridge(file);
-    await bridge.ready();
+    bridge = await installAndRun(file);
   });
 
   after(async () => {

@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { cli, RunningBridge, waitFor, writeConfig } from '../support/bridge.js';
+import { cli, RunningBridge, waitFor, writeConfig, installAndRun } from '../support/bridge.js';
 import { createTestDatabase, type TestDatabase } from '../support/pg.js';
 import { WebhookServer } from '../support/webhook-server.js';
 
@@ -64,10 +64,7 @@ for (const delivery of ['notify', 'outbox'] as const) {
               http: { port: 0 },
             })
           : await importedFromSkor(url);
-      const installed = await cli(['install', '-c', file], { DATABASE_URL: db.url });
-      assert.equal(installed.code, 0, installed.stderr);
-      bridge = new RunningBridge(file, { DATABASE_URL: db.url });
-      await bridge.ready();
+      bridge = await installAndRun(file, { DATABASE_URL: db.url });
     });
 
     after(async () => {

@@ -79,6 +79,15 @@ export class RunningBridge {
   }
 }
 
+/** `pgbridge install` (which must succeed), then `run`, waiting until it delivers. */
+export async function installAndRun(configFile: string, env: NodeJS.ProcessEnv = {}): Promise<RunningBridge> {
+  const installed = await cli(['install', '-c', configFile], env);
+  if (installed.code !== 0) throw new Error(`install exited ${installed.code}: ${installed.stderr}`);
+  const bridge = new RunningBridge(configFile, env);
+  await bridge.ready();
+  return bridge;
+}
+
 function collectLines(stream: NodeJS.ReadableStream, into: string[]): void {
   let rest = '';
   stream.setEncoding('utf8');
