@@ -10,7 +10,7 @@ import { nowIso, type BridgeEvent } from './event.js';
 import { errorMessage } from './errors.js';
 import { outboxTable } from './install/names.js';
 import type { Metrics } from './metrics.js';
-import { clientConfig, databaseName } from './postgres.js';
+import { clientConfig, databaseName, inTransaction } from './postgres.js';
 import { Router } from './router.js';
 import { sinkModules } from './sinks/registry.js';
 import type { Sink } from './sinks/sink.js';
@@ -229,20 +229,10 @@ class ActivePhase {
    * outbox writer holding an xid before it holds an id.
    */
   private async insertChannelRow(channel: string, payload: string): Promise<void> {
-    const db = await this.pool.connect();
-    let failure: Error | undefined;
-    try {
-      await db.query('BEGIN');
+    await inTransaction(this.pool, async (db) => {
       await db.query('SELECT pg_current_xact_id()');
       await db.query(`INSERT INTO ${this.table} (channel, payload) VALUES ($1, $2)`, [channel, payload]);
-      await db.query('COMMIT');
-    } catch (err) {
-      failure = err as Error;
-      await db.query('ROLLBACK').catch(() => {});
-      throw err;
-    } finally {
-      db.release(failure);
-    }
+    });
   }
 
   /** Notify mode: straight to the runners; memory is the only buffer. */

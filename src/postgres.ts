@@ -24,3 +24,24 @@ export async function databaseName(client: pg.ClientBase): Promise<string> {
   const { rows } = await client.query<{ db: string }>('SELECT current_database() AS db');
   return rows[0].db;
 }
+
+/**
+ * Runs `work` inside BEGIN … COMMIT on one pooled connection; rolls back on
+ * error, and drops the connection if it failed (it may be broken).
+ */
+export async function inTransaction<T>(pool: pg.Pool, work: (db: pg.PoolClient) => Promise<T>): Promise<T> {
+  const db = await pool.connect();
+  let failure: Error | undefined;
+  try {
+    await db.query('BEGIN');
+    const result = await work(db);
+    await db.query('COMMIT');
+    return result;
+  } catch (err) {
+    failure = err as Error;
+    await db.query('ROLLBACK').catch(() => {});
+    throw err;
+  } finally {
+    db.release(failure);
+  }
+}

@@ -4,6 +4,7 @@ import type { Outcome } from '../delivery/envelope.js';
 import { insertDeadLetters, type DeadLetter } from '../delivery/dead-letters.js';
 import type { BridgeEvent } from '../event.js';
 import { errorMessage } from '../errors.js';
+import { inTransaction } from '../postgres.js';
 
 interface Settlement {
   readonly sink: string;
@@ -121,10 +122,7 @@ export class OutboxProgress {
       partialRoutes.set(rowId, routed.join(','));
     }
 
-    const db = await this.pool.connect();
-    let failure: Error | undefined;
-    try {
-      await db.query('BEGIN');
+    await inTransaction(this.pool, async (db) => {
       await insertDeadLetters(db, this.instance, letters);
       if (complete.length > 0) await db.query(`DELETE FROM ${this.table} WHERE id = ANY($1::bigint[])`, [complete]);
       if (completeShared.length > 0) await db.query('DELETE FROM pgbridge.deliveries WHERE event_id = ANY($1::bigint[])', [completeShared]);
@@ -146,14 +144,7 @@ export class OutboxProgress {
           [[...partialRoutes.keys()], [...partialRoutes.values()]],
         );
       }
-      await db.query('COMMIT');
-    } catch (err) {
-      failure = err as Error;
-      await db.query('ROLLBACK').catch(() => {});
-      throw err;
-    } finally {
-      db.release(failure);
-    }
+    });
   }
 
   private release(batch: readonly Settlement[]): void {
