@@ -149,8 +149,9 @@ export class SinkRunner {
         }
         if (this.giveUp.signal.aborted) return this.release(batch); // stopping: hand back unsettled
         metrics.deliveries.inc({ sink: this.name, outcome: 'retried' }, batch.length);
+        // The far end's Retry-After wins over our own backoff ceiling (the contract says honour it).
         const asked = err instanceof RetriableError ? err.retryAfterMs : undefined;
-        const delay = asked !== undefined ? Math.min(asked, retry.max_ms) : backoffDelay(attempt, retry);
+        const delay = asked ?? backoffDelay(attempt, retry);
         const log = attempt === 1 || attempt % 10 === 0 ? logger.warn.bind(logger) : logger.debug.bind(logger);
         log({ sink: this.name, events: batch.length, attempt, retry_in_ms: delay, err: errorMessage(err) }, 'delivery failed, will retry');
         await sleep(delay, this.giveUp.signal);
