@@ -66,7 +66,14 @@ export class Listener {
         continue;
       }
       attempt = 0;
-      client.on('notification', (n) => this.handlers.onNotification(n.channel, n.payload ?? ''));
+      client.on('notification', (n) => {
+        // Anyone can NOTIFY: whatever a payload makes a handler throw must not end the process.
+        try {
+          this.handlers.onNotification(n.channel, n.payload ?? '');
+        } catch (err) {
+          this.logger.error({ channel: n.channel, err: errorMessage(err) }, 'handling a notification failed; skipped');
+        }
+      });
       this.client = client;
       const outage = this.lostAt === 0 ? 0 : Date.now() - this.lostAt;
       if (outage > 0) this.logger.info({ outage_ms: outage }, 'listener reconnected');
