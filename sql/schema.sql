@@ -6,7 +6,11 @@ COMMENT ON SCHEMA pgbridge IS 'pgbridge: change capture outbox, dead letters, tr
 
 -- One sequence for every event id: ids are unique across tables and instances,
 -- and for one table row they grow in commit order (a later writer waits for the row lock).
+-- CACHE 1 is required: with a per-session cache, ids would no longer follow the
+-- order in which transactions take them, and the outbox readers' settled point
+-- (src/source/settled-water.ts) could pass a row not yet committed.
 CREATE SEQUENCE IF NOT EXISTS pgbridge.event_id_seq AS bigint;
+ALTER SEQUENCE pgbridge.event_id_seq CACHE 1;
 
 -- Events a sink refused for good, or whose retries ran out.
 -- `pgbridge dead-letters list|retry` reads and replays them.

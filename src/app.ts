@@ -20,6 +20,7 @@ import { Listener } from './source/listener.js';
 import { parseNotifyPayload } from './source/notify-payload.js';
 import { OutboxProgress } from './source/outbox-progress.js';
 import { OutboxReader } from './source/outbox-reader.js';
+import { sweepStrandedRows } from './source/outbox-sweep.js';
 
 /** In notify mode memory is the only buffer: past this many events per sink, new ones become dead letters. */
 const NOTIFY_MODE_HARD_LIMIT = 100_000;
@@ -42,6 +43,8 @@ export class Bridge {
   private readonly lock: LeaderLock;
   /** When a requested stop must be over (shutdown_timeout_ms after the signal). */
   private stopDeadline: number | undefined;
+  /** This class's own lines; the parts it builds get their own component. */
+  private readonly log: Logger;
 
   constructor(
     private readonly config: BridgeConfig,
@@ -49,11 +52,12 @@ export class Bridge {
     private readonly metrics: Metrics,
   ) {
     this.table = outboxTable(config.instance);
+    this.log = logger.child({ component: 'bridge' });
     this.lock = new LeaderLock(config, logger.child({ component: 'lock' }));
   }
 
   start(): void {
-    this.logger.info(
+    this.log.info(
       {
         delivery: this.config.delivery,
         instance: this.config.instance,
@@ -89,7 +93,7 @@ export class Bridge {
 
   private async run(): Promise<void> {
     this.pool = new pg.Pool({ ...clientConfig(this.config, 'outbox'), max: this.config.sinks.length + 3 });
-    this.pool.on('error', (err) => this.logger.warn({ err: errorMessage(err) }, 'idle Postgres connection lost'));
+    this.pool.on('error', (err) => this.log.warn({ err: errorMessage(err) }, 'idle Postgres connection lost'));
     const stopGauges = sampleGauges(this.pool, this.table, this.metrics);
     try {
       while (!this.stopping.signal.aborted) {
@@ -97,10 +101,11 @@ export class Bridge {
         if (!held) break;
         const database = await this.database();
         this.active = new ActivePhase(this.config, this.pool, this.table, database, this.logger, this.metrics);
+        if (this.config.delivery === 'outbox') await this.active.sweep();
         this.active.start();
         const stopped = new Promise<'stopped'>((resolve) => this.stopping.signal.addEventListener('abort', () => resolve('stopped'), { once: true }));
         const why = await Promise.race([held.lost.then(() => 'lost' as const), stopped]);
-        if (why === 'lost') this.logger.warn('lost the delivery lock (Postgres connection); stopping delivery and standing by');
+        if (why === 'lost') this.log.warn('lost the delivery lock (Postgres connection); stopping delivery and standing by');
         await this.active.stop(this.stopDeadline ?? Date.now() + this.config.shutdownTimeoutMs);
         this.active = undefined;
         await this.lock.release();
@@ -128,6 +133,7 @@ class ActivePhase {
   private readonly progress: OutboxProgress;
   private readonly router: Router;
   private readonly byName: Map<string, SinkRunner>;
+  private readonly log: Logger;
 
   constructor(
     private readonly config: BridgeConfig,
@@ -137,6 +143,7 @@ class ActivePhase {
     private readonly logger: Logger,
     private readonly metrics: Metrics,
   ) {
+    this.log = logger.child({ component: 'bridge' });
     const sinkLogger = logger.child({ component: 'sink' });
     this.runners = config.sinks.map((sinkConfig) => {
       const module = sinkModules.get(sinkConfig.type)!;
@@ -161,6 +168,19 @@ class ActivePhase {
     this.readers.forEach((r) => r.start());
   }
 
+  /** Clears rows a config change left behind (see sweepStrandedRows); a failure only delays that. */
+  async sweep(): Promise<void> {
+    const logger = this.logger.child({ component: 'outbox' });
+    try {
+      const sinks = this.config.sinks.map((s) => s.name);
+      const { finished, returned } = await sweepStrandedRows(this.pool, this.table, this.config.instance, this.router, sinks);
+      if (finished > 0) logger.info({ events: finished }, 'removed outbox events that every sink routed to them already has (routes changed)');
+      if (returned > 0) logger.warn({ events: returned }, 'events replayed to a sink that is no longer configured are back in the dead letters');
+    } catch (err) {
+      logger.warn({ err: errorMessage(err) }, 'sweeping stranded outbox events failed; will try again at the next start');
+    }
+  }
+
   /** Hands back or finishes everything by `deadline` (ms since the epoch), leaving time to record what was confirmed. */
   async stop(deadline: number): Promise<void> {
     const budget = deadline - Date.now();
@@ -179,7 +199,7 @@ class ActivePhase {
 
   private onConnected(outage: number): void {
     if (outage > 0 && this.config.delivery === 'notify') {
-      this.logger.warn({ outage_ms: outage }, 'notify mode: row changes committed while the listener was disconnected are lost (use delivery: outbox to keep them)');
+      this.log.warn({ outage_ms: outage }, 'notify mode: row changes committed while the listener was disconnected are lost (use delivery: outbox to keep them)');
     }
     this.readers.forEach((r) => r.poke());
   }
@@ -193,7 +213,7 @@ class ActivePhase {
       }
       const event = parseNotifyPayload(payload);
       if (!event) {
-        this.logger.warn({ channel, bytes: payload.length }, 'ignoring a notification that is not a pgbridge event');
+        this.log.warn({ channel, bytes: payload.length }, 'ignoring a notification that is not a pgbridge event');
         return;
       }
       this.metrics.eventsCaptured.inc({ source: 'notify' });
@@ -216,11 +236,11 @@ class ActivePhase {
         this.readers.forEach((r) => r.poke());
         return;
       } catch (err) {
-        this.logger.warn({ channel, attempt, err: errorMessage(err) }, 'storing a channel message failed');
+        this.log.warn({ channel, attempt, err: errorMessage(err) }, 'storing a channel message failed');
         await new Promise((r) => setTimeout(r, 200 * attempt));
       }
     }
-    this.logger.error({ channel }, 'channel message lost: Postgres did not accept it after 5 attempts');
+    this.log.error({ channel }, 'channel message lost: Postgres did not accept it after 5 attempts');
   }
 
   /**
@@ -244,7 +264,7 @@ class ActivePhase {
         settle: (outcome) => {
           if (outcome.kind === 'dead') {
             insertDeadLetters(this.pool, this.config.instance, [{ sink: name, event, error: outcome.error, attempts: outcome.attempts }]).catch((err) =>
-              this.logger.error({ sink: name, id: event.id, err: errorMessage(err) }, 'could not write a dead letter'),
+              this.log.error({ sink: name, id: event.id, err: errorMessage(err) }, 'could not write a dead letter'),
             );
           }
         },

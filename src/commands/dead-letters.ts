@@ -48,6 +48,7 @@ async function retry(db: Db, config: BridgeConfig, args: CommandArgs): Promise<n
     `WITH moved AS (
        DELETE FROM pgbridge.dead_letters
         WHERE instance = $1 AND ($2::text IS NULL OR sink = $2) AND ($3::text IS NULL OR event_id = $3)
+          AND sink = ANY($4::text[])
        RETURNING id, sink, event_id, event, key)
      INSERT INTO ${outboxTable(config.instance)}
             (event_id, target_sink, txid, ts, schema_name, table_name, op, key, data, old, channel, payload)
@@ -61,10 +62,19 @@ async function retry(db: Db, config: BridgeConfig, args: CommandArgs): Promise<n
                  WHEN json_typeof(m.event->'payload') = 'string' THEN m.event->>'payload'
                  ELSE (m.event->'payload')::text END
        FROM moved m ORDER BY m.id`,
-    [config.instance, args.sink ?? null, args.id ?? null],
+    [config.instance, args.sink ?? null, args.id ?? null, config.sinks.map((s) => s.name)],
   );
   await db.query(`SELECT pg_notify($1, '')`, [config.notifyChannel]);
+  const { rows: kept } = await db.query<{ sink: string; count: string }>(
+    `SELECT sink, count(*) FROM pgbridge.dead_letters
+      WHERE instance = $1 AND ($2::text IS NULL OR sink = $2) AND ($3::text IS NULL OR event_id = $3)
+      GROUP BY sink ORDER BY sink`,
+    [config.instance, args.sink ?? null, args.id ?? null],
+  );
   await db.query('COMMIT');
   process.stderr.write(`${rowCount ?? 0} dead letter(s) queued for delivery again\n`);
+  for (const { sink, count } of kept) {
+    process.stderr.write(`${count} dead letter(s) of sink ${sink} kept: no sink of that name in ${config.file}\n`);
+  }
   return 0;
 }

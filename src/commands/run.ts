@@ -13,9 +13,10 @@ export async function runCommand(config: BridgeConfig, scrubber: Scrubber): Prom
   const server = await startHttp(config.http, metrics, () => bridge.readiness(), logger.child({ component: 'http' }));
   bridge.start();
 
+  const log = logger.child({ component: 'process' });
   await new Promise<void>((resolve) => {
     const onSignal = (signal: NodeJS.Signals) => {
-      logger.info({ signal }, 'shutting down');
+      log.info({ signal }, 'shutting down');
       resolve();
     };
     process.once('SIGTERM', onSignal);
@@ -23,13 +24,13 @@ export async function runCommand(config: BridgeConfig, scrubber: Scrubber): Prom
   });
   // A second signal, or a stop that hangs, must not keep the process forever.
   const hardStop = setTimeout(() => {
-    logger.error('shutdown took too long, exiting');
+    log.error('shutdown took too long, exiting');
     process.exit(1);
   }, config.shutdownTimeoutMs + 5000);
   hardStop.unref();
   await bridge.stop();
   await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
-  logger.info('stopped');
+  log.info('stopped');
   logger.flush();
   return 0;
 }

@@ -1,7 +1,8 @@
 import type { BridgeEvent, RowOp } from '../event.js';
 
 const OPS: Record<string, RowOp> = { I: 'INSERT', U: 'UPDATE', D: 'DELETE' };
-const UTC_TS = `to_char(o.ts AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"')`;
+/** The event's `ts`: the outbox's timestamptz as ISO 8601 in UTC. */
+export const UTC_TS = `to_char(o.ts AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"')`;
 
 /** Byte budget of one page, so a run of 50 MB rows is read a few at a time. */
 export const PAGE_BYTES = 32 * 1024 * 1024;

@@ -137,7 +137,11 @@ describe('commands', () => {
 
     // A captured change lands in the outbox between the two installs and must survive the second.
     await db.query(`INSERT INTO customers VALUES (1, 'pending')`);
+    // The outbox's settled point needs ids taken one at a time: install puts CACHE 1 back.
+    await db.query('ALTER SEQUENCE pgbridge.event_id_seq CACHE 50');
     const second = await cli(['install', '-c', both]);
+    const { rows: sequence } = await db.query(`SELECT cache_size::int FROM pg_sequences WHERE schemaname = 'pgbridge' AND sequencename = 'event_id_seq'`);
+    assert.deepEqual(sequence, [{ cache_size: 1 }]);
     assert.equal(second.code, 0, second.stderr);
     assert.deepEqual(await triggers(db), afterFirst.triggers);
     assert.deepEqual(await pgbridgeObjects(db), afterFirst.objects);

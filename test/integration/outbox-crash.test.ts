@@ -11,6 +11,7 @@ import { RunningBridge, waitFor } from '../support/bridge.js';
 import type { TestDatabase } from '../support/pg.js';
 import {
   CountingWebhook,
+  startedWebhook,
   insertItems,
   installedConfig,
   itemsDatabase,
@@ -46,10 +47,7 @@ function stream(total: number, pauseMs = 20): Promise<void> {
 async function freshHook(t: import('node:test').TestContext): Promise<CountingWebhook> {
   await db.query('TRUNCATE public.items');
   assert.equal(await outboxCount(db), 0, 'a previous test left outbox rows');
-  const hook = new CountingWebhook();
-  await hook.start();
-  t.after(() => hook.stop());
-  return hook;
+  return startedWebhook(t);
 }
 
 describe('outbox mode across crashes and shutdowns', () => {

@@ -11,7 +11,7 @@ import { waitFor } from '../support/bridge.js';
 import type { TestDatabase } from '../support/pg.js';
 import {
   client,
-  CountingWebhook,
+  startedWebhook,
   deliveriesCount,
   insertItems,
   installedConfig,
@@ -63,9 +63,7 @@ describe('outbox delivery', () => {
 
   test('a transaction that takes its id first but commits last is not skipped', async (t) => {
     await db.query('TRUNCATE public.items');
-    const hook = new CountingWebhook();
-    await hook.start();
-    t.after(() => hook.stop());
+    const hook = await startedWebhook(t);
     const config = await installedConfig(db, [webhookSink('hook', hook.url)], { outbox: { poll_interval_ms: 50 } });
     const bridge = startBridge(t, config);
     await bridge.ready();
@@ -96,13 +94,12 @@ describe('outbox delivery', () => {
     assert.ok(ids.get(1)! < ids.get(2)!, `A's event id ${ids.get(1)} is below B's ${ids.get(2)}`);
     report(t, 'reverse commit', hook.tally.summary(202, keys(1, 202)));
     assert.equal(hook.tally.summary(202, keys(1, 202)).lost, 0);
+    await waitFor(async () => (await outboxCount(db)) === 0, 10_000, 'empty outbox');
   });
 
   test('many writers committing out of id order: nothing skipped', async (t) => {
     await db.query('TRUNCATE public.items');
-    const hook = new CountingWebhook();
-    await hook.start();
-    t.after(() => hook.stop());
+    const hook = await startedWebhook(t);
     const config = await installedConfig(db, [webhookSink('hook', hook.url, { max_in_flight: 8 })], { outbox: { poll_interval_ms: 50 } });
     const bridge = startBridge(t, config);
     await bridge.ready();
@@ -129,13 +126,13 @@ describe('outbox delivery', () => {
     report(t, 'interleaved writers', summary);
     assert.equal(summary.lost, 0);
     assert.equal(summary.duplicates, 0);
+    // Delivered means removed too; the next test's bridge must not find these again.
+    await waitFor(async () => (await outboxCount(db)) === 0, 10_000, 'empty outbox');
   });
 
   test('a forged NOTIFY on the pgbridge channel delivers nothing; a forwarded channel still works', async (t) => {
     await db.query('TRUNCATE public.items');
-    const hook = new CountingWebhook();
-    await hook.start();
-    t.after(() => hook.stop());
+    const hook = await startedWebhook(t);
     const config = await installedConfig(db, [webhookSink('hook', hook.url)], { channels: [{ name: 'jobs' }] });
     const bridge = startBridge(t, config);
     await bridge.ready();
@@ -169,9 +166,7 @@ describe('outbox delivery', () => {
 
   test('the outbox and pgbridge.deliveries empty after delivery to two sinks, with routes', async (t) => {
     await db.query('TRUNCATE public.items');
-    const hook = new CountingWebhook();
-    await hook.start();
-    t.after(() => hook.stop());
+    const hook = await startedWebhook(t);
     const config = await installedConfig(db, [webhookSink('hook', hook.url, { batch: { max_events: 50, max_wait_ms: 5 } }), { name: 'out', type: 'stdout' }], {
       routes: [
         { from: { table: 'public.items', ops: ['insert'] }, to: ['hook', 'out'] },

@@ -12,6 +12,7 @@ import type { TestDatabase } from '../support/pg.js';
 import {
   closedPort,
   CountingWebhook,
+  startedWebhook,
   deliveriesCount,
   insertItems,
   installedConfig,
@@ -35,20 +36,13 @@ after(async () => {
   await db.drop();
 });
 
-async function freshHook(t: import('node:test').TestContext): Promise<CountingWebhook> {
-  const hook = new CountingWebhook();
-  await hook.start();
-  t.after(() => hook.stop());
-  return hook;
-}
-
 const rowOf = (body: string): number => (JSON.parse(body) as { data: { id: number } }).data.id;
 
 describe('outbox mode with failing sinks', () => {
   test('HTTP 500 three times then 204: delivered once, the same id on every attempt; retries run out into a dead letter', async (t) => {
     await db.query('TRUNCATE public.items');
     await db.query('TRUNCATE pgbridge.dead_letters').catch(() => {}); // absent before the first install
-    const hook = await freshHook(t);
+    const hook = await startedWebhook(t);
     const failures = new Map<number, number>();
     hook.policy = (req) => {
       const row = rowOf(req.body);
@@ -57,7 +51,7 @@ describe('outbox mode with failing sinks', () => {
       failures.set(row, seen + 1);
       return seen < 3 ? { status: 500 } : { status: 204 };
     };
-    const limited = await freshHook(t);
+    const limited = await startedWebhook(t);
     limited.policy = (req) => (rowOf(req.body) === 7 ? { status: 503 } : { status: 204 });
     const config = await installedConfig(db, [webhookSink('hook', hook.url), webhookSink('limited', limited.url, { retry: { initial_ms: 50, max_ms: 500, max_attempts: 3 } })]);
     const bridge = startBridge(t, config);
@@ -87,10 +81,10 @@ describe('outbox mode with failing sinks', () => {
   test('HTTP 400 is a dead letter; later events still flow; dead-letters list and retry redeliver it with the same id, to that sink only', async (t) => {
     await db.query('TRUNCATE public.items');
     await db.query('TRUNCATE pgbridge.dead_letters').catch(() => {}); // absent before the first install
-    const hook = await freshHook(t);
+    const hook = await startedWebhook(t);
     let refuse = true;
     hook.policy = (req) => (refuse && rowOf(req.body) === 13 ? { status: 400 } : { status: 204 });
-    const other = await freshHook(t);
+    const other = await startedWebhook(t);
     const config = await installedConfig(db, [webhookSink('hook', hook.url), webhookSink('other', other.url)]);
     const bridge = startBridge(t, config);
     await bridge.ready();
@@ -152,8 +146,8 @@ describe('outbox mode with failing sinks', () => {
 
   test('one sink down for 30 s (503 / nothing listening) while another works: no stall, then catch-up in row order', async (t) => {
     await db.query('TRUNCATE public.items');
-    const up = await freshHook(t);
-    const failing = await freshHook(t);
+    const up = await startedWebhook(t);
+    const failing = await startedWebhook(t);
     let outage = true;
     failing.policy = () => (outage ? { status: 503 } : { status: 204 });
     const refusedPort = await closedPort();
@@ -218,7 +212,7 @@ describe('outbox mode with failing sinks', () => {
 
   test('a backlog of 20000 events behind a dead sink stays in Postgres: RSS bounded, all delivered afterwards', async (t) => {
     await db.query('TRUNCATE public.items');
-    const hook = await freshHook(t);
+    const hook = await startedWebhook(t);
     let down = true;
     hook.policy = () => (down ? { status: 503 } : { status: 204 });
     const config = await installedConfig(db, [webhookSink('hook', hook.url, { batch: { max_events: 100, max_wait_ms: 0 } })]);

@@ -158,6 +158,14 @@ export class CountingWebhook {
   }
 }
 
+/** A started CountingWebhook that the test stops when it ends. */
+export async function startedWebhook(t: TestContext): Promise<CountingWebhook> {
+  const hook = new CountingWebhook();
+  await hook.start();
+  t.after(() => hook.stop());
+  return hook;
+}
+
 /** A port nothing listens on (taken from the OS, then released). */
 export async function closedPort(): Promise<number> {
   const probe = net.createServer();

@@ -1,0 +1,69 @@
+import type pg from 'pg';
+import { insertDeadLetters, type DeadLetter } from '../delivery/dead-letters.js';
+import { inTransaction } from '../postgres.js';
+import type { Router } from '../router.js';
+import { rowToEvent, UTC_TS, type OutboxRow } from './outbox-rows.js';
+
+const PAGE = 500;
+
+export interface SweepResult {
+  /** Rows every sink routed to them already had: removed. */
+  readonly finished: number;
+  /** Rows replayed to a sink that is no longer configured: back in the dead letters. */
+  readonly returned: number;
+}
+
+interface StrandedRow extends OutboxRow {
+  done: string[];
+}
+
+/**
+ * Finishes outbox rows that no reader would ever take after a config change.
+ * Readers leave out what their sink already has (pgbridge.deliveries) and rows
+ * replayed to another sink, so a part-delivered event whose routes changed, or
+ * a dead letter replayed to a sink since removed, would stay forever. Runs when
+ * this instance becomes the delivering one, before its readers start.
+ */
+export async function sweepStrandedRows(pool: pg.Pool, table: string, instance: string, router: Router, sinks: readonly string[]): Promise<SweepResult> {
+  let finished = 0;
+  let returned = 0;
+  for (let after = '0'; ; ) {
+    const { rows } = await pool.query<StrandedRow>(strandedQuery(table), [after, sinks, PAGE]);
+    if (rows.length === 0) return { finished, returned };
+    after = rows[rows.length - 1].id;
+    const remove: string[] = [];
+    const letters: DeadLetter[] = [];
+    for (const row of rows) {
+      const event = rowToEvent(row);
+      if (row.target_sink !== null && !sinks.includes(row.target_sink)) {
+        letters.push({ sink: row.target_sink, event, error: `sink ${row.target_sink} is no longer configured`, attempts: 0 });
+        remove.push(row.id);
+        continue;
+      }
+      const routed = row.target_sink !== null ? [row.target_sink] : router.sinksFor(event);
+      if (routed.every((sink) => row.done.includes(sink))) remove.push(row.id);
+    }
+    if (remove.length === 0) continue;
+    await inTransaction(pool, async (db) => {
+      await insertDeadLetters(db, instance, letters);
+      await db.query(`DELETE FROM ${table} WHERE id = ANY($1::bigint[])`, [remove]);
+      await db.query('DELETE FROM pgbridge.deliveries WHERE event_id = ANY($1::bigint[])', [remove]);
+    });
+    finished += remove.length - letters.length;
+    returned += letters.length;
+  }
+}
+
+/** Rows with partial progress, or aimed at a sink not in `$2`; the columns rowToEvent needs. */
+function strandedQuery(table: string): string {
+  return `
+SELECT o.id::text, o.event_id, o.target_sink, o.txid::text, ${UTC_TS} AS ts, o.schema_name, o.table_name, o.op,
+       o.key::text, o.data::text, o.old::text, o.channel, o.payload,
+       coalesce((SELECT array_agg(d.sink) FROM pgbridge.deliveries d WHERE d.event_id = o.id), '{}') AS done
+  FROM ${table} o
+ WHERE o.id > $1::bigint
+   AND (EXISTS (SELECT 1 FROM pgbridge.deliveries d WHERE d.event_id = o.id)
+        OR (o.target_sink IS NOT NULL AND o.target_sink <> ALL($2::text[])))
+ ORDER BY o.id
+ LIMIT $3`;
+}
