@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { cli, RunningBridge, waitFor, writeConfig } from '../support/bridge.js';
+import { cli, ROOT, RunningBridge, waitFor, writeConfig } from '../support/bridge.js';
 import { createTestDatabase, type TestDatabase } from '../support/pg.js';
 import { WebhookServer } from '../support/webhook-server.js';
 
@@ -72,6 +74,15 @@ test('/metrics exports the pgbridge metrics, counting a delivered event, and no 
     assert.ok(text.includes(name), `missing ${name}`);
   }
   for (const secret of [SECRET, PASSWORD, 'token-that-must-not-leak']) assert.ok(!text.includes(secret), 'a secret in /metrics');
+});
+
+test('the README lists exactly the pgbridge metrics /metrics exports (process metrics aside)', async () => {
+  const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+  const operations = readme.slice(readme.indexOf('## Operations'), readme.indexOf('\n## ', readme.indexOf('## Operations') + 1));
+  const documented = new Set([...operations.matchAll(/`(pgbridge_[a-z_]+)(?:\{[^}]*\})?`/g)].map((m) => m[1]));
+  const text = await (await fetch(`${base}/metrics`)).text();
+  const exported = new Set([...text.matchAll(/^# TYPE (pgbridge_[a-z_]+) /gm)].map((m) => m[1]).filter((n) => !/^pgbridge_(process|nodejs)_/.test(n)));
+  assert.deepEqual([...documented].sort(), [...exported].sort());
 });
 
 test('an unknown path is 404', async () => {
