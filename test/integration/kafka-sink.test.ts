@@ -4,7 +4,6 @@
  * assertion is on what a consumer read back from the brokers.
  */
 import assert from 'node:assert/strict';
-import { createServer, connect as tcpConnect, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { pino } from 'pino';
 import { PermanentError, RetriableError } from '../../src/errors.js';
@@ -13,6 +12,7 @@ import { cloudEventAttributes, cloudEventData, encodeEvent, type FormatName } fr
 import { ackLevel, brokerList, checkKafkaConfig, kafkaSecrets, type KafkaSinkConfig } from '../../src/sinks/kafka/config.js';
 import { kafkaSink, KafkaSink } from '../../src/sinks/kafka/index.js';
 import { channelEvent, rowEvent } from '../support/events.js';
+import { forward, freePort } from '../support/tcp.js';
 import { consumeMessages, createTopic, kafkaBrokers, readTopic, startMockCluster, type ReceivedMessage } from '../support/kafka.js';
 
 const run = `r${Date.now().toString(36)}`;
@@ -352,34 +352,3 @@ describe('kafka sink config', () => {
   });
 });
 
-/** A port nothing listens on (for now). */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  assert.ok(address !== null && typeof address === 'object');
-  await new Promise((resolve) => server.close(resolve));
-  return address.port;
-}
-
-/** Listens on `port` and pipes every connection to `target` (host:port); close() also cuts open connections. */
-async function forward(port: number, target: string): Promise<{ close(): void }> {
-  const colon = target.lastIndexOf(':');
-  const sockets = new Set<Socket>();
-  const server = createServer((client) => {
-    const upstream = tcpConnect(Number(target.slice(colon + 1)), target.slice(0, colon));
-    for (const socket of [client, upstream]) {
-      sockets.add(socket);
-      socket.on('error', () => undefined);
-      socket.on('close', () => sockets.delete(socket));
-    }
-    client.pipe(upstream).pipe(client);
-  });
-  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
-  return {
-    close() {
-      server.close();
-      sockets.forEach((socket) => socket.destroy());
-    },
-  };
-}
