@@ -15,13 +15,16 @@ export function checkTemplate(template: string): string | undefined {
   return undefined;
 }
 
+const ROW_PLACEHOLDERS = ['{schema}', '{table}', '{op}'];
+
 /**
- * Fills a template for one event. A channel event rendered through a row
- * template (one without {channel}) gets the channel name, as the contract's
- * defaults say; {channel} in a row event's template becomes empty.
+ * Fills a template for one event. A channel event has no schema, table or op:
+ * under a row template (one naming any of them but not {channel}) it gets the
+ * channel name instead, so the defaults route it by channel; a fixed template
+ * such as "events" applies to it as written. {channel} in a row event's template becomes empty.
  */
 export function renderTemplate(template: string, event: BridgeEvent): string {
-  if (event.kind === 'channel' && !template.includes('{channel}')) return event.channel;
+  if (event.kind === 'channel' && !template.includes('{channel}') && ROW_PLACEHOLDERS.some((p) => template.includes(p))) return event.channel;
   return template.replace(PLACEHOLDER, (_, name: string) => {
     if (event.kind === 'channel') return name === 'channel' ? event.channel : '';
     switch (name) {

@@ -14,6 +14,8 @@ export type Reply = { status: number; headers?: Record<string, string>; body?: s
 /** A real HTTP server on port 0 that records every request (also the failed ones) and answers as told. */
 export class WebhookServer {
   readonly requests: ReceivedRequest[] = [];
+  /** The reply each request got, by its index in `requests`. */
+  readonly replies: Reply[] = [];
   /** Decides the reply to each request; replace it in a test. */
   reply: (req: ReceivedRequest, index: number) => Reply = () => ({ status: 204 });
   private readonly server = http.createServer((req, res) => {
@@ -24,6 +26,7 @@ export class WebhookServer {
       if (received.method !== 'POST') return void res.writeHead(200).end(); // reachability probes
       const index = this.requests.push(received) - 1;
       const reply = this.reply(received, index);
+      this.replies[index] = reply;
       if (reply === 'hang') return;
       if (reply === 'reset') return req.socket.destroy();
       res.writeHead(reply.status, reply.headers).end(reply.body ?? '');
@@ -33,6 +36,14 @@ export class WebhookServer {
   async start(): Promise<string> {
     await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
     return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/hook`;
+  }
+
+  /** Requests answered 2xx, in arrival order. */
+  accepted(): ReceivedRequest[] {
+    return this.requests.filter((_, i) => {
+      const reply = this.replies[i];
+      return typeof reply !== 'string' && reply.status >= 200 && reply.status < 300;
+    });
   }
 
   /** Bodies of requests answered 2xx, as parsed JSON (events, or arrays of events flattened). */

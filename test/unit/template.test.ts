@@ -38,7 +38,13 @@ describe('templates', () => {
     assert.equal(renderTemplate('ch.{channel}', event), 'ch.jobs');
     assert.equal(renderTemplate('{schema}.{table}.{op}', event), 'jobs');
     assert.equal(renderTemplate('{schema}.{table}', event), 'jobs');
+    assert.equal(renderTemplate('cdc-{op}', event), 'jobs');
     assert.equal(renderTemplate('{channel}.{table}', event), 'jobs.');
+  });
+
+  test('channel events under a fixed template (no placeholder) get it as written', () => {
+    assert.equal(renderTemplate('events', channelEvent({ channel: 'jobs' })), 'events');
+    assert.equal(renderTemplate('', channelEvent({ channel: 'jobs' })), '');
   });
 
   test('a value holding braces is not expanded again', () => {

@@ -43,7 +43,7 @@ export const amqpSchema: Schema<AmqpConfig> = {
     default: true,
   },
   routing_key: {
-    doc: 'Routing key template: {schema}, {table}, {op} (insert|update|delete), {channel}. A channel event under a template without {channel} is routed by its channel name.',
+    doc: 'Routing key template: {schema}, {table}, {op} (insert|update|delete), {channel}. A channel event is routed by its channel name under a template with {schema}, {table} or {op} but no {channel}; a fixed template (no placeholder) applies to it as written.',
     format: String,
     default: '{schema}.{table}.{op}',
   },

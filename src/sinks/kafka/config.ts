@@ -43,7 +43,7 @@ export const kafkaSchema: Schema<KafkaConfig> = {
     default: [],
   },
   topic: {
-    doc: 'Topic template: {schema}, {table}, {op} (insert|update|delete), {channel}. A channel event under a template without {channel} goes to the topic named after its channel.',
+    doc: 'Topic template: {schema}, {table}, {op} (insert|update|delete), {channel}. A channel event goes to the topic named after its channel under a template with {schema}, {table} or {op} but no {channel}; a fixed template (no placeholder) applies to it as written.',
     format: String,
     default: '{schema}.{table}',
   },

@@ -102,7 +102,7 @@ export class WebhookSink implements Sink {
     if (statusCode === 408 || statusCode === 429 || statusCode >= 500) {
       throw new RetriableError(detail, { retryAfterMs: parseRetryAfter(response.headers['retry-after']), code: `PGBRIDGE_HTTP_${statusCode}` });
     }
-    throw new PermanentError(detail, { code: `PGBRIDGE_HTTP_${statusCode}` });
+    throw new PermanentError(detail, { code: `PGBRIDGE_HTTP_${statusCode}`, failedIds: batch.map((event) => event.id) });
   }
 
   async close(): Promise<void> {
