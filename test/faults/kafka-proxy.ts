@@ -66,7 +66,7 @@ async function advertisedBrokers(bootstrap: readonly string[]): Promise<Address[
 
 /** Splits a byte stream into size-prefixed Kafka frames, across chunk boundaries. */
 function frames(onFrame: (frame: Buffer) => Buffer): (chunk: Buffer) => Buffer {
-  let pending = Buffer.alloc(0);
+  let pending: Buffer = Buffer.alloc(0);
   return (chunk) => {
     pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
     const out: Buffer[] = [];
@@ -112,7 +112,7 @@ function rewriteMetadata(frame: Buffer, version: number, map: (advertised: Addre
     at += 6 + hostLength;
     const port = frame.readInt32BE(at);
     at += 4;
-    let rack = Buffer.alloc(0);
+    let rack: Buffer = Buffer.alloc(0);
     if (version >= 1) {
       const rackLength = frame.readInt16BE(at);
       rack = frame.subarray(at, at + 2 + Math.max(0, rackLength));
