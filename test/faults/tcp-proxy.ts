@@ -30,6 +30,7 @@ interface Link {
 
 export class TcpProxy {
   private modeNow: ProxyMode = 'pass';
+  private stopped = false;
   private readonly links = new Set<Link>();
   private readonly server = net.createServer((socket) => this.accept(socket));
   /** Connections accepted over the proxy's life, for tests that check traffic really went through it. */
@@ -90,14 +91,16 @@ export class TcpProxy {
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     for (const link of this.links) this.cut(link);
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    await closed;
   }
 
   private accept(client: net.Socket): void {
     this.accepted++;
     client.on('error', () => {});
-    if (this.modeNow === 'drop') return void client.resetAndDestroy();
+    if (this.modeNow === 'drop' || this.stopped) return void client.resetAndDestroy();
     const link: Link = { client, upstream: undefined };
     this.links.add(link);
     client.on('close', () => this.cut(link));
@@ -106,6 +109,7 @@ export class TcpProxy {
   }
 
   private connectUpstream(link: Link): void {
+    if (this.stopped) return;
     const upstream = net.connect(this.targetPort, this.targetHost);
     link.upstream = upstream;
     upstream.on('error', () => {});
