@@ -91,16 +91,21 @@ export class Bridge {
     this.pool = new pg.Pool({ ...clientConfig(this.config, 'outbox'), max: this.config.sinks.length + 3 });
     this.pool.on('error', (err) => this.logger.warn({ err: errorMessage(err) }, 'idle Postgres connection lost'));
     const stopGauges = sampleGauges(this.pool, this.table, this.metrics);
+    // Set when delivery stopped because the lock's connection was lost: the next phase's listener ends an outage.
+    let notListeningSince: number | undefined;
     try {
       while (!this.stopping.signal.aborted) {
         const held = await this.lock.acquire(this.stopping.signal);
         if (!held) break;
         const database = await this.database();
-        this.active = new ActivePhase(this.config, this.pool, this.table, database, this.logger, this.metrics);
+        this.active = new ActivePhase(this.config, this.pool, this.table, database, this.logger, this.metrics, notListeningSince);
         this.active.start();
         const stopped = new Promise<'stopped'>((resolve) => this.stopping.signal.addEventListener('abort', () => resolve('stopped'), { once: true }));
         const why = await Promise.race([held.lost.then(() => 'lost' as const), stopped]);
-        if (why === 'lost') this.logger.warn('lost the delivery lock (Postgres connection); stopping delivery and standing by');
+        if (why === 'lost') {
+          this.logger.warn('lost the delivery lock (Postgres connection); stopping delivery and standing by');
+          notListeningSince = Date.now();
+        }
         await this.active.stop(this.stopDeadline ?? Date.now() + this.config.shutdownTimeoutMs);
         this.active = undefined;
         await this.lock.release();
@@ -136,6 +141,8 @@ class ActivePhase {
     database: string,
     private readonly logger: Logger,
     private readonly metrics: Metrics,
+    /** When the previous phase lost its connection (undefined on the first phase). */
+    private notListeningSince: number | undefined,
   ) {
     const sinkLogger = logger.child({ component: 'sink' });
     this.runners = config.sinks.map((sinkConfig) => {
@@ -178,8 +185,12 @@ class ActivePhase {
   }
 
   private onConnected(outage: number): void {
-    if (outage > 0 && this.config.delivery === 'notify') {
-      this.logger.warn({ outage_ms: outage }, 'notify mode: row changes committed while the listener was disconnected are lost (use delivery: outbox to keep them)');
+    // A phase that follows a lost one starts a fresh listener, whose first connection ends that outage.
+    const since = this.notListeningSince;
+    this.notListeningSince = undefined;
+    const gap = outage > 0 ? outage : since === undefined ? 0 : Math.max(1, Date.now() - since);
+    if (gap > 0 && this.config.delivery === 'notify') {
+      this.logger.warn({ outage_ms: gap }, 'notify mode: row changes committed while the listener was disconnected are lost (use delivery: outbox to keep them)');
     }
     this.readers.forEach((r) => r.poke());
   }
