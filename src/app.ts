@@ -10,7 +10,7 @@ import { nowIso, type BridgeEvent } from './event.js';
 import { errorMessage } from './errors.js';
 import { outboxTable } from './install/names.js';
 import type { Metrics } from './metrics.js';
-import { clientConfig, databaseName, inTransaction } from './postgres.js';
+import { clientConfig, databaseName, inTransaction, withPooledClient } from './postgres.js';
 import { Router } from './router.js';
 import { sinkModules } from './sinks/registry.js';
 import type { Sink } from './sinks/sink.js';
@@ -115,13 +115,8 @@ export class Bridge {
     }
   }
 
-  private async database(): Promise<string> {
-    const client = await this.pool!.connect();
-    try {
-      return await databaseName(client);
-    } finally {
-      client.release();
-    }
+  private database(): Promise<string> {
+    return withPooledClient(this.pool!, databaseName);
   }
 }
 
