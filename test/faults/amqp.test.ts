@@ -11,7 +11,7 @@ import { waitFor, type RunningBridge } from '../support/bridge.js';
 import type { TestDatabase } from '../support/pg.js';
 import { itemsDatabase } from '../integration/outbox-harness.js';
 import { AMQP_URL, AmqpFarEnd, rabbitmqctl } from './amqp-far-end.js';
-import { FAST_RETRY, startBridge, streamThroughFault, untilAllArrived, type DeliveryMode } from './harness.js';
+import { FAST_RETRY, resetItems, startBridge, streamThroughFault, untilAllArrived, type DeliveryMode } from './harness.js';
 import { tallyNoLoss } from './tally.js';
 import { TcpProxy } from './tcp-proxy.js';
 
@@ -34,8 +34,7 @@ describe('faults: AMQP sink', () => {
   }
 
   async function setUp(t: TestContext, mode: DeliveryMode, throughProxy: boolean): Promise<Setup> {
-    await db.query('DROP SCHEMA IF EXISTS pgbridge CASCADE');
-    await db.query('TRUNCATE public.items');
+    await resetItems(db);
     const far = new AmqpFarEnd();
     await far.start();
     t.after(() => far.stop());

@@ -8,13 +8,19 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { installAndRun, waitFor, writeConfig, type RunningBridge } from '../support/bridge.js';
 import type { TestDatabase } from '../support/pg.js';
 import type { CountingWebhook } from '../integration/outbox-harness.js';
-import { RowStream } from './row-stream.js';
-import type { Arrival } from './tally.js';
+import { ROWS_PER_STATEMENT, RowStream } from './row-stream.js';
+import type { Arrival, OutageWindow } from './tally.js';
 
 export type DeliveryMode = 'outbox' | 'notify';
 
 /** Fast retries, so a fault's end is noticed within a second. */
 export const FAST_RETRY = { initial_ms: 50, max_ms: 500 };
+
+/** A clean slate for the next test on the same database: no rows, nothing installed. */
+export async function resetItems(db: TestDatabase): Promise<void> {
+  await db.query('DROP SCHEMA IF EXISTS pgbridge CASCADE');
+  await db.query('TRUNCATE public.items');
+}
 
 /** Installs the triggers for `mode` and runs a bridge, killed after the test. */
 export async function startBridge(t: TestContext, db: TestDatabase, mode: DeliveryMode, sinks: object[]): Promise<RunningBridge> {
@@ -94,14 +100,35 @@ export async function streamThroughFault(steps: FaultSteps): Promise<FaultRun> {
   }
 }
 
-/** Waits until every sent row has arrived (outbox mode), or gives up after `timeoutMs` and lets the tally tell. */
-export async function untilAllArrived(sent: readonly number[], arrivals: () => Arrival[] | Promise<Arrival[]>, timeoutMs = 60_000): Promise<void> {
+/**
+ * Waits until every sent row has arrived (outbox mode), or every one outside
+ * `outage` (notify mode; then a moment more for stragglers), or gives up after
+ * `timeoutMs` and lets the tally tell.
+ */
+export async function untilAllArrived(
+  sent: readonly number[],
+  arrivals: () => Arrival[] | Promise<Arrival[]>,
+  outage?: OutageWindow,
+  timeoutMs = 60_000,
+): Promise<void> {
+  const expected = outage ? sent.filter((id) => id <= outage.after || id > outage.upTo) : sent;
   await waitFor(
     async () => {
       const got = new Set((await arrivals()).map((a) => a.rowId));
-      return sent.every((id) => got.has(id));
+      return expected.every((id) => got.has(id));
     },
     timeoutMs,
-    `all ${sent.length} sent rows to arrive`,
+    `all ${expected.length} expected rows to arrive`,
   ).catch(() => {});
+  if (outage) await sleep(1000);
+}
+
+/**
+ * The rows a notify-mode bridge may have lost: committed after the newest
+ * row that had arrived before the fault, and at most one statement after the
+ * newest committed when the bridge said it listens again (that statement may
+ * have committed before LISTEN and returned after).
+ */
+export function outageOf(run: FaultRun, rowsPerStatement = ROWS_PER_STATEMENT): OutageWindow {
+  return { after: run.arrivedBeforeFault, upTo: run.sentBeforeRecovered + rowsPerStatement };
 }

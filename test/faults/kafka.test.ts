@@ -11,7 +11,7 @@ import { Kafka, logLevel } from 'kafkajs';
 import type { TestDatabase } from '../support/pg.js';
 import { kafkaBrokers, readTopic } from '../support/kafka.js';
 import { itemsDatabase } from '../integration/outbox-harness.js';
-import { arrivalOf, FAST_RETRY, startBridge, streamThroughFault, untilAllArrived } from './harness.js';
+import { arrivalOf, FAST_RETRY, resetItems, startBridge, streamThroughFault, untilAllArrived } from './harness.js';
 import { KafkaProxies } from './kafka-proxy.js';
 import { tallyNoLoss, type Arrival } from './tally.js';
 
@@ -42,8 +42,7 @@ describe('faults: Kafka sink behind per-broker proxies', () => {
   });
 
   async function run(t: TestContext, fault: 'drop' | 'black-hole', holdMs: number): Promise<void> {
-    await db.query('DROP SCHEMA IF EXISTS pgbridge CASCADE');
-    await db.query('TRUNCATE public.items');
+    await resetItems(db);
     const topic = `faults-${fault}-${randomBytes(4).toString('hex')}`;
     const sink = { name: 'log', type: 'kafka', brokers: proxies.brokers, topic, timeout_ms: 1500, max_in_flight: 4, max_batch: 100, retry: FAST_RETRY };
     const bridge = await startBridge(t, db, 'outbox', [sink]);

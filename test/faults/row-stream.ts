@@ -5,6 +5,8 @@
  */
 import pg from 'pg';
 
+export const ROWS_PER_STATEMENT = 5;
+
 export interface StreamOptions {
   readonly firstId?: number;
   readonly rowsPerInsert?: number;
@@ -44,7 +46,7 @@ export class RowStream {
   }
 
   private async run(): Promise<void> {
-    const rows = this.options.rowsPerInsert ?? 5;
+    const rows = this.options.rowsPerInsert ?? ROWS_PER_STATEMENT;
     const interval = this.options.intervalMs ?? 20;
     while (!this.stopped) {
       const first = this.nextId;

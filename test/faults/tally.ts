@@ -43,3 +43,19 @@ export function tallyNoLoss(t: TestContext, fault: string, sent: readonly number
   assert.equal(counts.lost, 0, `lost rows: ${counts.lostIds.slice(0, 20).join(', ')}`);
   return counts;
 }
+
+/** Row ids committed while the bridge could not listen: (after, upTo]. */
+export interface OutageWindow {
+  readonly after: number;
+  readonly upTo: number;
+}
+
+/** Notify mode: tallies, prints, and asserts that whatever was lost was committed during the outage. */
+export function tallyBoundedLoss(t: TestContext, fault: string, sent: readonly number[], arrivals: readonly Arrival[], outage: OutageWindow): FaultTally {
+  const counts = tally(sent, arrivals);
+  reportTally(t, fault, 'notify', counts);
+  assert.ok(counts.sent > 0, 'the test sent rows');
+  const outside = counts.lostIds.filter((id) => id <= outage.after || id > outage.upTo);
+  assert.deepEqual(outside, [], `rows lost outside the outage (${outage.after}, ${outage.upTo}]`);
+  return counts;
+}

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test, type TestContext } from 'node:test';
 import type { TestDatabase } from '../support/pg.js';
 import { CountingWebhook, itemsDatabase } from '../integration/outbox-harness.js';
-import { startBridge, streamThroughFault, untilAllArrived, webhookArrivals, webhookSinkConfig, type DeliveryMode } from './harness.js';
+import { resetItems, startBridge, streamThroughFault, untilAllArrived, webhookArrivals, webhookSinkConfig, type DeliveryMode } from './harness.js';
 import { tallyNoLoss } from './tally.js';
 import { TcpProxy } from './tcp-proxy.js';
 
@@ -22,8 +22,7 @@ describe('faults: webhook behind a proxy', () => {
   });
 
   async function run(t: TestContext, mode: DeliveryMode, fault: 'drop' | 'black-hole', holdMs: number): Promise<void> {
-    await db.query('DROP SCHEMA IF EXISTS pgbridge CASCADE');
-    await db.query('TRUNCATE public.items');
+    await resetItems(db);
     const hook = new CountingWebhook();
     await hook.start();
     t.after(() => hook.stop());
