@@ -10,7 +10,7 @@ import { nowIso, type BridgeEvent } from './event.js';
 import { errorMessage } from './errors.js';
 import { outboxTable } from './install/names.js';
 import type { Metrics } from './metrics.js';
-import { clientConfig, databaseName, inTransaction } from './postgres.js';
+import { clientConfig, databaseName, inTransaction, withPooledClient } from './postgres.js';
 import { Router } from './router.js';
 import { sinkModules } from './sinks/registry.js';
 import type { Sink } from './sinks/sink.js';
@@ -95,17 +95,22 @@ export class Bridge {
     this.pool = new pg.Pool({ ...clientConfig(this.config, 'outbox'), max: this.config.sinks.length + 3 });
     this.pool.on('error', (err) => this.log.warn({ err: errorMessage(err) }, 'idle Postgres connection lost'));
     const stopGauges = sampleGauges(this.pool, this.table, this.metrics);
+    // Set when delivery stopped because the lock's connection was lost: the next phase's listener ends an outage.
+    let notListeningSince: number | undefined;
     try {
       while (!this.stopping.signal.aborted) {
         const held = await this.lock.acquire(this.stopping.signal);
         if (!held) break;
         const database = await this.database();
-        this.active = new ActivePhase(this.config, this.pool, this.table, database, this.logger, this.metrics);
+        this.active = new ActivePhase(this.config, this.pool, this.table, database, this.logger, this.metrics, notListeningSince);
         if (this.config.delivery === 'outbox') await this.active.sweep();
         this.active.start();
         const stopped = new Promise<'stopped'>((resolve) => this.stopping.signal.addEventListener('abort', () => resolve('stopped'), { once: true }));
         const why = await Promise.race([held.lost.then(() => 'lost' as const), stopped]);
-        if (why === 'lost') this.log.warn('lost the delivery lock (Postgres connection); stopping delivery and standing by');
+        if (why === 'lost') {
+          this.log.warn('lost the delivery lock (Postgres connection); stopping delivery and standing by');
+          notListeningSince = Date.now();
+        }
         await this.active.stop(this.stopDeadline ?? Date.now() + this.config.shutdownTimeoutMs);
         this.active = undefined;
         await this.lock.release();
@@ -115,13 +120,8 @@ export class Bridge {
     }
   }
 
-  private async database(): Promise<string> {
-    const client = await this.pool!.connect();
-    try {
-      return await databaseName(client);
-    } finally {
-      client.release();
-    }
+  private database(): Promise<string> {
+    return withPooledClient(this.pool!, databaseName);
   }
 }
 
@@ -142,6 +142,8 @@ class ActivePhase {
     database: string,
     private readonly logger: Logger,
     private readonly metrics: Metrics,
+    /** When the previous phase lost its connection (undefined on the first phase). */
+    private notListeningSince: number | undefined,
   ) {
     this.log = logger.child({ component: 'bridge' });
     const sinkLogger = logger.child({ component: 'sink' });
@@ -198,8 +200,12 @@ class ActivePhase {
   }
 
   private onConnected(outage: number): void {
-    if (outage > 0 && this.config.delivery === 'notify') {
-      this.log.warn({ outage_ms: outage }, 'notify mode: row changes committed while the listener was disconnected are lost (use delivery: outbox to keep them)');
+    // A phase that follows a lost one starts a fresh listener, whose first connection ends that outage.
+    const since = this.notListeningSince;
+    this.notListeningSince = undefined;
+    const gap = outage > 0 ? outage : since === undefined ? 0 : Math.max(1, Date.now() - since);
+    if (gap > 0 && this.config.delivery === 'notify') {
+      this.log.warn({ outage_ms: gap }, 'notify mode: row changes committed while the listener was disconnected are lost (use delivery: outbox to keep them)');
     }
     this.readers.forEach((r) => r.poke());
   }

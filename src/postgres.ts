@@ -26,22 +26,40 @@ export async function databaseName(client: pg.ClientBase): Promise<string> {
 }
 
 /**
- * Runs `work` inside BEGIN … COMMIT on one pooled connection; rolls back on
- * error, and drops the connection if it failed (it may be broken).
+ * Runs `work` on one pooled connection. A checked-out client has no 'error'
+ * listener of the pool's, so a server going away between two statements
+ * (restart, pg_terminate_backend) would be an unhandled 'error' that ends the
+ * process: here it only fails the work, and the broken connection is dropped.
  */
-export async function inTransaction<T>(pool: pg.Pool, work: (db: pg.PoolClient) => Promise<T>): Promise<T> {
+export async function withPooledClient<T>(pool: pg.Pool, work: (db: pg.PoolClient) => Promise<T>): Promise<T> {
   const db = await pool.connect();
   let failure: Error | undefined;
+  const onError = (err: Error): void => {
+    failure ??= err;
+  };
+  db.on('error', onError);
   try {
-    await db.query('BEGIN');
-    const result = await work(db);
-    await db.query('COMMIT');
-    return result;
+    return await work(db);
   } catch (err) {
-    failure = err as Error;
-    await db.query('ROLLBACK').catch(() => {});
+    failure ??= err as Error;
     throw err;
   } finally {
+    db.off('error', onError);
     db.release(failure);
   }
+}
+
+/** Runs `work` inside BEGIN … COMMIT on one pooled connection; rolls back on error. */
+export function inTransaction<T>(pool: pg.Pool, work: (db: pg.PoolClient) => Promise<T>): Promise<T> {
+  return withPooledClient(pool, async (db) => {
+    await db.query('BEGIN');
+    try {
+      const result = await work(db);
+      await db.query('COMMIT');
+      return result;
+    } catch (err) {
+      await db.query('ROLLBACK').catch(() => {});
+      throw err;
+    }
+  });
 }

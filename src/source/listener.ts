@@ -77,7 +77,7 @@ export class Listener {
       this.client = client;
       const outage = this.lostAt === 0 ? 0 : Date.now() - this.lostAt;
       if (outage > 0) this.logger.info({ outage_ms: outage }, 'listener reconnected');
-      else this.logger.info({ channels: this.channels }, 'listening');
+      else this.logger.info({ channels: this.channels }, 'listening for notifications');
       this.handlers.onConnected(outage);
       const reason = await lost;
       this.client = undefined;

@@ -40,7 +40,7 @@ test('README quick start: npm start, the psql INSERT, and the event it shows on 
   let stderr = '';
   npm.stdout.on('data', (d) => (stdout += d));
   npm.stderr.on('data', (d) => (stderr += d));
-  await waitFor(() => stderr.includes('"listening"'), 60_000, `the bridge listening (stderr so far: ${stderr.slice(-2000)})`);
+  await waitFor(() => stderr.includes('"listening for notifications"'), 60_000, `the bridge listening (stderr so far: ${stderr.slice(-2000)})`);
 
   const [psql, url, flag, sql] = insert.match(/^(psql) (\S+) (-c) "(.*)"$/)!.slice(1);
   assert.equal(url, DEFAULT_URL);

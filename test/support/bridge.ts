@@ -70,6 +70,8 @@ export class RunningBridge {
   /** Waits until this instance holds the delivery lock and its listener is up. */
   async ready(timeoutMs = 15000): Promise<void> {
     await this.waitForLog((e) => typeof e.msg === 'string' && e.msg.includes('holding the delivery lock'), timeoutMs);
+    // In notify mode a row committed before LISTEN is lost: a loaded machine can take longer than the pause below.
+    await this.waitForLog((e) => e.msg === 'listening for notifications', timeoutMs);
     await new Promise((r) => setTimeout(r, 300));
   }
 
