@@ -24,7 +24,7 @@ export async function itemsDatabase(): Promise<TestDatabase> {
 
 export interface SinkSpec {
   readonly name: string;
-  readonly type: 'webhook' | 'stdout';
+  readonly type: 'webhook' | 'stdout' | 'amqp' | 'kafka';
   readonly url?: string;
   readonly [key: string]: unknown;
 }
