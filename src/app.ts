@@ -167,6 +167,9 @@ class ActivePhase {
     // What is left after the runners: the last progress transaction, the lock and the pool.
     const reserve = Math.min(500, Math.max(0, budget) / 4);
     await this.listener.stop();
+    if (this.config.delivery === 'notify') {
+      this.logger.warn('notify mode: stopped listening; row changes committed from now until a pgbridge listens again are lost');
+    }
     // Readers first (no new pages), runners at the same time: a reader waiting
     // for room in a full runner (a sink down, a backlog) only wakes when its runner stops.
     const readers = Promise.all(this.readers.map((r) => r.stop()));
@@ -180,6 +183,10 @@ class ActivePhase {
   private onConnected(outage: number): void {
     if (outage > 0 && this.config.delivery === 'notify') {
       this.logger.warn({ outage_ms: outage }, 'notify mode: row changes committed while the listener was disconnected are lost (use delivery: outbox to keep them)');
+    }
+    // A restart or a standby's takeover is an outage too, only one this process cannot measure.
+    if (outage === 0 && this.config.delivery === 'notify') {
+      this.logger.warn('notify mode: listening from now on; row changes committed while no pgbridge was listening (before this start or takeover) are lost (use delivery: outbox to keep them)');
     }
     this.readers.forEach((r) => r.poke());
   }
