@@ -13,7 +13,9 @@ import type { Metrics } from './metrics.js';
 import { clientConfig, databaseName, inTransaction } from './postgres.js';
 import { Router } from './router.js';
 import { sinkModules } from './sinks/registry.js';
+import { ScrubbedSink } from './sinks/scrubbed-sink.js';
 import type { Sink } from './sinks/sink.js';
+import type { Scrubber } from './secrets.js';
 import { sampleGauges } from './source/gauges.js';
 import { LeaderLock } from './source/leader-lock.js';
 import { Listener } from './source/listener.js';
@@ -47,6 +49,7 @@ export class Bridge {
     private readonly config: BridgeConfig,
     private readonly logger: Logger,
     private readonly metrics: Metrics,
+    private readonly scrubber: Scrubber,
   ) {
     this.table = outboxTable(config.instance);
     this.lock = new LeaderLock(config, logger.child({ component: 'lock' }));
@@ -96,7 +99,7 @@ export class Bridge {
         const held = await this.lock.acquire(this.stopping.signal);
         if (!held) break;
         const database = await this.database();
-        this.active = new ActivePhase(this.config, this.pool, this.table, database, this.logger, this.metrics);
+        this.active = new ActivePhase(this.config, this.pool, this.table, database, this.logger, this.metrics, this.scrubber);
         this.active.start();
         const stopped = new Promise<'stopped'>((resolve) => this.stopping.signal.addEventListener('abort', () => resolve('stopped'), { once: true }));
         const why = await Promise.race([held.lost.then(() => 'lost' as const), stopped]);
@@ -136,11 +139,13 @@ class ActivePhase {
     database: string,
     private readonly logger: Logger,
     private readonly metrics: Metrics,
+    scrubber: Scrubber,
   ) {
     const sinkLogger = logger.child({ component: 'sink' });
     this.runners = config.sinks.map((sinkConfig) => {
       const module = sinkModules.get(sinkConfig.type)!;
-      const sink: Sink = module.create(sinkConfig as never, { logger: sinkLogger.child({ sink: sinkConfig.name }), format: { database } });
+      const created = module.create(sinkConfig as never, { logger: sinkLogger.child({ sink: sinkConfig.name }), format: { database } });
+      const sink: Sink = new ScrubbedSink(created, scrubber);
       return new SinkRunner(sink, { retry: sinkConfig.retry, logger: sinkLogger, metrics });
     });
     this.byName = new Map(this.runners.map((r) => [r.name, r]));
