@@ -13,7 +13,9 @@ import type { Metrics } from './metrics.js';
 import { clientConfig, databaseName, inTransaction, withPooledClient } from './postgres.js';
 import { Router } from './router.js';
 import { sinkModules } from './sinks/registry.js';
+import { ScrubbedSink } from './sinks/scrubbed-sink.js';
 import type { Sink } from './sinks/sink.js';
+import type { Scrubber } from './secrets.js';
 import { sampleGauges } from './source/gauges.js';
 import { LeaderLock } from './source/leader-lock.js';
 import { Listener } from './source/listener.js';
@@ -50,6 +52,7 @@ export class Bridge {
     private readonly config: BridgeConfig,
     private readonly logger: Logger,
     private readonly metrics: Metrics,
+    private readonly scrubber: Scrubber,
   ) {
     this.table = outboxTable(config.instance);
     this.log = logger.child({ component: 'bridge' });
@@ -102,7 +105,7 @@ export class Bridge {
         const held = await this.lock.acquire(this.stopping.signal);
         if (!held) break;
         const database = await this.database();
-        this.active = new ActivePhase(this.config, this.pool, this.table, database, this.logger, this.metrics, notListeningSince);
+        this.active = new ActivePhase(this.config, this.pool, this.table, database, this.logger, this.metrics, this.scrubber, notListeningSince);
         if (this.config.delivery === 'outbox') await this.active.sweep();
         this.active.start();
         const stopped = new Promise<'stopped'>((resolve) => this.stopping.signal.addEventListener('abort', () => resolve('stopped'), { once: true }));
@@ -142,6 +145,7 @@ class ActivePhase {
     database: string,
     private readonly logger: Logger,
     private readonly metrics: Metrics,
+    scrubber: Scrubber,
     /** When the previous phase lost its connection (undefined on the first phase). */
     private notListeningSince: number | undefined,
   ) {
@@ -149,7 +153,8 @@ class ActivePhase {
     const sinkLogger = logger.child({ component: 'sink' });
     this.runners = config.sinks.map((sinkConfig) => {
       const module = sinkModules.get(sinkConfig.type)!;
-      const sink: Sink = module.create(sinkConfig as never, { logger: sinkLogger.child({ sink: sinkConfig.name }), format: { database } });
+      const created = module.create(sinkConfig as never, { logger: sinkLogger.child({ sink: sinkConfig.name }), format: { database } });
+      const sink: Sink = new ScrubbedSink(created, scrubber);
       return new SinkRunner(sink, { retry: sinkConfig.retry, logger: sinkLogger, metrics });
     });
     this.byName = new Map(this.runners.map((r) => [r.name, r]));
@@ -189,6 +194,9 @@ class ActivePhase {
     // What is left after the runners: the last progress transaction, the lock and the pool.
     const reserve = Math.min(500, Math.max(0, budget) / 4);
     await this.listener.stop();
+    if (this.config.delivery === 'notify') {
+      this.log.warn('notify mode: stopped listening; row changes committed from now until a pgbridge listens again are lost');
+    }
     // Readers first (no new pages), runners at the same time: a reader waiting
     // for room in a full runner (a sink down, a backlog) only wakes when its runner stops.
     const readers = Promise.all(this.readers.map((r) => r.stop()));
@@ -204,8 +212,13 @@ class ActivePhase {
     const since = this.notListeningSince;
     this.notListeningSince = undefined;
     const gap = outage > 0 ? outage : since === undefined ? 0 : Math.max(1, Date.now() - since);
-    if (gap > 0 && this.config.delivery === 'notify') {
-      this.log.warn({ outage_ms: gap }, 'notify mode: row changes committed while the listener was disconnected are lost (use delivery: outbox to keep them)');
+    if (this.config.delivery === 'notify') {
+      if (gap > 0) {
+        this.log.warn({ outage_ms: gap }, 'notify mode: row changes committed while the listener was disconnected are lost (use delivery: outbox to keep them)');
+      } else {
+        // A restart or a standby's takeover is an outage too, only one this process cannot measure.
+        this.log.warn('notify mode: listening from now on; row changes committed while no pgbridge was listening (before this start or takeover) are lost (use delivery: outbox to keep them)');
+      }
     }
     this.readers.forEach((r) => r.poke());
   }

@@ -9,7 +9,7 @@ import { VERSION } from '../version.js';
 export async function runCommand(config: BridgeConfig, scrubber: Scrubber): Promise<number> {
   const logger = createLogger(config.log, scrubber);
   const metrics = new Metrics(VERSION);
-  const bridge = new Bridge(config, logger, metrics);
+  const bridge = new Bridge(config, logger, metrics, scrubber);
   const server = await startHttp(config.http, metrics, () => bridge.readiness(), logger.child({ component: 'http' }));
   bridge.start();
 

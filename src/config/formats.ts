@@ -37,6 +37,13 @@ export function registerFormats(): void {
         if (value !== null && typeof value !== 'string') throw new Error(`must be a string, got ${describe(value)}`);
       },
     },
+    // Postgres truncates longer identifiers, so LISTEN and pg_notify would name different channels.
+    'channel-name': {
+      validate(value: unknown) {
+        requireString(value);
+        if (Buffer.byteLength(value) > 63) throw new Error(`must be a channel name of at most 63 bytes, got ${Buffer.byteLength(value)}`);
+      },
+    },
     'http-url': { validate: (value: unknown) => checkUrl(value, ['http:', 'https:']) },
     'amqp-url': { validate: (value: unknown) => checkUrl(value, ['amqp:', 'amqps:']) },
     'postgres-url': {

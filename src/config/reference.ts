@@ -14,7 +14,7 @@ function rows(schema: object, prefix: string): string[] {
     const path = prefix ? `${prefix}.${key}` : key;
     if (!isLeaf(node)) return rows(node as object, path);
     const format = Array.isArray(node.format) ? node.format.join(' \\| ') : typeof node.format === 'string' ? node.format : '';
-    const required = node.default === null && ['required-string', 'http-url', 'amqp-url', 'non-empty-string-list'].includes(format);
+    const required = node.default === null && ['required-string', 'channel-name', 'http-url', 'amqp-url', 'non-empty-string-list'].includes(format);
     const fallback = required ? '*required*' : `\`${JSON.stringify(node.default)}\``;
     return [`| \`${path}\` | ${fallback} | ${format} | ${(node.doc ?? '').replace(/\|/g, '\\|')} |`];
   });

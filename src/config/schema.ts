@@ -53,9 +53,7 @@ export const rootSchema: Schema<RootConfig> = {
   },
   notify_channel: {
     doc: 'Channel the capture triggers NOTIFY on.',
-    format: (value: unknown) => {
-      if (typeof value !== 'string' || value === '' || value.length > 63) throw new Error('must be a channel name of 1 to 63 characters');
-    },
+    format: 'channel-name',
     default: 'pgbridge',
   },
   capture: list('Tables whose row changes are captured.'),
@@ -110,7 +108,7 @@ export const captureSchema: Schema<CaptureItem> = {
 };
 
 export const channelSchema: Schema<{ name: string }> = {
-  name: { doc: 'Channel to LISTEN on.', format: 'required-string', default: null as unknown as string },
+  name: { doc: 'Channel to LISTEN on.', format: 'channel-name', default: null as unknown as string },
 };
 
 export interface RouteItem {

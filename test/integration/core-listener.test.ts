@@ -60,7 +60,7 @@ describe('notify mode listener', () => {
     assert.ok(killed >= 1, `terminated ${killed} listener connection(s)`);
     await bridge.waitForLog((e) => e.msg === 'listener reconnected', 10_000);
     // The log says that changes made while disconnected are lost.
-    await bridge.waitForLog((e) => e.level === 40 && typeof e.msg === 'string' && /notify mode.*lost/.test(e.msg), 5000);
+    await bridge.waitForLog((e) => e.level === 40 && typeof e.msg === 'string' && /notify mode.*while the listener was disconnected.*lost/.test(e.msg), 5000);
     // The reconnected listener must be the one that hears this.
     await waitFor(async () => (await db.query(`SELECT 1 FROM pg_stat_activity WHERE datname = $1 AND application_name = 'pgbridge listener'`, [db.name])).rowCount === 1);
 

@@ -222,11 +222,4 @@ describe('webhook delivery', () => {
     const req = server.requests.find((r) => r.url === '/basic?x=1')!;
     assert.equal(req.headers.authorization, `Basic ${Buffer.from('alice:pa@ss-w0rd').toString('base64')}`);
   });
-
-  test('the secret never appears in the logs', () => {
-    const logs = bridge.logLines.join('\n');
-    assert.ok(logs.length > 0);
-    assert.ok(!logs.includes(SECRET.slice('whsec_'.length)), 'signing secret in the logs');
-    assert.ok(!logs.includes('pa%40ss-w0rd') && !logs.includes('pa@ss-w0rd'), 'URL password in the logs');
-  });
 });

@@ -24,7 +24,7 @@ export async function itemsDatabase(): Promise<TestDatabase> {
 
 export interface SinkSpec {
   readonly name: string;
-  readonly type: 'webhook' | 'stdout';
+  readonly type: 'webhook' | 'stdout' | 'amqp' | 'kafka';
   readonly url?: string;
   readonly [key: string]: unknown;
 }
@@ -102,8 +102,12 @@ export class Tally {
   }
 }
 
-/** What to answer a POST: a status, or never (`hang`), or a dropped connection (`reset`). */
-export type Reply = { status: number } | 'hang' | 'reset';
+/**
+ * What to answer a POST: a status (with headers, after `delayMs`), or never
+ * (`hang`), or a dropped connection (`reset`). A late 2xx still counts as
+ * accepted: the far end processed the event even if the sender stopped waiting.
+ */
+export type Reply = { status: number; headers?: Record<string, string>; delayMs?: number } | 'hang' | 'reset';
 
 /**
  * A webhook far end on a real HTTP server (port 0, or a given port so a
@@ -126,11 +130,15 @@ export class CountingWebhook {
       const reply = this.policy(received, index);
       if (reply === 'hang') return;
       if (reply === 'reset') return void req.socket.destroy();
-      if (reply.status >= 200 && reply.status < 300) {
-        const parsed = JSON.parse(received.body) as unknown;
-        this.tally.add(Array.isArray(parsed) ? parsed : [parsed]);
-      }
-      res.writeHead(reply.status).end();
+      const answer = (): void => {
+        if (reply.status >= 200 && reply.status < 300) {
+          const parsed = JSON.parse(received.body) as unknown;
+          this.tally.add(Array.isArray(parsed) ? parsed : [parsed]);
+        }
+        if (!res.destroyed) res.writeHead(reply.status, reply.headers).end();
+      };
+      if (reply.delayMs) setTimeout(answer, reply.delayMs);
+      else answer();
     });
   });
 

@@ -55,5 +55,12 @@ export function webhookSecrets(config: WebhookSinkConfig): string[] {
   const headerSecrets = Object.entries(config.headers)
     .filter(([name]) => SECRET_HEADER.test(name))
     .flatMap(([, value]) => [value, ...value.split(/\s+/).filter((part) => part.length >= 8)]);
-  return [...secrets, ...headerSecrets, ...urlPassword(config.url)];
+  return [...secrets, ...headerSecrets, ...urlPassword(config.url), ...basicCredentials(config.url)];
+}
+
+/** user:password in the URL travels base64-encoded in the Authorization header, and can be echoed back that way. */
+function basicCredentials(text: string): string[] {
+  const url = new URL(text);
+  if (!url.password) return [];
+  return [Buffer.from(`${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`).toString('base64')];
 }

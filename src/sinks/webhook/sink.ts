@@ -98,7 +98,7 @@ export class WebhookSink implements Sink {
       return;
     }
     const text = (await response.body.text().catch(() => '')).slice(0, 200);
-    const detail = `webhook ${this.name}: HTTP ${statusCode}${text ? `: ${text}` : ''}`;
+    const detail = `webhook ${this.name}: HTTP ${statusCode}${redirectNote(statusCode, response.headers.location)}${text ? `: ${text}` : ''}`;
     if (statusCode === 408 || statusCode === 429 || statusCode >= 500) {
       throw new RetriableError(detail, { retryAfterMs: parseRetryAfter(response.headers['retry-after']), code: `PGBRIDGE_HTTP_${statusCode}` });
     }
@@ -118,4 +118,14 @@ function splitCredentials(text: string): { url: string; authorization?: string }
   url.username = '';
   url.password = '';
   return { url: url.toString(), authorization: `Basic ${Buffer.from(credentials).toString('base64')}` };
+}
+
+/**
+ * Redirects are not followed: re-POSTing a body elsewhere is what a changed
+ * or mistyped url causes, so the operator is told where to point it instead.
+ */
+function redirectNote(statusCode: number, location: string | string[] | undefined): string {
+  if (statusCode < 300 || statusCode >= 400) return '';
+  const target = Array.isArray(location) ? location[0] : location;
+  return target ? ` redirect to ${target} (not followed: set the sink url to it)` : ' redirect (not followed)';
 }
