@@ -12,7 +12,7 @@ import amqp, { type Channel, type ChannelModel } from 'amqplib';
 import { waitFor } from '../support/bridge.js';
 import type { TestDatabase } from '../support/pg.js';
 import { CountingWebhook, insertItems, installedConfig, itemsDatabase, keys, logsWith, outboxCount, startBridge, webhookSink, RETRY } from '../integration/outbox-harness.js';
-import { printCounts } from './counts.js';
+import { printCounts } from './tally.js';
 
 const BROKER = process.env.PGBRIDGE_TEST_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
 const EXCHANGE = `pgbridge-test-nack-${randomUUID().slice(0, 8)}`;

@@ -12,7 +12,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { RunningBridge } from '../support/bridge.js';
 import type { TestDatabase } from '../support/pg.js';
 import { CountingWebhook, installedConfig, itemsDatabase, logsWith, startBridge, untilDelivered, webhookSink } from '../integration/outbox-harness.js';
-import { printCounts } from './counts.js';
+import { printCounts } from './tally.js';
 
 const PER_STATEMENT = 5;
 let db: TestDatabase;

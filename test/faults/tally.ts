@@ -29,10 +29,25 @@ export function tally(sent: readonly number[], arrivals: readonly Arrival[]): Fa
   return { sent: sent.length, delivered: sent.length - lostIds.length, lost: lostIds.length, duplicated: arrivals.length - uniqueEvents, lostIds };
 }
 
-/** Prints `fault=… mode=… sent=N delivered=N lost=N duplicated=N` under the test. */
-export function reportTally(t: TestContext, fault: string, mode: string, counts: FaultTally): void {
-  const line = `fault=${fault} mode=${mode} sent=${counts.sent} delivered=${counts.delivered} lost=${counts.lost} duplicated=${counts.duplicated}`;
+/** What every fault test prints, whatever it counted. */
+export interface Counts {
+  readonly sent: number;
+  readonly delivered: number;
+  readonly lost: number;
+  readonly duplicates: number;
+}
+
+/** Prints `fault=… mode=… sent=N delivered=N lost=N duplicated=N [extra…]` under the test, one line to compare and grep runs by. */
+export function printCounts(t: TestContext, fault: string, mode: string, counts: Counts, extra: Record<string, number | string> = {}): void {
+  const fields = { sent: counts.sent, delivered: counts.delivered, lost: counts.lost, duplicated: counts.duplicates, ...extra };
+  const line = `fault=${fault} mode=${mode} ${Object.entries(fields)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(' ')}`;
   t.diagnostic(line);
+}
+
+export function reportTally(t: TestContext, fault: string, mode: string, counts: FaultTally): void {
+  printCounts(t, fault, mode, { ...counts, duplicates: counts.duplicated });
 }
 
 /** Tallies, prints, and (outbox mode: nothing may be lost) asserts that every sent row arrived. */

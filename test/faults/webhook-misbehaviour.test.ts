@@ -23,7 +23,7 @@ import {
   untilDelivered,
   webhookSink,
 } from '../integration/outbox-harness.js';
-import { printCounts } from './counts.js';
+import { printCounts } from './tally.js';
 
 const ROWS = 300;
 let db: TestDatabase;
