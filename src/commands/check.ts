@@ -2,7 +2,11 @@ import { randomBytes } from 'node:crypto';
 import pino from 'pino';
 import type { BridgeConfig } from '../config/types.js';
 import { errorMessage } from '../errors.js';
-import { outboxTable } from '../install/names.js';
+import { qualifiedName } from '../config/table-name.js';
+import { installedTriggers } from '../install/catalog.js';
+import { outboxTable, triggerName } from '../install/names.js';
+import { InstallError, planInstall } from '../install/plan.js';
+import type pg from 'pg';
 import { connectClient, databaseName } from '../postgres.js';
 import type { Scrubber } from '../secrets.js';
 import { sinkModules } from '../sinks/registry.js';
@@ -35,7 +39,9 @@ export async function checkCommand(config: BridgeConfig, scrubber: Scrubber): Pr
         'pgbridge',
         outboxTable(config.instance).split('.')[1],
       ]);
-      line('install', rows[0].n === 1 ? 'ok' : 'FAIL: pgbridge objects are missing; run `pgbridge install`');
+      const installed = rows[0].n === 1;
+      line('install', installed ? 'ok' : 'FAIL: pgbridge objects are missing; run `pgbridge install`');
+      if (installed) line('capture', await captureState(config, db));
       line('listen', await listenWorks(config));
     } finally {
       await db.end().catch(() => {});
@@ -59,6 +65,26 @@ export async function checkCommand(config: BridgeConfig, scrubber: Scrubber): Pr
     }
   }
   return failed ? 1 : 0;
+}
+
+/**
+ * Whether the installed triggers still match the config and the tables: a
+ * captured column renamed or dropped since install makes the trigger, and with
+ * it the user's own writes, fail until the config is fixed and install runs again.
+ */
+async function captureState(config: BridgeConfig, db: pg.ClientBase): Promise<string> {
+  try {
+    await planInstall(config, db);
+  } catch (err) {
+    if (err instanceof InstallError) return `FAIL: ${err.message}; writes to it may fail until the config is fixed and \`pgbridge install\` runs`;
+    throw err;
+  }
+  const triggers = new Set((await installedTriggers(db, config.instance)).map((t) => `${t.schema}\0${t.table}\0${t.trigger}`));
+  const missing = config.capture.flatMap((table) =>
+    [...table.ops].filter((op) => !triggers.has(`${table.schema}\0${table.table}\0${triggerName(config.instance, op)}`)).map((op) => `${qualifiedName(table)} ${op}`),
+  );
+  if (missing.length > 0) return `FAIL: not captured yet: ${missing.join(', ')}; run \`pgbridge install\``;
+  return `ok (${config.capture.length} table(s))`;
 }
 
 /** LISTEN fails silently behind a transaction-mode pooler: send ourselves a NOTIFY and wait for it. */
