@@ -103,6 +103,8 @@ export class SinkRunner {
   private async drain(lane: Lane): Promise<void> {
     lane.busy = true;
     try {
+      // A page of the outbox or a chunk of notifications is pushed in one synchronous run: take it whole, not its first event alone.
+      await Promise.resolve();
       while (lane.queue.length > 0 && !this.abort.signal.aborted) {
         const wait = this.sink.batchWaitMs ?? 0;
         if (wait > 0 && lane.queue.length < this.sink.maxBatch && !this.stopping) await sleep(wait, this.abort.signal);
