@@ -5,9 +5,10 @@ import type { Metrics } from '../metrics.js';
 import type { RetryConfig, Sink } from '../sinks/sink.js';
 import { backoffDelay, sleep } from './backoff.js';
 import type { Envelope, Outcome } from './envelope.js';
+import { Fifo } from './fifo.js';
 
 interface Lane {
-  readonly queue: Envelope[];
+  readonly queue: Fifo<Envelope>;
   busy: boolean;
 }
 
@@ -41,7 +42,7 @@ export class SinkRunner {
     readonly sink: Sink,
     private readonly options: RunnerOptions,
   ) {
-    this.lanes = Array.from({ length: Math.max(1, sink.maxInFlight) }, () => ({ queue: [], busy: false }));
+    this.lanes = Array.from({ length: Math.max(1, sink.maxInFlight) }, () => ({ queue: new Fifo<Envelope>(), busy: false }));
     this.capacity = options.capacity ?? Math.max(1000, 4 * sink.maxBatch * this.lanes.length);
   }
 
@@ -83,7 +84,7 @@ export class SinkRunner {
     this.stopping = true;
     this.roomWaiters.splice(0).forEach((wake) => wake());
     if (!finishQueued) {
-      for (const lane of this.lanes) this.queued -= lane.queue.splice(0).length;
+      for (const lane of this.lanes) this.queued -= lane.queue.clear();
       // A batch waiting to retry is handed back now (it stays in the outbox), not after the timeout.
       this.giveUp.abort();
     }
@@ -108,7 +109,7 @@ export class SinkRunner {
       while (lane.queue.length > 0 && !this.abort.signal.aborted) {
         const wait = this.sink.batchWaitMs ?? 0;
         if (wait > 0 && lane.queue.length < this.sink.maxBatch && !this.stopping) await sleep(wait, this.abort.signal);
-        const batch = lane.queue.splice(0, this.sink.maxBatch);
+        const batch = lane.queue.take(this.sink.maxBatch);
         await this.deliver(batch);
       }
     } finally {
