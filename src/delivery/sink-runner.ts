@@ -35,7 +35,7 @@ export class SinkRunner {
   /** Aborted when waiting to retry is pointless: at once on an outbox-mode stop, else with `abort`. */
   private readonly giveUp = new AbortController();
   private connecting: Promise<void> | undefined;
-  private roomWaiters: Array<() => void> = [];
+  private roomWaiters: Array<{ readonly atLeast: number; readonly wake: () => void }> = [];
   private idleWaiters: Array<() => void> = [];
 
   constructor(
@@ -59,10 +59,11 @@ export class SinkRunner {
     return Math.max(0, this.capacity - this.queued);
   }
 
-  /** Resolves when push() may be called again without going over capacity (or when stopping). */
-  waitForRoom(): Promise<void> {
-    if (this.room > 0 || this.stopping) return Promise.resolve();
-    return new Promise((resolve) => this.roomWaiters.push(resolve));
+  /** Resolves when there is room for `atLeast` more events (at most the capacity), or when stopping. */
+  waitForRoom(atLeast = 1): Promise<void> {
+    const wanted = Math.max(1, Math.min(atLeast, this.capacity));
+    if (this.room >= wanted || this.stopping) return Promise.resolve();
+    return new Promise((wake) => this.roomWaiters.push({ atLeast: wanted, wake }));
   }
 
   push(envelope: Envelope): void {
@@ -82,7 +83,7 @@ export class SinkRunner {
    */
   async stop(timeoutMs: number, finishQueued: boolean): Promise<void> {
     this.stopping = true;
-    this.roomWaiters.splice(0).forEach((wake) => wake());
+    this.roomWaiters.splice(0).forEach((waiter) => waiter.wake());
     if (!finishQueued) {
       for (const lane of this.lanes) this.queued -= lane.queue.clear();
       // A batch waiting to retry is handed back now (it stays in the outbox), not after the timeout.
@@ -191,7 +192,11 @@ export class SinkRunner {
   private release(batch: readonly Envelope[]): void {
     this.queued -= batch.length;
     this.options.metrics.sinkQueue.set({ sink: this.name }, this.queued);
-    if (this.room > 0) this.roomWaiters.splice(0).forEach((wake) => wake());
+    if (this.roomWaiters.length === 0) return;
+    const room = this.room;
+    const waiting = this.roomWaiters;
+    this.roomWaiters = waiting.filter((waiter) => room < waiter.atLeast);
+    for (const waiter of waiting) if (room >= waiter.atLeast) waiter.wake();
   }
 }
 
