@@ -3,6 +3,7 @@ import type { BridgeEvent } from '../../event.js';
 import { errorMessage, PermanentError, RetriableError } from '../../errors.js';
 import type { Sink, SinkContext } from '../sink.js';
 import type { WebhookSinkConfig } from './config.js';
+import { deadline, type Deadline } from './deadline.js';
 import { buildRequest } from './request.js';
 import { parseRetryAfter } from './retry-after.js';
 import { signWebhook } from './signature.js';
@@ -73,22 +74,30 @@ export class WebhookSink implements Sink {
       headers['webhook-timestamp'] = String(timestamp);
       headers['webhook-signature'] = signWebhook(this.secrets, req.messageId, timestamp, req.body);
     }
-    const timeout = AbortSignal.timeout(this.config.timeout_ms);
+    const timeout = deadline(signal, this.config.timeout_ms);
+    try {
+      await this.post(headers, req.body, timeout);
+    } finally {
+      timeout.done();
+    }
+  }
+
+  private async post(headers: Record<string, string>, body: string, timeout: Deadline): Promise<void> {
     let response;
     try {
       response = await request(this.url, {
         method: this.config.method,
         headers,
-        body: req.body,
+        body,
         dispatcher: this.agent,
-        signal: AbortSignal.any([signal, timeout]),
+        signal: timeout.signal,
         headersTimeout: this.config.timeout_ms,
         bodyTimeout: this.config.timeout_ms,
       });
     } catch (err) {
-      if (signal.aborted) throw err;
+      if (timeout.signal.aborted && !timeout.expired) throw err;
       this.reachable = false;
-      const reason = timeout.aborted ? `no answer within ${this.config.timeout_ms} ms` : errorMessage(err);
+      const reason = timeout.expired ? `no answer within ${this.config.timeout_ms} ms` : errorMessage(err);
       throw new RetriableError(`webhook ${this.name}: ${reason}`, { cause: err, code: 'PGBRIDGE_WEBHOOK_NETWORK' });
     }
     this.reachable = true;
