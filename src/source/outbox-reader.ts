@@ -33,6 +33,13 @@ export class OutboxReader {
   /** Room the runner must have before the next page: one slot at a time would mean a page per settled event. */
   private readonly lowWater: number;
   private readonly settled = new SettledWater();
+  /**
+   * While pages come back full, the settled water for the next page is
+   * measured during this one's query: a water measured earlier is valid for
+   * any query issued after it (only lower), and a page costs one round trip less.
+   */
+  private nextWater: Promise<bigint | undefined> | undefined;
+  private lastPageFull = false;
   private readonly query: string;
   private dirty = true;
   private wake: (() => void) | undefined;
@@ -110,11 +117,14 @@ export class OutboxReader {
 
   private async readPage(): Promise<void> {
     const sink = this.runner.name;
-    const water = await this.settled.advance(this.pool);
+    const water = (await this.nextWater) ?? (await this.settled.advance(this.pool));
+    this.nextWater = undefined;
     const limit = Math.max(1, Math.min(this.options.batchSize, this.runner.room));
     const heldAbove: string[] = [];
     for (const ids of [this.held, this.skipped]) for (const [id, value] of ids) if (value > this.floor) heldAbove.push(id);
-    const { rows } = await this.pool.query<OutboxRow>(this.query, [this.floor.toString(), heldAbove, sink, limit]);
+    const page = this.pool.query<OutboxRow>(this.query, [this.floor.toString(), heldAbove, sink, limit]);
+    if (this.lastPageFull) this.nextWater = this.settled.advance(this.pool).catch(() => undefined);
+    const { rows } = await page;
     for (const row of rows) {
       const event = rowToEvent(row);
       const routed = row.target_sink !== null ? [row.target_sink] : this.router.sinksFor(event);
@@ -140,6 +150,7 @@ export class OutboxReader {
       this.floor = reach;
       for (const [id, value] of this.skipped) if (value <= reach) this.skipped.delete(id);
     }
+    this.lastPageFull = full;
     if (full) this.dirty = true;
   }
 }
