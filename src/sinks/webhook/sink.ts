@@ -1,4 +1,4 @@
-import { Agent, request } from 'undici';
+import type { Agent, request } from 'undici';
 import type { BridgeEvent } from '../../event.js';
 import { errorMessage, PermanentError, RetriableError } from '../../errors.js';
 import type { Sink, SinkContext } from '../sink.js';
@@ -13,7 +13,8 @@ const USER_AGENT = 'pgbridge';
 /** POSTs events to one URL. 2xx is success; 408, 429, 5xx and network errors are retriable; the rest is permanent. */
 export class WebhookSink implements Sink {
   readonly type = 'webhook';
-  private readonly agent: Agent;
+  /** undici is loaded on first use, not at startup: a process without a webhook sink never pays for it. */
+  private http: { readonly agent: Agent; readonly request: typeof request } | undefined;
   private readonly secrets: readonly string[];
   /** The URL without user:password, which undici would silently drop. */
   private readonly url: string;
@@ -24,7 +25,6 @@ export class WebhookSink implements Sink {
     private readonly config: WebhookSinkConfig,
     private readonly ctx: SinkContext,
   ) {
-    this.agent = new Agent({ connections: config.max_in_flight, keepAliveTimeout: 30_000, connect: { timeout: config.timeout_ms } });
     this.secrets = config.secret === null ? [] : Array.isArray(config.secret) ? config.secret : [config.secret];
     const { url, authorization } = splitCredentials(config.url);
     this.url = url;
@@ -47,10 +47,11 @@ export class WebhookSink implements Sink {
 
   /** Reachability probe: any HTTP answer to a HEAD request will do. */
   async connect(signal: AbortSignal): Promise<void> {
+    const http = this.http ?? (await this.loadHttp());
     try {
-      const response = await request(this.url, {
+      const response = await http.request(this.url, {
         method: 'HEAD',
-        dispatcher: this.agent,
+        dispatcher: http.agent,
         signal: AbortSignal.any([signal, AbortSignal.timeout(this.config.timeout_ms)]),
         headers: this.headers,
       });
@@ -83,13 +84,14 @@ export class WebhookSink implements Sink {
   }
 
   private async post(headers: Record<string, string>, body: string, timeout: Deadline): Promise<void> {
+    const http = this.http ?? (await this.loadHttp());
     let response;
     try {
-      response = await request(this.url, {
+      response = await http.request(this.url, {
         method: this.config.method,
         headers,
         body,
-        dispatcher: this.agent,
+        dispatcher: http.agent,
         signal: timeout.signal,
         headersTimeout: this.config.timeout_ms,
         bodyTimeout: this.config.timeout_ms,
@@ -115,7 +117,16 @@ export class WebhookSink implements Sink {
   }
 
   async close(): Promise<void> {
-    await this.agent.close().catch(() => {});
+    await this.http?.agent.close().catch(() => {});
+  }
+
+  private async loadHttp(): Promise<NonNullable<WebhookSink['http']>> {
+    const { Agent, request } = await import('undici');
+    this.http ??= {
+      agent: new Agent({ connections: this.config.max_in_flight, keepAliveTimeout: 30_000, connect: { timeout: this.config.timeout_ms } }),
+      request,
+    };
+    return this.http;
   }
 }
 
