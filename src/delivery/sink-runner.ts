@@ -5,9 +5,10 @@ import type { Metrics } from '../metrics.js';
 import type { RetryConfig, Sink } from '../sinks/sink.js';
 import { backoffDelay, sleep } from './backoff.js';
 import type { Envelope, Outcome } from './envelope.js';
+import { Fifo } from './fifo.js';
 
 interface Lane {
-  readonly queue: Envelope[];
+  readonly queue: Fifo<Envelope>;
   busy: boolean;
 }
 
@@ -34,14 +35,14 @@ export class SinkRunner {
   /** Aborted when waiting to retry is pointless: at once on an outbox-mode stop, else with `abort`. */
   private readonly giveUp = new AbortController();
   private connecting: Promise<void> | undefined;
-  private roomWaiters: Array<() => void> = [];
+  private roomWaiters: Array<{ readonly atLeast: number; readonly wake: () => void }> = [];
   private idleWaiters: Array<() => void> = [];
 
   constructor(
     readonly sink: Sink,
     private readonly options: RunnerOptions,
   ) {
-    this.lanes = Array.from({ length: Math.max(1, sink.maxInFlight) }, () => ({ queue: [], busy: false }));
+    this.lanes = Array.from({ length: Math.max(1, sink.maxInFlight) }, () => ({ queue: new Fifo<Envelope>(), busy: false }));
     this.capacity = options.capacity ?? Math.max(1000, 4 * sink.maxBatch * this.lanes.length);
   }
 
@@ -58,10 +59,11 @@ export class SinkRunner {
     return Math.max(0, this.capacity - this.queued);
   }
 
-  /** Resolves when push() may be called again without going over capacity (or when stopping). */
-  waitForRoom(): Promise<void> {
-    if (this.room > 0 || this.stopping) return Promise.resolve();
-    return new Promise((resolve) => this.roomWaiters.push(resolve));
+  /** Resolves when there is room for `atLeast` more events (at most the capacity), or when stopping. */
+  waitForRoom(atLeast = 1): Promise<void> {
+    const wanted = Math.max(1, Math.min(atLeast, this.capacity));
+    if (this.room >= wanted || this.stopping) return Promise.resolve();
+    return new Promise((wake) => this.roomWaiters.push({ atLeast: wanted, wake }));
   }
 
   push(envelope: Envelope): void {
@@ -81,9 +83,9 @@ export class SinkRunner {
    */
   async stop(timeoutMs: number, finishQueued: boolean): Promise<void> {
     this.stopping = true;
-    this.roomWaiters.splice(0).forEach((wake) => wake());
+    this.roomWaiters.splice(0).forEach((waiter) => waiter.wake());
     if (!finishQueued) {
-      for (const lane of this.lanes) this.queued -= lane.queue.splice(0).length;
+      for (const lane of this.lanes) this.queued -= lane.queue.clear();
       // A batch waiting to retry is handed back now (it stays in the outbox), not after the timeout.
       this.giveUp.abort();
     }
@@ -103,10 +105,12 @@ export class SinkRunner {
   private async drain(lane: Lane): Promise<void> {
     lane.busy = true;
     try {
+      // A page of the outbox or a chunk of notifications is pushed in one synchronous run: take it whole, not its first event alone.
+      await Promise.resolve();
       while (lane.queue.length > 0 && !this.abort.signal.aborted) {
         const wait = this.sink.batchWaitMs ?? 0;
         if (wait > 0 && lane.queue.length < this.sink.maxBatch && !this.stopping) await sleep(wait, this.abort.signal);
-        const batch = lane.queue.splice(0, this.sink.maxBatch);
+        const batch = lane.queue.take(this.sink.maxBatch);
         await this.deliver(batch);
       }
     } finally {
@@ -188,7 +192,11 @@ export class SinkRunner {
   private release(batch: readonly Envelope[]): void {
     this.queued -= batch.length;
     this.options.metrics.sinkQueue.set({ sink: this.name }, this.queued);
-    if (this.room > 0) this.roomWaiters.splice(0).forEach((wake) => wake());
+    if (this.roomWaiters.length === 0) return;
+    const room = this.room;
+    const waiting = this.roomWaiters;
+    this.roomWaiters = waiting.filter((waiter) => room < waiter.atLeast);
+    for (const waiter of waiting) if (room >= waiter.atLeast) waiter.wake();
   }
 }
 

@@ -122,9 +122,15 @@ export class OutboxProgress {
       partialRoutes.set(rowId, routed.join(','));
     }
 
+    const deleteComplete = `DELETE FROM ${this.table} WHERE id = ANY($1::bigint[])`;
+    if (letters.length === 0 && completeShared.length === 0 && partialIds.length === 0) {
+      // The common case, one sink and no dead letters: one statement is atomic by itself, two round trips fewer than BEGIN … COMMIT.
+      if (complete.length > 0) await this.pool.query(deleteComplete, [complete]);
+      return;
+    }
     await inTransaction(this.pool, async (db) => {
       await insertDeadLetters(db, this.instance, letters);
-      if (complete.length > 0) await db.query(`DELETE FROM ${this.table} WHERE id = ANY($1::bigint[])`, [complete]);
+      if (complete.length > 0) await db.query(deleteComplete, [complete]);
       if (completeShared.length > 0) await db.query('DELETE FROM pgbridge.deliveries WHERE event_id = ANY($1::bigint[])', [completeShared]);
       if (partialIds.length > 0) {
         await db.query(

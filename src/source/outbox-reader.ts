@@ -26,10 +26,20 @@ const RETRY = { initial_ms: 200, max_ms: 5000, max_attempts: 0 };
  */
 export class OutboxReader {
   private floor = 0n;
-  private readonly held = new Set<string>();
+  /** Row ids (as the query returns them) with their value, compared to the floor on every page. */
+  private readonly held = new Map<string, bigint>();
   /** Rows above the floor routed to other sinks only: read once, left out of later pages. */
-  private readonly skipped = new Set<string>();
+  private readonly skipped = new Map<string, bigint>();
+  /** Room the runner must have before the next page: one slot at a time would mean a page per settled event. */
+  private readonly lowWater: number;
   private readonly settled = new SettledWater();
+  /**
+   * While pages come back full, the settled water for the next page is
+   * measured during this one's query: a water measured earlier is valid for
+   * any query issued after it (only lower), and a page costs one round trip less.
+   */
+  private nextWater: Promise<bigint | undefined> | undefined;
+  private lastPageFull = false;
   private readonly query: string;
   private dirty = true;
   private wake: (() => void) | undefined;
@@ -47,6 +57,7 @@ export class OutboxReader {
     private readonly metrics: Metrics,
   ) {
     this.query = pageQuery(options.table);
+    this.lowWater = Math.max(1, Math.min(Math.ceil(options.batchSize / 2), Math.floor(runner.capacity / 2)));
     progress.onRelease(runner.name, (ids) => ids.forEach((id) => this.held.delete(id)));
   }
 
@@ -73,7 +84,7 @@ export class OutboxReader {
 
   private async run(): Promise<void> {
     for (let failures = 0; !this.stopped; ) {
-      await this.runner.waitForRoom();
+      await this.runner.waitForRoom(this.lowWater);
       if (this.stopped) return;
       if (!this.dirty) await this.idle();
       if (this.stopped) return;
@@ -106,23 +117,28 @@ export class OutboxReader {
 
   private async readPage(): Promise<void> {
     const sink = this.runner.name;
-    const water = await this.settled.advance(this.pool);
+    const water = (await this.nextWater) ?? (await this.settled.advance(this.pool));
+    this.nextWater = undefined;
     const limit = Math.max(1, Math.min(this.options.batchSize, this.runner.room));
-    const heldAbove = [...this.held, ...this.skipped].filter((id) => BigInt(id) > this.floor);
-    const { rows } = await this.pool.query<OutboxRow>(this.query, [this.floor.toString(), heldAbove, sink, limit]);
+    const heldAbove: string[] = [];
+    for (const ids of [this.held, this.skipped]) for (const [id, value] of ids) if (value > this.floor) heldAbove.push(id);
+    const page = this.pool.query<OutboxRow>(this.query, [this.floor.toString(), heldAbove, sink, limit]);
+    if (this.lastPageFull) this.nextWater = this.settled.advance(this.pool).catch(() => undefined);
+    const { rows } = await page;
     for (const row of rows) {
       const event = rowToEvent(row);
       const routed = row.target_sink !== null ? [row.target_sink] : this.router.sinksFor(event);
+      const value = BigInt(row.id);
       if (routed.length === 0) {
-        this.held.add(row.id);
+        this.held.set(row.id, value);
         this.progress.drop(row.id, sink);
         continue;
       }
       if (!routed.includes(sink)) {
-        this.skipped.add(row.id);
+        this.skipped.set(row.id, value);
         continue;
       }
-      this.held.add(row.id);
+      this.held.set(row.id, value);
       this.metrics.eventsCaptured.inc({ source: 'outbox' });
       this.runner.push({ event, settle: (outcome) => this.progress.settle({ sink, rowId: row.id, routed, event, outcome }) });
     }
@@ -132,8 +148,9 @@ export class OutboxReader {
     const reach = full ? (last < water ? last : water) : water;
     if (reach > this.floor) {
       this.floor = reach;
-      for (const id of this.skipped) if (BigInt(id) <= reach) this.skipped.delete(id);
+      for (const [id, value] of this.skipped) if (value <= reach) this.skipped.delete(id);
     }
+    this.lastPageFull = full;
     if (full) this.dirty = true;
   }
 }

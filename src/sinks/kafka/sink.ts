@@ -4,7 +4,8 @@ import type { Sink, SinkContext } from '../sink.js';
 import { ackLevel, brokerList, type KafkaSinkConfig } from './config.js';
 import { KAFKA_REJECTED, KAFKA_UNAVAILABLE } from './errors.js';
 import { groupByTopic, toKafkaMessage, topicProblem, type AddressedMessage, type MessageSettings } from './message.js';
-import { createKafkaProducer, type KafkaProducer, type KafkaProducerFactory, type ProducerSettings } from './producer.js';
+import { createLazyKafkaProducer } from './lazy-producer.js';
+import type { KafkaProducer, KafkaProducerFactory, ProducerSettings } from './producer.js';
 
 interface Failure {
   readonly id: string;
@@ -30,7 +31,7 @@ export class KafkaSink implements Sink {
   constructor(
     private readonly config: KafkaSinkConfig,
     private readonly ctx: SinkContext,
-    private readonly createProducer: KafkaProducerFactory = createKafkaProducer,
+    private readonly createProducer: KafkaProducerFactory = createLazyKafkaProducer,
   ) {
     this.maxBatch = config.max_batch;
     this.maxInFlight = config.max_in_flight;

@@ -1,8 +1,9 @@
-import { Agent, request } from 'undici';
+import type { Agent, request } from 'undici';
 import type { BridgeEvent } from '../../event.js';
 import { errorMessage, PermanentError, RetriableError } from '../../errors.js';
 import type { Sink, SinkContext } from '../sink.js';
 import type { WebhookSinkConfig } from './config.js';
+import { deadline, type Deadline } from './deadline.js';
 import { buildRequest } from './request.js';
 import { parseRetryAfter } from './retry-after.js';
 import { signWebhook } from './signature.js';
@@ -12,7 +13,8 @@ const USER_AGENT = 'pgbridge';
 /** POSTs events to one URL. 2xx is success; 408, 429, 5xx and network errors are retriable; the rest is permanent. */
 export class WebhookSink implements Sink {
   readonly type = 'webhook';
-  private readonly agent: Agent;
+  /** undici is loaded on first use, not at startup: a process without a webhook sink never pays for it. */
+  private http: { readonly agent: Agent; readonly request: typeof request } | undefined;
   private readonly secrets: readonly string[];
   /** The URL without user:password, which undici would silently drop. */
   private readonly url: string;
@@ -23,7 +25,6 @@ export class WebhookSink implements Sink {
     private readonly config: WebhookSinkConfig,
     private readonly ctx: SinkContext,
   ) {
-    this.agent = new Agent({ connections: config.max_in_flight, keepAliveTimeout: 30_000, connect: { timeout: config.timeout_ms } });
     this.secrets = config.secret === null ? [] : Array.isArray(config.secret) ? config.secret : [config.secret];
     const { url, authorization } = splitCredentials(config.url);
     this.url = url;
@@ -46,10 +47,11 @@ export class WebhookSink implements Sink {
 
   /** Reachability probe: any HTTP answer to a HEAD request will do. */
   async connect(signal: AbortSignal): Promise<void> {
+    const http = this.http ?? (await this.loadHttp());
     try {
-      const response = await request(this.url, {
+      const response = await http.request(this.url, {
         method: 'HEAD',
-        dispatcher: this.agent,
+        dispatcher: http.agent,
         signal: AbortSignal.any([signal, AbortSignal.timeout(this.config.timeout_ms)]),
         headers: this.headers,
       });
@@ -73,22 +75,32 @@ export class WebhookSink implements Sink {
       headers['webhook-timestamp'] = String(timestamp);
       headers['webhook-signature'] = signWebhook(this.secrets, req.messageId, timestamp, req.body);
     }
-    const timeout = AbortSignal.timeout(this.config.timeout_ms);
+    const timeout = deadline(signal, this.config.timeout_ms);
+    try {
+      await this.post(batch, headers, req.body, timeout);
+    } finally {
+      timeout.done();
+    }
+  }
+
+  /** One request for `batch`; a refusal names the batch's ids. */
+  private async post(batch: readonly BridgeEvent[], headers: Record<string, string>, body: string, timeout: Deadline): Promise<void> {
+    const http = this.http ?? (await this.loadHttp());
     let response;
     try {
-      response = await request(this.url, {
+      response = await http.request(this.url, {
         method: this.config.method,
         headers,
-        body: req.body,
-        dispatcher: this.agent,
-        signal: AbortSignal.any([signal, timeout]),
+        body,
+        dispatcher: http.agent,
+        signal: timeout.signal,
         headersTimeout: this.config.timeout_ms,
         bodyTimeout: this.config.timeout_ms,
       });
     } catch (err) {
-      if (signal.aborted) throw err;
+      if (timeout.signal.aborted && !timeout.expired) throw err;
       this.reachable = false;
-      const reason = timeout.aborted ? `no answer within ${this.config.timeout_ms} ms` : errorMessage(err);
+      const reason = timeout.expired ? `no answer within ${this.config.timeout_ms} ms` : errorMessage(err);
       throw new RetriableError(`webhook ${this.name}: ${reason}`, { cause: err, code: 'PGBRIDGE_WEBHOOK_NETWORK' });
     }
     this.reachable = true;
@@ -106,7 +118,16 @@ export class WebhookSink implements Sink {
   }
 
   async close(): Promise<void> {
-    await this.agent.close().catch(() => {});
+    await this.http?.agent.close().catch(() => {});
+  }
+
+  private async loadHttp(): Promise<NonNullable<WebhookSink['http']>> {
+    const { Agent, request } = await import('undici');
+    this.http ??= {
+      agent: new Agent({ connections: this.config.max_in_flight, keepAliveTimeout: 30_000, connect: { timeout: this.config.timeout_ms } }),
+      request,
+    };
+    return this.http;
   }
 }
 
