@@ -100,7 +100,7 @@ export class TcpProxy {
   private accept(client: net.Socket): void {
     this.accepted++;
     client.on('error', () => {});
-    if (this.modeNow === 'drop' || this.stopped) return void client.resetAndDestroy();
+    if (this.modeNow === 'drop' || this.stopped) return void abort(client, this.stopped);
     const link: Link = { client, upstream: undefined };
     this.links.add(link);
     client.on('close', () => this.cut(link));
@@ -134,7 +134,18 @@ export class TcpProxy {
 
   private cut(link: Link): void {
     if (!this.links.delete(link)) return;
-    if (!link.client.destroyed) link.client.resetAndDestroy();
-    if (link.upstream && !link.upstream.destroyed) link.upstream.resetAndDestroy();
+    abort(link.client, this.stopped);
+    if (link.upstream) abort(link.upstream, this.stopped);
   }
+}
+
+/**
+ * Resets the connection (RST), as a network failure would. Not with writes
+ * still queued, nor when the proxy stops: libuv can then leave the handle
+ * unclosed, and Node spins at 100% CPU at exit waiting for it.
+ */
+function abort(socket: net.Socket, stopping: boolean): void {
+  if (socket.destroyed) return;
+  if (stopping || socket.writableLength > 0 || socket.pending) socket.destroy();
+  else socket.resetAndDestroy();
 }
