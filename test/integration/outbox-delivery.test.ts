@@ -130,6 +130,35 @@ describe('outbox delivery', () => {
     await waitFor(async () => (await outboxCount(db)) === 0, 10_000, 'empty outbox');
   });
 
+  test('writers streaming 10-row transactions for 8 s into a batched webhook: nothing left below the floor', async (t) => {
+    await db.query('TRUNCATE public.items');
+    const hook = await startedWebhook(t);
+    const config = await installedConfig(db, [webhookSink('hook', hook.url, { batch: { max_events: 500, max_wait_ms: 0 } })], { outbox: { poll_interval_ms: 1000 } });
+    const bridge = startBridge(t, config);
+    await bridge.ready();
+
+    const writers = await Promise.all(Array.from({ length: 4 }, () => client(db)));
+    t.after(() => Promise.all(writers.map((c) => c.end())));
+    let next = 1;
+    const until = Date.now() + 8000;
+    await Promise.all(
+      writers.map(async (c) => {
+        while (Date.now() < until) {
+          await c.query('BEGIN');
+          // One statement per row: concurrent transactions interleave their ids.
+          for (let i = 0; i < 10; i++) await c.query('INSERT INTO public.items (id) VALUES ($1)', [next++]);
+          await c.query('COMMIT');
+        }
+      }),
+    );
+    const sent = next - 1;
+    await untilDelivered(hook.tally, sent, 30_000, 'every streamed row').catch(() => {});
+    const summary = hook.tally.summary(sent, keys(1, sent));
+    report(t, 'streamed 10-row transactions', { ...summary, outbox_left: await outboxCount(db) });
+    assert.equal(summary.lost, 0);
+    await waitFor(async () => (await outboxCount(db)) === 0, 10_000, 'empty outbox');
+  });
+
   test('a forged NOTIFY on the pgbridge channel delivers nothing; a forwarded channel still works', async (t) => {
     await db.query('TRUNCATE public.items');
     const hook = await startedWebhook(t);
