@@ -24,6 +24,14 @@ import { OutboxProgress } from './source/outbox-progress.js';
 import { OutboxReader } from './source/outbox-reader.js';
 import { sweepStrandedRows } from './source/outbox-sweep.js';
 
+/** Channel messages written to the outbox in one transaction at most. */
+const CHANNEL_BATCH = 500;
+
+interface ChannelMessage {
+  readonly channel: string;
+  readonly payload: string;
+}
+
 /** In notify mode memory is the only buffer: past this many events per sink, new ones become dead letters. */
 const NOTIFY_MODE_HARD_LIMIT = 100_000;
 
@@ -137,6 +145,8 @@ class ActivePhase {
   private readonly router: Router;
   private readonly byName: Map<string, SinkRunner>;
   private readonly log: Logger;
+  private readonly channelQueue: ChannelMessage[] = [];
+  private channelWriter: Promise<void> | undefined;
 
   constructor(
     private readonly config: BridgeConfig,
@@ -197,6 +207,8 @@ class ActivePhase {
     if (this.config.delivery === 'notify') {
       this.log.warn('notify mode: stopped listening; row changes committed from now until a pgbridge listens again are lost');
     }
+    // Channel messages already received are written to the outbox before delivery stops.
+    await this.channelWriter;
     // Readers first (no new pages), runners at the same time: a reader waiting
     // for room in a full runner (a sink down, a backlog) only wakes when its runner stops.
     const readers = Promise.all(this.readers.map((r) => r.stop()));
@@ -240,26 +252,42 @@ class ActivePhase {
       return;
     }
     if (this.config.delivery === 'outbox') {
-      void this.storeChannelMessage(channel, payload);
+      this.queueChannelMessage(channel, payload);
       return;
     }
     this.metrics.eventsCaptured.inc({ source: 'channel' });
     this.dispatch({ kind: 'channel', id: randomUUID(), channel, payload, ts: nowIso() });
   }
 
-  /** Outbox mode: a channel message is made durable first, then delivered like a row change. */
-  private async storeChannelMessage(channel: string, payload: string): Promise<void> {
+  /**
+   * Outbox mode: a channel message is made durable first, then delivered like a
+   * row change. One writer, in arrival order: messages written by concurrent
+   * transactions could take their ids, and so their delivery order, in any order.
+   */
+  private queueChannelMessage(channel: string, payload: string): void {
+    this.channelQueue.push({ channel, payload });
+    this.channelWriter ??= this.writeChannelMessages().finally(() => (this.channelWriter = undefined));
+  }
+
+  private async writeChannelMessages(): Promise<void> {
+    while (this.channelQueue.length > 0) {
+      const batch = this.channelQueue.splice(0, CHANNEL_BATCH);
+      await this.storeChannelMessages(batch);
+    }
+  }
+
+  private async storeChannelMessages(batch: readonly ChannelMessage[]): Promise<void> {
     for (let attempt = 1; attempt <= 5; attempt++) {
       try {
-        await this.insertChannelRow(channel, payload);
+        await this.insertChannelRows(batch);
         this.readers.forEach((r) => r.poke());
         return;
       } catch (err) {
-        this.log.warn({ channel, attempt, err: errorMessage(err) }, 'storing a channel message failed');
+        this.log.warn({ channels: [...new Set(batch.map((m) => m.channel))], messages: batch.length, attempt, err: errorMessage(err) }, 'storing channel messages failed');
         await new Promise((r) => setTimeout(r, 200 * attempt));
       }
     }
-    this.log.error({ channel }, 'channel message lost: Postgres did not accept it after 5 attempts');
+    this.log.error({ channels: [...new Set(batch.map((m) => m.channel))], messages: batch.length }, 'channel messages lost: Postgres did not accept them after 5 attempts');
   }
 
   /**
@@ -267,10 +295,12 @@ class ActivePhase {
    * plain INSERT the default comes first): SettledWater relies on every
    * outbox writer holding an xid before it holds an id.
    */
-  private async insertChannelRow(channel: string, payload: string): Promise<void> {
+  private async insertChannelRows(batch: readonly ChannelMessage[]): Promise<void> {
     await inTransaction(this.pool, async (db) => {
       await db.query('SELECT pg_current_xact_id()');
-      await db.query(`INSERT INTO ${this.table} (channel, payload) VALUES ($1, $2)`, [channel, payload]);
+      for (const { channel, payload } of batch) {
+        await db.query(`INSERT INTO ${this.table} (channel, payload) VALUES ($1, $2)`, [channel, payload]);
+      }
     });
   }
 

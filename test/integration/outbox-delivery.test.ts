@@ -193,6 +193,22 @@ describe('outbox delivery', () => {
     await waitFor(async () => (await outboxCount(db)) === 0, 5000, 'empty outbox');
   });
 
+  test('channel messages sent back to back arrive in the order they were sent', async (t) => {
+    const hook = await startedWebhook(t);
+    const config = await installedConfig(db, [webhookSink('hook', hook.url)], { channels: [{ name: 'jobs' }] });
+    const bridge = startBridge(t, config);
+    await bridge.ready();
+    const sender = await client(db);
+    t.after(() => sender.end());
+    const sent = Array.from({ length: 300 }, (_, i) => `{"n":${i}}`);
+    // Not awaited one by one: the notifications reach the bridge in a burst.
+    await Promise.all(sent.map((payload) => sender.query(`SELECT pg_notify('jobs', $1)`, [payload])));
+    await waitFor(() => hook.tally.unique >= sent.length, 15_000, 'every channel message');
+    const arrived = hook.requests.flatMap((r) => [JSON.parse(r.body) as unknown].flat()).map((e) => JSON.stringify((e as { payload: unknown }).payload));
+    assert.deepEqual(arrived, sent);
+    await waitFor(async () => (await outboxCount(db)) === 0, 10_000, 'empty outbox');
+  });
+
   test('the outbox and pgbridge.deliveries empty after delivery to two sinks, with routes', async (t) => {
     await db.query('TRUNCATE public.items');
     const hook = await startedWebhook(t);
