@@ -277,17 +277,18 @@ class ActivePhase {
   }
 
   private async storeChannelMessages(batch: readonly ChannelMessage[]): Promise<void> {
+    const about = { channels: [...new Set(batch.map((m) => m.channel))], messages: batch.length };
     for (let attempt = 1; attempt <= 5; attempt++) {
       try {
         await this.insertChannelRows(batch);
         this.readers.forEach((r) => r.poke());
         return;
       } catch (err) {
-        this.log.warn({ channels: [...new Set(batch.map((m) => m.channel))], messages: batch.length, attempt, err: errorMessage(err) }, 'storing channel messages failed');
+        this.log.warn({ ...about, attempt, err: errorMessage(err) }, 'storing channel messages failed');
         await new Promise((r) => setTimeout(r, 200 * attempt));
       }
     }
-    this.log.error({ channels: [...new Set(batch.map((m) => m.channel))], messages: batch.length }, 'channel messages lost: Postgres did not accept them after 5 attempts');
+    this.log.error(about, 'channel messages lost: Postgres did not accept them after 5 attempts');
   }
 
   /**

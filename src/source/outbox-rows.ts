@@ -1,8 +1,11 @@
 import type { BridgeEvent, RowOp } from '../event.js';
 
 const OPS: Record<string, RowOp> = { I: 'INSERT', U: 'UPDATE', D: 'DELETE' };
-/** The event's `ts`: the outbox's timestamptz as ISO 8601 in UTC. */
-export const UTC_TS = `to_char(o.ts AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"')`;
+const UTC_TS = `to_char(o.ts AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"')`;
+
+/** The columns of outbox row `o` that rowToEvent reads; json as text, untouched, and `ts` as ISO 8601 in UTC. */
+export const EVENT_COLUMNS = `o.id::text, o.event_id, o.target_sink, o.txid::text, ${UTC_TS} AS ts, o.schema_name, o.table_name, o.op,
+       o.key::text, o.data::text, o.old::text, o.channel, o.payload`;
 
 /** Byte budget of one page, so a run of 50 MB rows is read a few at a time. */
 export const PAGE_BYTES = 32 * 1024 * 1024;
@@ -33,8 +36,7 @@ export interface OutboxRow {
  */
 export function pageQuery(table: string): string {
   return `
-SELECT o.id::text, o.event_id, o.target_sink, o.txid::text, ${UTC_TS} AS ts, o.schema_name, o.table_name, o.op,
-       o.key::text, o.data::text, o.old::text, o.channel, o.payload, o.total::int
+SELECT ${EVENT_COLUMNS}, o.total::int
   FROM (SELECT p.*,
                sum(coalesce(pg_column_size(p.data), 0) + coalesce(pg_column_size(p.old), 0) + coalesce(pg_column_size(p.payload), 0))
                  OVER (ORDER BY p.id) AS running,

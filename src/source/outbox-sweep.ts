@@ -2,7 +2,7 @@ import type pg from 'pg';
 import { insertDeadLetters, type DeadLetter } from '../delivery/dead-letters.js';
 import { inTransaction } from '../postgres.js';
 import type { Router } from '../router.js';
-import { rowToEvent, UTC_TS, type OutboxRow } from './outbox-rows.js';
+import { EVENT_COLUMNS, rowToEvent, type OutboxRow } from './outbox-rows.js';
 
 const PAGE = 500;
 
@@ -57,8 +57,7 @@ export async function sweepStrandedRows(pool: pg.Pool, table: string, instance: 
 /** Rows with partial progress, or aimed at a sink not in `$2`; the columns rowToEvent needs. */
 function strandedQuery(table: string): string {
   return `
-SELECT o.id::text, o.event_id, o.target_sink, o.txid::text, ${UTC_TS} AS ts, o.schema_name, o.table_name, o.op,
-       o.key::text, o.data::text, o.old::text, o.channel, o.payload,
+SELECT ${EVENT_COLUMNS},
        coalesce((SELECT array_agg(d.sink) FROM pgbridge.deliveries d WHERE d.event_id = o.id), '{}') AS done
   FROM ${table} o
  WHERE o.id > $1::bigint
