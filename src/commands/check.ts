@@ -20,7 +20,7 @@ function withTimeout<T>(work: Promise<T>, what: string): Promise<T> {
   ]);
 }
 
-/** One line per component: ok, WARN or FAIL, each with its reason. Exit 1 when anything failed. */
+/** One line per component: ok or FAIL, each with its reason. Exit 1 when anything failed. */
 export async function checkCommand(config: BridgeConfig, scrubber: Scrubber): Promise<number> {
   let failed = false;
   const line = (component: string, result: string) => {
