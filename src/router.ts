@@ -2,8 +2,14 @@ import type { CaptureOp } from './config/schema.js';
 import type { Route } from './config/types.js';
 import { lowerOp, type BridgeEvent } from './event.js';
 
+/** What a source asks of the routes. */
+export interface Routes {
+  /** The sinks an event goes to, in config order; none when no route takes it. */
+  sinksFor(event: BridgeEvent): readonly string[];
+}
+
 /** Which sinks an event goes to: every route it matches, or every sink when there are no routes. */
-export class Router {
+export class Router implements Routes {
   private readonly cache = new Map<string, readonly string[]>();
 
   constructor(

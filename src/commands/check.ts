@@ -4,10 +4,11 @@ import type { BridgeConfig } from '../config/types.js';
 import { errorMessage } from '../errors.js';
 import { qualifiedName } from '../config/table-name.js';
 import { installedTriggers } from '../install/catalog.js';
-import { outboxTable, triggerName } from '../install/names.js';
+import { triggerName } from '../install/names.js';
 import { InstallError, planInstall } from '../install/plan.js';
 import type pg from 'pg';
 import { connectClient, databaseName } from '../postgres.js';
+import { outboxTable } from '../schema/outbox.js';
 import type { Scrubber } from '../secrets.js';
 import { sinkModules } from '../sinks/registry.js';
 

@@ -1,6 +1,6 @@
 import type { CommandArgs } from '../cli.js';
 import type { BridgeConfig } from '../config/types.js';
-import { outboxTable } from '../install/names.js';
+import { outboxTable, REPLAY_COLUMNS } from '../schema/outbox.js';
 import { connectClient } from '../postgres.js';
 import type { Scrubber } from '../secrets.js';
 
@@ -50,8 +50,7 @@ async function retry(db: Db, config: BridgeConfig, args: CommandArgs): Promise<n
         WHERE instance = $1 AND ($2::text IS NULL OR sink = $2) AND ($3::text IS NULL OR event_id = $3)
           AND sink = ANY($4::text[])
        RETURNING id, sink, event_id, event, key)
-     INSERT INTO ${outboxTable(config.instance)}
-            (event_id, target_sink, txid, ts, schema_name, table_name, op, key, data, old, channel, payload)
+     INSERT INTO ${outboxTable(config.instance)} (${REPLAY_COLUMNS})
      SELECT m.event_id, m.sink,
             coalesce((m.event->>'txid')::xid8, pg_current_xact_id()), (m.event->>'ts')::timestamptz,
             m.event->>'schema', m.event->>'table', left(m.event->>'op', 1)::"char", m.key,

@@ -6,10 +6,23 @@ import type { RetryConfig, Sink } from '../sinks/sink.js';
 import { backoffDelay, sleep } from './backoff.js';
 import type { Envelope, Outcome } from './envelope.js';
 import { Fifo } from './fifo.js';
+import type { Inlet } from './inlet.js';
+import type { SinkState } from './status.js';
 
 interface Lane {
   readonly queue: Fifo<Envelope>;
   busy: boolean;
+  /** The batch being sent (or waiting to be sent again), for the status view. */
+  inFlight: readonly Envelope[] | undefined;
+}
+
+/** The runner's own part of a sink's status (SinkStatus without the name, type and standby). */
+export interface RunnerStatus {
+  readonly state: Exclude<SinkState, 'standby'>;
+  readonly backlog: number;
+  readonly oldestPending: string | null;
+  readonly retries: number;
+  readonly lastError: string | null;
 }
 
 export interface RunnerOptions {
@@ -26,7 +39,7 @@ export interface RunnerOptions {
  * `maxInFlight` lanes by row (or channel): a lane sends one batch at a time,
  * so events of one row are never reordered, while different rows proceed in parallel.
  */
-export class SinkRunner {
+export class SinkRunner implements Inlet {
   readonly capacity: number;
   private readonly lanes: Lane[];
   private queued = 0;
@@ -37,12 +50,16 @@ export class SinkRunner {
   private connecting: Promise<void> | undefined;
   private roomWaiters: Array<{ readonly atLeast: number; readonly wake: () => void }> = [];
   private idleWaiters: Array<() => void> = [];
+  private retried = 0;
+  /** Batches now waiting to be sent again. */
+  private waitingToRetry = 0;
+  private lastError: string | null = null;
 
   constructor(
     readonly sink: Sink,
     private readonly options: RunnerOptions,
   ) {
-    this.lanes = Array.from({ length: Math.max(1, sink.maxInFlight) }, () => ({ queue: new Fifo<Envelope>(), busy: false }));
+    this.lanes = Array.from({ length: Math.max(1, sink.maxInFlight) }, () => ({ queue: new Fifo<Envelope>(), busy: false, inFlight: undefined }));
     this.capacity = options.capacity ?? Math.max(1000, 4 * sink.maxBatch * this.lanes.length);
   }
 
@@ -57,6 +74,16 @@ export class SinkRunner {
 
   get room(): number {
     return Math.max(0, this.capacity - this.queued);
+  }
+
+  status(): RunnerStatus {
+    let oldest: string | null = null;
+    for (const lane of this.lanes) {
+      const first = lane.inFlight?.[0] ?? lane.queue.peek();
+      if (first && (oldest === null || first.event.ts < oldest)) oldest = first.event.ts;
+    }
+    const state = !this.sink.isReady() && this.lastError !== null ? 'down' : this.waitingToRetry > 0 ? 'retrying' : 'delivering';
+    return { state, backlog: this.queued, oldestPending: oldest, retries: this.retried, lastError: this.lastError };
   }
 
   /** Resolves when there is room for `atLeast` more events (at most the capacity), or when stopping. */
@@ -111,10 +138,13 @@ export class SinkRunner {
         const wait = this.sink.batchWaitMs ?? 0;
         if (wait > 0 && lane.queue.length < this.sink.maxBatch && !this.stopping) await sleep(wait, this.abort.signal);
         const batch = lane.queue.take(this.sink.maxBatch);
+        lane.inFlight = batch;
         await this.deliver(batch);
+        lane.inFlight = undefined;
       }
     } finally {
       lane.busy = false;
+      lane.inFlight = undefined;
       if (this.lanes.every((l) => !l.busy && (l.queue.length === 0 || this.abort.signal.aborted))) {
         this.idleWaiters.splice(0).forEach((wake) => wake());
       }
@@ -133,11 +163,13 @@ export class SinkRunner {
           signal,
         );
         metrics.deliveryDuration.observe({ sink: this.name }, (performance.now() - started) / 1000);
+        this.lastError = null;
         this.settle(batch, { kind: 'delivered' });
         return;
       } catch (err) {
         metrics.deliveryDuration.observe({ sink: this.name }, (performance.now() - started) / 1000);
         if (signal.aborted) return this.release(batch); // shutdown: hand back unsettled
+        this.lastError = errorMessage(err);
         if (err instanceof PermanentError) {
           const failed = new Set(err.failedIds ?? batch.map((e) => e.event.id));
           const dead: Outcome = { kind: 'dead', error: errorMessage(err), attempts: attempt };
@@ -153,12 +185,14 @@ export class SinkRunner {
         }
         if (this.giveUp.signal.aborted) return this.release(batch); // stopping: hand back unsettled
         metrics.deliveries.inc({ sink: this.name, outcome: 'retried' }, batch.length);
+        this.retried += batch.length;
         // The far end's Retry-After wins over our own backoff ceiling (the contract says honour it).
         const asked = err instanceof RetriableError ? err.retryAfterMs : undefined;
         const delay = asked ?? backoffDelay(attempt, retry);
         const log = attempt === 1 || attempt % 10 === 0 ? logger.warn.bind(logger) : logger.debug.bind(logger);
         log({ sink: this.name, events: batch.length, attempt, retry_in_ms: delay, err: errorMessage(err) }, 'delivery failed, will retry');
-        await sleep(delay, this.giveUp.signal);
+        this.waitingToRetry++;
+        await sleep(delay, this.giveUp.signal).finally(() => this.waitingToRetry--);
         if (this.giveUp.signal.aborted) return this.release(batch);
       }
     }
