@@ -55,6 +55,9 @@ export class Bridge {
   private stopDeadline: number | undefined;
   /** This class's own lines; the parts it builds get their own component. */
   private readonly log: Logger;
+  /** Settles with the reason when the bridge cannot go on (no session of its own, say); never while it runs. */
+  readonly failed: Promise<Error>;
+  private fail: (err: Error) => void = () => {};
 
   constructor(
     private readonly config: BridgeConfig,
@@ -65,6 +68,7 @@ export class Bridge {
     this.table = outboxTable(config.instance);
     this.log = logger.child({ component: 'bridge' });
     this.lock = new LeaderLock(config, logger.child({ component: 'lock' }));
+    this.failed = new Promise((resolve) => (this.fail = resolve));
   }
 
   start(): void {
@@ -79,7 +83,7 @@ export class Bridge {
       },
       'pgbridge starting',
     );
-    this.main = this.run();
+    this.main = this.run().catch((err: unknown) => this.fail(err instanceof Error ? err : new Error(String(err))));
   }
 
   readiness(): Readiness {
