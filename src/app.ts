@@ -23,6 +23,7 @@ import { parseNotifyPayload } from './source/notify-payload.js';
 import { OutboxProgress } from './source/outbox-progress.js';
 import { OutboxReader } from './source/outbox-reader.js';
 import { sweepStrandedRows } from './source/outbox-sweep.js';
+import { vacuumOutbox } from './source/outbox-vacuum.js';
 
 /** Channel messages written to the outbox in one transaction at most. */
 const CHANNEL_BATCH = 500;
@@ -151,6 +152,7 @@ class ActivePhase {
   private readonly log: Logger;
   private readonly channelQueue: ChannelMessage[] = [];
   private channelWriter: Promise<void> | undefined;
+  private stopVacuum: (() => void) | undefined;
 
   constructor(
     private readonly config: BridgeConfig,
@@ -187,6 +189,7 @@ class ActivePhase {
   start(): void {
     this.listener.start();
     this.readers.forEach((r) => r.start());
+    this.stopVacuum = vacuumOutbox(this.pool, [this.table, 'pgbridge.deliveries'], this.logger.child({ component: 'outbox' }));
   }
 
   /** Clears rows a config change left behind (see sweepStrandedRows); a failure only delays that. */
@@ -207,6 +210,7 @@ class ActivePhase {
     const budget = deadline - Date.now();
     // What is left after the runners: the last progress transaction, the lock and the pool.
     const reserve = Math.min(500, Math.max(0, budget) / 4);
+    this.stopVacuum?.();
     await this.listener.stop();
     if (this.config.delivery === 'notify') {
       this.log.warn('notify mode: stopped listening; row changes committed from now until a pgbridge listens again are lost');
