@@ -5,29 +5,24 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { after, before, describe, test, type TestContext } from 'node:test';
 import amqp, { type Channel, type ChannelModel, type ConsumeMessage } from 'amqplib';
-import convict from 'convict';
 import { pino } from 'pino';
-import { registerFormats } from '../../src/config/formats.js';
 import { PermanentError, RetriableError } from '../../src/errors.js';
 import type { BridgeEvent } from '../../src/event.js';
 import { cloudEventData, encodeEvent, type FormatName } from '../../src/formats/index.js';
-import { amqpSchema, type AmqpConfig, type AmqpSinkConfig } from '../../src/sinks/amqp/config.js';
-import { amqpSink } from '../../src/sinks/amqp/index.js';
-import type { Sink, SinkContext } from '../../src/sinks/sink.js';
+import type { AmqpConfig, AmqpSinkConfig } from '../../src/sinks/amqp/config.js';
+import { amqpDescriptor } from '../../src/sinks/amqp/descriptor.js';
+import { AmqpSink } from '../../src/sinks/amqp/sink.js';
+import type { SinkClient, SinkContext } from '../../src/sinks/sink.js';
+import { sinkConfigKeys } from '../support/sink-config.js';
 import { channelEvent, rowEvent } from '../support/events.js';
 
 const BROKER = process.env.PGBRIDGE_TEST_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
 const ctx: SinkContext = { logger: pino({ level: 'silent' }), format: { database: 'testdb' } };
 const never = new AbortController().signal;
 
-registerFormats();
-
 /** A sink config as the loader would build it: this sink's keys through its own schema (so defaults apply), plus the common ones. */
-function sinkConfig(own: Partial<AmqpConfig>, format: FormatName = 'pgbridge', name = 'amqp-test'): AmqpSinkConfig {
-  const conf = convict<AmqpConfig>(amqpSchema);
-  conf.load({ url: BROKER, ...own });
-  conf.validate({ allowed: 'strict' });
-  return { ...conf.getProperties(), name, type: 'amqp', format, max_in_flight: 2, retry: { initial_ms: 100, max_ms: 1000, max_attempts: 0 } };
+function sinkConfig(own: Partial<AmqpConfig> & { max_batch?: number }, format: FormatName = 'pgbridge', name = 'amqp-test'): AmqpSinkConfig {
+  return sinkConfigKeys({ url: BROKER, ...own, name, type: 'amqp', format, max_in_flight: 2, retry: { initial_ms: 100, max_ms: 1000, max_attempts: 0 } }) as unknown as AmqpSinkConfig;
 }
 
 let admin: ChannelModel;
@@ -93,8 +88,8 @@ class Inbox {
   }
 }
 
-async function connected(t: TestContext, config: AmqpSinkConfig): Promise<Sink> {
-  const sink = amqpSink.create(config, ctx);
+async function connected(t: TestContext, config: AmqpSinkConfig): Promise<SinkClient> {
+  const sink = new AmqpSink(config, ctx);
   t.after(() => sink.close());
   await sink.connect(never);
   assert.equal(sink.isReady(), true);
@@ -117,15 +112,15 @@ describe('amqp sink config', () => {
   });
 
   test('check() names a bad routing key placeholder; secrets() gives the URL password', () => {
-    assert.deepEqual(amqpSink.check?.(sinkConfig({ exchange: 'e' })), []);
-    const problems = amqpSink.check?.(sinkConfig({ exchange: 'e', routing_key: '{schema}.{tabel}' })) ?? [];
+    assert.deepEqual(amqpDescriptor.check?.(sinkConfig({ exchange: 'e' })), []);
+    const problems = amqpDescriptor.check?.(sinkConfig({ exchange: 'e', routing_key: '{schema}.{tabel}' })) ?? [];
     assert.equal(problems.length, 1);
     assert.equal(problems[0].path, 'routing_key');
     assert.match(problems[0].message, /\{tabel\}/);
 
-    const secrets = amqpSink.secrets?.(sinkConfig({ exchange: 'e', url: 'amqps://app:p%40ss%2Fw0rd@mq.example:5671/prod' })) ?? [];
+    const secrets = amqpDescriptor.secrets?.(sinkConfig({ exchange: 'e', url: 'amqps://app:p%40ss%2Fw0rd@mq.example:5671/prod' })) ?? [];
     assert.deepEqual(secrets, ['p%40ss%2Fw0rd', 'p@ss/w0rd']);
-    assert.deepEqual(amqpSink.secrets?.(sinkConfig({ exchange: 'e', url: 'amqp://mq.example' })), []);
+    assert.deepEqual(amqpDescriptor.secrets?.(sinkConfig({ exchange: 'e', url: 'amqp://mq.example' })), []);
   });
 });
 
@@ -275,7 +270,7 @@ describe('amqp sink', () => {
 
   test('declare: false uses an existing exchange and fails to connect when it is missing', async (t) => {
     const missing = unique('missing');
-    const absent = amqpSink.create(sinkConfig({ exchange: missing, declare: false }), ctx);
+    const absent = new AmqpSink(sinkConfig({ exchange: missing, declare: false }), ctx);
     t.after(() => absent.close());
     await assert.rejects(absent.connect(never), (err: unknown) => {
       assert.ok(err instanceof RetriableError);
@@ -299,7 +294,7 @@ describe('amqp sink', () => {
   });
 
   test('an unreachable broker or wrong password: RetriableError without the password', async (t) => {
-    const down = amqpSink.create(sinkConfig({ exchange: 'x', url: 'amqp://guest:pw-down-1234@127.0.0.1:1/' }), ctx);
+    const down = new AmqpSink(sinkConfig({ exchange: 'x', url: 'amqp://guest:pw-down-1234@127.0.0.1:1/' }), ctx);
     t.after(() => down.close());
     await assert.rejects(down.connect(never), (err: unknown) => {
       assert.ok(err instanceof RetriableError);
@@ -309,7 +304,7 @@ describe('amqp sink', () => {
       return true;
     });
 
-    const denied = amqpSink.create(sinkConfig({ exchange: 'x', url: BROKER.replace(/:[^:@/]*@/, ':wrong-pw-5678@') }), ctx);
+    const denied = new AmqpSink(sinkConfig({ exchange: 'x', url: BROKER.replace(/:[^:@/]*@/, ':wrong-pw-5678@') }), ctx);
     t.after(() => denied.close());
     await assert.rejects(denied.connect(never), (err: unknown) => {
       assert.ok(err instanceof RetriableError);
@@ -324,7 +319,7 @@ describe('amqp sink', () => {
     const ex = await exchange(t);
     const inbox = await Inbox.bind(t, ex, '#');
     const aborted = AbortSignal.abort();
-    const sink = amqpSink.create(sinkConfig({ exchange: ex }), ctx);
+    const sink = new AmqpSink(sinkConfig({ exchange: ex }), ctx);
     t.after(() => sink.close());
     await assert.rejects(sink.connect(aborted), RetriableError);
     assert.equal(sink.isReady(), false);

@@ -10,7 +10,8 @@ import { PermanentError, RetriableError } from '../../src/errors.js';
 import type { BridgeEvent } from '../../src/event.js';
 import { cloudEventAttributes, cloudEventData, encodeEvent, type FormatName } from '../../src/formats/index.js';
 import { ackLevel, brokerList, checkKafkaConfig, kafkaSecrets, type KafkaSinkConfig } from '../../src/sinks/kafka/config.js';
-import { kafkaSink, KafkaSink } from '../../src/sinks/kafka/index.js';
+import { kafkaDescriptor } from '../../src/sinks/kafka/descriptor.js';
+import { KafkaSink } from '../../src/sinks/kafka/sink.js';
 import { channelEvent, rowEvent } from '../support/events.js';
 import { forward, freePort } from '../support/tcp.js';
 import { consumeMessages, createTopic, kafkaBrokers, readTopic, startMockCluster, type ReceivedMessage } from '../support/kafka.js';
@@ -39,6 +40,7 @@ function config(overrides: Partial<KafkaSinkConfig> = {}): KafkaSinkConfig {
     ssl: null,
     sasl: null,
     client_id: 'pgbridge-test',
+    batch: { max_events: 500, max_wait_ms: 0 },
     max_batch: 500,
     allow_auto_topic_creation: true,
     timeout_ms: 10_000,
@@ -47,7 +49,7 @@ function config(overrides: Partial<KafkaSinkConfig> = {}): KafkaSinkConfig {
 }
 
 async function connected(overrides: Partial<KafkaSinkConfig> = {}): Promise<KafkaSink> {
-  const sink = kafkaSink.create(config(overrides), { logger, format: formatContext });
+  const sink = new KafkaSink(config(overrides), { logger, format: formatContext });
   assert.ok(sink instanceof KafkaSink);
   open.push(sink);
   await sink.connect(never);
@@ -256,7 +258,7 @@ describe('kafka sink', () => {
 
   test('unreachable brokers: connect and send reject with RetriableError; connect works once they are back', async () => {
     const port = await freePort();
-    const sink = kafkaSink.create(config({ brokers: [`127.0.0.1:${port}`], topic: `back_${run}` }), { logger, format: formatContext });
+    const sink = new KafkaSink(config({ brokers: [`127.0.0.1:${port}`], topic: `back_${run}` }), { logger, format: formatContext });
     open.push(sink as KafkaSink);
 
     await assert.rejects(sink.connect(never), RetriableError);
@@ -292,7 +294,7 @@ describe('kafka sink', () => {
   });
 
   test('close() while connect() is under way: the connect rejects and the sink stays closed', async () => {
-    const sink = kafkaSink.create(config(), { logger, format: formatContext });
+    const sink = new KafkaSink(config(), { logger, format: formatContext });
     open.push(sink as KafkaSink);
     const connecting = sink.connect(never);
     await sink.close();
@@ -317,7 +319,7 @@ describe('kafka sink', () => {
   test('the sasl password appears in no log line and no error', async () => {
     const password = `pw-${run}-secret`;
     const sasl = { mechanism: 'plain' as const, username: 'bridge', password };
-    const sink = kafkaSink.create(config({ sasl }), { logger, format: formatContext });
+    const sink = new KafkaSink(config({ sasl }), { logger, format: formatContext });
     open.push(sink as KafkaSink);
     // The mock cluster has no SASL, so this fails; a real broker with wrong credentials fails the same way.
     const error = await sink.connect(never).then(
@@ -330,7 +332,7 @@ describe('kafka sink', () => {
       assert.ok(!String(error.cause).includes(password));
     }
     assert.ok(!logLines.join('').includes(password), 'password in the log');
-    assert.deepEqual(kafkaSink.secrets?.(config({ sasl })), [password]);
+    assert.deepEqual(kafkaDescriptor.secrets?.(config({ sasl })), [password]);
   });
 });
 

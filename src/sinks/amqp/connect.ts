@@ -1,4 +1,4 @@
-import type { ChannelModel, ConfirmChannel } from 'amqplib';
+import amqp, { type ChannelModel, type ConfirmChannel } from 'amqplib';
 import { errorMessage, RetriableError } from '../../errors.js';
 import type { AmqpSinkConfig } from './config.js';
 
@@ -40,8 +40,6 @@ export async function openSession(config: AmqpSinkConfig, secrets: readonly stri
   let connection: ChannelModel;
   try {
     signal.throwIfAborted();
-    // Loaded here, not at startup: a process without an amqp sink never pays for amqplib.
-    const { default: amqp } = await import('amqplib');
     connection = await abortable(
       amqp.connect(withHeartbeat(config.url, config.heartbeat_s), {
         timeout: config.connect_timeout_ms,

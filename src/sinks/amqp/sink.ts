@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Message } from 'amqplib';
 import type { BridgeEvent } from '../../event.js';
 import { errorMessage, PermanentError, RetriableError } from '../../errors.js';
-import type { Sink, SinkContext } from '../sink.js';
+import type { SinkClient, SinkContext } from '../sink.js';
 import { amqpSecrets, type AmqpSinkConfig } from './config.js';
 import { describeUrl, openSession, type AmqpSession } from './connect.js';
 import { toMessage, type AmqpMessage, type MessageSettings } from './message.js';
@@ -29,10 +29,7 @@ type Confirm = { ok: true } | { ok: false; error: Error };
  * broker confirmed every message. It does not reconnect by itself: on loss it
  * turns not ready and the delivery runner calls connect() again.
  */
-export class AmqpSink implements Sink {
-  readonly type = 'amqp';
-  readonly maxBatch: number;
-  readonly maxInFlight: number;
+export class AmqpSink implements SinkClient {
   private readonly secrets: readonly string[];
   private readonly settings: MessageSettings;
   private live: Live | undefined;
@@ -43,13 +40,11 @@ export class AmqpSink implements Sink {
     private readonly config: AmqpSinkConfig,
     private readonly ctx: SinkContext,
   ) {
-    this.maxBatch = config.max_batch;
-    this.maxInFlight = config.max_in_flight;
     this.secrets = amqpSecrets(config);
     this.settings = { routingKey: config.routing_key, format: config.format };
   }
 
-  get name(): string {
+  private get name(): string {
     return this.config.name;
   }
 
@@ -187,3 +182,5 @@ function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
     promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
   });
 }
+
+export const createSink = (config: AmqpSinkConfig, ctx: SinkContext): SinkClient => new AmqpSink(config, ctx);

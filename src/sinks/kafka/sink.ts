@@ -1,11 +1,10 @@
 import { BridgeError, PermanentError, RetriableError, errorMessage } from '../../errors.js';
 import type { BridgeEvent } from '../../event.js';
-import type { Sink, SinkContext } from '../sink.js';
+import type { SinkClient, SinkContext } from '../sink.js';
 import { ackLevel, brokerList, type KafkaSinkConfig } from './config.js';
 import { KAFKA_REJECTED, KAFKA_UNAVAILABLE } from './errors.js';
 import { groupByTopic, toKafkaMessage, topicProblem, type AddressedMessage, type MessageSettings } from './message.js';
-import { createLazyKafkaProducer } from './lazy-producer.js';
-import type { KafkaProducer, KafkaProducerFactory, ProducerSettings } from './producer.js';
+import { createKafkaProducer, type KafkaProducer, type KafkaProducerFactory, type ProducerSettings } from './producer.js';
 
 interface Failure {
   readonly id: string;
@@ -17,10 +16,7 @@ interface Failure {
  * the same partition in batch order; key-less ones (tables without a primary
  * key, channel events) share one partition per table or channel.
  */
-export class KafkaSink implements Sink {
-  readonly type = 'kafka';
-  readonly maxBatch: number;
-  readonly maxInFlight: number;
+export class KafkaSink implements SinkClient {
   private producer: KafkaProducer | undefined;
   private ready = false;
   /** Bumped by every connect() and close(), so one that was overtaken cannot install its producer. */
@@ -29,12 +25,10 @@ export class KafkaSink implements Sink {
   private readonly messageSettings: MessageSettings;
 
   constructor(
-    private readonly config: KafkaSinkConfig,
+    config: KafkaSinkConfig,
     private readonly ctx: SinkContext,
-    private readonly createProducer: KafkaProducerFactory = createLazyKafkaProducer,
+    private readonly createProducer: KafkaProducerFactory = createKafkaProducer,
   ) {
-    this.maxBatch = config.max_batch;
-    this.maxInFlight = config.max_in_flight;
     this.messageSettings = { topic: config.topic, key: config.key, format: config.format };
     this.producerSettings = {
       brokers: brokerList(config.brokers),
@@ -47,10 +41,6 @@ export class KafkaSink implements Sink {
       allowAutoTopicCreation: config.allow_auto_topic_creation,
       logger: ctx.logger.child({ sink: config.name }),
     };
-  }
-
-  get name(): string {
-    return this.config.name;
   }
 
   /** Starts from a fresh producer each time, so it can be called again after any failure. */
@@ -154,3 +144,5 @@ function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
     void work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
   });
 }
+
+export const createSink = (config: KafkaSinkConfig, ctx: SinkContext): SinkClient => new KafkaSink(config, ctx);
