@@ -220,7 +220,7 @@ describe('amqp sink', () => {
     assert.equal(jobs.messages.length, 1);
     assert.equal(message.fields.routingKey, 'jobs');
     assert.equal(body(message), encodeEvent(event, 'pgbridge', ctx.format));
-    assert.deepEqual(message.properties.headers, { 'pgbridge-id': event.id, 'pgbridge-channel': 'jobs' });
+    assert.deepEqual(message.properties.headers, { 'pgbridge-id': event.id, 'pgbridge-op': 'NOTIFY', 'pgbridge-channel': 'jobs' });
   });
 
   test('direct exchange with a custom routing key template', async (t) => {

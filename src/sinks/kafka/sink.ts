@@ -1,6 +1,7 @@
 import { BridgeError, PermanentError, RetriableError, errorMessage } from '../../errors.js';
 import type { BridgeEvent } from '../../event.js';
 import type { SinkClient, SinkContext } from '../sink.js';
+import { untilAborted } from '../until-aborted.js';
 import { ackLevel, brokerList, type KafkaSinkConfig } from './config.js';
 import { KAFKA_REJECTED, KAFKA_UNAVAILABLE } from './errors.js';
 import { groupByTopic, toKafkaMessage, topicProblem, type AddressedMessage, type MessageSettings } from './message.js';
@@ -50,7 +51,7 @@ export class KafkaSink implements SinkClient {
     const producer = this.createProducer(this.producerSettings);
     const connecting = producer.connect();
     try {
-      await untilAborted(connecting, signal);
+      await untilAborted(connecting, signal, abortError);
       if (generation !== this.generation) throw new RetriableError('kafka: connect overtaken by close() or another connect()');
     } catch (err) {
       // A connect still under way is torn down once it settles.
@@ -94,7 +95,7 @@ export class KafkaSink implements SinkClient {
   /** Sends the messages; resolves with the ones the brokers refused for good, rejects when all should be retried. */
   private async deliver(producer: KafkaProducer, messages: AddressedMessage[], signal: AbortSignal): Promise<Failure[]> {
     try {
-      await untilAborted(producer.send(groupByTopic(messages)), signal);
+      await untilAborted(producer.send(groupByTopic(messages)), signal, abortError);
       return [];
     } catch (err) {
       const error = this.noteFailure(producer, err);
@@ -128,21 +129,5 @@ export class KafkaSink implements SinkClient {
 }
 
 const abortError = (signal: AbortSignal): RetriableError => new RetriableError('kafka: aborted', { cause: signal.reason });
-
-/** Settles with `work`, or rejects (RetriableError) as soon as `signal` aborts; `work` itself cannot be cancelled. */
-function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) {
-    work.catch(() => undefined);
-    return Promise.reject(abortError(signal));
-  }
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => {
-      work.catch(() => undefined);
-      reject(abortError(signal));
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-    void work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
-  });
-}
 
 export const createSink = (config: KafkaSinkConfig, ctx: SinkContext): SinkClient => new KafkaSink(config, ctx);
