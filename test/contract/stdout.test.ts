@@ -43,4 +43,5 @@ runSinkContract({
   open,
   permanent: { notApplicable: 'standard output takes any line; there is no far end that refuses an event' },
   retriable: { notApplicable: 'a broken standard output never heals, so there is nothing to send again to' },
+  eventHeaders: { notApplicable: 'a line has no headers; the event id is in the body' },
 });

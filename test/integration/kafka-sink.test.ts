@@ -8,11 +8,12 @@ import { after, before, describe, test } from 'node:test';
 import { pino } from 'pino';
 import { PermanentError, RetriableError } from '../../src/errors.js';
 import type { BridgeEvent } from '../../src/event.js';
-import { cloudEventAttributes, cloudEventData, encodeEvent, type FormatName } from '../../src/formats/index.js';
 import { ackLevel, brokerList, checkKafkaConfig, kafkaSecrets, type KafkaSinkConfig } from '../../src/sinks/kafka/config.js';
 import { kafkaDescriptor } from '../../src/sinks/kafka/descriptor.js';
 import { KafkaSink } from '../../src/sinks/kafka/sink.js';
+import { cloudEventAttributesOf, cloudEventDataBody, pgbridgeBody, skorBody } from '../support/contract-bodies.js';
 import { channelEvent, rowEvent } from '../support/events.js';
+import { sinkConfigKeys } from '../support/sink-config.js';
 import { forward, freePort } from '../support/tcp.js';
 import { consumeMessages, createTopic, kafkaBrokers, readTopic, startMockCluster, type ReceivedMessage } from '../support/kafka.js';
 
@@ -25,27 +26,10 @@ const logger = pino({ level: 'warn' }, { write: (line: string) => void logLines.
 let brokers: string[];
 const open: KafkaSink[] = [];
 
+/** A kafka sink config through the type's schema (defaults applied; check() left to the config tests). */
 function config(overrides: Partial<KafkaSinkConfig> = {}): KafkaSinkConfig {
-  return {
-    name: 'kafka',
-    type: 'kafka',
-    format: 'pgbridge',
-    max_in_flight: 1,
-    retry: { initial_ms: 10, max_ms: 10, max_attempts: 1 },
-    brokers,
-    topic: '{schema}.{table}',
-    key: null,
-    acks: 'all',
-    compression: 'none',
-    ssl: null,
-    sasl: null,
-    client_id: 'pgbridge-test',
-    batch: { max_events: 500, max_wait_ms: 0 },
-    max_batch: 500,
-    allow_auto_topic_creation: true,
-    timeout_ms: 10_000,
-    ...overrides,
-  };
+  const raw = { name: 'kafka', type: 'kafka', max_in_flight: 1, retry: { initial_ms: 10, max_ms: 10, max_attempts: 1 }, brokers, client_id: 'pgbridge-test', timeout_ms: 10_000, ...overrides };
+  return sinkConfigKeys(raw) as unknown as KafkaSinkConfig;
 }
 
 async function connected(overrides: Partial<KafkaSinkConfig> = {}): Promise<KafkaSink> {
@@ -62,8 +46,6 @@ const byId = (messages: readonly ReceivedMessage[], id: string): ReceivedMessage
   return found;
 };
 
-const encoded = (event: BridgeEvent, format: FormatName = 'pgbridge'): string => encodeEvent(event, format, formatContext);
-
 before(async () => {
   brokers = await kafkaBrokers();
 });
@@ -73,7 +55,7 @@ after(async () => {
 });
 
 describe('kafka sink', () => {
-  test('value is exactly the encoded event, headers name id, op and table, key is the primary key', async () => {
+  test('value is exactly the CONTRACT §3.1 body, headers name id, op and table, key is the primary key', async () => {
     const sink = await connected();
     const table = `values_${run}`;
     const data = '{"id":9007199254740993,"price":12.50,"note":"é \\"quoted\\""}';
@@ -88,7 +70,7 @@ describe('kafka sink', () => {
     assert.equal(got.length, 3);
     assert.deepEqual(
       got.map((m) => m.value),
-      events.map((e) => encoded(e)),
+      events.map(pgbridgeBody),
     );
     assert.match(got[0].value ?? '', /"id":9007199254740993,/);
     for (const [i, event] of events.entries()) {
@@ -106,7 +88,7 @@ describe('kafka sink', () => {
     const event = rowEvent({ table: `skor_${run}` });
     await sink.send([event], never);
     const [got] = await readTopic(brokers, `public.skor_${run}`, { atLeast: 1 });
-    assert.equal(got.value, encoded(event, 'skor'));
+    assert.equal(got.value, skorBody(event));
     assert.equal(got.value, `{"table":"skor_${run}","schema":"public","op":"INSERT","data":${event.kind === 'row' ? event.data : ''}}`);
   });
 
@@ -163,7 +145,7 @@ describe('kafka sink', () => {
     }
     assert.deepEqual(
       positions(row).map((m) => m.value),
-      row.map((e) => encoded(e)),
+      row.map(pgbridgeBody),
     );
     // The other keys do spread: partitioning is real, not everything in one partition.
     assert.ok(new Set(positions(others).map((m) => m.partition)).size > 1, 'twenty keys all in one partition');
@@ -182,7 +164,7 @@ describe('kafka sink', () => {
     assert.equal(gotA.headers['pgbridge-id'], a.id);
     assert.equal(gotB.headers['pgbridge-id'], b.id);
     assert.equal(channelTopic.length, 1);
-    assert.equal(channelTopic[0].value, encoded(notice));
+    assert.equal(channelTopic[0].value, pgbridgeBody(notice));
     assert.deepEqual(channelTopic[0].headers, { 'pgbridge-id': notice.id, 'pgbridge-op': 'NOTIFY', 'pgbridge-channel': `jobs_${run}` });
 
     const byOp = await connected({ topic: `ops_${run}.{table}.{op}` });
@@ -205,17 +187,12 @@ describe('kafka sink', () => {
     ];
     for (const event of [row, keyless, notice]) {
       const message = byId(got, event.id);
-      const attributes = cloudEventAttributes(event, formatContext);
-      assert.equal(message.value, cloudEventData(event));
+      const { datacontenttype, ...attributes } = cloudEventAttributesOf(event, formatContext.database);
+      assert.equal(message.value, cloudEventDataBody(event));
       const ce = Object.fromEntries(Object.entries(message.headers).filter(([name]) => !name.startsWith('pgbridge-')));
       assert.deepEqual(ce, {
-        ce_specversion: '1.0',
-        ce_id: event.id,
-        ce_type: attributes.type,
-        ce_source: attributes.source,
-        ...(attributes.subject === undefined ? {} : { ce_subject: attributes.subject }),
-        ce_time: event.ts,
-        'content-type': 'application/json',
+        ...Object.fromEntries(Object.entries(attributes).map(([name, value]) => [`ce_${name}`, value])),
+        'content-type': datacontenttype,
       });
     }
     const rowMessage = byId(got, row.id);
@@ -236,7 +213,7 @@ describe('kafka sink', () => {
     const got = await readTopic(brokers, `public.${table}`, { atLeast: 5 });
     assert.deepEqual(
       got.map((m) => m.value),
-      events.map((e) => encoded(e)),
+      events.map(pgbridgeBody),
     );
   });
 
