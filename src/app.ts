@@ -12,7 +12,7 @@ import { outboxTable } from './install/names.js';
 import type { Metrics } from './metrics.js';
 import { clientConfig, databaseName, inTransaction, withPooledClient } from './postgres.js';
 import { Router } from './router.js';
-import { sinkModules } from './sinks/registry.js';
+import { createSink } from './sinks/create.js';
 import { ScrubbedSink } from './sinks/scrubbed-sink.js';
 import type { Sink } from './sinks/sink.js';
 import type { Scrubber } from './secrets.js';
@@ -168,8 +168,7 @@ class ActivePhase {
     this.log = logger.child({ component: 'bridge' });
     const sinkLogger = logger.child({ component: 'sink' });
     this.runners = config.sinks.map((sinkConfig) => {
-      const module = sinkModules.get(sinkConfig.type)!;
-      const created = module.create(sinkConfig as never, { logger: sinkLogger.child({ sink: sinkConfig.name }), format: { database } });
+      const created = createSink(sinkConfig, { logger: sinkLogger.child({ sink: sinkConfig.name }), format: { database } });
       const sink: Sink = new ScrubbedSink(created, scrubber);
       return new SinkRunner(sink, { retry: sinkConfig.retry, logger: sinkLogger, metrics });
     });
