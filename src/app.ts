@@ -10,7 +10,7 @@ import type { Metrics } from './metrics.js';
 import { databaseName, clientConfig, withPooledClient } from './postgres.js';
 import { Router } from './router.js';
 import { outboxTable } from './schema/outbox.js';
-import { sinkModules } from './sinks/registry.js';
+import { createSink } from './sinks/create.js';
 import { ScrubbedSink } from './sinks/scrubbed-sink.js';
 import type { Sink } from './sinks/sink.js';
 import type { Scrubber } from './secrets.js';
@@ -47,6 +47,9 @@ export class Bridge {
   private stopDeadline: number | undefined;
   /** This class's own lines; the parts it builds get their own component. */
   private readonly log: Logger;
+  /** Settles with the reason when the bridge cannot go on (no session of its own, say); never while it runs. */
+  readonly failed: Promise<Error>;
+  private fail: (err: Error) => void = () => {};
 
   constructor(
     private readonly config: BridgeConfig,
@@ -57,6 +60,7 @@ export class Bridge {
     this.table = outboxTable(config.instance);
     this.log = logger.child({ component: 'bridge' });
     this.lock = new LeaderLock(config, logger.child({ component: 'lock' }));
+    this.failed = new Promise((resolve) => (this.fail = resolve));
   }
 
   start(): void {
@@ -71,7 +75,7 @@ export class Bridge {
       },
       'pgbridge starting',
     );
-    this.main = this.run();
+    this.main = this.run().catch((err: unknown) => this.fail(err instanceof Error ? err : new Error(String(err))));
   }
 
   readiness(): Readiness {
@@ -151,8 +155,7 @@ export class Bridge {
 
   private runner(sinkConfig: SinkConfig, database: string): SinkRunner {
     const sinkLogger = this.logger.child({ component: 'sink' });
-    const module = sinkModules.get(sinkConfig.type)!;
-    const created = module.create(sinkConfig as never, { logger: sinkLogger.child({ sink: sinkConfig.name }), format: { database } });
+    const created = createSink(sinkConfig, { logger: sinkLogger.child({ sink: sinkConfig.name }), format: { database } });
     const sink: Sink = new ScrubbedSink(created, this.scrubber);
     return new SinkRunner(sink, { retry: sinkConfig.retry, logger: sinkLogger, metrics: this.metrics });
   }

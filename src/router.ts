@@ -6,6 +6,16 @@ import { lowerOp, type BridgeEvent } from './event.js';
 export interface Routes {
   /** The sinks an event goes to, in config order; none when no route takes it. */
   sinksFor(event: BridgeEvent): readonly string[];
+  /**
+   * The tables (by op) and channels whose events a sink gets, or null
+   * when it gets every event: lets SQL leave out rows that only other sinks want.
+   */
+  sourcesFor(sink: string): RoutedSources | null;
+}
+
+export interface RoutedSources {
+  readonly tables: Array<{ schema: string; table: string; op: CaptureOp }>;
+  readonly channels: string[];
 }
 
 /** Which sinks an event goes to: every route it matches, or every sink when there are no routes. */
@@ -26,6 +36,23 @@ export class Router implements Routes {
       this.cache.set(key, sinks);
     }
     return sinks;
+  }
+
+  /**
+   * The tables (by op) and channels whose events a sink gets, or null
+   * when it gets every event: lets SQL leave out rows that only other sinks want.
+   */
+  sourcesFor(sink: string): RoutedSources | null {
+    if (this.routes === null) return null;
+    const tables: Array<{ schema: string; table: string; op: CaptureOp }> = [];
+    const channels: string[] = [];
+    for (const route of this.routes) {
+      if (!route.to.includes(sink)) continue;
+      const from = route.from;
+      if (from.kind === 'channel') channels.push(from.channel);
+      else for (const op of from.ops) tables.push({ schema: from.table.schema, table: from.table.table, op });
+    }
+    return { tables, channels };
   }
 
   private match(event: BridgeEvent): readonly string[] {
