@@ -52,8 +52,8 @@ module.exports = {
         path: [
           '^src/(source|delivery|install|commands|schema)/',
           '^src/(app|cli|http|metrics|postgres|router|logger)\\.ts$',
-          '^src/sinks/(scrubbed-sink|module)\\.ts$',
-          '^src/sinks/[^/]+/(sink|producer|lazy-producer|connect|message)\\.ts$',
+          '^src/sinks/(create|configured-sink|scrubbed-sink|until-aborted)\\.ts$',
+          '^src/sinks/[^/]+/(sink|producer|connect|message|request)\\.ts$',
         ],
       },
     },
