@@ -9,9 +9,9 @@ import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { cli, waitFor } from '../support/bridge.js';
 import type { TestDatabase } from '../support/pg.js';
+import { WebhookServer } from '../support/webhook-server.js';
 import {
   closedPort,
-  CountingWebhook,
   startedWebhook,
   deliveriesCount,
   insertItems,
@@ -44,7 +44,7 @@ describe('outbox mode with failing sinks', () => {
     await db.query('TRUNCATE pgbridge.dead_letters').catch(() => {}); // absent before the first install
     const hook = await startedWebhook(t);
     const failures = new Map<number, number>();
-    hook.policy = (req) => {
+    hook.reply = (req) => {
       const row = rowOf(req.body);
       if (row !== 7) return { status: 204 };
       const seen = failures.get(row) ?? 0;
@@ -52,7 +52,7 @@ describe('outbox mode with failing sinks', () => {
       return seen < 3 ? { status: 500 } : { status: 204 };
     };
     const limited = await startedWebhook(t);
-    limited.policy = (req) => (rowOf(req.body) === 7 ? { status: 503 } : { status: 204 });
+    limited.reply = (req) => (rowOf(req.body) === 7 ? { status: 503 } : { status: 204 });
     const config = await installedConfig(db, [webhookSink('hook', hook.url), webhookSink('limited', limited.url, { retry: { initial_ms: 50, max_ms: 500, max_attempts: 3 } })]);
     const bridge = startBridge(t, config);
     await bridge.ready();
@@ -83,7 +83,7 @@ describe('outbox mode with failing sinks', () => {
     await db.query('TRUNCATE pgbridge.dead_letters').catch(() => {}); // absent before the first install
     const hook = await startedWebhook(t);
     let refuse = true;
-    hook.policy = (req) => (refuse && rowOf(req.body) === 13 ? { status: 400 } : { status: 204 });
+    hook.reply = (req) => (refuse && rowOf(req.body) === 13 ? { status: 400 } : { status: 204 });
     const other = await startedWebhook(t);
     const config = await installedConfig(db, [webhookSink('hook', hook.url), webhookSink('other', other.url)]);
     const bridge = startBridge(t, config);
@@ -149,9 +149,9 @@ describe('outbox mode with failing sinks', () => {
     const up = await startedWebhook(t);
     const failing = await startedWebhook(t);
     let outage = true;
-    failing.policy = () => (outage ? { status: 503 } : { status: 204 });
+    failing.reply = () => (outage ? { status: 503 } : { status: 204 });
     const refusedPort = await closedPort();
-    const refused = new CountingWebhook();
+    const refused = new WebhookServer();
     t.after(() => refused.stop());
     const config = await installedConfig(db, [
       webhookSink('up', up.url),
@@ -216,7 +216,7 @@ describe('outbox mode with failing sinks', () => {
     await db.query('TRUNCATE public.items');
     const hook = await startedWebhook(t);
     let down = true;
-    hook.policy = () => (down ? { status: 503 } : { status: 204 });
+    hook.reply = () => (down ? { status: 503 } : { status: 204 });
     const config = await installedConfig(db, [webhookSink('hook', hook.url, { batch: { max_events: 100, max_wait_ms: 0 } })]);
     const bridge = startBridge(t, config);
     await bridge.ready();
