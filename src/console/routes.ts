@@ -12,6 +12,7 @@ import { consoleAssets } from './assets.js';
 import { sameOrigin } from './auth.js';
 import { databaseFacts, type DatabaseFacts } from './database-facts.js';
 import { DeliveryHistory } from './history.js';
+import { sampleStatusGauges } from './status-gauges.js';
 import { gaugeValue, sinkCounters } from './metric-facts.js';
 import { liveReport, type StatusReport } from './status-report.js';
 
@@ -48,6 +49,7 @@ export class ConsoleRoutes {
   private readonly pool: pg.Pool;
   private readonly history: DeliveryHistory;
   private facts: { readonly at: number; readonly value: Promise<DatabaseFacts> } | undefined;
+  private readonly stopGauges: () => void;
 
   constructor(
     private readonly config: BridgeConfig,
@@ -60,10 +62,12 @@ export class ConsoleRoutes {
     this.pool.on('error', () => {});
     this.history = new DeliveryHistory(metrics, config.sinks.map((s) => s.name));
     this.history.start();
+    this.stopGauges = sampleStatusGauges(config, metrics, bridge, () => this.databaseFacts());
   }
 
   async close(): Promise<void> {
     this.history.stop();
+    this.stopGauges();
     await this.pool.end().catch(() => {});
   }
 
