@@ -46,7 +46,7 @@ function chartOptions(title, series, width) {
   return {
     title,
     width,
-    height: 150,
+    height: 130,
     legend: { show: true },
     cursor: { drag: { x: false, y: false } },
     scales: { x: { time: true }, y: { range: (_u, min, max) => [0, Math.max(1, max * 1.1)] } },
@@ -65,11 +65,11 @@ function sinkCard(sink) {
     facts, error, rateBox, latencyBox);
   $('sinks').append(card);
   const width = Math.max(300, card.clientWidth - 32);
-  const rate = new uPlot(chartOptions('events/s delivered', [{ label: 'events/s', stroke: '#2f5fd0', fill: '#2f5fd022', width: 2 }], width), [[], []], rateBox);
+  const rate = new uPlot(chartOptions('events/s delivered', [{ label: 'events/s', stroke: '#2f5fd0', fill: '#2f5fd022', width: 2, points: { show: false } }], width), [[], []], rateBox);
   const latency = new uPlot(
     chartOptions('delivery latency (ms)', [
-      { label: 'send', stroke: '#1e7d32', width: 2 },
-      { label: 'end-to-end', stroke: '#b26a00', width: 2 },
+      { label: 'send', stroke: '#1e7d32', width: 2, points: { show: false } },
+      { label: 'end-to-end', stroke: '#b26a00', width: 2, points: { show: false } },
     ], width),
     [[], [], []],
     latencyBox,
