@@ -69,7 +69,7 @@ export const rootSchema: Schema<RootConfig> = {
     },
   },
   http: {
-    port: { doc: 'Port of /metrics, /livez and /readyz; 0 turns the endpoint off.', format: 'port', default: 9187 },
+    port: { doc: 'Port of the console (/), /metrics, /livez and /readyz; 0 turns the endpoint off.', format: 'port', default: 9187 },
     host: { doc: 'Address the HTTP endpoint listens on.', format: String, default: '0.0.0.0' },
     token: {
       doc: 'A secret: with it the console lists, retries and discards dead letters, and every endpoint but /livez and /readyz requires it (Authorization: Bearer, or the console session). Empty: status only.',
