@@ -17,7 +17,7 @@ export function startHttp(
   metrics: Metrics,
   readiness: () => Readiness,
   logger: Logger,
-  console?: ConsoleRoutes,
+  consoleRoutes?: ConsoleRoutes,
 ): Promise<http.Server | undefined> {
   if (options.port === 0) return Promise.resolve(undefined);
   const auth = new TokenAuth(options.token ?? '');
@@ -67,7 +67,7 @@ export function startHttp(
       res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text);
       return;
     }
-    if (console && (await console.handle(req, res, path))) return;
+    if (consoleRoutes && (await consoleRoutes.handle(req, res, path))) return;
     res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try /, /livez, /readyz, /metrics\n');
   }
 
@@ -87,7 +87,7 @@ export function startHttp(
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port, options.host, () => {
-      logger.info({ port: options.port, host: options.host, console: console !== undefined, token: auth.enabled }, 'HTTP endpoint: / (console) /livez /readyz /metrics');
+      logger.info({ port: options.port, host: options.host, console: consoleRoutes !== undefined, token: auth.enabled }, 'HTTP endpoint: / (console) /livez /readyz /metrics');
       resolve(server);
     });
   });
