@@ -204,6 +204,10 @@ describe('dead letters', () => {
 
 describe('status', () => {
   test('/api/status: per sink state, backlog, counts and history; per table the triggers in place; no token anywhere', async () => {
+    // Postgres is read at most once a second: wait until the discard above shows.
+    const hookDeadLetters = async () =>
+      ((await (await fetch(`${base}/api/status`, { headers: bearer })).json()) as { sinks: { name: string; dead_letters: number }[] }).sinks.find((s) => s.name === 'hook')?.dead_letters;
+    await waitFor(async () => (await hookDeadLetters()) === 0, 10_000, 'no dead letters counted');
     const response = await fetch(`${base}/api/status`, { headers: bearer });
     const text = await response.text();
     assert.ok(!text.includes(TOKEN));
