@@ -135,6 +135,7 @@ export class Bridge {
           notListeningSince,
         });
         this.active = { source, runners };
+        runners.forEach((r) => r.warmUp());
         await source.start();
         const stopped = new Promise<'stopped'>((resolve) => this.stopping.signal.addEventListener('abort', () => resolve('stopped'), { once: true }));
         const why = await Promise.race([held.lost.then(() => 'lost' as const), stopped]);
