@@ -142,7 +142,7 @@ export class NatsSink implements Sink {
       }
       failures.push({ id: messages[i].msgId, reason: outcome.error.message });
     });
-    if (duplicates > 0) this.ctx.logger.debug({ sink: this.name, duplicates }, 'JetStream dropped redelivered events as duplicates');
+    if (duplicates > 0) this.ctx.logger.info({ sink: this.name, duplicates }, 'JetStream dropped redelivered events as duplicates');
     return failures;
   }
 
