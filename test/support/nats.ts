@@ -52,13 +52,13 @@ export class NatsAdmin {
   }
 
   /**
-   * Everything `stream` holds now, in stream order, read by a fresh ephemeral
-   * pull consumer from the first message: what any consumer would get.
+   * Everything `stream` holds now (from sequence `fromSeq` on), in stream
+   * order, read by a fresh ephemeral pull consumer: what any consumer would get.
    */
-  async read(stream: string, filterSubject?: string): Promise<StoredMessage[]> {
+  async read(stream: string, filterSubject?: string, fromSeq = 1): Promise<StoredMessage[]> {
     const info = await this.jsm.consumers.add(stream, {
       ack_policy: AckPolicy.None,
-      deliver_policy: DeliverPolicy.All,
+      ...(fromSeq <= 1 ? { deliver_policy: DeliverPolicy.All } : { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: fromSeq }),
       inactive_threshold: 30_000_000_000,
       ...(filterSubject === undefined ? {} : { filter_subject: filterSubject }),
     });
