@@ -47,7 +47,7 @@ const optionalString = (what: string) => (value: unknown) => {
 
 export const natsSchema: Schema<NatsConfig> = {
   url: {
-    doc: 'Server URL(s): nats://host:4222 or tls://host:4222 (TLS required); a list, or several in one string separated by commas, for a cluster. nats://user:pass@host and nats://token@host work too.',
+    doc: 'Required. Server URL(s): nats://host:4222 or tls://host:4222 (TLS required); a list, or several in one string separated by commas, for a cluster. nats://user:pass@host and nats://token@host work too.',
     format: (value: unknown) => {
       const urls = typeof value === 'string' ? [value] : value;
       if (!Array.isArray(urls) || urls.length === 0) throw new Error('is required: a nats:// or tls:// URL, or a list of them');
@@ -65,7 +65,7 @@ export const natsSchema: Schema<NatsConfig> = {
     sensitive: true,
   },
   subject: {
-    doc: 'Subject template for row events: {schema}, {table}, {op} (insert|update|delete). A subject with whitespace, an empty token or a * / > token is refused per event (dead-lettered).',
+    doc: 'Subject template for row events: {schema}, {table}, {op} (insert|update|delete). A subject with whitespace, an empty token or a `*` or `>` token is refused per event (dead-lettered).',
     format: 'required-string',
     default: 'pgbridge.{schema}.{table}.{op}',
   },
@@ -83,7 +83,7 @@ export const natsSchema: Schema<NatsConfig> = {
     default: null,
   },
   declare: {
-    doc: "Create the stream on connect when it does not exist, over the wildcards of `subject` and `channel_subject` (pgbridge.*.*.* and pgbridge.channel.*), file storage. An existing stream is left as it is. Needs `stream`.",
+    doc: "Create the stream on connect when it does not exist, over the wildcards of `subject` and `channel_subject` (`pgbridge.*.*.*` and `pgbridge.channel.*`), file storage. An existing stream is left as it is. Needs `stream`.",
     format: Boolean,
     default: false,
   },
