@@ -11,7 +11,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { createTopic, kafkaBrokers } from '../test/support/kafka.js';
 import { BIN, BridgeProcess, ROOT, writeConfig } from './bridge.js';
-import { bareAmqp, bareKafka, bareListen, bareListenSteady, bareUndici, insertRate, type CeilingResult } from './ceilings.js';
+import { bareAmqp, bareKafka, bareListen, bareListenSteady, bareNats, bareUndici, insertRate, type CeilingResult } from './ceilings.js';
 import { Receiver } from './receivers.js';
 import { renderMarkdown, renderText, ratioOf, type ResultRow, type Target } from './report.js';
 import { drain, liveBurst, outage, steady, type BenchContext, type RunMeasurement, type SinkSetup } from './scenarios.js';
@@ -49,6 +49,7 @@ const SCALE = args.quick
   : { burst: 50_000, txnRows: 500, steadyS: 10, steadyWarmS: 2, outageS: 60, warmS: 3, repeats: 3, label: 'full: 50,000-event bursts, 10 s steady, 60 s outage' };
 
 const AMQP_URL = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+const NATS_SERVERS = process.env.NATS_SERVERS ?? '127.0.0.1:4222';
 const WEBHOOK_IN_FLIGHT = 4; // the webhook sink's default max_in_flight
 const BATCH = 500; // batched webhook max_events; the amqp/kafka sinks' default max_batch
 /** Besides the outage itself: warm-up, recovery, spawning and stopping (measured 15-20 s). */
@@ -202,6 +203,7 @@ async function main(): Promise<void> {
     const kafkaOk = sinkTypeAccepted('kafka', db.url, { brokers: ['127.0.0.1:9092'] });
     if (!amqpOk) notes.push('the amqp sink type is not registered in this build (src/sinks/registry.ts): amqp rows skipped');
     if (!kafkaOk) notes.push('the kafka sink type is not registered in this build (src/sinks/registry.ts): kafka rows skipped');
+    const natsOk = sinkTypeAccepted('nats', db.url, { url: `nats://${NATS_SERVERS}` });
 
     const http = await Receiver.start({ kind: 'http' });
     const listen = await Receiver.start({ kind: 'listen', url: db.url, channel: 'pgbridge' });
@@ -219,6 +221,10 @@ async function main(): Promise<void> {
       kafkaReceiver = await Receiver.start({ kind: 'kafka', brokers, topics: [topics.ceiling, topics.bridge] });
       receivers.push(kafkaReceiver);
     }
+    // One stream for the ceiling's and the bridge's messages, read by one JetStream consumer.
+    const natsStream = `pgbridge_bench_${process.pid}`;
+    const natsReceiver = natsOk ? await Receiver.start({ kind: 'nats', servers: NATS_SERVERS, stream: natsStream, subjects: [`${natsStream}.>`] }) : undefined;
+    if (natsReceiver) receivers.push(natsReceiver);
     log(`receivers up (webhook ${http.url}; amqp ${amqpOk ? 'yes' : 'no'}; kafka ${kafkaOk ? brokers.join(',') : 'no'})`);
 
     const sinks = {
@@ -227,6 +233,7 @@ async function main(): Promise<void> {
       amqp: amqpReceiver && { label: 'amqp', config: { type: 'amqp', url: AMQP_URL, exchange }, receiver: amqpReceiver },
       kafka: kafkaReceiver && { label: 'kafka', config: { type: 'kafka', brokers, topic: topics.bridge }, receiver: kafkaReceiver },
       stdout: { label: 'stdout >/dev/null', config: { type: 'stdout' }, receiver: undefined },
+      nats: natsReceiver && { label: 'nats', config: { type: 'nats', url: `nats://${NATS_SERVERS}`, stream: natsStream, subject: `${natsStream}.{schema}.{table}.{op}` }, receiver: natsReceiver },
     } satisfies Record<string, SinkSetup | undefined>;
 
     const n = SCALE.burst;
@@ -325,6 +332,19 @@ async function main(): Promise<void> {
       },
     );
 
+    add(
+      natsReceiver && {
+        key: 'ceiling.nats',
+        kind: 'ceiling',
+        workload: burstName,
+        mode: '—',
+        sink: `bare nats.js JetStream publish, PubAck each, ${BATCH}/batch, 4 in flight`,
+        short: 'bare nats.js',
+        primary: 'rate',
+        run: async () => fromCeiling(await bareNats(NATS_SERVERS, `${natsStream}.ceiling`, natsReceiver, db.nextIds(n), n, BATCH, 4)),
+      },
+    );
+
     // ---- pgbridge -------------------------------------------------------
     const liveBursts: Array<[string, SinkSetup | undefined]> = [
       ['burst.notify.webhook-batched', sinks.batched],
@@ -352,6 +372,7 @@ async function main(): Promise<void> {
       ['drain.outbox.webhook-single', sinks.single, 'ceiling.undici.single'],
       ['drain.outbox.amqp', sinks.amqp, 'ceiling.amqp'],
       ['drain.outbox.kafka', sinks.kafka, 'ceiling.kafka'],
+      ['drain.outbox.nats', sinks.nats, 'ceiling.nats'],
       ['drain.outbox.stdout', sinks.stdout, undefined],
     ];
     for (const [key, sink, ceiling] of drains) {
@@ -465,6 +486,7 @@ const REPEAT_GROUPS = [
   ['ceiling.listen', 'burst.notify.webhook-batched'],
   ['ceiling.amqp', 'drain.outbox.amqp'],
   ['ceiling.kafka', 'drain.outbox.kafka'],
+  ['ceiling.nats', 'drain.outbox.nats'],
   ['steady.notify.webhook-single.1000x1'],
   ['steady.outbox.webhook-single.1000x1'],
   ['ceiling.undici.single', 'drain.outbox.webhook-single'],
@@ -540,6 +562,7 @@ function buildTargets(rows: readonly ResultRow[], burst: number): Target[] {
     { name: 'notify → batched webhook vs bare LISTEN', measured: ratio('burst.notify.webhook-batched'), unit: 'x', op: '>=', threshold: 0.5, detail: 'burst, insert start → last event at the receiver, both' },
     { name: 'outbox → amqp drain vs bare confirm publisher', measured: ratio('drain.outbox.amqp'), unit: 'x', op: '>=', threshold: 0.7, detail: 'drain from spawn vs publish start, both to the consumer' },
     { name: 'outbox → kafka drain vs bare producer', measured: ratio('drain.outbox.kafka'), unit: 'x', op: '>=', threshold: 0.7, detail: 'drain from spawn vs first send, both to the consumer' },
+    { name: 'outbox → nats drain vs bare JetStream publisher', measured: ratio('drain.outbox.nats'), unit: 'x', op: '>=', threshold: 0.7, detail: 'drain from spawn vs publish start, PubAck each, both to the consumer' },
     { name: 'webhook single events vs bare undici (same concurrency)', measured: ratio('drain.outbox.webhook-single'), unit: 'x', op: '>=', threshold: 0.7, detail: `outbox drain, ${WEBHOOK_IN_FLIGHT} in flight both` },
     { name: 'commit → webhook p99, 1,000 ev/s, notify', measured: row('steady.notify.webhook-single.1000x1')?.latency?.p99, unit: 'ms', op: '<=', threshold: 25, detail: 'single-row txns, webhook single' },
     { name: 'commit → webhook p99, 1,000 ev/s, outbox', measured: row('steady.outbox.webhook-single.1000x1')?.latency?.p99, unit: 'ms', op: '<=', threshold: 50, detail: 'single-row txns, webhook single' },

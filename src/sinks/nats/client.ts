@@ -166,6 +166,8 @@ class JetStreamPublisher implements NatsPublisher {
       pingInterval: settings.pingIntervalMs,
       maxPingOut: 2,
       noEcho: true,
+      // Otherwise every request builds two Error objects for their stack traces: a third of the CPU of a drain.
+      noAsyncTraces: true,
       ...(settings.user === undefined ? {} : { user: settings.user, pass: settings.password }),
       ...(settings.token === undefined ? {} : { token: settings.token }),
       ...(settings.credsFile === undefined ? {} : { authenticator: credsAuthenticator(readFileSync(settings.credsFile)) }),
