@@ -52,6 +52,7 @@ runSinkContract({
   ],
   // Nats-Msg-Id = event id: inside the duplicate window JetStream stores a redelivered event once.
   deduplicates: true,
+  eventHeaders: 'carried',
   open,
   permanent: {
     // Over the server's max_payload (1 MB by default): refused for this event alone.

@@ -2,8 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { Schema } from 'convict';
 import { errorMessage } from '../../errors.js';
 import { checkTemplate } from '../../template.js';
-import type { ConfigProblem } from '../module.js';
-import type { CommonSinkConfig } from '../sink.js';
+import type { CommonSinkConfig, ConfigProblem } from '../../config/sink-schema.js';
 import { subjectWildcard } from './subject.js';
 
 /** TLS as written in the file: true (the system's CAs), or files and switches. */
@@ -31,7 +30,6 @@ export interface NatsConfig {
   timeout_ms: number;
   connect_timeout_ms: number;
   ping_interval_ms: number;
-  max_batch: number;
 }
 
 export type NatsSinkConfig = NatsConfig & CommonSinkConfig;
@@ -47,20 +45,8 @@ const optionalString = (what: string) => (value: unknown) => {
 
 export const natsSchema: Schema<NatsConfig> = {
   url: {
-    doc: 'Required. Server URL(s): nats://host:4222 or tls://host:4222 (TLS required); a list, or several in one string separated by commas, for a cluster. nats://user:pass@host and nats://token@host work too.',
-    format: (value: unknown) => {
-      const urls = typeof value === 'string' ? [value] : value;
-      if (!Array.isArray(urls) || urls.length === 0) throw new Error('is required: a nats:// or tls:// URL, or a list of them');
-      for (const url of serverList(urls as unknown[])) {
-        let parsed: URL;
-        try {
-          parsed = new URL(url);
-        } catch {
-          throw new Error('is not a valid URL');
-        }
-        if (!SCHEMES.includes(parsed.protocol)) throw new Error(`must use nats:// or tls://, got ${parsed.protocol.replace(':', '://')}`);
-      }
-    },
+    doc: 'Server URL(s): nats://host:4222 or tls://host:4222 (TLS required); a list, or several in one string separated by commas, for a cluster. nats://user:pass@host and nats://token@host work too.',
+    format: 'nats-urls',
     default: null as unknown as string,
     sensitive: true,
   },
@@ -125,10 +111,22 @@ export const natsSchema: Schema<NatsConfig> = {
     format: 'positive-int',
     default: 10000,
   },
-  max_batch: {
-    doc: 'Most events published in one pipelined batch before awaiting their PubAcks.',
-    format: 'positive-int',
-    default: 500,
+};
+
+/** `url`: one nats:// or tls:// URL, or a list of them (an entry may hold several separated by commas). */
+export const natsUrlsFormat = {
+  validate(value: unknown): void {
+    const urls = typeof value === 'string' ? [value] : value;
+    if (!Array.isArray(urls) || urls.length === 0) throw new Error('is required: a nats:// or tls:// URL, or a list of them');
+    for (const url of serverList(urls as unknown[])) {
+      let parsed: URL;
+      try {
+        parsed = new URL(url);
+      } catch {
+        throw new Error('is not a valid URL');
+      }
+      if (!SCHEMES.includes(parsed.protocol)) throw new Error(`must use nats:// or tls://, got ${parsed.protocol.replace(':', '://')}`);
+    }
   },
 };
 

@@ -1,6 +1,7 @@
 import type { BridgeEvent } from '../../event.js';
-import { cloudEventAttributes, cloudEventData, encodeEvent, type FormatContext, type FormatName } from '../../formats/index.js';
+import { binaryCloudEvent, encodeEvent, type FormatContext, type FormatName } from '../../formats/index.js';
 import { renderTemplate } from '../../template.js';
+import { eventHeaders } from '../event-headers.js';
 
 /** One event as it goes to JetStream; the client adds Nats-Msg-Id = `msgId`. */
 export interface NatsMessage {
@@ -18,31 +19,16 @@ export interface MessageSettings {
   readonly format: FormatName;
 }
 
-export function toNatsMessage(event: BridgeEvent, settings: MessageSettings, ctx: FormatContext): NatsMessage {
-  const binaryCloudEvent = settings.format === 'cloudevents';
-  return {
-    msgId: event.id,
-    subject: renderTemplate(event.kind === 'channel' ? settings.channelSubject : settings.subject, event),
-    data: binaryCloudEvent ? cloudEventData(event) : encodeEvent(event, settings.format, ctx),
-    headers: { ...bridgeHeaders(event), ...(binaryCloudEvent ? cloudEventHeaders(event, ctx) : { 'content-type': 'application/json' }) },
-  };
-}
-
-/** The Kafka sink's headers: pgbridge-op is NOTIFY for channel events, which carry pgbridge-channel instead of pgbridge-table. */
-function bridgeHeaders(event: BridgeEvent): Record<string, string> {
-  if (event.kind === 'channel') return { 'pgbridge-id': event.id, 'pgbridge-op': 'NOTIFY', 'pgbridge-channel': event.channel };
-  return { 'pgbridge-id': event.id, 'pgbridge-op': event.op, 'pgbridge-table': `${event.schema}.${event.table}` };
-}
-
 /**
- * CloudEvents NATS protocol binding, binary mode: the attributes as ce-*
- * headers (as in HTTP binary mode), datacontenttype as content-type, data as the payload.
+ * The event headers, and for `cloudevents` the CloudEvents NATS binding's
+ * binary mode: attributes as ce-* headers (as in HTTP binary mode),
+ * datacontenttype as content-type, data as the payload.
  */
-function cloudEventHeaders(event: BridgeEvent, ctx: FormatContext): Record<string, string> {
-  const { datacontenttype, ...attributes } = cloudEventAttributes(event, ctx);
-  const headers: Record<string, string> = { 'content-type': datacontenttype };
-  for (const [name, value] of Object.entries(attributes)) {
-    if (value !== undefined) headers[`ce-${name}`] = value;
+export function toNatsMessage(event: BridgeEvent, settings: MessageSettings, ctx: FormatContext): NatsMessage {
+  const subject = renderTemplate(event.kind === 'channel' ? settings.channelSubject : settings.subject, event);
+  if (settings.format === 'cloudevents') {
+    const cloudEvent = binaryCloudEvent(event, ctx, 'ce-');
+    return { msgId: event.id, subject, data: cloudEvent.data, headers: { ...eventHeaders(event), ...cloudEvent.attributes, 'content-type': cloudEvent.contentType } };
   }
-  return headers;
+  return { msgId: event.id, subject, data: encodeEvent(event, settings.format, ctx), headers: { ...eventHeaders(event), 'content-type': 'application/json' } };
 }

@@ -1,10 +1,10 @@
 import { errorMessage, PermanentError, RetriableError } from '../../errors.js';
 import type { BridgeEvent } from '../../event.js';
-import type { Sink, SinkContext } from '../sink.js';
-import type { ClientSettings, NatsPublisher, NatsPublisherFactory, PublishOutcome } from './client.js';
+import type { SinkClient, SinkContext } from '../sink.js';
+import { untilAborted } from '../until-aborted.js';
+import { createNatsPublisher, type ClientSettings, type NatsPublisher, type NatsPublisherFactory, type PublishOutcome } from './client.js';
 import { serverList, streamSubjects, type NatsSinkConfig } from './config.js';
 import { NATS_REJECTED, NATS_UNAVAILABLE } from './errors.js';
-import { createLazyNatsPublisher } from './lazy-publisher.js';
 import { toNatsMessage, type MessageSettings, type NatsMessage } from './message.js';
 import { describeServers, serverAddresses } from './servers.js';
 import { subjectProblem } from './subject.js';
@@ -21,10 +21,7 @@ interface Failure {
  * window JetStream stores each id once. It does not reconnect by itself: on
  * loss it turns not ready and the delivery runner calls connect() again.
  */
-export class NatsSink implements Sink {
-  readonly type = 'nats';
-  readonly maxBatch: number;
-  readonly maxInFlight: number;
+export class NatsSink implements SinkClient {
   private publisher: NatsPublisher | undefined;
   private ready = false;
   /** Bumped by every connect() and close(), so one that was overtaken cannot install its publisher. */
@@ -36,10 +33,8 @@ export class NatsSink implements Sink {
   constructor(
     private readonly config: NatsSinkConfig,
     private readonly ctx: SinkContext,
-    private readonly createPublisher: NatsPublisherFactory = createLazyNatsPublisher,
+    private readonly createPublisher: NatsPublisherFactory = createNatsPublisher,
   ) {
-    this.maxBatch = config.max_batch;
-    this.maxInFlight = config.max_in_flight;
     this.messageSettings = { subject: config.subject, channelSubject: config.channel_subject, format: config.format };
     const urls = serverList(typeof config.url === 'string' ? [config.url] : config.url);
     const addresses = serverAddresses(urls);
@@ -63,7 +58,7 @@ export class NatsSink implements Sink {
     };
   }
 
-  get name(): string {
+  private get name(): string {
     return this.config.name;
   }
 
@@ -78,7 +73,7 @@ export class NatsSink implements Sink {
     const publisher = this.createPublisher(this.clientSettings);
     const connecting = publisher.connect((reason) => this.lost(publisher, reason));
     try {
-      await untilAborted(connecting, signal);
+      await untilAborted(connecting, signal, abortError);
       if (generation !== this.generation) throw new RetriableError('nats: connect overtaken by close() or another connect()');
     } catch (err) {
       // A connect still under way is closed once it settles.
@@ -107,7 +102,7 @@ export class NatsSink implements Sink {
       else failures.push({ id: event.id, reason: `nats: ${problem}` });
     }
     if (sendable.length > 0) {
-      const outcomes = await untilAborted(publisher.publish(sendable), signal);
+      const outcomes = await untilAborted(publisher.publish(sendable), signal, abortError);
       failures.push(...this.refused(sendable, outcomes));
     }
     if (failures.length > 0) {
@@ -168,18 +163,4 @@ export class NatsSink implements Sink {
 
 const abortError = (signal: AbortSignal): RetriableError => new RetriableError('nats: aborted', { cause: signal.reason });
 
-/** Settles with `work`, or rejects (RetriableError) as soon as `signal` aborts; `work` itself cannot be cancelled. */
-function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) {
-    work.catch(() => undefined);
-    return Promise.reject(abortError(signal));
-  }
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => {
-      work.catch(() => undefined);
-      reject(abortError(signal));
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-    void work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
-  });
-}
+export const createSink = (config: NatsSinkConfig, ctx: SinkContext): SinkClient => new NatsSink(config, ctx);
