@@ -103,7 +103,7 @@ export class NatsSink implements SinkClient {
     }
     if (sendable.length > 0) {
       const outcomes = await untilAborted(publisher.publish(sendable), signal, abortError);
-      failures.push(...this.refused(sendable, outcomes));
+      failures.push(...this.refused(publisher, sendable, outcomes));
     }
     if (failures.length > 0) {
       throw new PermanentError(failures[0].reason, { failedIds: failures.map((f) => f.id), code: NATS_REJECTED });
@@ -120,25 +120,20 @@ export class NatsSink implements SinkClient {
    * rejects the whole batch instead: sent again, what was stored already is
    * dropped as a duplicate, and the rest keeps its order.
    */
-  private refused(messages: readonly NatsMessage[], outcomes: readonly PublishOutcome[]): Failure[] {
-    const failures: Failure[] = [];
-    let duplicates = 0;
-    outcomes.forEach((outcome, i) => {
-      if (outcome.ok) {
-        if (outcome.duplicate) duplicates++;
-        return;
-      }
-      if (!(outcome.error instanceof PermanentError)) {
-        const failed = outcomes.filter((o) => !o.ok).length;
-        throw new RetriableError(`nats sink "${this.name}": ${failed} of ${outcomes.length} message(s) not acknowledged; first: ${outcome.error.message}`, {
-          cause: outcome.error,
-          code: outcome.error.code,
-        });
-      }
-      failures.push({ id: messages[i].msgId, reason: outcome.error.message });
-    });
+  private refused(publisher: NatsPublisher, messages: readonly NatsMessage[], outcomes: readonly PublishOutcome[]): Failure[] {
+    const duplicates = outcomes.filter((o) => o.ok && o.duplicate).length;
     if (duplicates > 0) this.ctx.logger.info({ sink: this.name, duplicates }, 'JetStream dropped redelivered events as duplicates');
-    return failures;
+    const errors = outcomes.flatMap((o) => (o.ok ? [] : [o.error]));
+    const retriable = errors.find((error) => !(error instanceof PermanentError));
+    if (retriable !== undefined) {
+      // The connection closed under the batch (before its close was reported, e.g. during connect): reconnect.
+      if (retriable.code === NATS_UNAVAILABLE) this.lost(publisher, retriable.message);
+      throw new RetriableError(`nats sink "${this.name}": ${errors.length} of ${outcomes.length} message(s) not acknowledged; first: ${retriable.message}`, {
+        cause: retriable,
+        code: retriable.code,
+      });
+    }
+    return outcomes.flatMap((o, i) => (o.ok ? [] : [{ id: messages[i].msgId, reason: o.error.message }]));
   }
 
   /** The connection ended (server gone, stale pings, closed by the server): not ready, unless a newer one replaced it. */
