@@ -270,6 +270,13 @@ describe('nats sink: retried or permanent, as the real server answers', () => {
     assert.match(err.message, /cannot create stream .*overlap/i);
   });
 
+  test('a server without JetStream: connect fails (RetriableError) and says so', async (t) => {
+    const server = await PrivateNatsServer.start('', { jetstream: false });
+    t.after(() => server.stop());
+    const err = await connectError(sink(t, { url: `nats://${server.address}` }));
+    assert.match(err.message, /JetStream did not answer: not enabled/);
+  });
+
   test('nothing listens on the port: connect fails (RetriableError)', async (t) => {
     const err = await connectError(sink(t, { url: 'nats://127.0.0.1:1' }));
     assert.match(err.message, /connection refused/);

@@ -96,11 +96,12 @@ export class PrivateNatsServer {
   private constructor(
     readonly port: number,
     private readonly config: string,
+    private readonly jetstream: boolean,
   ) {}
 
-  /** `config` is nats-server configuration without listen/jetstream (both added here). */
-  static async start(config: string): Promise<PrivateNatsServer> {
-    const server = new PrivateNatsServer(await freePort(), config);
+  /** `config` is nats-server configuration without listen/jetstream (both added here; JetStream unless `jetstream` is false). */
+  static async start(config: string, { jetstream = true } = {}): Promise<PrivateNatsServer> {
+    const server = new PrivateNatsServer(await freePort(), config, jetstream);
     await server.run();
     return server;
   }
@@ -119,7 +120,7 @@ export class PrivateNatsServer {
   private async run(): Promise<void> {
     const conf = this.file(
       'server.conf',
-      `listen: 127.0.0.1:${this.port}\njetstream { store_dir: "${path.join(this.dir, 'js')}" }\n${this.config}\n`,
+      `listen: 127.0.0.1:${this.port}\n${this.jetstream ? `jetstream { store_dir: "${path.join(this.dir, 'js')}" }\n` : ''}${this.config}\n`,
     );
     const child = spawn('nats-server', ['-c', conf], { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
