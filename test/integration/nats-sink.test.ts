@@ -17,6 +17,7 @@ import type { BridgeEvent } from '../../src/event.js';
 import { NATS_REJECTED, NATS_RETRIABLE, NATS_UNAVAILABLE } from '../../src/sinks/nats/errors.js';
 import type { Sink } from '../../src/sinks/sink.js';
 import { waitFor } from '../support/bridge.js';
+import { pgbridgeBody } from '../support/contract-bodies.js';
 import { channelEvent, rowEvent } from '../support/events.js';
 import { NATS_URL, NatsAdmin, PrivateNatsServer } from '../support/nats.js';
 import { makeTlsFiles, operatorSetup, tlsServerConfig } from '../support/nats-auth.js';
@@ -125,8 +126,8 @@ describe('nats sink: what a JetStream consumer reads', () => {
     await target.send(batch, never);
     const stored = await admin.read(stream);
     assert.deepEqual(
-      stored.map((m) => m.headers['Nats-Msg-Id']),
-      batch.map((e) => e.id),
+      stored.map((m) => [m.headers['Nats-Msg-Id'], m.data]),
+      batch.map((e) => [e.id, pgbridgeBody(e)]),
     );
   });
 
