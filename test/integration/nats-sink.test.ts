@@ -119,7 +119,7 @@ describe('nats sink: what a JetStream consumer reads', () => {
     assert.equal(info.config.storage, 'file');
   });
 
-  test('a redelivery (the same batch sent again, ids unchanged) is stored once: every PubAck of the second send says duplicate', async (t) => {
+  test('a redelivery (the same batch sent again, ids unchanged) is stored once, payloads as CONTRACT §3 says', async (t) => {
     const { sink: target, stream } = await declared(t);
     const batch = [rowEvent(), rowEvent(), channelEvent()];
     await target.send(batch, never);
