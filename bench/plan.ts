@@ -3,7 +3,7 @@
  * (the ceiling scenario itself, or an offered rate), which scenarios are
  * repeated together, and the targets. Built once, then run by bench/run.ts.
  */
-import { bareAmqp, bareKafka, bareListen, bareListenSteady, bareUndici, insertRate, type CeilingResult } from './ceilings.js';
+import { bareAmqp, bareKafka, bareListen, bareListenSteady, bareNats, bareUndici, insertRate, type CeilingResult } from './ceilings.js';
 import type { Receiver } from './receivers.js';
 import { drain, liveBurst, steady, type BenchContext, type RunMeasurement, type SinkSetup } from './scenarios.js';
 import { summarize, type LatencySummary } from './stats.js';
@@ -82,6 +82,8 @@ export interface PlanInput {
   readonly listen: Receiver;
   readonly amqp?: { readonly receiver: Receiver; readonly url: string; readonly exchange: string };
   readonly kafka?: { readonly receiver: Receiver; readonly brokers: string[]; readonly topics: { readonly ceiling: string; readonly bridge: string } };
+  /** One JetStream stream for the ceiling's and the bridge's messages, read by one consumer. */
+  readonly nats?: { readonly receiver: Receiver; readonly servers: string; readonly stream: string };
   /** Per scenario key: where its profile and dump go. */
   readonly ctxFor: (key: string) => BenchContext;
   /** --only: whether a scenario key is wanted. */
@@ -166,19 +168,24 @@ export function buildPlan(input: PlanInput): Plan {
 const group = (...members: Array<Scenario | undefined>): Scenario[] => members.filter((s): s is Scenario => s !== undefined);
 
 /** The sinks pgbridge is measured with; amqp and kafka when this build has them. */
-function benchSinks({ http, amqp, kafka }: PlanInput) {
+function benchSinks({ http, amqp, kafka, nats }: PlanInput) {
   return {
     batched: { label: 'webhook batched', config: { type: 'webhook', url: http.url, batch: { max_events: BATCH, max_wait_ms: 0 } }, receiver: http },
     single: { label: 'webhook single', config: { type: 'webhook', url: http.url }, receiver: http },
     amqp: amqp && { label: 'amqp', config: { type: 'amqp', url: amqp.url, exchange: amqp.exchange }, receiver: amqp.receiver },
     kafka: kafka && { label: 'kafka', config: { type: 'kafka', brokers: kafka.brokers, topic: kafka.topics.bridge }, receiver: kafka.receiver },
+    nats: nats && {
+      label: 'nats',
+      config: { type: 'nats', url: `nats://${nats.servers}`, stream: nats.stream, subject: `${nats.stream}.{schema}.{table}.{op}` },
+      receiver: nats.receiver,
+    },
     stdout: { label: 'stdout >/dev/null', config: { type: 'stdout' }, receiver: undefined },
   } satisfies Record<string, SinkSetup | undefined>;
 }
 
 /** What the bare clients reach on this machine: the ceilings pgbridge's ratios are against. */
 function ceilingScenarios(input: PlanInput, add: Add) {
-  const { db, scale, http, listen, amqp, kafka } = input;
+  const { db, scale, http, listen, amqp, kafka, nats } = input;
   const n = scale.burst;
   const txn = scale.txnRows;
   const burstName = `${n / 1000}k rows, ${txn}-row txns`;
@@ -271,7 +278,20 @@ function ceilingScenarios(input: PlanInput, add: Add) {
     },
   );
 
-  return { insertPlain, insertOutbox, insertNotify, listenBurst, undiciSingle, undiciBatched, amqpCeiling, kafkaCeiling };
+  const natsCeiling = add(
+    nats && {
+      key: 'ceiling.nats',
+      kind: 'ceiling',
+      workload: burstName,
+      mode: '—',
+      sink: `bare nats.js JetStream publish, PubAck each, ${BATCH}/batch, 4 in flight`,
+      short: 'bare nats.js',
+      primary: 'rate',
+      run: async () => fromCeiling(await bareNats(nats.servers, `${nats.stream}.ceiling`, nats.receiver, db.nextIds(n), n, BATCH, 4)),
+    },
+  );
+
+  return { insertPlain, insertOutbox, insertNotify, listenBurst, undiciSingle, undiciBatched, amqpCeiling, kafkaCeiling, natsCeiling };
 }
 
 /** pgbridge itself: live bursts (notify), backlog drains (outbox), steady rates (both). */
@@ -280,7 +300,7 @@ function bridgeScenarios(input: PlanInput, sinks: ReturnType<typeof benchSinks>,
   const n = scale.burst;
   const txn = scale.txnRows;
   const burstName = `${n / 1000}k rows, ${txn}-row txns`;
-  const { listenBurst, undiciBatched, undiciSingle, amqpCeiling, kafkaCeiling } = ceilings;
+  const { listenBurst, undiciBatched, undiciSingle, amqpCeiling, kafkaCeiling, natsCeiling } = ceilings;
   const burst = (name: string, sink: SinkSetup | undefined): Scenario | undefined => {
     const key = `burst.notify.${name}`;
     return add(
@@ -321,6 +341,7 @@ function bridgeScenarios(input: PlanInput, sinks: ReturnType<typeof benchSinks>,
   const drainSingle = drainOf('webhook-single', sinks.single, undiciSingle);
   const drainAmqp = drainOf('amqp', sinks.amqp, amqpCeiling);
   const drainKafka = drainOf('kafka', sinks.kafka, kafkaCeiling);
+  const drainNats = drainOf('nats', sinks.nats, natsCeiling);
   drainOf('stdout', sinks.stdout, undefined);
 
   const steadyOf = (mode: Mode, name: string, sink: SinkSetup, rate: number, rowsPerTxn: number): Scenario | undefined => {
@@ -344,7 +365,7 @@ function bridgeScenarios(input: PlanInput, sinks: ReturnType<typeof benchSinks>,
   steadyOf('notify', 'webhook-batched', sinks.batched, 5000, 10);
   steadyOf('outbox', 'webhook-batched', sinks.batched, 5000, 10);
 
-  return { burstBatched, drainSingle, drainAmqp, drainKafka, steadyNotify, steadyOutbox };
+  return { burstBatched, drainSingle, drainAmqp, drainKafka, drainNats, steadyNotify, steadyOutbox };
 }
 
 /** Repeated after the first pass while the budget lasts, cheapest and noisiest first: a ceiling and its pgbridge run go together. */
@@ -353,6 +374,7 @@ function repeatGroups(c: Ceilings, r: BridgeRuns): Scenario[][] {
     group(c.listenBurst, r.burstBatched),
     group(c.amqpCeiling, r.drainAmqp),
     group(c.kafkaCeiling, r.drainKafka),
+    group(c.natsCeiling, r.drainNats),
     group(r.steadyNotify),
     group(r.steadyOutbox),
     group(c.undiciSingle, r.drainSingle),
@@ -363,6 +385,7 @@ function targetSpecs(n: number, c: Ceilings, r: BridgeRuns): TargetSpec[] {
   return [
     { name: 'notify → batched webhook vs bare LISTEN', scenario: r.burstBatched, figure: 'ratio', unit: 'x', op: '>=', threshold: 0.5, detail: 'burst, insert start → last event at the receiver, both' },
     { name: 'outbox → amqp drain vs bare confirm publisher', scenario: r.drainAmqp, figure: 'ratio', unit: 'x', op: '>=', threshold: 0.7, detail: 'drain from spawn vs publish start, both to the consumer' },
+    { name: 'outbox → nats drain vs bare JetStream publisher', scenario: r.drainNats, figure: 'ratio', unit: 'x', op: '>=', threshold: 0.7, detail: 'drain from spawn vs publish start, PubAck each, both to the consumer' },
     { name: 'outbox → kafka drain vs bare producer', scenario: r.drainKafka, figure: 'ratio', unit: 'x', op: '>=', threshold: 0.7, detail: 'drain from spawn vs first send, both to the consumer' },
     { name: 'webhook single events vs bare undici (same concurrency)', scenario: r.drainSingle, figure: 'ratio', unit: 'x', op: '>=', threshold: 0.7, detail: `outbox drain, ${WEBHOOK_IN_FLIGHT} in flight both` },
     { name: 'commit → webhook p99, 1,000 ev/s, notify', scenario: r.steadyNotify, figure: 'p99', unit: 'ms', op: '<=', threshold: 25, detail: 'single-row txns, webhook single' },

@@ -1,12 +1,14 @@
 /**
  * The far end, in a process of its own (forked by receivers.ts): a webhook
- * server, a bare LISTEN client, an AMQP consumer or a Kafka consumer. It
+ * server, a bare LISTEN client, an AMQP, Kafka or JetStream consumer. It
  * stamps each event with CLOCK_MONOTONIC (comparable with the bench process's
  * commit stamps) and keys it by the row id found in the event's data, so the
  * bench process's event loop — busy inserting — never delays a receive stamp.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { connect as natsConnect } from '@nats-io/transport-node';
 import amqp from 'amqplib';
 import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
@@ -16,7 +18,8 @@ export type ReceiverSpec =
   | { kind: 'http'; port?: number }
   | { kind: 'listen'; url: string; channel: string }
   | { kind: 'amqp'; url: string; exchange: string }
-  | { kind: 'kafka'; brokers: string[]; topics: string[] };
+  | { kind: 'kafka'; brokers: string[]; topics: string[] }
+  | { kind: 'nats'; servers: string; stream: string; subjects: string[] };
 
 export type Request =
   | { op: 'start'; spec: ReceiverSpec }
@@ -166,6 +169,24 @@ async function start(spec: ReceiverSpec): Promise<Record<string, unknown>> {
       });
       await joined;
       stopHandlers.push(() => consumer.disconnect());
+      return {};
+    }
+    case 'nats': {
+      // The stream is made here, fresh per run: event ids repeat across bench databases, and JetStream would drop them as duplicates.
+      const connection = await natsConnect({ servers: spec.servers, name: 'pgbridge bench receiver' });
+      const jsm = await jetstreamManager(connection);
+      await jsm.streams.delete(spec.stream).catch(() => false);
+      await jsm.streams.add({ name: spec.stream, subjects: spec.subjects });
+      const consumer = await jetstream(connection).consumers.get(spec.stream);
+      const messages = await consumer.consume();
+      void (async () => {
+        for await (const message of messages) noteJson(message.string(), monoMs());
+      })();
+      stopHandlers.push(async () => {
+        await messages.close();
+        await jsm.streams.delete(spec.stream).catch(() => false);
+        await connection.close();
+      });
       return {};
     }
   }

@@ -49,6 +49,7 @@ const SCALE = args.quick
   : { burst: 50_000, txnRows: 500, steadyS: 10, steadyWarmS: 2, outageS: 60, warmS: 3, repeats: 3, label: 'full: 50,000-event bursts, 10 s steady, 60 s outage' };
 
 const AMQP_URL = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+const NATS_SERVERS = process.env.NATS_SERVERS ?? '127.0.0.1:4222';
 /** Besides the outage itself: warm-up, recovery, spawning and stopping (measured 15-20 s). */
 const OUTAGE_OVERHEAD_S = 20;
 const MIN_OUTAGE_S = 10;
@@ -108,7 +109,7 @@ class Results {
   }
 }
 
-type Receivers = Pick<PlanInput, 'http' | 'listen' | 'amqp' | 'kafka'> & { readonly all: Receiver[] };
+type Receivers = Pick<PlanInput, 'http' | 'listen' | 'amqp' | 'kafka' | 'nats'> & { readonly all: Receiver[] };
 
 /** The far ends: webhook, LISTEN, and AMQP and Kafka when this build has those sink types. */
 async function startReceivers(db: BenchDatabase, notes: string[], into: Receiver[]): Promise<Receivers> {
@@ -132,8 +133,12 @@ async function startReceivers(db: BenchDatabase, notes: string[], into: Receiver
     await createTopic(brokers, topics.bridge, 4);
     kafka = { receiver: await started(await Receiver.start({ kind: 'kafka', brokers, topics: [topics.ceiling, topics.bridge] })), brokers, topics };
   }
-  log(`receivers up (webhook ${http.url}; amqp ${amqpOk ? 'yes' : 'no'}; kafka ${kafka ? kafka.brokers.join(',') : 'no'})`);
-  return { http, listen, amqp, kafka, all: into };
+  const stream = `pgbridge_bench_${process.pid}`;
+  const nats = sinkTypeAccepted('nats', db.url, { url: `nats://${NATS_SERVERS}` })
+    ? { receiver: await started(await Receiver.start({ kind: 'nats', servers: NATS_SERVERS, stream, subjects: [`${stream}.>`] })), servers: NATS_SERVERS, stream }
+    : undefined;
+  log(`receivers up (webhook ${http.url}; amqp ${amqpOk ? 'yes' : 'no'}; kafka ${kafka ? kafka.brokers.join(',') : 'no'}; nats ${nats ? 'yes' : 'no'})`);
+  return { http, listen, amqp, kafka, nats, all: into };
 }
 
 async function runOnce(s: Scenario, results: Results): Promise<void> {

@@ -2,6 +2,7 @@ import type { ConfigFormat } from '../config/formats.js';
 import { amqpDescriptor } from './amqp/descriptor.js';
 import { eraseConfigType, type AnySinkDescriptor } from './descriptor.js';
 import { kafkaDescriptor } from './kafka/descriptor.js';
+import { natsDescriptor } from './nats/descriptor.js';
 import { stdoutDescriptor } from './stdout/descriptor.js';
 import { webhookDescriptor } from './webhook/descriptor.js';
 
@@ -10,6 +11,7 @@ const descriptors: readonly AnySinkDescriptor[] = [
   eraseConfigType(amqpDescriptor),
   eraseConfigType(kafkaDescriptor),
   eraseConfigType(stdoutDescriptor),
+  eraseConfigType(natsDescriptor),
 ];
 
 /** Every sink type, by the `type` a config names. A new type is one folder and one entry in the list above. */

@@ -88,8 +88,8 @@ describe('docker-compose.yml', () => {
     assert.doesNotMatch(result.stderr, /variable is not set/i, result.stderr);
   });
 
-  test('has the five services, each with a healthcheck', () => {
-    assert.deepEqual(Object.keys(services).sort(), ['kafka', 'pgbridge', 'postgres', 'rabbitmq', 'webhook']);
+  test('has every service, each with a healthcheck', () => {
+    assert.deepEqual(Object.keys(services).sort(), ['kafka', 'nats', 'pgbridge', 'postgres', 'rabbitmq', 'webhook']);
     for (const [name, service] of Object.entries(services)) {
       assert.ok(Array.isArray(service.healthcheck?.test), `${name} has no healthcheck`);
     }
@@ -108,12 +108,14 @@ describe('docker-compose.yml', () => {
     assert.match(services.rabbitmq.image, /^rabbitmq:3\.\d+\.\d+-management/);
     assert.match(services.kafka.image, /^apache\/kafka:3\.\d+\.\d+$/);
     assert.match(services.webhook.image, /^node:20\.\d+\.\d+/);
+    assert.match(services.nats.image, /^nats:2\.\d+\.\d+/);
+    assert.ok(services.nats.command.includes('-js'), 'nats runs with JetStream');
     assert.doesNotMatch(read('docker-compose.yml'), /:latest\b/);
   });
 
   test('pgbridge waits for healthy services, installs, then runs with the mounted config', () => {
     const bridge = services.pgbridge;
-    assert.deepEqual(Object.keys(bridge.depends_on).sort(), ['kafka', 'postgres', 'rabbitmq', 'webhook']);
+    assert.deepEqual(Object.keys(bridge.depends_on).sort(), ['kafka', 'nats', 'postgres', 'rabbitmq', 'webhook']);
     for (const [dep, condition] of Object.entries(bridge.depends_on as Record<string, Json>)) {
       assert.equal(condition.condition, 'service_healthy', `depends_on ${dep}`);
     }

@@ -1,0 +1,34 @@
+import type { BridgeEvent } from '../../event.js';
+import { binaryCloudEvent, encodeEvent, type FormatContext, type FormatName } from '../../formats/index.js';
+import { renderTemplate } from '../../template.js';
+import { eventHeaders } from '../event-headers.js';
+
+/** One event as it goes to JetStream; the client adds Nats-Msg-Id = `msgId`. */
+export interface NatsMessage {
+  readonly msgId: string;
+  readonly subject: string;
+  readonly data: string;
+  readonly headers: Readonly<Record<string, string>>;
+}
+
+export interface MessageSettings {
+  /** Template for row events. */
+  readonly subject: string;
+  /** Template for channel events. */
+  readonly channelSubject: string;
+  readonly format: FormatName;
+}
+
+/**
+ * The event headers, and for `cloudevents` the CloudEvents NATS binding's
+ * binary mode: attributes as ce-* headers (as in HTTP binary mode),
+ * datacontenttype as content-type, data as the payload.
+ */
+export function toNatsMessage(event: BridgeEvent, settings: MessageSettings, ctx: FormatContext): NatsMessage {
+  const subject = renderTemplate(event.kind === 'channel' ? settings.channelSubject : settings.subject, event);
+  if (settings.format === 'cloudevents') {
+    const cloudEvent = binaryCloudEvent(event, ctx, 'ce-');
+    return { msgId: event.id, subject, data: cloudEvent.data, headers: { ...eventHeaders(event), ...cloudEvent.attributes, 'content-type': cloudEvent.contentType } };
+  }
+  return { msgId: event.id, subject, data: encodeEvent(event, settings.format, ctx), headers: { ...eventHeaders(event), 'content-type': 'application/json' } };
+}

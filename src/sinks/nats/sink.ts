@@ -1,0 +1,161 @@
+import { errorMessage, PermanentError, RetriableError } from '../../errors.js';
+import type { BridgeEvent } from '../../event.js';
+import type { SinkClient, SinkContext } from '../sink.js';
+import { untilAborted } from '../until-aborted.js';
+import { createNatsPublisher, type ClientSettings, type NatsPublisher, type NatsPublisherFactory, type PublishOutcome } from './client.js';
+import { serverList, streamSubjects, type NatsSinkConfig } from './config.js';
+import { NATS_REJECTED, NATS_UNAVAILABLE } from './errors.js';
+import { toNatsMessage, type MessageSettings, type NatsMessage } from './message.js';
+import { describeServers, serverAddresses } from './servers.js';
+import { subjectProblem } from './subject.js';
+
+interface Failure {
+  readonly id: string;
+  readonly reason: string;
+}
+
+/**
+ * Publishes each event to JetStream with Nats-Msg-Id = event id, pipelined
+ * per batch, and resolves once every PubAck is in. A batch sent again (after
+ * a timeout or a lost connection) is safe: inside the stream's duplicate
+ * window JetStream stores each id once. It does not reconnect by itself: on
+ * loss it turns not ready and the delivery runner calls connect() again.
+ */
+export class NatsSink implements SinkClient {
+  private publisher: NatsPublisher | undefined;
+  private ready = false;
+  /** Bumped by every connect() and close(), so one that was overtaken cannot install its publisher. */
+  private generation = 0;
+  private readonly clientSettings: ClientSettings;
+  private readonly messageSettings: MessageSettings;
+  private readonly where: string;
+
+  constructor(
+    private readonly config: NatsSinkConfig,
+    private readonly ctx: SinkContext,
+    private readonly createPublisher: NatsPublisherFactory = createNatsPublisher,
+  ) {
+    this.messageSettings = { subject: config.subject, channelSubject: config.channel_subject, format: config.format };
+    const urls = serverList(typeof config.url === 'string' ? [config.url] : config.url);
+    const addresses = serverAddresses(urls);
+    this.where = describeServers(urls);
+    const tls = config.tls === false || config.tls === null ? (addresses.tlsRequired ? true : null) : config.tls;
+    this.clientSettings = {
+      servers: addresses.servers,
+      name: `pgbridge ${config.name}`,
+      user: config.user ?? addresses.user,
+      password: config.password ?? addresses.password,
+      token: config.token ?? addresses.token,
+      credsFile: config.creds ?? undefined,
+      tls,
+      connectTimeoutMs: config.connect_timeout_ms,
+      pingIntervalMs: config.ping_interval_ms,
+      pubAckTimeoutMs: config.timeout_ms,
+      stream:
+        config.stream === null
+          ? null
+          : { name: config.stream, declare: config.declare, subjects: streamSubjects(config), duplicateWindowMs: config.duplicate_window_ms },
+    };
+  }
+
+  private get name(): string {
+    return this.config.name;
+  }
+
+  isReady(): boolean {
+    return this.ready;
+  }
+
+  /** Starts from a fresh connection each time, so it can be called again after any failure. */
+  async connect(signal: AbortSignal): Promise<void> {
+    const generation = ++this.generation;
+    await this.dropPublisher();
+    const publisher = this.createPublisher(this.clientSettings);
+    const connecting = publisher.connect((reason) => this.lost(publisher, reason));
+    try {
+      await untilAborted(connecting, signal, abortError);
+      if (generation !== this.generation) throw new RetriableError('nats: connect overtaken by close() or another connect()');
+    } catch (err) {
+      // A connect still under way is closed once it settles.
+      void connecting
+        .catch(() => undefined)
+        .then(() => publisher.close())
+        .catch(() => undefined);
+      const reason = errorMessage(err).replace(/^nats: /, '');
+      throw new RetriableError(`nats sink "${this.name}" (${this.where}): ${reason}`, { cause: err, code: NATS_UNAVAILABLE });
+    }
+    this.publisher = publisher;
+    this.ready = true;
+    this.ctx.logger.info({ sink: this.name, servers: this.where, stream: this.config.stream }, 'nats sink connected');
+  }
+
+  async send(batch: readonly BridgeEvent[], signal: AbortSignal): Promise<void> {
+    const publisher = this.publisher;
+    if (!this.ready || publisher === undefined) throw new RetriableError(`nats sink "${this.name}": not connected`, { code: NATS_UNAVAILABLE });
+    if (signal.aborted) throw abortError(signal);
+    const failures: Failure[] = [];
+    const sendable: NatsMessage[] = [];
+    for (const event of batch) {
+      const message = toNatsMessage(event, this.messageSettings, this.ctx.format);
+      const problem = subjectProblem(message.subject);
+      if (problem === undefined) sendable.push(message);
+      else failures.push({ id: event.id, reason: `nats: ${problem}` });
+    }
+    if (sendable.length > 0) {
+      const outcomes = await untilAborted(publisher.publish(sendable), signal, abortError);
+      failures.push(...this.refused(publisher, sendable, outcomes));
+    }
+    if (failures.length > 0) {
+      throw new PermanentError(failures[0].reason, { failedIds: failures.map((f) => f.id), code: NATS_REJECTED });
+    }
+  }
+
+  async close(): Promise<void> {
+    this.generation++;
+    await this.dropPublisher();
+  }
+
+  /**
+   * The messages JetStream refused for good. Any failure that may pass later
+   * rejects the whole batch instead: sent again, what was stored already is
+   * dropped as a duplicate, and the rest keeps its order.
+   */
+  private refused(publisher: NatsPublisher, messages: readonly NatsMessage[], outcomes: readonly PublishOutcome[]): Failure[] {
+    const duplicates = outcomes.filter((o) => o.ok && o.duplicate).length;
+    if (duplicates > 0) this.ctx.logger.info({ sink: this.name, duplicates }, 'JetStream dropped redelivered events as duplicates');
+    const errors = outcomes.flatMap((o) => (o.ok ? [] : [o.error]));
+    const retriable = errors.find((error) => !(error instanceof PermanentError));
+    if (retriable !== undefined) {
+      // The connection closed under the batch (before its close was reported, e.g. during connect): reconnect.
+      if (retriable.code === NATS_UNAVAILABLE) this.lost(publisher, retriable.message);
+      throw new RetriableError(`nats sink "${this.name}": ${errors.length} of ${outcomes.length} message(s) not acknowledged; first: ${retriable.message}`, {
+        cause: retriable,
+        code: retriable.code,
+      });
+    }
+    return outcomes.flatMap((o, i) => (o.ok ? [] : [{ id: messages[i].msgId, reason: o.error.message }]));
+  }
+
+  /** The connection ended (server gone, stale pings, closed by the server): not ready, unless a newer one replaced it. */
+  private lost(publisher: NatsPublisher, reason: string): void {
+    if (publisher !== this.publisher || !this.ready) return;
+    this.ready = false;
+    this.ctx.logger.warn({ sink: this.name, servers: this.where, reason }, 'nats sink disconnected');
+  }
+
+  private async dropPublisher(): Promise<void> {
+    const publisher = this.publisher;
+    this.ready = false;
+    this.publisher = undefined;
+    if (publisher === undefined) return;
+    try {
+      await publisher.close();
+    } catch (err) {
+      this.ctx.logger.debug({ sink: this.name, err: errorMessage(err) }, 'nats close failed');
+    }
+  }
+}
+
+const abortError = (signal: AbortSignal): RetriableError => new RetriableError('nats: aborted', { cause: signal.reason });
+
+export const createSink = (config: NatsSinkConfig, ctx: SinkContext): SinkClient => new NatsSink(config, ctx);
