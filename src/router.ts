@@ -1,4 +1,3 @@
-import type { CaptureOp } from './config/schema.js';
 import type { Route } from './config/types.js';
 import { lowerOp, type BridgeEvent } from './event.js';
 
@@ -12,6 +11,7 @@ export class Router {
   ) {}
 
   sinksFor(event: BridgeEvent): readonly string[] {
+    if (event.kind === 'row' && event.targetSink !== undefined) return this.sinkNames.filter((name) => name === event.targetSink);
     if (this.routes === null) return this.sinkNames;
     const key = event.kind === 'channel' ? `c\0${event.channel}` : `t\0${event.schema}\0${event.table}\0${event.op}`;
     let sinks = this.cache.get(key);
@@ -32,7 +32,7 @@ export class Router {
           : from.kind === 'table' &&
             from.table.schema === event.schema &&
             from.table.table === event.table &&
-            from.ops.has(lowerOp(event.op) as CaptureOp);
+            from.ops.has(lowerOp(event.op));
       if (hit) route.to.forEach((name) => matched.add(name));
     }
     // Keep config order, so output does not depend on route order.

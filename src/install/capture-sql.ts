@@ -1,16 +1,19 @@
-import type { CaptureOp, DeliveryMode } from '../config/schema.js';
+import type { CaptureOp, DeliveryMode, RowCaptureOp } from '../config/schema.js';
 import type { CaptureTable } from '../config/types.js';
+import type { RowOp } from '../event.js';
 import { functionName, outboxTable, triggerName } from './names.js';
 import { dollarQuote, ident, literal } from './quote.js';
+import { changedCondition, type CompiledRowFilter } from './row-filter.js';
 
 /** NOTIFY payloads must stay below 8000 bytes; larger events travel through the outbox table. */
 export const NOTIFY_LIMIT_BYTES = 7999;
 /** Separates the header, key, data and old parts of a notify-mode payload; cannot occur unescaped in JSON. */
 export const PAYLOAD_SEPARATOR = '\u0001';
 
-const OP_CODE: Record<CaptureOp, string> = { insert: 'I', update: 'U', delete: 'D' };
-const OP_NAME: Record<CaptureOp, string> = { insert: 'INSERT', update: 'UPDATE', delete: 'DELETE' };
-const UTC_TS = `to_char(statement_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"')`;
+/** The outbox's one-letter op codes (src/source/outbox-rows.ts reads them back). */
+export const OUTBOX_OP_CODE: Record<RowOp, string> = { INSERT: 'I', UPDATE: 'U', DELETE: 'D', TRUNCATE: 'T', READ: 'R' };
+const OP_NAME: Record<CaptureOp, RowOp> = { insert: 'INSERT', update: 'UPDATE', delete: 'DELETE', truncate: 'TRUNCATE' };
+export const UTC_TS = `to_char(statement_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"')`;
 
 export interface CaptureContext {
   readonly instance: string;
@@ -25,6 +28,8 @@ export interface CaptureContext {
    * (Postgres runs that as a DELETE and an INSERT, firing only row triggers).
    */
   readonly partitioned?: boolean;
+  /** The table's `where`, compiled by compileRowFilter; absent = every row. */
+  readonly filter?: CompiledRowFilter;
 }
 
 /**
@@ -33,46 +38,119 @@ export interface CaptureContext {
  * would write `{"id" : 1}`, which is not what skor or the contract send).
  * `alias.*`, never a bare alias: a bare `r` means the table's column r when it has one.
  */
-function rowJson(alias: string, columns: readonly string[] | null): string {
+export function rowJson(alias: string, columns: readonly string[] | null): string {
   if (columns === null) return `row_to_json(${alias}.*)`;
   return `(SELECT row_to_json(c.*) FROM (SELECT ${columns.map((c) => `${alias}.${ident(c)}`).join(', ')}) c)`;
 }
 
-function keyJson(alias: string, primaryKey: readonly string[]): string {
+export function keyJson(alias: string, primaryKey: readonly string[]): string {
   return primaryKey.length === 0 ? 'NULL::json' : rowJson(alias, primaryKey);
 }
 
 /**
  * The per-row values of one op: SELECT list over the transition table (insert,
  * delete) or over NEW/OLD (update, row-level so old and new stay paired even
- * when the primary key changes; every op of a partitioned table).
+ * when the primary key changes; every op of a partitioned table). A row-level
+ * trigger's filter is its WHEN (see triggerWhen); a statement trigger's is this WHERE.
  */
-function eventRows(table: CaptureTable, op: CaptureOp, ctx: CaptureContext): string {
+function eventRows(table: CaptureTable, op: RowCaptureOp, ctx: CaptureContext): string {
   const cols = table.columns[op];
+  const where = ctx.filter ? ` WHERE ${ctx.filter.over('r')}` : '';
   switch (op) {
     case 'insert':
-      return `SELECT ${keyJson('r', ctx.primaryKey)} AS key, ${rowJson('r', cols)} AS data, NULL::json AS old FROM ${ctx.partitioned ? '(SELECT NEW.*)' : 'new_rows'} r`;
+      return ctx.partitioned
+        ? `SELECT ${keyJson('r', ctx.primaryKey)} AS key, ${rowJson('r', cols)} AS data, NULL::json AS old FROM (SELECT NEW.*) r`
+        : `SELECT ${keyJson('r', ctx.primaryKey)} AS key, ${rowJson('r', cols)} AS data, NULL::json AS old FROM new_rows r${where}`;
     case 'delete':
-      return `SELECT ${keyJson('r', ctx.primaryKey)} AS key, ${rowJson('r', cols)} AS data, ${rowJson('r', cols)} AS old FROM ${ctx.partitioned ? '(SELECT OLD.*)' : 'old_rows'} r`;
+      return ctx.partitioned
+        ? `SELECT ${keyJson('r', ctx.primaryKey)} AS key, ${rowJson('r', cols)} AS data, ${rowJson('r', cols)} AS old FROM (SELECT OLD.*) r`
+        : `SELECT ${keyJson('r', ctx.primaryKey)} AS key, ${rowJson('r', cols)} AS data, ${rowJson('r', cols)} AS old FROM old_rows r${where}`;
     case 'update':
       return `SELECT ${keyJson('r', ctx.primaryKey)} AS key, ${rowJson('r', cols)} AS data, ${rowJson('o', cols)} AS old FROM (SELECT NEW.*) r, (SELECT OLD.*) o`;
   }
+}
+
+/** TRUNCATE: one event for the table, no row. */
+const TRUNCATE_ROWS = 'SELECT NULL::json AS key, NULL::json AS data, NULL::json AS old';
+
+function opRows(table: CaptureTable, op: CaptureOp, ctx: CaptureContext): string {
+  return op === 'truncate' ? TRUNCATE_ROWS : eventRows(table, op, ctx);
+}
+
+/** A row-level trigger's WHEN: the `where` on the new row (old for a delete) and, for updates, `changed`. Postgres skips the function call when it is false. */
+function triggerWhen(table: CaptureTable, op: CaptureOp, ctx: CaptureContext): string {
+  const rowLevel = op === 'update' || (ctx.partitioned && op !== 'truncate');
+  if (!rowLevel) return '';
+  const conditions: string[] = [];
+  if (op === 'update' && table.changed) conditions.push(changedCondition(table.changed));
+  if (ctx.filter) conditions.push(ctx.filter.over(op === 'delete' ? 'OLD' : 'NEW'));
+  return conditions.length > 0 ? ` WHEN (${conditions.join(' AND ')})` : '';
 }
 
 function outboxBody(table: CaptureTable, op: CaptureOp, ctx: CaptureContext): string {
   return `
 BEGIN
   INSERT INTO ${outboxTable(ctx.instance)} (schema_name, table_name, op, key, data, old)
-  SELECT ${literal(table.schema)}, ${literal(table.table)}, '${OP_CODE[op]}', e.key, e.data, e.old
-  FROM (${eventRows(table, op, ctx)}) e;
+  SELECT ${literal(table.schema)}, ${literal(table.table)}, '${OUTBOX_OP_CODE[OP_NAME[op]]}', e.key, e.data, e.old
+  FROM (${opRows(table, op, ctx)}) e;
   -- A wake-up only: the bridge reads events from the table, never from the payload.
   PERFORM pg_notify(${literal(ctx.notifyChannel)}, '');
   RETURN NULL;
 END`;
 }
 
+export interface NotifyEventsOptions {
+  readonly schema: string;
+  readonly table: string;
+  readonly op: RowOp;
+  /** SELECT with columns key, data, old (json), in the order the events must keep. */
+  readonly rows: string;
+  readonly outbox: string;
+  readonly channel: string;
+  /** SQL expressions of the transaction id and timestamp (text). */
+  readonly txid: string;
+  readonly ts: string;
+  /** SQL expression of the only sink these events go to (backfill --sink); absent = routed. */
+  readonly sink?: string;
+}
+
+/**
+ * Notify mode: one statement that sends each row of `rows` as a NOTIFY payload
+ * (header, key, data, old separated by \u0001), in order, and keeps those too
+ * large for NOTIFY in the outbox (same id). Returns columns `spilled` and `sent`.
+ * Used by the capture triggers and by backfill alike, so a READ travels exactly like a change.
+ */
+export function notifyEventsSql(o: NotifyEventsOptions): string {
+  const sink = o.sink === undefined ? '' : `, 'sink', ${o.sink}`;
+  const header = `json_build_object('id', e.id::text, 'schema', ${literal(o.schema)}, 'table', ${literal(o.table)}, 'op', '${o.op}', 'txid', ${o.txid}, 'ts', ${o.ts}${sink})::text`;
+  return `WITH e AS (
+    SELECT nextval('pgbridge.event_id_seq') AS id, v.key, v.data, v.old FROM (${o.rows}) v
+  ), p AS (
+    SELECT e.*, ${header} || chr(1) || coalesce(e.key::text, '') || chr(1) || coalesce(e.data::text, 'null') || chr(1) || coalesce(e.old::text, '') AS payload FROM e
+  ), big AS (
+    -- Too large for NOTIFY: kept in the outbox (same id), which the bridge reads on a wake-up.
+    INSERT INTO ${o.outbox} (id, schema_name, table_name, op, key, data, old${o.sink === undefined ? '' : ', target_sink'})
+    SELECT p.id, ${literal(o.schema)}, ${literal(o.table)}, '${OUTBOX_OP_CODE[o.op]}', p.key, p.data, p.old${o.sink === undefined ? '' : `, ${o.sink}`}
+    FROM p WHERE octet_length(p.payload) > ${NOTIFY_LIMIT_BYTES}
+    RETURNING 1
+  ), notified AS (
+    SELECT pg_notify(${literal(o.channel)}, q.payload)
+    FROM (SELECT p.id, p.payload FROM p WHERE octet_length(p.payload) <= ${NOTIFY_LIMIT_BYTES} ORDER BY p.id) q
+  )
+  SELECT (SELECT count(*) FROM big) AS spilled, (SELECT count(*) FROM notified) AS sent`;
+}
+
 function notifyBody(table: CaptureTable, op: CaptureOp, ctx: CaptureContext): string {
-  const header = `json_build_object('id', e.id::text, 'schema', ${literal(table.schema)}, 'table', ${literal(table.table)}, 'op', '${OP_NAME[op]}', 'txid', tx, 'ts', ts)::text`;
+  const statement = notifyEventsSql({
+    schema: table.schema,
+    table: table.table,
+    op: OP_NAME[op],
+    rows: opRows(table, op, ctx),
+    outbox: outboxTable(ctx.instance),
+    channel: ctx.notifyChannel,
+    txid: 'tx',
+    ts: 'ts',
+  });
   return `
 DECLARE
   tx text := pg_current_xact_id()::text;
@@ -80,21 +158,7 @@ DECLARE
   spilled bigint;
   sent bigint;
 BEGIN
-  WITH e AS (
-    SELECT nextval('pgbridge.event_id_seq') AS id, v.key, v.data, v.old FROM (${eventRows(table, op, ctx)}) v
-  ), p AS (
-    SELECT e.*, ${header} || chr(1) || coalesce(e.key::text, '') || chr(1) || e.data::text || chr(1) || coalesce(e.old::text, '') AS payload FROM e
-  ), big AS (
-    -- Too large for NOTIFY: kept in the outbox (same id), which the bridge reads on the wake-up below.
-    INSERT INTO ${outboxTable(ctx.instance)} (id, schema_name, table_name, op, key, data, old)
-    SELECT p.id, ${literal(table.schema)}, ${literal(table.table)}, '${OP_CODE[op]}', p.key, p.data, p.old
-    FROM p WHERE octet_length(p.payload) > ${NOTIFY_LIMIT_BYTES}
-    RETURNING 1
-  ), notified AS (
-    SELECT pg_notify(${literal(ctx.notifyChannel)}, q.payload)
-    FROM (SELECT p.id, p.payload FROM p WHERE octet_length(p.payload) <= ${NOTIFY_LIMIT_BYTES} ORDER BY p.id) q
-  )
-  SELECT (SELECT count(*) FROM big), (SELECT count(*) FROM notified) INTO spilled, sent;
+  ${statement} INTO spilled, sent;
   IF spilled > 0 THEN
     PERFORM pg_notify(${literal(ctx.notifyChannel)}, '');
   END IF;
@@ -109,9 +173,11 @@ export function captureOpSql(table: CaptureTable, op: CaptureOp, ctx: CaptureCon
   const trigger = ident(triggerName(ctx.instance, op));
   const body = ctx.delivery === 'outbox' ? outboxBody(table, op, ctx) : notifyBody(table, op, ctx);
   const timing =
-    op === 'update' || ctx.partitioned
-      ? `AFTER ${op.toUpperCase()} ON ${target} FOR EACH ROW`
-      : `AFTER ${op.toUpperCase()} ON ${target} REFERENCING ${op === 'insert' ? 'NEW' : 'OLD'} TABLE AS ${op === 'insert' ? 'new_rows' : 'old_rows'} FOR EACH STATEMENT`;
+    op === 'truncate'
+      ? `AFTER TRUNCATE ON ${target} FOR EACH STATEMENT`
+      : op === 'update' || ctx.partitioned
+        ? `AFTER ${op.toUpperCase()} ON ${target} FOR EACH ROW${triggerWhen(table, op, ctx)}`
+        : `AFTER ${op.toUpperCase()} ON ${target} REFERENCING ${op === 'insert' ? 'NEW' : 'OLD'} TABLE AS ${op === 'insert' ? 'new_rows' : 'old_rows'} FOR EACH STATEMENT`;
   return [
     `CREATE OR REPLACE FUNCTION ${fn}() RETURNS trigger LANGUAGE plpgsql AS ${dollarQuote(body)};`,
     `COMMENT ON FUNCTION ${fn}() IS ${literal(`pgbridge ${ctx.instance}: ${op} on ${table.schema}.${table.table}`)};`,
@@ -127,7 +193,7 @@ export function outboxTableSql(instance: string): string {
   ts           timestamptz NOT NULL DEFAULT statement_timestamp(),
   schema_name  text,
   table_name   text,
-  op           "char",      -- I, U, D; NULL for a channel message
+  op           "char",      -- I, U, D, T (truncate), R (backfill read); NULL for a channel message
   key          json,
   data         json,
   old          json,

@@ -99,7 +99,7 @@ describe('loadConfig: what a valid file gives', () => {
     assert.deepEqual(d.columns, { insert: null, update: null, delete: null });
   });
 
-  test('routes become table and channel routes; ops default to all three', () => {
+  test('routes become table and channel routes; ops default to all, read and truncate included', () => {
     const config = load(
       base({
         capture: ['orders'],
@@ -111,7 +111,7 @@ describe('loadConfig: what a valid file gives', () => {
     const routes = config.routes!;
     assert.equal(routes.length, 3);
     assert.deepEqual(routes[0].from.kind === 'table' && [...routes[0].from.ops], ['insert']);
-    assert.deepEqual(routes[1].from.kind === 'table' && [...routes[1].from.ops], ['insert', 'update', 'delete']);
+    assert.deepEqual(routes[1].from.kind === 'table' && [...routes[1].from.ops], ['insert', 'update', 'delete', 'truncate', 'read']);
     assert.deepEqual(routes[2], { from: { kind: 'channel', channel: 'jobs' }, to: ['a', 'b'] });
   });
 
