@@ -18,6 +18,8 @@ Commands:
   check                    validate the config, connect to Postgres and each sink
   dead-letters list        show dead letters [--sink S] [--limit N]
   dead-letters retry       deliver dead letters again [--sink S] [--id ID]
+  backfill TABLE           emit every current row as a READ event [--where SQL] [--sink S] [--restart] [--chunk N]
+  backfill --status        list backfills: running, interrupted, finished [--json]
   import-skor FILE [URL]   turn skor's triggers.json into a pgbridge config (stdout)
   config-reference         print every config key with its default (Markdown)
 
@@ -34,6 +36,11 @@ export interface CommandArgs {
   readonly sink?: string;
   readonly id?: string;
   readonly limit?: string;
+  readonly where?: string;
+  readonly restart?: boolean;
+  readonly status?: boolean;
+  readonly json?: boolean;
+  readonly chunk?: string;
 }
 
 async function command(name: string): Promise<Command | undefined> {
@@ -50,6 +57,8 @@ async function command(name: string): Promise<Command | undefined> {
       return (await import('./commands/check.js')).checkCommand;
     case 'dead-letters':
       return (await import('./commands/dead-letters.js')).deadLettersCommand;
+    case 'backfill':
+      return (await import('./commands/backfill.js')).backfillCommand;
     default:
       return undefined;
   }
@@ -68,6 +77,11 @@ export async function main(argv: readonly string[]): Promise<number> {
         sink: { type: 'string' },
         id: { type: 'string' },
         limit: { type: 'string' },
+        where: { type: 'string' },
+        restart: { type: 'boolean' },
+        status: { type: 'boolean' },
+        json: { type: 'boolean' },
+        chunk: { type: 'string' },
       },
     });
   } catch (err) {
@@ -111,7 +125,17 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
   const scrubber = new Scrubber(config.secrets);
   try {
-    return await run(config, scrubber, { positionals: rest, sink: values.sink, id: values.id, limit: values.limit });
+    return await run(config, scrubber, {
+      positionals: rest,
+      sink: values.sink,
+      id: values.id,
+      limit: values.limit,
+      where: values.where,
+      restart: values.restart,
+      status: values.status,
+      json: values.json,
+      chunk: values.chunk,
+    });
   } catch (err) {
     process.stderr.write(`pgbridge ${name}: ${scrubber.scrub(errorMessage(err))}\n`);
     return 1;

@@ -121,9 +121,15 @@ export interface NotifyEventsOptions {
  * Used by the capture triggers and by backfill alike, so a READ travels exactly like a change.
  */
 export function notifyEventsSql(o: NotifyEventsOptions): string {
+  return `WITH ${notifyEventsCtes(o)}
+  SELECT (SELECT count(*) FROM big) AS spilled, (SELECT count(*) FROM notified) AS sent`;
+}
+
+/** The CTEs of notifyEventsSql (e, p, big, notified), for a statement that continues a WITH of its own. */
+export function notifyEventsCtes(o: NotifyEventsOptions): string {
   const sink = o.sink === undefined ? '' : `, 'sink', ${o.sink}`;
   const header = `json_build_object('id', e.id::text, 'schema', ${literal(o.schema)}, 'table', ${literal(o.table)}, 'op', '${o.op}', 'txid', ${o.txid}, 'ts', ${o.ts}${sink})::text`;
-  return `WITH e AS (
+  return `e AS (
     SELECT nextval('pgbridge.event_id_seq') AS id, v.key, v.data, v.old FROM (${o.rows}) v
   ), p AS (
     SELECT e.*, ${header} || chr(1) || coalesce(e.key::text, '') || chr(1) || coalesce(e.data::text, 'null') || chr(1) || coalesce(e.old::text, '') AS payload FROM e
@@ -136,8 +142,7 @@ export function notifyEventsSql(o: NotifyEventsOptions): string {
   ), notified AS (
     SELECT pg_notify(${literal(o.channel)}, q.payload)
     FROM (SELECT p.id, p.payload FROM p WHERE octet_length(p.payload) <= ${NOTIFY_LIMIT_BYTES} ORDER BY p.id) q
-  )
-  SELECT (SELECT count(*) FROM big) AS spilled, (SELECT count(*) FROM notified) AS sent`;
+  )`;
 }
 
 function notifyBody(table: CaptureTable, op: CaptureOp, ctx: CaptureContext): string {
