@@ -5,7 +5,7 @@
  * events per second), the end-to-end rate (first chunk to the last READ on the
  * bridge's stdout), and the writers' insert rate before and during.
  *
- *   npm run bench:backfill [-- --rows N] [--chunk N] [--batch N (outbox.batch_size)] [--json]
+ *   npm run bench:backfill [-- --rows N] [--chunk N] [--batch N (outbox.batch_size)] [--rate R (backfill --rate)] [--json]
  */
 import { spawn } from 'node:child_process';
 import { parseArgs } from 'node:util';
@@ -13,7 +13,7 @@ import pg from 'pg';
 import { BIN, freePort, pgbridgeCli, ROOT, writeConfig } from './bridge.js';
 
 const ADMIN = process.env.PGBRIDGE_TEST_PG ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-const { values } = parseArgs({ options: { rows: { type: 'string', default: '1000000' }, json: { type: 'boolean' }, chunk: { type: 'string', default: '5000' }, batch: { type: 'string', default: '500' } } });
+const { values } = parseArgs({ options: { rows: { type: 'string', default: '1000000' }, json: { type: 'boolean' }, chunk: { type: 'string', default: '5000' }, batch: { type: 'string', default: '500' }, rate: { type: 'string' } } });
 const ROWS = Number(values.rows);
 const WRITERS = 2;
 const BASELINE_S = 10;
@@ -80,7 +80,8 @@ async function main(): Promise<void> {
     const started = performance.now();
     const duringStart = inserted;
     const code = await new Promise<number | null>((resolve) => {
-      const child = spawn(process.execPath, [BIN, 'backfill', '-c', file, 'accounts', '--chunk', String(values.chunk)], { cwd: ROOT, stdio: ['ignore', 'ignore', 'ignore'] });
+      const rate = values.rate === undefined ? [] : ['--rate', values.rate];
+      const child = spawn(process.execPath, [BIN, 'backfill', '-c', file, 'accounts', '--chunk', String(values.chunk), ...rate], { cwd: ROOT, stdio: ['ignore', 'ignore', 'ignore'] });
       child.on('exit', resolve);
     });
     const backfillS = (performance.now() - started) / 1000;

@@ -18,7 +18,7 @@ Commands:
   check                    validate the config, connect to Postgres and each sink
   dead-letters list        show dead letters [--sink S] [--limit N]
   dead-letters retry       deliver dead letters again [--sink S] [--id ID]
-  backfill TABLE           emit every current row as a READ event [--where SQL] [--sink S] [--restart] [--chunk N]
+  backfill TABLE           emit every current row as a READ event [--where SQL] [--sink S] [--restart] [--chunk N] [--rate R]
   backfill --status        list backfills: running, interrupted, finished [--json]
   import-skor FILE [URL]   turn skor's triggers.json into a pgbridge config (stdout)
   config-reference         print every config key with its default (Markdown)
@@ -41,6 +41,7 @@ export interface CommandArgs {
   readonly status?: boolean;
   readonly json?: boolean;
   readonly chunk?: string;
+  readonly rate?: string;
 }
 
 async function command(name: string): Promise<Command | undefined> {
@@ -82,6 +83,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         status: { type: 'boolean' },
         json: { type: 'boolean' },
         chunk: { type: 'string' },
+        rate: { type: 'string' },
       },
     });
   } catch (err) {
@@ -135,6 +137,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       status: values.status,
       json: values.json,
       chunk: values.chunk,
+      rate: values.rate,
     });
   } catch (err) {
     process.stderr.write(`pgbridge ${name}: ${scrubber.scrub(errorMessage(err))}\n`);

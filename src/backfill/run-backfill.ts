@@ -22,6 +22,8 @@ export interface BackfillOptions {
   readonly sink?: string;
   readonly restart: boolean;
   readonly chunkSize: number;
+  /** --rate: at most this many rows a second (pauses between chunks), to leave the database to live writers; undefined = as fast as it goes. */
+  readonly rowsPerSecond?: number;
   /** Stops after the chunk in progress commits. */
   readonly signal?: AbortSignal;
   onStart?(info: { readonly resumed: boolean; readonly rowsDone: number; readonly rowsTotal: number | null }): void;
@@ -65,6 +67,7 @@ export async function runBackfill(config: BridgeConfig, db: pg.ClientBase, optio
   let lastKey = state.lastKey;
   let rowsDone = state.rowsDone;
   let rowsThisRun = 0;
+  const startedAt = Date.now();
   for (;;) {
     if (options.signal?.aborted) return { rowsDone, rowsThisRun, finished: false, resumed: state.resumed };
     const chunk = await readChunk(db, config, source, emitter, lastKey, options);
@@ -73,6 +76,10 @@ export async function runBackfill(config: BridgeConfig, db: pg.ClientBase, optio
     rowsThisRun += chunk.emitted;
     options.onChunk?.({ rowsDone, rowsTotal });
     if (chunk.finished) return { rowsDone, rowsThisRun, finished: true, resumed: state.resumed };
+    if (options.rowsPerSecond !== undefined) {
+      const ahead = (rowsThisRun / options.rowsPerSecond) * 1000 - (Date.now() - startedAt);
+      if (ahead > 0) await new Promise((resolve) => setTimeout(resolve, ahead));
+    }
   }
 }
 

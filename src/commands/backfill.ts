@@ -9,7 +9,7 @@ import { progressDisplay } from '../backfill/progress-display.js';
 import { BackfillConflict, listBackfills } from '../backfill/progress-store.js';
 import { BackfillError, runBackfill } from '../backfill/run-backfill.js';
 
-const USAGE = 'usage: pgbridge backfill [-c FILE] TABLE [--where SQL] [--sink NAME] [--restart] [--chunk N] | pgbridge backfill --status [--json]\n';
+const USAGE = 'usage: pgbridge backfill [-c FILE] TABLE [--where SQL] [--sink NAME] [--restart] [--chunk N] [--rate ROWS_PER_S] | pgbridge backfill --status [--json]\n';
 const DEFAULT_CHUNK = 5000;
 
 /** `pgbridge backfill TABLE`: every current row as a READ event (see src/backfill/run-backfill.ts); `--status` lists backfills. */
@@ -17,7 +17,8 @@ export async function backfillCommand(config: BridgeConfig, scrubber: Scrubber, 
   if (args.status) return printStatus(config, args.json === true);
   const [tableArg, ...extra] = args.positionals;
   const chunkSize = args.chunk === undefined ? DEFAULT_CHUNK : Number(args.chunk);
-  if (tableArg === undefined || extra.length > 0 || !Number.isInteger(chunkSize) || chunkSize < 1) {
+  const rate = args.rate === undefined ? undefined : Number(args.rate);
+  if (tableArg === undefined || extra.length > 0 || !Number.isInteger(chunkSize) || chunkSize < 1 || (rate !== undefined && !(rate > 0))) {
     process.stderr.write(USAGE);
     return 2;
   }
@@ -42,6 +43,7 @@ export async function backfillCommand(config: BridgeConfig, scrubber: Scrubber, 
       sink: args.sink,
       restart: args.restart === true,
       chunkSize,
+      rowsPerSecond: rate,
       signal: stop.signal,
       onStart: ({ resumed, rowsDone, rowsTotal }) => {
         logger.info({ table: qualifiedName(table), resumed, rows_done: rowsDone, rows_total: rowsTotal, delivery: config.delivery, sink: args.sink ?? null }, resumed ? 'continuing an interrupted backfill' : 'backfill starting');
