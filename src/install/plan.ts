@@ -79,6 +79,12 @@ export async function planInstall(config: BridgeConfig, db: pg.ClientBase): Prom
   return { sql: `BEGIN;\n\n${parts.join('\n\n')}\n\nCOMMIT;\n`, changes };
 }
 
+/** Installs made before backfill existed have no pgbridge.backfills. */
+async function hasBackfills(db: pg.ClientBase): Promise<boolean> {
+  const { rows } = await db.query<{ ok: boolean }>("SELECT to_regclass('pgbridge.backfills') IS NOT NULL AS ok");
+  return rows[0].ok;
+}
+
 async function compileFilter(db: pg.ClientBase, table: CaptureTable, where: string) {
   try {
     return await compileRowFilter(db, table, where);
@@ -104,7 +110,11 @@ export async function planUninstall(config: BridgeConfig, db: pg.ClientBase): Pr
     parts.push('DROP SCHEMA IF EXISTS pgbridge CASCADE;');
     changes.push('remove schema pgbridge');
   } else {
-    parts.push(`DROP TABLE IF EXISTS ${table};`, `DELETE FROM pgbridge.dead_letters WHERE instance = '${config.instance}';`);
+    parts.push(
+      `DROP TABLE IF EXISTS ${table};`,
+      `DELETE FROM pgbridge.dead_letters WHERE instance = '${config.instance}';`,
+      ...((await hasBackfills(db)) ? [`DELETE FROM pgbridge.backfills WHERE instance = '${config.instance}';`] : []),
+    );
     changes.push(`remove ${table}`);
   }
   return { sql: `BEGIN;\n\n${parts.join('\n')}\n\nCOMMIT;\n`, changes };
