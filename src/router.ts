@@ -1,3 +1,4 @@
+import type { RouteOp } from './config/schema.js';
 import type { Route } from './config/types.js';
 import { lowerOp, type BridgeEvent } from './event.js';
 
@@ -20,6 +21,23 @@ export class Router {
       this.cache.set(key, sinks);
     }
     return sinks;
+  }
+
+  /**
+   * The tables (by op) and channels whose events a sink gets, or null
+   * when it gets every event: lets SQL leave out rows that only other sinks want.
+   */
+  sourcesFor(sink: string): { tables: Array<{ schema: string; table: string; op: RouteOp }>; channels: string[] } | null {
+    if (this.routes === null) return null;
+    const tables: Array<{ schema: string; table: string; op: RouteOp }> = [];
+    const channels: string[] = [];
+    for (const route of this.routes) {
+      if (!route.to.includes(sink)) continue;
+      const from = route.from;
+      if (from.kind === 'channel') channels.push(from.channel);
+      else for (const op of from.ops) tables.push({ schema: from.table.schema, table: from.table.table, op });
+    }
+    return { tables, channels };
   }
 
   private match(event: BridgeEvent): readonly string[] {
