@@ -232,6 +232,20 @@ for (const delivery of ['outbox', 'notify'] as const) {
         assert.ok(events().some((e) => e.op === 'READ') && events().some((e) => e.op === 'UPDATE'));
       }
     });
+
+    test('on a terminal: a progress bar with rows, rows/s and ETA', async () => {
+      // script(1) gives the command a pseudo-terminal as stderr.
+      const command = `${JSON.stringify(process.execPath)} ${JSON.stringify(BIN)} backfill -c ${JSON.stringify(file)} routed --restart --chunk 100`;
+      const run = await new Promise<{ code: number | null; out: string }>((resolve) => {
+        const child = spawn('script', ['-qec', command, '/dev/null'], { cwd: ROOT });
+        let out = '';
+        child.stdout.on('data', (d) => (out += d));
+        child.on('close', (code) => resolve({ code, out }));
+      });
+      assert.equal(run.code, 0, run.out);
+      assert.match(run.out, /\rpublic\.routed [█░]{30} \d+% [\d,]+ \/ 300 rows, [\d,]+ rows\/s, ETA (\d+ s|\?)/);
+      assert.match(run.out, /public\.routed: 300 rows, [\d,]+ rows\/s, done/);
+    });
   });
 }
 
