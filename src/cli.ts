@@ -16,6 +16,7 @@ Commands:
   uninstall                drop every object install made (user tables untouched)
   sql                      print the SQL install would run
   check                    validate the config, connect to Postgres and each sink
+  status [--json]          each sink's state, backlog, oldest pending age; exit 1 if one is failing
   dead-letters list        show dead letters [--sink S] [--limit N]
   dead-letters retry       deliver dead letters again [--sink S] [--id ID]
   backfill TABLE           emit every current row as a READ event [--where SQL] [--sink S] [--restart] [--chunk N] [--rate R]
@@ -60,6 +61,8 @@ async function command(name: string): Promise<Command | undefined> {
       return (await import('./commands/dead-letters.js')).deadLettersCommand;
     case 'backfill':
       return (await import('./commands/backfill.js')).backfillCommand;
+    case 'status':
+      return (await import('./commands/status.js')).statusCommand;
     default:
       return undefined;
   }

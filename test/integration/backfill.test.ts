@@ -155,14 +155,15 @@ for (const delivery of ['outbox', 'notify'] as const) {
     });
 
     test('SIGKILL at half way, then the same command continues: every row exactly once; a second backfill at once is refused', async () => {
-      const child = spawn(process.execPath, [BIN, 'backfill', '-c', file, 'big', '--chunk', '200'], { cwd: ROOT, stdio: 'ignore' });
+      // --rate: about 13 s in all, so it is surely still running for the checks on the way.
+      const child = spawn(process.execPath, [BIN, 'backfill', '-c', file, 'big', '--chunk', '200', '--rate', '3000'], { cwd: ROOT, stdio: 'ignore' });
       const progress = async () => Number((await db.query<{ n: string }>("SELECT rows_done AS n FROM pgbridge.backfills WHERE table_name = 'big'")).rows[0]?.n ?? 0);
       await waitFor(async () => (await progress()) >= 2000, 60_000, 'the backfill under way');
       const second = await backfill('big');
       assert.equal(second.code, 1);
       assert.match(second.stderr, /a backfill of public\.big is already running/);
-      const status = await backfill('--status', '--json');
-      assert.equal((JSON.parse(status.stdout) as Array<{ table: string; state: string }>).find((b) => b.table === 'public.big')?.state, 'running');
+      const listed = await backfill('--status', '--json');
+      assert.equal((JSON.parse(listed.stdout) as Array<{ table: string; state: string }>).find((b) => b.table === 'public.big')?.state, 'running');
 
       await waitFor(async () => (await progress()) >= 20000, 120_000, 'half way');
       child.kill('SIGKILL');
@@ -173,6 +174,12 @@ for (const delivery of ['outbox', 'notify'] as const) {
       const big = interrupted.find((b) => b.table === 'public.big')!;
       assert.equal(big.state, 'interrupted');
       assert.ok(big.rowsDone >= 20000 && big.rowsDone < 40000, String(big.rowsDone));
+      const status = JSON.parse((await cli(['status', '-c', file, '--json'])).stdout) as { backfills: Array<{ table: string; state: string }> };
+      assert.deepEqual(
+        status.backfills.map((b) => [b.table, b.state]),
+        [['public.big', 'interrupted']],
+        '`pgbridge status` lists it',
+      );
 
       const resumed = await backfill('big', '--chunk', '2000');
       assert.equal(resumed.code, 0, resumed.stderr);
