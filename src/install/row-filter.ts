@@ -15,6 +15,8 @@ export interface CompiledRowFilter {
   readonly source: string;
   /** The condition over row `alias` (`NEW`, `OLD`, a transition table's alias). */
   over(alias: string): string;
+  /** The condition with bare column names, as Postgres prints an index predicate: what a publication's row filter takes. */
+  readonly unqualified: string;
 }
 
 /**
@@ -36,6 +38,7 @@ export async function compileRowFilter(db: pg.ClientBase, table: TableName, wher
     await db.query(`CREATE TEMP TABLE ${alias}_copy (LIKE ${ident(table.schema)}.${ident(table.table)})`);
     // Extended protocol (values given): one statement only, whatever the text holds.
     await db.query(`CREATE INDEX ON ${copy} ((1)) WHERE (${where})`, []);
+    const predicate = await db.query<{ text: string }>(`SELECT pg_get_expr(indpred, indrelid) AS text FROM pg_index WHERE indrelid = '${copy}'::regclass`);
     await db.query(`CREATE TEMP VIEW ${alias}_view AS SELECT (${where}) AS ${marker} FROM ${copy} ${alias}`, []);
     const { rows } = await db.query<{ def: string }>(`SELECT pg_get_viewdef('pg_temp.${alias}_view'::regclass) AS def`);
     const def = rows[0].def;
@@ -43,7 +46,7 @@ export async function compileRowFilter(db: pg.ClientBase, table: TableName, wher
     const end = def.lastIndexOf(` AS ${marker}`);
     if (start < 'SELECT '.length || end < start) throw new Error(`unexpected rendering of the condition: ${def}`);
     const rendered = def.slice(start, end);
-    return { source: where, over: (target) => `(${rendered.split(`${alias}.`).join(`${target}.`)})` };
+    return { source: where, over: (target) => `(${rendered.split(`${alias}.`).join(`${target}.`)})`, unqualified: predicate.rows[0].text };
   } catch (err) {
     throw new RowFilterError(`where of ${qualifiedName(table)} (${JSON.stringify(where)}) is not a valid row filter: ${errorMessage(err)}`);
   } finally {

@@ -5,6 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import pg from 'pg';
+import { compileRowFilter } from '../../src/install/row-filter.js';
 import { cli, writeConfig } from '../support/bridge.js';
 import { createTestDatabase, type TestDatabase } from '../support/pg.js';
 
@@ -67,6 +69,20 @@ describe('bad where filters', () => {
     assert.equal(sql.code, 0, sql.stderr);
     assert.match(sql.stdout, /AFTER UPDATE ON "public"."orders" FOR EACH ROW WHEN \(+NEW\.status <> 'draft'::text\) AND \(NEW\.amount > \(10\)::numeric\)+ EXECUTE/);
     assert.match(sql.stdout, /FROM new_rows r WHERE \(+r\.status <> 'draft'::text\) AND \(r\.amount > \(10\)::numeric\)+ e;/);
+  });
+
+  test('compileRowFilter: qualified for triggers, bare for a publication row filter, nothing left behind', async () => {
+    const client = new pg.Client(db.url);
+    await client.connect();
+    try {
+      const filter = await compileRowFilter(client, { schema: 'public', table: 'orders' }, "status <> 'draft' AND amount > 10");
+      assert.equal(filter.over('OLD'), "(((OLD.status <> 'draft'::text) AND (OLD.amount > (10)::numeric)))");
+      assert.equal(filter.unqualified, "((status <> 'draft'::text) AND (amount > (10)::numeric))");
+      const { rows } = await client.query("SELECT count(*)::int AS n FROM pg_class WHERE relname LIKE 'pgbridge_row_%'");
+      assert.equal(rows[0].n, 0);
+    } finally {
+      await client.end();
+    }
   });
 
   test('check reports a filter that no longer compiles after a migration', async () => {
