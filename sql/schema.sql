@@ -34,3 +34,22 @@ CREATE TABLE IF NOT EXISTS pgbridge.deliveries (
   sink      text   NOT NULL,
   PRIMARY KEY (event_id, sink)
 );
+
+-- `pgbridge backfill`: one row per instance and table, the position of the last
+-- chunk committed with its events (same transaction), so an interrupted backfill
+-- continues where it stopped. `pid` is the backend of the running backfill.
+CREATE TABLE IF NOT EXISTS pgbridge.backfills (
+  instance     text        NOT NULL,
+  schema_name  text        NOT NULL,
+  table_name   text        NOT NULL,
+  filter       text,                   -- --where as given
+  sink         text,                   -- --sink, or NULL for every routed sink
+  last_key     text[],                 -- primary key of the last row read, as text; NULL before the first chunk
+  rows_done    bigint      NOT NULL DEFAULT 0,
+  rows_total   bigint,                 -- estimate when it started
+  started_at   timestamptz NOT NULL DEFAULT now(),
+  updated_at   timestamptz NOT NULL DEFAULT now(),
+  finished_at  timestamptz,
+  pid          integer,
+  PRIMARY KEY (instance, schema_name, table_name)
+);

@@ -19,6 +19,8 @@ Commands:
   status [--json]          each sink's state, backlog, oldest pending age; exit 1 if one is failing
   dead-letters list        show dead letters [--sink S] [--limit N]
   dead-letters retry       deliver dead letters again [--sink S] [--id ID]
+  backfill TABLE           emit every current row as a READ event [--where SQL] [--sink S] [--restart] [--chunk N] [--rate R]
+  backfill --status        list backfills: running, interrupted, finished [--json]
   import-skor FILE [URL]   turn skor's triggers.json into a pgbridge config (stdout)
   config-reference         print every config key with its default (Markdown)
 
@@ -35,7 +37,12 @@ export interface CommandArgs {
   readonly sink?: string;
   readonly id?: string;
   readonly limit?: string;
+  readonly where?: string;
+  readonly restart?: boolean;
+  readonly status?: boolean;
   readonly json?: boolean;
+  readonly chunk?: string;
+  readonly rate?: string;
 }
 
 async function command(name: string): Promise<Command | undefined> {
@@ -52,6 +59,8 @@ async function command(name: string): Promise<Command | undefined> {
       return (await import('./commands/check.js')).checkCommand;
     case 'dead-letters':
       return (await import('./commands/dead-letters.js')).deadLettersCommand;
+    case 'backfill':
+      return (await import('./commands/backfill.js')).backfillCommand;
     case 'status':
       return (await import('./commands/status.js')).statusCommand;
     default:
@@ -72,7 +81,12 @@ export async function main(argv: readonly string[]): Promise<number> {
         sink: { type: 'string' },
         id: { type: 'string' },
         limit: { type: 'string' },
+        where: { type: 'string' },
+        restart: { type: 'boolean' },
+        status: { type: 'boolean' },
         json: { type: 'boolean' },
+        chunk: { type: 'string' },
+        rate: { type: 'string' },
       },
     });
   } catch (err) {
@@ -116,7 +130,18 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
   const scrubber = new Scrubber(config.secrets);
   try {
-    return await run(config, scrubber, { positionals: rest, sink: values.sink, id: values.id, limit: values.limit, json: values.json });
+    return await run(config, scrubber, {
+      positionals: rest,
+      sink: values.sink,
+      id: values.id,
+      limit: values.limit,
+      where: values.where,
+      restart: values.restart,
+      status: values.status,
+      json: values.json,
+      chunk: values.chunk,
+      rate: values.rate,
+    });
   } catch (err) {
     process.stderr.write(`pgbridge ${name}: ${scrubber.scrub(errorMessage(err))}\n`);
     return 1;

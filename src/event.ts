@@ -3,7 +3,8 @@
  * (to_json / row_to_json), never parsed into JS numbers, so a bigint such as
  * 9007199254740993 reaches every sink with all its digits.
  */
-export type RowOp = 'INSERT' | 'UPDATE' | 'DELETE';
+export type RowOp = 'INSERT' | 'UPDATE' | 'DELETE' | 'TRUNCATE' | 'READ';
+export const ROW_OPS: readonly RowOp[] = ['INSERT', 'UPDATE', 'DELETE', 'TRUNCATE', 'READ'];
 
 export interface RowChangeEvent {
   readonly kind: 'row';
@@ -12,7 +13,7 @@ export interface RowChangeEvent {
   readonly schema: string;
   readonly table: string;
   readonly op: RowOp;
-  /** New row (INSERT, UPDATE) or old row (DELETE): raw JSON object text. */
+  /** New row (INSERT, UPDATE, READ) or old row (DELETE): raw JSON object text; `null` (the text) for TRUNCATE. */
   readonly data: string;
   /** Old row (UPDATE, DELETE): raw JSON object text; null for INSERT. */
   readonly old: string | null;
@@ -21,6 +22,8 @@ export interface RowChangeEvent {
   readonly txid: string;
   /** ISO 8601 in UTC with microseconds, as Postgres rendered it. */
   readonly ts: string;
+  /** Set by `backfill --sink` in notify mode: this sink only, whatever the routes say. */
+  readonly targetSink?: string;
 }
 
 export interface ChannelEvent {
@@ -34,8 +37,8 @@ export interface ChannelEvent {
 
 export type BridgeEvent = RowChangeEvent | ChannelEvent;
 
-export const lowerOp = (op: RowOp): 'insert' | 'update' | 'delete' =>
-  op.toLowerCase() as 'insert' | 'update' | 'delete';
+export type LowerRowOp = 'insert' | 'update' | 'delete' | 'truncate' | 'read';
+export const lowerOp = (op: RowOp): LowerRowOp => op.toLowerCase() as LowerRowOp;
 
 /** A key that groups events whose relative order must be kept (one table row, or one channel). */
 export function orderingKey(event: BridgeEvent): string {

@@ -1,4 +1,4 @@
-import type { CaptureOp } from './config/schema.js';
+import type { RouteOp } from './config/schema.js';
 import type { Route } from './config/types.js';
 import { lowerOp, type BridgeEvent } from './event.js';
 
@@ -14,7 +14,7 @@ export interface Routes {
 }
 
 export interface RoutedSources {
-  readonly tables: Array<{ schema: string; table: string; op: CaptureOp }>;
+  readonly tables: Array<{ schema: string; table: string; op: RouteOp }>;
   readonly channels: string[];
 }
 
@@ -28,6 +28,7 @@ export class Router implements Routes {
   ) {}
 
   sinksFor(event: BridgeEvent): readonly string[] {
+    if (event.kind === 'row' && event.targetSink !== undefined) return this.sinkNames.filter((name) => name === event.targetSink);
     if (this.routes === null) return this.sinkNames;
     const key = event.kind === 'channel' ? `c\0${event.channel}` : `t\0${event.schema}\0${event.table}\0${event.op}`;
     let sinks = this.cache.get(key);
@@ -44,7 +45,7 @@ export class Router implements Routes {
    */
   sourcesFor(sink: string): RoutedSources | null {
     if (this.routes === null) return null;
-    const tables: Array<{ schema: string; table: string; op: CaptureOp }> = [];
+    const tables: Array<{ schema: string; table: string; op: RouteOp }> = [];
     const channels: string[] = [];
     for (const route of this.routes) {
       if (!route.to.includes(sink)) continue;
@@ -65,7 +66,7 @@ export class Router implements Routes {
           : from.kind === 'table' &&
             from.table.schema === event.schema &&
             from.table.table === event.table &&
-            from.ops.has(lowerOp(event.op) as CaptureOp);
+            from.ops.has(lowerOp(event.op));
       if (hit) route.to.forEach((name) => matched.add(name));
     }
     // Keep config order, so output does not depend on route order.

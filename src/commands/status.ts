@@ -5,6 +5,7 @@ import { databaseReport, failingSinks, type StatusReport } from '../console/stat
 import { errorMessage } from '../errors.js';
 import { connectClient } from '../postgres.js';
 import type { Scrubber } from '../secrets.js';
+import { listBackfills, type BackfillRow } from '../backfill/progress-store.js';
 
 const ASK_TIMEOUT_MS = 3000;
 
@@ -16,11 +17,12 @@ const ASK_TIMEOUT_MS = 3000;
 export async function statusCommand(config: BridgeConfig, scrubber: Scrubber, args: CommandArgs): Promise<number> {
   const asked = await askBridge(config);
   const report = asked.report ?? (await fromDatabase(config));
+  const backfills = await unfinishedBackfills(config);
   if (args.json) {
     const { sinks, ...rest } = report;
-    process.stdout.write(scrubber.scrub(`${JSON.stringify({ ...rest, sinks: sinks.map(({ history: _history, ...sink }) => sink) }, null, 2)}\n`));
+    process.stdout.write(scrubber.scrub(`${JSON.stringify({ ...rest, sinks: sinks.map(({ history: _history, ...sink }) => sink), backfills }, null, 2)}\n`));
   } else {
-    process.stdout.write(scrubber.scrub(render(report, asked.why)));
+    process.stdout.write(scrubber.scrub(render(report, asked.why) + renderBackfills(backfills)));
   }
   return failingSinks(report).length > 0 ? 1 : 0;
 }
@@ -75,6 +77,27 @@ function render(report: StatusReport, why: string): string {
   const failing = failingSinks(report);
   if (failing.length > 0) lines.push('', `failing: ${failing.map((s) => `${s.name} (${s.state})`).join(', ')}`);
   return `${lines.join('\n')}\n`;
+}
+
+/** Running and interrupted backfills of this instance (`pgbridge backfill --status` lists finished ones too). */
+async function unfinishedBackfills(config: BridgeConfig): Promise<BackfillRow[]> {
+  try {
+    const db = await connectClient(config, 'status');
+    try {
+      const { rows } = await db.query<{ ok: boolean }>("SELECT to_regclass('pgbridge.backfills') IS NOT NULL AS ok");
+      return rows[0].ok ? (await listBackfills(db, config.instance)).filter((b) => b.state !== 'finished') : [];
+    } finally {
+      await db.end().catch(() => {});
+    }
+  } catch {
+    return [];
+  }
+}
+
+function renderBackfills(backfills: readonly BackfillRow[]): string {
+  if (backfills.length === 0) return '';
+  const rows = backfills.map((b) => [b.table, b.state, `${b.rowsDone}${b.rowsTotal === null ? '' : ` of ~${b.rowsTotal}`}`, b.updatedAt]);
+  return `\n${columns([['BACKFILL', 'STATE', 'ROWS', 'LAST CHUNK'], ...rows]).join('\n')}\n`;
 }
 
 function columns(rows: string[][]): string[] {

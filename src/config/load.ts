@@ -7,13 +7,14 @@ import { sinkFormats, sinkTypes } from '../sinks/registry.js';
 import { substituteEnv } from './env.js';
 import { COMMON_FORMATS, describe, registerFormats } from './formats.js';
 import {
-  CAPTURE_OPS,
+  ROUTE_OPS,
+  ROW_CAPTURE_OPS,
   captureSchema,
   channelSchema,
   rootSchema,
   routeSchema,
   type CaptureItem,
-  type CaptureOp,
+  type RowCaptureOp,
   type RootConfig,
   type RouteItem,
 } from './schema.js';
@@ -187,7 +188,11 @@ function captureTable(item: unknown, at: string, problems: Problem[]): CaptureTa
     return [];
   }
   const columns = columnSelection(rawColumns, `${at}.columns`, problems);
-  return columns ? [{ ...name, ops: new Set(checked.ops), columns }] : [];
+  if (checked.changed !== null && !checked.ops.includes('update')) {
+    problems.push({ path: `${at}.changed`, message: 'applies to update events, and ops does not include update' });
+    return [];
+  }
+  return columns ? [{ ...name, ops: new Set(checked.ops), columns, where: checked.where, changed: checked.changed }] : [];
 }
 
 function columnSelection(value: unknown, at: string, problems: Problem[]): ColumnSelection | undefined {
@@ -199,12 +204,12 @@ function columnSelection(value: unknown, at: string, problems: Problem[]): Colum
   };
   if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
     const perOp = value as Record<string, unknown>;
-    const unknownOps = Object.keys(perOp).filter((k) => !CAPTURE_OPS.includes(k as CaptureOp));
+    const unknownOps = Object.keys(perOp).filter((k) => !ROW_CAPTURE_OPS.includes(k as RowCaptureOp));
     if (unknownOps.length > 0) {
       problems.push({ path: `${at}.${unknownOps[0]}`, message: 'unknown key; use insert, update, delete' });
       return undefined;
     }
-    const [insert, update, del] = CAPTURE_OPS.map((op) => one(perOp[op], `${at}.${op}`));
+    const [insert, update, del] = ROW_CAPTURE_OPS.map((op) => one(perOp[op], `${at}.${op}`));
     if (insert === undefined || update === undefined || del === undefined) return undefined;
     return { insert, update, delete: del };
   }
@@ -271,7 +276,7 @@ function route(item: unknown, at: string, problems: Problem[]): Route[] {
   }
   try {
     const name = parseTableName(table as string);
-    return [{ from: { kind: 'table', table: name, ops: new Set(ops ?? CAPTURE_OPS) }, to: checked.to }];
+    return [{ from: { kind: 'table', table: name, ops: new Set(ops ?? ROUTE_OPS) }, to: checked.to }];
   } catch (err) {
     problems.push({ path: `${at}.from.table`, message: (err as Error).message });
     return [];

@@ -1,8 +1,16 @@
 import type { Schema } from 'convict';
 
 export type DeliveryMode = 'outbox' | 'notify';
-export type CaptureOp = 'insert' | 'update' | 'delete';
-export const CAPTURE_OPS: readonly CaptureOp[] = ['insert', 'update', 'delete'];
+export type CaptureOp = 'insert' | 'update' | 'delete' | 'truncate';
+/** Every op a capture trigger can take; the default `ops` leaves truncate out (existing consumers do not expect it). */
+export const CAPTURE_OPS: readonly CaptureOp[] = ['insert', 'update', 'delete', 'truncate'];
+export const DEFAULT_CAPTURE_OPS: readonly CaptureOp[] = ['insert', 'update', 'delete'];
+/** Ops that carry a row, and so a column selection. */
+export type RowCaptureOp = Exclude<CaptureOp, 'truncate'>;
+export const ROW_CAPTURE_OPS: readonly RowCaptureOp[] = ['insert', 'update', 'delete'];
+/** What a route can match: the captured ops and backfill's read. */
+export type RouteOp = CaptureOp | 'read';
+export const ROUTE_OPS: readonly RouteOp[] = [...CAPTURE_OPS, 'read'];
 
 /** Top-level keys; the lists (capture, channels, sinks, routes) are checked item by item in load.ts. */
 export interface RootConfig {
@@ -97,6 +105,8 @@ export const rootSchema: Schema<RootConfig> = {
 export interface CaptureItem {
   table: string;
   ops: CaptureOp[];
+  where: string | null;
+  changed: string[] | null;
 }
 
 export const captureSchema: Schema<CaptureItem> = {
@@ -104,12 +114,27 @@ export const captureSchema: Schema<CaptureItem> = {
   ops: {
     doc: 'Operations captured.',
     format: (value: unknown) => {
-      if (!Array.isArray(value) || value.length === 0) throw new Error('must be a non-empty list of insert, update, delete');
+      if (!Array.isArray(value) || value.length === 0) throw new Error('must be a non-empty list of insert, update, delete, truncate');
       for (const op of value) {
-        if (!CAPTURE_OPS.includes(op as CaptureOp)) throw new Error(`unknown op ${JSON.stringify(op)}; use insert, update, delete`);
+        if (!CAPTURE_OPS.includes(op as CaptureOp)) throw new Error(`unknown op ${JSON.stringify(op)}; use insert, update, delete, truncate`);
       }
     },
-    default: ['insert', 'update', 'delete'],
+    default: [...DEFAULT_CAPTURE_OPS],
+  },
+  where: {
+    doc: 'SQL condition over the table\'s columns (new row for insert/update, old row for delete); rows for which it is not true send no event.',
+    format: (value: unknown) => {
+      if (value !== null && (typeof value !== 'string' || value.trim() === '')) throw new Error('must be a non-empty SQL condition');
+    },
+    default: null,
+  },
+  changed: {
+    doc: 'Update events only when one of these columns changed (IS DISTINCT FROM); an update changing none sends nothing.',
+    format: (value: unknown) => {
+      if (value === null) return;
+      if (!Array.isArray(value) || value.length === 0 || !value.every((c) => typeof c === 'string' && c !== '')) throw new Error('must be a non-empty list of column names');
+    },
+    default: null,
   },
 };
 
@@ -118,7 +143,7 @@ export const channelSchema: Schema<{ name: string }> = {
 };
 
 export interface RouteItem {
-  from: { table: string | null; ops: CaptureOp[] | null; channel: string | null };
+  from: { table: string | null; ops: RouteOp[] | null; channel: string | null };
   to: string[];
 }
 
@@ -126,12 +151,12 @@ export const routeSchema: Schema<RouteItem> = {
   from: {
     table: { doc: 'Captured table this route matches.', format: 'optional-string', default: null },
     ops: {
-      doc: 'Operations this route matches (default: all).',
+      doc: 'Operations this route matches (default: all, read and truncate included).',
       format: (value: unknown) => {
         if (value === null) return;
-        if (!Array.isArray(value) || value.length === 0) throw new Error('must be a non-empty list of insert, update, delete');
+        if (!Array.isArray(value) || value.length === 0) throw new Error(`must be a non-empty list of ${ROUTE_OPS.join(', ')}`);
         for (const op of value) {
-          if (!CAPTURE_OPS.includes(op as CaptureOp)) throw new Error(`unknown op ${JSON.stringify(op)}; use insert, update, delete`);
+          if (!ROUTE_OPS.includes(op as RouteOp)) throw new Error(`unknown op ${JSON.stringify(op)}; use ${ROUTE_OPS.join(', ')}`);
         }
       },
       default: null,

@@ -1,17 +1,21 @@
 import type { TableName } from './table-name.js';
-import type { CaptureOp, DeliveryMode } from './schema.js';
+import type { CaptureOp, DeliveryMode, RouteOp, RowCaptureOp } from './schema.js';
 import type { CommonSinkConfig } from './sink-schema.js';
 
 /** Column names per op; null = every column (so columns added later are captured too). */
-export type ColumnSelection = Record<CaptureOp, readonly string[] | null>;
+export type ColumnSelection = Record<RowCaptureOp, readonly string[] | null>;
 
 export interface CaptureTable extends TableName {
   readonly ops: ReadonlySet<CaptureOp>;
   readonly columns: ColumnSelection;
+  /** SQL condition a row must meet to send an event (see install/row-filter.ts); null = every row. */
+  readonly where?: string | null;
+  /** Update events only when one of these columns changed; null = every update. */
+  readonly changed?: readonly string[] | null;
 }
 
 export type RouteSource =
-  | { readonly kind: 'table'; readonly table: TableName; readonly ops: ReadonlySet<CaptureOp> }
+  | { readonly kind: 'table'; readonly table: TableName; readonly ops: ReadonlySet<RouteOp> }
   | { readonly kind: 'channel'; readonly channel: string };
 
 export interface Route {

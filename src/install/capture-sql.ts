@@ -1,11 +1,14 @@
-import type { CaptureOp, DeliveryMode } from '../config/schema.js';
+import type { CaptureOp, DeliveryMode, RowCaptureOp } from '../config/schema.js';
 import type { CaptureTable } from '../config/types.js';
-import { EVENT_ID_SEQUENCE, NOTIFY_LIMIT_BYTES, OP_CODE, outboxTable, PAYLOAD_SEPARATOR, ROW_CHANGE_COLUMNS, utcIso } from '../schema/outbox.js';
+import type { RowOp } from '../event.js';
+import { EVENT_ID_SEQUENCE, NOTIFY_LIMIT_BYTES, OUTBOX_OP_CODE, outboxTable, PAYLOAD_SEPARATOR, ROW_CHANGE_COLUMNS, utcIso } from '../schema/outbox.js';
 import { dollarQuote, ident, literal } from '../schema/quote.js';
 import { functionName, triggerName } from './names.js';
+import { changedCondition, type CompiledRowFilter } from './row-filter.js';
 
-const OP_NAME: Record<CaptureOp, string> = { insert: 'INSERT', update: 'UPDATE', delete: 'DELETE' };
-const UTC_TS = utcIso('statement_timestamp()');
+export { NOTIFY_LIMIT_BYTES, OUTBOX_OP_CODE, PAYLOAD_SEPARATOR };
+const OP_NAME: Record<CaptureOp, RowOp> = { insert: 'INSERT', update: 'UPDATE', delete: 'DELETE', truncate: 'TRUNCATE' };
+export const UTC_TS = utcIso('statement_timestamp()');
 /** PAYLOAD_SEPARATOR as SQL. */
 const SEPARATOR_SQL = `chr(${PAYLOAD_SEPARATOR.charCodeAt(0)})`;
 
@@ -22,6 +25,8 @@ export interface CaptureContext {
    * (Postgres runs that as a DELETE and an INSERT, firing only row triggers).
    */
   readonly partitioned?: boolean;
+  /** The table's `where`, compiled by compileRowFilter; absent = every row. */
+  readonly filter?: CompiledRowFilter;
 }
 
 /**
@@ -30,46 +35,124 @@ export interface CaptureContext {
  * would write `{"id" : 1}`, which is not what skor or the contract send).
  * `alias.*`, never a bare alias: a bare `r` means the table's column r when it has one.
  */
-function rowJson(alias: string, columns: readonly string[] | null): string {
+export function rowJson(alias: string, columns: readonly string[] | null): string {
   if (columns === null) return `row_to_json(${alias}.*)`;
   return `(SELECT row_to_json(c.*) FROM (SELECT ${columns.map((c) => `${alias}.${ident(c)}`).join(', ')}) c)`;
 }
 
-function keyJson(alias: string, primaryKey: readonly string[]): string {
+export function keyJson(alias: string, primaryKey: readonly string[]): string {
   return primaryKey.length === 0 ? 'NULL::json' : rowJson(alias, primaryKey);
 }
 
 /**
  * The per-row values of one op: SELECT list over the transition table (insert,
  * delete) or over NEW/OLD (update, row-level so old and new stay paired even
- * when the primary key changes; every op of a partitioned table).
+ * when the primary key changes; every op of a partitioned table). A row-level
+ * trigger's filter is its WHEN (see triggerWhen); a statement trigger's is this WHERE.
  */
-function eventRows(table: CaptureTable, op: CaptureOp, ctx: CaptureContext): string {
+function eventRows(table: CaptureTable, op: RowCaptureOp, ctx: CaptureContext): string {
   const cols = table.columns[op];
+  const where = ctx.filter ? ` WHERE ${ctx.filter.over('r')}` : '';
   switch (op) {
     case 'insert':
-      return `SELECT ${keyJson('r', ctx.primaryKey)} AS key, ${rowJson('r', cols)} AS data, NULL::json AS old FROM ${ctx.partitioned ? '(SELECT NEW.*)' : 'new_rows'} r`;
+      return ctx.partitioned
+        ? `SELECT ${keyJson('r', ctx.primaryKey)} AS key, ${rowJson('r', cols)} AS data, NULL::json AS old FROM (SELECT NEW.*) r`
+        : `SELECT ${keyJson('r', ctx.primaryKey)} AS key, ${rowJson('r', cols)} AS data, NULL::json AS old FROM new_rows r${where}`;
     case 'delete':
-      return `SELECT ${keyJson('r', ctx.primaryKey)} AS key, ${rowJson('r', cols)} AS data, ${rowJson('r', cols)} AS old FROM ${ctx.partitioned ? '(SELECT OLD.*)' : 'old_rows'} r`;
+      return ctx.partitioned
+        ? `SELECT ${keyJson('r', ctx.primaryKey)} AS key, ${rowJson('r', cols)} AS data, ${rowJson('r', cols)} AS old FROM (SELECT OLD.*) r`
+        : `SELECT ${keyJson('r', ctx.primaryKey)} AS key, ${rowJson('r', cols)} AS data, ${rowJson('r', cols)} AS old FROM old_rows r${where}`;
     case 'update':
       return `SELECT ${keyJson('r', ctx.primaryKey)} AS key, ${rowJson('r', cols)} AS data, ${rowJson('o', cols)} AS old FROM (SELECT NEW.*) r, (SELECT OLD.*) o`;
   }
+}
+
+/** TRUNCATE: one event for the table, no row. */
+const TRUNCATE_ROWS = 'SELECT NULL::json AS key, NULL::json AS data, NULL::json AS old';
+
+function opRows(table: CaptureTable, op: CaptureOp, ctx: CaptureContext): string {
+  return op === 'truncate' ? TRUNCATE_ROWS : eventRows(table, op, ctx);
+}
+
+/** A row-level trigger's WHEN: the `where` on the new row (old for a delete) and, for updates, `changed`. Postgres skips the function call when it is false. */
+function triggerWhen(table: CaptureTable, op: CaptureOp, ctx: CaptureContext): string {
+  const rowLevel = op === 'update' || (ctx.partitioned && op !== 'truncate');
+  if (!rowLevel) return '';
+  const conditions: string[] = [];
+  if (op === 'update' && table.changed) conditions.push(changedCondition(table.changed));
+  if (ctx.filter) conditions.push(ctx.filter.over(op === 'delete' ? 'OLD' : 'NEW'));
+  return conditions.length > 0 ? ` WHEN (${conditions.join(' AND ')})` : '';
 }
 
 function outboxBody(table: CaptureTable, op: CaptureOp, ctx: CaptureContext): string {
   return `
 BEGIN
   INSERT INTO ${outboxTable(ctx.instance)} (${ROW_CHANGE_COLUMNS})
-  SELECT ${literal(table.schema)}, ${literal(table.table)}, '${OP_CODE[op]}', e.key, e.data, e.old
-  FROM (${eventRows(table, op, ctx)}) e;
+  SELECT ${literal(table.schema)}, ${literal(table.table)}, '${OUTBOX_OP_CODE[OP_NAME[op]]}', e.key, e.data, e.old
+  FROM (${opRows(table, op, ctx)}) e;
   -- A wake-up only: the bridge reads events from the table, never from the payload.
   PERFORM pg_notify(${literal(ctx.notifyChannel)}, '');
   RETURN NULL;
 END`;
 }
 
+export interface NotifyEventsOptions {
+  readonly schema: string;
+  readonly table: string;
+  readonly op: RowOp;
+  /** SELECT with columns key, data, old (json), in the order the events must keep. */
+  readonly rows: string;
+  readonly outbox: string;
+  readonly channel: string;
+  /** SQL expressions of the transaction id and timestamp (text). */
+  readonly txid: string;
+  readonly ts: string;
+  /** SQL expression of the only sink these events go to (backfill --sink); absent = routed. */
+  readonly sink?: string;
+}
+
+/**
+ * Notify mode: one statement that sends each row of `rows` as a NOTIFY payload
+ * (header, key, data, old separated by \u0001), in order, and keeps those too
+ * large for NOTIFY in the outbox (same id). Returns columns `spilled` and `sent`.
+ * Used by the capture triggers and by backfill alike, so a READ travels exactly like a change.
+ */
+export function notifyEventsSql(o: NotifyEventsOptions): string {
+  return `WITH ${notifyEventsCtes(o)}
+  SELECT (SELECT count(*) FROM big) AS spilled, (SELECT count(*) FROM notified) AS sent`;
+}
+
+/** The CTEs of notifyEventsSql (e, p, big, notified), for a statement that continues a WITH of its own. */
+export function notifyEventsCtes(o: NotifyEventsOptions): string {
+  const sink = o.sink === undefined ? '' : `, 'sink', ${o.sink}`;
+  const header = `json_build_object('id', e.id::text, 'schema', ${literal(o.schema)}, 'table', ${literal(o.table)}, 'op', '${o.op}', 'txid', ${o.txid}, 'ts', ${o.ts}${sink})::text`;
+  return `e AS (
+    SELECT nextval('${EVENT_ID_SEQUENCE}') AS id, v.key, v.data, v.old FROM (${o.rows}) v
+  ), p AS (
+    SELECT e.*, ${header} || ${SEPARATOR_SQL} || coalesce(e.key::text, '') || ${SEPARATOR_SQL} || coalesce(e.data::text, 'null') || ${SEPARATOR_SQL} || coalesce(e.old::text, '') AS payload FROM e
+  ), big AS (
+    -- Too large for NOTIFY: kept in the outbox (same id), which the bridge reads on a wake-up.
+    INSERT INTO ${o.outbox} (id, ${ROW_CHANGE_COLUMNS}${o.sink === undefined ? '' : ', target_sink'})
+    SELECT p.id, ${literal(o.schema)}, ${literal(o.table)}, '${OUTBOX_OP_CODE[o.op]}', p.key, p.data, p.old${o.sink === undefined ? '' : `, ${o.sink}`}
+    FROM p WHERE octet_length(p.payload) > ${NOTIFY_LIMIT_BYTES}
+    RETURNING 1
+  ), notified AS (
+    SELECT pg_notify(${literal(o.channel)}, q.payload)
+    FROM (SELECT p.id, p.payload FROM p WHERE octet_length(p.payload) <= ${NOTIFY_LIMIT_BYTES} ORDER BY p.id) q
+  )`;
+}
+
 function notifyBody(table: CaptureTable, op: CaptureOp, ctx: CaptureContext): string {
-  const header = `json_build_object('id', e.id::text, 'schema', ${literal(table.schema)}, 'table', ${literal(table.table)}, 'op', '${OP_NAME[op]}', 'txid', tx, 'ts', ts)::text`;
+  const statement = notifyEventsSql({
+    schema: table.schema,
+    table: table.table,
+    op: OP_NAME[op],
+    rows: opRows(table, op, ctx),
+    outbox: outboxTable(ctx.instance),
+    channel: ctx.notifyChannel,
+    txid: 'tx',
+    ts: 'ts',
+  });
   return `
 DECLARE
   tx text := pg_current_xact_id()::text;
@@ -77,21 +160,7 @@ DECLARE
   spilled bigint;
   sent bigint;
 BEGIN
-  WITH e AS (
-    SELECT nextval('${EVENT_ID_SEQUENCE}') AS id, v.key, v.data, v.old FROM (${eventRows(table, op, ctx)}) v
-  ), p AS (
-    SELECT e.*, ${header} || ${SEPARATOR_SQL} || coalesce(e.key::text, '') || ${SEPARATOR_SQL} || e.data::text || ${SEPARATOR_SQL} || coalesce(e.old::text, '') AS payload FROM e
-  ), big AS (
-    -- Too large for NOTIFY: kept in the outbox (same id), which the bridge reads on the wake-up below.
-    INSERT INTO ${outboxTable(ctx.instance)} (id, ${ROW_CHANGE_COLUMNS})
-    SELECT p.id, ${literal(table.schema)}, ${literal(table.table)}, '${OP_CODE[op]}', p.key, p.data, p.old
-    FROM p WHERE octet_length(p.payload) > ${NOTIFY_LIMIT_BYTES}
-    RETURNING 1
-  ), notified AS (
-    SELECT pg_notify(${literal(ctx.notifyChannel)}, q.payload)
-    FROM (SELECT p.id, p.payload FROM p WHERE octet_length(p.payload) <= ${NOTIFY_LIMIT_BYTES} ORDER BY p.id) q
-  )
-  SELECT (SELECT count(*) FROM big), (SELECT count(*) FROM notified) INTO spilled, sent;
+  ${statement} INTO spilled, sent;
   IF spilled > 0 THEN
     PERFORM pg_notify(${literal(ctx.notifyChannel)}, '');
   END IF;
@@ -106,9 +175,11 @@ export function captureOpSql(table: CaptureTable, op: CaptureOp, ctx: CaptureCon
   const trigger = ident(triggerName(ctx.instance, op));
   const body = ctx.delivery === 'outbox' ? outboxBody(table, op, ctx) : notifyBody(table, op, ctx);
   const timing =
-    op === 'update' || ctx.partitioned
-      ? `AFTER ${op.toUpperCase()} ON ${target} FOR EACH ROW`
-      : `AFTER ${op.toUpperCase()} ON ${target} REFERENCING ${op === 'insert' ? 'NEW' : 'OLD'} TABLE AS ${op === 'insert' ? 'new_rows' : 'old_rows'} FOR EACH STATEMENT`;
+    op === 'truncate'
+      ? `AFTER TRUNCATE ON ${target} FOR EACH STATEMENT`
+      : op === 'update' || ctx.partitioned
+        ? `AFTER ${op.toUpperCase()} ON ${target} FOR EACH ROW${triggerWhen(table, op, ctx)}`
+        : `AFTER ${op.toUpperCase()} ON ${target} REFERENCING ${op === 'insert' ? 'NEW' : 'OLD'} TABLE AS ${op === 'insert' ? 'new_rows' : 'old_rows'} FOR EACH STATEMENT`;
   return [
     `CREATE OR REPLACE FUNCTION ${fn}() RETURNS trigger LANGUAGE plpgsql AS ${dollarQuote(body)};`,
     `COMMENT ON FUNCTION ${fn}() IS ${literal(`pgbridge ${ctx.instance}: ${op} on ${table.schema}.${table.table}`)};`,

@@ -29,6 +29,27 @@ export async function tableInfo(db: pg.ClientBase, table: TableName): Promise<Ta
   return { exists: true, kind: row.kind, primaryKey: row.pk, columns: row.columns };
 }
 
+export interface KeyColumn {
+  readonly name: string;
+  /** format_type of the column, for casting a stored text value back to it. */
+  readonly type: string;
+}
+
+/** Primary key columns in key order with their types; empty for a table without one. */
+export async function primaryKeyColumns(db: pg.ClientBase, table: TableName): Promise<KeyColumn[]> {
+  const { rows } = await db.query<KeyColumn>(
+    `SELECT a.attname::text AS name, format_type(a.atttypid, a.atttypmod) AS type
+       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+       JOIN pg_index i ON i.indrelid = c.oid AND i.indisprimary
+       CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
+       JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum
+      WHERE n.nspname = $1 AND c.relname = $2
+      ORDER BY k.ord`,
+    [table.schema, table.table],
+  );
+  return rows;
+}
+
 export interface InstalledTrigger {
   readonly schema: string;
   readonly table: string;

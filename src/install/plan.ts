@@ -1,13 +1,14 @@
 import { readFileSync } from 'node:fs';
 import type pg from 'pg';
-import { CAPTURE_OPS } from '../config/schema.js';
+import { CAPTURE_OPS, ROW_CAPTURE_OPS } from '../config/schema.js';
 import { qualifiedName } from '../config/table-name.js';
-import type { BridgeConfig } from '../config/types.js';
+import type { BridgeConfig, CaptureTable } from '../config/types.js';
 import { outboxTable, outboxTableSql } from '../schema/outbox.js';
 import { ident } from '../schema/quote.js';
 import { captureOpSql } from './capture-sql.js';
 import { installedFunctions, installedTriggers, otherOutboxes, tableInfo } from './catalog.js';
 import { functionName, triggerName } from './names.js';
+import { compileRowFilter, RowFilterError } from './row-filter.js';
 
 const SCHEMA_SQL = readFileSync(new URL('../../sql/schema.sql', import.meta.url), 'utf8');
 
@@ -42,18 +43,21 @@ export async function planInstall(config: BridgeConfig, db: pg.ClientBase): Prom
     const name = qualifiedName(table);
     if (!info.exists) throw new InstallError(`captured table ${name} does not exist`);
     if (!['r', 'p'].includes(info.kind)) throw new InstallError(`${name} is not a table (relkind ${info.kind})`);
-    for (const op of CAPTURE_OPS) {
+    for (const op of ROW_CAPTURE_OPS) {
       const missing = (table.columns[op] ?? []).filter((c) => !info.columns.includes(c));
       if (table.ops.has(op) && missing.length > 0) {
         throw new InstallError(`${name} has no column ${missing.map((c) => JSON.stringify(c)).join(', ')} (columns for ${op})`);
       }
     }
+    const unknownChanged = (table.changed ?? []).filter((c) => !info.columns.includes(c));
+    if (unknownChanged.length > 0) throw new InstallError(`${name} has no column ${unknownChanged.map((c) => JSON.stringify(c)).join(', ')} (changed)`);
     const ctx = {
       instance: config.instance,
       delivery: config.delivery,
       notifyChannel: config.notifyChannel,
       primaryKey: info.primaryKey,
       partitioned: info.kind === 'p',
+      filter: table.where ? await compileFilter(db, table, table.where) : undefined,
     };
     for (const op of CAPTURE_OPS) {
       if (!table.ops.has(op)) continue;
@@ -61,7 +65,8 @@ export async function planInstall(config: BridgeConfig, db: pg.ClientBase): Prom
       wanted.add(`${table.schema}\0${table.table}\0${triggerName(config.instance, op)}`);
       wantedFunctions.add(functionName(config.instance, table, op));
     }
-    changes.push(`capture ${name}: ${[...table.ops].join(', ')} (${config.delivery} mode${info.primaryKey.length ? `, key ${info.primaryKey.join(', ')}` : ', no primary key'})`);
+    const filters = [table.where ? `, where ${table.where}` : '', table.changed ? `, changed ${table.changed.join(', ')}` : ''].join('');
+    changes.push(`capture ${name}: ${[...table.ops].join(', ')} (${config.delivery} mode${info.primaryKey.length ? `, key ${info.primaryKey.join(', ')}` : ', no primary key'}${filters})`);
   }
 
   for (const t of await installedTriggers(db, config.instance)) {
@@ -73,6 +78,21 @@ export async function planInstall(config: BridgeConfig, db: pg.ClientBase): Prom
     if (!wantedFunctions.has(fn)) parts.push(`DROP FUNCTION IF EXISTS pgbridge.${ident(fn)}() CASCADE;`);
   }
   return { sql: `BEGIN;\n\n${parts.join('\n\n')}\n\nCOMMIT;\n`, changes };
+}
+
+/** Installs made before backfill existed have no pgbridge.backfills. */
+async function hasBackfills(db: pg.ClientBase): Promise<boolean> {
+  const { rows } = await db.query<{ ok: boolean }>("SELECT to_regclass('pgbridge.backfills') IS NOT NULL AS ok");
+  return rows[0].ok;
+}
+
+async function compileFilter(db: pg.ClientBase, table: CaptureTable, where: string) {
+  try {
+    return await compileRowFilter(db, table, where);
+  } catch (err) {
+    if (err instanceof RowFilterError) throw new InstallError(err.message);
+    throw err;
+  }
 }
 
 /** What `uninstall` runs: this instance's triggers, functions and outbox; the schema too when no other instance uses it. */
@@ -91,7 +111,11 @@ export async function planUninstall(config: BridgeConfig, db: pg.ClientBase): Pr
     parts.push('DROP SCHEMA IF EXISTS pgbridge CASCADE;');
     changes.push('remove schema pgbridge');
   } else {
-    parts.push(`DROP TABLE IF EXISTS ${table};`, `DELETE FROM pgbridge.dead_letters WHERE instance = '${config.instance}';`);
+    parts.push(
+      `DROP TABLE IF EXISTS ${table};`,
+      `DELETE FROM pgbridge.dead_letters WHERE instance = '${config.instance}';`,
+      ...((await hasBackfills(db)) ? [`DELETE FROM pgbridge.backfills WHERE instance = '${config.instance}';`] : []),
+    );
     changes.push(`remove ${table}`);
   }
   return { sql: `BEGIN;\n\n${parts.join('\n')}\n\nCOMMIT;\n`, changes };

@@ -4,7 +4,6 @@
  * lock read and write it at runtime. Every column list, op code and format
  * they share is here, so none of them imports the other.
  */
-import type { CaptureOp } from '../config/schema.js';
 import type { RowOp } from '../event.js';
 import { literal } from './quote.js';
 
@@ -16,8 +15,8 @@ export const outboxTable = (instance: string): string =>
 export const EVENT_ID_SEQUENCE = 'pgbridge.event_id_seq';
 
 /** `op` column: one letter, the first of the op's name (the dead-letter replay relies on that). */
-export const OP_CODE: Record<CaptureOp, 'I' | 'U' | 'D'> = { insert: 'I', update: 'U', delete: 'D' };
-const OP_BY_CODE: Record<string, RowOp> = { I: 'INSERT', U: 'UPDATE', D: 'DELETE' };
+export const OUTBOX_OP_CODE: Record<RowOp, string> = { INSERT: 'I', UPDATE: 'U', DELETE: 'D', TRUNCATE: 'T', READ: 'R' };
+const OP_BY_CODE: Record<string, RowOp> = Object.fromEntries(Object.entries(OUTBOX_OP_CODE).map(([op, code]) => [code, op as RowOp]));
 export const opFromCode = (code: string | null): RowOp => OP_BY_CODE[code ?? 'I'] ?? 'INSERT';
 
 /** SQL rendering a timestamptz as the events' `ts`: ISO 8601 in UTC with microseconds. */
@@ -51,7 +50,7 @@ export function outboxTableSql(instance: string): string {
   ts           timestamptz NOT NULL DEFAULT statement_timestamp(),
   schema_name  text,
   table_name   text,
-  op           "char",      -- I, U, D; NULL for a channel message
+  op           "char",      -- I, U, D, T (truncate), R (backfill read); NULL for a channel message
   key          json,
   data         json,
   old          json,

@@ -1,4 +1,4 @@
-import type { RowChangeEvent, RowOp } from '../event.js';
+import { ROW_OPS, type RowChangeEvent, type RowOp } from '../event.js';
 import { PAYLOAD_SEPARATOR } from '../schema/outbox.js';
 
 interface Header {
@@ -8,9 +8,11 @@ interface Header {
   op: RowOp;
   txid: string;
   ts: string;
+  /** Backfill's --sink. */
+  sink?: string;
 }
 
-const OPS = new Set(['INSERT', 'UPDATE', 'DELETE']);
+const OPS = new Set<string>(ROW_OPS);
 
 /**
  * A notify-mode trigger payload: header JSON, key, data and old, separated by
@@ -43,5 +45,6 @@ export function parseNotifyPayload(payload: string): RowChangeEvent | undefined 
     key: key === '' ? null : key,
     txid: String(header.txid),
     ts: String(header.ts),
+    ...(typeof header.sink === 'string' ? { targetSink: header.sink } : {}),
   };
 }

@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import type { Routes } from '../router.js';
-import { EVENT_COLUMNS, OP_CODE } from '../schema/outbox.js';
+import type { RowOp } from '../event.js';
+import { EVENT_COLUMNS, OUTBOX_OP_CODE } from '../schema/outbox.js';
 import type { OutboxRow } from './outbox-rows.js';
 
 /** How often, at the least, a reader looks below its floor. */
@@ -42,7 +43,7 @@ SELECT o.id::text
    AND (o.target_sink IS NULL OR o.target_sink = $3)
    AND o.ts < statement_timestamp() - ${MIN_AGE}
    AND NOT EXISTS (SELECT 1 FROM pgbridge.deliveries d WHERE d.event_id = o.id AND d.sink = $3)
-   AND ($4::boolean OR o.channel = ANY($5::text[])
+   AND ($4::boolean OR o.target_sink = $3 OR o.channel = ANY($5::text[])
         OR EXISTS (SELECT 1 FROM unnest($6::text[], $7::text[], $8::text[]) AS r(s, t, op)
                     WHERE r.s = o.schema_name AND r.t = o.table_name AND r.op = o.op::text))
  ORDER BY o.id
@@ -67,7 +68,7 @@ SELECT o.id::text
         all ? [] : this.sources.channels,
         all ? [] : this.sources.tables.map((t) => t.schema),
         all ? [] : this.sources.tables.map((t) => t.table),
-        all ? [] : this.sources.tables.map((t) => OP_CODE[t.op]),
+        all ? [] : this.sources.tables.map((t) => OUTBOX_OP_CODE[t.op.toUpperCase() as RowOp]),
       ]);
       return rows.map((r) => r.id);
     } finally {

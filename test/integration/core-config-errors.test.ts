@@ -57,7 +57,7 @@ const MATRIX: readonly BadConfig[] = [
   { name: 'a number for a section', config: base({}, { retry: 5 }), keyPath: 'sinks[0].retry', what: /must be a map/ },
   { name: 'a string for a boolean', config: base({ log: { pretty: 'yes' } }), keyPath: 'log.pretty', what: /true or false/ },
   { name: 'a string for ops', config: base({ capture: [{ table: 'orders', ops: 'insert' }] }), keyPath: 'capture[0].ops', what: /list/ },
-  { name: 'an unknown op', run: true, config: base({ capture: [{ table: 'orders', ops: ['truncate'] }] }), keyPath: 'capture[0].ops', what: /unknown op "truncate"/ },
+  { name: 'an unknown op', run: true, config: base({ capture: [{ table: 'orders', ops: ['merge'] }] }), keyPath: 'capture[0].ops', what: /unknown op "merge"; use insert, update, delete, truncate/ },
   { name: 'a number for columns', config: base({ capture: [{ table: 'orders', columns: 5 }] }), keyPath: 'capture[0].columns', what: /"\*" or a non-empty list/ },
   { name: 'a number as a header value', config: base({}, { headers: { 'x-a': 5 } }), keyPath: 'sinks[0].headers', what: /x-a must be a string/ },
   { name: 'an empty secret', config: base({}, { secret: '' }), keyPath: 'sinks[0].secret', what: /must be a secret/ },

@@ -99,7 +99,7 @@ describe('loadConfig: what a valid file gives', () => {
     assert.deepEqual(d.columns, { insert: null, update: null, delete: null });
   });
 
-  test('routes become table and channel routes; ops default to all three', () => {
+  test('routes become table and channel routes; ops default to all, read and truncate included', () => {
     const config = load(
       base({
         capture: ['orders'],
@@ -111,7 +111,7 @@ describe('loadConfig: what a valid file gives', () => {
     const routes = config.routes!;
     assert.equal(routes.length, 3);
     assert.deepEqual(routes[0].from.kind === 'table' && [...routes[0].from.ops], ['insert']);
-    assert.deepEqual(routes[1].from.kind === 'table' && [...routes[1].from.ops], ['insert', 'update', 'delete']);
+    assert.deepEqual(routes[1].from.kind === 'table' && [...routes[1].from.ops], ['insert', 'update', 'delete', 'truncate', 'read']);
     assert.deepEqual(routes[2], { from: { kind: 'channel', channel: 'jobs' }, to: ['a', 'b'] });
   });
 
@@ -250,5 +250,36 @@ describe('resolveConfigPath', () => {
     } finally {
       process.chdir(cwd);
     }
+  });
+});
+
+describe('loadConfig: capture filters, truncate and read', () => {
+  test('where, changed and truncate are read as written; the default ops leave truncate out', () => {
+    const config = load(base({ capture: [{ table: 'orders', ops: ['update', 'truncate'], where: "status <> 'draft'", changed: ['status'] }, 'items'] }));
+    assert.equal(config.capture[0].where, "status <> 'draft'");
+    assert.deepEqual(config.capture[0].changed, ['status']);
+    assert.deepEqual([...config.capture[0].ops], ['update', 'truncate']);
+    assert.deepEqual([...config.capture[1].ops], ['insert', 'update', 'delete']);
+    assert.equal(config.capture[1].where, null);
+  });
+
+  test('routes may match read and truncate', () => {
+    const config = load(base({ routes: [{ from: { table: 'orders', ops: ['read', 'truncate'] }, to: ['hooks'] }] }));
+    assert.deepEqual(config.routes![0].from.kind === 'table' && [...config.routes![0].from.ops], ['read', 'truncate']);
+  });
+
+  test('bad filters are config errors at their key path', () => {
+    assert.deepEqual(problems(base({ capture: [{ table: 'orders', where: ' ' }] })), ['capture[0].where: must be a non-empty SQL condition']);
+    assert.deepEqual(problems(base({ capture: [{ table: 'orders', where: 3 }] })), ['capture[0].where: must be a non-empty SQL condition']);
+    assert.deepEqual(problems(base({ capture: [{ table: 'orders', changed: [] }] })), ['capture[0].changed: must be a non-empty list of column names']);
+    assert.deepEqual(problems(base({ capture: [{ table: 'orders', ops: ['insert'], changed: ['a'] }] })), [
+      'capture[0].changed: applies to update events, and ops does not include update',
+    ]);
+    assert.deepEqual(problems(base({ capture: [{ table: 'orders', ops: ['read'] }] })), [
+      'capture[0].ops: unknown op "read"; use insert, update, delete, truncate',
+    ]);
+    assert.deepEqual(problems(base({ routes: [{ from: { table: 'orders', ops: ['merge'] }, to: ['hooks'] }] })), [
+      'routes[0].from.ops: unknown op "merge"; use insert, update, delete, truncate, read',
+    ]);
   });
 });

@@ -51,7 +51,7 @@ describe('parseNotifyPayload', () => {
       [header(), '', '{}'].join(SEP), // three parts
       [header(), '', '{}', '', ''].join(SEP), // five parts
       ['not json', '', '{}', ''].join(SEP),
-      [header({ op: 'TRUNCATE' }), '', '{}', ''].join(SEP),
+      [header({ op: 'MERGE' }), '', '{}', ''].join(SEP),
       [header({ id: 17 }), '', '{}', ''].join(SEP),
       [header({ table: null }), '', '{}', ''].join(SEP),
       [header(), '', '', ''].join(SEP), // no data

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { CaptureOp } from '../../src/config/schema.js';
+import type { RouteOp } from '../../src/config/schema.js';
 import type { Route } from '../../src/config/types.js';
 import { Router } from '../../src/router.js';
 import { channelEvent, rowEvent } from '../support/events.js';
 
-const table = (name: string, to: string[], ops: CaptureOp[] = ['insert', 'update', 'delete'], schema = 'public'): Route => ({
+const table = (name: string, to: string[], ops: RouteOp[] = ['insert', 'update', 'delete'], schema = 'public'): Route => ({
   from: { kind: 'table', table: { schema, table: name }, ops: new Set(ops) },
   to,
 });
@@ -56,5 +56,13 @@ describe('Router', () => {
       assert.deepEqual(router.sinksFor(rowEvent({ table: 'orders', op: 'INSERT' })), ['a']);
       assert.deepEqual(router.sinksFor(rowEvent({ table: 'orders', op: 'UPDATE' })), []);
     }
+  });
+
+  test('read and truncate are routed by ops like the others; a backfill --sink event goes to that sink only', () => {
+    const router = new Router([table('orders', ['hooks'], ['insert', 'read']), table('orders', ['kafka'], ['truncate'])], ['kafka', 'hooks']);
+    assert.deepEqual(router.sinksFor(rowEvent({ table: 'orders', op: 'READ' })), ['hooks']);
+    assert.deepEqual(router.sinksFor(rowEvent({ table: 'orders', op: 'TRUNCATE', data: 'null', key: null })), ['kafka']);
+    assert.deepEqual(router.sinksFor(rowEvent({ table: 'orders', op: 'READ', targetSink: 'kafka' })), ['kafka']);
+    assert.deepEqual(router.sinksFor(rowEvent({ table: 'orders', op: 'READ', targetSink: 'gone' })), []);
   });
 });

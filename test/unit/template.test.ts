@@ -50,4 +50,9 @@ describe('templates', () => {
   test('a value holding braces is not expanded again', () => {
     assert.equal(renderTemplate('{table}', rowEvent({ table: '{schema}' })), '{schema}');
   });
+
+  test('{op} of a TRUNCATE and of a backfill READ', () => {
+    assert.equal(renderTemplate('{schema}.{table}.{op}', rowEvent({ op: 'TRUNCATE', data: 'null' })), 'public.orders.truncate');
+    assert.equal(renderTemplate('pgbridge/{table}/{op}', rowEvent({ op: 'READ' })), 'pgbridge/orders/read');
+  });
 });

@@ -1,0 +1,60 @@
+import { randomBytes } from 'node:crypto';
+import type pg from 'pg';
+import { qualifiedName, type TableName } from '../config/table-name.js';
+import { errorMessage } from '../errors.js';
+import { ident } from '../schema/quote.js';
+
+/** A `where` rejected by Postgres: names the table and carries Postgres' own message. */
+export class RowFilterError extends Error {
+  override name = 'RowFilterError';
+}
+
+/** A `where` Postgres accepted, rendered by Postgres itself with every column qualified by an alias of the caller's choice. */
+export interface CompiledRowFilter {
+  /** The condition as configured. */
+  readonly source: string;
+  /** The condition over row `alias` (`NEW`, `OLD`, a transition table's alias). */
+  over(alias: string): string;
+  /** The condition with bare column names, as Postgres prints an index predicate: what a publication's row filter takes. */
+  readonly unqualified: string;
+}
+
+/**
+ * Checks a `where` the way Postgres checks an index predicate (columns exist,
+ * the syntax, a boolean, no subquery, only immutable functions: what a
+ * trigger WHEN and a publication row filter can evaluate without surprises),
+ * against an empty copy of the table, then lets Postgres print it back with
+ * each column qualified. That text, never the configured one, goes into the
+ * capture: Postgres parsed it as one expression, so nothing in the config can
+ * close a parenthesis and add SQL of its own. Runs in a transaction it rolls
+ * back: nothing is left behind. `wal` mode can use `over` for its publication too.
+ */
+export async function compileRowFilter(db: pg.ClientBase, table: TableName, where: string): Promise<CompiledRowFilter> {
+  const alias = `pgbridge_row_${randomBytes(6).toString('hex')}`;
+  const copy = `pg_temp.${alias}_copy`;
+  const marker = `${alias}_w`;
+  await db.query('BEGIN');
+  try {
+    await db.query(`CREATE TEMP TABLE ${alias}_copy (LIKE ${ident(table.schema)}.${ident(table.table)})`);
+    // Extended protocol (values given): one statement only, whatever the text holds.
+    await db.query(`CREATE INDEX ON ${copy} ((1)) WHERE (${where})`, []);
+    const predicate = await db.query<{ text: string }>(`SELECT pg_get_expr(indpred, indrelid) AS text FROM pg_index WHERE indrelid = '${copy}'::regclass`);
+    await db.query(`CREATE TEMP VIEW ${alias}_view AS SELECT (${where}) AS ${marker} FROM ${copy} ${alias}`, []);
+    const { rows } = await db.query<{ def: string }>(`SELECT pg_get_viewdef('pg_temp.${alias}_view'::regclass) AS def`);
+    const def = rows[0].def;
+    const start = def.indexOf('SELECT ') + 'SELECT '.length;
+    const end = def.lastIndexOf(` AS ${marker}`);
+    if (start < 'SELECT '.length || end < start) throw new Error(`unexpected rendering of the condition: ${def}`);
+    const rendered = def.slice(start, end);
+    return { source: where, over: (target) => `(${rendered.split(`${alias}.`).join(`${target}.`)})`, unqualified: predicate.rows[0].text };
+  } catch (err) {
+    throw new RowFilterError(`where of ${qualifiedName(table)} (${JSON.stringify(where)}) is not a valid row filter: ${errorMessage(err)}`);
+  } finally {
+    await db.query('ROLLBACK').catch(() => {});
+  }
+}
+
+/** The `changed` condition of an UPDATE trigger: at least one listed column differs between OLD and NEW. */
+export function changedCondition(columns: readonly string[]): string {
+  return `(${columns.map((c) => `NEW.${ident(c)} IS DISTINCT FROM OLD.${ident(c)}`).join(' OR ')})`;
+}
