@@ -11,7 +11,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { createTopic, kafkaBrokers } from '../test/support/kafka.js';
 import { BIN, BridgeProcess, ROOT, writeConfig } from './bridge.js';
-import { bareAmqp, bareKafka, bareListen, bareListenSteady, bareUndici, insertRate, type CeilingResult } from './ceilings.js';
+import { bareAmqp, bareKafka, bareListen, bareMqtt, bareListenSteady, bareUndici, insertRate, type CeilingResult } from './ceilings.js';
 import { Receiver } from './receivers.js';
 import { renderMarkdown, renderText, ratioOf, type ResultRow, type Target } from './report.js';
 import { drain, liveBurst, outage, steady, type BenchContext, type RunMeasurement, type SinkSetup } from './scenarios.js';
@@ -49,6 +49,7 @@ const SCALE = args.quick
   : { burst: 50_000, txnRows: 500, steadyS: 10, steadyWarmS: 2, outageS: 60, warmS: 3, repeats: 3, label: 'full: 50,000-event bursts, 10 s steady, 60 s outage' };
 
 const AMQP_URL = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+const MQTT_URL = process.env.MQTT_URL ?? 'mqtt://127.0.0.1:1883';
 const WEBHOOK_IN_FLIGHT = 4; // the webhook sink's default max_in_flight
 const BATCH = 500; // batched webhook max_events; the amqp/kafka sinks' default max_batch
 /** Besides the outage itself: warm-up, recovery, spawning and stopping (measured 15-20 s). */
@@ -219,6 +220,10 @@ async function main(): Promise<void> {
       kafkaReceiver = await Receiver.start({ kind: 'kafka', brokers, topics: [topics.ceiling, topics.bridge] });
       receivers.push(kafkaReceiver);
     }
+    // MQTT: the bridge (default topic template's shape) and the bare client publish under one per-run prefix.
+    const mqttPrefix = `bench/${process.pid}`;
+    const mqttReceiver = sinkTypeAccepted('mqtt', db.url, { url: MQTT_URL }) ? await Receiver.start({ kind: 'mqtt', url: MQTT_URL, filter: `${mqttPrefix}/#` }) : undefined;
+    if (mqttReceiver) receivers.push(mqttReceiver);
     log(`receivers up (webhook ${http.url}; amqp ${amqpOk ? 'yes' : 'no'}; kafka ${kafkaOk ? brokers.join(',') : 'no'})`);
 
     const sinks = {
@@ -226,6 +231,7 @@ async function main(): Promise<void> {
       single: { label: 'webhook single', config: { type: 'webhook', url: http.url }, receiver: http },
       amqp: amqpReceiver && { label: 'amqp', config: { type: 'amqp', url: AMQP_URL, exchange }, receiver: amqpReceiver },
       kafka: kafkaReceiver && { label: 'kafka', config: { type: 'kafka', brokers, topic: topics.bridge }, receiver: kafkaReceiver },
+      mqtt: mqttReceiver && { label: 'mqtt', config: { type: 'mqtt', url: MQTT_URL, topic: `${mqttPrefix}/{schema}/{table}/{op}` }, receiver: mqttReceiver },
       stdout: { label: 'stdout >/dev/null', config: { type: 'stdout' }, receiver: undefined },
     } satisfies Record<string, SinkSetup | undefined>;
 
@@ -325,6 +331,19 @@ async function main(): Promise<void> {
       },
     );
 
+    add(
+      mqttReceiver && {
+        key: 'ceiling.mqtt',
+        kind: 'ceiling',
+        workload: burstName,
+        mode: '—',
+        sink: 'bare MQTT.js, QoS 1, Receive Maximum unacknowledged',
+        short: 'bare MQTT.js',
+        primary: 'rate',
+        run: async () => fromCeiling(await bareMqtt(MQTT_URL, `${mqttPrefix}/public/${TABLES.outbox}/insert`, mqttReceiver, db.nextIds(n), n, 1)),
+      },
+    );
+
     // ---- pgbridge -------------------------------------------------------
     const liveBursts: Array<[string, SinkSetup | undefined]> = [
       ['burst.notify.webhook-batched', sinks.batched],
@@ -352,6 +371,7 @@ async function main(): Promise<void> {
       ['drain.outbox.webhook-single', sinks.single, 'ceiling.undici.single'],
       ['drain.outbox.amqp', sinks.amqp, 'ceiling.amqp'],
       ['drain.outbox.kafka', sinks.kafka, 'ceiling.kafka'],
+      ['drain.outbox.mqtt', sinks.mqtt, 'ceiling.mqtt'],
       ['drain.outbox.stdout', sinks.stdout, undefined],
     ];
     for (const [key, sink, ceiling] of drains) {
@@ -465,6 +485,7 @@ const REPEAT_GROUPS = [
   ['ceiling.listen', 'burst.notify.webhook-batched'],
   ['ceiling.amqp', 'drain.outbox.amqp'],
   ['ceiling.kafka', 'drain.outbox.kafka'],
+  ['ceiling.mqtt', 'drain.outbox.mqtt'],
   ['steady.notify.webhook-single.1000x1'],
   ['steady.outbox.webhook-single.1000x1'],
   ['ceiling.undici.single', 'drain.outbox.webhook-single'],
@@ -540,6 +561,7 @@ function buildTargets(rows: readonly ResultRow[], burst: number): Target[] {
     { name: 'notify → batched webhook vs bare LISTEN', measured: ratio('burst.notify.webhook-batched'), unit: 'x', op: '>=', threshold: 0.5, detail: 'burst, insert start → last event at the receiver, both' },
     { name: 'outbox → amqp drain vs bare confirm publisher', measured: ratio('drain.outbox.amqp'), unit: 'x', op: '>=', threshold: 0.7, detail: 'drain from spawn vs publish start, both to the consumer' },
     { name: 'outbox → kafka drain vs bare producer', measured: ratio('drain.outbox.kafka'), unit: 'x', op: '>=', threshold: 0.7, detail: 'drain from spawn vs first send, both to the consumer' },
+    { name: 'outbox → mqtt drain vs bare MQTT.js publisher', measured: ratio('drain.outbox.mqtt'), unit: 'x', op: '>=', threshold: 0.7, detail: 'drain from spawn vs first publish, QoS 1, both to the subscriber' },
     { name: 'webhook single events vs bare undici (same concurrency)', measured: ratio('drain.outbox.webhook-single'), unit: 'x', op: '>=', threshold: 0.7, detail: `outbox drain, ${WEBHOOK_IN_FLIGHT} in flight both` },
     { name: 'commit → webhook p99, 1,000 ev/s, notify', measured: row('steady.notify.webhook-single.1000x1')?.latency?.p99, unit: 'ms', op: '<=', threshold: 25, detail: 'single-row txns, webhook single' },
     { name: 'commit → webhook p99, 1,000 ev/s, outbox', measured: row('steady.outbox.webhook-single.1000x1')?.latency?.p99, unit: 'ms', op: '<=', threshold: 50, detail: 'single-row txns, webhook single' },
