@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { createTopic, kafkaBrokers } from '../test/support/kafka.js';
+import { MosquittoBroker } from '../test/support/mqtt.js';
 import { BIN, BridgeProcess, ROOT, writeConfig } from './bridge.js';
 import { bareAmqp, bareKafka, bareListen, bareMqtt, bareListenSteady, bareUndici, insertRate, type CeilingResult } from './ceilings.js';
 import { Receiver } from './receivers.js';
@@ -49,7 +50,6 @@ const SCALE = args.quick
   : { burst: 50_000, txnRows: 500, steadyS: 10, steadyWarmS: 2, outageS: 60, warmS: 3, repeats: 3, label: 'full: 50,000-event bursts, 10 s steady, 60 s outage' };
 
 const AMQP_URL = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
-const MQTT_URL = process.env.MQTT_URL ?? 'mqtt://127.0.0.1:1883';
 const WEBHOOK_IN_FLIGHT = 4; // the webhook sink's default max_in_flight
 const BATCH = 500; // batched webhook max_events; the amqp/kafka sinks' default max_batch
 /** Besides the outage itself: warm-up, recovery, spawning and stopping (measured 15-20 s). */
@@ -184,11 +184,13 @@ async function main(): Promise<void> {
     ...(args.dump ? { dumpFile: path.resolve(args.dump, `${key}.csv`) } : {}),
   });
   const receivers: Receiver[] = [];
+  let mqttBroker: MosquittoBroker | undefined;
   // Ctrl-C: stop the bridges and receivers, drop the database, then exit.
   const interrupted = async (): Promise<void> => {
     log('interrupted: cleaning up');
     await Promise.all([...BridgeProcess.live].map((b) => b.stop(2000)));
     await Promise.all(receivers.map((r) => r.stop()));
+    await mqttBroker?.dispose();
     await db.drop().catch(() => {});
     process.exit(130);
   };
@@ -221,7 +223,12 @@ async function main(): Promise<void> {
       receivers.push(kafkaReceiver);
     }
     // MQTT: the bridge (default topic template's shape) and the bare client publish under one per-run prefix.
+    // A Mosquitto of the bench's own unless MQTT_URL names one: the system one's 1,000-message
+    // queue per subscriber drops messages to a receiver that falls behind on a loaded machine.
     const mqttPrefix = `bench/${process.pid}`;
+    mqttBroker = process.env.MQTT_URL ? undefined : new MosquittoBroker({ users: [] });
+    await mqttBroker?.start();
+    const MQTT_URL = process.env.MQTT_URL ?? mqttBroker?.url ?? '';
     const mqttReceiver = sinkTypeAccepted('mqtt', db.url, { url: MQTT_URL }) ? await Receiver.start({ kind: 'mqtt', url: MQTT_URL, filter: `${mqttPrefix}/#` }) : undefined;
     if (mqttReceiver) receivers.push(mqttReceiver);
     log(`receivers up (webhook ${http.url}; amqp ${amqpOk ? 'yes' : 'no'}; kafka ${kafkaOk ? brokers.join(',') : 'no'})`);
@@ -453,6 +460,7 @@ async function main(): Promise<void> {
     }
   } finally {
     await Promise.all(receivers.map((r) => r.stop()));
+    await mqttBroker?.dispose();
     await db.drop().catch((err: unknown) => log(`dropping ${db.name}: ${String(err)}`));
   }
 

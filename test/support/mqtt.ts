@@ -23,6 +23,7 @@ export interface BrokerUser {
 }
 
 export interface BrokerOptions {
+  /** Who may connect, with what ACL; none: anyone, anonymously, anywhere. */
   readonly users: readonly BrokerUser[];
   /** Broker's Maximum Packet Size (announced in CONNACK); unset: none. */
   readonly maxPacketSize?: number;
@@ -87,11 +88,10 @@ export class MosquittoBroker {
     for (const user of this.options.users) execFileSync('mosquitto_passwd', ['-b', passwords, user.name, user.password]);
     const acl = path.join(this.dir, 'acl');
     writeFileSync(acl, this.options.users.map((u) => [`user ${u.name}`, ...u.acl, ''].join('\n')).join('\n'));
+    const access = this.options.users.length === 0 ? ['allow_anonymous true'] : ['allow_anonymous false', `password_file ${passwords}`, `acl_file ${acl}`];
     const lines = [
       `listener ${this.port} 127.0.0.1`,
-      'allow_anonymous false',
-      `password_file ${passwords}`,
-      `acl_file ${acl}`,
+      ...access,
       // Run as root, Mosquitto would switch to user "mosquitto", who cannot read this temp dir.
       ...(process.getuid?.() === 0 ? ['user root'] : []),
       // A subscriber that falls behind must not lose queued messages: the tests count them. Not 0

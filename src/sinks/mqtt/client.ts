@@ -6,7 +6,7 @@
 import type { IClientOptions, MqttClient } from 'mqtt';
 import { errorMessage, type PermanentError, type RetriableError } from '../../errors.js';
 import type { ConfirmedQos } from './config.js';
-import { connectionLost, fromConnackReasonCode, fromPublishReasonCode, reasonName } from './errors.js';
+import { cannotConnect, connectionLost, fromConnackReasonCode, fromPublishReasonCode, reasonName } from './errors.js';
 import type { MqttMessage } from './message.js';
 
 export interface ConnectionSettings {
@@ -114,11 +114,11 @@ export const connectMqtt: MqttConnector = async (settings, signal) => {
     const onConnect = (connack: Connack): void => settle({ connack });
     const onError = (err: Error & { code?: unknown }): void => {
       const code = typeof err.code === 'number' ? err.code : undefined;
-      const error = code === undefined ? connectionLost(settings.where, `cannot connect: ${errorMessage(err)}`) : fromConnackReasonCode(code, settings.where);
+      const error = code === undefined ? cannotConnect(settings.where, errorMessage(err)) : fromConnackReasonCode(code, settings.where);
       settle({ error });
     };
-    const onClose = (): void => settle({ error: connectionLost(settings.where, 'closed before the broker answered CONNECT') });
-    const onAbort = (): void => settle({ error: connectionLost(settings.where, 'connect aborted') });
+    const onClose = (): void => settle({ error: cannotConnect(settings.where, 'closed before the broker answered CONNECT') });
+    const onAbort = (): void => settle({ error: cannotConnect(settings.where, 'aborted') });
     client.on('connect', onConnect);
     client.on('error', onError);
     client.on('close', onClose);
@@ -128,8 +128,12 @@ export const connectMqtt: MqttConnector = async (settings, signal) => {
 
 interface Pending {
   readonly reject: (err: RetriableError) => void;
-  readonly timer: NodeJS.Timeout;
+  /** performance.now() when handed to MQTT.js. */
+  readonly sentAt: number;
 }
+
+/** How often unacknowledged publishes are checked against `publishTimeoutMs`, as a fraction of it. */
+const DEADLINE_CHECKS = 4;
 
 class Connection implements MqttConnection {
   readonly limits: BrokerLimits;
@@ -140,7 +144,10 @@ class Connection implements MqttConnection {
   private free: number;
   /** Messages waiting for a slot, in call order. */
   private readonly waiting: Array<{ readonly send: () => void; readonly reject: (err: RetriableError) => void }> = [];
+  /** Unacknowledged publishes, oldest first (a Set keeps insertion order). */
   private readonly pending = new Set<Pending>();
+  private readonly deadlineTimer: NodeJS.Timeout;
+  private corked = false;
 
   constructor(
     private readonly client: MqttClient,
@@ -153,6 +160,7 @@ class Connection implements MqttConnection {
     };
     this.free = this.limits.receiveMaximum;
     this.lost = new Promise((resolve) => (this.markLost = resolve));
+    this.deadlineTimer = setInterval(() => this.checkDeadline(), Math.max(10, settings.publishTimeoutMs / DEADLINE_CHECKS)).unref();
     client.on('error', (err: Error) => this.drop(errorMessage(err)));
     client.on('disconnect', (packet: Disconnect) => this.drop(`broker sent DISCONNECT: ${reasonName(packet.reasonCode ?? 0)}`));
     client.on('close', () => this.drop('connection closed'));
@@ -181,19 +189,32 @@ class Connection implements MqttConnection {
   }
 
   private send(message: MqttMessage, resolve: () => void, reject: (err: PermanentError | RetriableError) => void): void {
-    const entry: Pending = {
-      reject,
-      timer: setTimeout(() => this.drop(`no ${this.settings.qos === 1 ? 'PUBACK' : 'PUBCOMP'} within ${this.settings.publishTimeoutMs} ms`), this.settings.publishTimeoutMs).unref(),
-    };
+    const entry: Pending = { reject, sentAt: performance.now() };
     this.pending.add(entry);
+    this.cork();
     const properties = { ...message.properties, userProperties: { ...message.properties.userProperties } };
     this.client.publish(message.topic, message.payload, { qos: this.settings.qos, retain: false, properties }, (err?: Error & { code?: unknown }) => {
       if (!this.pending.delete(entry)) return; // already failed with the connection
-      clearTimeout(entry.timer);
       this.release();
       if (err === undefined || err === null) resolve();
       else if (typeof err.code === 'number') reject(fromPublishReasonCode(err.code, message.topic));
       else reject(connectionLost(this.settings.where, errorMessage(err)));
+    });
+  }
+
+  /**
+   * MQTT.js handles each incoming acknowledgement in a tick of its own, and
+   * each publish that frees up would be a write system call of its own: held
+   * until the ticks of this turn are done, they leave in one.
+   */
+  private cork(): void {
+    if (this.corked) return;
+    this.corked = true;
+    const stream = this.client.stream;
+    stream.cork();
+    setImmediate(() => {
+      this.corked = false;
+      stream.uncork();
     });
   }
 
@@ -203,15 +224,21 @@ class Connection implements MqttConnection {
     else next.send();
   }
 
+  private checkDeadline(): void {
+    const oldest = this.pending.values().next();
+    if (oldest.done === true) return;
+    if (performance.now() - oldest.value.sentAt > this.settings.publishTimeoutMs) {
+      this.drop(`no ${this.settings.qos === 1 ? 'PUBACK' : 'PUBCOMP'} within ${this.settings.publishTimeoutMs} ms`);
+    }
+  }
+
   /** Fails everything unacknowledged: MQTT.js keeps QoS 1/2 callbacks for a reconnect that never comes. */
   private drop(reason: string): void {
     if (this.gone !== undefined) return;
     this.gone = reason;
+    clearInterval(this.deadlineTimer);
     const error = connectionLost(this.settings.where, reason);
-    for (const entry of this.pending) {
-      clearTimeout(entry.timer);
-      entry.reject(error);
-    }
+    for (const entry of this.pending) entry.reject(error);
     this.pending.clear();
     for (const waiter of this.waiting.splice(0)) waiter.reject(error);
     this.client.end(true);

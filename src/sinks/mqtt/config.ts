@@ -93,9 +93,9 @@ export const mqttSchema: Schema<MqttConfig> = {
     default: 30000,
   },
   max_batch: {
-    doc: 'Most events published in one pipelined batch before awaiting their acknowledgements. The broker\'s Receive Maximum (from its CONNACK) caps how many are unacknowledged at once.',
+    doc: 'Most events published in one pipelined batch before awaiting their acknowledgements. The broker\'s Receive Maximum (from its CONNACK; Mosquitto: 20) caps how many are unacknowledged at once, so larger batches only wait longer in memory.',
     format: 'positive-int',
-    default: 500,
+    default: 100,
   },
 };
 

@@ -69,6 +69,10 @@ export function fromConnackReasonCode(code: number, where: string): RetriableErr
   return new RetriableError(`${where}: broker refused the connection: ${reasonName(code)} (${hex(code)})`, { code: MQTT_UNAVAILABLE });
 }
 
+export function cannotConnect(where: string, reason: string): RetriableError {
+  return new RetriableError(`${where}: cannot connect: ${reason}`, { code: MQTT_UNAVAILABLE });
+}
+
 export function connectionLost(where: string, reason: string): RetriableError {
   return new RetriableError(`${where}: connection lost: ${reason}`, { code: MQTT_UNAVAILABLE });
 }
