@@ -51,6 +51,7 @@ runSinkContract({
     },
   ],
   open,
+  eventHeaders: 'carried',
   permanent: {
     doomed: () => rowEvent({ table: REFUSED_TABLE }),
   },

@@ -62,7 +62,7 @@ describe('faults: MQTT sink', () => {
       timeout_ms: 1500,
       connect_timeout_ms: 1000,
       max_in_flight: 4,
-      max_batch: 100,
+      batch: { max_events: 100 },
       retry: FAST_RETRY,
     };
     return { subscriber, proxy, sink, arrivals: () => subscriber.received.map((m) => arrivalOf(m.body)) };

@@ -160,7 +160,7 @@ describe('mqtt sink against Mosquitto', () => {
     assert.ok(fromPublishReasonCode(0x97, 't') instanceof RetriableError);
 
     const sub = await subscriber(['pgbridge/public/quota/+']);
-    const mq = sink({ qos: 2, max_batch: 1000 });
+    const mq = sink({ qos: 2, batch: { max_events: 1000 } });
     await mq.connect(never);
     const events = Array.from({ length: 300 }, () => rowEvent({ table: 'quota' }));
     await mq.send(events, never);

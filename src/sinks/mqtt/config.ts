@@ -1,7 +1,7 @@
 import type { Schema } from 'convict';
+import { urlPassword } from '../../config/secrets.js';
+import type { CommonSinkConfig, ConfigProblem } from '../../config/sink-schema.js';
 import { checkTemplate } from '../../template.js';
-import type { ConfigProblem } from '../module.js';
-import type { CommonSinkConfig } from '../sink.js';
 
 /** QoS levels with an acknowledgement: 1 (PUBACK) and 2 (PUBREC, PUBREL, PUBCOMP). */
 export type ConfirmedQos = 1 | 2;
@@ -18,27 +18,15 @@ export interface MqttConfig {
   keepalive_s: number;
   connect_timeout_ms: number;
   timeout_ms: number;
-  max_batch: number;
 }
 
 export type MqttSinkConfig = MqttConfig & CommonSinkConfig;
 
-const PROTOCOLS = ['mqtt:', 'mqtts:'];
-
 export const mqttSchema: Schema<MqttConfig> = {
   url: {
     doc: 'Broker URL, mqtt://host:1883 or mqtts://host:8883 (TLS). User and password may be given in it (mqtt://user:pass@host) or as `username` / `password`.',
-    format: (value: unknown) => {
-      if (typeof value !== 'string' || value === '') throw new Error('is required');
-      let url: URL;
-      try {
-        url = new URL(value);
-      } catch {
-        throw new Error('is not a valid URL');
-      }
-      if (!PROTOCOLS.includes(url.protocol)) throw new Error(`must use mqtt:// or mqtts://, got ${url.protocol.replace(':', '://')}`);
-    },
-    default: null,
+    format: 'mqtt-url',
+    default: null as unknown as string,
     sensitive: true,
   },
   topic: {
@@ -92,11 +80,6 @@ export const mqttSchema: Schema<MqttConfig> = {
     format: 'positive-int',
     default: 30000,
   },
-  max_batch: {
-    doc: 'Most events published in one pipelined batch before awaiting their acknowledgements. The broker\'s Receive Maximum (from its CONNACK; Mosquitto: 20) caps how many are unacknowledged at once, so larger batches only wait longer in memory.',
-    format: 'positive-int',
-    default: 100,
-  },
 };
 
 export function checkMqttConfig(config: MqttSinkConfig): ConfigProblem[] {
@@ -108,24 +91,10 @@ export function checkMqttConfig(config: MqttSinkConfig): ConfigProblem[] {
   return [];
 }
 
-/** The password (key, and the URL's raw and percent-decoded), so no form of it can leak into a log line. */
+/** The password (key, and the URL's as written and percent-decoded), so no form of it can leak into a log line. */
 export function mqttSecrets(config: MqttSinkConfig): string[] {
-  const secrets = typeof config.password === 'string' && config.password !== '' ? [config.password] : [];
-  let password = '';
-  try {
-    password = new URL(config.url).password;
-  } catch {
-    return secrets;
-  }
-  if (password === '') return secrets;
-  secrets.push(password);
-  try {
-    const decoded = decodeURIComponent(password);
-    if (decoded !== password) secrets.push(decoded);
-  } catch {
-    // A malformed escape stays as written.
-  }
-  return secrets;
+  const fromKey = typeof config.password === 'string' && config.password !== '' ? [config.password] : [];
+  return [...fromKey, ...urlPassword(config.url)];
 }
 
 /** The URL for messages: scheme, host and port, never the credentials. */

@@ -1,6 +1,7 @@
 import type { BridgeEvent } from '../../event.js';
-import { cloudEventAttributes, cloudEventData, encodeEvent, type FormatContext, type FormatName } from '../../formats/index.js';
+import { binaryCloudEvent, encodeEvent, type FormatContext, type FormatName } from '../../formats/index.js';
 import { renderTemplate } from '../../template.js';
+import { eventHeaders } from '../event-headers.js';
 
 /** MQTT 5 PUBLISH properties the sink sets. */
 export interface PublishProperties {
@@ -22,30 +23,15 @@ export interface MessageSettings {
   readonly format: FormatName;
 }
 
-/** User properties a subscriber can filter on without parsing the body (the Kafka sink's header names). */
-function bridgeProperties(event: BridgeEvent): Record<string, string> {
-  if (event.kind === 'channel') return { 'pgbridge-id': event.id, 'pgbridge-op': 'NOTIFY', 'pgbridge-channel': event.channel };
-  return { 'pgbridge-id': event.id, 'pgbridge-op': event.op, 'pgbridge-table': `${event.schema}.${event.table}` };
-}
-
 /**
- * CloudEvents binary mode: every attribute but datacontenttype as a `ce-`
- * user property (the names the HTTP binding gives its headers);
- * datacontenttype is the MQTT 5 Content Type, the data is the payload.
+ * One event as a PUBLISH. CloudEvents in binary mode: every attribute but
+ * datacontenttype as a `ce-` user property (the names the HTTP binding gives
+ * its headers), datacontenttype as the MQTT 5 Content Type, the data as payload.
  */
-function cloudEventProperties(event: BridgeEvent, ctx: FormatContext): Record<string, string> {
-  const { datacontenttype: _contentType, ...attributes } = cloudEventAttributes(event, ctx);
-  const properties: Record<string, string> = {};
-  for (const [name, value] of Object.entries(attributes)) {
-    if (value !== undefined) properties[`ce-${name}`] = value;
-  }
-  return properties;
-}
-
 export function toMqttMessage(event: BridgeEvent, settings: MessageSettings, ctx: FormatContext): MqttMessage {
-  const cloudEvents = settings.format === 'cloudevents';
-  const body = cloudEvents ? cloudEventData(event) : encodeEvent(event, settings.format, ctx);
-  const userProperties = cloudEvents ? { ...bridgeProperties(event), ...cloudEventProperties(event, ctx) } : bridgeProperties(event);
+  const cloudEvent = settings.format === 'cloudevents' ? binaryCloudEvent(event, ctx, 'ce-') : undefined;
+  const body = cloudEvent?.data ?? encodeEvent(event, settings.format, ctx);
+  const userProperties = { ...eventHeaders(event), ...cloudEvent?.attributes };
   return {
     eventId: event.id,
     topic: renderTemplate(settings.topic, event),

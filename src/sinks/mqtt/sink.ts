@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { PermanentError, RetriableError } from '../../errors.js';
 import type { BridgeEvent } from '../../event.js';
-import type { Sink, SinkContext } from '../sink.js';
+import type { SinkClient, SinkContext } from '../sink.js';
+import { untilAborted } from '../until-aborted.js';
 import { connectMqtt, type ConnectionSettings, type MqttConnection, type MqttConnector } from './client.js';
 import { describeBroker, type MqttSinkConfig } from './config.js';
 import { MQTT_REJECTED, MQTT_UNAVAILABLE } from './errors.js';
@@ -19,10 +20,7 @@ interface Failure {
  * in the order published. It does not reconnect by itself: on loss it turns
  * not ready and the delivery runner calls connect() again.
  */
-export class MqttSink implements Sink {
-  readonly type = 'mqtt';
-  readonly maxBatch: number;
-  readonly maxInFlight: number;
+export class MqttSink implements SinkClient {
   private readonly where: string;
   private readonly messageSettings: MessageSettings;
   private connection: MqttConnection | undefined;
@@ -34,13 +32,11 @@ export class MqttSink implements Sink {
     private readonly ctx: SinkContext,
     private readonly connector: MqttConnector = connectMqtt,
   ) {
-    this.maxBatch = config.max_batch;
-    this.maxInFlight = config.max_in_flight;
     this.where = `mqtt sink "${config.name}" (${describeBroker(config.url)})`;
     this.messageSettings = { topic: config.topic, format: config.format };
   }
 
-  get name(): string {
+  private get name(): string {
     return this.config.name;
   }
 
@@ -84,7 +80,7 @@ export class MqttSink implements Sink {
       else failures.push({ id: event.id, reason: `${this.where}: ${problem}` });
     }
     // Every publish is handed over before the first acknowledgement is awaited: one pipelined batch, in order.
-    const results = await untilAborted(Promise.allSettled(sendable.map((message) => connection.publish(message))), signal);
+    const results = await untilAborted(Promise.allSettled(sendable.map((message) => connection.publish(message))), signal, abortError);
     let retriable: RetriableError | undefined;
     results.forEach((result, i) => {
       if (result.status === 'fulfilled') return;
@@ -140,12 +136,7 @@ export class MqttSink implements Sink {
   }
 }
 
-/** The batch is handed back (RetriableError) when the runner gives up waiting, e.g. at shutdown. */
-function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(new RetriableError('send aborted', { cause: signal.reason }));
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(new RetriableError('send aborted', { cause: signal.reason }));
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
-  });
-}
+/** The batch is handed back when the runner gives up waiting, e.g. at shutdown. */
+const abortError = (signal: AbortSignal): RetriableError => new RetriableError('mqtt: send aborted', { cause: signal.reason });
+
+export const createSink = (config: MqttSinkConfig, ctx: SinkContext): SinkClient => new MqttSink(config, ctx);
