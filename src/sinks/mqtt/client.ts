@@ -7,7 +7,7 @@ import type { IClientOptions, MqttClient } from 'mqtt';
 import { errorMessage, type PermanentError, type RetriableError } from '../../errors.js';
 import type { ConfirmedQos } from './config.js';
 import { cannotConnect, connectionLost, fromConnackReasonCode, fromPublishReasonCode, reasonName } from './errors.js';
-import type { MqttMessage } from './message.js';
+import type { MqttMessage, PublishProperties } from './message.js';
 
 export interface ConnectionSettings {
   /** The configured URL; its credentials are read here, never handed to MQTT.js inside the URL. */
@@ -32,17 +32,20 @@ export interface BrokerLimits {
   readonly maximumPacketSize: number | undefined;
 }
 
-/** Rejections are pgbridge errors, never MQTT.js ones. */
+/** What became of one message: acknowledged (undefined), or the pgbridge error it failed with (never an MQTT.js one). */
+export type PublishOutcome = undefined | PermanentError | RetriableError;
+
 export interface MqttConnection {
   readonly limits: BrokerLimits;
   /** Resolves with the reason once the connection is gone, whoever ended it. */
   readonly lost: Promise<string>;
   /**
-   * Resolves once the broker acknowledged the message: PUBACK (QoS 1) or
-   * PUBCOMP (QoS 2). Rejects with PermanentError when the broker refused it
-   * for good, RetriableError otherwise. Messages go out in call order.
+   * Publishes the messages in order, pipelined, and resolves (never rejects)
+   * once each is settled: acknowledged by PUBACK (QoS 1) or PUBCOMP (QoS 2),
+   * refused for good (PermanentError) or failed for now (RetriableError).
+   * Messages of later calls go out after these.
    */
-  publish(message: MqttMessage): Promise<void>;
+  publish(messages: readonly MqttMessage[]): Promise<PublishOutcome[]>;
   /** Sends DISCONNECT (or cuts the socket when the broker does not take it); fails what is still unacknowledged. */
   close(): Promise<void>;
 }
@@ -126,10 +129,12 @@ export const connectMqtt: MqttConnector = async (settings, signal) => {
   });
 };
 
-interface Pending {
-  readonly reject: (err: RetriableError) => void;
+/** One message of a publish() call, until it is settled. */
+interface Job {
+  readonly message: MqttMessage;
+  readonly settle: (outcome: PublishOutcome) => void;
   /** performance.now() when handed to MQTT.js. */
-  readonly sentAt: number;
+  sentAt: number;
 }
 
 /** How often unacknowledged publishes are checked against `publishTimeoutMs`, as a fraction of it. */
@@ -143,11 +148,10 @@ class Connection implements MqttConnection {
   /** Publish slots left under the broker's Receive Maximum. */
   private free: number;
   /** Messages waiting for a slot, in call order. */
-  private readonly waiting: Array<{ readonly send: () => void; readonly reject: (err: RetriableError) => void }> = [];
+  private readonly waiting: Job[] = [];
   /** Unacknowledged publishes, oldest first (a Set keeps insertion order). */
-  private readonly pending = new Set<Pending>();
+  private readonly pending = new Set<Job>();
   private readonly deadlineTimer: NodeJS.Timeout;
-  private corked = false;
 
   constructor(
     private readonly client: MqttClient,
@@ -166,16 +170,25 @@ class Connection implements MqttConnection {
     client.on('close', () => this.drop('connection closed'));
   }
 
-  publish(message: MqttMessage): Promise<void> {
-    if (this.gone !== undefined) return Promise.reject(connectionLost(this.settings.where, this.gone));
-    return new Promise<void>((resolve, reject) => {
-      const send = (): void => this.send(message, resolve, reject);
-      if (this.free > 0 && this.waiting.length === 0) {
-        this.free--;
-        send();
-      } else {
-        this.waiting.push({ send, reject });
-      }
+  publish(messages: readonly MqttMessage[]): Promise<PublishOutcome[]> {
+    const outcomes: PublishOutcome[] = new Array<PublishOutcome>(messages.length);
+    if (this.gone !== undefined) return Promise.resolve(outcomes.fill(connectionLost(this.settings.where, this.gone)));
+    return new Promise((resolve) => {
+      let open = messages.length;
+      if (open === 0) resolve(outcomes);
+      messages.forEach((message, i) => {
+        const settle = (outcome: PublishOutcome): void => {
+          outcomes[i] = outcome;
+          if (--open === 0) resolve(outcomes);
+        };
+        const job: Job = { message, settle, sentAt: 0 };
+        if (this.free > 0 && this.waiting.length === 0) {
+          this.free--;
+          this.send(job);
+        } else {
+          this.waiting.push(job);
+        }
+      });
     });
   }
 
@@ -188,40 +201,25 @@ class Connection implements MqttConnection {
     this.drop('closed by pgbridge');
   }
 
-  private send(message: MqttMessage, resolve: () => void, reject: (err: PermanentError | RetriableError) => void): void {
-    const entry: Pending = { reject, sentAt: performance.now() };
-    this.pending.add(entry);
-    this.cork();
-    const properties = { ...message.properties, userProperties: { ...message.properties.userProperties } };
-    this.client.publish(message.topic, message.payload, { qos: this.settings.qos, retain: false, properties }, (err?: Error & { code?: unknown }) => {
-      if (!this.pending.delete(entry)) return; // already failed with the connection
+  private send(job: Job): void {
+    job.sentAt = performance.now();
+    this.pending.add(job);
+    const { topic, payload, properties } = job.message;
+    // MQTT.js stores its own copy of the packet; the properties are only read.
+    const options = { qos: this.settings.qos, retain: false, properties: properties as PublishProperties & { userProperties: Record<string, string> } };
+    this.client.publish(topic, payload, options, (err?: Error & { code?: unknown }) => {
+      if (!this.pending.delete(job)) return; // already failed with the connection
       this.release();
-      if (err === undefined || err === null) resolve();
-      else if (typeof err.code === 'number') reject(fromPublishReasonCode(err.code, message.topic));
-      else reject(connectionLost(this.settings.where, errorMessage(err)));
-    });
-  }
-
-  /**
-   * MQTT.js handles each incoming acknowledgement in a tick of its own, and
-   * each publish that frees up would be a write system call of its own: held
-   * until the ticks of this turn are done, they leave in one.
-   */
-  private cork(): void {
-    if (this.corked) return;
-    this.corked = true;
-    const stream = this.client.stream;
-    stream.cork();
-    setImmediate(() => {
-      this.corked = false;
-      stream.uncork();
+      if (err === undefined || err === null) job.settle(undefined);
+      else if (typeof err.code === 'number') job.settle(fromPublishReasonCode(err.code, topic));
+      else job.settle(connectionLost(this.settings.where, errorMessage(err)));
     });
   }
 
   private release(): void {
     const next = this.waiting.shift();
     if (next === undefined) this.free++;
-    else next.send();
+    else this.send(next);
   }
 
   private checkDeadline(): void {
@@ -238,9 +236,9 @@ class Connection implements MqttConnection {
     this.gone = reason;
     clearInterval(this.deadlineTimer);
     const error = connectionLost(this.settings.where, reason);
-    for (const entry of this.pending) entry.reject(error);
+    const unsettled = [...this.pending, ...this.waiting.splice(0)];
     this.pending.clear();
-    for (const waiter of this.waiting.splice(0)) waiter.reject(error);
+    for (const job of unsettled) job.settle(error);
     this.client.end(true);
     this.markLost(reason);
   }

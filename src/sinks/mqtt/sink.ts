@@ -80,13 +80,11 @@ export class MqttSink implements SinkClient {
       else failures.push({ id: event.id, reason: `${this.where}: ${problem}` });
     }
     // Every publish is handed over before the first acknowledgement is awaited: one pipelined batch, in order.
-    const results = await untilAborted(Promise.allSettled(sendable.map((message) => connection.publish(message))), signal, abortError);
+    const outcomes = await untilAborted(connection.publish(sendable), signal, abortError);
     let retriable: RetriableError | undefined;
-    results.forEach((result, i) => {
-      if (result.status === 'fulfilled') return;
-      const err: unknown = result.reason;
-      if (err instanceof PermanentError) failures.push({ id: sendable[i].eventId, reason: err.message });
-      else retriable ??= err instanceof RetriableError ? err : new RetriableError(String(err), { cause: err });
+    outcomes.forEach((outcome, i) => {
+      if (outcome instanceof PermanentError) failures.push({ id: sendable[i].eventId, reason: outcome.message });
+      else if (outcome !== undefined) retriable ??= outcome;
     });
     // Sent again whole: what was acknowledged arrives twice, which at-least-once allows.
     if (retriable !== undefined) throw retriable;
