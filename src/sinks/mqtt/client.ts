@@ -95,10 +95,17 @@ function clientOptions(settings: ConnectionSettings): IClientOptions {
   };
 }
 
+/**
+ * MQTT.js takes a few hundred milliseconds to load: started as soon as this
+ * module is (only a process with an mqtt sink loads it), it compiles while
+ * the outbox is read rather than after.
+ */
+const library = import('mqtt');
+library.catch(() => undefined);
+
 export const connectMqtt: MqttConnector = async (settings, signal) => {
   signal.throwIfAborted();
-  // Loaded here, not at startup: a process without an mqtt sink never pays for MQTT.js.
-  const { connect } = await import('mqtt');
+  const { connect } = await library;
   const client = connect(clientOptions(settings));
   return new Promise<MqttConnection>((resolve, reject) => {
     const settle = (outcome: { connack: Connack } | { error: RetriableError }): void => {
