@@ -57,9 +57,21 @@ export class MosquittoBroker {
     }
     const child = spawn('mosquitto', ['-c', path.join(this.dir, 'mosquitto.conf')], { stdio: ['ignore', 'pipe', 'pipe'] });
     this.process = child;
-    this.exited = new Promise((resolve) => child.once('exit', () => resolve()));
+    let failed: Error | undefined;
+    child.once('error', (err) => (failed = err)); // e.g. no mosquitto binary: reported below, not an unhandled 'error'
+    this.exited = new Promise((resolve) => {
+      child.once('exit', () => resolve());
+      child.once('error', () => resolve());
+    });
     for (const stream of [child.stdout, child.stderr]) stream.on('data', (d: Buffer) => this.log.push(...d.toString('utf8').split('\n').filter(Boolean)));
-    await waitFor(() => accepts(this.port), 15_000, `mosquitto on port ${this.port} (log: ${this.log.slice(-3).join(' | ')})`);
+    await waitFor(
+      () => {
+        if (failed !== undefined) throw new Error(`cannot start mosquitto: ${failed.message}`);
+        return accepts(this.port);
+      },
+      15_000,
+      `mosquitto on port ${this.port} (log: ${this.log.slice(-3).join(' | ')})`,
+    );
   }
 
   /** SIGTERM (Mosquitto saves its persistence file on the way out) and wait for the exit. */
