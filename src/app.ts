@@ -198,6 +198,7 @@ class ActivePhase {
   }
 
   start(): void {
+    this.runners.forEach((r) => r.warmUp());
     this.listener.start();
     this.readers.forEach((r) => r.start());
     this.stopVacuum = vacuumOutbox(this.pool, [this.table, 'pgbridge.deliveries'], this.logger.child({ component: 'outbox' }));

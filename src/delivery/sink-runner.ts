@@ -185,6 +185,27 @@ export class SinkRunner {
     }
   }
 
+  /**
+   * Connects before the first event, so /readyz tells the truth on an idle
+   * bridge (a broker that is down shows before anything waits for it); retries
+   * with the sink's backoff until connected or stopped. Sends connect by themselves too.
+   */
+  warmUp(): void {
+    const { retry, logger } = this.options;
+    void (async () => {
+      for (let attempt = 1; !this.stopping && !this.sink.isReady(); attempt++) {
+        try {
+          await this.connect(this.abort.signal);
+          return;
+        } catch (err) {
+          if (this.abort.signal.aborted) return;
+          if (attempt === 1) logger.warn({ sink: this.name, err: errorMessage(err) }, 'sink not reachable yet, retrying');
+          await sleep(backoffDelay(attempt, retry), this.giveUp.signal);
+        }
+      }
+    })();
+  }
+
   /** One connect at a time, shared by all lanes. */
   private connect(signal: AbortSignal): Promise<void> {
     this.connecting ??= this.sink.connect(signal).finally(() => {
