@@ -6,6 +6,7 @@ import type { RetryConfig, Sink } from '../sinks/sink.js';
 import { backoffDelay, sleep } from './backoff.js';
 import type { Envelope, Outcome } from './envelope.js';
 import { Fifo } from './fifo.js';
+import type { Inlet } from './inlet.js';
 
 /** What the console and `status` show of a runner (read-only). */
 export interface RunnerStatus {
@@ -37,7 +38,7 @@ export interface RunnerOptions {
  * `maxInFlight` lanes by row (or channel): a lane sends one batch at a time,
  * so events of one row are never reordered, while different rows proceed in parallel.
  */
-export class SinkRunner {
+export class SinkRunner implements Inlet {
   readonly capacity: number;
   private readonly lanes: Lane[];
   private queued = 0;
@@ -68,13 +69,13 @@ export class SinkRunner {
     return this.queued;
   }
 
+  get room(): number {
+    return Math.max(0, this.capacity - this.queued);
+  }
+
   status(): RunnerStatus {
     const state = this.failingSince === null ? 'delivering' : this.sink.isReady() ? 'retrying' : 'down';
     return { state, queued: this.queued, failingSince: this.failingSince, lastError: this.lastError };
-  }
-
-  get room(): number {
-    return Math.max(0, this.capacity - this.queued);
   }
 
   /** Resolves when there is room for `atLeast` more events (at most the capacity), or when stopping. */

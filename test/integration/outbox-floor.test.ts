@@ -9,10 +9,11 @@ import pg from 'pg';
 import pino from 'pino';
 import { SinkRunner } from '../../src/delivery/sink-runner.js';
 import type { BridgeEvent } from '../../src/event.js';
-import { outboxTable } from '../../src/install/names.js';
+import { outboxTable } from '../../src/schema/outbox.js';
 import { Metrics } from '../../src/metrics.js';
 import { Router } from '../../src/router.js';
 import type { Sink } from '../../src/sinks/sink.js';
+import { DeadLetterWriter } from '../../src/source/dead-letters.js';
 import { OutboxProgress } from '../../src/source/outbox-progress.js';
 import { OutboxReader } from '../../src/source/outbox-reader.js';
 import { lastIdHandedOut, SettledWater } from '../../src/source/settled-water.js';
@@ -95,7 +96,7 @@ describe('outbox floor', () => {
     const sink = new CollectingSink('out');
     const runner = new SinkRunner(sink, { retry: { initial_ms: 50, max_ms: 500, max_attempts: 0 }, logger, metrics });
     const table = outboxTable('default');
-    const progress = new OutboxProgress(pool, 'default', table, logger);
+    const progress = new OutboxProgress(pool, table, new DeadLetterWriter(pool, 'default', logger), logger);
     // What a torn read returned: the value nextval() writes 32 ahead for a moment while it WAL-logs.
     const torn = new SettledWater(async (c) => (await lastIdHandedOut(c)) + 32n);
     const reader = new OutboxReader(pool, runner, new Router(null, ['out']), progress, { table, batchSize: 100, pollIntervalMs: 100 }, logger, metrics, torn);
