@@ -7,6 +7,7 @@ import { jetstream } from '@nats-io/jetstream';
 import { connect as natsConnect, headers as natsHeaders } from '@nats-io/transport-node';
 import amqp from 'amqplib';
 import { Kafka, logLevel, type Message } from 'kafkajs';
+import mqtt from 'mqtt';
 import { Agent, request } from 'undici';
 import type { Receiver } from './receivers.js';
 import { monoMs } from './stats.js';
@@ -225,5 +226,42 @@ export async function bareNats(servers: string, subject: string, receiver: Recei
   const cpuS = cpuSeconds() - cpu0;
   const result = await timedToReceiver(receiver, count, started);
   await connection.close();
+  return { ...result, cpuS };
+}
+
+/**
+ * MQTT.js at `qos` (1: PUBACK, 2: PUBCOMP) with the sink's message properties,
+ * at most `window` unacknowledged: the broker's Receive Maximum, which the sink honours too.
+ */
+export async function bareMqtt(url: string, topic: string, receiver: Receiver, firstId: number, count: number, qos: 1 | 2): Promise<CeilingResult> {
+  await receiver.reset();
+  const client = mqtt.connect(url, { protocolVersion: 5, clean: true, reconnectPeriod: 0 });
+  const connack = await new Promise<{ properties?: { receiveMaximum?: number } }>((resolve, reject) => {
+    client.once('connect', resolve);
+    client.once('error', reject);
+  });
+  const window = connack.properties?.receiveMaximum ?? 65_535;
+  const payloads = Array.from({ length: count }, (_, i) => Buffer.from(eventBody(TABLES.outbox, firstId + i)));
+  let next = 0;
+  const cpu0 = cpuSeconds();
+  const started = monoMs();
+  const worker = async (): Promise<void> => {
+    while (next < count) {
+      const i = next++;
+      const id = String(firstId + i);
+      await client.publishAsync(topic, payloads[i], {
+        qos,
+        properties: {
+          payloadFormatIndicator: true,
+          contentType: 'application/json',
+          userProperties: { 'pgbridge-id': id, 'pgbridge-op': 'INSERT', 'pgbridge-table': `public.${TABLES.outbox}` },
+        },
+      });
+    }
+  };
+  await Promise.all(Array.from({ length: window }, worker));
+  const cpuS = cpuSeconds() - cpu0;
+  const result = await timedToReceiver(receiver, count, started);
+  await client.endAsync();
   return { ...result, cpuS };
 }

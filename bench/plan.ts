@@ -3,7 +3,7 @@
  * (the ceiling scenario itself, or an offered rate), which scenarios are
  * repeated together, and the targets. Built once, then run by bench/run.ts.
  */
-import { bareAmqp, bareKafka, bareListen, bareListenSteady, bareNats, bareUndici, insertRate, type CeilingResult } from './ceilings.js';
+import { bareAmqp, bareKafka, bareListen, bareListenSteady, bareMqtt, bareNats, bareUndici, insertRate, type CeilingResult } from './ceilings.js';
 import type { Receiver } from './receivers.js';
 import { drain, liveBurst, steady, type BenchContext, type RunMeasurement, type SinkSetup } from './scenarios.js';
 import { summarize, type LatencySummary } from './stats.js';
@@ -84,6 +84,8 @@ export interface PlanInput {
   readonly kafka?: { readonly receiver: Receiver; readonly brokers: string[]; readonly topics: { readonly ceiling: string; readonly bridge: string } };
   /** One JetStream stream for the ceiling's and the bridge's messages, read by one consumer. */
   readonly nats?: { readonly receiver: Receiver; readonly servers: string; readonly stream: string };
+  /** The bare client and the bridge publish under `prefix` (the default topic template's shape below it). */
+  readonly mqtt?: { readonly receiver: Receiver; readonly url: string; readonly prefix: string };
   /** Per scenario key: where its profile and dump go. */
   readonly ctxFor: (key: string) => BenchContext;
   /** --only: whether a scenario key is wanted. */
@@ -168,7 +170,7 @@ export function buildPlan(input: PlanInput): Plan {
 const group = (...members: Array<Scenario | undefined>): Scenario[] => members.filter((s): s is Scenario => s !== undefined);
 
 /** The sinks pgbridge is measured with; amqp and kafka when this build has them. */
-function benchSinks({ http, amqp, kafka, nats }: PlanInput) {
+function benchSinks({ http, amqp, kafka, nats, mqtt }: PlanInput) {
   return {
     batched: { label: 'webhook batched', config: { type: 'webhook', url: http.url, batch: { max_events: BATCH, max_wait_ms: 0 } }, receiver: http },
     single: { label: 'webhook single', config: { type: 'webhook', url: http.url }, receiver: http },
@@ -179,13 +181,14 @@ function benchSinks({ http, amqp, kafka, nats }: PlanInput) {
       config: { type: 'nats', url: `nats://${nats.servers}`, stream: nats.stream, subject: `${nats.stream}.{schema}.{table}.{op}` },
       receiver: nats.receiver,
     },
+    mqtt: mqtt && { label: 'mqtt', config: { type: 'mqtt', url: mqtt.url, topic: `${mqtt.prefix}/{schema}/{table}/{op}` }, receiver: mqtt.receiver },
     stdout: { label: 'stdout >/dev/null', config: { type: 'stdout' }, receiver: undefined },
   } satisfies Record<string, SinkSetup | undefined>;
 }
 
 /** What the bare clients reach on this machine: the ceilings pgbridge's ratios are against. */
 function ceilingScenarios(input: PlanInput, add: Add) {
-  const { db, scale, http, listen, amqp, kafka, nats } = input;
+  const { db, scale, http, listen, amqp, kafka, nats, mqtt } = input;
   const n = scale.burst;
   const txn = scale.txnRows;
   const burstName = `${n / 1000}k rows, ${txn}-row txns`;
@@ -291,7 +294,20 @@ function ceilingScenarios(input: PlanInput, add: Add) {
     },
   );
 
-  return { insertPlain, insertOutbox, insertNotify, listenBurst, undiciSingle, undiciBatched, amqpCeiling, kafkaCeiling, natsCeiling };
+  const mqttCeiling = add(
+    mqtt && {
+      key: 'ceiling.mqtt',
+      kind: 'ceiling',
+      workload: burstName,
+      mode: '—',
+      sink: 'bare MQTT.js, QoS 1, Receive Maximum unacknowledged',
+      short: 'bare MQTT.js',
+      primary: 'rate',
+      run: async () => fromCeiling(await bareMqtt(mqtt.url, `${mqtt.prefix}/public/${TABLES.outbox}/insert`, mqtt.receiver, db.nextIds(n), n, 1)),
+    },
+  );
+
+  return { insertPlain, insertOutbox, insertNotify, listenBurst, undiciSingle, undiciBatched, amqpCeiling, kafkaCeiling, natsCeiling, mqttCeiling };
 }
 
 /** pgbridge itself: live bursts (notify), backlog drains (outbox), steady rates (both). */
@@ -300,7 +316,7 @@ function bridgeScenarios(input: PlanInput, sinks: ReturnType<typeof benchSinks>,
   const n = scale.burst;
   const txn = scale.txnRows;
   const burstName = `${n / 1000}k rows, ${txn}-row txns`;
-  const { listenBurst, undiciBatched, undiciSingle, amqpCeiling, kafkaCeiling, natsCeiling } = ceilings;
+  const { listenBurst, undiciBatched, undiciSingle, amqpCeiling, kafkaCeiling, natsCeiling, mqttCeiling } = ceilings;
   const burst = (name: string, sink: SinkSetup | undefined): Scenario | undefined => {
     const key = `burst.notify.${name}`;
     return add(
@@ -342,6 +358,7 @@ function bridgeScenarios(input: PlanInput, sinks: ReturnType<typeof benchSinks>,
   const drainAmqp = drainOf('amqp', sinks.amqp, amqpCeiling);
   const drainKafka = drainOf('kafka', sinks.kafka, kafkaCeiling);
   const drainNats = drainOf('nats', sinks.nats, natsCeiling);
+  const drainMqtt = drainOf('mqtt', sinks.mqtt, mqttCeiling);
   drainOf('stdout', sinks.stdout, undefined);
 
   const steadyOf = (mode: Mode, name: string, sink: SinkSetup, rate: number, rowsPerTxn: number): Scenario | undefined => {
@@ -365,7 +382,7 @@ function bridgeScenarios(input: PlanInput, sinks: ReturnType<typeof benchSinks>,
   steadyOf('notify', 'webhook-batched', sinks.batched, 5000, 10);
   steadyOf('outbox', 'webhook-batched', sinks.batched, 5000, 10);
 
-  return { burstBatched, drainSingle, drainAmqp, drainKafka, drainNats, steadyNotify, steadyOutbox };
+  return { burstBatched, drainSingle, drainAmqp, drainKafka, drainNats, drainMqtt, steadyNotify, steadyOutbox };
 }
 
 /** Repeated after the first pass while the budget lasts, cheapest and noisiest first: a ceiling and its pgbridge run go together. */
@@ -375,6 +392,7 @@ function repeatGroups(c: Ceilings, r: BridgeRuns): Scenario[][] {
     group(c.amqpCeiling, r.drainAmqp),
     group(c.kafkaCeiling, r.drainKafka),
     group(c.natsCeiling, r.drainNats),
+    group(c.mqttCeiling, r.drainMqtt),
     group(r.steadyNotify),
     group(r.steadyOutbox),
     group(c.undiciSingle, r.drainSingle),
@@ -387,6 +405,7 @@ function targetSpecs(n: number, c: Ceilings, r: BridgeRuns): TargetSpec[] {
     { name: 'outbox → amqp drain vs bare confirm publisher', scenario: r.drainAmqp, figure: 'ratio', unit: 'x', op: '>=', threshold: 0.7, detail: 'drain from spawn vs publish start, both to the consumer' },
     { name: 'outbox → nats drain vs bare JetStream publisher', scenario: r.drainNats, figure: 'ratio', unit: 'x', op: '>=', threshold: 0.7, detail: 'drain from spawn vs publish start, PubAck each, both to the consumer' },
     { name: 'outbox → kafka drain vs bare producer', scenario: r.drainKafka, figure: 'ratio', unit: 'x', op: '>=', threshold: 0.7, detail: 'drain from spawn vs first send, both to the consumer' },
+    { name: 'outbox → mqtt drain vs bare MQTT.js publisher', scenario: r.drainMqtt, figure: 'ratio', unit: 'x', op: '>=', threshold: 0.7, detail: 'drain from spawn vs first publish, QoS 1, both to the subscriber' },
     { name: 'webhook single events vs bare undici (same concurrency)', scenario: r.drainSingle, figure: 'ratio', unit: 'x', op: '>=', threshold: 0.7, detail: `outbox drain, ${WEBHOOK_IN_FLIGHT} in flight both` },
     { name: 'commit → webhook p99, 1,000 ev/s, notify', scenario: r.steadyNotify, figure: 'p99', unit: 'ms', op: '<=', threshold: 25, detail: 'single-row txns, webhook single' },
     { name: 'commit → webhook p99, 1,000 ev/s, outbox', scenario: r.steadyOutbox, figure: 'p99', unit: 'ms', op: '<=', threshold: 50, detail: 'single-row txns, webhook single' },

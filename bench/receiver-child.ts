@@ -1,6 +1,6 @@
 /**
  * The far end, in a process of its own (forked by receivers.ts): a webhook
- * server, a bare LISTEN client, an AMQP, Kafka or JetStream consumer. It
+ * server, a bare LISTEN client, an AMQP, Kafka or JetStream consumer, or an MQTT subscriber. It
  * stamps each event with CLOCK_MONOTONIC (comparable with the bench process's
  * commit stamps) and keys it by the row id found in the event's data, so the
  * bench process's event loop — busy inserting — never delays a receive stamp.
@@ -11,6 +11,7 @@ import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect as natsConnect } from '@nats-io/transport-node';
 import amqp from 'amqplib';
 import { Kafka, logLevel } from 'kafkajs';
+import mqtt from 'mqtt';
 import pg from 'pg';
 import { monoMs } from './stats.js';
 
@@ -19,7 +20,8 @@ export type ReceiverSpec =
   | { kind: 'listen'; url: string; channel: string }
   | { kind: 'amqp'; url: string; exchange: string }
   | { kind: 'kafka'; brokers: string[]; topics: string[] }
-  | { kind: 'nats'; servers: string; stream: string; subjects: string[] };
+  | { kind: 'nats'; servers: string; stream: string; subjects: string[] }
+  | { kind: 'mqtt'; url: string; filter: string };
 
 export type Request =
   | { op: 'start'; spec: ReceiverSpec }
@@ -187,6 +189,13 @@ async function start(spec: ReceiverSpec): Promise<Record<string, unknown>> {
         await jsm.streams.delete(spec.stream).catch(() => false);
         await connection.close();
       });
+      return {};
+    }
+    case 'mqtt': {
+      const client = await mqtt.connectAsync(spec.url, { protocolVersion: 5, clean: true, reconnectPeriod: 0 });
+      client.on('message', (_topic, payload) => noteJson(payload.toString('utf8'), monoMs()));
+      await client.subscribeAsync(spec.filter, { qos: 1 });
+      stopHandlers.push(() => client.endAsync());
       return {};
     }
   }

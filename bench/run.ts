@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { createTopic, kafkaBrokers } from '../test/support/kafka.js';
+import { MosquittoBroker } from '../test/support/mqtt.js';
 import { BIN, BridgeProcess, ROOT, writeConfig } from './bridge.js';
 import { buildPlan, isScenario, type Plan, type PlanInput, type Sample, type Scenario } from './plan.js';
 import { Receiver } from './receivers.js';
@@ -109,7 +110,22 @@ class Results {
   }
 }
 
-type Receivers = Pick<PlanInput, 'http' | 'listen' | 'amqp' | 'kafka' | 'nats'> & { readonly all: Receiver[] };
+type Receivers = Pick<PlanInput, 'http' | 'listen' | 'amqp' | 'kafka' | 'nats' | 'mqtt'> & { readonly all: Receiver[] };
+
+/** MQTT_URL, else a Mosquitto of the bench's own: the system one's 1,000-message queue per subscriber drops messages to a receiver that falls behind. */
+let mqttBroker: MosquittoBroker | undefined;
+
+async function mqttUrl(notes: string[]): Promise<string | undefined> {
+  if (process.env.MQTT_URL) return process.env.MQTT_URL;
+  mqttBroker = new MosquittoBroker({ users: [] });
+  try {
+    await mqttBroker.start();
+    return mqttBroker.url;
+  } catch (err) {
+    notes.push(`no MQTT broker (${String(err)}): mqtt rows skipped`);
+    return undefined;
+  }
+}
 
 /** The far ends: webhook, LISTEN, and AMQP and Kafka when this build has those sink types. */
 async function startReceivers(db: BenchDatabase, notes: string[], into: Receiver[]): Promise<Receivers> {
@@ -137,8 +153,11 @@ async function startReceivers(db: BenchDatabase, notes: string[], into: Receiver
   const nats = sinkTypeAccepted('nats', db.url, { url: `nats://${NATS_SERVERS}` })
     ? { receiver: await started(await Receiver.start({ kind: 'nats', servers: NATS_SERVERS, stream, subjects: [`${stream}.>`] })), servers: NATS_SERVERS, stream }
     : undefined;
-  log(`receivers up (webhook ${http.url}; amqp ${amqpOk ? 'yes' : 'no'}; kafka ${kafka ? kafka.brokers.join(',') : 'no'}; nats ${nats ? 'yes' : 'no'})`);
-  return { http, listen, amqp, kafka, nats, all: into };
+  const mqttAt = sinkTypeAccepted('mqtt', db.url, { url: 'mqtt://127.0.0.1:1883' }) ? await mqttUrl(notes) : undefined;
+  const prefix = `bench/${process.pid}`;
+  const mqtt = mqttAt === undefined ? undefined : { receiver: await started(await Receiver.start({ kind: 'mqtt', url: mqttAt, filter: `${prefix}/#` })), url: mqttAt, prefix };
+  log(`receivers up (webhook ${http.url}; amqp ${amqpOk ? 'yes' : 'no'}; kafka ${kafka ? kafka.brokers.join(',') : 'no'}; nats ${nats ? 'yes' : 'no'}; mqtt ${mqttAt ?? 'no'})`);
+  return { http, listen, amqp, kafka, nats, mqtt, all: into };
 }
 
 async function runOnce(s: Scenario, results: Results): Promise<void> {
@@ -204,6 +223,7 @@ async function main(): Promise<void> {
     log('interrupted: cleaning up');
     await Promise.all([...BridgeProcess.live].map((b) => b.stop(2000)));
     await Promise.all(receivers.map((r) => r.stop()));
+    await mqttBroker?.dispose();
     await db.drop().catch(() => {});
     process.exit(130);
   };
@@ -220,6 +240,7 @@ async function main(): Promise<void> {
     await repeats(plan, results);
   } finally {
     await Promise.all(receivers.map((r) => r.stop()));
+    await mqttBroker?.dispose();
     await db.drop().catch((err: unknown) => log(`dropping ${db.name}: ${String(err)}`));
   }
   await report(plan, results, notes, outageResult);

@@ -3,6 +3,7 @@ import { amqpDescriptor } from './amqp/descriptor.js';
 import { eraseConfigType, type AnySinkDescriptor } from './descriptor.js';
 import { kafkaDescriptor } from './kafka/descriptor.js';
 import { natsDescriptor } from './nats/descriptor.js';
+import { mqttDescriptor } from './mqtt/descriptor.js';
 import { stdoutDescriptor } from './stdout/descriptor.js';
 import { webhookDescriptor } from './webhook/descriptor.js';
 
@@ -12,6 +13,7 @@ const descriptors: readonly AnySinkDescriptor[] = [
   eraseConfigType(kafkaDescriptor),
   eraseConfigType(stdoutDescriptor),
   eraseConfigType(natsDescriptor),
+  eraseConfigType(mqttDescriptor),
 ];
 
 /** Every sink type, by the `type` a config names. A new type is one folder and one entry in the list above. */

@@ -18,6 +18,7 @@ import YAML from 'yaml';
 import { AMQP_URL, AmqpAdmin, type RecordingQueue } from '../support/amqp.js';
 import { cli, ROOT, RunningBridge, waitFor } from '../support/bridge.js';
 import { readTopic, startMockCluster, type MockCluster } from '../support/kafka.js';
+import { MqttSubscriber } from '../support/mqtt.js';
 import { PG_ADMIN_URL } from '../support/pg.js';
 import { freePort } from '../support/tcp.js';
 import amqp from 'amqplib';
@@ -149,8 +150,12 @@ test("the compose file's pgbridge healthcheck passes (ready on :9187) within its
   await waitFor(passes, budget, `the healthcheck (/readyz: ${await (await fetch('http://127.0.0.1:9187/readyz').catch(() => undefined))?.text()})`);
 });
 
-test('an inserted order is verified at the webhook consumer, on the RabbitMQ exchange and in the Kafka topic', async () => {
+test('an inserted order is verified at the webhook consumer, on the RabbitMQ exchange, in the Kafka topic and at an MQTT subscriber', async (t) => {
   const customer = `ada-${randomBytes(4).toString('hex')}`;
+  // The local Mosquitto stands in for the compose service `mqtt`.
+  const subscriber = new MqttSubscriber({ url: 'mqtt://127.0.0.1:1883', filters: ['pgbridge/public/orders/+'], qos: 1 });
+  await subscriber.start();
+  t.after(() => subscriber.stop());
   const { rows } = await shop.query<{ id: string }>("INSERT INTO orders (customer, status, amount) VALUES ($1, 'new', 42.50) RETURNING id::text", [customer]);
   const id = Number(rows[0].id);
   const mine = (text: string | null) => text !== null && text.includes(customer);
@@ -170,6 +175,11 @@ test('an inserted order is verified at the webhook consumer, on the RabbitMQ exc
   const record = topic.find((m) => mine(m.value));
   assert.ok(record, `the order is not in Kafka topic public.orders (${topic.length} messages)`);
   assert.equal(record.key, JSON.stringify({ id }));
+
+  await waitFor(() => subscriber.received.some((m) => mine(m.body)), 30_000, 'the order at the MQTT subscriber');
+  const published = subscriber.received.find((m) => mine(m.body))!;
+  assert.equal(published.topic, 'pgbridge/public/orders/insert');
+  assert.equal(published.userProperties['pgbridge-op'], 'INSERT');
 });
 
 test('a later change of the order goes to Kafka only; NOTIFY jobs reaches the webhook consumer', async () => {

@@ -1,0 +1,140 @@
+import { randomBytes } from 'node:crypto';
+import { PermanentError, RetriableError } from '../../errors.js';
+import type { BridgeEvent } from '../../event.js';
+import type { SinkClient, SinkContext } from '../sink.js';
+import { untilAborted } from '../until-aborted.js';
+import { connectMqtt, type ConnectionSettings, type MqttConnection, type MqttConnector } from './client.js';
+import { describeBroker, type MqttSinkConfig } from './config.js';
+import { MQTT_REJECTED, MQTT_UNAVAILABLE } from './errors.js';
+import { publishPacketBytes, toMqttMessage, topicProblem, type MessageSettings, type MqttMessage } from './message.js';
+
+interface Failure {
+  readonly id: string;
+  readonly reason: string;
+}
+
+/**
+ * Publishes each batch pipelined on one MQTT 5 connection (QoS 1 or 2) and
+ * resolves once the broker acknowledged every message. Per row, events stay
+ * in order: the runner keeps a row in one lane, and one connection delivers
+ * in the order published. It does not reconnect by itself: on loss it turns
+ * not ready and the delivery runner calls connect() again.
+ */
+export class MqttSink implements SinkClient {
+  private readonly where: string;
+  private readonly messageSettings: MessageSettings;
+  private connection: MqttConnection | undefined;
+  private ready = false;
+  private connecting: Promise<void> | undefined;
+
+  constructor(
+    private readonly config: MqttSinkConfig,
+    private readonly ctx: SinkContext,
+    private readonly connector: MqttConnector = connectMqtt,
+  ) {
+    this.where = `mqtt sink "${config.name}" (${describeBroker(config.url)})`;
+    this.messageSettings = { topic: config.topic, format: config.format };
+  }
+
+  private get name(): string {
+    return this.config.name;
+  }
+
+  isReady(): boolean {
+    return this.ready;
+  }
+
+  async connect(signal: AbortSignal): Promise<void> {
+    if (this.ready) return;
+    this.connecting ??= this.reconnect(signal).finally(() => (this.connecting = undefined));
+    return this.connecting;
+  }
+
+  private async reconnect(signal: AbortSignal): Promise<void> {
+    await this.shutDown();
+    const connection = await this.connector(this.connectionSettings(), signal);
+    this.connection = connection;
+    this.ready = true;
+    void connection.lost.then((reason) => {
+      if (this.connection !== connection) return; // replaced or closed by us
+      this.ready = false;
+      this.ctx.logger.warn({ sink: this.name, reason }, 'mqtt sink disconnected');
+    });
+    this.ctx.logger.info(
+      { sink: this.name, broker: describeBroker(this.config.url), qos: this.config.qos, receive_maximum: connection.limits.receiveMaximum, maximum_packet_size: connection.limits.maximumPacketSize },
+      'mqtt sink connected',
+    );
+  }
+
+  async send(batch: readonly BridgeEvent[], signal: AbortSignal): Promise<void> {
+    const connection = this.connection;
+    if (!this.ready || connection === undefined) throw new RetriableError(`${this.where}: not connected`, { code: MQTT_UNAVAILABLE });
+    if (signal.aborted) throw new RetriableError(`${this.where}: send aborted`, { cause: signal.reason });
+
+    const failures: Failure[] = [];
+    const sendable: MqttMessage[] = [];
+    for (const event of batch) {
+      const message = toMqttMessage(event, this.messageSettings, this.ctx.format);
+      const problem = this.problemOf(message, connection);
+      if (problem === undefined) sendable.push(message);
+      else failures.push({ id: event.id, reason: `${this.where}: ${problem}` });
+    }
+    // Every publish is handed over before the first acknowledgement is awaited: one pipelined batch, in order.
+    const outcomes = await untilAborted(connection.publish(sendable), signal, abortError);
+    let retriable: RetriableError | undefined;
+    outcomes.forEach((outcome, i) => {
+      if (outcome instanceof PermanentError) failures.push({ id: sendable[i].eventId, reason: outcome.message });
+      else if (outcome !== undefined) retriable ??= outcome;
+    });
+    // Sent again whole: what was acknowledged arrives twice, which at-least-once allows.
+    if (retriable !== undefined) throw retriable;
+    if (failures.length > 0) {
+      throw new PermanentError(failures[0].reason, { failedIds: failures.map((f) => f.id), code: MQTT_REJECTED });
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.connecting?.catch(() => {});
+    await this.shutDown();
+  }
+
+  /** Why this message cannot be published for good, found before it goes out: the broker would drop the whole connection for it. */
+  private problemOf(message: MqttMessage, connection: MqttConnection): string | undefined {
+    const topic = topicProblem(message.topic);
+    if (topic !== undefined) return topic;
+    const limit = connection.limits.maximumPacketSize;
+    const bytes = limit === undefined ? 0 : publishPacketBytes(message);
+    if (limit !== undefined && bytes > limit) {
+      return `event is a ${bytes}-byte PUBLISH packet, over the broker's Maximum Packet Size of ${limit} bytes`;
+    }
+    return undefined;
+  }
+
+  private connectionSettings(): ConnectionSettings {
+    const config = this.config;
+    return {
+      url: config.url,
+      where: this.where,
+      clientId: config.client_id ?? `pgbridge-${config.name}-${randomBytes(4).toString('hex')}`,
+      username: config.username,
+      password: config.password,
+      tls: config.tls,
+      qos: config.qos,
+      keepaliveS: config.keepalive_s,
+      connectTimeoutMs: config.connect_timeout_ms,
+      publishTimeoutMs: config.timeout_ms,
+    };
+  }
+
+  private async shutDown(): Promise<void> {
+    const connection = this.connection;
+    this.connection = undefined;
+    this.ready = false;
+    await connection?.close();
+  }
+}
+
+/** The batch is handed back when the runner gives up waiting, e.g. at shutdown. */
+const abortError = (signal: AbortSignal): RetriableError => new RetriableError('mqtt: send aborted', { cause: signal.reason });
+
+export const createSink = (config: MqttSinkConfig, ctx: SinkContext): SinkClient => new MqttSink(config, ctx);
