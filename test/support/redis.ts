@@ -21,8 +21,9 @@ export interface StreamEntryRead {
 }
 
 /** A plain client for reading and preparing keys; closed by the caller. */
-export async function redisAdmin(url = REDIS_URL): Promise<RedisClientType> {
-  const client = createClient({ url, socket: { reconnectStrategy: false } }) as RedisClientType;
+export async function redisAdmin(url = REDIS_URL, ca?: string): Promise<RedisClientType> {
+  const socket = ca === undefined ? { reconnectStrategy: false as const } : { reconnectStrategy: false as const, tls: true as const, ca };
+  const client = createClient({ url, socket }) as RedisClientType;
   client.on('error', () => undefined);
   await client.connect();
   return client;
@@ -43,18 +44,26 @@ export class PrivateRedis {
     private readonly args: readonly string[],
   ) {}
 
-  static async start(args: readonly string[] = []): Promise<PrivateRedis> {
-    const server = new PrivateRedis(await freePort(), args);
+  /** With `tls` (PEM files), the port speaks TLS only (rediss://). */
+  static async start(args: readonly string[] = [], tls?: { cert: string; key: string; ca: string }): Promise<PrivateRedis> {
+    const port = await freePort();
+    const listen = tls
+      ? ['--port', '0', '--tls-port', String(port), '--tls-cert-file', tls.cert, '--tls-key-file', tls.key, '--tls-ca-cert-file', tls.ca, '--tls-auth-clients', 'no']
+      : ['--port', String(port)];
+    const server = new PrivateRedis(port, [...listen, ...args]);
+    server.secure = tls !== undefined;
     await server.spawn();
     return server;
   }
 
+  private secure = false;
+
   get url(): string {
-    return `redis://127.0.0.1:${this.port}`;
+    return `${this.secure ? 'rediss' : 'redis'}://127.0.0.1:${this.port}`;
   }
 
   private async spawn(): Promise<void> {
-    const child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...this.args], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn('redis-server', ['--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...this.args], { stdio: ['ignore', 'pipe', 'inherit'] });
     this.child = child;
     let out = '';
     child.stdout?.on('data', (d: Buffer) => (out += d.toString()));

@@ -31,7 +31,7 @@ export function fromReply(reply: ReplyError, stream: string): RetriableError | P
   const message = `redis: XADD to ${JSON.stringify(stream)}: ${reply.message}`;
   if (UNAVAILABLE_CODES.has(reply.code)) return new RetriableError(message, { code: REDIS_UNAVAILABLE });
   // A user missing +xadd (or +multi) fails every event alike: an operator grants it; a missing key pattern is this stream's.
-  if (reply.code === 'NOPERM' && !/\bkey\b/i.test(reply.message)) return new RetriableError(message, { code: REDIS_UNAVAILABLE });
+  if (reply.code === 'NOPERM' && !/\bkeys?\b/i.test(reply.message)) return new RetriableError(message, { code: REDIS_UNAVAILABLE });
   if (RETRIABLE_CODES.has(reply.code)) return new RetriableError(message, { code: REDIS_RETRIABLE });
   return new PermanentError(message, { code: REDIS_REJECTED });
 }
