@@ -88,8 +88,8 @@ describe('docker-compose.yml', () => {
     assert.doesNotMatch(result.stderr, /variable is not set/i, result.stderr);
   });
 
-  test('has the five services, each with a healthcheck', () => {
-    assert.deepEqual(Object.keys(services).sort(), ['kafka', 'pgbridge', 'postgres', 'rabbitmq', 'webhook']);
+  test('has the six services, each with a healthcheck', () => {
+    assert.deepEqual(Object.keys(services).sort(), ['kafka', 'pgbridge', 'postgres', 'rabbitmq', 'redis', 'webhook']);
     for (const [name, service] of Object.entries(services)) {
       assert.ok(Array.isArray(service.healthcheck?.test), `${name} has no healthcheck`);
     }
@@ -108,12 +108,13 @@ describe('docker-compose.yml', () => {
     assert.match(services.rabbitmq.image, /^rabbitmq:3\.\d+\.\d+-management/);
     assert.match(services.kafka.image, /^apache\/kafka:3\.\d+\.\d+$/);
     assert.match(services.webhook.image, /^node:20\.\d+\.\d+/);
+    assert.match(services.redis.image, /^redis:7\.\d+\.\d+/);
     assert.doesNotMatch(read('docker-compose.yml'), /:latest\b/);
   });
 
   test('pgbridge waits for healthy services, installs, then runs with the mounted config', () => {
     const bridge = services.pgbridge;
-    assert.deepEqual(Object.keys(bridge.depends_on).sort(), ['kafka', 'postgres', 'rabbitmq', 'webhook']);
+    assert.deepEqual(Object.keys(bridge.depends_on).sort(), ['kafka', 'postgres', 'rabbitmq', 'redis', 'webhook']);
     for (const [dep, condition] of Object.entries(bridge.depends_on as Record<string, Json>)) {
       assert.equal(condition.condition, 'service_healthy', `depends_on ${dep}`);
     }
@@ -139,7 +140,7 @@ describe('docker-compose.yml', () => {
 describe('config/compose.yaml', () => {
   const config = YAML.parse(read('config/compose.yaml')) as Json;
 
-  test('has the three sinks the compose services provide, secrets from the environment', () => {
+  test('has the sinks the compose services provide, secrets from the environment', () => {
     const sinks = Object.fromEntries((config.sinks as Json[]).map((s) => [s.type, s]));
     assert.equal(sinks.webhook.url, 'http://webhook:8080/');
     assert.equal(sinks.webhook.secret, '${WEBHOOK_SECRET}');
@@ -147,6 +148,7 @@ describe('config/compose.yaml', () => {
     assert.equal(sinks.amqp.exchange, 'pgbridge');
     assert.deepEqual(sinks.kafka.brokers, ['kafka:9092']);
     assert.equal(sinks.kafka.topic, '{schema}.{table}');
+    assert.equal(sinks.redis.url, 'redis://redis:6379');
     assert.match(config.postgres.url, /@postgres:5432\/shop$/);
     assert.equal(config.http.port, 9187);
   });
