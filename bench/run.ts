@@ -13,6 +13,7 @@ import { createTopic, kafkaBrokers } from '../test/support/kafka.js';
 import { BIN, BridgeProcess, ROOT, writeConfig } from './bridge.js';
 import { bareAmqp, bareKafka, bareListen, bareListenSteady, bareUndici, insertRate, type CeilingResult } from './ceilings.js';
 import { Receiver } from './receivers.js';
+import { bareRedis } from './redis-ceiling.js';
 import { renderMarkdown, renderText, ratioOf, type ResultRow, type Target } from './report.js';
 import { drain, liveBurst, outage, steady, type BenchContext, type RunMeasurement, type SinkSetup } from './scenarios.js';
 import { median, medianBy, monoMs, summarize, type LatencySummary } from './stats.js';
@@ -49,6 +50,8 @@ const SCALE = args.quick
   : { burst: 50_000, txnRows: 500, steadyS: 10, steadyWarmS: 2, outageS: 60, warmS: 3, repeats: 3, label: 'full: 50,000-event bursts, 10 s steady, 60 s outage' };
 
 const AMQP_URL = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const REDIS_IN_FLIGHT = 4; // the bare client's best here (1 is slower for it); the sink's default is 1
 const WEBHOOK_IN_FLIGHT = 4; // the webhook sink's default max_in_flight
 const BATCH = 500; // batched webhook max_events; the amqp/kafka sinks' default max_batch
 /** Besides the outage itself: warm-up, recovery, spawning and stopping (measured 15-20 s). */
@@ -219,6 +222,10 @@ async function main(): Promise<void> {
       kafkaReceiver = await Receiver.start({ kind: 'kafka', brokers, topics: [topics.ceiling, topics.bridge] });
       receivers.push(kafkaReceiver);
     }
+    const redisOk = sinkTypeAccepted('redis', db.url, { url: REDIS_URL });
+    const redisStreams = { ceiling: `bench:ceiling:${process.pid}`, bridge: `bench:bridge:${process.pid}` };
+    const redisReceiver = redisOk ? await Receiver.start({ kind: 'redis', url: REDIS_URL, streams: [redisStreams.ceiling, redisStreams.bridge] }) : undefined;
+    if (redisReceiver) receivers.push(redisReceiver);
     log(`receivers up (webhook ${http.url}; amqp ${amqpOk ? 'yes' : 'no'}; kafka ${kafkaOk ? brokers.join(',') : 'no'})`);
 
     const sinks = {
@@ -227,6 +234,7 @@ async function main(): Promise<void> {
       amqp: amqpReceiver && { label: 'amqp', config: { type: 'amqp', url: AMQP_URL, exchange }, receiver: amqpReceiver },
       kafka: kafkaReceiver && { label: 'kafka', config: { type: 'kafka', brokers, topic: topics.bridge }, receiver: kafkaReceiver },
       stdout: { label: 'stdout >/dev/null', config: { type: 'stdout' }, receiver: undefined },
+      redis: redisReceiver && { label: 'redis', config: { type: 'redis', url: REDIS_URL, stream: redisStreams.bridge }, receiver: redisReceiver },
     } satisfies Record<string, SinkSetup | undefined>;
 
     const n = SCALE.burst;
@@ -325,6 +333,19 @@ async function main(): Promise<void> {
       },
     );
 
+    add(
+      redisReceiver && {
+        key: 'ceiling.redis',
+        kind: 'ceiling',
+        workload: burstName,
+        mode: '—',
+        sink: `bare node-redis, ${BATCH} XADDs/MULTI, ${REDIS_IN_FLIGHT} in flight`,
+        short: 'bare node-redis',
+        primary: 'rate',
+        run: async () => fromCeiling(await bareRedis(REDIS_URL, redisStreams.ceiling, redisReceiver, db.nextIds(n), n, BATCH, REDIS_IN_FLIGHT)),
+      },
+    );
+
     // ---- pgbridge -------------------------------------------------------
     const liveBursts: Array<[string, SinkSetup | undefined]> = [
       ['burst.notify.webhook-batched', sinks.batched],
@@ -353,6 +374,7 @@ async function main(): Promise<void> {
       ['drain.outbox.amqp', sinks.amqp, 'ceiling.amqp'],
       ['drain.outbox.kafka', sinks.kafka, 'ceiling.kafka'],
       ['drain.outbox.stdout', sinks.stdout, undefined],
+      ['drain.outbox.redis', sinks.redis, 'ceiling.redis'],
     ];
     for (const [key, sink, ceiling] of drains) {
       add(
@@ -468,6 +490,7 @@ const REPEAT_GROUPS = [
   ['steady.notify.webhook-single.1000x1'],
   ['steady.outbox.webhook-single.1000x1'],
   ['ceiling.undici.single', 'drain.outbox.webhook-single'],
+  ['ceiling.redis', 'drain.outbox.redis'],
 ];
 
 const pick = (s: Sample, primary: Scenario['primary']): number => (primary === 'rate' ? s.rate : (s.latency?.p99 ?? Number.NaN));
@@ -540,6 +563,7 @@ function buildTargets(rows: readonly ResultRow[], burst: number): Target[] {
     { name: 'notify → batched webhook vs bare LISTEN', measured: ratio('burst.notify.webhook-batched'), unit: 'x', op: '>=', threshold: 0.5, detail: 'burst, insert start → last event at the receiver, both' },
     { name: 'outbox → amqp drain vs bare confirm publisher', measured: ratio('drain.outbox.amqp'), unit: 'x', op: '>=', threshold: 0.7, detail: 'drain from spawn vs publish start, both to the consumer' },
     { name: 'outbox → kafka drain vs bare producer', measured: ratio('drain.outbox.kafka'), unit: 'x', op: '>=', threshold: 0.7, detail: 'drain from spawn vs first send, both to the consumer' },
+    { name: 'outbox → redis drain vs bare node-redis', measured: ratio('drain.outbox.redis'), unit: 'x', op: '>=', threshold: 0.7, detail: `drain from spawn vs first MULTI, both to an XREAD consumer` },
     { name: 'webhook single events vs bare undici (same concurrency)', measured: ratio('drain.outbox.webhook-single'), unit: 'x', op: '>=', threshold: 0.7, detail: `outbox drain, ${WEBHOOK_IN_FLIGHT} in flight both` },
     { name: 'commit → webhook p99, 1,000 ev/s, notify', measured: row('steady.notify.webhook-single.1000x1')?.latency?.p99, unit: 'ms', op: '<=', threshold: 25, detail: 'single-row txns, webhook single' },
     { name: 'commit → webhook p99, 1,000 ev/s, outbox', measured: row('steady.outbox.webhook-single.1000x1')?.latency?.p99, unit: 'ms', op: '<=', threshold: 50, detail: 'single-row txns, webhook single' },
