@@ -43,6 +43,17 @@ const CLOSE_TIMEOUT_MS = 2000;
 export const createRedisClient: RedisClientFactory = (settings) => new NodeRedisClient(settings);
 
 type Library = typeof import('@redis/client');
+let library: Promise<Library> | undefined;
+
+/**
+ * node-redis is loaded when a redis sink is created, not at startup (a process
+ * without one never pays for it), and not at its first connect either: loading
+ * its ~1,600 command modules takes most of a second, which then overlaps the
+ * Postgres round trips before the first page is read.
+ */
+export function loadNodeRedis(): Promise<Library> {
+  return (library ??= import('@redis/client'));
+}
 
 class NodeRedisClient implements RedisStreamClient {
   private lib: Library | undefined;
@@ -59,8 +70,7 @@ class NodeRedisClient implements RedisStreamClient {
   }
 
   async connect(): Promise<void> {
-    // Loaded here, not at startup: a process without a redis sink never pays for node-redis.
-    const lib = (this.lib ??= await import('@redis/client'));
+    const lib = (this.lib ??= await loadNodeRedis());
     const { url, tls, connectTimeoutMs } = this.settings;
     const secure = url.startsWith('rediss:');
     const client = lib.createClient({

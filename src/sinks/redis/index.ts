@@ -1,5 +1,6 @@
 import type { SinkModule } from '../module.js';
 import { checkRedisConfig, redisSchema, redisSecrets, type RedisConfig } from './config.js';
+import { loadNodeRedis } from './client.js';
 import { RedisSink } from './sink.js';
 
 export type { RedisConfig, RedisSinkConfig } from './config.js';
@@ -10,5 +11,8 @@ export const redisSink: SinkModule<RedisConfig> = {
   schema: redisSchema,
   check: checkRedisConfig,
   secrets: redisSecrets,
-  create: (config, ctx) => new RedisSink(config, ctx),
+  create: (config, ctx) => {
+    loadNodeRedis().catch(() => undefined); // a failure shows at connect()
+    return new RedisSink(config, ctx);
+  },
 };
