@@ -23,13 +23,19 @@ function streamsOf(scope: Scope): string[] {
 /** The key the doomed event of a scope would append to: it holds a string, so XADD answers WRONGTYPE. */
 const wrongTypeKey = (scope: Scope): string => `pgbridge:public.${scope.table}_string`;
 
-/** XRANGE over the scope's streams: the `event` field as the body, the other fields as headers. */
+/**
+ * XRANGE over the scope's streams: the `event` field as the body, the other
+ * fields (id, op, table or channel: the event headers' content) as headers named pgbridge-<field>.
+ */
 function reader(t: TestContext, scope: Scope): () => Promise<Arrival[]> {
   const keys = [...streamsOf(scope), wrongTypeKey(scope)];
   t.after(() => admin.del(keys));
   return async () => {
     const entries = (await Promise.all(streamsOf(scope).map((stream) => readStream(admin, stream)))).flat();
-    return entries.map(({ fields: { event, ...headers } }) => ({ body: event, headers }));
+    return entries.map(({ fields: { event, ...others } }) => ({
+      body: event,
+      headers: Object.fromEntries(Object.entries(others).map(([name, value]) => [`pgbridge-${name}`, value])),
+    }));
   };
 }
 
@@ -55,6 +61,7 @@ runSinkContract({
     // Its stream key holds a string (set by open): WRONGTYPE, while the batch's other XADDs go through.
     doomed: (scope) => rowEvent({ table: `${scope.table}_string` }),
   },
+  eventHeaders: 'carried',
   retriable: {
     async openFailing(t, scope) {
       // A port nobody listens on yet; healing forwards it to the real server.

@@ -1,11 +1,12 @@
 /**
- * The only file that knows @redis/client (node-redis). A batch is one
+ * The only file that knows @redis/client (node-redis), loaded with the sink's
+ * runtime module only (see descriptor.ts). A batch is one
  * MULTI … EXEC of XADDs: Redis runs it whole or not at all, so a batch the
  * server refuses for now (OOM, a dropped connection before EXEC) leaves
  * nothing half-written that a retry would reorder.
  */
 import type { ConnectionOptions } from 'node:tls';
-import type { RedisClientType } from '@redis/client';
+import { createClient, ErrorReply, MultiErrorReply, type RedisClientType } from '@redis/client';
 import type { PermanentError, RetriableError } from '../../errors.js';
 import type { StreamEntry } from './entry.js';
 import { fromReply, replyCode, unavailable } from './errors.js';
@@ -42,21 +43,7 @@ const CLOSE_TIMEOUT_MS = 2000;
 
 export const createRedisClient: RedisClientFactory = (settings) => new NodeRedisClient(settings);
 
-type Library = typeof import('@redis/client');
-let library: Promise<Library> | undefined;
-
-/**
- * node-redis is loaded when a redis sink is created, not at startup (a process
- * without one never pays for it), and not at its first connect either: loading
- * its ~1,600 command modules takes most of a second, which then overlaps the
- * Postgres round trips before the first page is read.
- */
-export function loadNodeRedis(): Promise<Library> {
-  return (library ??= import('@redis/client'));
-}
-
 class NodeRedisClient implements RedisStreamClient {
-  private lib: Library | undefined;
   private client: RedisClientType | undefined;
   private lostListener: ((reason: string) => void) | undefined;
   private lostReason: string | undefined;
@@ -70,10 +57,9 @@ class NodeRedisClient implements RedisStreamClient {
   }
 
   async connect(): Promise<void> {
-    const lib = (this.lib ??= await loadNodeRedis());
     const { url, tls, connectTimeoutMs } = this.settings;
     const secure = url.startsWith('rediss:');
-    const client = lib.createClient({
+    const client = createClient({
       url,
       // The delivery runner owns reconnecting (with its backoff); a command never waits in an offline queue.
       disableOfflineQueue: true,
@@ -96,8 +82,8 @@ class NodeRedisClient implements RedisStreamClient {
   }
 
   async addEntries(entries: readonly StreamEntry[], maxlen: number | null): Promise<BatchResult> {
-    const { client, lib } = this;
-    if (client === undefined || lib === undefined || this.lostReason !== undefined) throw unavailable('not connected', this.lostReason ?? 'no connection');
+    const { client } = this;
+    if (client === undefined || this.lostReason !== undefined) throw unavailable('not connected', this.lostReason ?? 'no connection');
     const trim = maxlen === null ? undefined : { TRIM: { strategy: 'MAXLEN' as const, strategyModifier: '~' as const, threshold: maxlen } };
     const multi = client.multi();
     for (const entry of entries) multi.xAdd(entry.stream, '*', { ...entry.fields }, trim);
@@ -113,15 +99,15 @@ class NodeRedisClient implements RedisStreamClient {
       const replies = await Promise.race([multi.exec(), deadline]);
       return { kind: 'executed', outcomes: replies.map((reply) => ({ ok: true, entryId: String(reply) })) };
     } catch (err) {
-      if (err instanceof lib.MultiErrorReply) {
+      if (err instanceof MultiErrorReply) {
         const outcomes = err.replies.map((reply, i): EntryOutcome => {
-          if (!(reply instanceof lib.ErrorReply)) return { ok: true, entryId: String(reply) };
+          if (!(reply instanceof ErrorReply)) return { ok: true, entryId: String(reply) };
           return { ok: false, error: fromReply({ code: replyCode(reply.message), message: reply.message }, entries[i].stream) };
         });
         return { kind: 'executed', outcomes };
       }
       // A queued command's refusal: Redis answered EXECABORT and wrote nothing.
-      if (err instanceof lib.ErrorReply) {
+      if (err instanceof ErrorReply) {
         const stream = entries.length === 1 ? entries[0].stream : `${entries.length} streams`;
         return { kind: 'discarded', error: fromReply({ code: replyCode(err.message), message: err.message }, stream) };
       }

@@ -1,16 +1,13 @@
 import type { Schema } from 'convict';
+import type { CommonSinkConfig, ConfigProblem } from '../../config/sink-schema.js';
 import { checkTemplate } from '../../template.js';
-import type { ConfigProblem } from '../module.js';
-import type { CommonSinkConfig } from '../sink.js';
 
-/** The keys of a `redis` sink; the common ones (name, format, retry, …) are merged in by the loader. */
+/** The keys of a `redis` sink; the common ones (name, format, batch, max_in_flight, retry) are added by the loader. */
 export interface RedisConfig {
   url: string;
   stream: string;
   maxlen: number | null;
   tls: Record<string, unknown> | null;
-  max_in_flight: number;
-  max_batch: number;
   timeout_ms: number;
   connect_timeout_ms: number;
 }
@@ -20,17 +17,7 @@ export type RedisSinkConfig = RedisConfig & CommonSinkConfig;
 export const redisSchema: Schema<RedisConfig> = {
   url: {
     doc: 'Server URL, redis://[user:password@]host:6379[/db] or rediss://… for TLS. Put the password in from the environment (${REDIS_PASSWORD}), percent-encoded.',
-    format: (value: unknown) => {
-      if (typeof value !== 'string' || value === '') throw new Error('is required');
-      let url: URL;
-      try {
-        url = new URL(value);
-      } catch {
-        throw new Error('is not a valid URL');
-      }
-      if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') throw new Error(`must use redis:// or rediss://, got ${url.protocol.replace(':', '://')}`);
-      if (!/^\/?(\d+)?$/.test(url.pathname)) throw new Error(`path must be a database number (/0), got ${url.pathname}`);
-    },
+    format: 'redis-url',
     default: null as unknown as string,
     sensitive: true,
   },
@@ -53,18 +40,6 @@ export const redisSchema: Schema<RedisConfig> = {
     },
     default: null,
   },
-  max_in_flight: {
-    // Each lane sends its own transaction: with several lanes an outbox page of 500 becomes
-    // several small MULTIs, while one MULTI of 500 is already a single round trip.
-    doc: 'Transactions (MULTI … EXEC) pipelined on the one connection at once; events of one row never overtake each other. 1 (one transaction of a whole page at a time) drained a backlog faster than 2, 4 or 8 in the bench.',
-    format: 'positive-int',
-    default: 1,
-  },
-  max_batch: {
-    doc: 'Most events in one MULTI … EXEC (one XADD each).',
-    format: 'positive-int',
-    default: 500,
-  },
   timeout_ms: {
     doc: 'How long a batch may wait for the replies; past it the connection is closed and the batch sent again on a new one.',
     format: 'positive-int',
@@ -79,6 +54,8 @@ export const redisSchema: Schema<RedisConfig> = {
 
 export function checkRedisConfig(config: RedisSinkConfig): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
+  const path = new URL(config.url).pathname;
+  if (!/^\/?(\d+)?$/.test(path)) problems.push({ path: 'url', message: `path must be a database number (/0), got ${path}` });
   const template = checkTemplate(config.stream);
   if (template !== undefined) problems.push({ path: 'stream', message: template });
   if (config.tls !== null && config.url.startsWith('redis://')) problems.push({ path: 'tls', message: 'is set but the url is redis:// (plain TCP); use rediss://' });

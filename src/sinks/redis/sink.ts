@@ -1,6 +1,7 @@
 import { BridgeError, PermanentError, RetriableError, errorMessage } from '../../errors.js';
 import type { BridgeEvent } from '../../event.js';
-import type { Sink, SinkContext } from '../sink.js';
+import type { SinkClient, SinkContext } from '../sink.js';
+import { untilAborted } from '../until-aborted.js';
 import { createRedisClient, type ClientSettings, type RedisClientFactory, type RedisStreamClient } from './client.js';
 import { describeRedisUrl, type RedisSinkConfig } from './config.js';
 import { streamProblem, toStreamEntry, type EntrySettings, type StreamEntry } from './entry.js';
@@ -17,10 +18,7 @@ interface Failure {
  * event. It does not reconnect by itself: on loss it turns not ready and the
  * delivery runner calls connect() again.
  */
-export class RedisSink implements Sink {
-  readonly type = 'redis';
-  readonly maxBatch: number;
-  readonly maxInFlight: number;
+export class RedisSink implements SinkClient {
   private client: RedisStreamClient | undefined;
   private ready = false;
   /** Bumped by every connect() and close(), so one that was overtaken cannot install its client. */
@@ -34,14 +32,12 @@ export class RedisSink implements Sink {
     private readonly ctx: SinkContext,
     private readonly createClient: RedisClientFactory = createRedisClient,
   ) {
-    this.maxBatch = config.max_batch;
-    this.maxInFlight = config.max_in_flight;
     this.entrySettings = { stream: config.stream, format: config.format };
     this.clientSettings = { url: config.url, tls: config.tls, connectTimeoutMs: config.connect_timeout_ms, timeoutMs: config.timeout_ms };
     this.where = describeRedisUrl(config.url);
   }
 
-  get name(): string {
+  private get name(): string {
     return this.config.name;
   }
 
@@ -56,7 +52,7 @@ export class RedisSink implements Sink {
     const client = this.createClient(this.clientSettings);
     const connecting = client.connect();
     try {
-      await untilAborted(connecting, signal);
+      await untilAborted(connecting, signal, abortError);
       if (generation !== this.generation) throw new RetriableError('redis: connect overtaken by close() or another connect()', { code: REDIS_UNAVAILABLE });
     } catch (err) {
       void connecting
@@ -87,7 +83,7 @@ export class RedisSink implements Sink {
       if (problem === undefined) sendable.push(entry);
       else failures.push({ id: event.id, error: new PermanentError(`redis: ${problem}`, { code: REDIS_REJECTED }) });
     }
-    if (sendable.length > 0) failures.push(...(await untilAborted(this.deliver(client, sendable), signal)));
+    if (sendable.length > 0) failures.push(...(await untilAborted(this.deliver(client, sendable), signal, abortError)));
     if (failures.length === 0) return;
     // Any entry refused only for now: the whole batch again (what EXEC wrote arrives twice, ids unchanged).
     const retriable = failures.find((f) => f.error instanceof RetriableError);
@@ -139,18 +135,4 @@ export class RedisSink implements Sink {
 
 const abortError = (signal: AbortSignal): RetriableError => new RetriableError('redis: send aborted', { cause: signal.reason });
 
-/** Settles with `work`, or rejects (RetriableError) as soon as `signal` aborts; `work` itself goes on. */
-function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) {
-    work.catch(() => undefined);
-    return Promise.reject(abortError(signal));
-  }
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => {
-      work.catch(() => undefined);
-      reject(abortError(signal));
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-    void work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
-  });
-}
+export const createSink = (config: RedisSinkConfig, ctx: SinkContext): SinkClient => new RedisSink(config, ctx);
