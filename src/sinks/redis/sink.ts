@@ -61,13 +61,14 @@ export class RedisSink implements SinkClient {
         .catch(() => undefined);
       throw err instanceof RetriableError ? err : new RetriableError(errorMessage(err), { cause: err, code: REDIS_UNAVAILABLE });
     }
+    this.client = client;
+    this.ready = true;
+    // Called at once when the connection already went in the meantime.
     client.onLost((reason) => {
       if (this.client !== client || !this.ready) return;
       this.ready = false;
       this.ctx.logger.warn({ sink: this.name, server: this.where, reason }, 'redis sink disconnected');
     });
-    this.client = client;
-    this.ready = true;
     this.ctx.logger.info({ sink: this.name, server: this.where }, 'redis sink connected');
   }
 
