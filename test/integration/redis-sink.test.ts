@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test, type TestContext } from 'node:test';
 import type { RedisClientType } from '@redis/client';
+import { HTTP, type CloudEvent } from 'cloudevents';
 import { PermanentError, RetriableError } from '../../src/errors.js';
 import type { BridgeEvent } from '../../src/event.js';
 import type { Sink } from '../../src/sinks/sink.js';
@@ -77,6 +78,30 @@ describe('redis sink: entries', () => {
     await admin.del(`pgbridge:.jobs_${tag}`);
     assert.deepEqual(Object.keys(channelEntry.fields), ['id', 'op', 'channel', 'event']);
     assert.deepEqual(channelEntry.fields, { id: notice.id, op: 'NOTIFY', channel: `jobs_${tag}`, event: `{"id":"${notice.id}","channel":"jobs_${tag}","payload":"plain text","ts":"${notice.ts}"}` });
+  });
+
+  test('format cloudevents: the event field is a structured CloudEvent that the CloudEvents SDK parses and validates', async (t) => {
+    const key = `pgbridge:ce_${tag}`;
+    t.after(() => admin.del(key));
+    const s = await connected(t, REDIS_URL, { stream: key, format: 'cloudevents' });
+    const row = rowEvent({ table, op: 'UPDATE' });
+    const notice = channelEvent({ channel: `jobs_${tag}`, payload: '{"job":7}' });
+    await s.send([row, notice], never);
+    const [rowEntry, channelEntry] = await readStream(admin, key);
+    const parse = (body: string) => {
+      const parsed = HTTP.toEvent({ headers: { 'content-type': 'application/cloudevents+json' }, body });
+      assert.ok(!Array.isArray(parsed), 'one event, not a batch');
+      const event = parsed as CloudEvent;
+      assert.equal(event.validate(), true);
+      return event;
+    };
+    const rowCe = parse(rowEntry.fields.event);
+    assert.deepEqual(
+      { id: rowCe.id, type: rowCe.type, source: rowCe.source, subject: rowCe.subject, datacontenttype: rowCe.datacontenttype, data: rowCe.data },
+      { id: row.id, type: 'pgbridge.row.update', source: `/pgbridge/itdb/public.${table}`, subject: row.id, datacontenttype: 'application/json', data: { data: JSON.parse(row.data) as unknown, old: JSON.parse(row.old!) as unknown } },
+    );
+    const channelCe = parse(channelEntry.fields.event);
+    assert.deepEqual({ id: channelCe.id, type: channelCe.type, source: channelCe.source, data: channelCe.data }, { id: notice.id, type: 'pgbridge.notify', source: `/pgbridge/itdb/channel/jobs_${tag}`, data: { job: 7 } });
   });
 
   test('maxlen trims approximately (MAXLEN ~): the stream keeps at least maxlen entries and far fewer than were added', async (t) => {
