@@ -136,6 +136,8 @@ describe('faults: Redis sink', () => {
       const counts = tally(sent, far.arrivals());
       printCounts(t, 'redis-restart', 'outbox', { ...counts, duplicates: counts.duplicated }, { read_before_restart: readBeforeRestart, read_after_restart: far.count - readBeforeRestart });
       assert.equal(counts.lost, 0, `lost rows: ${counts.lostIds.slice(0, 20).join(', ')}`);
+      const failures = bridge.logs().filter((e) => e.msg === 'delivery failed, will retry').map((e) => String(e.err));
+      assert.ok(failures.some((err) => /before EXEC was answered/.test(err)), `a batch was in flight when the server went: ${failures.slice(0, 3).join(' | ')}`);
     } finally {
       await startRedis();
     }
