@@ -4,6 +4,7 @@
  * repeated together, and the targets. Built once, then run by bench/run.ts.
  */
 import { bareAmqp, bareKafka, bareListen, bareListenSteady, bareMqtt, bareNats, bareUndici, insertRate, type CeilingResult } from './ceilings.js';
+import { bareRedis } from './redis-ceiling.js';
 import type { Receiver } from './receivers.js';
 import { drain, liveBurst, steady, type BenchContext, type RunMeasurement, type SinkSetup } from './scenarios.js';
 import { summarize, type LatencySummary } from './stats.js';
@@ -86,6 +87,7 @@ export interface PlanInput {
   readonly nats?: { readonly receiver: Receiver; readonly servers: string; readonly stream: string };
   /** The bare client and the bridge publish under `prefix` (the default topic template's shape below it). */
   readonly mqtt?: { readonly receiver: Receiver; readonly url: string; readonly prefix: string };
+  readonly redis?: { readonly receiver: Receiver; readonly url: string; readonly streams: { readonly ceiling: string; readonly bridge: string } };
   /** Per scenario key: where its profile and dump go. */
   readonly ctxFor: (key: string) => BenchContext;
   /** --only: whether a scenario key is wanted. */
@@ -94,6 +96,7 @@ export interface PlanInput {
 
 export const WEBHOOK_IN_FLIGHT = 4; // the webhook sink's default max_in_flight
 export const BATCH = 500; // batched webhook max_events; the amqp/kafka sinks' default max_batch
+const REDIS_IN_FLIGHT = 4; // the bare client's best here (1 is slower for it); the sink's default is 1
 
 function fromCeiling(c: CeilingResult, latency?: LatencySummary): Sample {
   return {
@@ -170,7 +173,7 @@ export function buildPlan(input: PlanInput): Plan {
 const group = (...members: Array<Scenario | undefined>): Scenario[] => members.filter((s): s is Scenario => s !== undefined);
 
 /** The sinks pgbridge is measured with; amqp and kafka when this build has them. */
-function benchSinks({ http, amqp, kafka, nats, mqtt }: PlanInput) {
+function benchSinks({ http, amqp, kafka, nats, mqtt, redis }: PlanInput) {
   return {
     batched: { label: 'webhook batched', config: { type: 'webhook', url: http.url, batch: { max_events: BATCH, max_wait_ms: 0 } }, receiver: http },
     single: { label: 'webhook single', config: { type: 'webhook', url: http.url }, receiver: http },
@@ -183,12 +186,13 @@ function benchSinks({ http, amqp, kafka, nats, mqtt }: PlanInput) {
     },
     mqtt: mqtt && { label: 'mqtt', config: { type: 'mqtt', url: mqtt.url, topic: `${mqtt.prefix}/{schema}/{table}/{op}` }, receiver: mqtt.receiver },
     stdout: { label: 'stdout >/dev/null', config: { type: 'stdout' }, receiver: undefined },
+    redis: redis && { label: 'redis', config: { type: 'redis', url: redis.url, stream: redis.streams.bridge }, receiver: redis.receiver },
   } satisfies Record<string, SinkSetup | undefined>;
 }
 
 /** What the bare clients reach on this machine: the ceilings pgbridge's ratios are against. */
 function ceilingScenarios(input: PlanInput, add: Add) {
-  const { db, scale, http, listen, amqp, kafka, nats, mqtt } = input;
+  const { db, scale, http, listen, amqp, kafka, nats, mqtt, redis } = input;
   const n = scale.burst;
   const txn = scale.txnRows;
   const burstName = `${n / 1000}k rows, ${txn}-row txns`;
@@ -307,7 +311,20 @@ function ceilingScenarios(input: PlanInput, add: Add) {
     },
   );
 
-  return { insertPlain, insertOutbox, insertNotify, listenBurst, undiciSingle, undiciBatched, amqpCeiling, kafkaCeiling, natsCeiling, mqttCeiling };
+  const redisCeiling = add(
+    redis && {
+      key: 'ceiling.redis',
+      kind: 'ceiling',
+      workload: burstName,
+      mode: '—',
+      sink: `bare node-redis, ${BATCH} XADDs/MULTI, ${REDIS_IN_FLIGHT} in flight`,
+      short: 'bare node-redis',
+      primary: 'rate',
+      run: async () => fromCeiling(await bareRedis(redis.url, redis.streams.ceiling, redis.receiver, db.nextIds(n), n, BATCH, REDIS_IN_FLIGHT)),
+    },
+  );
+
+  return { insertPlain, insertOutbox, insertNotify, listenBurst, undiciSingle, undiciBatched, amqpCeiling, kafkaCeiling, natsCeiling, mqttCeiling, redisCeiling };
 }
 
 /** pgbridge itself: live bursts (notify), backlog drains (outbox), steady rates (both). */
@@ -316,7 +333,7 @@ function bridgeScenarios(input: PlanInput, sinks: ReturnType<typeof benchSinks>,
   const n = scale.burst;
   const txn = scale.txnRows;
   const burstName = `${n / 1000}k rows, ${txn}-row txns`;
-  const { listenBurst, undiciBatched, undiciSingle, amqpCeiling, kafkaCeiling, natsCeiling, mqttCeiling } = ceilings;
+  const { listenBurst, undiciBatched, undiciSingle, amqpCeiling, kafkaCeiling, natsCeiling, mqttCeiling, redisCeiling } = ceilings;
   const burst = (name: string, sink: SinkSetup | undefined): Scenario | undefined => {
     const key = `burst.notify.${name}`;
     return add(
@@ -360,6 +377,7 @@ function bridgeScenarios(input: PlanInput, sinks: ReturnType<typeof benchSinks>,
   const drainNats = drainOf('nats', sinks.nats, natsCeiling);
   const drainMqtt = drainOf('mqtt', sinks.mqtt, mqttCeiling);
   drainOf('stdout', sinks.stdout, undefined);
+  const drainRedis = drainOf('redis', sinks.redis, redisCeiling);
 
   const steadyOf = (mode: Mode, name: string, sink: SinkSetup, rate: number, rowsPerTxn: number): Scenario | undefined => {
     const key = `steady.${mode}.${name}.${rate}x${rowsPerTxn}`;
@@ -382,7 +400,7 @@ function bridgeScenarios(input: PlanInput, sinks: ReturnType<typeof benchSinks>,
   steadyOf('notify', 'webhook-batched', sinks.batched, 5000, 10);
   steadyOf('outbox', 'webhook-batched', sinks.batched, 5000, 10);
 
-  return { burstBatched, drainSingle, drainAmqp, drainKafka, drainNats, drainMqtt, steadyNotify, steadyOutbox };
+  return { burstBatched, drainSingle, drainAmqp, drainKafka, drainNats, drainMqtt, drainRedis, steadyNotify, steadyOutbox };
 }
 
 /** Repeated after the first pass while the budget lasts, cheapest and noisiest first: a ceiling and its pgbridge run go together. */
@@ -396,6 +414,7 @@ function repeatGroups(c: Ceilings, r: BridgeRuns): Scenario[][] {
     group(r.steadyNotify),
     group(r.steadyOutbox),
     group(c.undiciSingle, r.drainSingle),
+    group(c.redisCeiling, r.drainRedis),
   ].filter((g) => g.length > 0);
 }
 
@@ -406,6 +425,7 @@ function targetSpecs(n: number, c: Ceilings, r: BridgeRuns): TargetSpec[] {
     { name: 'outbox → nats drain vs bare JetStream publisher', scenario: r.drainNats, figure: 'ratio', unit: 'x', op: '>=', threshold: 0.7, detail: 'drain from spawn vs publish start, PubAck each, both to the consumer' },
     { name: 'outbox → kafka drain vs bare producer', scenario: r.drainKafka, figure: 'ratio', unit: 'x', op: '>=', threshold: 0.7, detail: 'drain from spawn vs first send, both to the consumer' },
     { name: 'outbox → mqtt drain vs bare MQTT.js publisher', scenario: r.drainMqtt, figure: 'ratio', unit: 'x', op: '>=', threshold: 0.7, detail: 'drain from spawn vs first publish, QoS 1, both to the subscriber' },
+    { name: 'outbox → redis drain vs bare node-redis', scenario: r.drainRedis, figure: 'ratio', unit: 'x', op: '>=', threshold: 0.7, detail: 'drain from spawn vs first MULTI, both to an XREAD consumer' },
     { name: 'webhook single events vs bare undici (same concurrency)', scenario: r.drainSingle, figure: 'ratio', unit: 'x', op: '>=', threshold: 0.7, detail: `outbox drain, ${WEBHOOK_IN_FLIGHT} in flight both` },
     { name: 'commit → webhook p99, 1,000 ev/s, notify', scenario: r.steadyNotify, figure: 'p99', unit: 'ms', op: '<=', threshold: 25, detail: 'single-row txns, webhook single' },
     { name: 'commit → webhook p99, 1,000 ev/s, outbox', scenario: r.steadyOutbox, figure: 'p99', unit: 'ms', op: '<=', threshold: 50, detail: 'single-row txns, webhook single' },

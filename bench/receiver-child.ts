@@ -9,6 +9,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect as natsConnect } from '@nats-io/transport-node';
+import { createClient } from '@redis/client';
 import amqp from 'amqplib';
 import { Kafka, logLevel } from 'kafkajs';
 import mqtt from 'mqtt';
@@ -21,7 +22,8 @@ export type ReceiverSpec =
   | { kind: 'amqp'; url: string; exchange: string }
   | { kind: 'kafka'; brokers: string[]; topics: string[] }
   | { kind: 'nats'; servers: string; stream: string; subjects: string[] }
-  | { kind: 'mqtt'; url: string; filter: string };
+  | { kind: 'mqtt'; url: string; filter: string }
+  | { kind: 'redis'; url: string; streams: string[] };
 
 export type Request =
   | { op: 'start'; spec: ReceiverSpec }
@@ -50,6 +52,7 @@ let firstAt = Number.NaN;
 let lastAt = Number.NaN;
 let waiter: { count: number; resolve: () => void } | undefined;
 let stopHandlers: Array<() => Promise<void>> = [];
+const resetHandlers: Array<() => Promise<void>> = [];
 let server: http.Server | undefined;
 let serverPort = 0;
 
@@ -198,6 +201,37 @@ async function start(spec: ReceiverSpec): Promise<Record<string, unknown>> {
       stopHandlers.push(() => client.endAsync());
       return {};
     }
+    case 'redis': {
+      // An XREAD BLOCK consumer of the streams; reset deletes them, so memory stays bounded across runs.
+      const client = createClient({ url: spec.url });
+      client.on('error', () => {});
+      await client.connect();
+      const reader = client.duplicate();
+      reader.on('error', () => {});
+      await reader.connect();
+      const last = new Map(spec.streams.map((key) => [key, '0-0']));
+      let reading = true;
+      const loop = (async () => {
+        while (reading) {
+          const replies = (await reader.xRead([...last].map(([key, id]) => ({ key, id })), { BLOCK: 100, COUNT: 5000 }).catch(() => null)) as Array<{ name: string; messages: Array<{ id: string; message: Record<string, string> }> }> | null;
+          const at = monoMs();
+          for (const { name, messages } of replies ?? []) {
+            for (const { id, message } of messages) {
+              noteJson(message.event, at);
+              last.set(name, id);
+            }
+          }
+        }
+      })();
+      resetHandlers.push(() => client.del(spec.streams).then(() => undefined));
+      stopHandlers.push(async () => {
+        reading = false;
+        await loop;
+        await client.del(spec.streams);
+        await Promise.all([reader.close(), client.close()]);
+      });
+      return {};
+    }
   }
 }
 
@@ -206,6 +240,7 @@ async function handle(request: Request): Promise<unknown> {
     case 'start':
       return start(request.spec);
     case 'reset':
+      await Promise.all(resetHandlers.map((h) => h()));
       firstSeen.clear();
       duplicates = 0;
       deliveries = 0;

@@ -110,7 +110,7 @@ class Results {
   }
 }
 
-type Receivers = Pick<PlanInput, 'http' | 'listen' | 'amqp' | 'kafka' | 'nats' | 'mqtt'> & { readonly all: Receiver[] };
+type Receivers = Pick<PlanInput, 'http' | 'listen' | 'amqp' | 'kafka' | 'nats' | 'mqtt' | 'redis'> & { readonly all: Receiver[] };
 
 /** MQTT_URL, else a Mosquitto of the bench's own: the system one's 1,000-message queue per subscriber drops messages to a receiver that falls behind. */
 let mqttBroker: MosquittoBroker | undefined;
@@ -156,8 +156,13 @@ async function startReceivers(db: BenchDatabase, notes: string[], into: Receiver
   const mqttAt = sinkTypeAccepted('mqtt', db.url, { url: 'mqtt://127.0.0.1:1883' }) ? await mqttUrl(notes) : undefined;
   const prefix = `bench/${process.pid}`;
   const mqtt = mqttAt === undefined ? undefined : { receiver: await started(await Receiver.start({ kind: 'mqtt', url: mqttAt, filter: `${prefix}/#` })), url: mqttAt, prefix };
-  log(`receivers up (webhook ${http.url}; amqp ${amqpOk ? 'yes' : 'no'}; kafka ${kafka ? kafka.brokers.join(',') : 'no'}; nats ${nats ? 'yes' : 'no'}; mqtt ${mqttAt ?? 'no'})`);
-  return { http, listen, amqp, kafka, nats, mqtt, all: into };
+  const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+  const streams = { ceiling: `bench:ceiling:${process.pid}`, bridge: `bench:bridge:${process.pid}` };
+  const redis = sinkTypeAccepted('redis', db.url, { url: redisUrl })
+    ? { receiver: await started(await Receiver.start({ kind: 'redis', url: redisUrl, streams: [streams.ceiling, streams.bridge] })), url: redisUrl, streams }
+    : undefined;
+  log(`receivers up (webhook ${http.url}; amqp ${amqpOk ? 'yes' : 'no'}; kafka ${kafka ? kafka.brokers.join(',') : 'no'}; nats ${nats ? 'yes' : 'no'}; mqtt ${mqttAt ?? 'no'}; redis ${redis ? 'yes' : 'no'})`);
+  return { http, listen, amqp, kafka, nats, mqtt, redis, all: into };
 }
 
 async function runOnce(s: Scenario, results: Results): Promise<void> {

@@ -4,6 +4,7 @@ import { eraseConfigType, type AnySinkDescriptor } from './descriptor.js';
 import { kafkaDescriptor } from './kafka/descriptor.js';
 import { natsDescriptor } from './nats/descriptor.js';
 import { mqttDescriptor } from './mqtt/descriptor.js';
+import { redisDescriptor } from './redis/descriptor.js';
 import { stdoutDescriptor } from './stdout/descriptor.js';
 import { webhookDescriptor } from './webhook/descriptor.js';
 
@@ -14,6 +15,7 @@ const descriptors: readonly AnySinkDescriptor[] = [
   eraseConfigType(stdoutDescriptor),
   eraseConfigType(natsDescriptor),
   eraseConfigType(mqttDescriptor),
+  eraseConfigType(redisDescriptor),
 ];
 
 /** Every sink type, by the `type` a config names. A new type is one folder and one entry in the list above. */

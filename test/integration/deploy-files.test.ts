@@ -89,7 +89,7 @@ describe('docker-compose.yml', () => {
   });
 
   test('has every service, each with a healthcheck', () => {
-    assert.deepEqual(Object.keys(services).sort(), ['kafka', 'mqtt', 'nats', 'pgbridge', 'postgres', 'rabbitmq', 'webhook']);
+    assert.deepEqual(Object.keys(services).sort(), ['kafka', 'mqtt', 'nats', 'pgbridge', 'postgres', 'rabbitmq', 'redis', 'webhook']);
     for (const [name, service] of Object.entries(services)) {
       assert.ok(Array.isArray(service.healthcheck?.test), `${name} has no healthcheck`);
     }
@@ -111,12 +111,13 @@ describe('docker-compose.yml', () => {
     assert.match(services.nats.image, /^nats:2\.\d+\.\d+/);
     assert.ok(services.nats.command.includes('-js'), 'nats runs with JetStream');
     assert.match(services.mqtt.image, /^eclipse-mosquitto:2\.\d+\.\d+$/);
+    assert.match(services.redis.image, /^redis:7\.\d+\.\d+/);
     assert.doesNotMatch(read('docker-compose.yml'), /:latest\b/);
   });
 
   test('pgbridge waits for healthy services, installs, then runs with the mounted config', () => {
     const bridge = services.pgbridge;
-    assert.deepEqual(Object.keys(bridge.depends_on).sort(), ['kafka', 'mqtt', 'nats', 'postgres', 'rabbitmq', 'webhook']);
+    assert.deepEqual(Object.keys(bridge.depends_on).sort(), ['kafka', 'mqtt', 'nats', 'postgres', 'rabbitmq', 'redis', 'webhook']);
     for (const [dep, condition] of Object.entries(bridge.depends_on as Record<string, Json>)) {
       assert.equal(condition.condition, 'service_healthy', `depends_on ${dep}`);
     }
@@ -142,7 +143,7 @@ describe('docker-compose.yml', () => {
 describe('config/compose.yaml', () => {
   const config = YAML.parse(read('config/compose.yaml')) as Json;
 
-  test('has the three sinks the compose services provide, secrets from the environment', () => {
+  test('has the sinks the compose services provide, secrets from the environment', () => {
     const sinks = Object.fromEntries((config.sinks as Json[]).map((s) => [s.type, s]));
     assert.equal(sinks.webhook.url, 'http://webhook:8080/');
     assert.equal(sinks.webhook.secret, '${WEBHOOK_SECRET}');
@@ -151,6 +152,7 @@ describe('config/compose.yaml', () => {
     assert.deepEqual(sinks.kafka.brokers, ['kafka:9092']);
     assert.equal(sinks.kafka.topic, '{schema}.{table}');
     assert.equal(sinks.mqtt.url, 'mqtt://mqtt:1883');
+    assert.equal(sinks.redis.url, 'redis://redis:6379');
     assert.match(config.postgres.url, /@postgres:5432\/shop$/);
     assert.equal(config.http.port, 9187);
   });

@@ -35,7 +35,7 @@ describe('the example configs in config/', () => {
 
   test('example.yaml spells out every option of the broker sinks', () => {
     const raw = YAML.parse(readFileSync(path.join(CONFIG_DIR, 'example.yaml'), 'utf8')) as { sinks: Record<string, unknown>[] };
-    for (const type of ['amqp', 'kafka', 'nats', 'mqtt']) {
+    for (const type of ['amqp', 'kafka', 'nats', 'mqtt', 'redis']) {
       const sink = raw.sinks.find((s) => s.type === type);
       assert.ok(sink, `no ${type} sink`);
       const missing = Object.keys(sinkTypes.get(type)!.schema).filter((key) => !(key in sink));

@@ -1,0 +1,90 @@
+import type { Schema } from 'convict';
+import type { CommonSinkConfig, ConfigProblem } from '../../config/sink-schema.js';
+import { checkTemplate } from '../../template.js';
+
+/** The keys of a `redis` sink; the common ones (name, format, batch, max_in_flight, retry) are added by the loader. */
+export interface RedisConfig {
+  url: string;
+  stream: string;
+  maxlen: number | null;
+  tls: Record<string, unknown> | null;
+  timeout_ms: number;
+  connect_timeout_ms: number;
+}
+
+export type RedisSinkConfig = RedisConfig & CommonSinkConfig;
+
+export const redisSchema: Schema<RedisConfig> = {
+  url: {
+    doc: 'Server URL, redis://[user:password@]host:6379[/db] or rediss://… for TLS. Put the password in from the environment (${REDIS_PASSWORD}), percent-encoded.',
+    format: 'redis-url',
+    default: null as unknown as string,
+    sensitive: true,
+  },
+  stream: {
+    doc: 'Stream key template: {schema}, {table}, {op} (insert|update|delete), {channel}. A channel event goes to the stream named after its channel under a template with {schema}, {table} or {op} but no {channel}; a fixed template (no placeholder) applies to it as written.',
+    format: 'required-string',
+    default: 'pgbridge:{schema}.{table}',
+  },
+  maxlen: {
+    doc: 'Trim each stream to about this many entries on every XADD (MAXLEN ~ n: Redis trims whole nodes, so a stream may hold somewhat more). Unset: never trimmed.',
+    format: (value: unknown) => {
+      if (value !== null && (!Number.isInteger(value) || (value as number) < 1)) throw new Error('must be a positive integer, or left out for no trimming');
+    },
+    default: null,
+  },
+  tls: {
+    doc: 'TLS options for rediss:// passed as they are to Node tls.connect (ca, cert, key as PEM text, rejectUnauthorized, servername). Unset: the system CAs.',
+    format: (value: unknown) => {
+      if (value !== null && (typeof value !== 'object' || Array.isArray(value))) throw new Error('must be a map of TLS options');
+    },
+    default: null,
+  },
+  timeout_ms: {
+    doc: 'How long a batch may wait for the replies; past it the connection is closed and the batch sent again on a new one.',
+    format: 'positive-int',
+    default: 10000,
+  },
+  connect_timeout_ms: {
+    doc: 'How long connecting (TCP, TLS and authentication) may take.',
+    format: 'positive-int',
+    default: 10000,
+  },
+};
+
+export function checkRedisConfig(config: RedisSinkConfig): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const path = new URL(config.url).pathname;
+  if (!/^\/?(\d+)?$/.test(path)) problems.push({ path: 'url', message: `path must be a database number (/0), got ${path}` });
+  const template = checkTemplate(config.stream);
+  if (template !== undefined) problems.push({ path: 'stream', message: template });
+  if (config.tls !== null && config.url.startsWith('redis://')) problems.push({ path: 'tls', message: 'is set but the url is redis:// (plain TCP); use rediss://' });
+  return problems;
+}
+
+/** The URL password, raw and percent-decoded, so neither form can leak into a log line. */
+export function redisSecrets(config: RedisSinkConfig): string[] {
+  let password: string;
+  try {
+    password = new URL(config.url).password;
+  } catch {
+    return [];
+  }
+  if (password === '') return [];
+  try {
+    const decoded = decodeURIComponent(password);
+    return decoded === password ? [password] : [password, decoded];
+  } catch {
+    return [password]; // a malformed escape stays as written
+  }
+}
+
+/** The URL for messages: scheme, host, port and database, never the credentials. */
+export function describeRedisUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    return `${parsed.protocol}//${parsed.host}${parsed.pathname.length > 1 ? parsed.pathname : ''}`;
+  } catch {
+    return '(invalid url)';
+  }
+}
