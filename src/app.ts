@@ -23,6 +23,7 @@ import { parseNotifyPayload } from './source/notify-payload.js';
 import { OutboxProgress } from './source/outbox-progress.js';
 import { OutboxReader } from './source/outbox-reader.js';
 import { sweepStrandedRows } from './source/outbox-sweep.js';
+import { WalSource } from './source/wal/wal-source.js';
 
 /** Channel messages written to the outbox in one transaction at most. */
 const CHANNEL_BATCH = 500;
@@ -90,6 +91,7 @@ export class Bridge {
     components.role = active ? 'ok' : 'ok (standby: another instance delivers)';
     if (active) {
       components.listener = active.listener.connected ? 'ok' : 'not connected';
+      if (active.wal) components.replication = active.wal.state;
       for (const runner of active.runners) components[`sink:${runner.name}`] = runner.sink.isReady() ? 'ok' : 'not connected';
     }
     return { ready: Object.values(components).every((v) => v.startsWith('ok')), components };
@@ -140,6 +142,8 @@ export class Bridge {
 class ActivePhase {
   readonly runners: SinkRunner[];
   readonly listener: Listener;
+  /** wal mode's source; the outbox readers still run for dead letters moved back by `dead-letters retry`. */
+  readonly wal: WalSource | undefined;
   private readonly readers: OutboxReader[];
   private readonly progress: OutboxProgress;
   private readonly router: Router;
@@ -178,9 +182,25 @@ class ActivePhase {
       onNotification: (channel, payload) => this.onNotification(channel, payload),
       onConnected: (outage) => this.onConnected(outage),
     });
+    if (config.delivery === 'wal') {
+      this.wal = new WalSource(
+        config,
+        pool,
+        {
+          sinksFor: (event) => this.router.sinksFor(event),
+          waitForRoom: (sink) => this.byName.get(sink)!.waitForRoom(),
+          push: (sink, event, settle) => this.byName.get(sink)!.push({ event, settle }),
+          storeDeadLetter: (sink, event, outcome) =>
+            insertDeadLetters(this.pool, this.config.instance, [{ sink, event, error: outcome.error, attempts: outcome.attempts }]),
+        },
+        logger.child({ component: 'wal' }),
+        metrics,
+      );
+    }
   }
 
   start(): void {
+    this.wal?.start();
     this.listener.start();
     this.readers.forEach((r) => r.start());
   }
@@ -203,6 +223,7 @@ class ActivePhase {
     const budget = deadline - Date.now();
     // What is left after the runners: the last progress transaction, the lock and the pool.
     const reserve = Math.min(500, Math.max(0, budget) / 4);
+    this.wal?.stopIntake();
     await this.listener.stop();
     if (this.config.delivery === 'notify') {
       this.log.warn('notify mode: stopped listening; row changes committed from now until a pgbridge listens again are lost');
@@ -215,6 +236,8 @@ class ActivePhase {
     const notifyMode = this.config.delivery === 'notify';
     const runnersMs = Math.max(0, deadline - reserve - Date.now());
     await Promise.all(this.runners.map((r) => r.stop(runnersMs, notifyMode)));
+    // After the runners: what they confirmed while stopping is confirmed to the slot too.
+    await this.wal?.close();
     await readers;
     await this.progress.drain();
   }
@@ -237,7 +260,7 @@ class ActivePhase {
 
   private onNotification(channel: string, payload: string): void {
     if (channel === this.config.notifyChannel) {
-      if (this.config.delivery === 'outbox' || payload === '') {
+      if (this.config.delivery !== 'notify' || payload === '') {
         // Outbox mode trusts no payload: any notification only means "read the table".
         this.readers.forEach((r) => r.poke());
         return;

@@ -52,6 +52,11 @@ export class Metrics {
     labelNames: ['sink'] as const,
     registers: [this.registry],
   });
+  readonly replicationLag = new client.Gauge({
+    name: 'pgbridge_replication_lag_bytes',
+    help: 'wal mode: WAL bytes between the server position and the slot confirmed position (what the slot keeps).',
+    registers: [this.registry],
+  });
   readonly buildInfo = new client.Gauge({
     name: 'pgbridge_build_info',
     help: 'Always 1; labels say the version and the Node.js runtime.',

@@ -44,6 +44,12 @@ export function registerFormats(): void {
         if (Buffer.byteLength(value) > 63) throw new Error(`must be a channel name of at most 63 bytes, got ${Buffer.byteLength(value)}`);
       },
     },
+    // Slot names allow only lower-case letters, digits and _ (Postgres' rule), at most 63 bytes.
+    'wal-name': {
+      validate(value: unknown) {
+        if (typeof value !== 'string' || !/^[a-z0-9_]{0,63}$/.test(value)) throw new Error('must be lower-case letters, digits and _ (at most 63)');
+      },
+    },
     'http-url': { validate: (value: unknown) => checkUrl(value, ['http:', 'https:']) },
     'amqp-url': { validate: (value: unknown) => checkUrl(value, ['amqp:', 'amqps:']) },
     'postgres-url': {

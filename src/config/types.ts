@@ -34,6 +34,7 @@ export interface BridgeConfig {
   /** null: every event goes to every sink. */
   readonly routes: readonly Route[] | null;
   readonly outbox: { readonly batchSize: number; readonly pollIntervalMs: number };
+  readonly wal: { readonly slot: string; readonly publication: string; readonly heartbeatIntervalMs: number; readonly statusIntervalMs: number };
   readonly http: { readonly port: number; readonly host: string };
   readonly log: { readonly level: string; readonly pretty: boolean };
   readonly shutdownTimeoutMs: number;

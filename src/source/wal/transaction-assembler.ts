@@ -1,0 +1,206 @@
+import type pg from 'pg';
+import type { CaptureOp } from '../../config/schema.js';
+import type { CaptureTable } from '../../config/types.js';
+import type { BridgeEvent, RowChangeEvent, RowOp } from '../../event.js';
+import type { AckTracker, TrackedTransaction } from './ack-tracker.js';
+import { lsnKey, type Lsn } from './lsn.js';
+import { pgMicrosToIso } from './pg-time.js';
+import type { PgOutputMessage, WireValue } from './pgoutput.js';
+import { fillUnchanged, loadShape, rowObject, type RelationShape, type RowJson } from './relation-cache.js';
+import type { TypeCatalog } from './type-catalog.js';
+import type { FullXid } from './full-xid.js';
+
+/** Prefix of pg_logical_emit_message() messages delivered as channel events: `pgbridge:<channel>`. */
+export const CHANNEL_PREFIX = 'pgbridge:';
+export const HEARTBEAT_PREFIX = 'pgbridge-heartbeat';
+
+export interface AssemblerOutput {
+  /** Hands one event to delivery; resolves once every routed sink took it (waits for room). */
+  emit(event: BridgeEvent, tx: TrackedTransaction): Promise<void>;
+  /** A heartbeat (or other non-transactional message) decoded at `lsn`. */
+  idlePosition(lsn: Lsn): void;
+  warn(fields: object, message: string): void;
+}
+
+interface OpenTransaction {
+  readonly tracked: TrackedTransaction;
+  readonly idPrefix: string;
+  readonly txid: string;
+  readonly ts: string;
+  /** Place of the next change in the transaction: with the commit position, the event id. */
+  next: number;
+}
+
+/**
+ * pgoutput messages → events, one transaction at a time (Begin … Commit, as
+ * pgoutput sends them without streaming): ids from the commit position and the
+ * change's place in it, txid and commit time, rows rendered as to_json would.
+ */
+export class TransactionAssembler {
+  private readonly shapes = new Map<number, RelationShape>();
+  private readonly captured: ReadonlyMap<string, CaptureTable>;
+  private open: OpenTransaction | undefined;
+  private readonly warned = new Set<string>();
+
+  constructor(
+    capture: readonly CaptureTable[],
+    private readonly channels: ReadonlySet<string>,
+    private readonly types: TypeCatalog,
+    private readonly db: () => Promise<pg.PoolClient>,
+    private readonly tracker: AckTracker,
+    private readonly xids: FullXid,
+    private readonly out: AssemblerOutput,
+  ) {
+    this.captured = new Map(capture.map((t) => [`${t.schema}\0${t.table}`, t]));
+  }
+
+  get inTransaction(): boolean {
+    return this.open !== undefined;
+  }
+
+  /** The stream ended: a transaction without its Commit is sent again whole by the next one. */
+  abandon(): void {
+    if (this.open) this.tracker.abandon(this.open.tracked);
+    this.open = undefined;
+  }
+
+  async handle(msg: PgOutputMessage): Promise<void> {
+    switch (msg.tag) {
+      case 'begin':
+        this.open = {
+          tracked: this.tracker.begin(),
+          idPrefix: lsnKey(msg.finalLsn),
+          txid: this.xids.full(msg.xid),
+          ts: pgMicrosToIso(msg.commitTime),
+          next: 0,
+        };
+        return;
+      case 'commit': {
+        const open = this.need(msg.tag);
+        this.open = undefined;
+        this.tracker.commit(open.tracked, msg.endLsn);
+        return;
+      }
+      case 'relation':
+        // DDL or a new session: types may have changed too (ALTER TYPE on a composite).
+        this.types.forgetUserTypes();
+        this.shapes.set(msg.relationOid, await loadShape(msg, this.types, this.db));
+        return;
+      case 'origin':
+      case 'type':
+        return;
+      case 'insert':
+        return this.row(msg.relationOid, 'insert', msg.values, null);
+      case 'update':
+        return this.row(msg.relationOid, 'update', msg.values, msg.oldIsKeyOnly ? null : msg.old);
+      case 'delete':
+        return this.row(msg.relationOid, 'delete', null, msg.oldIsKeyOnly ? null : msg.old, msg.oldIsKeyOnly);
+      case 'truncate':
+        return this.truncate(msg.relationOids);
+      case 'message':
+        return this.message(msg);
+    }
+  }
+
+  private need(what: string): OpenTransaction {
+    if (!this.open) throw new Error(`pgoutput: ${what} outside a transaction`);
+    return this.open;
+  }
+
+  private shape(oid: number): RelationShape {
+    const shape = this.shapes.get(oid);
+    if (!shape) throw new Error(`pgoutput: change for relation ${oid} before its Relation message`);
+    return shape;
+  }
+
+  private tableOf(shape: RelationShape): CaptureTable | undefined {
+    return this.captured.get(`${shape.schema}\0${shape.table}`);
+  }
+
+  private async row(oid: number, op: CaptureOp, values: readonly WireValue[] | null, old: readonly WireValue[] | null, keyOnly = false): Promise<void> {
+    const open = this.need(op);
+    const index = open.next++;
+    const shape = this.shape(oid);
+    const table = this.tableOf(shape);
+    if (!table || !table.ops.has(op)) return;
+    const name = `${shape.schema}.${shape.table}`;
+    if (old === null && op !== 'insert') {
+      // Without REPLICA IDENTITY FULL the old row is incomplete: refuse rather than send a partial event.
+      throw new Error(`${name}: ${op} without the whole old row (replica identity ${describeIdentity(shape.replicaIdentity)}${keyOnly ? ', key only' : ''}); run \`pgbridge install\` to set REPLICA IDENTITY FULL`);
+    }
+    let newRow: RowJson | null = null;
+    if (values) {
+      const filled = fillUnchanged(values, old);
+      if (!filled) throw new Error(`${name}: an unchanged TOASTed value without the old row to take it from; run \`pgbridge install\` (REPLICA IDENTITY FULL)`);
+      newRow = await shape.render(filled, this.db);
+    }
+    const oldRow = old ? await shape.render(old, this.db) : null;
+    const columns = table.columns[op];
+    const keyRow = (op === 'delete' ? oldRow : newRow)!;
+    const event: RowChangeEvent = {
+      kind: 'row',
+      id: `${open.idPrefix}-${index}`,
+      schema: shape.schema,
+      table: shape.table,
+      op: op.toUpperCase() as RowOp,
+      data: rowObject((op === 'delete' ? oldRow : newRow)!, columns),
+      old: oldRow ? rowObject(oldRow, columns) : null,
+      key: shape.primaryKey.length === 0 ? null : rowObject(keyRow, shape.primaryKey),
+      txid: open.txid,
+      ts: open.ts,
+    };
+    await this.out.emit(event, open.tracked);
+  }
+
+  private async truncate(oids: readonly number[]): Promise<void> {
+    const open = this.need('truncate');
+    for (const oid of oids) {
+      const index = open.next++;
+      const shape = this.shape(oid);
+      const table = this.tableOf(shape);
+      // TRUNCATE is captured only when the config lists it among the ops.
+      if (!table || !(table.ops as ReadonlySet<string>).has('truncate')) continue;
+      const event: RowChangeEvent = {
+        kind: 'row',
+        id: `${open.idPrefix}-${index}`,
+        schema: shape.schema,
+        table: shape.table,
+        op: 'TRUNCATE' as RowOp,
+        data: 'null',
+        old: null,
+        key: null,
+        txid: open.txid,
+        ts: open.ts,
+      };
+      await this.out.emit(event, open.tracked);
+    }
+  }
+
+  private async message(msg: Extract<PgOutputMessage, { tag: 'message' }>): Promise<void> {
+    if (!msg.transactional) {
+      // Heartbeats are written non-transactionally; they only tell where the stream is.
+      if (!msg.prefix.startsWith(CHANNEL_PREFIX)) return this.out.idlePosition(msg.lsn);
+      this.warnOnce(`nontx:${msg.prefix}`, { prefix: msg.prefix }, 'ignoring a non-transactional pgbridge: message; use pg_logical_emit_message(true, …) for channel events');
+      return this.out.idlePosition(msg.lsn);
+    }
+    const open = this.need('message');
+    const index = open.next++;
+    if (!msg.prefix.startsWith(CHANNEL_PREFIX)) return;
+    const channel = msg.prefix.slice(CHANNEL_PREFIX.length);
+    if (!this.channels.has(channel)) {
+      this.warnOnce(`chan:${channel}`, { channel }, 'a pgbridge: message for a channel not in the config; not delivered (add it to channels)');
+      return;
+    }
+    await this.out.emit({ kind: 'channel', id: `${open.idPrefix}-${index}`, channel, payload: msg.content.toString('utf8'), ts: open.ts }, open.tracked);
+  }
+
+  private warnOnce(key: string, fields: object, message: string): void {
+    if (this.warned.has(key)) return;
+    this.warned.add(key);
+    this.out.warn(fields, message);
+  }
+}
+
+function describeIdentity(code: string): string {
+  return { d: 'default', n: 'nothing', f: 'full', i: 'index' }[code] ?? code;
+}
