@@ -12,7 +12,7 @@ import { outboxTable } from './install/names.js';
 import type { Metrics } from './metrics.js';
 import { clientConfig, databaseName, inTransaction, withPooledClient } from './postgres.js';
 import { Router } from './router.js';
-import { sinkModules } from './sinks/registry.js';
+import { createSink } from './sinks/create.js';
 import { ScrubbedSink } from './sinks/scrubbed-sink.js';
 import type { Sink } from './sinks/sink.js';
 import type { Scrubber } from './secrets.js';
@@ -23,6 +23,7 @@ import { parseNotifyPayload } from './source/notify-payload.js';
 import { OutboxProgress } from './source/outbox-progress.js';
 import { OutboxReader } from './source/outbox-reader.js';
 import { sweepStrandedRows } from './source/outbox-sweep.js';
+import { vacuumOutbox } from './source/outbox-vacuum.js';
 import { WalSource } from './source/wal/wal-source.js';
 
 /** Channel messages written to the outbox in one transaction at most. */
@@ -56,6 +57,9 @@ export class Bridge {
   private stopDeadline: number | undefined;
   /** This class's own lines; the parts it builds get their own component. */
   private readonly log: Logger;
+  /** Settles with the reason when the bridge cannot go on (no session of its own, say); never while it runs. */
+  readonly failed: Promise<Error>;
+  private fail: (err: Error) => void = () => {};
 
   constructor(
     private readonly config: BridgeConfig,
@@ -66,6 +70,7 @@ export class Bridge {
     this.table = outboxTable(config.instance);
     this.log = logger.child({ component: 'bridge' });
     this.lock = new LeaderLock(config, logger.child({ component: 'lock' }));
+    this.failed = new Promise((resolve) => (this.fail = resolve));
   }
 
   start(): void {
@@ -80,7 +85,7 @@ export class Bridge {
       },
       'pgbridge starting',
     );
-    this.main = this.run();
+    this.main = this.run().catch((err: unknown) => this.fail(err instanceof Error ? err : new Error(String(err))));
   }
 
   readiness(): Readiness {
@@ -151,6 +156,7 @@ class ActivePhase {
   private readonly log: Logger;
   private readonly channelQueue: ChannelMessage[] = [];
   private channelWriter: Promise<void> | undefined;
+  private stopVacuum: (() => void) | undefined;
 
   constructor(
     private readonly config: BridgeConfig,
@@ -166,8 +172,7 @@ class ActivePhase {
     this.log = logger.child({ component: 'bridge' });
     const sinkLogger = logger.child({ component: 'sink' });
     this.runners = config.sinks.map((sinkConfig) => {
-      const module = sinkModules.get(sinkConfig.type)!;
-      const created = module.create(sinkConfig as never, { logger: sinkLogger.child({ sink: sinkConfig.name }), format: { database } });
+      const created = createSink(sinkConfig, { logger: sinkLogger.child({ sink: sinkConfig.name }), format: { database } });
       const sink: Sink = new ScrubbedSink(created, scrubber);
       return new SinkRunner(sink, { retry: sinkConfig.retry, logger: sinkLogger, metrics });
     });
@@ -203,6 +208,7 @@ class ActivePhase {
     this.wal?.start();
     this.listener.start();
     this.readers.forEach((r) => r.start());
+    this.stopVacuum = vacuumOutbox(this.pool, [this.table, 'pgbridge.deliveries'], this.logger.child({ component: 'outbox' }));
   }
 
   /** Clears rows a config change left behind (see sweepStrandedRows); a failure only delays that. */
@@ -224,6 +230,7 @@ class ActivePhase {
     // What is left after the runners: the last progress transaction, the lock and the pool.
     const reserve = Math.min(500, Math.max(0, budget) / 4);
     this.wal?.stopIntake();
+    this.stopVacuum?.();
     await this.listener.stop();
     if (this.config.delivery === 'notify') {
       this.log.warn('notify mode: stopped listening; row changes committed from now until a pgbridge listens again are lost');

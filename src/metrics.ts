@@ -35,6 +35,12 @@ export class Metrics {
     help: 'Events in the outbox table not yet delivered to every sink.',
     registers: [this.registry],
   });
+  readonly outboxStranded = new client.Counter({
+    name: 'pgbridge_outbox_stranded_total',
+    help: "Outbox events found below a reader's floor, unread, and delivered late (0 unless the floor's reasoning has a hole).",
+    labelNames: ['sink'] as const,
+    registers: [this.registry],
+  });
   readonly deadLetters = new client.Counter({
     name: 'pgbridge_dead_letters_total',
     help: 'Events moved to pgbridge.dead_letters, by sink.',

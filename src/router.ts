@@ -22,6 +22,23 @@ export class Router {
     return sinks;
   }
 
+  /**
+   * The tables (by op) and channels whose events a sink gets, or null
+   * when it gets every event: lets SQL leave out rows that only other sinks want.
+   */
+  sourcesFor(sink: string): { tables: Array<{ schema: string; table: string; op: CaptureOp }>; channels: string[] } | null {
+    if (this.routes === null) return null;
+    const tables: Array<{ schema: string; table: string; op: CaptureOp }> = [];
+    const channels: string[] = [];
+    for (const route of this.routes) {
+      if (!route.to.includes(sink)) continue;
+      const from = route.from;
+      if (from.kind === 'channel') channels.push(from.channel);
+      else for (const op of from.ops) tables.push({ schema: from.table.schema, table: from.table.table, op });
+    }
+    return { tables, channels };
+  }
+
   private match(event: BridgeEvent): readonly string[] {
     const matched = new Set<string>();
     for (const route of this.routes ?? []) {

@@ -9,7 +9,7 @@ import { InstallError, planInstall } from '../install/plan.js';
 import type pg from 'pg';
 import { connectClient, databaseName } from '../postgres.js';
 import type { Scrubber } from '../secrets.js';
-import { sinkModules } from '../sinks/registry.js';
+import { createSinkClient } from '../sinks/create.js';
 
 const TIMEOUT_MS = 10_000;
 
@@ -52,7 +52,7 @@ export async function checkCommand(config: BridgeConfig, scrubber: Scrubber): Pr
 
   const logger = pino({ level: 'silent' });
   for (const sinkConfig of config.sinks) {
-    const sink = sinkModules.get(sinkConfig.type)!.create(sinkConfig as never, { logger, format: { database } });
+    const sink = await createSinkClient(sinkConfig, { logger, format: { database } });
     const abort = new AbortController();
     try {
       await withTimeout(sink.connect(abort.signal), 'connect');

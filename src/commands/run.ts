@@ -14,14 +14,16 @@ export async function runCommand(config: BridgeConfig, scrubber: Scrubber): Prom
   bridge.start();
 
   const log = logger.child({ component: 'process' });
-  await new Promise<void>((resolve) => {
+  const failure = await new Promise<Error | undefined>((resolve) => {
     const onSignal = (signal: NodeJS.Signals) => {
       log.info({ signal }, 'shutting down');
-      resolve();
+      resolve(undefined);
     };
     process.once('SIGTERM', onSignal);
     process.once('SIGINT', onSignal);
+    void bridge.failed.then(resolve);
   });
+  if (failure) log.error({ err: failure.message, code: (failure as { code?: string }).code }, 'cannot run');
   // A second signal, or a stop that hangs, must not keep the process forever.
   const hardStop = setTimeout(() => {
     log.error('shutdown took too long, exiting');
@@ -32,5 +34,5 @@ export async function runCommand(config: BridgeConfig, scrubber: Scrubber): Prom
   await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
   log.info('stopped');
   logger.flush();
-  return 0;
+  return failure ? 1 : 0;
 }

@@ -3,15 +3,13 @@ import path from 'node:path';
 import convict, { type Schema } from 'convict';
 import YAML from 'yaml';
 import { ConfigError } from '../errors.js';
-import { sinkModules } from '../sinks/registry.js';
-import type { CommonSinkConfig } from '../sinks/sink.js';
+import { sinkFormats, sinkTypes } from '../sinks/registry.js';
 import { substituteEnv } from './env.js';
-import { describe, registerFormats } from './formats.js';
+import { COMMON_FORMATS, describe, registerFormats } from './formats.js';
 import {
   CAPTURE_OPS,
   captureSchema,
   channelSchema,
-  commonSinkSchema,
   rootSchema,
   routeSchema,
   type CaptureItem,
@@ -22,8 +20,9 @@ import {
 import { parseTableName, qualifiedName } from './table-name.js';
 import type { BridgeConfig, CaptureTable, ColumnSelection, Route, SinkConfig } from './types.js';
 import { postgresSecrets } from './secrets.js';
+import { resolveBatchAlias, sinkSchema, type CommonSinkConfig } from './sink-schema.js';
 
-interface Problem {
+export interface Problem {
   path: string;
   message: string;
 }
@@ -77,7 +76,8 @@ function parseFile(file: string): unknown {
 
 /** Runs one convict schema over one object; problems get `prefix` in front of their key path. */
 function check<T>(schema: Schema<T>, value: unknown, prefix: string, problems: Problem[]): T | undefined {
-  registerFormats();
+  registerFormats(COMMON_FORMATS);
+  registerFormats(sinkFormats());
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     problems.push({ path: prefix, message: `must be a map, got ${Array.isArray(value) ? 'a list' : JSON.stringify(value)}` });
     return undefined;
@@ -226,15 +226,7 @@ function checkSinks(items: unknown[], problems: Problem[]): SinkConfig[] {
   const names = new Set<string>();
   return items.flatMap((item, i) => {
     const at = `sinks[${i}]`;
-    const type = item !== null && typeof item === 'object' ? (item as { type?: unknown }).type : undefined;
-    const module = typeof type === 'string' ? sinkModules.get(type) : undefined;
-    if (!module) {
-      const known = [...sinkModules.keys()].join(', ');
-      problems.push({ path: `${at}.type`, message: type === undefined ? `is required (${known})` : `unknown sink type ${JSON.stringify(type)}; use ${known}` });
-      return [];
-    }
-    const schema = { ...commonSinkSchema, ...module.schema } as unknown as Schema<SinkConfig>;
-    const sink = check<SinkConfig>(schema, item, at, problems);
+    const sink = sinkKeys(item, at, problems);
     if (!sink) return [];
     if (!/^[A-Za-z0-9_.-]+$/.test(sink.name)) {
       problems.push({ path: `${at}.name`, message: 'may hold only letters, digits, _ . -' });
@@ -242,13 +234,33 @@ function checkSinks(items: unknown[], problems: Problem[]): SinkConfig[] {
       problems.push({ path: `${at}.name`, message: `duplicate sink name ${JSON.stringify(sink.name)}` });
     }
     names.add(sink.name);
-    for (const p of module.check?.(sink as never) ?? []) problems.push({ path: `${at}.${p.path}`, message: p.message });
+    for (const p of sinkTypes.get(sink.type)?.check?.(sink) ?? []) problems.push({ path: `${at}.${p.path}`, message: p.message });
     return [sink];
   });
 }
 
+/**
+ * One sink item through its type's schema: defaults filled in, types and
+ * formats checked, the max_batch alias resolved. The type's own check() is the
+ * caller's next step.
+ */
+export function sinkKeys(item: unknown, at: string, problems: Problem[]): SinkConfig | undefined {
+  const type = item !== null && typeof item === 'object' ? (item as { type?: unknown }).type : undefined;
+  const descriptor = typeof type === 'string' ? sinkTypes.get(type) : undefined;
+  if (!descriptor) {
+    const known = [...sinkTypes.keys()].join(', ');
+    problems.push({ path: `${at}.type`, message: type === undefined ? `is required (${known})` : `unknown sink type ${JSON.stringify(type)}; use ${known}` });
+    return undefined;
+  }
+  const sink = check<SinkConfig>(sinkSchema(descriptor) as Schema<SinkConfig>, item, at, problems);
+  if (!sink) return undefined;
+  const before = problems.length;
+  for (const p of resolveBatchAlias(item as Record<string, unknown>, sink)) problems.push({ path: `${at}.${p.path}`, message: p.message });
+  return problems.length > before ? undefined : sink;
+}
+
 function sinkSecrets(sink: SinkConfig): string[] {
-  return (sinkModules.get(sink.type)?.secrets?.(sink as never) ?? []).filter((s) => s.length > 0);
+  return (sinkTypes.get(sink.type)?.secrets?.(sink) ?? []).filter((s) => s.length > 0);
 }
 
 function route(item: unknown, at: string, problems: Problem[]): Route[] {

@@ -145,15 +145,3 @@ export const routeSchema: Schema<RouteItem> = {
   },
   to: { doc: 'Names of the sinks that receive the matched events.', format: 'non-empty-string-list', default: [] },
 };
-
-export const commonSinkSchema = {
-  name: { doc: 'Unique sink name (letters, digits, _ . -), used in routes, metrics and dead letters.', format: 'required-string', default: null },
-  type: { doc: 'webhook | amqp | kafka | stdout', format: 'required-string', default: null },
-  format: { doc: 'Event format: pgbridge, skor or cloudevents.', format: ['pgbridge', 'skor', 'cloudevents'], default: 'pgbridge' },
-  max_in_flight: { doc: 'Concurrent sends; events of one row never overtake each other.', format: 'positive-int', default: 4 },
-  retry: {
-    initial_ms: { doc: 'First retry delay (exponential backoff with full jitter).', format: 'positive-int', default: 200 },
-    max_ms: { doc: 'Longest delay between retries.', format: 'positive-int', default: 30000 },
-    max_attempts: { doc: 'Attempts before the event goes to the dead letters; 0 = retry forever.', format: 'non-negative-int', default: 0 },
-  },
-} as const;

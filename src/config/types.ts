@@ -1,6 +1,6 @@
-import type { CommonSinkConfig } from '../sinks/sink.js';
 import type { TableName } from './table-name.js';
 import type { CaptureOp, DeliveryMode } from './schema.js';
+import type { CommonSinkConfig } from './sink-schema.js';
 
 /** Column names per op; null = every column (so columns added later are captured too). */
 export type ColumnSelection = Record<CaptureOp, readonly string[] | null>;

@@ -69,6 +69,24 @@ export function cloudEventData(event: BridgeEvent): string {
   return `{"data":${event.data},"old":${event.old ?? 'null'}}`;
 }
 
+/** A CloudEvent in a protocol binding's binary mode. */
+export interface BinaryCloudEvent {
+  /** Every attribute but datacontenttype, each under `prefix` + its name (ce-id, ce_id, cloudEvents:id, …). */
+  readonly attributes: Readonly<Record<string, string>>;
+  /** datacontenttype, which every binding carries as its own content type. */
+  readonly contentType: string;
+  /** The message body. */
+  readonly data: string;
+}
+
+/** The one attribute mapping of every binary-mode binding; only the prefix differs by protocol. */
+export function binaryCloudEvent(event: BridgeEvent, ctx: FormatContext, prefix: string): BinaryCloudEvent {
+  const { datacontenttype, ...rest } = cloudEventAttributes(event, ctx);
+  const attributes: Record<string, string> = {};
+  for (const [name, value] of Object.entries(rest)) if (value !== undefined) attributes[`${prefix}${name}`] = value;
+  return { attributes, contentType: datacontenttype, data: cloudEventData(event) };
+}
+
 /** Structured-mode CloudEvent: attributes and data in one JSON object. */
 export function cloudEventJson(event: BridgeEvent, ctx: FormatContext): string {
   const attributes = cloudEventAttributes(event, ctx);

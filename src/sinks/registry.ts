@@ -1,10 +1,28 @@
-import { amqpSink } from './amqp/index.js';
-import { kafkaSink } from './kafka/index.js';
-import type { SinkModule } from './module.js';
-import { stdoutSink } from './stdout.js';
-import { webhookSink } from './webhook/index.js';
+import type { ConfigFormat } from '../config/formats.js';
+import { amqpDescriptor } from './amqp/descriptor.js';
+import { eraseConfigType, type AnySinkDescriptor } from './descriptor.js';
+import { kafkaDescriptor } from './kafka/descriptor.js';
+import { stdoutDescriptor } from './stdout/descriptor.js';
+import { webhookDescriptor } from './webhook/descriptor.js';
 
-/** Every sink type, by the `type` a config names. */
-export const sinkModules: ReadonlyMap<string, SinkModule<object>> = new Map<string, SinkModule<object>>(
-  [webhookSink, amqpSink, kafkaSink, stdoutSink].map((m) => [m.type, m as SinkModule<object>]),
-);
+const descriptors: readonly AnySinkDescriptor[] = [
+  eraseConfigType(webhookDescriptor),
+  eraseConfigType(amqpDescriptor),
+  eraseConfigType(kafkaDescriptor),
+  eraseConfigType(stdoutDescriptor),
+];
+
+/** Every sink type, by the `type` a config names. A new type is one folder and one entry in the list above. */
+export const sinkTypes: ReadonlyMap<string, AnySinkDescriptor> = new Map(descriptors.map((d) => [d.type, d]));
+
+/** The convict formats the sink types bring, each name owned by one type. */
+export function sinkFormats(): Record<string, ConfigFormat> {
+  const formats: Record<string, ConfigFormat> = {};
+  for (const descriptor of sinkTypes.values()) {
+    for (const [name, format] of Object.entries(descriptor.formats ?? {})) {
+      if (name in formats) throw new Error(`config format ${name} is defined by two sink types`);
+      formats[name] = format;
+    }
+  }
+  return formats;
+}

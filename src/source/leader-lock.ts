@@ -5,6 +5,7 @@ import { sleep } from '../delivery/backoff.js';
 import { errorMessage } from '../errors.js';
 import { LOCK_SQL } from '../install/names.js';
 import { connectClient } from '../postgres.js';
+import { assertOwnSession, NoOwnSessionError } from './session-check.js';
 
 /**
  * Several `pgbridge run` on one database: the one holding this advisory lock
@@ -23,7 +24,11 @@ export class LeaderLock {
     private readonly pollMs = 1000,
   ) {}
 
-  /** Resolves holding the lock, with a promise that settles when it is lost; undefined when stopped first. */
+  /**
+   * Resolves holding the lock, with a promise that settles when it is lost;
+   * undefined when stopped first. Rejects with NoOwnSessionError, before any
+   * lock is taken, when the connection is not a session of its own (a pooler).
+   */
   async acquire(signal: AbortSignal): Promise<{ lost: Promise<void> } | undefined> {
     let announced = false;
     while (!signal.aborted) {
@@ -39,6 +44,7 @@ export class LeaderLock {
           client!.on('error', down);
           client!.on('end', down);
         });
+        await assertOwnSession(client, this.config);
         while (!signal.aborted) {
           const { rows } = await client.query<{ locked: boolean }>(LOCK_SQL, [this.config.instance]);
           if (rows[0].locked) {
@@ -52,6 +58,10 @@ export class LeaderLock {
         }
       } catch (err) {
         this.connected = false;
+        if (err instanceof NoOwnSessionError) {
+          await client?.end().catch(() => {});
+          throw err;
+        }
         this.logger.warn({ err: errorMessage(err) }, 'cannot reach Postgres for the delivery lock, retrying');
         await sleep(this.pollMs, signal);
       }

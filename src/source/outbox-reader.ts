@@ -8,6 +8,7 @@ import type { Router } from '../router.js';
 import type { OutboxProgress } from './outbox-progress.js';
 import { pageQuery, rowToEvent, type OutboxRow } from './outbox-rows.js';
 import { SettledWater } from './settled-water.js';
+import { StrandedRowProbe } from './stranded-probe.js';
 
 export interface ReaderOptions {
   readonly table: string;
@@ -32,7 +33,8 @@ export class OutboxReader {
   private readonly skipped = new Map<string, bigint>();
   /** Room the runner must have before the next page: one slot at a time would mean a page per settled event. */
   private readonly lowWater: number;
-  private readonly settled = new SettledWater();
+  private readonly settled: SettledWater;
+  private readonly probe: StrandedRowProbe;
   private readonly query: string;
   private dirty = true;
   private wake: (() => void) | undefined;
@@ -48,7 +50,10 @@ export class OutboxReader {
     private readonly options: ReaderOptions,
     private readonly logger: Logger,
     private readonly metrics: Metrics,
+    settled = new SettledWater(),
   ) {
+    this.settled = settled;
+    this.probe = new StrandedRowProbe(pool, options.table, runner.name, router);
     this.query = pageQuery(options.table);
     this.lowWater = Math.max(1, Math.min(Math.ceil(options.batchSize / 2), Math.floor(runner.capacity / 2)));
     progress.onRelease(runner.name, (ids) => ids.forEach((id) => this.held.delete(id)));
@@ -83,6 +88,7 @@ export class OutboxReader {
       if (this.stopped) return;
       this.dirty = false;
       try {
+        if (this.probe.due()) await this.rescueStranded();
         await this.readPage();
         failures = 0;
       } catch (err) {
@@ -118,23 +124,7 @@ export class OutboxReader {
     const heldAbove: string[] = [];
     for (const ids of [this.held, this.skipped]) for (const [id, value] of ids) if (value > this.floor) heldAbove.push(id);
     const { rows } = await this.pool.query<OutboxRow>(this.query, [this.floor.toString(), heldAbove, sink, limit]);
-    for (const row of rows) {
-      const event = rowToEvent(row);
-      const routed = row.target_sink !== null ? [row.target_sink] : this.router.sinksFor(event);
-      const value = BigInt(row.id);
-      if (routed.length === 0) {
-        this.held.set(row.id, value);
-        this.progress.drop(row.id, sink);
-        continue;
-      }
-      if (!routed.includes(sink)) {
-        this.skipped.set(row.id, value);
-        continue;
-      }
-      this.held.set(row.id, value);
-      this.metrics.eventsCaptured.inc({ source: 'outbox' });
-      this.runner.push({ event, settle: (outcome) => this.progress.settle({ sink, rowId: row.id, routed, event, outcome }) });
-    }
+    for (const row of rows) this.take(row);
     // Full, or cut short by its byte budget: more may be waiting right after it.
     const full = rows.length >= limit || (rows.length > 0 && rows[0].total > rows.length);
     const last = rows.length > 0 ? BigInt(rows[rows.length - 1].id) : this.floor;
@@ -144,5 +134,42 @@ export class OutboxReader {
       for (const [id, value] of this.skipped) if (value <= reach) this.skipped.delete(id);
     }
     if (full) this.dirty = true;
+  }
+
+  /** Hands a row read from the outbox to the runner, or leaves it to the sinks it is routed to; false when left. */
+  private take(row: OutboxRow): boolean {
+    const sink = this.runner.name;
+    const event = rowToEvent(row);
+    const routed = row.target_sink !== null ? [row.target_sink] : this.router.sinksFor(event);
+    const value = BigInt(row.id);
+    if (routed.length === 0) {
+      this.held.set(row.id, value);
+      this.progress.drop(row.id, sink);
+      return true;
+    }
+    if (!routed.includes(sink)) {
+      this.skipped.set(row.id, value);
+      return false;
+    }
+    this.held.set(row.id, value);
+    this.metrics.eventsCaptured.inc({ source: 'outbox' });
+    this.runner.push({ event, settle: (outcome) => this.progress.settle({ sink, rowId: row.id, routed, event, outcome }) });
+    return true;
+  }
+
+  /** See StrandedRowProbe: rows below the floor this sink should have, delivered now and reported. */
+  private async rescueStranded(): Promise<void> {
+    const found = await this.probe.find(this.floor, [...this.held.keys()]);
+    if (found.length === 0) return;
+    const room = Math.max(1, this.runner.room);
+    if (found.length > room) this.probe.again();
+    const rows = await this.probe.rows(found.slice(0, room));
+    const rescued = rows.filter((row) => !this.held.has(row.id) && this.take(row)).map((row) => row.id);
+    if (rescued.length === 0) return;
+    this.metrics.outboxStranded.inc({ sink: this.runner.name }, rescued.length);
+    this.logger.warn(
+      { sink: this.runner.name, floor: this.floor.toString(), ids: rescued },
+      "outbox events were left below the reader's floor; delivering them now",
+    );
   }
 }

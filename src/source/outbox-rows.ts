@@ -1,6 +1,11 @@
 import type { BridgeEvent, RowOp } from '../event.js';
 
 const OPS: Record<string, RowOp> = { I: 'INSERT', U: 'UPDATE', D: 'DELETE' };
+
+/** The outbox's one-letter op code of a row op. */
+export function opCode(op: RowOp): string {
+  return op[0];
+}
 const UTC_TS = `to_char(o.ts AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"')`;
 
 /** The columns of outbox row `o` that rowToEvent reads; json as text, untouched, and `ts` as ISO 8601 in UTC. */

@@ -70,4 +70,5 @@ runSinkContract({
       };
     },
   },
+  eventHeaders: 'carried',
 });

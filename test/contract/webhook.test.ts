@@ -74,4 +74,5 @@ runSinkContract({
       return { ...far, heal: async () => void failing.delete(`/${scope.table}`) };
     },
   },
+  eventHeaders: { notApplicable: 'HTTP carries the event id in the body (and webhook-id when signed), not broker headers' },
 });

@@ -11,11 +11,12 @@ import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import amqp, { type ChannelModel, type ConsumeMessage } from 'amqplib';
+import { AMQP_URL } from '../support/amqp.js';
 import { arrivalOf } from './harness.js';
 import type { Arrival } from './tally.js';
 
 const run = promisify(execFile);
-export const AMQP_URL = process.env.PGBRIDGE_TEST_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+export { AMQP_URL };
 
 export async function rabbitmqctl(...args: string[]): Promise<void> {
   await run('rabbitmqctl', args, { timeout: 60_000 });

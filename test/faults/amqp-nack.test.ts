@@ -9,12 +9,13 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import amqp, { type Channel, type ChannelModel } from 'amqplib';
+import { AMQP_URL } from '../support/amqp.js';
 import { waitFor } from '../support/bridge.js';
 import type { TestDatabase } from '../support/pg.js';
 import { CountingWebhook, insertItems, installedConfig, itemsDatabase, keys, logsWith, outboxCount, startBridge, webhookSink, RETRY } from '../integration/outbox-harness.js';
 import { printCounts } from './tally.js';
 
-const BROKER = process.env.PGBRIDGE_TEST_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+const BROKER = AMQP_URL;
 const EXCHANGE = `pgbridge-test-nack-${randomUUID().slice(0, 8)}`;
 const QUEUE = `${EXCHANGE}-full`;
 

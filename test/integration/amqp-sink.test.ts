@@ -4,97 +4,41 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { after, before, describe, test, type TestContext } from 'node:test';
-import amqp, { type Channel, type ChannelModel, type ConsumeMessage } from 'amqplib';
-import convict from 'convict';
+import type { ConsumeMessage } from 'amqplib';
 import { pino } from 'pino';
-import { registerFormats } from '../../src/config/formats.js';
 import { PermanentError, RetriableError } from '../../src/errors.js';
 import type { BridgeEvent } from '../../src/event.js';
-import { cloudEventData, encodeEvent, type FormatName } from '../../src/formats/index.js';
-import { amqpSchema, type AmqpConfig, type AmqpSinkConfig } from '../../src/sinks/amqp/config.js';
-import { amqpSink } from '../../src/sinks/amqp/index.js';
-import type { Sink, SinkContext } from '../../src/sinks/sink.js';
+import type { FormatName } from '../../src/formats/index.js';
+import type { AmqpConfig, AmqpSinkConfig } from '../../src/sinks/amqp/config.js';
+import { amqpDescriptor } from '../../src/sinks/amqp/descriptor.js';
+import { AmqpSink } from '../../src/sinks/amqp/sink.js';
+import type { SinkClient, SinkContext } from '../../src/sinks/sink.js';
+import { sinkConfigKeys } from '../support/sink-config.js';
+import { AMQP_URL, AmqpAdmin, uniqueName } from '../support/amqp.js';
+import { cloudEventDataBody, pgbridgeBody } from '../support/contract-bodies.js';
 import { channelEvent, rowEvent } from '../support/events.js';
 
-const BROKER = process.env.PGBRIDGE_TEST_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+const BROKER = AMQP_URL;
 const ctx: SinkContext = { logger: pino({ level: 'silent' }), format: { database: 'testdb' } };
 const never = new AbortController().signal;
 
-registerFormats();
-
 /** A sink config as the loader would build it: this sink's keys through its own schema (so defaults apply), plus the common ones. */
-function sinkConfig(own: Partial<AmqpConfig>, format: FormatName = 'pgbridge', name = 'amqp-test'): AmqpSinkConfig {
-  const conf = convict<AmqpConfig>(amqpSchema);
-  conf.load({ url: BROKER, ...own });
-  conf.validate({ allowed: 'strict' });
-  return { ...conf.getProperties(), name, type: 'amqp', format, max_in_flight: 2, retry: { initial_ms: 100, max_ms: 1000, max_attempts: 0 } };
+function sinkConfig(own: Partial<AmqpConfig> & { max_batch?: number }, format: FormatName = 'pgbridge', name = 'amqp-test'): AmqpSinkConfig {
+  return sinkConfigKeys({ url: BROKER, ...own, name, type: 'amqp', format, max_in_flight: 2, retry: { initial_ms: 100, max_ms: 1000, max_attempts: 0 } }) as unknown as AmqpSinkConfig;
 }
 
-let admin: ChannelModel;
+let admin: AmqpAdmin;
 
 before(async () => {
-  admin = await amqp.connect(BROKER);
+  admin = await AmqpAdmin.connect();
 });
 
 after(async () => {
   await admin.close();
 });
 
-const unique = (what: string): string => `pgbridge-test-${what}-${randomUUID().slice(0, 8)}`;
-
-/** A fresh channel for the test; a broker error on it (e.g. a failed passive check) closes only this one. */
-async function adminChannel(t: TestContext): Promise<Channel> {
-  const channel = await admin.createChannel();
-  channel.on('error', () => {});
-  t.after(() => channel.close().catch(() => {}));
-  return channel;
-}
-
-async function exchange(t: TestContext, type = 'topic'): Promise<string> {
-  const name = unique('ex');
-  const channel = await adminChannel(t);
-  await channel.assertExchange(name, type, { durable: true });
-  t.after(async () => {
-    const cleanup = await admin.createChannel();
-    await cleanup.deleteExchange(name);
-    await cleanup.close();
-  });
-  return name;
-}
-
-/** Messages a queue received; the queue outlives connection cuts and is deleted after the test. */
-class Inbox {
-  readonly messages: ConsumeMessage[] = [];
-
-  static async bind(t: TestContext, exchangeName: string, pattern: string): Promise<Inbox> {
-    const channel = await adminChannel(t);
-    const { queue } = await channel.assertQueue(unique('q'), { durable: false, autoDelete: false });
-    t.after(async () => {
-      const cleanup = await admin.createChannel();
-      await cleanup.deleteQueue(queue);
-      await cleanup.close();
-    });
-    await channel.bindQueue(queue, exchangeName, pattern);
-    const inbox = new Inbox();
-    await channel.consume(queue, (message) => message && inbox.messages.push(message), { noAck: true });
-    return inbox;
-  }
-
-  /** Waits for `count` messages, then a little longer so that extra ones would show up too. */
-  async settle(count: number, timeoutMs = 5000): Promise<ConsumeMessage[]> {
-    const deadline = Date.now() + timeoutMs;
-    while (this.messages.length < count && Date.now() < deadline) await sleep(20);
-    await sleep(200);
-    return this.messages;
-  }
-
-  ids(): string[] {
-    return this.messages.map((m) => String(m.properties.messageId));
-  }
-}
-
-async function connected(t: TestContext, config: AmqpSinkConfig): Promise<Sink> {
-  const sink = amqpSink.create(config, ctx);
+async function connected(t: TestContext, config: AmqpSinkConfig): Promise<SinkClient> {
+  const sink = new AmqpSink(config, ctx);
   t.after(() => sink.close());
   await sink.connect(never);
   assert.equal(sink.isReady(), true);
@@ -117,23 +61,23 @@ describe('amqp sink config', () => {
   });
 
   test('check() names a bad routing key placeholder; secrets() gives the URL password', () => {
-    assert.deepEqual(amqpSink.check?.(sinkConfig({ exchange: 'e' })), []);
-    const problems = amqpSink.check?.(sinkConfig({ exchange: 'e', routing_key: '{schema}.{tabel}' })) ?? [];
+    assert.deepEqual(amqpDescriptor.check?.(sinkConfig({ exchange: 'e' })), []);
+    const problems = amqpDescriptor.check?.(sinkConfig({ exchange: 'e', routing_key: '{schema}.{tabel}' })) ?? [];
     assert.equal(problems.length, 1);
     assert.equal(problems[0].path, 'routing_key');
     assert.match(problems[0].message, /\{tabel\}/);
 
-    const secrets = amqpSink.secrets?.(sinkConfig({ exchange: 'e', url: 'amqps://app:p%40ss%2Fw0rd@mq.example:5671/prod' })) ?? [];
+    const secrets = amqpDescriptor.secrets?.(sinkConfig({ exchange: 'e', url: 'amqps://app:p%40ss%2Fw0rd@mq.example:5671/prod' })) ?? [];
     assert.deepEqual(secrets, ['p%40ss%2Fw0rd', 'p@ss/w0rd']);
-    assert.deepEqual(amqpSink.secrets?.(sinkConfig({ exchange: 'e', url: 'amqp://mq.example' })), []);
+    assert.deepEqual(amqpDescriptor.secrets?.(sinkConfig({ exchange: 'e', url: 'amqp://mq.example' })), []);
   });
 });
 
 describe('amqp sink', () => {
   test('topic exchange: bindings receive exactly the events their pattern matches', async (t) => {
-    const ex = await exchange(t);
-    const orders = await Inbox.bind(t, ex, 'public.orders.*');
-    const deletes = await Inbox.bind(t, ex, '*.*.delete');
+    const ex = await admin.exchange('topic', t);
+    const orders = await admin.queue(ex, 'public.orders.*', t);
+    const deletes = await admin.queue(ex, '*.*.delete', t);
     const sink = await connected(t, sinkConfig({ exchange: ex }));
 
     const insert = rowEvent({ op: 'INSERT' });
@@ -152,9 +96,9 @@ describe('amqp sink', () => {
     assert.deepEqual(deletes.ids(), [remove.id, otherDelete.id]);
   });
 
-  test('message properties and a body equal to the encoded event, bigint digits kept', async (t) => {
-    const ex = await exchange(t);
-    const inbox = await Inbox.bind(t, ex, '#');
+  test('message properties and the CONTRACT §3.1 body, bigint digits kept', async (t) => {
+    const ex = await admin.exchange('topic', t);
+    const inbox = await admin.queue(ex, '#', t);
     const sink = await connected(t, sinkConfig({ exchange: ex }));
     const event = rowEvent({ op: 'UPDATE', data: '{"id":9007199254740993,"n":1.50}', old: '{"id":9007199254740993,"n":1}', key: '{"id":9007199254740993}' });
 
@@ -166,13 +110,13 @@ describe('amqp sink', () => {
     assert.equal(message.properties.contentType, 'application/json');
     assert.equal(message.properties.messageId, event.id);
     assert.deepEqual(message.properties.headers, { 'pgbridge-id': event.id, 'pgbridge-op': 'UPDATE', 'pgbridge-table': 'public.orders' });
-    assert.equal(body(message), encodeEvent(event, 'pgbridge', ctx.format));
+    assert.equal(body(message), pgbridgeBody(event));
     assert.match(body(message), /"data":\{"id":9007199254740993,"n":1\.50\}/);
   });
 
   test('skor format: the body is skor\'s payload', async (t) => {
-    const ex = await exchange(t);
-    const inbox = await Inbox.bind(t, ex, '#');
+    const ex = await admin.exchange('topic', t);
+    const inbox = await admin.queue(ex, '#', t);
     const sink = await connected(t, sinkConfig({ exchange: ex }, 'skor'));
     const event = rowEvent({ op: 'INSERT', data: '{"id":1,"name":"abc1"}' });
 
@@ -183,8 +127,8 @@ describe('amqp sink', () => {
   });
 
   test('cloudevents: binary mode with cloudEvents: application properties and the data object as body', async (t) => {
-    const ex = await exchange(t);
-    const inbox = await Inbox.bind(t, ex, '#');
+    const ex = await admin.exchange('topic', t);
+    const inbox = await admin.queue(ex, '#', t);
     const sink = await connected(t, sinkConfig({ exchange: ex }, 'cloudevents'));
     const row = rowEvent({ op: 'UPDATE', data: '{"id":7,"status":"paid"}', old: '{"id":7,"status":"new"}', key: '{"id":7}' });
     const notify = channelEvent({ channel: 'jobs', payload: 'not json' });
@@ -204,7 +148,7 @@ describe('amqp sink', () => {
     assert.equal(rowHeaders['cloudEvents:time'], row.ts);
     assert.equal(rowHeaders['cloudEvents:datacontenttype'], undefined, 'datacontenttype travels as content-type');
     assert.deepEqual(JSON.parse(body(rowMessage)), { data: { id: 7, status: 'paid' }, old: { id: 7, status: 'new' } });
-    assert.equal(body(rowMessage), cloudEventData(row));
+    assert.equal(body(rowMessage), cloudEventDataBody(row));
 
     const notifyHeaders = notifyMessage.properties.headers ?? {};
     assert.equal(notifyHeaders['cloudEvents:type'], 'pgbridge.notify');
@@ -214,8 +158,8 @@ describe('amqp sink', () => {
   });
 
   test('channel events are routed by channel name under the default template', async (t) => {
-    const ex = await exchange(t);
-    const jobs = await Inbox.bind(t, ex, 'jobs');
+    const ex = await admin.exchange('topic', t);
+    const jobs = await admin.queue(ex, 'jobs', t);
     const sink = await connected(t, sinkConfig({ exchange: ex }));
     const event = channelEvent({ channel: 'jobs', payload: '{"task":42}' });
 
@@ -224,21 +168,17 @@ describe('amqp sink', () => {
     const [message] = await jobs.settle(1);
     assert.equal(jobs.messages.length, 1);
     assert.equal(message.fields.routingKey, 'jobs');
-    assert.equal(body(message), encodeEvent(event, 'pgbridge', ctx.format));
-    assert.deepEqual(message.properties.headers, { 'pgbridge-id': event.id, 'pgbridge-channel': 'jobs' });
+    assert.equal(body(message), pgbridgeBody(event));
+    assert.deepEqual(message.properties.headers, { 'pgbridge-id': event.id, 'pgbridge-op': 'NOTIFY', 'pgbridge-channel': 'jobs' });
   });
 
   test('direct exchange with a custom routing key template', async (t) => {
-    const ex = unique('direct');
-    t.after(async () => {
-      const cleanup = await admin.createChannel();
-      await cleanup.deleteExchange(ex);
-      await cleanup.close();
-    });
+    const ex = uniqueName('direct');
+    t.after(() => admin.deleteExchange(ex));
     const sink = await connected(t, sinkConfig({ exchange: ex, exchange_type: 'direct', routing_key: '{table}' }));
     // Re-declaring with the same type succeeds only if the sink declared it as direct.
-    await (await adminChannel(t)).assertExchange(ex, 'direct', { durable: true });
-    const orders = await Inbox.bind(t, ex, 'orders');
+    await (await admin.channel(t)).assertExchange(ex, 'direct', { durable: true });
+    const orders = await admin.queue(ex, 'orders', t);
     const events = [rowEvent({ op: 'INSERT' }), rowEvent({ op: 'DELETE' })];
 
     await sink.send(events, never);
@@ -249,8 +189,8 @@ describe('amqp sink', () => {
   });
 
   test('an unroutable message is a PermanentError naming only it; the rest of the batch arrives', async (t) => {
-    const ex = await exchange(t);
-    const orders = await Inbox.bind(t, ex, 'public.orders.*');
+    const ex = await admin.exchange('topic', t);
+    const orders = await admin.queue(ex, 'public.orders.*', t);
     const sink = await connected(t, sinkConfig({ exchange: ex }));
     const first = rowEvent({ op: 'INSERT' });
     const stray = rowEvent({ op: 'INSERT', table: 'nobody_listens' });
@@ -274,8 +214,8 @@ describe('amqp sink', () => {
   });
 
   test('declare: false uses an existing exchange and fails to connect when it is missing', async (t) => {
-    const missing = unique('missing');
-    const absent = amqpSink.create(sinkConfig({ exchange: missing, declare: false }), ctx);
+    const missing = uniqueName('missing');
+    const absent = new AmqpSink(sinkConfig({ exchange: missing, declare: false }), ctx);
     t.after(() => absent.close());
     await assert.rejects(absent.connect(never), (err: unknown) => {
       assert.ok(err instanceof RetriableError);
@@ -285,12 +225,11 @@ describe('amqp sink', () => {
     });
     assert.equal(absent.isReady(), false);
     await assert.rejects(absent.send([rowEvent()], never), RetriableError);
-    const check = await admin.createChannel();
-    check.on('error', () => {});
+    const check = await admin.channel(t);
     await assert.rejects(check.checkExchange(missing), /NOT_FOUND/, 'the sink must not have declared it');
 
-    const ex = await exchange(t);
-    const inbox = await Inbox.bind(t, ex, '#');
+    const ex = await admin.exchange('topic', t);
+    const inbox = await admin.queue(ex, '#', t);
     const sink = await connected(t, sinkConfig({ exchange: ex, declare: false }));
     const event = rowEvent();
     await sink.send([event], never);
@@ -299,7 +238,7 @@ describe('amqp sink', () => {
   });
 
   test('an unreachable broker or wrong password: RetriableError without the password', async (t) => {
-    const down = amqpSink.create(sinkConfig({ exchange: 'x', url: 'amqp://guest:pw-down-1234@127.0.0.1:1/' }), ctx);
+    const down = new AmqpSink(sinkConfig({ exchange: 'x', url: 'amqp://guest:pw-down-1234@127.0.0.1:1/' }), ctx);
     t.after(() => down.close());
     await assert.rejects(down.connect(never), (err: unknown) => {
       assert.ok(err instanceof RetriableError);
@@ -309,7 +248,7 @@ describe('amqp sink', () => {
       return true;
     });
 
-    const denied = amqpSink.create(sinkConfig({ exchange: 'x', url: BROKER.replace(/:[^:@/]*@/, ':wrong-pw-5678@') }), ctx);
+    const denied = new AmqpSink(sinkConfig({ exchange: 'x', url: BROKER.replace(/:[^:@/]*@/, ':wrong-pw-5678@') }), ctx);
     t.after(() => denied.close());
     await assert.rejects(denied.connect(never), (err: unknown) => {
       assert.ok(err instanceof RetriableError);
@@ -321,10 +260,10 @@ describe('amqp sink', () => {
   });
 
   test('an aborted signal: connect and send reject as retriable and publish nothing', async (t) => {
-    const ex = await exchange(t);
-    const inbox = await Inbox.bind(t, ex, '#');
+    const ex = await admin.exchange('topic', t);
+    const inbox = await admin.queue(ex, '#', t);
     const aborted = AbortSignal.abort();
-    const sink = amqpSink.create(sinkConfig({ exchange: ex }), ctx);
+    const sink = new AmqpSink(sinkConfig({ exchange: ex }), ctx);
     t.after(() => sink.close());
     await assert.rejects(sink.connect(aborted), RetriableError);
     assert.equal(sink.isReady(), false);
@@ -338,9 +277,9 @@ describe('amqp sink', () => {
   });
 
   test('a channel error (exchange deleted under it) fails the send as retriable; connect() recovers', async (t) => {
-    const ex = await exchange(t);
+    const ex = await admin.exchange('topic', t);
     const sink = await connected(t, sinkConfig({ exchange: ex }));
-    const channel = await adminChannel(t);
+    const channel = await admin.channel(t);
     await channel.deleteExchange(ex);
 
     await assert.rejects(sink.send([rowEvent()], never), RetriableError);
@@ -349,7 +288,7 @@ describe('amqp sink', () => {
 
     await sink.connect(never);
     assert.equal(sink.isReady(), true);
-    const inbox = await Inbox.bind(t, ex, '#');
+    const inbox = await admin.queue(ex, '#', t);
     const events = [rowEvent(), rowEvent({ op: 'DELETE' })];
     await sink.send(events, never);
     await inbox.settle(2);
@@ -357,8 +296,8 @@ describe('amqp sink', () => {
   });
 
   test('the broker closing the connection: not ready, send rejected, connect() again delivers everything', async (t) => {
-    const ex = await exchange(t);
-    const inbox = await Inbox.bind(t, ex, '#');
+    const ex = await admin.exchange('topic', t);
+    const inbox = await admin.queue(ex, '#', t);
     const name = `cut-${randomUUID().slice(0, 8)}`;
     const sink = await connected(t, sinkConfig({ exchange: ex }, 'pgbridge', name));
     const pid = await brokerConnectionPid(`pgbridge ${name}`);

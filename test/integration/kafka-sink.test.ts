@@ -8,10 +8,12 @@ import { after, before, describe, test } from 'node:test';
 import { pino } from 'pino';
 import { PermanentError, RetriableError } from '../../src/errors.js';
 import type { BridgeEvent } from '../../src/event.js';
-import { cloudEventAttributes, cloudEventData, encodeEvent, type FormatName } from '../../src/formats/index.js';
 import { ackLevel, brokerList, checkKafkaConfig, kafkaSecrets, type KafkaSinkConfig } from '../../src/sinks/kafka/config.js';
-import { kafkaSink, KafkaSink } from '../../src/sinks/kafka/index.js';
+import { kafkaDescriptor } from '../../src/sinks/kafka/descriptor.js';
+import { KafkaSink } from '../../src/sinks/kafka/sink.js';
+import { cloudEventAttributesOf, cloudEventDataBody, pgbridgeBody, skorBody } from '../support/contract-bodies.js';
 import { channelEvent, rowEvent } from '../support/events.js';
+import { sinkConfigKeys } from '../support/sink-config.js';
 import { forward, freePort } from '../support/tcp.js';
 import { consumeMessages, createTopic, kafkaBrokers, readTopic, startMockCluster, type ReceivedMessage } from '../support/kafka.js';
 
@@ -24,30 +26,14 @@ const logger = pino({ level: 'warn' }, { write: (line: string) => void logLines.
 let brokers: string[];
 const open: KafkaSink[] = [];
 
+/** A kafka sink config through the type's schema (defaults applied; check() left to the config tests). */
 function config(overrides: Partial<KafkaSinkConfig> = {}): KafkaSinkConfig {
-  return {
-    name: 'kafka',
-    type: 'kafka',
-    format: 'pgbridge',
-    max_in_flight: 1,
-    retry: { initial_ms: 10, max_ms: 10, max_attempts: 1 },
-    brokers,
-    topic: '{schema}.{table}',
-    key: null,
-    acks: 'all',
-    compression: 'none',
-    ssl: null,
-    sasl: null,
-    client_id: 'pgbridge-test',
-    max_batch: 500,
-    allow_auto_topic_creation: true,
-    timeout_ms: 10_000,
-    ...overrides,
-  };
+  const raw = { name: 'kafka', type: 'kafka', max_in_flight: 1, retry: { initial_ms: 10, max_ms: 10, max_attempts: 1 }, brokers, client_id: 'pgbridge-test', timeout_ms: 10_000, ...overrides };
+  return sinkConfigKeys(raw) as unknown as KafkaSinkConfig;
 }
 
 async function connected(overrides: Partial<KafkaSinkConfig> = {}): Promise<KafkaSink> {
-  const sink = kafkaSink.create(config(overrides), { logger, format: formatContext });
+  const sink = new KafkaSink(config(overrides), { logger, format: formatContext });
   assert.ok(sink instanceof KafkaSink);
   open.push(sink);
   await sink.connect(never);
@@ -60,8 +46,6 @@ const byId = (messages: readonly ReceivedMessage[], id: string): ReceivedMessage
   return found;
 };
 
-const encoded = (event: BridgeEvent, format: FormatName = 'pgbridge'): string => encodeEvent(event, format, formatContext);
-
 before(async () => {
   brokers = await kafkaBrokers();
 });
@@ -71,7 +55,7 @@ after(async () => {
 });
 
 describe('kafka sink', () => {
-  test('value is exactly the encoded event, headers name id, op and table, key is the primary key', async () => {
+  test('value is exactly the CONTRACT §3.1 body, headers name id, op and table, key is the primary key', async () => {
     const sink = await connected();
     const table = `values_${run}`;
     const data = '{"id":9007199254740993,"price":12.50,"note":"é \\"quoted\\""}';
@@ -86,7 +70,7 @@ describe('kafka sink', () => {
     assert.equal(got.length, 3);
     assert.deepEqual(
       got.map((m) => m.value),
-      events.map((e) => encoded(e)),
+      events.map(pgbridgeBody),
     );
     assert.match(got[0].value ?? '', /"id":9007199254740993,/);
     for (const [i, event] of events.entries()) {
@@ -104,7 +88,7 @@ describe('kafka sink', () => {
     const event = rowEvent({ table: `skor_${run}` });
     await sink.send([event], never);
     const [got] = await readTopic(brokers, `public.skor_${run}`, { atLeast: 1 });
-    assert.equal(got.value, encoded(event, 'skor'));
+    assert.equal(got.value, skorBody(event));
     assert.equal(got.value, `{"table":"skor_${run}","schema":"public","op":"INSERT","data":${event.kind === 'row' ? event.data : ''}}`);
   });
 
@@ -161,7 +145,7 @@ describe('kafka sink', () => {
     }
     assert.deepEqual(
       positions(row).map((m) => m.value),
-      row.map((e) => encoded(e)),
+      row.map(pgbridgeBody),
     );
     // The other keys do spread: partitioning is real, not everything in one partition.
     assert.ok(new Set(positions(others).map((m) => m.partition)).size > 1, 'twenty keys all in one partition');
@@ -180,7 +164,7 @@ describe('kafka sink', () => {
     assert.equal(gotA.headers['pgbridge-id'], a.id);
     assert.equal(gotB.headers['pgbridge-id'], b.id);
     assert.equal(channelTopic.length, 1);
-    assert.equal(channelTopic[0].value, encoded(notice));
+    assert.equal(channelTopic[0].value, pgbridgeBody(notice));
     assert.deepEqual(channelTopic[0].headers, { 'pgbridge-id': notice.id, 'pgbridge-op': 'NOTIFY', 'pgbridge-channel': `jobs_${run}` });
 
     const byOp = await connected({ topic: `ops_${run}.{table}.{op}` });
@@ -203,17 +187,12 @@ describe('kafka sink', () => {
     ];
     for (const event of [row, keyless, notice]) {
       const message = byId(got, event.id);
-      const attributes = cloudEventAttributes(event, formatContext);
-      assert.equal(message.value, cloudEventData(event));
+      const { datacontenttype, ...attributes } = cloudEventAttributesOf(event, formatContext.database);
+      assert.equal(message.value, cloudEventDataBody(event));
       const ce = Object.fromEntries(Object.entries(message.headers).filter(([name]) => !name.startsWith('pgbridge-')));
       assert.deepEqual(ce, {
-        ce_specversion: '1.0',
-        ce_id: event.id,
-        ce_type: attributes.type,
-        ce_source: attributes.source,
-        ...(attributes.subject === undefined ? {} : { ce_subject: attributes.subject }),
-        ce_time: event.ts,
-        'content-type': 'application/json',
+        ...Object.fromEntries(Object.entries(attributes).map(([name, value]) => [`ce_${name}`, value])),
+        'content-type': datacontenttype,
       });
     }
     const rowMessage = byId(got, row.id);
@@ -234,7 +213,7 @@ describe('kafka sink', () => {
     const got = await readTopic(brokers, `public.${table}`, { atLeast: 5 });
     assert.deepEqual(
       got.map((m) => m.value),
-      events.map((e) => encoded(e)),
+      events.map(pgbridgeBody),
     );
   });
 
@@ -256,7 +235,7 @@ describe('kafka sink', () => {
 
   test('unreachable brokers: connect and send reject with RetriableError; connect works once they are back', async () => {
     const port = await freePort();
-    const sink = kafkaSink.create(config({ brokers: [`127.0.0.1:${port}`], topic: `back_${run}` }), { logger, format: formatContext });
+    const sink = new KafkaSink(config({ brokers: [`127.0.0.1:${port}`], topic: `back_${run}` }), { logger, format: formatContext });
     open.push(sink as KafkaSink);
 
     await assert.rejects(sink.connect(never), RetriableError);
@@ -292,7 +271,7 @@ describe('kafka sink', () => {
   });
 
   test('close() while connect() is under way: the connect rejects and the sink stays closed', async () => {
-    const sink = kafkaSink.create(config(), { logger, format: formatContext });
+    const sink = new KafkaSink(config(), { logger, format: formatContext });
     open.push(sink as KafkaSink);
     const connecting = sink.connect(never);
     await sink.close();
@@ -317,7 +296,7 @@ describe('kafka sink', () => {
   test('the sasl password appears in no log line and no error', async () => {
     const password = `pw-${run}-secret`;
     const sasl = { mechanism: 'plain' as const, username: 'bridge', password };
-    const sink = kafkaSink.create(config({ sasl }), { logger, format: formatContext });
+    const sink = new KafkaSink(config({ sasl }), { logger, format: formatContext });
     open.push(sink as KafkaSink);
     // The mock cluster has no SASL, so this fails; a real broker with wrong credentials fails the same way.
     const error = await sink.connect(never).then(
@@ -330,7 +309,7 @@ describe('kafka sink', () => {
       assert.ok(!String(error.cause).includes(password));
     }
     assert.ok(!logLines.join('').includes(password), 'password in the log');
-    assert.deepEqual(kafkaSink.secrets?.(config({ sasl })), [password]);
+    assert.deepEqual(kafkaDescriptor.secrets?.(config({ sasl })), [password]);
   });
 });
 

@@ -1,8 +1,9 @@
 import { pino } from 'pino';
-import { loadConfig } from '../../src/config/load.js';
+import { loadConfig, sinkKeys, type Problem } from '../../src/config/load.js';
 import type { SinkConfig } from '../../src/config/types.js';
-import { sinkModules } from '../../src/sinks/registry.js';
-import type { Sink, SinkContext } from '../../src/sinks/sink.js';
+import { ConfiguredSink } from '../../src/sinks/configured-sink.js';
+import { createSink } from '../../src/sinks/create.js';
+import type { Sink, SinkClient, SinkContext } from '../../src/sinks/sink.js';
 import { writeConfig } from './bridge.js';
 
 export const silentContext = (database: string): SinkContext => ({ logger: pino({ level: 'silent' }), format: { database } });
@@ -13,10 +14,18 @@ export function loadSinkConfig(raw: Record<string, unknown>): SinkConfig {
   return loadConfig(file).sinks[0];
 }
 
-/** A sink made the way the bridge makes it: loaded config, then its module from the registry. */
-export function sinkFromConfig(raw: Record<string, unknown>, ctx: SinkContext): Sink {
-  const config = loadSinkConfig(raw);
-  const module = sinkModules.get(config.type);
-  if (!module) throw new Error(`no sink module for type ${config.type}`);
-  return module.create(config as never, ctx);
+/** One sink's keys through its type's schema only (defaults, types, formats), without the type's check(): for testing check() itself. */
+export function sinkConfigKeys(raw: Record<string, unknown>): SinkConfig {
+  const problems: Problem[] = [];
+  const config = sinkKeys(raw, 'sink', problems);
+  if (config === undefined) throw new Error(problems.map((p) => `${p.path}: ${p.message}`).join('\n'));
+  return config;
 }
+
+/** A sink made the way the bridge makes it: loaded config, then its type's descriptor from the registry. */
+export function sinkFromConfig(raw: Record<string, unknown>, ctx: SinkContext): Sink {
+  return createSink(loadSinkConfig(raw), ctx);
+}
+
+/** A configured sink around a client the test built itself (e.g. a stdout client writing to a file). */
+export const configuredSink = (config: SinkConfig, client: SinkClient): Sink => new ConfiguredSink(config, async () => client);

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { describe, test } from 'node:test';
 import YAML from 'yaml';
 import { loadConfig } from '../../src/config/load.js';
-import { sinkModules } from '../../src/sinks/registry.js';
+import { sinkTypes } from '../../src/sinks/registry.js';
 import { ROOT } from '../support/bridge.js';
 
 const CONFIG_DIR = path.join(ROOT, 'config');
@@ -28,7 +28,7 @@ describe('the example configs in config/', () => {
 
   test('example.yaml has a sink of every type, each reached by a route', () => {
     const config = loadConfig(path.join(CONFIG_DIR, 'example.yaml'), ENV);
-    assert.deepEqual(new Set(config.sinks.map((s) => s.type)), new Set(sinkModules.keys()));
+    assert.deepEqual(new Set(config.sinks.map((s) => s.type)), new Set(sinkTypes.keys()));
     const routed = new Set(config.routes?.flatMap((r) => r.to));
     for (const sink of config.sinks) assert.ok(routed.has(sink.name), `no route to ${sink.name}`);
   });
@@ -38,7 +38,7 @@ describe('the example configs in config/', () => {
     for (const type of ['amqp', 'kafka']) {
       const sink = raw.sinks.find((s) => s.type === type);
       assert.ok(sink, `no ${type} sink`);
-      const missing = Object.keys(sinkModules.get(type)!.schema).filter((key) => !(key in sink));
+      const missing = Object.keys(sinkTypes.get(type)!.schema).filter((key) => !(key in sink));
       assert.deepEqual(missing, [], `${type} options missing from example.yaml`);
     }
   });

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { configReference } from '../../src/config/reference.js';
-import { sinkModules } from '../../src/sinks/registry.js';
+import { sinkTypes } from '../../src/sinks/registry.js';
 
 const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
 
@@ -13,7 +13,7 @@ test('README configuration reference equals the one generated from the schema', 
 });
 
 test('README documents every sink type and every command of the contract', () => {
-  for (const type of sinkModules.keys()) assert.match(readme, new RegExp(`type: ${type}`));
+  for (const type of sinkTypes.keys()) assert.match(readme, new RegExp(`type: ${type}`));
   for (const command of ['run', 'install', 'uninstall', 'sql', 'check']) assert.match(readme, new RegExp(`pgbridge ${command} \\[-c FILE\\]`));
 });
 

@@ -23,6 +23,7 @@ function config(overrides: Partial<WebhookSinkConfig> = {}): WebhookSinkConfig {
     timeout_ms: 1000,
     secret: null,
     batch: { max_events: 1, max_wait_ms: 0 },
+    max_batch: 1,
     cloudevents_mode: 'structured',
     ...overrides,
   };

@@ -1,7 +1,6 @@
 import type { Schema } from 'convict';
 import { checkTemplate } from '../../template.js';
-import type { ConfigProblem } from '../module.js';
-import type { CommonSinkConfig } from '../sink.js';
+import type { CommonSinkConfig, ConfigProblem } from '../../config/sink-schema.js';
 
 export const EXCHANGE_TYPES = ['topic', 'direct', 'fanout', 'headers'] as const;
 export type ExchangeType = (typeof EXCHANGE_TYPES)[number];
@@ -15,7 +14,6 @@ export interface AmqpConfig {
   routing_key: string;
   heartbeat_s: number;
   connect_timeout_ms: number;
-  max_batch: number;
 }
 
 export type AmqpSinkConfig = AmqpConfig & CommonSinkConfig;
@@ -56,11 +54,6 @@ export const amqpSchema: Schema<AmqpConfig> = {
     doc: 'How long opening the TCP/TLS connection may take.',
     format: 'positive-int',
     default: 10000,
-  },
-  max_batch: {
-    doc: 'Most events published in one pipelined batch before awaiting their confirms.',
-    format: 'positive-int',
-    default: 500,
   },
 };
 

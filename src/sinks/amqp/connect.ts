@@ -1,5 +1,7 @@
-import type { ChannelModel, ConfirmChannel } from 'amqplib';
+import amqp, { type ChannelModel, type ConfirmChannel } from 'amqplib';
 import { errorMessage, RetriableError } from '../../errors.js';
+import type { Scrubber } from '../../secrets.js';
+import { untilAborted } from '../until-aborted.js';
 import type { AmqpSinkConfig } from './config.js';
 
 export interface AmqpSession {
@@ -23,31 +25,26 @@ function withHeartbeat(url: string, heartbeatS: number): string {
   return parsed.toString();
 }
 
-function redact(message: string, secrets: readonly string[]): string {
-  return secrets.reduce((text, secret) => text.split(secret).join('***'), message);
-}
-
 /**
  * Opens a connection and a confirm channel and makes sure the exchange is
  * there. Every failure is a RetriableError whose message names the broker and
  * the step, with the URL's password scrubbed out.
  */
-export async function openSession(config: AmqpSinkConfig, secrets: readonly string[], signal: AbortSignal): Promise<AmqpSession> {
+export async function openSession(config: AmqpSinkConfig, scrubber: Scrubber, signal: AbortSignal): Promise<AmqpSession> {
   const where = `amqp sink "${config.name}" (${describeUrl(config.url)})`;
   const fail = (step: string, cause: unknown): RetriableError =>
-    new RetriableError(redact(`${where}: ${step}: ${errorMessage(cause)}`, secrets), { code: 'PGBRIDGE_AMQP_CONNECT' });
+    new RetriableError(scrubber.scrub(`${where}: ${step}: ${errorMessage(cause)}`), { code: 'PGBRIDGE_AMQP_CONNECT' });
 
   let connection: ChannelModel;
   try {
     signal.throwIfAborted();
-    // Loaded here, not at startup: a process without an amqp sink never pays for amqplib.
-    const { default: amqp } = await import('amqplib');
-    connection = await abortable(
+    connection = await untilAborted(
       amqp.connect(withHeartbeat(config.url, config.heartbeat_s), {
         timeout: config.connect_timeout_ms,
         clientProperties: { connection_name: `pgbridge ${config.name}` },
       }),
       signal,
+      (aborted) => aborted.reason,
       (late) => void late.close().catch(() => {}),
     );
   } catch (err) {
@@ -79,23 +76,4 @@ export async function openSession(config: AmqpSinkConfig, secrets: readonly stri
     connection.off('error', swallow);
     channel?.off('error', swallow);
   }
-}
-
-/** Settles with `promise`, or rejects as soon as `signal` aborts; a value that arrives late goes to `discard`. */
-function abortable<T>(promise: Promise<T>, signal: AbortSignal, discard: (late: T) => void): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        if (signal.aborted) discard(value);
-        else resolve(value);
-      },
-      (err: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(err);
-      },
-    );
-  });
 }

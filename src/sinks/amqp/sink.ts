@@ -3,7 +3,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Message } from 'amqplib';
 import type { BridgeEvent } from '../../event.js';
 import { errorMessage, PermanentError, RetriableError } from '../../errors.js';
-import type { Sink, SinkContext } from '../sink.js';
+import { Scrubber } from '../../secrets.js';
+import type { SinkClient, SinkContext } from '../sink.js';
+import { untilAborted } from '../until-aborted.js';
 import { amqpSecrets, type AmqpSinkConfig } from './config.js';
 import { describeUrl, openSession, type AmqpSession } from './connect.js';
 import { toMessage, type AmqpMessage, type MessageSettings } from './message.js';
@@ -29,11 +31,8 @@ type Confirm = { ok: true } | { ok: false; error: Error };
  * broker confirmed every message. It does not reconnect by itself: on loss it
  * turns not ready and the delivery runner calls connect() again.
  */
-export class AmqpSink implements Sink {
-  readonly type = 'amqp';
-  readonly maxBatch: number;
-  readonly maxInFlight: number;
-  private readonly secrets: readonly string[];
+export class AmqpSink implements SinkClient {
+  private readonly scrubber: Scrubber;
   private readonly settings: MessageSettings;
   private live: Live | undefined;
   private ready = false;
@@ -43,13 +42,11 @@ export class AmqpSink implements Sink {
     private readonly config: AmqpSinkConfig,
     private readonly ctx: SinkContext,
   ) {
-    this.maxBatch = config.max_batch;
-    this.maxInFlight = config.max_in_flight;
-    this.secrets = amqpSecrets(config);
+    this.scrubber = new Scrubber(amqpSecrets(config));
     this.settings = { routingKey: config.routing_key, format: config.format };
   }
 
-  get name(): string {
+  private get name(): string {
     return this.config.name;
   }
 
@@ -65,7 +62,7 @@ export class AmqpSink implements Sink {
 
   private async reconnect(signal: AbortSignal): Promise<void> {
     await this.shutDown();
-    const session = await openSession(this.config, this.secrets, signal);
+    const session = await openSession(this.config, this.scrubber, signal);
     this.live = this.watch(session);
     this.ready = true;
     this.ctx.logger.info({ sink: this.name, broker: describeUrl(this.config.url), exchange: this.config.exchange }, 'amqp sink connected');
@@ -86,10 +83,10 @@ export class AmqpSink implements Sink {
       }
     } catch (err) {
       // Publishing on a channel that just closed throws; the confirms already pending settle as failed.
-      await untilAborted(Promise.all(confirms), signal).catch(() => {});
+      await untilAborted(Promise.all(confirms), signal, sendAborted).catch(() => {});
       throw this.failure(live, err);
     }
-    const results = await untilAborted(Promise.all(confirms), signal);
+    const results = await untilAborted(Promise.all(confirms), signal, sendAborted);
 
     const failed = results.find((result): result is { ok: false; error: Error } => !result.ok);
     if (failed !== undefined) {
@@ -142,7 +139,7 @@ export class AmqpSink implements Sink {
     session.connection.on('close', (err?: Error) => {
       if (err !== undefined) live.lastError ??= errorMessage(err);
       lose();
-      if (!live.closedByUs) this.ctx.logger.warn({ sink: this.name, reason: this.scrub(live.lastError ?? 'closed') }, 'amqp sink disconnected');
+      if (!live.closedByUs) this.ctx.logger.warn({ sink: this.name, reason: this.scrubber.scrub(live.lastError ?? 'closed') }, 'amqp sink disconnected');
     });
     session.connection.on('blocked', (reason: string) => this.ctx.logger.warn({ sink: this.name, reason }, 'amqp broker blocked publishing'));
     session.connection.on('unblocked', () => this.ctx.logger.info({ sink: this.name }, 'amqp broker unblocked publishing'));
@@ -167,23 +164,15 @@ export class AmqpSink implements Sink {
   /** A nack on a healthy channel, or the loss of the channel itself: either way the batch is to be sent again. */
   private failure(live: Live, cause: unknown): RetriableError {
     if (this.ready && this.live === live) {
-      return new RetriableError(`amqp sink "${this.name}": broker did not confirm: ${this.scrub(errorMessage(cause))}`, { cause });
+      return new RetriableError(`amqp sink "${this.name}": broker did not confirm: ${this.scrubber.scrub(errorMessage(cause))}`, { cause });
     }
     const reason = live.lastError ?? errorMessage(cause);
-    return new RetriableError(`amqp sink "${this.name}": connection lost: ${this.scrub(reason)}`, { cause, code: 'PGBRIDGE_AMQP_LOST' });
+    return new RetriableError(`amqp sink "${this.name}": connection lost: ${this.scrubber.scrub(reason)}`, { cause, code: 'PGBRIDGE_AMQP_LOST' });
   }
 
-  private scrub(text: string): string {
-    return this.secrets.reduce((out, secret) => out.split(secret).join('***'), text);
-  }
 }
 
 /** The batch is handed back (RetriableError) when the runner gives up waiting, e.g. at shutdown. */
-function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(new RetriableError('send aborted', { cause: signal.reason }));
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(new RetriableError('send aborted', { cause: signal.reason }));
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
-  });
-}
+const sendAborted = (signal: AbortSignal): RetriableError => new RetriableError('send aborted', { cause: signal.reason });
+
+export const createSink = (config: AmqpSinkConfig, ctx: SinkContext): SinkClient => new AmqpSink(config, ctx);

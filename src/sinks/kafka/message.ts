@@ -1,6 +1,7 @@
 import { orderingKey, type BridgeEvent } from '../../event.js';
-import { cloudEventAttributes, cloudEventData, encodeEvent, type FormatContext, type FormatName } from '../../formats/index.js';
+import { binaryCloudEvent, encodeEvent, type FormatContext, type FormatName } from '../../formats/index.js';
 import { renderTemplate } from '../../template.js';
+import { eventHeaders } from '../event-headers.js';
 import type { OutgoingMessage } from './producer.js';
 
 export interface MessageSettings {
@@ -25,15 +26,16 @@ export function topicProblem(topic: string): string | undefined {
   return `topic ${JSON.stringify(topic)} is not a legal Kafka topic name (1 to 249 of a-z A-Z 0-9 . _ -); change the sink's topic template`;
 }
 
+/** CloudEvents go in the Kafka protocol binding's binary mode: attributes as ce_* headers, data as the value. */
 export function toKafkaMessage(event: BridgeEvent, settings: MessageSettings, ctx: FormatContext): AddressedMessage {
-  const binaryCloudEvent = settings.format === 'cloudevents';
+  const cloudEvent = settings.format === 'cloudevents' ? binaryCloudEvent(event, ctx, 'ce_') : undefined;
   return {
     eventId: event.id,
     topic: renderTemplate(settings.topic, event),
     message: {
       key: messageKey(event, settings.key),
-      value: binaryCloudEvent ? cloudEventData(event) : encodeEvent(event, settings.format, ctx),
-      headers: { ...bridgeHeaders(event), ...(binaryCloudEvent ? cloudEventHeaders(event, ctx) : {}) },
+      value: cloudEvent ? cloudEvent.data : encodeEvent(event, settings.format, ctx),
+      headers: cloudEvent ? { ...eventHeaders(event), ...cloudEvent.attributes, 'content-type': cloudEvent.contentType } : eventHeaders(event),
       orderingKey: orderingKey(event),
     },
   };
@@ -42,26 +44,6 @@ export function toKafkaMessage(event: BridgeEvent, settings: MessageSettings, ct
 function messageKey(event: BridgeEvent, template: string | null): string | null {
   if (template !== null) return renderTemplate(template, event);
   return event.kind === 'row' ? event.key : null;
-}
-
-/** pgbridge-op is NOTIFY for channel events, which carry pgbridge-channel instead of pgbridge-table. */
-function bridgeHeaders(event: BridgeEvent): Record<string, string> {
-  if (event.kind === 'channel') return { 'pgbridge-id': event.id, 'pgbridge-op': 'NOTIFY', 'pgbridge-channel': event.channel };
-  return { 'pgbridge-id': event.id, 'pgbridge-op': event.op, 'pgbridge-table': `${event.schema}.${event.table}` };
-}
-
-/** CloudEvents Kafka protocol binding, binary mode: attributes as ce_* headers, data as the value. */
-function cloudEventHeaders(event: BridgeEvent, ctx: FormatContext): Record<string, string> {
-  const attributes = cloudEventAttributes(event, ctx);
-  return {
-    ce_specversion: attributes.specversion,
-    ce_id: attributes.id,
-    ce_type: attributes.type,
-    ce_source: attributes.source,
-    ...(attributes.subject === undefined ? {} : { ce_subject: attributes.subject }),
-    ce_time: attributes.time,
-    'content-type': attributes.datacontenttype,
-  };
 }
 
 /** Messages grouped by topic, each group in batch order (which keeps every key's order). */

@@ -1,11 +1,11 @@
 import { BridgeError, PermanentError, RetriableError, errorMessage } from '../../errors.js';
 import type { BridgeEvent } from '../../event.js';
-import type { Sink, SinkContext } from '../sink.js';
+import type { SinkClient, SinkContext } from '../sink.js';
+import { untilAborted } from '../until-aborted.js';
 import { ackLevel, brokerList, type KafkaSinkConfig } from './config.js';
 import { KAFKA_REJECTED, KAFKA_UNAVAILABLE } from './errors.js';
 import { groupByTopic, toKafkaMessage, topicProblem, type AddressedMessage, type MessageSettings } from './message.js';
-import { createLazyKafkaProducer } from './lazy-producer.js';
-import type { KafkaProducer, KafkaProducerFactory, ProducerSettings } from './producer.js';
+import { createKafkaProducer, type KafkaProducer, type KafkaProducerFactory, type ProducerSettings } from './producer.js';
 
 interface Failure {
   readonly id: string;
@@ -17,10 +17,7 @@ interface Failure {
  * the same partition in batch order; key-less ones (tables without a primary
  * key, channel events) share one partition per table or channel.
  */
-export class KafkaSink implements Sink {
-  readonly type = 'kafka';
-  readonly maxBatch: number;
-  readonly maxInFlight: number;
+export class KafkaSink implements SinkClient {
   private producer: KafkaProducer | undefined;
   private ready = false;
   /** Bumped by every connect() and close(), so one that was overtaken cannot install its producer. */
@@ -29,12 +26,10 @@ export class KafkaSink implements Sink {
   private readonly messageSettings: MessageSettings;
 
   constructor(
-    private readonly config: KafkaSinkConfig,
+    config: KafkaSinkConfig,
     private readonly ctx: SinkContext,
-    private readonly createProducer: KafkaProducerFactory = createLazyKafkaProducer,
+    private readonly createProducer: KafkaProducerFactory = createKafkaProducer,
   ) {
-    this.maxBatch = config.max_batch;
-    this.maxInFlight = config.max_in_flight;
     this.messageSettings = { topic: config.topic, key: config.key, format: config.format };
     this.producerSettings = {
       brokers: brokerList(config.brokers),
@@ -49,10 +44,6 @@ export class KafkaSink implements Sink {
     };
   }
 
-  get name(): string {
-    return this.config.name;
-  }
-
   /** Starts from a fresh producer each time, so it can be called again after any failure. */
   async connect(signal: AbortSignal): Promise<void> {
     const generation = ++this.generation;
@@ -60,7 +51,7 @@ export class KafkaSink implements Sink {
     const producer = this.createProducer(this.producerSettings);
     const connecting = producer.connect();
     try {
-      await untilAborted(connecting, signal);
+      await untilAborted(connecting, signal, abortError);
       if (generation !== this.generation) throw new RetriableError('kafka: connect overtaken by close() or another connect()');
     } catch (err) {
       // A connect still under way is torn down once it settles.
@@ -104,7 +95,7 @@ export class KafkaSink implements Sink {
   /** Sends the messages; resolves with the ones the brokers refused for good, rejects when all should be retried. */
   private async deliver(producer: KafkaProducer, messages: AddressedMessage[], signal: AbortSignal): Promise<Failure[]> {
     try {
-      await untilAborted(producer.send(groupByTopic(messages)), signal);
+      await untilAborted(producer.send(groupByTopic(messages)), signal, abortError);
       return [];
     } catch (err) {
       const error = this.noteFailure(producer, err);
@@ -139,18 +130,4 @@ export class KafkaSink implements Sink {
 
 const abortError = (signal: AbortSignal): RetriableError => new RetriableError('kafka: aborted', { cause: signal.reason });
 
-/** Settles with `work`, or rejects (RetriableError) as soon as `signal` aborts; `work` itself cannot be cancelled. */
-function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) {
-    work.catch(() => undefined);
-    return Promise.reject(abortError(signal));
-  }
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => {
-      work.catch(() => undefined);
-      reject(abortError(signal));
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-    void work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
-  });
-}
+export const createSink = (config: KafkaSinkConfig, ctx: SinkContext): SinkClient => new KafkaSink(config, ctx);

@@ -1,7 +1,6 @@
 import type { Schema } from 'convict';
 import { urlPassword } from '../../config/secrets.js';
-import type { ConfigProblem } from '../module.js';
-import type { CommonSinkConfig } from '../sink.js';
+import type { CommonSinkConfig, ConfigProblem } from '../../config/sink-schema.js';
 
 export interface WebhookConfig {
   url: string;
@@ -9,7 +8,6 @@ export interface WebhookConfig {
   headers: Record<string, string>;
   timeout_ms: number;
   secret: string | string[] | null;
-  batch: { max_events: number; max_wait_ms: number };
   cloudevents_mode: 'structured' | 'binary';
 }
 
@@ -28,10 +26,6 @@ export const webhookSchema: Schema<WebhookConfig> = {
       if (list.length === 0 || list.some((s) => typeof s !== 'string' || s === '')) throw new Error('must be a secret or a list of secrets');
     },
     default: null,
-  },
-  batch: {
-    max_events: { doc: 'Events per request; above 1 the body is a JSON array.', format: 'positive-int', default: 1 },
-    max_wait_ms: { doc: 'How long a partial batch waits for more events.', format: 'non-negative-int', default: 0 },
   },
   cloudevents_mode: {
     doc: 'With format cloudevents: structured (application/cloudevents+json body) or binary (ce-* headers, data as body).',

@@ -1,5 +1,5 @@
 import type { BridgeEvent } from '../../event.js';
-import { cloudEventAttributes, cloudEventData, encodeEvent, type FormatContext } from '../../formats/index.js';
+import { binaryCloudEvent, encodeEvent, type FormatContext } from '../../formats/index.js';
 import type { WebhookSinkConfig } from './config.js';
 
 export interface WebhookRequest {
@@ -14,12 +14,9 @@ export function buildRequest(batch: readonly BridgeEvent[], config: WebhookSinkC
   const single = config.batch.max_events === 1;
   const messageId = single ? batch[0].id : `${batch[0].id}-${batch[batch.length - 1].id}`;
   if (config.format === 'cloudevents' && config.cloudevents_mode === 'binary') {
-    const event = batch[0];
-    const headers: Record<string, string> = { 'content-type': 'application/json' };
-    for (const [name, value] of Object.entries(cloudEventAttributes(event, ctx))) {
-      if (name !== 'datacontenttype') headers[`ce-${name}`] = value;
-    }
-    return { body: cloudEventData(event), headers, messageId };
+    // CloudEvents HTTP binding: attributes as ce-* headers, datacontenttype as Content-Type.
+    const cloudEvent = binaryCloudEvent(batch[0], ctx, 'ce-');
+    return { body: cloudEvent.data, headers: { 'content-type': cloudEvent.contentType, ...cloudEvent.attributes }, messageId };
   }
   const contentType =
     config.format !== 'cloudevents'

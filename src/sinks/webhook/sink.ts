@@ -1,7 +1,7 @@
-import type { Agent, request } from 'undici';
+import { Agent, request } from 'undici';
 import type { BridgeEvent } from '../../event.js';
 import { errorMessage, PermanentError, RetriableError } from '../../errors.js';
-import type { Sink, SinkContext } from '../sink.js';
+import type { SinkClient, SinkContext } from '../sink.js';
 import type { WebhookSinkConfig } from './config.js';
 import { deadline, type Deadline } from './deadline.js';
 import { buildRequest } from './request.js';
@@ -11,10 +11,8 @@ import { signWebhook } from './signature.js';
 const USER_AGENT = 'pgbridge';
 
 /** POSTs events to one URL. 2xx is success; 408, 429, 5xx and network errors are retriable; the rest is permanent. */
-export class WebhookSink implements Sink {
-  readonly type = 'webhook';
-  /** undici is loaded on first use, not at startup: a process without a webhook sink never pays for it. */
-  private http: { readonly agent: Agent; readonly request: typeof request } | undefined;
+export class WebhookSink implements SinkClient {
+  private readonly agent: Agent;
   private readonly secrets: readonly string[];
   /** The URL without user:password, which undici would silently drop. */
   private readonly url: string;
@@ -30,28 +28,19 @@ export class WebhookSink implements Sink {
     this.url = url;
     const hasAuthorization = Object.keys(config.headers).some((name) => name.toLowerCase() === 'authorization');
     this.headers = { 'user-agent': USER_AGENT, ...(authorization && !hasAuthorization ? { authorization } : {}), ...config.headers };
+    this.agent = new Agent({ connections: config.max_in_flight, keepAliveTimeout: 30_000, connect: { timeout: config.timeout_ms } });
   }
 
-  get name(): string {
+  private get name(): string {
     return this.config.name;
-  }
-  get maxBatch(): number {
-    return this.config.batch.max_events;
-  }
-  get maxInFlight(): number {
-    return this.config.max_in_flight;
-  }
-  get batchWaitMs(): number {
-    return this.config.batch.max_wait_ms;
   }
 
   /** Reachability probe: any HTTP answer to a HEAD request will do. */
   async connect(signal: AbortSignal): Promise<void> {
-    const http = this.http ?? (await this.loadHttp());
     try {
-      const response = await http.request(this.url, {
+      const response = await request(this.url, {
         method: 'HEAD',
-        dispatcher: http.agent,
+        dispatcher: this.agent,
         signal: AbortSignal.any([signal, AbortSignal.timeout(this.config.timeout_ms)]),
         headers: this.headers,
       });
@@ -85,14 +74,13 @@ export class WebhookSink implements Sink {
 
   /** One request for `batch`; a refusal names the batch's ids. */
   private async post(batch: readonly BridgeEvent[], headers: Record<string, string>, body: string, timeout: Deadline): Promise<void> {
-    const http = this.http ?? (await this.loadHttp());
     let response;
     try {
-      response = await http.request(this.url, {
+      response = await request(this.url, {
         method: this.config.method,
         headers,
         body,
-        dispatcher: http.agent,
+        dispatcher: this.agent,
         signal: timeout.signal,
         headersTimeout: this.config.timeout_ms,
         bodyTimeout: this.config.timeout_ms,
@@ -118,18 +106,11 @@ export class WebhookSink implements Sink {
   }
 
   async close(): Promise<void> {
-    await this.http?.agent.close().catch(() => {});
-  }
-
-  private async loadHttp(): Promise<NonNullable<WebhookSink['http']>> {
-    const { Agent, request } = await import('undici');
-    this.http ??= {
-      agent: new Agent({ connections: this.config.max_in_flight, keepAliveTimeout: 30_000, connect: { timeout: this.config.timeout_ms } }),
-      request,
-    };
-    return this.http;
+    await this.agent.close().catch(() => {});
   }
 }
+
+export const createSink = (config: WebhookSinkConfig, ctx: SinkContext): SinkClient => new WebhookSink(config, ctx);
 
 /** user:password in the URL becomes HTTP Basic authentication, as curl and browsers do. */
 function splitCredentials(text: string): { url: string; authorization?: string } {

@@ -1,25 +1,17 @@
 import { once } from 'node:events';
 import type { Writable } from 'node:stream';
-import { encodeEvent } from '../formats/index.js';
-import type { BridgeEvent } from '../event.js';
-import type { SinkModule } from './module.js';
-import type { CommonSinkConfig, Sink, SinkContext } from './sink.js';
+import type { CommonSinkConfig } from '../../config/sink-schema.js';
+import type { BridgeEvent } from '../../event.js';
+import { encodeEvent } from '../../formats/index.js';
+import type { SinkClient, SinkContext } from '../sink.js';
 
 /** NDJSON on standard output: one event per line and nothing else. */
-export class StdoutSink implements Sink {
-  readonly type = 'stdout';
-  readonly maxBatch = 1000;
-  readonly maxInFlight = 1;
-
+export class StdoutSink implements SinkClient {
   constructor(
     private readonly config: CommonSinkConfig,
     private readonly ctx: SinkContext,
     private readonly out: Writable = process.stdout,
   ) {}
-
-  get name(): string {
-    return this.config.name;
-  }
 
   async connect(): Promise<void> {}
 
@@ -38,8 +30,4 @@ export class StdoutSink implements Sink {
   async close(): Promise<void> {}
 }
 
-export const stdoutSink: SinkModule<object> = {
-  type: 'stdout',
-  schema: {},
-  create: (config, ctx) => new StdoutSink(config, ctx),
-};
+export const createSink = (config: CommonSinkConfig, ctx: SinkContext): SinkClient => new StdoutSink(config, ctx);

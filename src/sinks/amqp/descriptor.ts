@@ -1,0 +1,16 @@
+import { urlFormat } from '../../config/formats.js';
+import { defineSink } from '../descriptor.js';
+import { amqpSchema, amqpSecrets, checkAmqpConfig } from './config.js';
+
+export const amqpDescriptor = defineSink({
+  type: 'amqp',
+  reference:
+    'Each event is a persistent message published to `exchange` with the `routing_key` template, on a confirm channel: a delivery counts once the broker confirmed it; an unroutable message (no queue bound, `mandatory`) is permanent.',
+  schema: amqpSchema,
+  defaults: { batch: { max_events: 500, max_wait_ms: 0 }, max_in_flight: 4 },
+  docs: { 'batch.max_events': 'Most events published in one pipelined batch before awaiting their confirms.' },
+  formats: { 'amqp-url': urlFormat(['amqp:', 'amqps:']) },
+  check: checkAmqpConfig,
+  secrets: amqpSecrets,
+  load: () => import('./sink.js'),
+});

@@ -1,0 +1,122 @@
+/**
+ * The outbox reader's floor (issue 11): the sequence read SettledWater relies
+ * on, and the probe that finds a row left below the floor when that reasoning
+ * has a hole, injected here as the torn read the old code could make.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import pg from 'pg';
+import pino from 'pino';
+import { SinkRunner } from '../../src/delivery/sink-runner.js';
+import type { BridgeEvent } from '../../src/event.js';
+import { outboxTable } from '../../src/install/names.js';
+import { Metrics } from '../../src/metrics.js';
+import { Router } from '../../src/router.js';
+import type { Sink } from '../../src/sinks/sink.js';
+import { OutboxProgress } from '../../src/source/outbox-progress.js';
+import { OutboxReader } from '../../src/source/outbox-reader.js';
+import { lastIdHandedOut, SettledWater } from '../../src/source/settled-water.js';
+import { waitFor } from '../support/bridge.js';
+import { installedConfig, itemsDatabase } from './outbox-harness.js';
+import type { TestDatabase } from '../support/pg.js';
+
+/** The read SettledWater made before issue 11: a plain heap read of the sequence's tuple. */
+const HEAP_READ = 'SELECT CASE WHEN is_called THEN last_value ELSE 0 END::text AS last FROM pgbridge.event_id_seq';
+
+/** A sink that keeps what it is sent. */
+class CollectingSink implements Sink {
+  readonly type = 'test';
+  readonly maxBatch = 100;
+  readonly maxInFlight = 1;
+  readonly received: BridgeEvent[] = [];
+  constructor(readonly name: string) {}
+  async connect(): Promise<void> {}
+  async send(batch: readonly BridgeEvent[]): Promise<void> {
+    this.received.push(...batch);
+  }
+  isReady(): boolean {
+    return true;
+  }
+  async close(): Promise<void> {}
+}
+
+describe('outbox floor', () => {
+  let db: TestDatabase;
+  before(async () => {
+    db = await itemsDatabase();
+    await installedConfig(db, [{ name: 'out', type: 'stdout' }]);
+  });
+  after(() => db.drop());
+
+  test('under a nextval() storm the sequence read SettledWater uses never goes backwards', async (t) => {
+    const pool = new pg.Pool({ connectionString: db.url, max: 4 });
+    t.after(() => pool.end());
+    const until = Date.now() + 5000;
+    const storm = Array.from({ length: 3 }, async () => {
+      const c = await pool.connect();
+      try {
+        while (Date.now() < until) await c.query("SELECT nextval('pgbridge.event_id_seq') FROM generate_series(1, 50)");
+      } finally {
+        c.release();
+      }
+    });
+    const reader = await pool.connect();
+    const counts = { locked: { reads: 0, backwards: 0 }, heap: { reads: 0, backwards: 0 } };
+    let previous = { locked: -1n, heap: -1n };
+    try {
+      while (Date.now() < until) {
+        const locked = await lastIdHandedOut(reader);
+        const heap = BigInt((await reader.query<{ last: string }>(HEAP_READ)).rows[0].last);
+        counts.locked.reads++;
+        counts.heap.reads++;
+        if (locked < previous.locked) counts.locked.backwards++;
+        if (heap < previous.heap) counts.heap.backwards++;
+        previous = { locked, heap };
+      }
+    } finally {
+      reader.release();
+    }
+    await Promise.all(storm);
+    // The heap read is torn only now and then (about once in 10^5 reads here): reported, not asserted.
+    t.diagnostic(`pg_sequence_last_value: ${JSON.stringify(counts.locked)}; heap read: ${JSON.stringify(counts.heap)}`);
+    assert.ok(counts.locked.reads > 100);
+    assert.equal(counts.locked.backwards, 0);
+  });
+
+  test('a row left below the floor by a sequence read 32 ids ahead is found and delivered, and counted', async (t) => {
+    const pool = new pg.Pool({ connectionString: db.url, max: 4 });
+    t.after(() => pool.end());
+    const logLines: Array<Record<string, unknown>> = [];
+    const logger = pino({ level: 'warn' }, { write: (line: string) => logLines.push(JSON.parse(line) as Record<string, unknown>) });
+    const metrics = new Metrics('test');
+    const sink = new CollectingSink('out');
+    const runner = new SinkRunner(sink, { retry: { initial_ms: 50, max_ms: 500, max_attempts: 0 }, logger, metrics });
+    const table = outboxTable('default');
+    const progress = new OutboxProgress(pool, 'default', table, logger);
+    // What a torn read returned: the value nextval() writes 32 ahead for a moment while it WAL-logs.
+    const torn = new SettledWater(async (c) => (await lastIdHandedOut(c)) + 32n);
+    const reader = new OutboxReader(pool, runner, new Router(null, ['out']), progress, { table, batchSize: 100, pollIntervalMs: 100 }, logger, metrics, torn);
+    reader.start();
+    t.after(async () => {
+      const stopped = reader.stop();
+      await runner.stop(1000, false);
+      await stopped;
+      await progress.drain();
+    });
+
+    await db.query('INSERT INTO public.items (id) VALUES (1)');
+    await waitFor(() => sink.received.length === 1, 10_000, 'the first row');
+    // The floor now stands 32 ids past the last id handed out: the next row's id is below it.
+    await new Promise((r) => setTimeout(r, 500));
+    await db.query('INSERT INTO public.items (id) VALUES (2)');
+    await waitFor(() => sink.received.length === 2, 30_000, 'the row written below the floor');
+
+    const rescued = sink.received[1];
+    assert.equal(rescued.kind === 'row' && rescued.data, '{"id":2,"v":0,"note":null}');
+    const counted = await metrics.registry.getSingleMetricAsString('pgbridge_outbox_stranded_total');
+    assert.match(counted, /pgbridge_outbox_stranded_total\{sink="out"\} 1/);
+    const warning = logLines.find((l) => String(l.msg).includes("below the reader's floor"));
+    assert.ok(warning, 'a warning names the rescued ids');
+    assert.deepEqual(warning.ids, [rescued.id]);
+  });
+});
