@@ -24,6 +24,7 @@ import { OutboxProgress } from './source/outbox-progress.js';
 import { OutboxReader } from './source/outbox-reader.js';
 import { sweepStrandedRows } from './source/outbox-sweep.js';
 import { vacuumOutbox } from './source/outbox-vacuum.js';
+import { assertLogicalWal } from './source/wal/wal-level.js';
 import { WalSource } from './source/wal/wal-source.js';
 
 /** Channel messages written to the outbox in one transaction at most. */
@@ -116,6 +117,7 @@ export class Bridge {
     // Set when delivery stopped because the lock's connection was lost: the next phase's listener ends an outage.
     let notListeningSince: number | undefined;
     try {
+      if (this.config.delivery === 'wal') await assertLogicalWal(this.pool);
       while (!this.stopping.signal.aborted) {
         const held = await this.lock.acquire(this.stopping.signal);
         if (!held) break;
