@@ -95,7 +95,8 @@ export class ReplicationStream {
   private onCopyData(chunk: Buffer): void {
     const kind = chunk[0];
     if (kind === 0x77 /* w */) {
-      this.handlers.onData(chunk.readBigUInt64BE(1), chunk.subarray(25));
+      // A copy: pg's parser reuses its read buffer, and the message may wait in a queue while more arrives.
+      this.handlers.onData(chunk.readBigUInt64BE(1), Buffer.from(chunk.subarray(25)));
     } else if (kind === 0x6b /* k */) {
       this.handlers.onKeepalive(chunk.readBigUInt64BE(1), chunk[17] === 1);
     }
