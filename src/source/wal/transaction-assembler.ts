@@ -14,6 +14,9 @@ import type { FullXid } from './full-xid.js';
 export const CHANNEL_PREFIX = 'pgbridge:';
 export const HEARTBEAT_PREFIX = 'pgbridge-heartbeat';
 
+/** A published table's ops when the config does not say (the publication itself limits what is sent). */
+const ALL_OPS: ReadonlySet<CaptureOp> = new Set<CaptureOp>(['insert', 'update', 'delete', 'truncate' as CaptureOp]);
+
 export interface AssemblerOutput {
   /** Hands one event to delivery; resolves once every routed sink took it (waits for room). */
   emit(event: BridgeEvent, tx: TrackedTransaction): Promise<void>;
@@ -113,8 +116,18 @@ export class TransactionAssembler {
     return shape;
   }
 
-  private tableOf(shape: RelationShape): CaptureTable | undefined {
-    return this.captured.get(`${shape.schema}\0${shape.table}`);
+  /**
+   * The publication is what install made from the config; a table in it that
+   * this process's config lacks was added by an install since it started.
+   * Like a trigger installed meanwhile in outbox mode, its changes are
+   * captured whole (never confirmed past unsent), until a restart brings its options.
+   */
+  private tableOf(shape: RelationShape): CaptureTable {
+    const key = `${shape.schema}\0${shape.table}`;
+    const table = this.captured.get(key);
+    if (table) return table;
+    this.warnOnce(`table:${key}`, { table: `${shape.schema}.${shape.table}` }, 'a published table not in this process\'s config (install ran since start): captured with every column and op; restart to apply its config');
+    return { schema: shape.schema, table: shape.table, ops: ALL_OPS, columns: { insert: null, update: null, delete: null } };
   }
 
   private async row(oid: number, op: CaptureOp, values: readonly WireValue[] | null, old: readonly WireValue[] | null, keyOnly = false): Promise<void> {
@@ -122,7 +135,7 @@ export class TransactionAssembler {
     const index = open.next++;
     const shape = this.shape(oid);
     const table = this.tableOf(shape);
-    if (!table || !table.ops.has(op)) return;
+    if (!table.ops.has(op)) return;
     const name = `${shape.schema}.${shape.table}`;
     if (old === null && op !== 'insert') {
       // Without REPLICA IDENTITY FULL the old row is incomplete: refuse rather than send a partial event.
@@ -159,7 +172,7 @@ export class TransactionAssembler {
       const shape = this.shape(oid);
       const table = this.tableOf(shape);
       // TRUNCATE is captured only when the config lists it among the ops.
-      if (!table || !(table.ops as ReadonlySet<string>).has('truncate')) continue;
+      if (!(table.ops as ReadonlySet<string>).has('truncate')) continue;
       const event: RowChangeEvent = {
         kind: 'row',
         id: `${open.idPrefix}-${index}`,
