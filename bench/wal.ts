@@ -6,14 +6,14 @@
  *   against a bare replication consumer that only decodes pgoutput (same WAL,
  *   its own slot), and against outbox mode → stdout.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { BIN, ROOT, writeConfig, pgbridgeCli } from './bridge.js';
+import { BridgeProcess, writeConfig, pgbridgeCli } from './bridge.js';
 import { createBenchDatabase, insertBurst, INSTANCES, rowsPerSecond, TABLES, type BenchDatabase } from './workloads.js';
 import { monoMs, median } from './stats.js';
 import { decodePgOutput } from '../src/source/wal/pgoutput.js';
 import { ReplicationStream } from '../src/source/wal/replication-stream.js';
 
 const quick = process.argv.includes('--quick');
+// 'drain' in the table: from the bridge streaming (or holding the lock) until the last event is delivered and acknowledged.
 const INSERT_ROWS = quick ? 20_000 : 50_000;
 const DRAIN_ROWS = quick ? 20_000 : 100_000;
 const TXN_ROWS = 500;
@@ -21,32 +21,21 @@ const step = (what: string) => process.stderr.write(`bench:wal ${what}\n`);
 const REPEATS = quick ? 1 : 3;
 const WAL_TABLE = 'bench_wal';
 
-/** `pgbridge run` with stdout counted (not kept): resolves when `count` event lines arrived, with the time from the first. */
-function runCounting(file: string, count: number): { done: Promise<{ seconds: number; streamingAt: number }>; child: ChildProcess } {
-  const child = spawn(process.execPath, [BIN, 'run', '-c', file], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-  let lines = 0;
-  let first = 0;
-  let streamingAt = 0;
-  child.stderr!.on('data', (chunk: Buffer) => {
-    if (streamingAt === 0 && /streaming changes|holding the delivery lock/.test(chunk.toString())) streamingAt = monoMs();
-  });
-  const done = new Promise<{ seconds: number; streamingAt: number }>((resolve, reject) => {
-    child.on('exit', (code) => reject(new Error(`pgbridge exited ${code}`)));
-    child.stdout!.on('data', (chunk: Buffer) => {
-      if (first === 0) first = monoMs();
-      for (let i = chunk.indexOf(10); i >= 0; i = chunk.indexOf(10, i + 1)) lines++;
-      if (lines >= count) resolve({ seconds: (monoMs() - first) / 1000, streamingAt });
-    });
-  });
-  done.catch(() => {});
-  return { done, child };
-}
-
-async function stop(child: ChildProcess): Promise<void> {
-  child.removeAllListeners('exit');
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGTERM');
-  await exited;
+/**
+ * `pgbridge run` with stdout to /dev/null (as bench/run.ts does): events per
+ * second from the log line `startedBy` until `done()` holds (the slot confirmed
+ * past the last commit, or the outbox empty: delivered and acknowledged).
+ */
+async function drainRate(file: string, count: number, startedBy: string, done: () => Promise<boolean>): Promise<number> {
+  const bridge = new BridgeProcess(file, 0);
+  try {
+    while (!bridge.logLines.some((l) => l.includes(startedBy))) await new Promise((r) => setTimeout(r, 5));
+    const started = monoMs();
+    while (!(await done())) await new Promise((r) => setTimeout(r, 20));
+    return count / ((monoMs() - started) / 1000);
+  } finally {
+    await bridge.stop();
+  }
 }
 
 /** Decodes the slot's changes and counts inserts; the ceiling of any pgoutput consumer on this machine. */
@@ -82,7 +71,6 @@ async function main(): Promise<void> {
   const slot = `${db.name}_wal`.slice(0, 63);
   const bareSlot = `${db.name}_bare`.slice(0, 63);
   const publication = 'bench_wal_pub';
-  const children: ChildProcess[] = [];
   try {
     await db.query(`CREATE TABLE public.${WAL_TABLE} (LIKE public.${TABLES.plain} INCLUDING ALL)`);
     const walConfig = writeConfig({
@@ -93,7 +81,7 @@ async function main(): Promise<void> {
       capture: [{ table: `public.${WAL_TABLE}`, ops: ['insert'] }],
       sinks: [{ name: 'out', type: 'stdout' }],
       http: { port: 0 },
-      log: { level: 'warn' },
+      log: { level: 'info' },
     });
     pgbridgeCli(['install', '-c', walConfig]);
 
@@ -101,14 +89,13 @@ async function main(): Promise<void> {
     // Insert rate: no capture vs wal capture with a bridge streaming (the walsender decodes on the same cores).
     const plain: number[] = [];
     const wal: number[] = [];
-    const streaming = runCounting(walConfig, Number.MAX_SAFE_INTEGER);
-    children.push(streaming.child);
-    await new Promise((r) => setTimeout(r, 2000));
+    const streaming = new BridgeProcess(walConfig, 0);
+    while (!streaming.logLines.some((l) => l.includes('streaming changes'))) await new Promise((r) => setTimeout(r, 20));
     for (let i = 0; i < REPEATS; i++) {
       plain.push(rowsPerSecond(await insertBurst(db, TABLES.plain, INSERT_ROWS, TXN_ROWS)));
       wal.push(rowsPerSecond(await insertBurst(db, WAL_TABLE, INSERT_ROWS, TXN_ROWS)));
     }
-    await stop(streaming.child);
+    await streaming.stop();
     await db.query(`TRUNCATE public.${WAL_TABLE}`);
 
     step('drain: bare consumer, then wal');
@@ -118,10 +105,11 @@ async function main(): Promise<void> {
     await insertBurst(db, WAL_TABLE, DRAIN_ROWS, TXN_ROWS);
     const bare = await bareConsumer(db, bareSlot, publication, DRAIN_ROWS);
     step('drain: wal');
-    const drain = runCounting(walConfig, DRAIN_ROWS);
-    children.push(drain.child);
-    const walDrain = DRAIN_ROWS / (await drain.done).seconds;
-    await stop(drain.child);
+    const walTarget = (await db.query<{ lsn: string }>(`SELECT pg_current_wal_lsn()::text AS lsn`)).rows[0].lsn;
+    const walDrain = await drainRate(walConfig, DRAIN_ROWS, 'streaming changes', async () => {
+      const { rows } = await db.query<{ done: boolean }>(`SELECT confirmed_flush_lsn >= $1::pg_lsn AS done FROM pg_replication_slots WHERE slot_name = $2`, [walTarget, slot]);
+      return rows[0]?.done === true;
+    });
 
     step('drain: outbox');
     // The same drain in outbox mode (events waiting in its outbox table).
@@ -132,13 +120,13 @@ async function main(): Promise<void> {
       capture: [{ table: `public.${TABLES.outbox}`, ops: ['insert'] }],
       sinks: [{ name: 'out', type: 'stdout' }],
       http: { port: 0 },
-      log: { level: 'warn' },
+      log: { level: 'info' },
     });
     await insertBurst(db, TABLES.outbox, DRAIN_ROWS, TXN_ROWS);
-    const outboxDrain = runCounting(outboxConfig, DRAIN_ROWS);
-    children.push(outboxDrain.child);
-    const outboxRate = DRAIN_ROWS / (await outboxDrain.done).seconds;
-    await stop(outboxDrain.child);
+    const outboxRate = await drainRate(outboxConfig, DRAIN_ROWS, 'holding the delivery lock', async () => {
+      const { rows } = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM pgbridge.outbox_${INSTANCES.outbox}`);
+      return rows[0].n === 0;
+    });
 
     const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
     const ratio = median(wal) / median(plain);
@@ -152,7 +140,7 @@ async function main(): Promise<void> {
     process.stdout.write(`| wal mode (${INSERT_ROWS} inserted ×${REPEATS}, ${DRAIN_ROWS} drained) | rate | ratio |\n|---|---|---|\n`);
     for (const r of rows) process.stdout.write(`| ${r.join(' | ')} |\n`);
   } finally {
-    for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
+    for (const bridge of BridgeProcess.live) await bridge.stop();
     await db.query(`SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE database = current_database() AND active_pid IS NOT NULL`).catch(() => {});
     await new Promise((r) => setTimeout(r, 500));
     await db.query(`SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = current_database()`).catch(() => {});
