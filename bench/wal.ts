@@ -27,7 +27,7 @@ const WAL_TABLE = 'bench_wal';
  * past the last commit, or the outbox empty: delivered and acknowledged).
  */
 async function drainRate(file: string, count: number, startedBy: string, done: () => Promise<boolean>): Promise<number> {
-  const bridge = new BridgeProcess(file, 0);
+  const bridge = new BridgeProcess(file, 0, { profileDir: process.env.BENCH_WAL_PROFILE });
   try {
     while (!bridge.logLines.some((l) => l.includes(startedBy))) await new Promise((r) => setTimeout(r, 5));
     const started = monoMs();

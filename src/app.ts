@@ -195,6 +195,7 @@ class ActivePhase {
         pool,
         {
           sinksFor: (event) => this.router.sinksFor(event),
+          hasRoom: (sink) => this.byName.get(sink)!.room > 0,
           waitForRoom: (sink) => this.byName.get(sink)!.waitForRoom(),
           push: (sink, event, settle) => this.byName.get(sink)!.push({ event, settle }),
           storeDeadLetter: (sink, event, outcome) =>

@@ -68,9 +68,12 @@ export function needsServer(type: JsonKind): boolean {
 function isoDateTime(text: string, zoned: boolean): string {
   const space = text.indexOf(' ');
   if (space < 0) return text; // infinity, -infinity
-  let out = `${text.slice(0, space)}T${text.slice(space + 1)}`;
-  if (zoned) out = out.replace(/([+-]\d{2})(?=( BC)?$)/, '$1:00');
-  return out;
+  const out = `${text.slice(0, space)}T${text.slice(space + 1)}`;
+  if (!zoned) return out;
+  // The zone is the last "+hh[:mm[:ss]]" (before " BC"): hours alone get ":00".
+  const end = out.endsWith(' BC') ? out.length - 3 : out.length;
+  const sign = end - 3;
+  return out[sign] === '+' || out[sign] === '-' ? `${out.slice(0, end)}:00${out.slice(end)}` : out;
 }
 
 function renderArray(text: string, element: JsonKind, delimiter: string): string {

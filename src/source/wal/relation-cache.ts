@@ -22,8 +22,11 @@ interface RowColumn {
   readonly sqlType: string;
 }
 
-/** Row values as JSON text, by column name, in the table's column order. */
-export type RowJson = ReadonlyMap<string, string>;
+/** Row values as JSON text, in the shape's column order. */
+export interface RowJson {
+  readonly shape: RelationShape;
+  readonly values: readonly string[];
+}
 
 /**
  * What one Relation message says about a table, completed from the catalog:
@@ -33,6 +36,9 @@ export type RowJson = ReadonlyMap<string, string>;
  */
 export class RelationShape {
   private serverQuery: string | undefined;
+  /** `"name":` of each column, and each column's place by name (rowObject's hot path). */
+  readonly keys: readonly string[];
+  readonly index: ReadonlyMap<string, number>;
 
   constructor(
     readonly oid: number,
@@ -43,6 +49,8 @@ export class RelationShape {
     private readonly columns: readonly RowColumn[],
     private readonly wireCount: number,
   ) {
+    this.keys = columns.map((c) => `${JSON.stringify(c.name)}:`);
+    this.index = new Map(columns.map((c, i) => [c.name, i]));
     const server = columns.filter((c) => c.serverRendered);
     if (server.length > 0) {
       const inputs = columns.filter((c) => c.wire >= 0).map((c) => `$${c.wire + 1}::text::${c.sqlType} AS ${ident(c.name)}`);
@@ -60,28 +68,33 @@ export class RelationShape {
     return values.includes(UNCHANGED);
   }
 
-  /** The row's JSON values. `values` must be complete (no UNCHANGED left; see fillUnchanged). */
-  async render(values: readonly WireValue[], db: () => Promise<pg.ClientBase & { release?: () => void }>): Promise<RowJson> {
+  /** The row's JSON values; `values` must be complete (no UNCHANGED left; see fillUnchanged). Synchronous unless Postgres must render a column. */
+  render(values: readonly WireValue[], db: () => Promise<pg.ClientBase & { release?: () => void }>): RowJson | Promise<RowJson> {
     if (values.length !== this.wireCount) throw new Error(`${this.schema}.${this.table}: ${values.length} values for ${this.wireCount} columns`);
-    const out = new Map<string, string>();
-    let serverValues: Array<string | null> | undefined;
-    if (this.serverQuery) {
+    if (!this.serverQuery) return { shape: this, values: this.renderLocal(values, undefined) };
+    const query = this.serverQuery;
+    return (async () => {
       const client = await db();
       try {
-        const { rows } = await client.query({ text: this.serverQuery, values: values as Array<string | null>, rowMode: 'array' });
-        serverValues = rows[0] as Array<string | null>;
+        const { rows } = await client.query({ text: query, values: values as Array<string | null>, rowMode: 'array' });
+        return { shape: this, values: this.renderLocal(values, rows[0] as Array<string | null>) };
       } finally {
         client.release?.();
       }
-    }
+    })();
+  }
+
+  private renderLocal(values: readonly WireValue[], serverValues: Array<string | null> | undefined): string[] {
+    const out: string[] = new Array(this.columns.length);
     let s = 0;
-    for (const c of this.columns) {
+    for (let i = 0; i < this.columns.length; i++) {
+      const c = this.columns[i];
       if (c.serverRendered) {
-        out.set(c.name, serverValues![s++] ?? 'null');
+        out[i] = serverValues![s++] ?? 'null';
         continue;
       }
       const v = values[c.wire];
-      out.set(c.name, v === null || v === UNCHANGED ? 'null' : renderValue(v, c.kind!));
+      out[i] = v === null || v === UNCHANGED ? 'null' : renderValue(v, c.kind!);
     }
     return out;
   }
@@ -147,11 +160,18 @@ export function fillUnchanged(values: readonly WireValue[], old: readonly WireVa
 
 /** `{"a":1,"b":"x"}` for `columns` (null: every column, in table order), the compact text row_to_json writes. */
 export function rowObject(row: RowJson, columns: readonly string[] | null): string {
-  const names = columns ?? [...row.keys()];
-  const parts: string[] = [];
-  for (const name of names) {
-    const v = row.get(name);
-    if (v !== undefined) parts.push(`${JSON.stringify(name)}:${v}`);
+  const { shape, values } = row;
+  let out = '{';
+  if (columns === null) {
+    for (let i = 0; i < values.length; i++) out += `${i === 0 ? '' : ','}${shape.keys[i]}${values[i]}`;
+  } else {
+    let first = true;
+    for (const name of columns) {
+      const i = shape.index.get(name);
+      if (i === undefined) continue; // dropped since install: the event follows the table's new shape
+      out += `${first ? '' : ','}${shape.keys[i]}${values[i]}`;
+      first = false;
+    }
   }
-  return `{${parts.join(',')}}`;
+  return `${out}}`;
 }

@@ -15,11 +15,13 @@ export const CHANNEL_PREFIX = 'pgbridge:';
 export const HEARTBEAT_PREFIX = 'pgbridge-heartbeat';
 
 /** A published table's ops when the config does not say (the publication itself limits what is sent). */
+const OP_NAMES: Record<CaptureOp, RowOp> = { insert: 'INSERT', update: 'UPDATE', delete: 'DELETE' };
+
 const ALL_OPS: ReadonlySet<CaptureOp> = new Set<CaptureOp>(['insert', 'update', 'delete', 'truncate' as CaptureOp]);
 
 export interface AssemblerOutput {
-  /** Hands one event to delivery; resolves once every routed sink took it (waits for room). */
-  emit(event: BridgeEvent, tx: TrackedTransaction): Promise<void>;
+  /** Hands one event to delivery; a promise only when it must wait for room in a sink. */
+  emit(event: BridgeEvent, tx: TrackedTransaction): void | Promise<void>;
   /** A heartbeat (or other non-transactional message) decoded at `lsn`. */
   idlePosition(lsn: Lsn): void;
   warn(fields: object, message: string): void;
@@ -67,7 +69,8 @@ export class TransactionAssembler {
     this.open = undefined;
   }
 
-  async handle(msg: PgOutputMessage): Promise<void> {
+  /** A promise only when the message needs to wait (catalog, room in a sink): the hot path stays synchronous. */
+  handle(msg: PgOutputMessage): void | Promise<void> {
     switch (msg.tag) {
       case 'begin':
         this.open = {
@@ -87,8 +90,7 @@ export class TransactionAssembler {
       case 'relation':
         // DDL or a new session: types may have changed too (ALTER TYPE on a composite).
         this.types.forgetUserTypes();
-        this.shapes.set(msg.relationOid, await loadShape(msg, this.types, this.db));
-        return;
+        return loadShape(msg, this.types, this.db).then((shape) => void this.shapes.set(msg.relationOid, shape));
       case 'origin':
       case 'type':
         return;
@@ -130,7 +132,7 @@ export class TransactionAssembler {
     return { schema: shape.schema, table: shape.table, ops: ALL_OPS, columns: { insert: null, update: null, delete: null } };
   }
 
-  private async row(oid: number, op: CaptureOp, values: readonly WireValue[] | null, old: readonly WireValue[] | null, keyOnly = false): Promise<void> {
+  private row(oid: number, op: CaptureOp, values: readonly WireValue[] | null, old: readonly WireValue[] | null, keyOnly = false): void | Promise<void> {
     const open = this.need(op);
     const index = open.next++;
     const shape = this.shape(oid);
@@ -141,13 +143,20 @@ export class TransactionAssembler {
       // Without REPLICA IDENTITY FULL the old row is incomplete: refuse rather than send a partial event.
       throw new Error(`${name}: ${op} without the whole old row (replica identity ${describeIdentity(shape.replicaIdentity)}${keyOnly ? ', key only' : ''}); run \`pgbridge install\` to set REPLICA IDENTITY FULL`);
     }
-    let newRow: RowJson | null = null;
+    let newRow: RowJson | Promise<RowJson> | null = null;
     if (values) {
       const filled = fillUnchanged(values, old);
       if (!filled) throw new Error(`${name}: an unchanged TOASTed value without the old row to take it from; run \`pgbridge install\` (REPLICA IDENTITY FULL)`);
-      newRow = await shape.render(filled, this.db);
+      newRow = shape.render(filled, this.db);
     }
-    const oldRow = old ? await shape.render(old, this.db) : null;
+    const oldRow = old ? shape.render(old, this.db) : null;
+    if (newRow instanceof Promise || oldRow instanceof Promise) {
+      return Promise.all([newRow, oldRow]).then(([n, o]) => this.emitRow(open, index, shape, table, op, n, o));
+    }
+    return this.emitRow(open, index, shape, table, op, newRow, oldRow);
+  }
+
+  private emitRow(open: OpenTransaction, index: number, shape: RelationShape, table: CaptureTable, op: CaptureOp, newRow: RowJson | null, oldRow: RowJson | null): void | Promise<void> {
     const columns = table.columns[op];
     const keyRow = (op === 'delete' ? oldRow : newRow)!;
     const event: RowChangeEvent = {
@@ -155,14 +164,14 @@ export class TransactionAssembler {
       id: `${open.idPrefix}-${index}`,
       schema: shape.schema,
       table: shape.table,
-      op: op.toUpperCase() as RowOp,
-      data: rowObject((op === 'delete' ? oldRow : newRow)!, columns),
+      op: OP_NAMES[op],
+      data: rowObject(keyRow, columns),
       old: oldRow ? rowObject(oldRow, columns) : null,
       key: shape.primaryKey.length === 0 ? null : rowObject(keyRow, shape.primaryKey),
       txid: open.txid,
       ts: open.ts,
     };
-    await this.out.emit(event, open.tracked);
+    return this.out.emit(event, open.tracked);
   }
 
   private async truncate(oids: readonly number[]): Promise<void> {

@@ -23,6 +23,7 @@ import { slotState } from './slot-state.js';
  */
 export interface WalInlet {
   sinksFor(event: BridgeEvent): readonly string[];
+  hasRoom(sink: string): boolean;
   /** Resolves when the sink can take one more event. */
   waitForRoom(sink: string): Promise<void>;
   push(sink: string, event: BridgeEvent, settle: (outcome: Outcome) => void): void;
@@ -181,7 +182,8 @@ export class WalSource {
       const item = this.items.shift()!;
       this.busy = true;
       try {
-        await assembler.handle(decodePgOutput(item.body));
+        const waiting = assembler.handle(decodePgOutput(item.body));
+        if (waiting) await waiting;
       } finally {
         this.busy = false;
       }
@@ -192,20 +194,32 @@ export class WalSource {
     }
   }
 
-  private async emit(event: BridgeEvent, tx: TrackedTransaction): Promise<void> {
+  /** Synchronous while every routed sink has room; waits (backpressure) only when one is full. */
+  private emit(event: BridgeEvent, tx: TrackedTransaction): void | Promise<void> {
     const sinks = this.inlet.sinksFor(event);
     if (sinks.length === 0) return;
     this.metrics.eventsCaptured.inc({ source: 'wal' });
-    const tracker = this.tracker!;
+    for (let i = 0; i < sinks.length; i++) {
+      if (!this.inlet.hasRoom(sinks[i])) return this.emitWaiting(event, tx, sinks.slice(i));
+      this.pushTo(sinks[i], event, tx);
+    }
+  }
+
+  private async emitWaiting(event: BridgeEvent, tx: TrackedTransaction, sinks: readonly string[]): Promise<void> {
     for (const sink of sinks) {
       await this.inlet.waitForRoom(sink);
       if (this.stopped) return;
-      tracker.hold(tx);
-      this.inlet.push(sink, event, (outcome) => {
-        if (outcome.kind === 'delivered') tracker.settle(tx);
-        else void this.deadLetter(sink, event, outcome).then(() => tracker.settle(tx));
-      });
+      this.pushTo(sink, event, tx);
     }
+  }
+
+  private pushTo(sink: string, event: BridgeEvent, tx: TrackedTransaction): void {
+    const tracker = this.tracker!;
+    tracker.hold(tx);
+    this.inlet.push(sink, event, (outcome) => {
+      if (outcome.kind === 'delivered') tracker.settle(tx);
+      else void this.deadLetter(sink, event, outcome).then(() => tracker.settle(tx));
+    });
   }
 
   /** A dead letter counts as settled only once stored; until then the slot keeps the transaction. */
