@@ -138,7 +138,8 @@ export class WalSource {
         if (this.stopped) break;
         this.problem = errorMessage(err);
         const delay = backoffDelay(Math.max(1, attempt), RECONNECT);
-        const fatal = /does not exist|wal_level/.test(this.problem);
+        // Errors a retry cannot mend by itself (slot gone or invalidated by max_slot_wal_keep_size, wal_level) are errors, not warnings.
+        const fatal = /does not exist|wal_level|no longer|invalidated/.test(this.problem);
         (fatal ? this.logger.error : this.logger.warn).call(this.logger, { slot: this.config.wal.slot, err: this.problem, retry_in_ms: delay }, 'replication stream failed');
         await sleep(delay, this.stopSignal.signal);
       } finally {
