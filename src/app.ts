@@ -5,7 +5,7 @@ import { qualifiedName } from './config/table-name.js';
 import type { BridgeConfig } from './config/types.js';
 import { insertDeadLetters } from './delivery/dead-letters.js';
 import type { Envelope } from './delivery/envelope.js';
-import { SinkRunner } from './delivery/sink-runner.js';
+import { SinkRunner, type RunnerStatus } from './delivery/sink-runner.js';
 import { nowIso, type BridgeEvent } from './event.js';
 import { errorMessage } from './errors.js';
 import { outboxTable } from './install/names.js';
@@ -37,6 +37,13 @@ interface ChannelMessage {
 
 /** In notify mode memory is the only buffer: past this many events per sink, new ones become dead letters. */
 const NOTIFY_MODE_HARD_LIMIT = 100_000;
+
+/** What `status` and the console read of the running bridge. */
+export interface BridgeStatus {
+  /** standby: another instance holds the delivery lock (or this one is still waiting for it). */
+  readonly role: 'delivering' | 'standby';
+  readonly sinks: ReadonlyMap<string, RunnerStatus>;
+}
 
 export interface Readiness {
   readonly ready: boolean;
@@ -101,6 +108,11 @@ export class Bridge {
       for (const runner of active.runners) components[`sink:${runner.name}`] = runner.sink.isReady() ? 'ok' : 'not connected';
     }
     return { ready: Object.values(components).every((v) => v.startsWith('ok')), components };
+  }
+
+  status(): BridgeStatus {
+    const runners = this.active?.runners ?? [];
+    return { role: this.active ? 'delivering' : 'standby', sinks: new Map(runners.map((r) => [r.name, r.status()])) };
   }
 
   async stop(): Promise<void> {

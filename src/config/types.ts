@@ -35,7 +35,8 @@ export interface BridgeConfig {
   readonly routes: readonly Route[] | null;
   readonly outbox: { readonly batchSize: number; readonly pollIntervalMs: number };
   readonly wal: { readonly slot: string; readonly publication: string; readonly heartbeatIntervalMs: number; readonly statusIntervalMs: number };
-  readonly http: { readonly port: number; readonly host: string };
+  /** token '' = no token: the console shows status only. */
+  readonly http: { readonly port: number; readonly host: string; readonly token: string };
   readonly log: { readonly level: string; readonly pretty: boolean };
   readonly shutdownTimeoutMs: number;
   /** Values that must never be printed (passwords, signing secrets, auth headers). */

@@ -7,6 +7,17 @@ import { backoffDelay, sleep } from './backoff.js';
 import type { Envelope, Outcome } from './envelope.js';
 import { Fifo } from './fifo.js';
 
+/** What the console and `status` show of a runner (read-only). */
+export interface RunnerStatus {
+  /** retrying: the last attempt failed and the sink is connected; down: it is not connected. */
+  readonly state: 'delivering' | 'retrying' | 'down';
+  /** Events held in memory (waiting or in flight). */
+  readonly queued: number;
+  /** Since when the sink keeps failing (ms since the epoch), and the last error (scrubbed by ScrubbedSink). */
+  readonly failingSince: number | null;
+  readonly lastError: string | null;
+}
+
 interface Lane {
   readonly queue: Fifo<Envelope>;
   busy: boolean;
@@ -37,6 +48,8 @@ export class SinkRunner {
   private connecting: Promise<void> | undefined;
   private roomWaiters: Array<{ readonly atLeast: number; readonly wake: () => void }> = [];
   private idleWaiters: Array<() => void> = [];
+  private failingSince: number | null = null;
+  private lastError: string | null = null;
 
   constructor(
     readonly sink: Sink,
@@ -53,6 +66,11 @@ export class SinkRunner {
   /** Events held now (waiting or in flight). */
   get pending(): number {
     return this.queued;
+  }
+
+  status(): RunnerStatus {
+    const state = this.failingSince === null ? 'delivering' : this.sink.isReady() ? 'retrying' : 'down';
+    return { state, queued: this.queued, failingSince: this.failingSince, lastError: this.lastError };
   }
 
   get room(): number {
@@ -133,11 +151,13 @@ export class SinkRunner {
           signal,
         );
         metrics.deliveryDuration.observe({ sink: this.name }, (performance.now() - started) / 1000);
+        this.failingSince = null;
         this.settle(batch, { kind: 'delivered' });
         return;
       } catch (err) {
         metrics.deliveryDuration.observe({ sink: this.name }, (performance.now() - started) / 1000);
         if (signal.aborted) return this.release(batch); // shutdown: hand back unsettled
+        this.lastError = errorMessage(err);
         if (err instanceof PermanentError) {
           const failed = new Set(err.failedIds ?? batch.map((e) => e.event.id));
           const dead: Outcome = { kind: 'dead', error: errorMessage(err), attempts: attempt };
@@ -153,6 +173,7 @@ export class SinkRunner {
         }
         if (this.giveUp.signal.aborted) return this.release(batch); // stopping: hand back unsettled
         metrics.deliveries.inc({ sink: this.name, outcome: 'retried' }, batch.length);
+        this.failingSince ??= Date.now();
         // The far end's Retry-After wins over our own backoff ceiling (the contract says honour it).
         const asked = err instanceof RetriableError ? err.retryAfterMs : undefined;
         const delay = asked ?? backoffDelay(attempt, retry);

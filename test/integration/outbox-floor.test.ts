@@ -85,7 +85,6 @@ describe('outbox floor', () => {
 
   test('a row left below the floor by a sequence read 32 ids ahead is found and delivered, and counted', async (t) => {
     const pool = new pg.Pool({ connectionString: db.url, max: 4 });
-    t.after(() => pool.end());
     const logLines: Array<Record<string, unknown>> = [];
     const logger = pino({ level: 'warn' }, { write: (line: string) => logLines.push(JSON.parse(line) as Record<string, unknown>) });
     const metrics = new Metrics('test');
@@ -97,11 +96,13 @@ describe('outbox floor', () => {
     const torn = new SettledWater(async (c) => (await lastIdHandedOut(c)) + 32n);
     const reader = new OutboxReader(pool, runner, new Router(null, ['out']), progress, { table, batchSize: 100, pollIntervalMs: 100 }, logger, metrics, torn);
     reader.start();
+    // One hook, in this order: the progress writer needs the pool until its last flush.
     t.after(async () => {
       const stopped = reader.stop();
       await runner.stop(1000, false);
       await stopped;
       await progress.drain();
+      await pool.end();
     });
 
     await db.query('INSERT INTO public.items (id) VALUES (1)');
