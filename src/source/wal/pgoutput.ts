@@ -87,7 +87,8 @@ export function decodePgOutput(buf: Buffer): PgOutputMessage {
       const lsn = r.u64();
       const prefix = r.cstring();
       const length = r.u32();
-      return { tag: 'message', transactional: (flags & 1) !== 0, lsn, prefix, content: r.bytes(length) };
+      // A copy: the message buffer is pg's read buffer, reused for the next read.
+      return { tag: 'message', transactional: (flags & 1) !== 0, lsn, prefix, content: Buffer.from(r.bytes(length)) };
     }
     default:
       throw new Error(`pgoutput: unknown message type ${JSON.stringify(tag)}`);

@@ -4,7 +4,7 @@ import type { Lsn } from './lsn.js';
 import { nowPgMicros } from './pg-time.js';
 
 export interface StreamHandlers {
-  /** An XLogData message: `body` is one pgoutput message. */
+  /** An XLogData message: `body` is one pgoutput message, valid only during the call (copy what outlives it). */
   onData(walStart: Lsn, body: Buffer): void;
   /** A primary keepalive: the server has sent everything before `walEnd`. */
   onKeepalive(walEnd: Lsn, replyRequested: boolean): void;
@@ -95,8 +95,8 @@ export class ReplicationStream {
   private onCopyData(chunk: Buffer): void {
     const kind = chunk[0];
     if (kind === 0x77 /* w */) {
-      // A copy: pg's parser reuses its read buffer, and the message may wait in a queue while more arrives.
-      this.handlers.onData(chunk.readBigUInt64BE(1), Buffer.from(chunk.subarray(25)));
+      // Valid only during this call: pg's parser reuses its read buffer for what arrives next.
+      this.handlers.onData(chunk.readBigUInt64BE(1), chunk.subarray(25));
     } else if (kind === 0x6b /* k */) {
       this.handlers.onKeepalive(chunk.readBigUInt64BE(1), chunk[17] === 1);
     }
