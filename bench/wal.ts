@@ -8,7 +8,10 @@
  */
 import { BridgeProcess, writeConfig, pgbridgeCli } from './bridge.js';
 import { createBenchDatabase, insertBurst, INSTANCES, rowsPerSecond, TABLES, type BenchDatabase } from './workloads.js';
-import { monoMs, median } from './stats.js';
+import { monoMs, median, percentile } from './stats.js';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import pg from 'pg';
 import { decodePgOutput } from '../src/source/wal/pgoutput.js';
 import { ReplicationStream } from '../src/source/wal/replication-stream.js';
 
@@ -20,6 +23,68 @@ const TXN_ROWS = 500;
 const step = (what: string) => process.stderr.write(`bench:wal ${what}\n`);
 const REPEATS = quick ? 1 : 3;
 const WAL_TABLE = 'bench_wal';
+
+/**
+ * Commit → webhook latency at `rate` rows/s (10-row transactions, open loop)
+ * for `seconds`: the writer stamps each row after its COMMIT returns, the
+ * webhook (in this process, answering 204 at once) when its request arrives.
+ */
+async function webhookLatency(db: BenchDatabase, slot: string, publication: string, rate: number, seconds: number): Promise<{ p50: number; p99: number; max: number; received: number; sent: number }> {
+  const arrived = new Map<number, number>();
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const at = monoMs();
+      const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Array<{ data: { id: number } }> | { data: { id: number } };
+      for (const e of [body].flat()) if (!arrived.has(e.data.id)) arrived.set(e.data.id, at);
+      res.writeHead(204).end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+  const file = writeConfig({
+    postgres: { url: db.url },
+    delivery: 'wal',
+    instance: 'bench_wal',
+    wal: { slot, publication },
+    capture: [{ table: `public.${WAL_TABLE}`, ops: ['insert'] }],
+    // Batched as bench/run.ts's 'webhook batched' (max_wait_ms 0: a batch is what is queued, never a wait).
+    sinks: [{ name: 'hook', type: 'webhook', url, batch: { max_events: 500, max_wait_ms: 0 } }],
+    http: { port: 0 },
+    log: { level: 'info' },
+  });
+  const bridge = new BridgeProcess(file, 0);
+  const writer = new pg.Client(db.url);
+  await writer.connect();
+  try {
+    while (!bridge.logLines.some((l) => l.includes('streaming changes'))) await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, 1000));
+    const committed = new Map<number, number>();
+    const txRows = 10;
+    const interval = (1000 * txRows) / rate;
+    const first = db.nextIds(rate * seconds);
+    const started = monoMs();
+    for (let k = 0; k < (rate * seconds) / txRows; k++) {
+      const due = started + k * interval;
+      const wait = due - monoMs();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      const a = first + k * txRows;
+      await writer.query(`INSERT INTO public.${WAL_TABLE} (id, account, status, amount, note) SELECT g, g % 1000, 'new', 1.5, 'latency row' FROM generate_series($1::bigint, $2::bigint) g`, [a, a + txRows - 1]);
+      const at = monoMs();
+      for (let id = a; id < a + txRows; id++) committed.set(id, at);
+    }
+    const deadline = monoMs() + 30_000;
+    while (arrived.size < committed.size && monoMs() < deadline) await new Promise((r) => setTimeout(r, 50));
+    const latencies = [...committed].flatMap(([id, at]) => (arrived.has(id) ? [arrived.get(id)! - at] : []));
+    return { p50: percentile(latencies, 50), p99: percentile(latencies, 99), max: Math.max(...latencies), received: latencies.length, sent: committed.size };
+  } finally {
+    await writer.end();
+    await bridge.stop();
+    server.closeAllConnections();
+    server.close();
+  }
+}
 
 /**
  * `pgbridge run` with stdout to /dev/null (as bench/run.ts does): events per
@@ -128,6 +193,9 @@ async function main(): Promise<void> {
       return rows[0].n === 0;
     });
 
+    step('latency: commit → webhook at 1,000 rows/s');
+    const latency = await webhookLatency(db, slot, publication, 1000, quick ? 5 : 15);
+
     const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
     const ratio = median(wal) / median(plain);
     const rows = [
@@ -136,6 +204,11 @@ async function main(): Promise<void> {
       ['drain, bare pgoutput consumer (decode only)', `${fmt(bare)} ev/s`, ''],
       ['drain, wal → stdout', `${fmt(walDrain)} ev/s`, `${(walDrain / bare).toFixed(2)} of bare (target ≥ 0.7: ${walDrain / bare >= 0.7 ? 'met' : 'NOT MET'})`],
       ['drain, outbox → stdout', `${fmt(outboxRate)} ev/s`, `wal is ${(walDrain / outboxRate).toFixed(2)}× outbox`],
+      [
+        'commit → webhook batched, 1,000 rows/s (10-row transactions)',
+        `p50 ${latency.p50.toFixed(1)} ms, p99 ${latency.p99.toFixed(1)} ms, max ${latency.max.toFixed(1)} ms`,
+        `${latency.received}/${latency.sent} received (target p99 ≤ 25 ms: ${latency.p99 <= 25 ? 'met' : 'NOT MET'})`,
+      ],
     ];
     process.stdout.write(`| wal mode (${INSERT_ROWS} inserted ×${REPEATS}, ${DRAIN_ROWS} drained) | rate | ratio |\n|---|---|---|\n`);
     for (const r of rows) process.stdout.write(`| ${r.join(' | ')} |\n`);
