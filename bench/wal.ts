@@ -29,7 +29,7 @@ const WAL_TABLE = 'bench_wal';
  * for `seconds`: the writer stamps each row after its COMMIT returns, the
  * webhook (in this process, answering 204 at once) when its request arrives.
  */
-async function webhookLatency(db: BenchDatabase, slot: string, publication: string, rate: number, seconds: number): Promise<{ p50: number; p99: number; max: number; received: number; sent: number }> {
+async function webhookLatency(db: BenchDatabase, slot: string, publication: string, rate: number, seconds: number): Promise<{ p50: number; p99: number; max: number; warmUpP99: number; received: number; sent: number }> {
   const arrived = new Map<number, number>();
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -76,8 +76,20 @@ async function webhookLatency(db: BenchDatabase, slot: string, publication: stri
     }
     const deadline = monoMs() + 30_000;
     while (arrived.size < committed.size && monoMs() < deadline) await new Promise((r) => setTimeout(r, 50));
-    const latencies = [...committed].flatMap(([id, at]) => (arrived.has(id) ? [arrived.get(id)! - at] : []));
-    return { p50: percentile(latencies, 50), p99: percentile(latencies, 99), max: Math.max(...latencies), received: latencies.length, sent: committed.size };
+    // The first 2 s are a warm-up (first Relation message's catalog reads, the sink's first connection), reported apart.
+    const warm = started + 2000;
+    const latency = (after: boolean) =>
+      [...committed].flatMap(([id, at]) => (arrived.has(id) && at >= warm === after ? [arrived.get(id)! - at] : []));
+    const measured = latency(true);
+    const warmUp = latency(false);
+    return {
+      p50: percentile(measured, 50),
+      p99: percentile(measured, 99),
+      max: Math.max(...measured),
+      warmUpP99: percentile(warmUp, 99),
+      received: measured.length + warmUp.length,
+      sent: committed.size,
+    };
   } finally {
     await writer.end();
     await bridge.stop();
@@ -194,7 +206,7 @@ async function main(): Promise<void> {
     });
 
     step('latency: commit → webhook at 1,000 rows/s');
-    const latency = await webhookLatency(db, slot, publication, 1000, quick ? 5 : 15);
+    const latency = await webhookLatency(db, slot, publication, 1000, quick ? 7 : 15);
 
     const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
     const ratio = median(wal) / median(plain);
@@ -207,7 +219,7 @@ async function main(): Promise<void> {
       [
         'commit → webhook batched, 1,000 rows/s (10-row transactions)',
         `p50 ${latency.p50.toFixed(1)} ms, p99 ${latency.p99.toFixed(1)} ms, max ${latency.max.toFixed(1)} ms`,
-        `${latency.received}/${latency.sent} received (target p99 ≤ 25 ms: ${latency.p99 <= 25 ? 'met' : 'NOT MET'})`,
+        `after a 2 s warm-up (its p99 ${latency.warmUpP99.toFixed(1)} ms); ${latency.received}/${latency.sent} received (target p99 ≤ 25 ms: ${latency.p99 <= 25 ? 'met' : 'NOT MET'})`,
       ],
     ];
     process.stdout.write(`| wal mode (${INSERT_ROWS} inserted ×${REPEATS}, ${DRAIN_ROWS} drained) | rate | ratio |\n|---|---|---|\n`);
