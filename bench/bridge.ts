@@ -1,17 +1,14 @@
 /**
- * One `pgbridge run` process under measurement: spawned from the built CLI
- * (dist/, as users run it), stdout to /dev/null, its RSS sampled from
+ * One `pgbridge run` process under measurement: launched like the tests'
+ * (test/support/bridge.ts), stdout to /dev/null, its RSS sampled from
  * /proc/PID/status and its CPU from /proc/PID/stat.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, openSync, closeSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { BIN, ROOT, RunningBridge, writeConfig } from '../test/support/bridge.js';
+import { freePort } from '../test/support/tcp.js';
 
-export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-export const BIN = path.join(ROOT, 'bin', 'pgbridge.js');
+export { BIN, freePort, ROOT, writeConfig };
 
 const CLK_TCK = (() => {
   try {
@@ -20,25 +17,6 @@ const CLK_TCK = (() => {
     return 100;
   }
 })();
-
-export function writeConfig(config: object): string {
-  const dir = mkdtempSync(path.join(tmpdir(), 'pgbridge-bench-'));
-  const file = path.join(dir, 'pgbridge.json');
-  writeFileSync(file, JSON.stringify(config, null, 2));
-  return file;
-}
-
-/** A free TCP port on 127.0.0.1 (for the bridge's /metrics). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** Runs a pgbridge command to completion; throws with its stderr on a non-zero exit. */
 export function pgbridgeCli(args: readonly string[]): void {
@@ -74,9 +52,8 @@ export class BridgeProcess {
   /** Every bridge still running, so an interrupted bench can stop them. */
   static readonly live = new Set<BridgeProcess>();
   readonly startedAt = performance.now();
-  readonly logLines: string[] = [];
   readonly exited: Promise<number | null>;
-  private readonly child: ChildProcess;
+  private readonly bridge: RunningBridge;
   private readonly sampler: NodeJS.Timeout;
   private last: ProcSample | undefined;
   /** Highest VmRSS seen by the 50 ms sampler (VmHWM is read too; this one can be reset per phase). */
@@ -88,35 +65,25 @@ export class BridgeProcess {
     readonly metricsPort: number,
     options: BridgeOptions = {},
   ) {
-    const devNull = openSync('/dev/null', 'w');
-    const nodeArgs = options.profileDir ? ['--cpu-prof', '--cpu-prof-dir', options.profileDir] : [];
-    this.child = spawn(process.execPath, [...nodeArgs, BIN, 'run', '-c', configFile], {
-      cwd: ROOT,
-      stdio: ['ignore', devNull, 'pipe'],
-    });
-    closeSync(devNull);
-    let rest = '';
-    this.child.stderr!.setEncoding('utf8');
-    this.child.stderr!.on('data', (chunk: string) => {
-      const parts = (rest + chunk).split('\n');
-      rest = parts.pop() ?? '';
-      for (const line of parts) {
-        this.logLines.push(line);
-        if (this.logLines.length > 2000) this.logLines.splice(0, 1000);
-      }
+    this.bridge = new RunningBridge(configFile, {}, {
+      nodeArgs: options.profileDir ? ['--cpu-prof', '--cpu-prof-dir', options.profileDir] : [],
+      stdout: 'ignore',
+      maxLogLines: 2000,
     });
     BridgeProcess.live.add(this);
-    this.exited = new Promise((resolve) =>
-      this.child.on('exit', (code) => {
-        BridgeProcess.live.delete(this);
-        resolve(code);
-      }),
-    );
+    this.exited = this.bridge.exited.then((code) => {
+      BridgeProcess.live.delete(this);
+      return code;
+    });
     this.sampler = setInterval(() => this.sample(), 50);
   }
 
   get pid(): number {
-    return this.child.pid!;
+    return this.bridge.pid;
+  }
+
+  get logLines(): readonly string[] {
+    return this.bridge.logLines;
   }
 
   sample(): ProcSample | undefined {
@@ -144,7 +111,7 @@ export class BridgeProcess {
   async ready(timeoutMs = 20_000): Promise<void> {
     const deadline = performance.now() + timeoutMs;
     while (!this.logLines.some((l) => l.includes('holding the delivery lock'))) {
-      if (this.child.exitCode !== null) throw new Error(`pgbridge exited with ${this.child.exitCode}:\n${this.logLines.slice(-20).join('\n')}`);
+      if (this.bridge.exitCode !== null) throw new Error(`pgbridge exited with ${this.bridge.exitCode}:\n${this.logLines.slice(-20).join('\n')}`);
       if (performance.now() > deadline) throw new Error(`pgbridge not ready after ${timeoutMs} ms:\n${this.logLines.slice(-20).join('\n')}`);
       await new Promise((r) => setTimeout(r, 20));
     }
@@ -181,11 +148,6 @@ export class BridgeProcess {
   /** SIGTERM, then SIGKILL after `timeoutMs`; returns the exit code. */
   async stop(timeoutMs = 15_000): Promise<number | null> {
     clearInterval(this.sampler);
-    if (this.child.exitCode !== null) return this.child.exitCode;
-    this.child.kill('SIGTERM');
-    const timer = setTimeout(() => this.child.kill('SIGKILL'), timeoutMs);
-    const code = await this.exited;
-    clearTimeout(timer);
-    return code;
+    return this.bridge.stop(timeoutMs);
   }
 }

@@ -11,12 +11,12 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { createTopic, kafkaBrokers } from '../test/support/kafka.js';
 import { BIN, BridgeProcess, ROOT, writeConfig } from './bridge.js';
-import { bareAmqp, bareKafka, bareListen, bareListenSteady, bareUndici, insertRate, type CeilingResult } from './ceilings.js';
+import { buildPlan, isScenario, type Plan, type PlanInput, type Sample, type Scenario } from './plan.js';
 import { Receiver } from './receivers.js';
 import { renderMarkdown, renderText, ratioOf, type ResultRow, type Target } from './report.js';
-import { drain, liveBurst, outage, steady, type BenchContext, type RunMeasurement, type SinkSetup } from './scenarios.js';
-import { median, medianBy, monoMs, summarize, type LatencySummary } from './stats.js';
-import { createBenchDatabase, TABLES, type Mode } from './workloads.js';
+import { outage, type BenchContext } from './scenarios.js';
+import { median, medianBy, monoMs, type LatencySummary } from './stats.js';
+import { createBenchDatabase, type BenchDatabase } from './workloads.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -49,16 +49,16 @@ const SCALE = args.quick
   : { burst: 50_000, txnRows: 500, steadyS: 10, steadyWarmS: 2, outageS: 60, warmS: 3, repeats: 3, label: 'full: 50,000-event bursts, 10 s steady, 60 s outage' };
 
 const AMQP_URL = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
-const WEBHOOK_IN_FLIGHT = 4; // the webhook sink's default max_in_flight
-const BATCH = 500; // batched webhook max_events; the amqp/kafka sinks' default max_batch
 /** Besides the outage itself: warm-up, recovery, spawning and stopping (measured 15-20 s). */
 const OUTAGE_OVERHEAD_S = 20;
 const MIN_OUTAGE_S = 10;
+const BUDGET_S = Number(args.budget ?? (args.quick ? 100 : 260));
 
 const began = monoMs();
 const log = (line: string): void => {
   process.stderr.write(`[${((monoMs() - began) / 1000).toFixed(1).padStart(6)} s] ${line}\n`);
 };
+const elapsedS = (): number => (monoMs() - began) / 1000;
 const only = args.only?.split(',').filter(Boolean);
 const wanted = (key: string): boolean => !only || only.some((o) => key.includes(o));
 
@@ -93,79 +93,90 @@ function sinkTypeAccepted(type: string, dbUrl: string, sink: object): boolean {
   }
 }
 
-/** Commit → receiver latency of what the receiver holds now, for a ceiling that wrote rows. */
-async function latencyOf(receiver: Receiver, c: CeilingResult): Promise<ReturnType<typeof summarize> | undefined> {
-  const written = c.written;
-  if (!written) return undefined;
-  const { ids, times } = await receiver.collect();
-  const lat: number[] = [];
-  for (let i = 0; i < ids.length; i++) {
-    const offset = ids[i] - written.firstId;
-    if (offset >= 0 && offset < written.count) lat.push(times[i] - written.commitAt[offset]);
+/** Every run of every scenario so far, and how long its last run took. */
+class Results {
+  readonly samples = new Map<Scenario, Sample[]>();
+  readonly durations = new Map<Scenario, number>();
+
+  runs(s: Scenario): number {
+    return this.samples.get(s)?.length ?? 0;
   }
-  return summarize(lat);
+
+  add(s: Scenario, sample: Sample, seconds: number): void {
+    this.samples.set(s, [...(this.samples.get(s) ?? []), sample]);
+    this.durations.set(s, seconds);
+  }
 }
 
-/** One measured run of a scenario. */
-interface Sample {
-  readonly rate: number;
-  readonly events: number;
-  readonly received: number;
-  readonly latency?: LatencySummary;
-  readonly peakRssMb?: number;
-  readonly cpuPer10k?: number;
-  readonly notes: readonly string[];
-  readonly extra: Record<string, unknown>;
-}
+type Receivers = Pick<PlanInput, 'http' | 'listen' | 'amqp' | 'kafka'> & { readonly all: Receiver[] };
 
-interface Scenario {
-  readonly key: string;
-  readonly kind: 'ceiling' | 'burst' | 'drain' | 'steady';
-  readonly workload: string;
-  readonly mode: string;
-  readonly sink: string;
-  /** How a row names this scenario when it is its ceiling. */
-  readonly short?: string;
-  /** Key of the ceiling scenario the ratio is against, or a fixed offered rate. */
-  readonly ceiling?: string | { name: string; rate: number };
-  /** Which figure picks the median run: throughput, or p99 latency for steady rates. */
-  readonly primary: 'rate' | 'p99';
-  readonly run: () => Promise<Sample>;
-}
-
-function fromCeiling(c: CeilingResult, latency?: LatencySummary): Sample {
-  return {
-    rate: c.rate,
-    events: c.events,
-    received: c.received,
-    latency,
-    cpuPer10k: c.cpuS === undefined ? undefined : (c.cpuS / c.events) * 10_000,
-    notes: c.received < c.events ? [`only ${c.received} of ${c.events} arrived`] : [],
-    extra: { seconds: c.seconds, insertS: c.insertS },
+/** The far ends: webhook, LISTEN, and AMQP and Kafka when this build has those sink types. */
+async function startReceivers(db: BenchDatabase, notes: string[], into: Receiver[]): Promise<Receivers> {
+  const amqpOk = sinkTypeAccepted('amqp', db.url, { url: AMQP_URL, exchange: 'x' });
+  const kafkaOk = sinkTypeAccepted('kafka', db.url, { brokers: ['127.0.0.1:9092'] });
+  if (!amqpOk) notes.push('the amqp sink type is not registered in this build (src/sinks/registry.ts): amqp rows skipped');
+  if (!kafkaOk) notes.push('the kafka sink type is not registered in this build (src/sinks/registry.ts): kafka rows skipped');
+  const started = async (r: Receiver): Promise<Receiver> => {
+    into.push(r);
+    return r;
   };
+  const http = await started(await Receiver.start({ kind: 'http' }));
+  const listen = await started(await Receiver.start({ kind: 'listen', url: db.url, channel: 'pgbridge' }));
+  const exchange = `pgbridge_bench_${process.pid}`;
+  const amqp = amqpOk ? { receiver: await started(await Receiver.start({ kind: 'amqp', url: AMQP_URL, exchange })), url: AMQP_URL, exchange } : undefined;
+  let kafka: Receivers['kafka'];
+  if (kafkaOk) {
+    const brokers = await kafkaBrokers();
+    const topics = { ceiling: `bench.ceiling.${process.pid}`, bridge: `bench.bridge.${process.pid}` };
+    await createTopic(brokers, topics.ceiling, 4);
+    await createTopic(brokers, topics.bridge, 4);
+    kafka = { receiver: await started(await Receiver.start({ kind: 'kafka', brokers, topics: [topics.ceiling, topics.bridge] })), brokers, topics };
+  }
+  log(`receivers up (webhook ${http.url}; amqp ${amqpOk ? 'yes' : 'no'}; kafka ${kafka ? kafka.brokers.join(',') : 'no'})`);
+  return { http, listen, amqp, kafka, all: into };
 }
 
-function fromBridge(m: RunMeasurement, extra: Record<string, unknown> = {}): Sample {
-  return {
-    rate: m.rate,
-    events: m.events,
-    received: m.received,
-    latency: m.latency,
-    peakRssMb: m.peakRssMb,
-    cpuPer10k: m.cpuPer10k,
-    notes: [...m.notes, ...(m.outboxLeft > 0 ? [`${m.outboxLeft} rows left in the outbox`] : []), ...(m.duplicates > 0 ? [`${m.duplicates} duplicates`] : [])],
-    extra: {
-      ...extra,
-      seconds: m.seconds,
-      firstEventS: m.firstEventS,
-      rateAfterFirst: m.rateAfterFirst,
-      insertS: m.insertS,
-      tailS: m.tailS,
-      warnings: m.warnings,
-      duplicates: m.duplicates,
-      pgTransactions: m.pgTransactions,
-    },
-  };
+async function runOnce(s: Scenario, results: Results): Promise<void> {
+  const t0 = monoMs();
+  const round = results.runs(s) + 1;
+  log(`${s.key}${round > 1 ? ` (run ${round})` : ''}`);
+  const sample = await s.run();
+  const load = os.loadavg()[0];
+  (sample.extra as Record<string, unknown>).loadavg1 = load;
+  results.add(s, sample, (monoMs() - t0) / 1000);
+  log(`  ${describe(s, sample, results.samples)}, load ${load.toFixed(1)}${sample.notes.length ? ` — ${sample.notes.join('; ')}` : ''}`);
+}
+
+/** Every scenario once (the cheap insert-rate ceilings SCALE.repeats times, interleaved). */
+async function firstPass(plan: Plan, results: Results): Promise<void> {
+  for (let i = 0; i < SCALE.repeats; i++) for (const s of plan.inserts) await runOnce(s, results);
+  for (const s of plan.scenarios) if (!plan.inserts.includes(s)) await runOnce(s, results);
+}
+
+/** A sink down for a while under steady writes; on a loaded machine the first pass runs long, and a shorter outage keeps the run under 5 minutes. */
+async function outagePass(plan: Plan, ctx: BenchContext): Promise<Record<string, unknown>> {
+  const leftS = Math.floor(BUDGET_S - elapsedS() - OUTAGE_OVERHEAD_S);
+  const outageS = Math.max(Math.min(SCALE.outageS, MIN_OUTAGE_S), Math.min(SCALE.outageS, leftS));
+  log(`outage: outbox → webhook batched, ${outageS} s${outageS < SCALE.outageS ? ` (shortened from ${SCALE.outageS} s: time budget)` : ''}`);
+  const o = await outage(ctx, plan.outageSink, 1000, SCALE.warmS, outageS);
+  log(`  RSS before ${o.rssBeforeMb.toFixed(0)} MB, peak during ${o.rssPeakDuringMb.toFixed(0)} MB, after ${o.rssAfterMb.toFixed(0)} MB; recovered in ${o.recoverS.toFixed(1)} s`);
+  return { ...o };
+}
+
+/** Repeats of the scenarios behind the targets, each ceiling together with its pgbridge run, while the time budget lasts. */
+async function repeats(plan: Plan, results: Results): Promise<void> {
+  for (let round = 2; round <= SCALE.repeats; round++) {
+    for (const members of plan.repeatGroups) {
+      const group = members.filter((s) => results.runs(s) < round);
+      if (group.length === 0) continue;
+      const cost = group.reduce((sum, s) => sum + (results.durations.get(s) ?? 0), 0);
+      if (elapsedS() + cost > BUDGET_S) {
+        log(`skipping run ${round} of ${group.map((s) => s.key).join(' + ')}: time budget (${BUDGET_S} s)`);
+        continue;
+      }
+      for (const s of group) await runOnce(s, results);
+    }
+  }
 }
 
 async function main(): Promise<void> {
@@ -175,10 +186,10 @@ async function main(): Promise<void> {
   const notes: string[] = [];
   const db = await createBenchDatabase();
   log(`database ${db.name}`);
-  const base: BenchContext = { db, log };
   /** With --profile / --dump, each scenario's files go under its key. */
   const ctxFor = (key: string): BenchContext => ({
-    ...base,
+    db,
+    log,
     ...(args.profile ? { profileDir: path.resolve(args.profile, key) } : {}),
     ...(args.dump ? { dumpFile: path.resolve(args.dump, `${key}.csv`) } : {}),
   });
@@ -193,252 +204,26 @@ async function main(): Promise<void> {
   };
   process.once('SIGINT', () => void interrupted());
   process.once('SIGTERM', () => void interrupted());
-  const samples = new Map<string, Sample[]>();
-  const durations = new Map<string, number>();
-  const scenarios: Scenario[] = [];
+  const results = new Results();
+  let plan: Plan | undefined;
   let outageResult: Record<string, unknown> | undefined;
   try {
-    const amqpOk = sinkTypeAccepted('amqp', db.url, { url: AMQP_URL, exchange: 'x' });
-    const kafkaOk = sinkTypeAccepted('kafka', db.url, { brokers: ['127.0.0.1:9092'] });
-    if (!amqpOk) notes.push('the amqp sink type is not registered in this build (src/sinks/registry.ts): amqp rows skipped');
-    if (!kafkaOk) notes.push('the kafka sink type is not registered in this build (src/sinks/registry.ts): kafka rows skipped');
-
-    const http = await Receiver.start({ kind: 'http' });
-    const listen = await Receiver.start({ kind: 'listen', url: db.url, channel: 'pgbridge' });
-    receivers.push(http, listen);
-    const exchange = `pgbridge_bench_${process.pid}`;
-    const amqpReceiver = amqpOk ? await Receiver.start({ kind: 'amqp', url: AMQP_URL, exchange }) : undefined;
-    if (amqpReceiver) receivers.push(amqpReceiver);
-    let brokers: string[] = [];
-    let kafkaReceiver: Receiver | undefined;
-    const topics = { ceiling: `bench.ceiling.${process.pid}`, bridge: `bench.bridge.${process.pid}` };
-    if (kafkaOk) {
-      brokers = await kafkaBrokers();
-      await createTopic(brokers, topics.ceiling, 4);
-      await createTopic(brokers, topics.bridge, 4);
-      kafkaReceiver = await Receiver.start({ kind: 'kafka', brokers, topics: [topics.ceiling, topics.bridge] });
-      receivers.push(kafkaReceiver);
-    }
-    log(`receivers up (webhook ${http.url}; amqp ${amqpOk ? 'yes' : 'no'}; kafka ${kafkaOk ? brokers.join(',') : 'no'})`);
-
-    const sinks = {
-      batched: { label: 'webhook batched', config: { type: 'webhook', url: http.url, batch: { max_events: BATCH, max_wait_ms: 0 } }, receiver: http },
-      single: { label: 'webhook single', config: { type: 'webhook', url: http.url }, receiver: http },
-      amqp: amqpReceiver && { label: 'amqp', config: { type: 'amqp', url: AMQP_URL, exchange }, receiver: amqpReceiver },
-      kafka: kafkaReceiver && { label: 'kafka', config: { type: 'kafka', brokers, topic: topics.bridge }, receiver: kafkaReceiver },
-      stdout: { label: 'stdout >/dev/null', config: { type: 'stdout' }, receiver: undefined },
-    } satisfies Record<string, SinkSetup | undefined>;
-
-    const n = SCALE.burst;
-    const txn = SCALE.txnRows;
-    const burstName = `${n / 1000}k rows, ${txn}-row txns`;
-    const add = (s: Scenario | undefined | false): void => {
-      if (s && wanted(s.key)) scenarios.push(s);
-    };
-
-    // ---- Ceilings -------------------------------------------------------
-    const insertLabels = { plain: 'INSERT, no trigger', outbox: 'INSERT + outbox trigger', notify: 'INSERT + notify trigger, nobody listening' };
-    for (const kind of ['plain', 'outbox', 'notify'] as const) {
-      add({
-        key: `ceiling.insert.${kind}`,
-        kind: 'ceiling',
-        workload: burstName,
-        mode: kind === 'plain' ? '—' : kind,
-        sink: insertLabels[kind],
-        short: 'no trigger',
-        ceiling: kind === 'plain' ? undefined : 'ceiling.insert.plain',
-        primary: 'rate',
-        run: async () => {
-          const rate = await insertRate(db, TABLES[kind], n, txn);
-          return { rate, events: n, received: n, notes: [], extra: {} };
-        },
-      });
-    }
-    add({
-      key: 'ceiling.listen',
-      kind: 'ceiling',
-      workload: burstName,
-      mode: 'notify',
-      sink: 'bare pg LISTEN',
-      short: 'bare LISTEN',
-      primary: 'rate',
-      run: async () => {
-        const c = await bareListen(db, listen, n, txn);
-        return fromCeiling(c, await latencyOf(listen, c));
-      },
-    });
-    add({
-      key: 'ceiling.listen-steady',
-      kind: 'ceiling',
-      workload: `1000 ev/s × ${SCALE.steadyS} s, 1-row txns`,
-      mode: 'notify',
-      sink: 'bare pg LISTEN',
-      ceiling: { name: 'offered', rate: 1000 },
-      primary: 'p99',
-      run: async () => {
-        const c = await bareListenSteady(db, listen, 1000, 1, SCALE.steadyS);
-        return fromCeiling(c, await latencyOf(listen, c));
-      },
-    });
-    add({
-      key: 'ceiling.undici.single',
-      kind: 'ceiling',
-      workload: burstName,
-      mode: '—',
-      sink: `bare undici, 1 event/POST, ${WEBHOOK_IN_FLIGHT} conns`,
-      short: 'bare undici',
-      primary: 'rate',
-      run: async () => fromCeiling(await bareUndici(http, db.nextIds(n), n, WEBHOOK_IN_FLIGHT)),
-    });
-    add({
-      key: 'ceiling.undici.batched',
-      kind: 'ceiling',
-      workload: burstName,
-      mode: '—',
-      sink: `bare undici, ${BATCH} events/POST, ${WEBHOOK_IN_FLIGHT} conns`,
-      short: 'bare undici batched',
-      primary: 'rate',
-      run: async () => fromCeiling(await bareUndici(http, db.nextIds(n), n, WEBHOOK_IN_FLIGHT, BATCH)),
-    });
-    add(
-      amqpReceiver && {
-        key: 'ceiling.amqp',
-        kind: 'ceiling',
-        workload: burstName,
-        mode: '—',
-        sink: `bare amqplib confirm channel, ${BATCH * 4} unconfirmed`,
-        short: 'bare amqplib',
-        primary: 'rate',
-        run: async () => fromCeiling(await bareAmqp(AMQP_URL, exchange, amqpReceiver, db.nextIds(n), n, BATCH * 4)),
-      },
-    );
-    add(
-      kafkaReceiver && {
-        key: 'ceiling.kafka',
-        kind: 'ceiling',
-        workload: burstName,
-        mode: '—',
-        sink: `bare kafkajs, acks all, ${BATCH}/send, 4 in flight`,
-        short: 'bare kafkajs',
-        primary: 'rate',
-        run: async () => fromCeiling(await bareKafka(brokers, topics.ceiling, kafkaReceiver, db.nextIds(n), n, BATCH, 4)),
-      },
-    );
-
-    // ---- pgbridge -------------------------------------------------------
-    const liveBursts: Array<[string, SinkSetup | undefined]> = [
-      ['burst.notify.webhook-batched', sinks.batched],
-      ['burst.notify.webhook-single', sinks.single],
-      ['burst.notify.amqp', sinks.amqp],
-      ['burst.notify.kafka', sinks.kafka],
-      ['burst.notify.stdout', sinks.stdout],
-    ];
-    for (const [key, sink] of liveBursts) {
-      add(
-        sink && {
-          key,
-          kind: 'burst',
-          workload: burstName,
-          mode: 'notify',
-          sink: sink.label,
-          ceiling: 'ceiling.listen',
-          primary: 'rate',
-          run: async () => fromBridge(await liveBurst(ctxFor(key), 'notify', sink, n, txn)),
-        },
-      );
-    }
-    const drains: Array<[string, SinkSetup | undefined, string | undefined]> = [
-      ['drain.outbox.webhook-batched', sinks.batched, 'ceiling.undici.batched'],
-      ['drain.outbox.webhook-single', sinks.single, 'ceiling.undici.single'],
-      ['drain.outbox.amqp', sinks.amqp, 'ceiling.amqp'],
-      ['drain.outbox.kafka', sinks.kafka, 'ceiling.kafka'],
-      ['drain.outbox.stdout', sinks.stdout, undefined],
-    ];
-    for (const [key, sink, ceiling] of drains) {
-      add(
-        sink && {
-          key,
-          kind: 'drain',
-          workload: `${n / 1000}k backlog, drain`,
-          mode: 'outbox',
-          sink: sink.label,
-          ceiling,
-          primary: 'rate',
-          run: async () => fromBridge(await drain(ctxFor(key), sink, n, txn)),
-        },
-      );
-    }
-    const steadies: Array<[string, Mode, SinkSetup, number, number]> = [
-      ['steady.notify.webhook-single.1000x1', 'notify', sinks.single, 1000, 1],
-      ['steady.outbox.webhook-single.1000x1', 'outbox', sinks.single, 1000, 1],
-      ['steady.notify.webhook-batched.5000x10', 'notify', sinks.batched, 5000, 10],
-      ['steady.outbox.webhook-batched.5000x10', 'outbox', sinks.batched, 5000, 10],
-    ];
-    for (const [key, mode, sink, rate, rowsPerTxn] of steadies) {
-      add({
-        key,
-        kind: 'steady',
-        workload: `${rate} ev/s × ${SCALE.steadyS} s, ${rowsPerTxn}-row txns`,
-        mode,
-        sink: sink.label,
-        ceiling: { name: 'offered', rate },
-        primary: 'p99',
-        run: async () => {
-          const m = await steady(ctxFor(key), mode, sink, rate, rowsPerTxn, SCALE.steadyS, SCALE.steadyWarmS);
-          return fromBridge(m, { achievedInsertRate: m.achievedInsertRate, warmup: m.warmup });
-        },
-      });
-    }
-
-    const runOnce = async (s: Scenario): Promise<void> => {
-      const t0 = monoMs();
-      const round = (samples.get(s.key)?.length ?? 0) + 1;
-      log(`${s.key}${round > 1 ? ` (run ${round})` : ''}`);
-      const sample = await s.run();
-      const load = os.loadavg()[0];
-      (sample.extra as Record<string, unknown>).loadavg1 = load;
-      samples.set(s.key, [...(samples.get(s.key) ?? []), sample]);
-      durations.set(s.key, (monoMs() - t0) / 1000);
-      log(`  ${describe(s, sample, samples)}, load ${load.toFixed(1)}${sample.notes.length ? ` — ${sample.notes.join('; ')}` : ''}`);
-    };
-
-    // First pass: every scenario once (the cheap insert-rate ceilings SCALE.repeats times, interleaved).
-    const inserts = scenarios.filter((s) => s.key.startsWith('ceiling.insert.'));
-    for (let i = 0; i < SCALE.repeats; i++) for (const s of inserts) await runOnce(s);
-    for (const s of scenarios) if (!inserts.includes(s)) await runOnce(s);
-
-    const budgetS = Number(args.budget ?? (args.quick ? 100 : 260));
-    if (wanted('outage')) {
-      // On a loaded machine the first pass runs long: a shorter outage keeps the whole run under 5 minutes.
-      const leftS = Math.floor(budgetS - (monoMs() - began) / 1000 - OUTAGE_OVERHEAD_S);
-      const outageS = Math.max(Math.min(SCALE.outageS, MIN_OUTAGE_S), Math.min(SCALE.outageS, leftS));
-      log(`outage: outbox → webhook batched, ${outageS} s${outageS < SCALE.outageS ? ` (shortened from ${SCALE.outageS} s: time budget)` : ''}`);
-      const o = await outage(ctxFor('outage'), sinks.batched, 1000, SCALE.warmS, outageS);
-      outageResult = { ...o };
-      log(`  RSS before ${o.rssBeforeMb.toFixed(0)} MB, peak during ${o.rssPeakDuringMb.toFixed(0)} MB, after ${o.rssAfterMb.toFixed(0)} MB; recovered in ${o.recoverS.toFixed(1)} s`);
-    }
-
-    // Then repeats of the scenarios behind the targets, each ceiling together with its pgbridge run, while the time budget lasts.
-    for (let round = 2; round <= SCALE.repeats; round++) {
-      for (const keys of REPEAT_GROUPS) {
-        const group = keys.map((k) => scenarios.find((x) => x.key === k)).filter((x): x is Scenario => x !== undefined && (samples.get(x.key)?.length ?? 0) < round);
-        if (group.length === 0) continue;
-        const cost = group.reduce((sum, x) => sum + (durations.get(x.key) ?? 0), 0);
-        if ((monoMs() - began) / 1000 + cost > budgetS) {
-          log(`skipping run ${round} of ${group.map((x) => x.key).join(' + ')}: time budget (${budgetS} s)`);
-          continue;
-        }
-        for (const x of group) await runOnce(x);
-      }
-    }
+    const far = await startReceivers(db, notes, receivers);
+    plan = buildPlan({ db, scale: SCALE, ...far, ctxFor, wanted });
+    await firstPass(plan, results);
+    if (wanted('outage')) outageResult = await outagePass(plan, ctxFor('outage'));
+    await repeats(plan, results);
   } finally {
     await Promise.all(receivers.map((r) => r.stop()));
     await db.drop().catch((err: unknown) => log(`dropping ${db.name}: ${String(err)}`));
   }
+  await report(plan, results, notes, outageResult);
+}
 
-  const rows = aggregate(scenarios, samples);
-  const targets = buildTargets(rows, SCALE.burst);
-  const totalS = Math.round((monoMs() - began) / 1000);
+async function report(plan: Plan, results: Results, notes: string[], outageResult: Record<string, unknown> | undefined): Promise<void> {
+  const rows = aggregate(plan.scenarios, results.samples);
+  const targets = buildTargets(plan, rows, SCALE.burst);
+  const totalS = Math.round(elapsedS());
   const meta = {
     date: new Date().toISOString().slice(0, 10),
     cpus: os.cpus().length,
@@ -452,37 +237,28 @@ async function main(): Promise<void> {
     loadavg: os.loadavg(),
     totalS,
   };
-  notes.push(...rows.flatMap((r) => (r.notes ?? []).map((note) => `${r.key}: ${note}`)));
-  const report = { meta, rows, targets, outage: outageResult, notes };
-  if (args.md) writeFileSync(args.md, renderMarkdown(report));
-  if (args.json) console.log(JSON.stringify(report, null, 2));
-  else console.log(renderText(report));
+  const table = [...rows.values()];
+  notes.push(...table.flatMap((r) => (r.notes ?? []).map((note) => `${r.key}: ${note}`)));
+  const out = { meta, rows: table, targets, outage: outageResult, notes };
+  if (args.md) writeFileSync(args.md, renderMarkdown(out));
+  if (args.json) console.log(JSON.stringify(out, null, 2));
+  else console.log(renderText(out));
   log(`done in ${totalS} s`);
 }
 
-/** Repeated after the first pass while the budget lasts, cheapest and noisiest first: a ceiling and its pgbridge run go together. */
-const REPEAT_GROUPS = [
-  ['ceiling.listen', 'burst.notify.webhook-batched'],
-  ['ceiling.amqp', 'drain.outbox.amqp'],
-  ['ceiling.kafka', 'drain.outbox.kafka'],
-  ['steady.notify.webhook-single.1000x1'],
-  ['steady.outbox.webhook-single.1000x1'],
-  ['ceiling.undici.single', 'drain.outbox.webhook-single'],
-];
-
 const pick = (s: Sample, primary: Scenario['primary']): number => (primary === 'rate' ? s.rate : (s.latency?.p99 ?? Number.NaN));
 
-function ceilingRate(s: Scenario, samples: ReadonlyMap<string, Sample[]>, scenarios?: readonly Scenario[]): { name: string; rate: number } | undefined {
-  if (s.ceiling === undefined) return undefined;
-  if (typeof s.ceiling !== 'string') return s.ceiling;
-  const runs = samples.get(s.ceiling);
+/** What `s`'s ratio is against: its ceiling scenario's median rate so far, or the offered rate. */
+function ceilingRate(s: Scenario, samples: ReadonlyMap<Scenario, Sample[]>): { name: string; rate: number } | undefined {
+  const ceiling = s.ceiling;
+  if (ceiling === undefined) return undefined;
+  if (!isScenario(ceiling)) return ceiling;
+  const runs = samples.get(ceiling);
   if (!runs?.length) return undefined;
-  const ceiling = scenarios?.find((x) => x.key === s.ceiling);
-  const label = ceiling?.short ?? ceiling?.sink ?? s.ceiling;
-  return { name: label, rate: median(runs.map((r) => r.rate)) };
+  return { name: ceiling.short ?? ceiling.sink, rate: median(runs.map((r) => r.rate)) };
 }
 
-function describe(s: Scenario, sample: Sample, samples: ReadonlyMap<string, Sample[]>): string {
+function describe(s: Scenario, sample: Sample, samples: ReadonlyMap<Scenario, Sample[]>): string {
   const c = ceilingRate(s, samples);
   const parts = [`${Math.round(sample.rate)} ev/s${c ? ` (${(sample.rate / c.rate).toFixed(2)} of ${Math.round(c.rate)})` : ''}`];
   if (sample.latency) parts.push(`p50 ${sample.latency.p50.toFixed(1)} / p99 ${sample.latency.p99.toFixed(1)} / max ${sample.latency.max.toFixed(1)} ms`);
@@ -496,54 +272,48 @@ function describe(s: Scenario, sample: Sample, samples: ReadonlyMap<string, Samp
   return parts.join(', ');
 }
 
-/** One row per scenario: the median run by its primary figure; peak RSS is the worst run's. */
-function aggregate(scenarios: readonly Scenario[], samples: ReadonlyMap<string, Sample[]>): ResultRow[] {
-  return scenarios.flatMap((s) => {
-    const runs = samples.get(s.key);
-    if (!runs?.length) return [];
+/** One row per scenario run: the median run by its primary figure; peak RSS is the worst run's. */
+function aggregate(scenarios: readonly Scenario[], samples: ReadonlyMap<Scenario, Sample[]>): Map<Scenario, ResultRow> {
+  const rows = new Map<Scenario, ResultRow>();
+  for (const s of scenarios) {
+    const runs = samples.get(s);
+    if (!runs?.length) continue;
     // With an even number of runs, the worse of the two middle ones: lower rate, higher p99.
     const mid = medianBy(runs, (r) => (s.primary === 'rate' ? pick(r, s.primary) : -pick(r, s.primary)));
-    const c = ceilingRate(s, samples, scenarios);
+    const c = ceilingRate(s, samples);
     const rss = runs.map((r) => r.peakRssMb).filter((v): v is number => v !== undefined);
-    return [
-      {
-        key: s.key,
-        kind: s.kind,
-        workload: s.workload,
-        mode: s.mode,
-        sink: s.sink,
-        events: mid.events,
-        received: mid.received,
-        rate: mid.rate,
-        ceilingName: c?.name,
-        ceilingRate: c?.rate,
-        latency: mid.latency,
-        peakRssMb: rss.length ? Math.max(...rss) : undefined,
-        cpuPer10k: mid.cpuPer10k,
-        repeats: runs.length,
-        notes: [...new Set(runs.flatMap((r) => r.notes))],
-        extra: { ...mid.extra, runs: runs.map((r) => ({ rate: r.rate, p99: r.latency?.p99, peakRssMb: r.peakRssMb, loadavg1: r.extra.loadavg1 })) },
-      },
-    ];
-  });
+    rows.set(s, {
+      key: s.key,
+      kind: s.kind,
+      workload: s.workload,
+      mode: s.mode,
+      sink: s.sink,
+      events: mid.events,
+      received: mid.received,
+      rate: mid.rate,
+      ceilingName: c?.name,
+      ceilingRate: c?.rate,
+      latency: mid.latency,
+      peakRssMb: rss.length ? Math.max(...rss) : undefined,
+      cpuPer10k: mid.cpuPer10k,
+      repeats: runs.length,
+      notes: [...new Set(runs.flatMap((r) => r.notes))],
+      extra: { ...mid.extra, runs: runs.map((r) => ({ rate: r.rate, p99: r.latency?.p99, peakRssMb: r.peakRssMb, loadavg1: r.extra.loadavg1 })) },
+    });
+  }
+  return rows;
 }
 
-function buildTargets(rows: readonly ResultRow[], burst: number): Target[] {
-  const row = (key: string): ResultRow | undefined => rows.find((r) => r.key === key);
-  const ratio = (key: string): number | undefined => {
-    const r = row(key);
-    return r ? ratioOf(r) : undefined;
+function buildTargets(plan: Plan, rows: ReadonlyMap<Scenario, ResultRow>, burst: number): Target[] {
+  const measured = (s: Scenario | undefined, figure: 'ratio' | 'p99'): number | undefined => {
+    const row = s && rows.get(s);
+    if (!row) return undefined;
+    return figure === 'ratio' ? ratioOf(row) : row.latency?.p99;
   };
-  const bursts = rows.filter((r) => (r.kind === 'burst' || r.kind === 'drain') && r.peakRssMb !== undefined);
+  const bursts = [...rows.values()].filter((r) => (r.kind === 'burst' || r.kind === 'drain') && r.peakRssMb !== undefined);
   const worst = bursts.reduce<ResultRow | undefined>((w, r) => (!w || r.peakRssMb! > w.peakRssMb! ? r : w), undefined);
   return [
-    { name: 'notify → batched webhook vs bare LISTEN', measured: ratio('burst.notify.webhook-batched'), unit: 'x', op: '>=', threshold: 0.5, detail: 'burst, insert start → last event at the receiver, both' },
-    { name: 'outbox → amqp drain vs bare confirm publisher', measured: ratio('drain.outbox.amqp'), unit: 'x', op: '>=', threshold: 0.7, detail: 'drain from spawn vs publish start, both to the consumer' },
-    { name: 'outbox → kafka drain vs bare producer', measured: ratio('drain.outbox.kafka'), unit: 'x', op: '>=', threshold: 0.7, detail: 'drain from spawn vs first send, both to the consumer' },
-    { name: 'webhook single events vs bare undici (same concurrency)', measured: ratio('drain.outbox.webhook-single'), unit: 'x', op: '>=', threshold: 0.7, detail: `outbox drain, ${WEBHOOK_IN_FLIGHT} in flight both` },
-    { name: 'commit → webhook p99, 1,000 ev/s, notify', measured: row('steady.notify.webhook-single.1000x1')?.latency?.p99, unit: 'ms', op: '<=', threshold: 25, detail: 'single-row txns, webhook single' },
-    { name: 'commit → webhook p99, 1,000 ev/s, outbox', measured: row('steady.outbox.webhook-single.1000x1')?.latency?.p99, unit: 'ms', op: '<=', threshold: 50, detail: 'single-row txns, webhook single' },
-    { name: 'insert rate with outbox trigger vs none', measured: ratio('ceiling.insert.outbox'), unit: 'x', op: '>=', threshold: 0.4, detail: `${burst} rows, 500-row txns, median of repeats` },
+    ...plan.targets.map(({ name, scenario, figure, unit, op, threshold, detail }) => ({ name, measured: measured(scenario, figure), unit, op, threshold, detail })),
     { name: `peak RSS at the ${burst / 1000}k burst`, measured: worst?.peakRssMb, unit: 'MB', op: '<=', threshold: 200, detail: `worst of the burst/drain runs (${worst?.key ?? '—'}), VmHWM` },
   ];
 }

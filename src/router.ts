@@ -2,8 +2,24 @@ import type { CaptureOp } from './config/schema.js';
 import type { Route } from './config/types.js';
 import { lowerOp, type BridgeEvent } from './event.js';
 
+/** What a source asks of the routes. */
+export interface Routes {
+  /** The sinks an event goes to, in config order; none when no route takes it. */
+  sinksFor(event: BridgeEvent): readonly string[];
+  /**
+   * The tables (by op) and channels whose events a sink gets, or null
+   * when it gets every event: lets SQL leave out rows that only other sinks want.
+   */
+  sourcesFor(sink: string): RoutedSources | null;
+}
+
+export interface RoutedSources {
+  readonly tables: Array<{ schema: string; table: string; op: CaptureOp }>;
+  readonly channels: string[];
+}
+
 /** Which sinks an event goes to: every route it matches, or every sink when there are no routes. */
-export class Router {
+export class Router implements Routes {
   private readonly cache = new Map<string, readonly string[]>();
 
   constructor(
@@ -26,7 +42,7 @@ export class Router {
    * The tables (by op) and channels whose events a sink gets, or null
    * when it gets every event: lets SQL leave out rows that only other sinks want.
    */
-  sourcesFor(sink: string): { tables: Array<{ schema: string; table: string; op: CaptureOp }>; channels: string[] } | null {
+  sourcesFor(sink: string): RoutedSources | null {
     if (this.routes === null) return null;
     const tables: Array<{ schema: string; table: string; op: CaptureOp }> = [];
     const channels: string[] = [];

@@ -4,8 +4,9 @@ import type { BridgeConfig } from '../config/types.js';
 import { deadLetterCounts } from '../delivery/dead-letter-store.js';
 import type { BridgeEvent, RowOp } from '../event.js';
 import { installedTriggers } from '../install/catalog.js';
-import { outboxTable, triggerName } from '../install/names.js';
+import { triggerName } from '../install/names.js';
 import { Router } from '../router.js';
+import { outboxTable } from '../schema/outbox.js';
 
 export interface SinkBacklog {
   /** Events in the outbox this sink has yet to confirm. */

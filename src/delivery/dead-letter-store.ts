@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { BridgeConfig } from '../config/types.js';
-import { outboxTable } from '../install/names.js';
+import { outboxTable, REPLAY_COLUMNS } from '../schema/outbox.js';
 
 /** Which dead letters: every condition given must hold; none given means all of this instance's. */
 export interface DeadLetterFilter {
@@ -88,8 +88,7 @@ export async function retryDeadLetters(db: pg.ClientBase, config: BridgeConfig, 
          DELETE FROM pgbridge.dead_letters
           WHERE ${WHERE} AND sink = ANY($6::text[])
          RETURNING id, sink, event_id, event, key)
-       INSERT INTO ${outboxTable(config.instance)}
-              (event_id, target_sink, txid, ts, schema_name, table_name, op, key, data, old, channel, payload)
+       INSERT INTO ${outboxTable(config.instance)} (${REPLAY_COLUMNS})
        SELECT m.event_id, m.sink,
               coalesce((m.event->>'txid')::xid8, pg_current_xact_id()), (m.event->>'ts')::timestamptz,
               m.event->>'schema', m.event->>'table', left(m.event->>'op', 1)::"char", m.key,

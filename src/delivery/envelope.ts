@@ -4,8 +4,21 @@ export type Outcome =
   | { readonly kind: 'delivered' }
   | { readonly kind: 'dead'; readonly error: string; readonly attempts: number };
 
-/** An event on its way to one sink, with the source's callback for the result. */
+/**
+ * Where a source learns what became of what it pushed (Vector's finalizer,
+ * Benthos' ack): every outcome of one event at one sink, for the position the
+ * source gave it (an outbox row, a notification, later a WAL position).
+ */
+export interface Checkpoint<Position> {
+  settle(position: Position, outcome: Outcome): void;
+}
+
+/** An event on its way to one sink, carrying its own acknowledgement. */
 export interface Envelope {
   readonly event: BridgeEvent;
   settle(outcome: Outcome): void;
+}
+
+export function envelopeFor<Position>(event: BridgeEvent, checkpoint: Checkpoint<Position>, position: Position): Envelope {
+  return { event, settle: (outcome) => checkpoint.settle(position, outcome) };
 }

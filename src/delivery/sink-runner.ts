@@ -6,6 +6,7 @@ import type { RetryConfig, Sink } from '../sinks/sink.js';
 import { backoffDelay, sleep } from './backoff.js';
 import type { Envelope, Outcome } from './envelope.js';
 import { Fifo } from './fifo.js';
+import type { Inlet } from './inlet.js';
 
 /** What the console and `status` show of a runner (read-only). */
 export interface RunnerStatus {
@@ -37,7 +38,7 @@ export interface RunnerOptions {
  * `maxInFlight` lanes by row (or channel): a lane sends one batch at a time,
  * so events of one row are never reordered, while different rows proceed in parallel.
  */
-export class SinkRunner {
+export class SinkRunner implements Inlet {
   readonly capacity: number;
   private readonly lanes: Lane[];
   private queued = 0;
@@ -68,13 +69,13 @@ export class SinkRunner {
     return this.queued;
   }
 
+  get room(): number {
+    return Math.max(0, this.capacity - this.queued);
+  }
+
   status(): RunnerStatus {
     const state = this.failingSince === null ? 'delivering' : this.sink.isReady() ? 'retrying' : 'down';
     return { state, queued: this.queued, failingSince: this.failingSince, lastError: this.lastError };
-  }
-
-  get room(): number {
-    return Math.max(0, this.capacity - this.queued);
   }
 
   /** Resolves when there is room for `atLeast` more events (at most the capacity), or when stopping. */
@@ -183,6 +184,27 @@ export class SinkRunner {
         if (this.giveUp.signal.aborted) return this.release(batch);
       }
     }
+  }
+
+  /**
+   * Connects before the first event, so /readyz tells the truth on an idle
+   * bridge (a broker that is down shows before anything waits for it); retries
+   * with the sink's backoff until connected or stopped. Sends connect by themselves too.
+   */
+  warmUp(): void {
+    const { retry, logger } = this.options;
+    void (async () => {
+      for (let attempt = 1; !this.stopping && !this.sink.isReady(); attempt++) {
+        try {
+          await this.connect(this.abort.signal);
+          return;
+        } catch (err) {
+          if (this.abort.signal.aborted) return;
+          if (attempt === 1) logger.warn({ sink: this.name, err: errorMessage(err) }, 'sink not reachable yet, retrying');
+          await sleep(backoffDelay(attempt, retry), this.giveUp.signal);
+        }
+      }
+    })();
   }
 
   /** One connect at a time, shared by all lanes. */

@@ -1,16 +1,13 @@
 import type { CaptureOp, DeliveryMode } from '../config/schema.js';
 import type { CaptureTable } from '../config/types.js';
-import { functionName, outboxTable, triggerName } from './names.js';
-import { dollarQuote, ident, literal } from './quote.js';
+import { EVENT_ID_SEQUENCE, NOTIFY_LIMIT_BYTES, OP_CODE, outboxTable, PAYLOAD_SEPARATOR, ROW_CHANGE_COLUMNS, utcIso } from '../schema/outbox.js';
+import { dollarQuote, ident, literal } from '../schema/quote.js';
+import { functionName, triggerName } from './names.js';
 
-/** NOTIFY payloads must stay below 8000 bytes; larger events travel through the outbox table. */
-export const NOTIFY_LIMIT_BYTES = 7999;
-/** Separates the header, key, data and old parts of a notify-mode payload; cannot occur unescaped in JSON. */
-export const PAYLOAD_SEPARATOR = '\u0001';
-
-const OP_CODE: Record<CaptureOp, string> = { insert: 'I', update: 'U', delete: 'D' };
 const OP_NAME: Record<CaptureOp, string> = { insert: 'INSERT', update: 'UPDATE', delete: 'DELETE' };
-const UTC_TS = `to_char(statement_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"')`;
+const UTC_TS = utcIso('statement_timestamp()');
+/** PAYLOAD_SEPARATOR as SQL. */
+const SEPARATOR_SQL = `chr(${PAYLOAD_SEPARATOR.charCodeAt(0)})`;
 
 export interface CaptureContext {
   readonly instance: string;
@@ -62,7 +59,7 @@ function eventRows(table: CaptureTable, op: CaptureOp, ctx: CaptureContext): str
 function outboxBody(table: CaptureTable, op: CaptureOp, ctx: CaptureContext): string {
   return `
 BEGIN
-  INSERT INTO ${outboxTable(ctx.instance)} (schema_name, table_name, op, key, data, old)
+  INSERT INTO ${outboxTable(ctx.instance)} (${ROW_CHANGE_COLUMNS})
   SELECT ${literal(table.schema)}, ${literal(table.table)}, '${OP_CODE[op]}', e.key, e.data, e.old
   FROM (${eventRows(table, op, ctx)}) e;
   -- A wake-up only: the bridge reads events from the table, never from the payload.
@@ -81,12 +78,12 @@ DECLARE
   sent bigint;
 BEGIN
   WITH e AS (
-    SELECT nextval('pgbridge.event_id_seq') AS id, v.key, v.data, v.old FROM (${eventRows(table, op, ctx)}) v
+    SELECT nextval('${EVENT_ID_SEQUENCE}') AS id, v.key, v.data, v.old FROM (${eventRows(table, op, ctx)}) v
   ), p AS (
-    SELECT e.*, ${header} || chr(1) || coalesce(e.key::text, '') || chr(1) || e.data::text || chr(1) || coalesce(e.old::text, '') AS payload FROM e
+    SELECT e.*, ${header} || ${SEPARATOR_SQL} || coalesce(e.key::text, '') || ${SEPARATOR_SQL} || e.data::text || ${SEPARATOR_SQL} || coalesce(e.old::text, '') AS payload FROM e
   ), big AS (
     -- Too large for NOTIFY: kept in the outbox (same id), which the bridge reads on the wake-up below.
-    INSERT INTO ${outboxTable(ctx.instance)} (id, schema_name, table_name, op, key, data, old)
+    INSERT INTO ${outboxTable(ctx.instance)} (id, ${ROW_CHANGE_COLUMNS})
     SELECT p.id, ${literal(table.schema)}, ${literal(table.table)}, '${OP_CODE[op]}', p.key, p.data, p.old
     FROM p WHERE octet_length(p.payload) > ${NOTIFY_LIMIT_BYTES}
     RETURNING 1
@@ -117,24 +114,4 @@ export function captureOpSql(table: CaptureTable, op: CaptureOp, ctx: CaptureCon
     `COMMENT ON FUNCTION ${fn}() IS ${literal(`pgbridge ${ctx.instance}: ${op} on ${table.schema}.${table.table}`)};`,
     `CREATE OR REPLACE TRIGGER ${trigger} ${timing} EXECUTE FUNCTION ${fn}();`,
   ].join('\n');
-}
-
-export function outboxTableSql(instance: string): string {
-  const table = outboxTable(instance);
-  return `CREATE TABLE IF NOT EXISTS ${table} (
-  id           bigint      PRIMARY KEY DEFAULT nextval('pgbridge.event_id_seq'),
-  txid         xid8        NOT NULL DEFAULT pg_current_xact_id(),
-  ts           timestamptz NOT NULL DEFAULT statement_timestamp(),
-  schema_name  text,
-  table_name   text,
-  op           "char",      -- I, U, D; NULL for a channel message
-  key          json,
-  data         json,
-  old          json,
-  channel      text,
-  payload      text,
-  event_id     text,        -- a replayed dead letter keeps its original id
-  target_sink  text         -- a replayed dead letter goes to this sink only
-);
-COMMENT ON TABLE ${table} IS ${literal(`pgbridge ${instance}: events waiting for delivery`)};`;
 }

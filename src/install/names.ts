@@ -2,10 +2,7 @@ import { createHash } from 'node:crypto';
 import type { CaptureOp } from '../config/schema.js';
 import type { TableName } from '../config/table-name.js';
 
-/** Names of the objects one bridge instance owns. `instance` is [a-z][a-z0-9_]* (checked by the config). */
-export const outboxTable = (instance: string): string =>
-  instance === 'default' ? 'pgbridge.outbox' : `pgbridge.outbox_${instance}`;
-
+/** Names of the trigger objects one bridge instance owns (its outbox: schema/outbox.ts). `instance` is [a-z][a-z0-9_]* (checked by the config). */
 export const triggerPrefix = (instance: string): string => `pgbridge_${instance}_`;
 export const triggerName = (instance: string, op: CaptureOp): string => `${triggerPrefix(instance)}${op}`;
 
@@ -16,6 +13,3 @@ export function functionName(instance: string, table: TableName, op: CaptureOp):
   const hash = createHash('sha256').update(`${table.schema}\0${table.table}`).digest('hex').slice(0, 12);
   return `${functionPrefix(instance)}${hash}_${op}`;
 }
-
-/** Two-key advisory lock: (hash of 'pgbridge', hash of the instance), computed by hashtext in SQL. */
-export const LOCK_SQL = "SELECT pg_try_advisory_lock(hashtext('pgbridge'), hashtext($1)) AS locked";

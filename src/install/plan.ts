@@ -3,10 +3,11 @@ import type pg from 'pg';
 import { CAPTURE_OPS } from '../config/schema.js';
 import { qualifiedName } from '../config/table-name.js';
 import type { BridgeConfig } from '../config/types.js';
-import { captureOpSql, outboxTableSql } from './capture-sql.js';
+import { outboxTable, outboxTableSql } from '../schema/outbox.js';
+import { ident } from '../schema/quote.js';
+import { captureOpSql } from './capture-sql.js';
 import { installedFunctions, installedTriggers, otherOutboxes, tableInfo } from './catalog.js';
-import { functionName, outboxTable, triggerName } from './names.js';
-import { ident } from './quote.js';
+import { functionName, triggerName } from './names.js';
 import { planWalInstall, planWalUninstall, type WalPlan } from './wal-plan.js';
 
 const SCHEMA_SQL = readFileSync(new URL('../../sql/schema.sql', import.meta.url), 'utf8');

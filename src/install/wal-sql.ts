@@ -1,5 +1,5 @@
 import type { CaptureTable } from '../config/types.js';
-import { ident, literal } from './quote.js';
+import { ident, literal } from '../schema/quote.js';
 import type { RecordedIdentity, WalCatalog } from './wal-catalog.js';
 
 /** Where install records each captured table's replica identity before setting FULL, so uninstall can put it back. */

@@ -3,7 +3,7 @@ import type pg from 'pg';
 import type { BridgeConfig } from '../config/types.js';
 import { sleep } from '../delivery/backoff.js';
 import { errorMessage } from '../errors.js';
-import { LOCK_SQL } from '../install/names.js';
+import { LOCK_SQL } from '../schema/outbox.js';
 import { connectClient } from '../postgres.js';
 import { assertOwnSession, NoOwnSessionError } from './session-check.js';
 

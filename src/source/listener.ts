@@ -4,7 +4,7 @@ import type { BridgeConfig } from '../config/types.js';
 import { backoffDelay, sleep } from '../delivery/backoff.js';
 import { errorMessage } from '../errors.js';
 import { clientConfig } from '../postgres.js';
-import { ident } from '../install/quote.js';
+import { ident } from '../schema/quote.js';
 
 export interface ListenerHandlers {
   onNotification(channel: string, payload: string): void;

@@ -1,5 +1,5 @@
 import type { RowChangeEvent, RowOp } from '../event.js';
-import { PAYLOAD_SEPARATOR } from '../install/capture-sql.js';
+import { PAYLOAD_SEPARATOR } from '../schema/outbox.js';
 
 interface Header {
   id: string;

@@ -1,61 +1,76 @@
 import type { Logger } from 'pino';
 import type pg from 'pg';
-import type { Outcome } from '../delivery/envelope.js';
-import { insertDeadLetters, type DeadLetter } from '../delivery/dead-letters.js';
+import type { Checkpoint, Outcome } from '../delivery/envelope.js';
 import type { BridgeEvent } from '../event.js';
 import { errorMessage } from '../errors.js';
 import { inTransaction } from '../postgres.js';
+import { deadLetterOf, type DeadLetter, type DeadLetterWriter } from './dead-letters.js';
 
-interface Settlement {
-  readonly sink: string;
+/** Whoever keeps outbox rows out of its next pages until their outcome is committed (a reader). */
+export interface RowHolder {
+  release(rowIds: readonly string[]): void;
+}
+
+/** One outbox row pushed to one sink. */
+export interface OutboxPosition {
   readonly rowId: string;
+  readonly sink: string;
   /** Every sink this event goes to; it leaves the outbox when all of them have it. */
   readonly routed: readonly string[];
   readonly event: BridgeEvent;
+  readonly holder: RowHolder;
+}
+
+/** What a reader needs of the progress it feeds. */
+export interface OutboxCheckpoint extends Checkpoint<OutboxPosition> {
+  /** A row no route sends anywhere: removed, then released to `holder`. */
+  discard(rowId: string, holder: RowHolder): void;
+}
+
+interface Settlement {
+  readonly position: OutboxPosition;
   readonly outcome: Outcome;
+}
+
+interface Discarded {
+  readonly rowId: string;
+  readonly holder: RowHolder;
 }
 
 /**
  * Records what the sinks confirmed, in batches, one transaction each:
  * dead letters written, fully delivered rows deleted, partial progress kept in
  * pgbridge.deliveries (only when an event goes to several sinks and they are
- * not all done yet). Ids are handed back to the readers only after the commit,
+ * not all done yet). Rows are released to their holders only after the commit,
  * so a confirmed event is never read again.
  */
-export class OutboxProgress {
+export class OutboxProgress implements OutboxCheckpoint {
   private pending: Settlement[] = [];
-  private drops: string[] = [];
+  private drops: Discarded[] = [];
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> | undefined;
-  private readonly releasers = new Map<string, (rowIds: readonly string[]) => void>();
 
   constructor(
     private readonly pool: pg.Pool,
-    private readonly instance: string,
     private readonly table: string,
+    private readonly deadLetters: DeadLetterWriter,
     private readonly logger: Logger,
     private readonly flushDelayMs = 2,
   ) {}
 
-  onRelease(sink: string, release: (rowIds: readonly string[]) => void): void {
-    this.releasers.set(sink, release);
-  }
-
-  settle(settlement: Settlement): void {
-    this.pending.push(settlement);
+  settle(position: OutboxPosition, outcome: Outcome): void {
+    this.pending.push({ position, outcome });
     this.schedule();
   }
 
-  /** An event no route sends anywhere: just remove it. */
-  drop(rowId: string, sink: string): void {
-    this.drops.push(rowId);
-    this.pending.push({ sink, rowId, routed: [], event: undefined as never, outcome: { kind: 'delivered' } });
+  discard(rowId: string, holder: RowHolder): void {
+    this.drops.push({ rowId, holder });
     this.schedule();
   }
 
   /** Writes everything settled so far; called on shutdown. */
   async drain(): Promise<void> {
-    while (this.pending.length > 0 || this.flushing) {
+    while (this.pending.length > 0 || this.drops.length > 0 || this.flushing) {
       if (this.flushing) {
         await this.flushing;
         continue;
@@ -80,7 +95,7 @@ export class OutboxProgress {
     const batch = this.pending.splice(0);
     const drops = this.drops.splice(0);
     this.flushing = this.write(batch, drops)
-      .then(() => this.release(batch))
+      .then(() => this.release(batch, drops))
       .catch(async (err) => {
         this.logger.warn({ err: errorMessage(err), events: batch.length }, 'recording delivery progress failed, retrying');
         this.pending.unshift(...batch);
@@ -89,22 +104,21 @@ export class OutboxProgress {
       })
       .finally(() => {
         this.flushing = undefined;
-        if (this.pending.length > 0) this.schedule();
+        if (this.pending.length > 0 || this.drops.length > 0) this.schedule();
       });
     return this.flushing;
   }
 
-  private async write(batch: readonly Settlement[], drops: readonly string[]): Promise<void> {
+  private async write(batch: readonly Settlement[], drops: readonly Discarded[]): Promise<void> {
     const letters: DeadLetter[] = [];
     const byRow = new Map<string, { routed: readonly string[]; done: Set<string> }>();
-    for (const s of batch) {
-      if (s.routed.length === 0) continue;
-      if (s.outcome.kind === 'dead') letters.push({ sink: s.sink, event: s.event, error: s.outcome.error, attempts: s.outcome.attempts });
-      const entry = byRow.get(s.rowId) ?? { routed: s.routed, done: new Set<string>() };
-      entry.done.add(s.sink);
-      byRow.set(s.rowId, entry);
+    for (const { position: p, outcome } of batch) {
+      if (outcome.kind === 'dead') letters.push(deadLetterOf(p.sink, p.event, outcome));
+      const entry = byRow.get(p.rowId) ?? { routed: p.routed, done: new Set<string>() };
+      entry.done.add(p.sink);
+      byRow.set(p.rowId, entry);
     }
-    const complete: string[] = [...drops];
+    const complete: string[] = drops.map((d) => d.rowId);
     const completeShared: string[] = [];
     const partialIds: string[] = [];
     const partialSinks: string[] = [];
@@ -129,7 +143,7 @@ export class OutboxProgress {
       return;
     }
     await inTransaction(this.pool, async (db) => {
-      await insertDeadLetters(db, this.instance, letters);
+      await this.deadLetters.insert(db, letters);
       if (complete.length > 0) await db.query(deleteComplete, [complete]);
       if (completeShared.length > 0) await db.query('DELETE FROM pgbridge.deliveries WHERE event_id = ANY($1::bigint[])', [completeShared]);
       if (partialIds.length > 0) {
@@ -153,13 +167,15 @@ export class OutboxProgress {
     });
   }
 
-  private release(batch: readonly Settlement[]): void {
-    const bySink = new Map<string, string[]>();
-    for (const s of batch) {
-      const ids = bySink.get(s.sink) ?? [];
-      ids.push(s.rowId);
-      bySink.set(s.sink, ids);
-    }
-    for (const [sink, ids] of bySink) this.releasers.get(sink)?.(ids);
+  private release(batch: readonly Settlement[], drops: readonly Discarded[]): void {
+    const byHolder = new Map<RowHolder, string[]>();
+    const add = (holder: RowHolder, rowId: string): void => {
+      const ids = byHolder.get(holder);
+      if (ids) ids.push(rowId);
+      else byHolder.set(holder, [rowId]);
+    };
+    for (const { position } of batch) add(position.holder, position.rowId);
+    for (const { rowId, holder } of drops) add(holder, rowId);
+    for (const [holder, ids] of byHolder) holder.release(ids);
   }
 }

@@ -1,12 +1,13 @@
 import type { Logger } from 'pino';
 import type pg from 'pg';
 import { backoffDelay, sleep } from '../delivery/backoff.js';
-import type { SinkRunner } from '../delivery/sink-runner.js';
+import { envelopeFor } from '../delivery/envelope.js';
+import type { Inlet } from '../delivery/inlet.js';
 import { errorMessage } from '../errors.js';
 import type { Metrics } from '../metrics.js';
-import type { Router } from '../router.js';
-import type { OutboxProgress } from './outbox-progress.js';
-import { pageQuery, rowToEvent, type OutboxRow } from './outbox-rows.js';
+import type { Routes } from '../router.js';
+import type { OutboxCheckpoint, RowHolder } from './outbox-progress.js';
+import { pageQuery, routedSinks, rowToEvent, type OutboxRow } from './outbox-rows.js';
 import { SettledWater } from './settled-water.js';
 import { StrandedRowProbe } from './stranded-probe.js';
 
@@ -25,13 +26,13 @@ const RETRY = { initial_ms: 200, max_ms: 5000, max_attempts: 0 };
  * moves its floor past ids whose transactions have all finished (SettledWater)
  * and that it has read; above the floor it reads again, leaving out what it holds.
  */
-export class OutboxReader {
+export class OutboxReader implements RowHolder {
   private floor = 0n;
   /** Row ids (as the query returns them) with their value, compared to the floor on every page. */
   private readonly held = new Map<string, bigint>();
   /** Rows above the floor routed to other sinks only: read once, left out of later pages. */
   private readonly skipped = new Map<string, bigint>();
-  /** Room the runner must have before the next page: one slot at a time would mean a page per settled event. */
+  /** Room the inlet must have before the next page: one slot at a time would mean a page per settled event. */
   private readonly lowWater: number;
   private readonly settled: SettledWater;
   private readonly probe: StrandedRowProbe;
@@ -44,19 +45,23 @@ export class OutboxReader {
 
   constructor(
     private readonly pool: pg.Pool,
-    private readonly runner: SinkRunner,
-    private readonly router: Router,
-    private readonly progress: OutboxProgress,
+    private readonly inlet: Inlet,
+    private readonly routes: Routes,
+    private readonly checkpoint: OutboxCheckpoint,
     private readonly options: ReaderOptions,
     private readonly logger: Logger,
     private readonly metrics: Metrics,
     settled = new SettledWater(),
   ) {
     this.settled = settled;
-    this.probe = new StrandedRowProbe(pool, options.table, runner.name, router);
+    this.probe = new StrandedRowProbe(pool, options.table, inlet.name, routes);
     this.query = pageQuery(options.table);
-    this.lowWater = Math.max(1, Math.min(Math.ceil(options.batchSize / 2), Math.floor(runner.capacity / 2)));
-    progress.onRelease(runner.name, (ids) => ids.forEach((id) => this.held.delete(id)));
+    this.lowWater = Math.max(1, Math.min(Math.ceil(options.batchSize / 2), Math.floor(inlet.capacity / 2)));
+  }
+
+  /** Rows whose outcome is committed: they are gone from the table, or this sink has them. */
+  release(rowIds: readonly string[]): void {
+    for (const id of rowIds) this.held.delete(id);
   }
 
   start(): void {
@@ -70,8 +75,8 @@ export class OutboxReader {
   }
 
   /**
-   * Stops reading. A loop waiting for room in the runner ends once the
-   * runner stops too (SinkRunner.stop wakes it): stop both before awaiting this.
+   * Stops reading. A loop waiting for room in the inlet ends once delivery
+   * stops too (which wakes it): stop both before awaiting this.
    */
   async stop(): Promise<void> {
     this.stopped = true;
@@ -82,7 +87,7 @@ export class OutboxReader {
 
   private async run(): Promise<void> {
     for (let failures = 0; !this.stopped; ) {
-      await this.runner.waitForRoom(this.lowWater);
+      await this.inlet.waitForRoom(this.lowWater);
       if (this.stopped) return;
       if (!this.dirty) await this.idle();
       if (this.stopped) return;
@@ -95,7 +100,7 @@ export class OutboxReader {
         failures++;
         this.dirty = true;
         const delay = backoffDelay(failures, RETRY);
-        this.logger.warn({ sink: this.runner.name, err: errorMessage(err), retry_in_ms: delay }, 'reading the outbox failed, retrying');
+        this.logger.warn({ sink: this.inlet.name, err: errorMessage(err), retry_in_ms: delay }, 'reading the outbox failed, retrying');
         await sleep(delay, this.halt.signal);
       }
     }
@@ -115,12 +120,12 @@ export class OutboxReader {
   }
 
   private async readPage(): Promise<void> {
-    const sink = this.runner.name;
+    const sink = this.inlet.name;
     // Measured right before this page's query, never during the previous one: with the water
     // measured alongside a page query, the bench's 10-row transactions at 5,000 rows/s left
     // rows of one committed transaction below the floor, unread (2 runs in 7).
     const water = await this.settled.advance(this.pool);
-    const limit = Math.max(1, Math.min(this.options.batchSize, this.runner.room));
+    const limit = Math.max(1, Math.min(this.options.batchSize, this.inlet.room));
     const heldAbove: string[] = [];
     for (const ids of [this.held, this.skipped]) for (const [id, value] of ids) if (value > this.floor) heldAbove.push(id);
     const { rows } = await this.pool.query<OutboxRow>(this.query, [this.floor.toString(), heldAbove, sink, limit]);
@@ -136,15 +141,15 @@ export class OutboxReader {
     if (full) this.dirty = true;
   }
 
-  /** Hands a row read from the outbox to the runner, or leaves it to the sinks it is routed to; false when left. */
+  /** Hands a row read from the outbox to the inlet, or leaves it to the sinks it is routed to; false when left. */
   private take(row: OutboxRow): boolean {
-    const sink = this.runner.name;
+    const sink = this.inlet.name;
     const event = rowToEvent(row);
-    const routed = row.target_sink !== null ? [row.target_sink] : this.router.sinksFor(event);
+    const routed = routedSinks(row, event, this.routes);
     const value = BigInt(row.id);
     if (routed.length === 0) {
       this.held.set(row.id, value);
-      this.progress.drop(row.id, sink);
+      this.checkpoint.discard(row.id, this);
       return true;
     }
     if (!routed.includes(sink)) {
@@ -153,7 +158,7 @@ export class OutboxReader {
     }
     this.held.set(row.id, value);
     this.metrics.eventsCaptured.inc({ source: 'outbox' });
-    this.runner.push({ event, settle: (outcome) => this.progress.settle({ sink, rowId: row.id, routed, event, outcome }) });
+    this.inlet.push(envelopeFor(event, this.checkpoint, { rowId: row.id, sink, routed, event, holder: this }));
     return true;
   }
 
@@ -161,14 +166,14 @@ export class OutboxReader {
   private async rescueStranded(): Promise<void> {
     const found = await this.probe.find(this.floor, [...this.held.keys()]);
     if (found.length === 0) return;
-    const room = Math.max(1, this.runner.room);
+    const room = Math.max(1, this.inlet.room);
     if (found.length > room) this.probe.again();
     const rows = await this.probe.rows(found.slice(0, room));
     const rescued = rows.filter((row) => !this.held.has(row.id) && this.take(row)).map((row) => row.id);
     if (rescued.length === 0) return;
-    this.metrics.outboxStranded.inc({ sink: this.runner.name }, rescued.length);
+    this.metrics.outboxStranded.inc({ sink: this.inlet.name }, rescued.length);
     this.logger.warn(
-      { sink: this.runner.name, floor: this.floor.toString(), ids: rescued },
+      { sink: this.inlet.name, floor: this.floor.toString(), ids: rescued },
       "outbox events were left below the reader's floor; delivering them now",
     );
   }

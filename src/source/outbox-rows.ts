@@ -1,16 +1,6 @@
-import type { BridgeEvent, RowOp } from '../event.js';
-
-const OPS: Record<string, RowOp> = { I: 'INSERT', U: 'UPDATE', D: 'DELETE' };
-
-/** The outbox's one-letter op code of a row op. */
-export function opCode(op: RowOp): string {
-  return op[0];
-}
-const UTC_TS = `to_char(o.ts AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"')`;
-
-/** The columns of outbox row `o` that rowToEvent reads; json as text, untouched, and `ts` as ISO 8601 in UTC. */
-export const EVENT_COLUMNS = `o.id::text, o.event_id, o.target_sink, o.txid::text, ${UTC_TS} AS ts, o.schema_name, o.table_name, o.op,
-       o.key::text, o.data::text, o.old::text, o.channel, o.payload`;
+import type { BridgeEvent } from '../event.js';
+import type { Routes } from '../router.js';
+import { EVENT_COLUMNS, opFromCode } from '../schema/outbox.js';
 
 /** Byte budget of one page, so a run of 50 MB rows is read a few at a time. */
 export const PAGE_BYTES = 32 * 1024 * 1024;
@@ -66,11 +56,16 @@ export function rowToEvent(row: OutboxRow): BridgeEvent {
     id,
     schema: row.schema_name ?? '',
     table: row.table_name ?? '',
-    op: OPS[row.op ?? 'I'] ?? 'INSERT',
+    op: opFromCode(row.op),
     data: row.data ?? 'null',
     old: row.old,
     key: row.key,
     txid: row.txid,
     ts: row.ts,
   };
+}
+
+/** Which sinks a row goes to: a replayed dead letter to its own sink only, anything else where the routes say. */
+export function routedSinks(row: Pick<OutboxRow, 'target_sink'>, event: BridgeEvent, routes: Routes): readonly string[] {
+  return row.target_sink !== null ? [row.target_sink] : routes.sinksFor(event);
 }

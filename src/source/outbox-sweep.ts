@@ -1,8 +1,9 @@
 import type pg from 'pg';
-import { insertDeadLetters, type DeadLetter } from '../delivery/dead-letters.js';
 import { inTransaction } from '../postgres.js';
-import type { Router } from '../router.js';
-import { EVENT_COLUMNS, rowToEvent, type OutboxRow } from './outbox-rows.js';
+import type { Routes } from '../router.js';
+import type { DeadLetter, DeadLetterWriter } from './dead-letters.js';
+import { EVENT_COLUMNS } from '../schema/outbox.js';
+import { routedSinks, rowToEvent, type OutboxRow } from './outbox-rows.js';
 
 const PAGE = 500;
 
@@ -24,7 +25,13 @@ interface StrandedRow extends OutboxRow {
  * a dead letter replayed to a sink since removed, would stay forever. Runs when
  * this instance becomes the delivering one, before its readers start.
  */
-export async function sweepStrandedRows(pool: pg.Pool, table: string, instance: string, router: Router, sinks: readonly string[]): Promise<SweepResult> {
+export async function sweepStrandedRows(
+  pool: pg.Pool,
+  table: string,
+  deadLetters: DeadLetterWriter,
+  routes: Routes,
+  sinks: readonly string[],
+): Promise<SweepResult> {
   let finished = 0;
   let returned = 0;
   for (let after = '0'; ; ) {
@@ -40,12 +47,12 @@ export async function sweepStrandedRows(pool: pg.Pool, table: string, instance: 
         remove.push(row.id);
         continue;
       }
-      const routed = row.target_sink !== null ? [row.target_sink] : router.sinksFor(event);
+      const routed = routedSinks(row, event, routes);
       if (routed.every((sink) => row.done.includes(sink))) remove.push(row.id);
     }
     if (remove.length === 0) continue;
     await inTransaction(pool, async (db) => {
-      await insertDeadLetters(db, instance, letters);
+      await deadLetters.insert(db, letters);
       await db.query(`DELETE FROM ${table} WHERE id = ANY($1::bigint[])`, [remove]);
       await db.query('DELETE FROM pgbridge.deliveries WHERE event_id = ANY($1::bigint[])', [remove]);
     });

@@ -1,7 +1,7 @@
 import type pg from 'pg';
-import type { RowOp } from '../event.js';
-import type { Router } from '../router.js';
-import { EVENT_COLUMNS, opCode, type OutboxRow } from './outbox-rows.js';
+import type { Routes } from '../router.js';
+import { EVENT_COLUMNS, OP_CODE } from '../schema/outbox.js';
+import type { OutboxRow } from './outbox-rows.js';
 
 /** How often, at the least, a reader looks below its floor. */
 const PROBE_INTERVAL_MS = 5000;
@@ -26,13 +26,13 @@ export class StrandedRowProbe {
   private nextAt = Date.now() + PROBE_INTERVAL_MS;
   private readonly idsQuery: string;
   private readonly rowsQuery: string;
-  private readonly sources: ReturnType<Router['sourcesFor']>;
+  private readonly sources: ReturnType<Routes['sourcesFor']>;
 
   constructor(
     private readonly pool: pg.Pool,
     table: string,
     private readonly sink: string,
-    router: Router,
+    router: Routes,
   ) {
     this.sources = router.sourcesFor(sink);
     this.idsQuery = `
@@ -67,7 +67,7 @@ SELECT o.id::text
         all ? [] : this.sources.channels,
         all ? [] : this.sources.tables.map((t) => t.schema),
         all ? [] : this.sources.tables.map((t) => t.table),
-        all ? [] : this.sources.tables.map((t) => opCode(t.op.toUpperCase() as RowOp)),
+        all ? [] : this.sources.tables.map((t) => OP_CODE[t.op]),
       ]);
       return rows.map((r) => r.id);
     } finally {

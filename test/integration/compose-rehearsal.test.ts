@@ -139,6 +139,16 @@ after(async () => {
   await cluster?.stop();
 });
 
+// Before any order: every sink connects at start, so an idle stack is healthy too.
+test("the compose file's pgbridge healthcheck passes (ready on :9187) within its retries", async () => {
+  const { test: probe, interval, retries } = compose.services.pgbridge.healthcheck!;
+  const [kind, command, ...args] = probe;
+  assert.equal(kind, 'CMD');
+  const budget = (parseInt(interval, 10) || 10) * (retries || 3) * 1000;
+  const passes = () => spawnSync(command === 'node' ? process.execPath : command, args, { timeout: 30_000 }).status === 0;
+  await waitFor(passes, budget, `the healthcheck (/readyz: ${await (await fetch('http://127.0.0.1:9187/readyz').catch(() => undefined))?.text()})`);
+});
+
 test('an inserted order is verified at the webhook consumer, on the RabbitMQ exchange and in the Kafka topic', async () => {
   const customer = `ada-${randomBytes(4).toString('hex')}`;
   const { rows } = await shop.query<{ id: string }>("INSERT INTO orders (customer, status, amount) VALUES ($1, 'new', 42.50) RETURNING id::text", [customer]);
@@ -160,17 +170,6 @@ test('an inserted order is verified at the webhook consumer, on the RabbitMQ exc
   const record = topic.find((m) => mine(m.value));
   assert.ok(record, `the order is not in Kafka topic public.orders (${topic.length} messages)`);
   assert.equal(record.key, JSON.stringify({ id }));
-});
-
-// After the first order: the AMQP and Kafka sinks connect on their first event, and /readyz
-// says 503 (sink not connected) until then, so on an idle stack this healthcheck fails.
-test("the compose file's pgbridge healthcheck passes (ready on :9187) within its retries", async () => {
-  const { test: probe, interval, retries } = compose.services.pgbridge.healthcheck!;
-  const [kind, command, ...args] = probe;
-  assert.equal(kind, 'CMD');
-  const budget = (parseInt(interval, 10) || 10) * (retries || 3) * 1000;
-  const passes = () => spawnSync(command === 'node' ? process.execPath : command, args, { timeout: 30_000 }).status === 0;
-  await waitFor(passes, budget, `the healthcheck (/readyz: ${await (await fetch('http://127.0.0.1:9187/readyz').catch(() => undefined))?.text()})`);
 });
 
 test('a later change of the order goes to Kafka only; NOTIFY jobs reaches the webhook consumer', async () => {

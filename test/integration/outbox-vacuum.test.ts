@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { outboxTable } from '../../src/install/names.js';
+import { outboxTable } from '../../src/schema/outbox.js';
 import { waitFor } from '../support/bridge.js';
 import type { TestDatabase } from '../support/pg.js';
 import { installedConfig, itemsDatabase, startBridge } from './outbox-harness.js';

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -34,22 +34,50 @@ export function cli(args: readonly string[], env: NodeJS.ProcessEnv = {}): Promi
   });
 }
 
+export interface LaunchOptions {
+  /** Node flags before the CLI (`--cpu-prof` …). */
+  readonly nodeArgs?: readonly string[];
+  /** `ignore`: stdout goes to /dev/null (a bench of the stdout sink); by default its lines are kept. */
+  readonly stdout?: 'lines' | 'ignore';
+  /** Keep this many log lines at most, dropping the older half when full (a long bench run); all by default. */
+  readonly maxLogLines?: number;
+}
+
 /** A running `pgbridge run`, with its stdout lines and stderr log lines collected. */
 export class RunningBridge {
+  /** Every bridge still running, so an interrupted run can stop them. */
+  static readonly live = new Set<RunningBridge>();
   readonly stdoutLines: string[] = [];
   readonly logLines: string[] = [];
   readonly exited: Promise<number | null>;
   private readonly child: ChildProcess;
 
-  constructor(configFile: string, env: NodeJS.ProcessEnv = {}) {
-    this.child = spawn(process.execPath, [BIN, 'run', '-c', configFile], { cwd: ROOT, env: { ...process.env, ...env } });
-    collectLines(this.child.stdout!, this.stdoutLines);
-    collectLines(this.child.stderr!, this.logLines);
-    this.exited = new Promise((resolve) => this.child.on('exit', (code) => resolve(code)));
+  constructor(configFile: string, env: NodeJS.ProcessEnv = {}, options: LaunchOptions = {}) {
+    const devNull = options.stdout === 'ignore' ? openSync('/dev/null', 'w') : undefined;
+    this.child = spawn(process.execPath, [...(options.nodeArgs ?? []), BIN, 'run', '-c', configFile], {
+      cwd: ROOT,
+      env: { ...process.env, ...env },
+      stdio: ['pipe', devNull ?? 'pipe', 'pipe'],
+    });
+    if (devNull !== undefined) closeSync(devNull);
+    else collectLines(this.child.stdout!, this.stdoutLines);
+    collectLines(this.child.stderr!, this.logLines, options.maxLogLines);
+    RunningBridge.live.add(this);
+    this.exited = new Promise((resolve) =>
+      this.child.on('exit', (code) => {
+        RunningBridge.live.delete(this);
+        resolve(code);
+      }),
+    );
   }
 
   get pid(): number {
     return this.child.pid!;
+  }
+
+  /** The exit code once it has exited, else null. */
+  get exitCode(): number | null {
+    return this.child.exitCode;
   }
 
   /** Log lines parsed as JSON (non-JSON lines left out). */
@@ -79,6 +107,16 @@ export class RunningBridge {
     this.child.kill(signal);
     return this.exited;
   }
+
+  /** SIGTERM, then SIGKILL after `timeoutMs`; the exit code. */
+  async stop(timeoutMs = 15_000): Promise<number | null> {
+    if (this.child.exitCode !== null) return this.child.exitCode;
+    this.child.kill('SIGTERM');
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), timeoutMs);
+    const code = await this.exited;
+    clearTimeout(timer);
+    return code;
+  }
 }
 
 /** `pgbridge install` (which must succeed), then `run`, waiting until it delivers. */
@@ -90,13 +128,14 @@ export async function installAndRun(configFile: string, env: NodeJS.ProcessEnv =
   return bridge;
 }
 
-function collectLines(stream: NodeJS.ReadableStream, into: string[]): void {
+function collectLines(stream: NodeJS.ReadableStream, into: string[], max = Infinity): void {
   let rest = '';
   stream.setEncoding('utf8');
   stream.on('data', (chunk: string) => {
     const parts = (rest + chunk).split('\n');
     rest = parts.pop() ?? '';
     into.push(...parts);
+    if (into.length > max) into.splice(0, into.length - Math.floor(max / 2));
   });
 }
 

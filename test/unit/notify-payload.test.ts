@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { PAYLOAD_SEPARATOR } from '../../src/install/capture-sql.js';
+import { PAYLOAD_SEPARATOR } from '../../src/schema/outbox.js';
 import { parseNotifyPayload } from '../../src/source/notify-payload.js';
 
 const SEP = PAYLOAD_SEPARATOR;

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { captureOpSql } from '../../src/install/capture-sql.js';
-import { functionName, outboxTable, triggerName } from '../../src/install/names.js';
-import { dollarQuote, ident, literal } from '../../src/install/quote.js';
+import { functionName, triggerName } from '../../src/install/names.js';
+import { outboxTable } from '../../src/schema/outbox.js';
+import { dollarQuote, ident, literal } from '../../src/schema/quote.js';
 
 describe('SQL quoting', () => {
   test('ident doubles quotes; literal doubles single quotes', () => {

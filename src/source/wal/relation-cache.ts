@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { ident } from '../../install/quote.js';
+import { ident } from '../../schema/quote.js';
 import { needsServer, renderValue, type JsonKind } from './json-render.js';
 import { UNCHANGED, type RelationColumn, type WireValue } from './pgoutput.js';
 import type { TypeCatalog } from './type-catalog.js';

@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { ident, literal } from '../../install/quote.js';
+import { ident, literal } from '../../schema/quote.js';
 import type { Lsn } from './lsn.js';
 import { nowPgMicros } from './pg-time.js';
 

@@ -7,7 +7,6 @@ import type { BridgeEvent } from '../../event.js';
 import { errorMessage } from '../../errors.js';
 import type { Metrics } from '../../metrics.js';
 import { clientConfig } from '../../postgres.js';
-import { Fifo } from '../../delivery/fifo.js';
 import { AckTracker, type TrackedTransaction } from './ack-tracker.js';
 import { FullXid } from './full-xid.js';
 import { formatLsn, type Lsn } from './lsn.js';
@@ -52,7 +51,7 @@ export class WalSource {
   private stream: ReplicationStream | undefined;
   private tracker: AckTracker | undefined;
   private assembler: TransactionAssembler | undefined;
-  private items = new Fifo<Item>();
+  private items = new MessageQueue();
   /** Events counted for pgbridge_events_captured_total, added in bulk (a counter per event costs more than the event). */
   private captured = 0;
   private busy = false;
@@ -191,7 +190,7 @@ export class WalSource {
         this.wake = undefined;
       }
       if (this.stopped || this.stream !== stream) return new Promise<never>(() => {});
-      const item = this.items.take(1)[0];
+      const item = this.items.shift();
       this.busy = true;
       try {
         if (item instanceof Error) throw item;
@@ -299,3 +298,32 @@ export class WalSource {
   }
 }
 
+
+/** Decoded messages waiting for the assembler: O(1) at both ends, compacted when half is taken. */
+class MessageQueue {
+  private items: Item[] = [];
+  private head = 0;
+
+  get length(): number {
+    return this.items.length - this.head;
+  }
+
+  push(item: Item): void {
+    this.items.push(item);
+  }
+
+  shift(): Item {
+    const item = this.items[this.head++];
+    if (this.head === this.items.length) this.clear();
+    else if (this.head > 1024 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+    return item;
+  }
+
+  clear(): void {
+    this.items = [];
+    this.head = 0;
+  }
+}

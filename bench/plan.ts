@@ -1,0 +1,372 @@
+/**
+ * What one bench run measures: every scenario, what each ratio is against
+ * (the ceiling scenario itself, or an offered rate), which scenarios are
+ * repeated together, and the targets. Built once, then run by bench/run.ts.
+ */
+import { bareAmqp, bareKafka, bareListen, bareListenSteady, bareUndici, insertRate, type CeilingResult } from './ceilings.js';
+import type { Receiver } from './receivers.js';
+import { drain, liveBurst, steady, type BenchContext, type RunMeasurement, type SinkSetup } from './scenarios.js';
+import { summarize, type LatencySummary } from './stats.js';
+import { TABLES, type BenchDatabase, type Mode } from './workloads.js';
+
+/** One measured run of a scenario. */
+export interface Sample {
+  readonly rate: number;
+  readonly events: number;
+  readonly received: number;
+  readonly latency?: LatencySummary;
+  readonly peakRssMb?: number;
+  readonly cpuPer10k?: number;
+  readonly notes: readonly string[];
+  readonly extra: Record<string, unknown>;
+}
+
+/** A steady scenario's ratio is against the rate it was offered. */
+export interface OfferedRate {
+  readonly name: 'offered';
+  readonly rate: number;
+}
+
+export interface Scenario {
+  /** Names its files (--profile, --dump), its JSON row and --only matches. */
+  readonly key: string;
+  readonly kind: 'ceiling' | 'burst' | 'drain' | 'steady';
+  readonly workload: string;
+  readonly mode: string;
+  readonly sink: string;
+  /** How a row names this scenario when it is its ceiling. */
+  readonly short?: string;
+  /** What the ratio is against: the ceiling scenario (its median rate), or an offered rate. */
+  readonly ceiling?: Scenario | OfferedRate;
+  /** Which figure picks the median run: throughput, or p99 latency for steady rates. */
+  readonly primary: 'rate' | 'p99';
+  readonly run: () => Promise<Sample>;
+}
+
+export const isScenario = (c: Scenario | OfferedRate): c is Scenario => 'run' in c;
+
+/** A target on one scenario's figure; `scenario` undefined when it is not in this run (--only, a sink type missing). */
+export interface TargetSpec {
+  readonly name: string;
+  readonly scenario: Scenario | undefined;
+  readonly figure: 'ratio' | 'p99';
+  readonly unit: string;
+  readonly op: '>=' | '<=';
+  readonly threshold: number;
+  readonly detail: string;
+}
+
+export interface Plan {
+  /** In run order; the insert-rate ceilings are interleaved `repeats` times first. */
+  readonly scenarios: readonly Scenario[];
+  readonly inserts: readonly Scenario[];
+  /** Repeated after the first pass while the budget lasts, cheapest and noisiest first: a ceiling and its pgbridge run go together. */
+  readonly repeatGroups: ReadonlyArray<readonly Scenario[]>;
+  readonly targets: readonly TargetSpec[];
+  /** The outage scenario's sink (run by bench/run.ts after the first pass). */
+  readonly outageSink: SinkSetup;
+}
+
+export interface Scale {
+  readonly burst: number;
+  readonly txnRows: number;
+  readonly steadyS: number;
+  readonly steadyWarmS: number;
+}
+
+/** What the plan is built from: the database, the receivers up, the sinks this build has. */
+export interface PlanInput {
+  readonly db: BenchDatabase;
+  readonly scale: Scale;
+  readonly http: Receiver;
+  readonly listen: Receiver;
+  readonly amqp?: { readonly receiver: Receiver; readonly url: string; readonly exchange: string };
+  readonly kafka?: { readonly receiver: Receiver; readonly brokers: string[]; readonly topics: { readonly ceiling: string; readonly bridge: string } };
+  /** Per scenario key: where its profile and dump go. */
+  readonly ctxFor: (key: string) => BenchContext;
+  /** --only: whether a scenario key is wanted. */
+  readonly wanted: (key: string) => boolean;
+}
+
+export const WEBHOOK_IN_FLIGHT = 4; // the webhook sink's default max_in_flight
+export const BATCH = 500; // batched webhook max_events; the amqp/kafka sinks' default max_batch
+
+function fromCeiling(c: CeilingResult, latency?: LatencySummary): Sample {
+  return {
+    rate: c.rate,
+    events: c.events,
+    received: c.received,
+    latency,
+    cpuPer10k: c.cpuS === undefined ? undefined : (c.cpuS / c.events) * 10_000,
+    notes: c.received < c.events ? [`only ${c.received} of ${c.events} arrived`] : [],
+    extra: { seconds: c.seconds, insertS: c.insertS },
+  };
+}
+
+function fromBridge(m: RunMeasurement, extra: Record<string, unknown> = {}): Sample {
+  return {
+    rate: m.rate,
+    events: m.events,
+    received: m.received,
+    latency: m.latency,
+    peakRssMb: m.peakRssMb,
+    cpuPer10k: m.cpuPer10k,
+    notes: [...m.notes, ...(m.outboxLeft > 0 ? [`${m.outboxLeft} rows left in the outbox`] : []), ...(m.duplicates > 0 ? [`${m.duplicates} duplicates`] : [])],
+    extra: {
+      ...extra,
+      seconds: m.seconds,
+      firstEventS: m.firstEventS,
+      rateAfterFirst: m.rateAfterFirst,
+      insertS: m.insertS,
+      tailS: m.tailS,
+      warnings: m.warnings,
+      duplicates: m.duplicates,
+      pgTransactions: m.pgTransactions,
+    },
+  };
+}
+
+/** Commit → receiver latency of what the receiver holds now, for a ceiling that wrote rows. */
+async function latencyOf(receiver: Receiver, c: CeilingResult): Promise<LatencySummary | undefined> {
+  const written = c.written;
+  if (!written) return undefined;
+  const { ids, times } = await receiver.collect();
+  const lat: number[] = [];
+  for (let i = 0; i < ids.length; i++) {
+    const offset = ids[i] - written.firstId;
+    if (offset >= 0 && offset < written.count) lat.push(times[i] - written.commitAt[offset]);
+  }
+  return summarize(lat);
+}
+
+type Add = (s: Scenario | undefined) => Scenario | undefined;
+type Ceilings = ReturnType<typeof ceilingScenarios>;
+type BridgeRuns = ReturnType<typeof bridgeScenarios>;
+
+export function buildPlan(input: PlanInput): Plan {
+  const scenarios: Scenario[] = [];
+  /** The scenario, when --only wants it; undefined otherwise (and for a sink type this build lacks). */
+  const add: Add = (s) => {
+    if (!s || !input.wanted(s.key)) return undefined;
+    scenarios.push(s);
+    return s;
+  };
+  const sinks = benchSinks(input);
+  const ceilings = ceilingScenarios(input, add);
+  const runs = bridgeScenarios(input, sinks, ceilings, add);
+  return {
+    scenarios,
+    inserts: group(ceilings.insertPlain, ceilings.insertOutbox, ceilings.insertNotify),
+    repeatGroups: repeatGroups(ceilings, runs),
+    targets: targetSpecs(input.scale.burst, ceilings, runs),
+    outageSink: sinks.batched,
+  };
+}
+
+const group = (...members: Array<Scenario | undefined>): Scenario[] => members.filter((s): s is Scenario => s !== undefined);
+
+/** The sinks pgbridge is measured with; amqp and kafka when this build has them. */
+function benchSinks({ http, amqp, kafka }: PlanInput) {
+  return {
+    batched: { label: 'webhook batched', config: { type: 'webhook', url: http.url, batch: { max_events: BATCH, max_wait_ms: 0 } }, receiver: http },
+    single: { label: 'webhook single', config: { type: 'webhook', url: http.url }, receiver: http },
+    amqp: amqp && { label: 'amqp', config: { type: 'amqp', url: amqp.url, exchange: amqp.exchange }, receiver: amqp.receiver },
+    kafka: kafka && { label: 'kafka', config: { type: 'kafka', brokers: kafka.brokers, topic: kafka.topics.bridge }, receiver: kafka.receiver },
+    stdout: { label: 'stdout >/dev/null', config: { type: 'stdout' }, receiver: undefined },
+  } satisfies Record<string, SinkSetup | undefined>;
+}
+
+/** What the bare clients reach on this machine: the ceilings pgbridge's ratios are against. */
+function ceilingScenarios(input: PlanInput, add: Add) {
+  const { db, scale, http, listen, amqp, kafka } = input;
+  const n = scale.burst;
+  const txn = scale.txnRows;
+  const burstName = `${n / 1000}k rows, ${txn}-row txns`;
+  const insertCeiling = (kind: 'plain' | 'outbox' | 'notify', label: string, ceiling?: Scenario): Scenario | undefined =>
+    add({
+      key: `ceiling.insert.${kind}`,
+      kind: 'ceiling',
+      workload: burstName,
+      mode: kind === 'plain' ? '—' : kind,
+      sink: label,
+      short: 'no trigger',
+      ceiling,
+      primary: 'rate',
+      run: async () => {
+        const rate = await insertRate(db, TABLES[kind], n, txn);
+        return { rate, events: n, received: n, notes: [], extra: {} };
+      },
+    });
+  const insertPlain = insertCeiling('plain', 'INSERT, no trigger');
+  const insertOutbox = insertCeiling('outbox', 'INSERT + outbox trigger', insertPlain);
+  const insertNotify = insertCeiling('notify', 'INSERT + notify trigger, nobody listening', insertPlain);
+  const listenBurst = add({
+    key: 'ceiling.listen',
+    kind: 'ceiling',
+    workload: burstName,
+    mode: 'notify',
+    sink: 'bare pg LISTEN',
+    short: 'bare LISTEN',
+    primary: 'rate',
+    run: async () => {
+      const c = await bareListen(db, listen, n, txn);
+      return fromCeiling(c, await latencyOf(listen, c));
+    },
+  });
+  add({
+    key: 'ceiling.listen-steady',
+    kind: 'ceiling',
+    workload: `1000 ev/s × ${scale.steadyS} s, 1-row txns`,
+    mode: 'notify',
+    sink: 'bare pg LISTEN',
+    ceiling: { name: 'offered', rate: 1000 },
+    primary: 'p99',
+    run: async () => {
+      const c = await bareListenSteady(db, listen, 1000, 1, scale.steadyS);
+      return fromCeiling(c, await latencyOf(listen, c));
+    },
+  });
+  const undiciSingle = add({
+    key: 'ceiling.undici.single',
+    kind: 'ceiling',
+    workload: burstName,
+    mode: '—',
+    sink: `bare undici, 1 event/POST, ${WEBHOOK_IN_FLIGHT} conns`,
+    short: 'bare undici',
+    primary: 'rate',
+    run: async () => fromCeiling(await bareUndici(http, db.nextIds(n), n, WEBHOOK_IN_FLIGHT)),
+  });
+  const undiciBatched = add({
+    key: 'ceiling.undici.batched',
+    kind: 'ceiling',
+    workload: burstName,
+    mode: '—',
+    sink: `bare undici, ${BATCH} events/POST, ${WEBHOOK_IN_FLIGHT} conns`,
+    short: 'bare undici batched',
+    primary: 'rate',
+    run: async () => fromCeiling(await bareUndici(http, db.nextIds(n), n, WEBHOOK_IN_FLIGHT, BATCH)),
+  });
+  const amqpCeiling = add(
+    amqp && {
+      key: 'ceiling.amqp',
+      kind: 'ceiling',
+      workload: burstName,
+      mode: '—',
+      sink: `bare amqplib confirm channel, ${BATCH * 4} unconfirmed`,
+      short: 'bare amqplib',
+      primary: 'rate',
+      run: async () => fromCeiling(await bareAmqp(amqp.url, amqp.exchange, amqp.receiver, db.nextIds(n), n, BATCH * 4)),
+    },
+  );
+  const kafkaCeiling = add(
+    kafka && {
+      key: 'ceiling.kafka',
+      kind: 'ceiling',
+      workload: burstName,
+      mode: '—',
+      sink: `bare kafkajs, acks all, ${BATCH}/send, 4 in flight`,
+      short: 'bare kafkajs',
+      primary: 'rate',
+      run: async () => fromCeiling(await bareKafka(kafka.brokers, kafka.topics.ceiling, kafka.receiver, db.nextIds(n), n, BATCH, 4)),
+    },
+  );
+
+  return { insertPlain, insertOutbox, insertNotify, listenBurst, undiciSingle, undiciBatched, amqpCeiling, kafkaCeiling };
+}
+
+/** pgbridge itself: live bursts (notify), backlog drains (outbox), steady rates (both). */
+function bridgeScenarios(input: PlanInput, sinks: ReturnType<typeof benchSinks>, ceilings: Ceilings, add: Add) {
+  const { scale, ctxFor } = input;
+  const n = scale.burst;
+  const txn = scale.txnRows;
+  const burstName = `${n / 1000}k rows, ${txn}-row txns`;
+  const { listenBurst, undiciBatched, undiciSingle, amqpCeiling, kafkaCeiling } = ceilings;
+  const burst = (name: string, sink: SinkSetup | undefined): Scenario | undefined => {
+    const key = `burst.notify.${name}`;
+    return add(
+      sink && {
+        key,
+        kind: 'burst',
+        workload: burstName,
+        mode: 'notify',
+        sink: sink.label,
+        ceiling: listenBurst,
+        primary: 'rate',
+        run: async () => fromBridge(await liveBurst(ctxFor(key), 'notify', sink, n, txn)),
+      },
+    );
+  };
+  const burstBatched = burst('webhook-batched', sinks.batched);
+  burst('webhook-single', sinks.single);
+  burst('amqp', sinks.amqp);
+  burst('kafka', sinks.kafka);
+  burst('stdout', sinks.stdout);
+
+  const drainOf = (name: string, sink: SinkSetup | undefined, ceiling: Scenario | undefined): Scenario | undefined => {
+    const key = `drain.outbox.${name}`;
+    return add(
+      sink && {
+        key,
+        kind: 'drain',
+        workload: `${n / 1000}k backlog, drain`,
+        mode: 'outbox',
+        sink: sink.label,
+        ceiling,
+        primary: 'rate',
+        run: async () => fromBridge(await drain(ctxFor(key), sink, n, txn)),
+      },
+    );
+  };
+  drainOf('webhook-batched', sinks.batched, undiciBatched);
+  const drainSingle = drainOf('webhook-single', sinks.single, undiciSingle);
+  const drainAmqp = drainOf('amqp', sinks.amqp, amqpCeiling);
+  const drainKafka = drainOf('kafka', sinks.kafka, kafkaCeiling);
+  drainOf('stdout', sinks.stdout, undefined);
+
+  const steadyOf = (mode: Mode, name: string, sink: SinkSetup, rate: number, rowsPerTxn: number): Scenario | undefined => {
+    const key = `steady.${mode}.${name}.${rate}x${rowsPerTxn}`;
+    return add({
+      key,
+      kind: 'steady',
+      workload: `${rate} ev/s × ${scale.steadyS} s, ${rowsPerTxn}-row txns`,
+      mode,
+      sink: sink.label,
+      ceiling: { name: 'offered', rate },
+      primary: 'p99',
+      run: async () => {
+        const m = await steady(ctxFor(key), mode, sink, rate, rowsPerTxn, scale.steadyS, scale.steadyWarmS);
+        return fromBridge(m, { achievedInsertRate: m.achievedInsertRate, warmup: m.warmup });
+      },
+    });
+  };
+  const steadyNotify = steadyOf('notify', 'webhook-single', sinks.single, 1000, 1);
+  const steadyOutbox = steadyOf('outbox', 'webhook-single', sinks.single, 1000, 1);
+  steadyOf('notify', 'webhook-batched', sinks.batched, 5000, 10);
+  steadyOf('outbox', 'webhook-batched', sinks.batched, 5000, 10);
+
+  return { burstBatched, drainSingle, drainAmqp, drainKafka, steadyNotify, steadyOutbox };
+}
+
+/** Repeated after the first pass while the budget lasts, cheapest and noisiest first: a ceiling and its pgbridge run go together. */
+function repeatGroups(c: Ceilings, r: BridgeRuns): Scenario[][] {
+  return [
+    group(c.listenBurst, r.burstBatched),
+    group(c.amqpCeiling, r.drainAmqp),
+    group(c.kafkaCeiling, r.drainKafka),
+    group(r.steadyNotify),
+    group(r.steadyOutbox),
+    group(c.undiciSingle, r.drainSingle),
+  ].filter((g) => g.length > 0);
+}
+
+function targetSpecs(n: number, c: Ceilings, r: BridgeRuns): TargetSpec[] {
+  return [
+    { name: 'notify → batched webhook vs bare LISTEN', scenario: r.burstBatched, figure: 'ratio', unit: 'x', op: '>=', threshold: 0.5, detail: 'burst, insert start → last event at the receiver, both' },
+    { name: 'outbox → amqp drain vs bare confirm publisher', scenario: r.drainAmqp, figure: 'ratio', unit: 'x', op: '>=', threshold: 0.7, detail: 'drain from spawn vs publish start, both to the consumer' },
+    { name: 'outbox → kafka drain vs bare producer', scenario: r.drainKafka, figure: 'ratio', unit: 'x', op: '>=', threshold: 0.7, detail: 'drain from spawn vs first send, both to the consumer' },
+    { name: 'webhook single events vs bare undici (same concurrency)', scenario: r.drainSingle, figure: 'ratio', unit: 'x', op: '>=', threshold: 0.7, detail: `outbox drain, ${WEBHOOK_IN_FLIGHT} in flight both` },
+    { name: 'commit → webhook p99, 1,000 ev/s, notify', scenario: r.steadyNotify, figure: 'p99', unit: 'ms', op: '<=', threshold: 25, detail: 'single-row txns, webhook single' },
+    { name: 'commit → webhook p99, 1,000 ev/s, outbox', scenario: r.steadyOutbox, figure: 'p99', unit: 'ms', op: '<=', threshold: 50, detail: 'single-row txns, webhook single' },
+    { name: 'insert rate with outbox trigger vs none', scenario: c.insertOutbox, figure: 'ratio', unit: 'x', op: '>=', threshold: 0.4, detail: `${n} rows, 500-row txns, median of repeats` },
+  ];
+}

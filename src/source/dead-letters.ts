@@ -1,0 +1,77 @@
+import type { Logger } from 'pino';
+import type pg from 'pg';
+import type { Outcome } from '../delivery/envelope.js';
+import type { BridgeEvent } from '../event.js';
+import { errorMessage } from '../errors.js';
+import { pgbridgeJson } from '../formats/index.js';
+import { SerialWriter } from './serial-writer.js';
+
+export interface DeadLetter {
+  readonly sink: string;
+  readonly event: BridgeEvent;
+  readonly error: string;
+  readonly attempts: number;
+}
+
+export const deadLetterOf = (sink: string, event: BridgeEvent, outcome: Extract<Outcome, { kind: 'dead' }>): DeadLetter => ({
+  sink,
+  event,
+  error: outcome.error,
+  attempts: outcome.attempts,
+});
+
+const INSERT_SQL = `INSERT INTO pgbridge.dead_letters (instance, sink, event_id, event, key, error, attempts)
+     SELECT $1, x.sink, x.event_id, x.event::json, x.key::json, x.error, x.attempts
+       FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::int[])
+            AS x(sink, event_id, event, key, error, attempts)`;
+
+/** Letters written by one statement at most. */
+const BATCH = 500;
+
+/**
+ * The one writer of pgbridge.dead_letters. In outbox mode a dead letter is
+ * written in the transaction that removes its row (`insert`); in notify mode
+ * nothing else is written with it (`record`: batched, retried, a loss logged).
+ */
+export class DeadLetterWriter {
+  private readonly background: SerialWriter<DeadLetter>;
+
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly instance: string,
+    private readonly logger: Logger,
+  ) {
+    this.background = new SerialWriter((letters) => this.insert(this.pool, letters), {
+      batch: BATCH,
+      retry: { initial_ms: 200, max_ms: 2000, max_attempts: 5 },
+      onFailure: (letters, attempt, err) => this.logger.warn({ letters: letters.length, attempt, err: errorMessage(err) }, 'writing dead letters failed'),
+      onLost: (letters, _attempts, err) => {
+        for (const l of letters) this.logger.error({ sink: l.sink, id: l.event.id, err: errorMessage(err) }, 'could not write a dead letter');
+      },
+    });
+  }
+
+  /** One INSERT for many dead letters, in the caller's transaction (or on its own with the pool). */
+  async insert(db: pg.ClientBase | pg.Pool, letters: readonly DeadLetter[]): Promise<void> {
+    if (letters.length === 0) return;
+    await db.query(INSERT_SQL, [
+      this.instance,
+      letters.map((l) => l.sink),
+      letters.map((l) => l.event.id),
+      letters.map((l) => pgbridgeJson(l.event)),
+      letters.map((l) => (l.event.kind === 'row' ? l.event.key : null)),
+      letters.map((l) => l.error),
+      letters.map((l) => l.attempts),
+    ]);
+  }
+
+  /** Writes `letter` soon, on its own. */
+  record(letter: DeadLetter): void {
+    this.background.push(letter);
+  }
+
+  /** Resolves once every recorded letter is written (or reported lost). */
+  flushed(): Promise<void> {
+    return this.background.flushed();
+  }
+}

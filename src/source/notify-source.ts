@@ -1,0 +1,112 @@
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import { envelopeFor, type Checkpoint, type Outcome } from '../delivery/envelope.js';
+import type { DeliveryStop, Inlet } from '../delivery/inlet.js';
+import { nowIso, type BridgeEvent } from '../event.js';
+import { deadLetterOf } from './dead-letters.js';
+import type { Listener } from './listener.js';
+import { listenChannels } from './listen-channels.js';
+import { parseNotifyPayload } from './notify-payload.js';
+import { OutboxFeed } from './outbox-feed.js';
+import type { Source, SourceContext } from './source.js';
+
+/** In notify mode memory is the only buffer: past this many events per sink, new ones become dead letters. */
+export const NOTIFY_MODE_HARD_LIMIT = 100_000;
+
+/** One notification's event at one sink. */
+interface NotifyPosition {
+  readonly sink: string;
+  readonly event: BridgeEvent;
+}
+
+/**
+ * `delivery: notify`: events arrive in NOTIFY payloads and go straight to the
+ * sinks, memory the only buffer; what nobody listened to is lost, and the log
+ * says so. Events too large for a payload wait in the outbox table (the
+ * trigger sends an empty wake-up) and are read from there.
+ */
+export class NotifySource implements Source, Checkpoint<NotifyPosition> {
+  private readonly listener: Listener;
+  private readonly feed: OutboxFeed;
+  private readonly log: Logger;
+  private notListeningSince: number | undefined;
+
+  constructor(private readonly ctx: SourceContext) {
+    this.log = ctx.logger.child({ component: 'bridge' });
+    this.notListeningSince = ctx.notListeningSince;
+    this.feed = new OutboxFeed(ctx);
+    const byName = new Map(ctx.inlets.map((inlet) => [inlet.name, inlet]));
+    this.listener = listenChannels(ctx, {
+      onNotification: (channel, payload) => this.onNotification(channel, payload, byName),
+      onConnected: (outage) => this.onConnected(outage),
+    });
+  }
+
+  async start(): Promise<void> {
+    this.listener.start();
+    this.feed.start();
+  }
+
+  async stop(delivery: DeliveryStop): Promise<void> {
+    await this.listener.stop();
+    this.log.warn('notify mode: stopped listening; row changes committed from now until a pgbridge listens again are lost');
+    // Memory is all there is: what is queued is still delivered.
+    await this.feed.stop(() => delivery.stop(true));
+    await this.ctx.deadLetters.flushed();
+  }
+
+  readiness(): Record<string, string> {
+    return { listener: this.listener.connected ? 'ok' : 'not connected' };
+  }
+
+  settle(position: NotifyPosition, outcome: Outcome): void {
+    if (outcome.kind === 'dead') this.ctx.deadLetters.record(deadLetterOf(position.sink, position.event, outcome));
+  }
+
+  private onConnected(outage: number): void {
+    // A phase that follows a lost one starts a fresh listener, whose first connection ends that outage.
+    const since = this.notListeningSince;
+    this.notListeningSince = undefined;
+    const gap = outage > 0 ? outage : since === undefined ? 0 : Math.max(1, Date.now() - since);
+    if (gap > 0) {
+      this.log.warn({ outage_ms: gap }, 'notify mode: row changes committed while the listener was disconnected are lost (use delivery: outbox to keep them)');
+    } else {
+      // A restart or a standby's takeover is an outage too, only one this process cannot measure.
+      this.log.warn('notify mode: listening from now on; row changes committed while no pgbridge was listening (before this start or takeover) are lost (use delivery: outbox to keep them)');
+    }
+    this.feed.poke();
+  }
+
+  private onNotification(channel: string, payload: string, inlets: ReadonlyMap<string, Inlet>): void {
+    const { config, metrics } = this.ctx;
+    if (channel !== config.notifyChannel) {
+      metrics.eventsCaptured.inc({ source: 'channel' });
+      this.dispatch({ kind: 'channel', id: randomUUID(), channel, payload, ts: nowIso() }, inlets);
+      return;
+    }
+    if (payload === '') {
+      // An event too large for NOTIFY waits in the outbox.
+      this.feed.poke();
+      return;
+    }
+    const event = parseNotifyPayload(payload);
+    if (!event) {
+      this.log.warn({ channel, bytes: payload.length }, 'ignoring a notification that is not a pgbridge event');
+      return;
+    }
+    metrics.eventsCaptured.inc({ source: 'notify' });
+    this.dispatch(event, inlets);
+  }
+
+  private dispatch(event: BridgeEvent, inlets: ReadonlyMap<string, Inlet>): void {
+    for (const sink of this.ctx.routes.sinksFor(event)) {
+      const inlet = inlets.get(sink)!;
+      const position = { sink, event };
+      if (inlet.pending >= NOTIFY_MODE_HARD_LIMIT) {
+        this.settle(position, { kind: 'dead', error: `sink ${sink} has ${inlet.pending} events waiting (notify mode keeps them in memory)`, attempts: 0 });
+        continue;
+      }
+      inlet.push(envelopeFor(event, this, position));
+    }
+  }
+}

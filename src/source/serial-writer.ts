@@ -1,0 +1,52 @@
+import { withRetries, type RetryPolicy } from '../delivery/backoff.js';
+
+export interface SerialWriterOptions<T> {
+  /** Items written in one call at most. */
+  readonly batch: number;
+  readonly retry: RetryPolicy;
+  /** Every failed attempt, the last one too. */
+  onFailure(batch: readonly T[], attempt: number, err: unknown): void;
+  /** The last attempt failed too: the batch is given up. */
+  onLost(batch: readonly T[], attempts: number, err: unknown): void;
+}
+
+/**
+ * Writes what it is handed in arrival order, one batch at a time: writes of
+ * concurrent transactions could commit, and take sequence values, in any
+ * order. A failed batch is retried with the one backoff, then given up and
+ * reported, and the writer goes on with the next.
+ */
+export class SerialWriter<T> {
+  private readonly queue: T[] = [];
+  private writing: Promise<void> | undefined;
+
+  constructor(
+    private readonly write: (batch: readonly T[]) => Promise<void>,
+    private readonly options: SerialWriterOptions<T>,
+  ) {}
+
+  push(item: T): void {
+    this.queue.push(item);
+    this.writing ??= this.run().finally(() => (this.writing = undefined));
+  }
+
+  /** Resolves once everything handed over so far is written or given up. */
+  async flushed(): Promise<void> {
+    while (this.writing) await this.writing;
+  }
+
+  private async run(): Promise<void> {
+    while (this.queue.length > 0) {
+      const batch = this.queue.splice(0, this.options.batch);
+      let attempts = 0;
+      await withRetries(
+        () => this.write(batch),
+        this.options.retry,
+        (err, attempt) => {
+          attempts = attempt;
+          this.options.onFailure(batch, attempt, err);
+        },
+      ).catch((err: unknown) => this.options.onLost(batch, attempts, err));
+    }
+  }
+}

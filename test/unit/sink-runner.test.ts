@@ -1,0 +1,156 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import type { Outcome } from '../../src/delivery/envelope.js';
+import { SinkRunner } from '../../src/delivery/sink-runner.js';
+import { PermanentError, RetriableError } from '../../src/errors.js';
+import type { Metrics } from '../../src/metrics.js';
+import { collecting, FakeSink, metrics, rowEvent, silent, until } from './support/fake-sink.js';
+
+const RETRY = { initial_ms: 1, max_ms: 2, max_attempts: 0 };
+
+function runner(sink: FakeSink, retry = RETRY, capacity?: number, m = metrics()): SinkRunner {
+  return new SinkRunner(sink, { retry, logger: silent, metrics: m, capacity });
+}
+
+async function retried(m: Metrics): Promise<number> {
+  return (await m.deliveries.get()).values.find((v) => v.labels.outcome === 'retried')?.value ?? 0;
+}
+
+describe('SinkRunner with a fake sink', () => {
+  test('delivers every event once, in batches of at most maxBatch, in push order, and settles each as delivered', async () => {
+    const sink = new FakeSink('fake', 10, 1);
+    const r = runner(sink);
+    const outcomes = new Map<string, Outcome[]>();
+    for (let n = 1; n <= 25; n++) r.push(collecting(rowEvent(n), outcomes));
+    await until(() => outcomes.size === 25, '25 outcomes');
+    assert.deepEqual(sink.sent.flat().map((e) => e.id), Array.from({ length: 25 }, (_, i) => String(i + 1)));
+    assert.ok(sink.sent.every((b) => b.length <= 10), `batches of ${sink.sent.map((b) => b.length).join(', ')}`);
+    assert.ok([...outcomes.values()].every((o) => o.length === 1 && o[0].kind === 'delivered'));
+    assert.equal(r.pending, 0);
+    await r.stop(1000, true);
+    assert.ok(sink.closed, 'stop closes the sink');
+  });
+
+  test('events of one row keep their order over several lanes', async () => {
+    const sink = new FakeSink('fake', 3, 4);
+    const r = runner(sink);
+    const outcomes = new Map<string, Outcome[]>();
+    // Rows 1-5, ten changes each, interleaved.
+    for (let n = 1; n <= 50; n++) r.push(collecting(rowEvent(n, (n % 5) + 1), outcomes));
+    await until(() => outcomes.size === 50, '50 outcomes');
+    for (let key = 1; key <= 5; key++) {
+      const ids = sink.sent.flat().filter((e) => e.kind === 'row' && e.key === `{"id":${key}}`).map((e) => Number(e.id));
+      assert.deepEqual(ids, [...ids].sort((a, b) => a - b), `row ${key} in order`);
+      assert.equal(ids.length, 10);
+    }
+    await r.stop(1000, true);
+  });
+
+  test('a retriable failure is retried until the sink accepts; the retries are counted and status keeps the last error', async () => {
+    const sink = new FakeSink();
+    sink.failures.push(new RetriableError('far end busy'), new RetriableError('far end busy'));
+    const m = metrics();
+    const r = runner(sink, RETRY, undefined, m);
+    const outcomes = new Map<string, Outcome[]>();
+    r.push(collecting(rowEvent(1), outcomes));
+    await until(() => outcomes.size === 1, 'the outcome');
+    assert.deepEqual(outcomes.get('1'), [{ kind: 'delivered' }]);
+    assert.equal(sink.sent.length, 1, 'sent once successfully');
+    assert.equal(await retried(m), 2, 'two retried attempts counted');
+    const status = r.status();
+    assert.equal(status.state, 'delivering', 'a success ends the failing state');
+    assert.equal(status.failingSince, null);
+    assert.equal(status.lastError, 'far end busy', 'the last error stays for the console');
+    await r.stop(1000, true);
+  });
+
+  test('retries exhausted: the batch is settled dead with the attempts made', async () => {
+    const sink = new FakeSink();
+    sink.failures.push(new Error('no'), new Error('no'), new Error('still no'));
+    const r = runner(sink, { initial_ms: 1, max_ms: 1, max_attempts: 3 });
+    const outcomes = new Map<string, Outcome[]>();
+    r.push(collecting(rowEvent(1), outcomes));
+    r.push(collecting(rowEvent(2), outcomes));
+    await until(() => outcomes.size === 2, 'two outcomes');
+    for (const id of ['1', '2']) assert.deepEqual(outcomes.get(id), [{ kind: 'dead', error: 'still no', attempts: 3 }]);
+    assert.equal(sink.sent.length, 0);
+    await r.stop(1000, true);
+  });
+
+  test('a permanent failure kills only the events it names; the rest of the batch is delivered', async () => {
+    const sink = new FakeSink();
+    sink.failures.push(new PermanentError('event 2 refused', { failedIds: ['2'] }));
+    const r = runner(sink);
+    const outcomes = new Map<string, Outcome[]>();
+    for (let n = 1; n <= 3; n++) r.push(collecting(rowEvent(n), outcomes));
+    await until(() => outcomes.size === 3, 'three outcomes');
+    assert.deepEqual(outcomes.get('1'), [{ kind: 'delivered' }]);
+    assert.deepEqual(outcomes.get('2'), [{ kind: 'dead', error: 'event 2 refused', attempts: 1 }]);
+    assert.deepEqual(outcomes.get('3'), [{ kind: 'delivered' }]);
+    await r.stop(1000, true);
+  });
+
+  test('room: push fills it, waitForRoom resolves once settled events free enough of it', async () => {
+    const sink = new FakeSink('fake', 2, 1);
+    let open!: () => void;
+    sink.gate = new Promise((resolve) => (open = resolve));
+    const r = runner(sink, RETRY, 4);
+    const outcomes = new Map<string, Outcome[]>();
+    for (let n = 1; n <= 4; n++) r.push(collecting(rowEvent(n), outcomes));
+    assert.equal(r.room, 0);
+    let woke = false;
+    const waiting = r.waitForRoom(2).then(() => (woke = true));
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(woke, false, 'no room while the sink holds the first batch');
+    sink.gate = undefined;
+    open();
+    await waiting;
+    assert.ok(r.room >= 2);
+    await until(() => outcomes.size === 4, 'four outcomes');
+    await r.stop(1000, true);
+  });
+
+  test('stop without finishing: queued events are handed back unsettled, never marked delivered', async () => {
+    const sink = new FakeSink('fake', 1, 1);
+    sink.failures.push(new RetriableError('down'));
+    const r = runner(sink, { initial_ms: 60_000, max_ms: 60_000, max_attempts: 0 });
+    const outcomes = new Map<string, Outcome[]>();
+    for (let n = 1; n <= 5; n++) r.push(collecting(rowEvent(n), outcomes));
+    await until(() => r.status().state === 'retrying', 'the retry wait');
+    const status = r.status();
+    assert.equal(status.queued, 5);
+    assert.equal(status.lastError, 'down');
+    assert.ok(status.failingSince !== null);
+    await r.stop(5000, false);
+    assert.equal(outcomes.size, 0, 'nothing settled');
+    assert.equal(sink.sent.length, 0);
+    assert.equal(r.pending, 0);
+  });
+
+  test('stop finishing the queue (notify mode): what is queued is still delivered', async () => {
+    const sink = new FakeSink('fake', 2, 1);
+    const r = runner(sink);
+    const outcomes = new Map<string, Outcome[]>();
+    for (let n = 1; n <= 7; n++) r.push(collecting(rowEvent(n), outcomes));
+    await r.stop(10_000, true);
+    assert.equal(outcomes.size, 7);
+    r.push(collecting(rowEvent(8), outcomes));
+    assert.equal(r.pending, 0, 'a stopped runner takes nothing');
+  });
+
+  test('a sink that cannot connect is down, and delivers once it can', async () => {
+    const sink = new FakeSink();
+    sink.disconnect();
+    sink.connectFailures = Number.MAX_SAFE_INTEGER;
+    const r = runner(sink, { initial_ms: 1, max_ms: 1, max_attempts: 0 });
+    const outcomes = new Map<string, Outcome[]>();
+    r.push(collecting(rowEvent(1), outcomes));
+    await until(() => r.status().state === 'down', 'the down state');
+    assert.equal(r.status().lastError, 'connection refused');
+    sink.connectFailures = 0;
+    await until(() => outcomes.size === 1, 'the outcome');
+    assert.deepEqual(outcomes.get('1'), [{ kind: 'delivered' }]);
+    assert.equal(r.status().state, 'delivering');
+    await r.stop(1000, true);
+  });
+});
