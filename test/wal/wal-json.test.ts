@@ -44,7 +44,8 @@ describe('wal mode renders rows exactly as outbox mode', () => {
       tstz_arr timestamptz[], e_arr mood[], nothing text, big text, d_inf date,
       doubled numeric GENERATED ALWAYS AS (i4::numeric * 2 + num) STORED)`);
     await db.query(`ALTER TABLE everything ALTER COLUMN big SET STORAGE EXTERNAL`);
-    const base = { postgres: { url: db.url }, capture: [{ table: 'everything' }], sinks: [{ name: 'out', type: 'stdout' }], http: { port: 0 } };
+    // One in flight: both modes then print in commit order (lanes keep the order per row only).
+    const base = { postgres: { url: db.url }, capture: [{ table: 'everything' }], sinks: [{ name: 'out', type: 'stdout', max_in_flight: 1 }], http: { port: 0 } };
     const outboxFile = writeConfig({ ...base, instance: 'ob' });
     const walFile = writeConfig({ ...base, instance: 'wl', delivery: 'wal', wal: { slot: slotName(db) } });
     for (const file of [outboxFile, walFile]) {
