@@ -58,6 +58,11 @@ export class Metrics {
     labelNames: ['sink'] as const,
     registers: [this.registry],
   });
+  readonly replicationLag = new client.Gauge({
+    name: 'pgbridge_replication_lag_bytes',
+    help: 'wal mode: WAL bytes between the server position and the slot confirmed position (what the slot keeps).',
+    registers: [this.registry],
+  });
   readonly sinkFailing = new client.Gauge({
     name: 'pgbridge_sink_failing',
     help: '1 while a sink cannot deliver (its last attempt failed: retrying, or down), else 0.',

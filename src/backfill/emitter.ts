@@ -1,6 +1,6 @@
 import type { BridgeConfig } from '../config/types.js';
 import { notifyEventsCtes, OUTBOX_OP_CODE, UTC_TS } from '../install/capture-sql.js';
-import { outboxTable } from '../schema/outbox.js';
+import { outboxTable, PAYLOAD_SEPARATOR, WAL_READ_PREFIX } from '../schema/outbox.js';
 import { literal } from '../schema/quote.js';
 import type { TableName } from '../config/table-name.js';
 
@@ -65,11 +65,33 @@ SELECT ((SELECT count(*) FROM big) + (SELECT count(*) FROM notified))::int AS em
   };
 }
 
+/**
+ * wal mode: each READ is a transactional logical message in the chunk's
+ * transaction (WAL_READ_PREFIX, the notify wire format as its content), which
+ * the slot delivers in commit order with the live changes; the wal source
+ * gives it an id from its commit position, like every other wal event.
+ */
+export function walEmitter(_config: BridgeConfig, table: TableName): Emitter {
+  const header = (sinkParam: number) =>
+    `json_build_object('id', '', 'schema', ${literal(table.schema)}, 'table', ${literal(table.table)}, 'op', 'READ', 'txid', pg_current_xact_id()::text, 'ts', ${UTC_TS}, 'sink', $${sinkParam}::text)::text`;
+  const sep = `chr(${PAYLOAD_SEPARATOR.charCodeAt(0)})`;
+  return {
+    prepare: [],
+    emit: (order, sinkParam) => `, emitted AS (
+  SELECT pg_logical_emit_message(true, ${literal(WAL_READ_PREFIX)}, ${header(sinkParam)} || ${sep} || coalesce(q.key::text, '') || ${sep} || q.data::text || ${sep})
+    FROM (SELECT c.key, c.data FROM chunk c ORDER BY ${order}) q)
+SELECT count(*)::int AS emitted FROM emitted`,
+    finish: [],
+  };
+}
+
 export function emitterFor(config: BridgeConfig, table: TableName): Emitter {
   switch (config.delivery) {
     case 'outbox':
       return outboxEmitter(config, table);
     case 'notify':
       return notifyEmitter(config, table);
+    case 'wal':
+      return walEmitter(config, table);
   }
 }

@@ -6,6 +6,7 @@ import { qualifiedName } from '../config/table-name.js';
 import { installedTriggers } from '../install/catalog.js';
 import { triggerName } from '../install/names.js';
 import { InstallError, planInstall } from '../install/plan.js';
+import { walCheck } from '../install/wal-check.js';
 import type pg from 'pg';
 import { connectClient, databaseName } from '../postgres.js';
 import { outboxTable } from '../schema/outbox.js';
@@ -43,7 +44,8 @@ export async function checkCommand(config: BridgeConfig, scrubber: Scrubber): Pr
       ]);
       const installed = rows[0].n === 1;
       line('install', installed ? 'ok' : 'FAIL: pgbridge objects are missing; run `pgbridge install`');
-      if (installed) line('capture', await captureState(config, db));
+      if (config.delivery === 'wal') for (const [component, result] of await walCheck(config, db)) line(component, result);
+      else if (installed) line('capture', await captureState(config, db));
       line('listen', await listenWorks(config));
     } finally {
       await db.end().catch(() => {});

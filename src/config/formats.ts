@@ -46,6 +46,12 @@ export const COMMON_FORMATS: Readonly<Record<string, ConfigFormat>> = {
       if (Buffer.byteLength(value) > 63) throw new Error(`must be a channel name of at most 63 bytes, got ${Buffer.byteLength(value)}`);
     },
   },
+  // Slot and publication names: lower-case letters, digits and _ (Postgres' rule for slots), at most 63 bytes.
+  'wal-name': {
+    validate(value: unknown) {
+      if (typeof value !== 'string' || !/^[a-z0-9_]{0,63}$/.test(value)) throw new Error('must be lower-case letters, digits and _ (at most 63)');
+    },
+  },
   'postgres-url': {
     validate(value: unknown) {
       if (value === null || value === '') return; // libpq PG* variables apply

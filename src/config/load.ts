@@ -167,6 +167,12 @@ function validate(input: unknown, problems: Problem[]): Omit<BridgeConfig, 'file
     sinks,
     routes,
     outbox: { batchSize: root.outbox.batch_size, pollIntervalMs: root.outbox.poll_interval_ms },
+    wal: {
+      slot: root.wal.slot || `pgbridge_${root.instance}`,
+      publication: root.wal.publication || `pgbridge_${root.instance}`,
+      heartbeatIntervalMs: root.wal.heartbeat_interval_ms,
+      statusIntervalMs: root.wal.status_interval_ms,
+    },
     http: root.http,
     log: root.log,
     shutdownTimeoutMs: root.shutdown_timeout_ms,

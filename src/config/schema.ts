@@ -1,6 +1,6 @@
 import type { Schema } from 'convict';
 
-export type DeliveryMode = 'outbox' | 'notify';
+export type DeliveryMode = 'outbox' | 'notify' | 'wal';
 export type CaptureOp = 'insert' | 'update' | 'delete' | 'truncate';
 /** Every op a capture trigger can take; the default `ops` leaves truncate out (existing consumers do not expect it). */
 export const CAPTURE_OPS: readonly CaptureOp[] = ['insert', 'update', 'delete', 'truncate'];
@@ -24,6 +24,7 @@ export interface RootConfig {
   sinks: unknown[] | null;
   routes: unknown[] | null;
   outbox: { batch_size: number; poll_interval_ms: number };
+  wal: { slot: string; publication: string; heartbeat_interval_ms: number; status_interval_ms: number };
   http: { port: number; host: string; token: string };
   log: { level: string; pretty: boolean };
   shutdown_timeout_ms: number;
@@ -46,8 +47,8 @@ export const rootSchema: Schema<RootConfig> = {
     },
   },
   delivery: {
-    doc: 'outbox: durable, at-least-once (events stored in pgbridge.outbox until every sink has them). notify: in-memory, like skor.',
-    format: ['outbox', 'notify'],
+    doc: 'outbox: durable, at-least-once (events stored in pgbridge.outbox until every sink has them). notify: in-memory, like skor. wal: logical replication (pgoutput), durable, no triggers.',
+    format: ['outbox', 'notify', 'wal'],
     default: 'outbox',
   },
   instance: {
@@ -75,6 +76,16 @@ export const rootSchema: Schema<RootConfig> = {
       format: 'positive-int',
       default: 1000,
     },
+  },
+  wal: {
+    slot: { doc: 'wal mode: logical replication slot (install creates it). Empty: pgbridge_<instance>.', format: 'wal-name', default: '' },
+    publication: { doc: 'wal mode: publication of the captured tables (install creates it). Empty: pgbridge_<instance>.', format: 'wal-name', default: '' },
+    heartbeat_interval_ms: {
+      doc: 'wal mode: how often an idle slot is moved forward (a keepalive acknowledged, a heartbeat message written), so it holds back no WAL.',
+      format: 'positive-int',
+      default: 10000,
+    },
+    status_interval_ms: { doc: 'wal mode: longest time between two status updates to the server.', format: 'positive-int', default: 10000 },
   },
   http: {
     port: { doc: 'Port of the console (/), /metrics, /livez and /readyz; 0 turns the endpoint off.', format: 'port', default: 9187 },

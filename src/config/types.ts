@@ -38,6 +38,7 @@ export interface BridgeConfig {
   /** null: every event goes to every sink. */
   readonly routes: readonly Route[] | null;
   readonly outbox: { readonly batchSize: number; readonly pollIntervalMs: number };
+  readonly wal: { readonly slot: string; readonly publication: string; readonly heartbeatIntervalMs: number; readonly statusIntervalMs: number };
   /** token '' = no token: the console shows status only. */
   readonly http: { readonly port: number; readonly host: string; readonly token: string };
   readonly log: { readonly level: string; readonly pretty: boolean };

@@ -9,15 +9,15 @@ import { captureOpSql } from './capture-sql.js';
 import { installedFunctions, installedTriggers, otherOutboxes, tableInfo } from './catalog.js';
 import { functionName, triggerName } from './names.js';
 import { compileRowFilter, RowFilterError } from './row-filter.js';
+import { planWalInstall, planWalUninstall, type WalPlan } from './wal-plan.js';
 
 const SCHEMA_SQL = readFileSync(new URL('../../sql/schema.sql', import.meta.url), 'utf8');
 
 const INSTALL_LOCK = "SELECT pg_advisory_xact_lock(hashtext('pgbridge'), hashtext('install'));";
 
-/** A problem that stops install (a captured table or column that does not exist). */
-export class InstallError extends Error {
-  override name = 'InstallError';
-}
+import { InstallError } from './install-error.js';
+
+export { InstallError };
 
 export interface InstallPlan {
   /** The whole script, run in one transaction. */
@@ -60,7 +60,8 @@ export async function planInstall(config: BridgeConfig, db: pg.ClientBase): Prom
       filter: table.where ? await compileFilter(db, table, table.where) : undefined,
     };
     for (const op of CAPTURE_OPS) {
-      if (!table.ops.has(op)) continue;
+      // wal mode captures from the slot: no triggers (those of an earlier mode are removed below).
+      if (!table.ops.has(op) || config.delivery === 'wal') continue;
       parts.push(captureOpSql(table, op, ctx));
       wanted.add(`${table.schema}\0${table.table}\0${triggerName(config.instance, op)}`);
       wantedFunctions.add(functionName(config.instance, table, op));
@@ -77,7 +78,10 @@ export async function planInstall(config: BridgeConfig, db: pg.ClientBase): Prom
   for (const fn of await installedFunctions(db, config.instance)) {
     if (!wantedFunctions.has(fn)) parts.push(`DROP FUNCTION IF EXISTS pgbridge.${ident(fn)}() CASCADE;`);
   }
-  return { sql: `BEGIN;\n\n${parts.join('\n\n')}\n\nCOMMIT;\n`, changes };
+  const wal = await planWalInstall(config, db);
+  parts.push(...wal.inside);
+  changes.push(...wal.changes);
+  return { sql: withWal(`BEGIN;\n\n${parts.join('\n\n')}\n\nCOMMIT;\n`, wal), changes };
 }
 
 /** Installs made before backfill existed have no pgbridge.backfills. */
@@ -99,6 +103,9 @@ async function compileFilter(db: pg.ClientBase, table: CaptureTable, where: stri
 export async function planUninstall(config: BridgeConfig, db: pg.ClientBase): Promise<InstallPlan> {
   const parts: string[] = [INSTALL_LOCK];
   const changes: string[] = [];
+  const wal = await planWalUninstall(config, db);
+  parts.push(...wal.inside);
+  changes.push(...wal.changes);
   for (const t of await installedTriggers(db, config.instance)) {
     parts.push(`DROP TRIGGER IF EXISTS ${ident(t.trigger)} ON ${ident(t.schema)}.${ident(t.table)};`);
     changes.push(`remove trigger ${t.trigger} from ${t.schema}.${t.table}`);
@@ -118,5 +125,12 @@ export async function planUninstall(config: BridgeConfig, db: pg.ClientBase): Pr
     );
     changes.push(`remove ${table}`);
   }
-  return { sql: `BEGIN;\n\n${parts.join('\n')}\n\nCOMMIT;\n`, changes };
+  return { sql: withWal(`BEGIN;\n\n${parts.join('\n')}\n\nCOMMIT;\n`, wal), changes };
+}
+
+/** The slot statements around the transaction (see WalPlan). */
+function withWal(transaction: string, wal: WalPlan): string {
+  const before = wal.before.length > 0 ? `${wal.before.join('\n')}\n\n` : '';
+  const after = wal.after.length > 0 ? `\n${wal.after.join('\n')}\n` : '';
+  return `${before}${transaction}${after}`;
 }

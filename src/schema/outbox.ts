@@ -25,6 +25,13 @@ export const utcIso = (expr: string): string => `to_char(${expr} AT TIME ZONE 'U
 /** Separates the header, key, data and old parts of a notify-mode payload; cannot occur unescaped in JSON. */
 export const PAYLOAD_SEPARATOR = '\u0001';
 
+/**
+ * wal mode: the prefix of the transactional pg_logical_emit_message() that
+ * carries one backfill READ event (payload: the notify wire format), so it
+ * reaches the slot in commit order with the live changes of its rows.
+ */
+export const WAL_READ_PREFIX = 'pgbridge-read';
+
 /** NOTIFY payloads must stay below 8000 bytes; larger events travel through the outbox table. */
 export const NOTIFY_LIMIT_BYTES = 7999;
 

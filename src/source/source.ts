@@ -7,7 +7,7 @@ import type { Routes } from '../router.js';
 import type { DeadLetterWriter } from './dead-letters.js';
 
 /**
- * One capture mode (outbox table, NOTIFY; WAL next), run while this instance
+ * One capture mode (outbox table, NOTIFY, logical replication), run while this instance
  * holds the delivery lock. It pushes to the sinks' inlets and learns what
  * became of each event through the envelope's checkpoint.
  */

@@ -181,7 +181,7 @@ describe('loadConfig: errors name the key path', () => {
     ['wrong type: string for boolean', base({ log: { pretty: 'yes' } }), /^log\.pretty: must be true or false, got string$/],
     ['wrong type: string for port', base({ http: { port: '80' } }), /^http\.port: must be a port number, got string$/],
     ['port out of range', base({ http: { port: 70000 } }), /^http\.port: /],
-    ['not one of', base({ delivery: 'maybe' }), /^delivery: must be one of the possible values: \["outbox","notify"\]$/],
+    ['not one of', base({ delivery: 'maybe' }), /^delivery: must be one of the possible values: \["outbox","notify","wal"\]$/],
     ['bad op', base({ capture: [{ table: 't', ops: ['upsert'] }] }), /^capture\[0\]\.ops: unknown op "upsert"/],
     ['empty ops', base({ capture: [{ table: 't', ops: [] }] }), /^capture\[0\]\.ops: must be a non-empty list/],
     ['bad columns', base({ capture: [{ table: 't', columns: [] }] }), /^capture\[0\]\.columns: must be "\*" or a non-empty list/],

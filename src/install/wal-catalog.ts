@@ -1,0 +1,68 @@
+import type pg from 'pg';
+
+export interface RecordedIdentity {
+  readonly schema: string;
+  readonly table: string;
+  /** pg_class.relreplident before install: d, n, i (f is never recorded: nothing to restore). */
+  readonly previous: string;
+  readonly index: string | null;
+  /** The table's identity now ('' when the table is gone). */
+  readonly current: string;
+}
+
+export interface WalCatalog {
+  readonly walLevel: string;
+  readonly database: string;
+  /** The slot's database, when a slot of that name exists anywhere on the server. */
+  readonly slotDatabase: string | null;
+  readonly slotPlugin: string | null;
+  readonly publicationExists: boolean;
+  /** Tables in the publication now. */
+  readonly publicationTables: readonly { readonly schema: string; readonly table: string }[];
+  readonly identities: readonly RecordedIdentity[];
+}
+
+const IDENTITY_TABLE = `SELECT to_regclass('pgbridge.replica_identity') IS NOT NULL AS present`;
+
+/** What wal-mode install and uninstall plan from; reads only. */
+export async function walCatalog(db: pg.ClientBase, instance: string, slot: string, publication: string): Promise<WalCatalog> {
+  const { rows } = await db.query<{ wal_level: string; database: string; slot_db: string | null; plugin: string | null; pub: boolean; tables: Array<[string, string]> }>(
+    `SELECT current_setting('wal_level') AS wal_level, current_database() AS database,
+            (SELECT s.database FROM pg_replication_slots s WHERE s.slot_name = $1) AS slot_db,
+            (SELECT s.plugin FROM pg_replication_slots s WHERE s.slot_name = $1) AS plugin,
+            EXISTS (SELECT 1 FROM pg_publication p WHERE p.pubname = $2) AS pub,
+            coalesce((SELECT json_agg(json_build_array(t.schemaname, t.tablename) ORDER BY 1, 2) FROM pg_publication_tables t WHERE t.pubname = $2), '[]') AS tables`,
+    [slot, publication],
+  );
+  const row = rows[0];
+  let identities: RecordedIdentity[] = [];
+  if ((await db.query<{ present: boolean }>(IDENTITY_TABLE)).rows[0].present) {
+    identities = (
+      await db.query<RecordedIdentity>(
+        `SELECT r.schema_name AS schema, r.table_name AS table, r.previous, r.index_name AS index,
+                coalesce((SELECT c.relreplident::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                           WHERE n.nspname = r.schema_name AND c.relname = r.table_name), '') AS current
+           FROM pgbridge.replica_identity r WHERE r.instance = $1 ORDER BY 1, 2`,
+        [instance],
+      )
+    ).rows;
+  }
+  return {
+    walLevel: row.wal_level,
+    database: row.database,
+    slotDatabase: row.slot_db,
+    slotPlugin: row.plugin,
+    publicationExists: row.pub,
+    publicationTables: row.tables.map(([schema, table]) => ({ schema, table })),
+    identities,
+  };
+}
+
+/** A captured table's replica identity now. */
+export async function replicaIdentity(db: pg.ClientBase, schema: string, table: string): Promise<string> {
+  const { rows } = await db.query<{ ident: string }>(
+    `SELECT c.relreplident::text AS ident FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2`,
+    [schema, table],
+  );
+  return rows[0]?.ident ?? '';
+}

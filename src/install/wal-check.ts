@@ -1,0 +1,56 @@
+import type pg from 'pg';
+import { qualifiedName } from '../config/table-name.js';
+import type { BridgeConfig } from '../config/types.js';
+import { walCatalog } from './wal-catalog.js';
+
+/**
+ * `check` in wal mode: wal_level, the slot (exists here, active, how much WAL it
+ * keeps) and the publication's tables against the config. [component, result] pairs.
+ */
+export async function walCheck(config: BridgeConfig, db: pg.ClientBase): Promise<Array<[string, string]>> {
+  const { slot, publication } = config.wal;
+  const catalog = await walCatalog(db, config.instance, slot, publication);
+  const out: Array<[string, string]> = [];
+  out.push([
+    'wal_level',
+    catalog.walLevel === 'logical' ? 'ok (logical)' : `FAIL: wal_level is ${catalog.walLevel}; delivery: wal needs logical (ALTER SYSTEM SET wal_level = logical, then restart PostgreSQL)`,
+  ]);
+  if (catalog.slotDatabase === null) out.push(['slot', `FAIL: replication slot ${slot} does not exist; run \`pgbridge install\``]);
+  else if (catalog.slotDatabase !== catalog.database) out.push(['slot', `FAIL: replication slot ${slot} belongs to database ${catalog.slotDatabase}; set wal.slot`]);
+  else {
+    const { rows } = await db.query<{ active: boolean; lag: string | null }>(
+      `SELECT active, (pg_current_wal_lsn() - confirmed_flush_lsn)::bigint::text AS lag FROM pg_replication_slots WHERE slot_name = $1`,
+      [slot],
+    );
+    out.push(['slot', `ok (${slot}, ${rows[0].active ? 'active' : 'not active'}, lag ${rows[0].lag ?? 'unknown'} bytes)`]);
+  }
+  if (!catalog.publicationExists) {
+    out.push(['publication', `FAIL: publication ${publication} does not exist; run \`pgbridge install\``]);
+    return out;
+  }
+  const published = new Set(catalog.publicationTables.map((t) => `${t.schema}\0${t.table}`));
+  const wanted = new Set(config.capture.map((t) => `${t.schema}\0${t.table}`));
+  const missing = config.capture.filter((t) => !published.has(`${t.schema}\0${t.table}`)).map(qualifiedName);
+  const extra = catalog.publicationTables.filter((t) => !wanted.has(`${t.schema}\0${t.table}`)).map((t) => `${t.schema}.${t.table}`);
+  const notFull = await tablesWithoutFullIdentity(db, config);
+  if (missing.length > 0 || extra.length > 0 || notFull.length > 0) {
+    const reasons = [
+      missing.length > 0 ? `not published: ${missing.join(', ')}` : '',
+      extra.length > 0 ? `published but not captured: ${extra.join(', ')}` : '',
+      notFull.length > 0 ? `replica identity not FULL: ${notFull.join(', ')}` : '',
+    ].filter(Boolean);
+    out.push(['publication', `FAIL: ${reasons.join('; ')}; run \`pgbridge install\``]);
+  } else out.push(['publication', `ok (${publication}: ${config.capture.length} table(s))`]);
+  return out;
+}
+
+async function tablesWithoutFullIdentity(db: pg.ClientBase, config: BridgeConfig): Promise<string[]> {
+  const { rows } = await db.query<{ name: string }>(
+    `SELECT n.nspname || '.' || c.relname AS name
+       FROM unnest($1::text[], $2::text[]) AS t(schema_name, table_name)
+       JOIN pg_namespace n ON n.nspname = t.schema_name JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = t.table_name
+      WHERE c.relreplident <> 'f' ORDER BY 1`,
+    [config.capture.map((t) => t.schema), config.capture.map((t) => t.table)],
+  );
+  return rows.map((r) => r.name);
+}

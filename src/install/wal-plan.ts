@@ -1,0 +1,91 @@
+import type pg from 'pg';
+import { qualifiedName } from '../config/table-name.js';
+import type { BridgeConfig } from '../config/types.js';
+import { InstallError } from './install-error.js';
+import { replicaIdentity, walCatalog } from './wal-catalog.js';
+import {
+  IDENTITY_TABLE_SQL,
+  createSlotSql,
+  dropPublicationSql,
+  dropSlotSql,
+  publicationSql,
+  restoreIdentitySql,
+  setFullIdentitySql,
+} from './wal-sql.js';
+
+export interface WalPlan {
+  /** Before the install transaction (dropping a slot: fails cleanly while a bridge streams from it). */
+  readonly before: readonly string[];
+  /** Inside it. */
+  readonly inside: readonly string[];
+  /** After it (creating the slot: not allowed in a transaction that has written). */
+  readonly after: readonly string[];
+  readonly changes: readonly string[];
+}
+
+
+/**
+ * wal mode: the publication of the captured tables, REPLICA IDENTITY FULL on
+ * each (the previous identity recorded), the slot. Any other mode: whatever a
+ * previous wal-mode install left (slot, publication, identities) is removed,
+ * so a slot nobody reads never holds WAL back.
+ */
+export async function planWalInstall(config: BridgeConfig, db: pg.ClientBase): Promise<WalPlan> {
+  const { slot, publication } = config.wal;
+  const catalog = await walCatalog(db, config.instance, slot, publication);
+  const wal = config.delivery === 'wal';
+  const inside: string[] = [IDENTITY_TABLE_SQL];
+  const changes: string[] = [];
+  const captured = new Set(wal ? config.capture.map((t) => `${t.schema}\0${t.table}`) : []);
+  for (const recorded of catalog.identities) {
+    if (captured.has(`${recorded.schema}\0${recorded.table}`)) continue;
+    inside.push(restoreIdentitySql(config.instance, recorded));
+    changes.push(`restore replica identity of ${recorded.schema}.${recorded.table}`);
+  }
+  if (!wal) {
+    if (catalog.publicationExists) {
+      inside.push(dropPublicationSql(publication));
+      changes.push(`remove publication ${publication} (not in wal mode)`);
+    }
+    const ownSlot = catalog.slotDatabase === catalog.database;
+    if (ownSlot) changes.push(`remove replication slot ${slot} (not in wal mode)`);
+    return { before: ownSlot ? [dropSlotSql(slot)] : [], inside, after: [], changes };
+  }
+  if (catalog.walLevel !== 'logical') {
+    throw new InstallError(`wal_level is ${catalog.walLevel}; delivery: wal needs wal_level = logical (ALTER SYSTEM SET wal_level = logical, then restart PostgreSQL)`);
+  }
+  if (catalog.slotDatabase !== null && catalog.slotDatabase !== catalog.database) {
+    throw new InstallError(`replication slot ${slot} belongs to database ${catalog.slotDatabase}; slot names are per server: set wal.slot to another name`);
+  }
+  if (catalog.slotPlugin !== null && catalog.slotPlugin !== 'pgoutput') {
+    throw new InstallError(`replication slot ${slot} uses plugin ${catalog.slotPlugin}, not pgoutput; drop it or set wal.slot to another name`);
+  }
+  inside.push(...publicationSql(publication, config.capture, catalog));
+  changes.push(`publication ${publication}: ${config.capture.map(qualifiedName).join(', ') || 'no tables'}`);
+  for (const table of config.capture) {
+    if ((await replicaIdentity(db, table.schema, table.table)) === 'f') continue;
+    inside.push(setFullIdentitySql(config.instance, table));
+    changes.push(`replica identity FULL on ${qualifiedName(table)} (previous one recorded)`);
+  }
+  if (catalog.slotDatabase === null) changes.push(`create replication slot ${slot} (pgoutput)`);
+  return { before: [], inside, after: [createSlotSql(slot)], changes };
+}
+
+/** Everything wal mode made, whatever the mode is now. */
+export async function planWalUninstall(config: BridgeConfig, db: pg.ClientBase): Promise<WalPlan> {
+  const { slot, publication } = config.wal;
+  const catalog = await walCatalog(db, config.instance, slot, publication);
+  const inside: string[] = [];
+  const changes: string[] = [];
+  for (const recorded of catalog.identities) {
+    inside.push(restoreIdentitySql(config.instance, recorded));
+    changes.push(`restore replica identity of ${recorded.schema}.${recorded.table}`);
+  }
+  if (catalog.publicationExists) {
+    inside.push(dropPublicationSql(publication));
+    changes.push(`remove publication ${publication}`);
+  }
+  const ownSlot = catalog.slotDatabase === catalog.database;
+  if (ownSlot) changes.push(`remove replication slot ${slot}`);
+  return { before: ownSlot ? [dropSlotSql(slot)] : [], inside, after: [], changes };
+}

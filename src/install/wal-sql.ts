@@ -1,0 +1,87 @@
+import type { CaptureTable } from '../config/types.js';
+import { ident, literal } from '../schema/quote.js';
+import type { RecordedIdentity, WalCatalog } from './wal-catalog.js';
+
+/** Where install records each captured table's replica identity before setting FULL, so uninstall can put it back. */
+export const IDENTITY_TABLE_SQL = `CREATE TABLE IF NOT EXISTS pgbridge.replica_identity (
+  instance    text   NOT NULL,
+  schema_name text   NOT NULL,
+  table_name  text   NOT NULL,
+  previous    "char" NOT NULL,   -- pg_class.relreplident before install: d, n or i
+  index_name  text,              -- the index of REPLICA IDENTITY USING INDEX
+  PRIMARY KEY (instance, schema_name, table_name)
+);`;
+
+const OPS_ORDER = ['insert', 'update', 'delete', 'truncate'];
+
+const target = (t: { schema: string; table: string }) => `${ident(t.schema)}.${ident(t.table)}`;
+
+/**
+ * The publication's table list. A PG 15 column list only where it is safe:
+ * with REPLICA IDENTITY FULL a column list must hold every column once the
+ * publication publishes UPDATE or DELETE (else the user's UPDATE fails), so
+ * only insert-only publications narrow columns; the bridge applies per-op lists itself.
+ */
+export function publicationTables(capture: readonly CaptureTable[], ops: readonly string[]): string {
+  const narrow = ops.every((op) => op === 'insert' || op === 'truncate');
+  return capture
+    .map((t) => {
+      const columns = t.columns.insert;
+      return narrow && columns !== null ? `${target(t)} (${columns.map(ident).join(', ')})` : target(t);
+    })
+    .join(', ');
+}
+
+export function publishedOps(capture: readonly CaptureTable[]): string[] {
+  const ops = new Set<string>();
+  for (const t of capture) for (const op of t.ops as ReadonlySet<string>) ops.add(op);
+  return OPS_ORDER.filter((op) => ops.has(op));
+}
+
+/** CREATE or ALTER the publication to exactly the captured tables and ops. */
+export function publicationSql(name: string, capture: readonly CaptureTable[], catalog: WalCatalog): string[] {
+  const ops = publishedOps(capture);
+  const publish = literal(ops.length > 0 ? ops.join(', ') : 'insert');
+  const tables = publicationTables(capture, ops);
+  if (!catalog.publicationExists) {
+    return [`CREATE PUBLICATION ${ident(name)}${tables ? ` FOR TABLE ${tables}` : ''} WITH (publish = ${publish});`];
+  }
+  const parts = [`ALTER PUBLICATION ${ident(name)} SET (publish = ${publish});`];
+  if (tables) parts.push(`ALTER PUBLICATION ${ident(name)} SET TABLE ${tables};`);
+  else {
+    for (const t of catalog.publicationTables) parts.push(`ALTER PUBLICATION ${ident(name)} DROP TABLE ${target(t)};`);
+  }
+  return parts;
+}
+
+/** Records the identity once (the first install's is the one to restore), then sets FULL. */
+export function setFullIdentitySql(instance: string, table: CaptureTable): string {
+  return `INSERT INTO pgbridge.replica_identity (instance, schema_name, table_name, previous, index_name)
+SELECT ${literal(instance)}, n.nspname, c.relname, c.relreplident,
+       (SELECT i.relname FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid WHERE x.indrelid = c.oid AND x.indisreplident)
+  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE n.nspname = ${literal(table.schema)} AND c.relname = ${literal(table.table)} AND c.relreplident <> 'f'
+ON CONFLICT DO NOTHING;
+ALTER TABLE ${target(table)} REPLICA IDENTITY FULL;`;
+}
+
+/** Puts a recorded identity back, unless the table is gone or someone changed it from FULL since. */
+export function restoreIdentitySql(instance: string, recorded: RecordedIdentity): string {
+  const forget = `DELETE FROM pgbridge.replica_identity WHERE instance = ${literal(instance)} AND schema_name = ${literal(recorded.schema)} AND table_name = ${literal(recorded.table)};`;
+  if (recorded.current !== 'f') return forget;
+  const how = recorded.previous === 'n' ? 'NOTHING' : recorded.previous === 'i' && recorded.index ? `USING INDEX ${ident(recorded.index)}` : 'DEFAULT';
+  return `ALTER TABLE ${target(recorded)} REPLICA IDENTITY ${how};\n${forget}`;
+}
+
+/** Outside the install transaction: a logical slot cannot be created in one that has written. */
+export function createSlotSql(slot: string): string {
+  return `SELECT pg_create_logical_replication_slot(${literal(slot)}, 'pgoutput') WHERE NOT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = ${literal(slot)});`;
+}
+
+export function dropSlotSql(slot: string): string {
+  return `SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = ${literal(slot)} AND database = current_database();`;
+}
+
+export function dropPublicationSql(name: string): string {
+  return `DROP PUBLICATION IF EXISTS ${ident(name)};`;
+}

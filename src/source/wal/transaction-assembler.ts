@@ -1,0 +1,235 @@
+import type pg from 'pg';
+import type { CaptureOp, RowCaptureOp } from '../../config/schema.js';
+import type { CaptureTable } from '../../config/types.js';
+import type { BridgeEvent, RowChangeEvent, RowOp } from '../../event.js';
+import type { AckTracker, TrackedTransaction } from './ack-tracker.js';
+import { lsnKey, type Lsn } from './lsn.js';
+import { pgMicrosToIso } from './pg-time.js';
+import type { PgOutputMessage, WireValue } from './pgoutput.js';
+import { fillUnchanged, loadShape, rowObject, type RelationShape, type RowJson } from './relation-cache.js';
+import type { TypeCatalog } from './type-catalog.js';
+import type { FullXid } from './full-xid.js';
+import { WAL_READ_PREFIX } from '../../schema/outbox.js';
+import { parseNotifyPayload } from '../notify-payload.js';
+
+/** Prefix of pg_logical_emit_message() messages delivered as channel events: `pgbridge:<channel>`. */
+export const CHANNEL_PREFIX = 'pgbridge:';
+export const HEARTBEAT_PREFIX = 'pgbridge-heartbeat';
+
+/** A published table's ops when the config does not say (the publication itself limits what is sent). */
+const OP_NAMES: Record<CaptureOp, RowOp> = { insert: 'INSERT', update: 'UPDATE', delete: 'DELETE', truncate: 'TRUNCATE' };
+
+const ALL_OPS: ReadonlySet<CaptureOp> = new Set<CaptureOp>(['insert', 'update', 'delete', 'truncate' as CaptureOp]);
+
+export interface AssemblerOutput {
+  /** Hands one event to delivery; a promise only when it must wait for room in a sink. */
+  emit(event: BridgeEvent, tx: TrackedTransaction): void | Promise<void>;
+  /** A heartbeat (or other non-transactional message) decoded at `lsn`. */
+  idlePosition(lsn: Lsn): void;
+  warn(fields: object, message: string): void;
+}
+
+interface OpenTransaction {
+  readonly tracked: TrackedTransaction;
+  readonly idPrefix: string;
+  readonly txid: string;
+  readonly ts: string;
+  /** Place of the next change in the transaction: with the commit position, the event id. */
+  next: number;
+}
+
+/**
+ * pgoutput messages → events, one transaction at a time (Begin … Commit, as
+ * pgoutput sends them without streaming): ids from the commit position and the
+ * change's place in it, txid and commit time, rows rendered as to_json would.
+ */
+export class TransactionAssembler {
+  private readonly shapes = new Map<number, RelationShape>();
+  private readonly captured: ReadonlyMap<string, CaptureTable>;
+  private open: OpenTransaction | undefined;
+  private readonly warned = new Set<string>();
+
+  constructor(
+    capture: readonly CaptureTable[],
+    private readonly channels: ReadonlySet<string>,
+    private readonly types: TypeCatalog,
+    private readonly db: () => Promise<pg.PoolClient>,
+    private readonly tracker: AckTracker,
+    private readonly xids: FullXid,
+    private readonly out: AssemblerOutput,
+  ) {
+    this.captured = new Map(capture.map((t) => [`${t.schema}\0${t.table}`, t]));
+  }
+
+  get inTransaction(): boolean {
+    return this.open !== undefined;
+  }
+
+  /** The stream ended: a transaction without its Commit is sent again whole by the next one. */
+  abandon(): void {
+    if (this.open) this.tracker.abandon(this.open.tracked);
+    this.open = undefined;
+  }
+
+  /** A promise only when the message needs to wait (catalog, room in a sink): the hot path stays synchronous. */
+  handle(msg: PgOutputMessage): void | Promise<void> {
+    switch (msg.tag) {
+      case 'begin':
+        this.open = {
+          tracked: this.tracker.begin(),
+          idPrefix: lsnKey(msg.finalLsn),
+          txid: this.xids.full(msg.xid),
+          ts: pgMicrosToIso(msg.commitTime),
+          next: 0,
+        };
+        return;
+      case 'commit': {
+        const open = this.need(msg.tag);
+        this.open = undefined;
+        this.tracker.commit(open.tracked, msg.endLsn);
+        return;
+      }
+      case 'relation':
+        // DDL or a new session: types may have changed too (ALTER TYPE on a composite).
+        this.types.forgetUserTypes();
+        return loadShape(msg, this.types, this.db).then((shape) => void this.shapes.set(msg.relationOid, shape));
+      case 'origin':
+      case 'type':
+        return;
+      case 'insert':
+        return this.row(msg.relationOid, 'insert', msg.values, null);
+      case 'update':
+        return this.row(msg.relationOid, 'update', msg.values, msg.oldIsKeyOnly ? null : msg.old);
+      case 'delete':
+        return this.row(msg.relationOid, 'delete', null, msg.oldIsKeyOnly ? null : msg.old, msg.oldIsKeyOnly);
+      case 'truncate':
+        return this.truncate(msg.relationOids);
+      case 'message':
+        return this.message(msg);
+    }
+  }
+
+  private need(what: string): OpenTransaction {
+    if (!this.open) throw new Error(`pgoutput: ${what} outside a transaction`);
+    return this.open;
+  }
+
+  private shape(oid: number): RelationShape {
+    const shape = this.shapes.get(oid);
+    if (!shape) throw new Error(`pgoutput: change for relation ${oid} before its Relation message`);
+    return shape;
+  }
+
+  /**
+   * The publication is what install made from the config; a table in it that
+   * this process's config lacks was added by an install since it started.
+   * Like a trigger installed meanwhile in outbox mode, its changes are
+   * captured whole (never confirmed past unsent), until a restart brings its options.
+   */
+  private tableOf(shape: RelationShape): CaptureTable {
+    const key = `${shape.schema}\0${shape.table}`;
+    const table = this.captured.get(key);
+    if (table) return table;
+    this.warnOnce(`table:${key}`, { table: `${shape.schema}.${shape.table}` }, 'a published table not in this process\'s config (install ran since start): captured with every column and op; restart to apply its config');
+    return { schema: shape.schema, table: shape.table, ops: ALL_OPS, columns: { insert: null, update: null, delete: null } };
+  }
+
+  private row(oid: number, op: CaptureOp, values: readonly WireValue[] | null, old: readonly WireValue[] | null, keyOnly = false): void | Promise<void> {
+    const open = this.need(op);
+    const index = open.next++;
+    const shape = this.shape(oid);
+    const table = this.tableOf(shape);
+    if (!table.ops.has(op)) return;
+    const name = `${shape.schema}.${shape.table}`;
+    if (old === null && op !== 'insert') {
+      // Without REPLICA IDENTITY FULL the old row is incomplete: refuse rather than send a partial event.
+      throw new Error(`${name}: ${op} without the whole old row (replica identity ${describeIdentity(shape.replicaIdentity)}${keyOnly ? ', key only' : ''}); run \`pgbridge install\` to set REPLICA IDENTITY FULL`);
+    }
+    let newRow: RowJson | Promise<RowJson> | null = null;
+    if (values) {
+      const filled = fillUnchanged(values, old);
+      if (!filled) throw new Error(`${name}: an unchanged TOASTed value without the old row to take it from; run \`pgbridge install\` (REPLICA IDENTITY FULL)`);
+      newRow = shape.render(filled, this.db);
+    }
+    const oldRow = old ? shape.render(old, this.db) : null;
+    if (newRow instanceof Promise || oldRow instanceof Promise) {
+      return Promise.all([newRow, oldRow]).then(([n, o]) => this.emitRow(open, index, shape, table, op, n, o));
+    }
+    return this.emitRow(open, index, shape, table, op, newRow, oldRow);
+  }
+
+  private emitRow(open: OpenTransaction, index: number, shape: RelationShape, table: CaptureTable, op: CaptureOp, newRow: RowJson | null, oldRow: RowJson | null): void | Promise<void> {
+    const columns = table.columns[op as RowCaptureOp];
+    const keyRow = (op === 'delete' ? oldRow : newRow)!;
+    const event: RowChangeEvent = {
+      kind: 'row',
+      id: `${open.idPrefix}-${index}`,
+      schema: shape.schema,
+      table: shape.table,
+      op: OP_NAMES[op],
+      data: rowObject(keyRow, columns),
+      old: oldRow ? rowObject(oldRow, columns) : null,
+      key: shape.primaryKey.length === 0 ? null : rowObject(keyRow, shape.primaryKey),
+      txid: open.txid,
+      ts: open.ts,
+    };
+    return this.out.emit(event, open.tracked);
+  }
+
+  private async truncate(oids: readonly number[]): Promise<void> {
+    const open = this.need('truncate');
+    for (const oid of oids) {
+      const index = open.next++;
+      const shape = this.shape(oid);
+      const table = this.tableOf(shape);
+      // TRUNCATE is captured only when the config lists it among the ops.
+      if (!(table.ops as ReadonlySet<string>).has('truncate')) continue;
+      const event: RowChangeEvent = {
+        kind: 'row',
+        id: `${open.idPrefix}-${index}`,
+        schema: shape.schema,
+        table: shape.table,
+        op: 'TRUNCATE' as RowOp,
+        data: 'null',
+        old: null,
+        key: null,
+        txid: open.txid,
+        ts: open.ts,
+      };
+      await this.out.emit(event, open.tracked);
+    }
+  }
+
+  private async message(msg: Extract<PgOutputMessage, { tag: 'message' }>): Promise<void> {
+    if (!msg.transactional) {
+      // Heartbeats are written non-transactionally; they only tell where the stream is.
+      if (!msg.prefix.startsWith(CHANNEL_PREFIX)) return this.out.idlePosition(msg.lsn);
+      this.warnOnce(`nontx:${msg.prefix}`, { prefix: msg.prefix }, 'ignoring a non-transactional pgbridge: message; use pg_logical_emit_message(true, …) for channel events');
+      return this.out.idlePosition(msg.lsn);
+    }
+    const open = this.need('message');
+    const index = open.next++;
+    if (msg.prefix === WAL_READ_PREFIX) {
+      const read = parseNotifyPayload(msg.content.toString('utf8'));
+      if (read) await this.out.emit({ ...read, id: `${open.idPrefix}-${index}`, ts: open.ts }, open.tracked);
+      return;
+    }
+    if (!msg.prefix.startsWith(CHANNEL_PREFIX)) return;
+    const channel = msg.prefix.slice(CHANNEL_PREFIX.length);
+    if (!this.channels.has(channel)) {
+      this.warnOnce(`chan:${channel}`, { channel }, 'a pgbridge: message for a channel not in the config; not delivered (add it to channels)');
+      return;
+    }
+    await this.out.emit({ kind: 'channel', id: `${open.idPrefix}-${index}`, channel, payload: msg.content.toString('utf8'), ts: open.ts }, open.tracked);
+  }
+
+  private warnOnce(key: string, fields: object, message: string): void {
+    if (this.warned.has(key)) return;
+    this.warned.add(key);
+    this.out.warn(fields, message);
+  }
+}
+
+function describeIdentity(code: string): string {
+  return { d: 'default', n: 'nothing', f: 'full', i: 'index' }[code] ?? code;
+}

@@ -1,0 +1,84 @@
+import { randomUUID } from 'node:crypto';
+import type { DeliveryStop, Inlet } from '../../delivery/inlet.js';
+import { nowIso, type BridgeEvent } from '../../event.js';
+import { deadLetterOf } from '../dead-letters.js';
+import type { Listener } from '../listener.js';
+import { listenChannels } from '../listen-channels.js';
+import { OutboxFeed } from '../outbox-feed.js';
+import type { Source, SourceContext } from '../source.js';
+import { assertLogicalWal } from './wal-level.js';
+import { WalSource } from './wal-source.js';
+
+/**
+ * `delivery: wal` behind the Source seam: the replication slot (WalSource),
+ * raw NOTIFY channels forwarded as in notify mode, and the outbox feed for
+ * dead letters moved back by `pgbridge dead-letters retry`.
+ */
+export class WalCaptureSource implements Source {
+  private readonly wal: WalSource;
+  private readonly listener: Listener;
+  private readonly feed: OutboxFeed;
+  private readonly inlets: ReadonlyMap<string, Inlet>;
+
+  constructor(private readonly ctx: SourceContext) {
+    this.inlets = new Map(ctx.inlets.map((inlet) => [inlet.name, inlet]));
+    this.feed = new OutboxFeed(ctx);
+    this.wal = new WalSource(
+      ctx.config,
+      ctx.pool,
+      {
+        sinksFor: (event) => ctx.routes.sinksFor(event),
+        hasRoom: (sink) => this.inlets.get(sink)!.room > 0,
+        waitForRoom: (sink) => this.inlets.get(sink)!.waitForRoom(),
+        push: (sink, event, settle) => this.inlets.get(sink)!.push({ event, settle }),
+        // Stored before the transaction counts as settled: the slot may then move past it.
+        storeDeadLetter: (sink, event, outcome) => ctx.deadLetters.insert(ctx.pool, [deadLetterOf(sink, event, outcome)]),
+      },
+      ctx.logger.child({ component: 'wal' }),
+      ctx.metrics,
+    );
+    this.listener = listenChannels(ctx, {
+      onNotification: (channel, payload) => this.onNotification(channel, payload),
+      onConnected: () => this.feed.poke(),
+    });
+  }
+
+  async start(): Promise<void> {
+    await assertLogicalWal(this.ctx.pool);
+    this.wal.start();
+    this.listener.start();
+    this.feed.start();
+  }
+
+  async stop(delivery: DeliveryStop): Promise<void> {
+    this.wal.stopIntake();
+    await this.listener.stop();
+    // What is queued is still in the slot (or the outbox): only the batches in flight finish.
+    await this.feed.stop(() => delivery.stop(false));
+    // After delivery stopped: what the sinks confirmed meanwhile is confirmed to the slot too.
+    await this.wal.close();
+    await this.ctx.deadLetters.flushed();
+  }
+
+  readiness(): Record<string, string> {
+    return { listener: this.listener.connected ? 'ok' : 'not connected', replication: this.wal.state };
+  }
+
+  private onNotification(channel: string, payload: string): void {
+    if (channel === this.ctx.config.notifyChannel) {
+      // A wake-up of the outbox (a dead letter moved back); wal mode trusts no payload.
+      this.feed.poke();
+      return;
+    }
+    this.ctx.metrics.eventsCaptured.inc({ source: 'channel' });
+    const event: BridgeEvent = { kind: 'channel', id: randomUUID(), channel, payload, ts: nowIso() };
+    for (const sink of this.ctx.routes.sinksFor(event)) {
+      this.inlets.get(sink)!.push({
+        event,
+        settle: (outcome) => {
+          if (outcome.kind === 'dead') this.ctx.deadLetters.record(deadLetterOf(sink, event, outcome));
+        },
+      });
+    }
+  }
+}

@@ -1,0 +1,329 @@
+import type { Logger } from 'pino';
+import type pg from 'pg';
+import type { BridgeConfig } from '../../config/types.js';
+import { backoffDelay, sleep } from '../../delivery/backoff.js';
+import type { Outcome } from '../../delivery/envelope.js';
+import type { BridgeEvent } from '../../event.js';
+import { errorMessage } from '../../errors.js';
+import type { Metrics } from '../../metrics.js';
+import { clientConfig } from '../../postgres.js';
+import { AckTracker, type TrackedTransaction } from './ack-tracker.js';
+import { FullXid } from './full-xid.js';
+import { formatLsn, type Lsn } from './lsn.js';
+import { decodePgOutput, type PgOutputMessage } from './pgoutput.js';
+import { ReplicationStream } from './replication-stream.js';
+import { HEARTBEAT_PREFIX, TransactionAssembler } from './transaction-assembler.js';
+import { TypeCatalog } from './type-catalog.js';
+import { slotState } from './slot-state.js';
+
+/**
+ * Where the WAL source hands its events: the sinks an event is routed to,
+ * room in each, and a per-delivery settle callback (delivered or dead; a dead
+ * letter must be stored before it counts as settled).
+ */
+export interface WalInlet {
+  sinksFor(event: BridgeEvent): readonly string[];
+  hasRoom(sink: string): boolean;
+  /** Resolves when the sink can take one more event. */
+  waitForRoom(sink: string): Promise<void>;
+  push(sink: string, event: BridgeEvent, settle: (outcome: Outcome) => void): void;
+  storeDeadLetter(sink: string, event: BridgeEvent, outcome: Extract<Outcome, { kind: 'dead' }>): Promise<void>;
+}
+
+/** Buffered pgoutput messages before the socket is paused (backpressure reaches the walsender through TCP). */
+const HIGH_WATER = 2000;
+const LOW_WATER = 200;
+const RECONNECT = { initial_ms: 200, max_ms: 10_000, max_attempts: 0 };
+
+/** A decoded message, or why decoding failed (the stream then ends, and starts again from the slot). */
+type Item = PgOutputMessage | Error;
+
+/**
+ * `delivery: wal`: reads the slot, turns pgoutput into events, and moves the
+ * slot's confirmed position only past transactions every routed sink settled
+ * (AckTracker). Reconnects with backoff when the stream is lost; never creates
+ * the slot itself (a missing slot would silently skip changes: install does it).
+ */
+export class WalSource {
+  private stopped = false;
+  private readonly stopSignal = new AbortController();
+  private loop: Promise<void> | undefined;
+  private stream: ReplicationStream | undefined;
+  private tracker: AckTracker | undefined;
+  private assembler: TransactionAssembler | undefined;
+  private items = new MessageQueue();
+  /** Events counted for pgbridge_events_captured_total, added in bulk (a counter per event costs more than the event). */
+  private captured = 0;
+  private busy = false;
+  private wake: (() => void) | undefined;
+  private received: Lsn = 0n;
+  private paused = false;
+  private statusDue = false;
+  private problem = 'not connected yet';
+  private readonly timers: NodeJS.Timeout[] = [];
+  private readonly types: TypeCatalog;
+  private readonly xids = new FullXid(0n);
+
+  constructor(
+    private readonly config: BridgeConfig,
+    private readonly pool: pg.Pool,
+    private readonly inlet: WalInlet,
+    private readonly logger: Logger,
+    private readonly metrics: Metrics,
+  ) {
+    this.types = new TypeCatalog(() => pool.connect());
+  }
+
+  /** 'ok' while streaming, else why not (for /readyz). */
+  get state(): string {
+    return this.stream?.isStreaming ? 'ok' : `not streaming: ${this.problem}`;
+  }
+
+  start(): void {
+    this.loop = this.run();
+    this.timers.push(setInterval(() => this.sendStatus(false), this.config.wal.statusIntervalMs).unref());
+    this.timers.push(setInterval(() => void this.heartbeat(), this.config.wal.heartbeatIntervalMs).unref());
+    void this.sampleLag();
+  }
+
+  /** Takes no new changes; deliveries in flight may still settle and be confirmed by close(). */
+  stopIntake(): void {
+    this.stopped = true;
+    this.stopSignal.abort();
+    this.stream?.pause();
+    this.wake?.();
+  }
+
+  /** Confirms what settled and ends the stream. */
+  async close(): Promise<void> {
+    this.stopIntake();
+    this.timers.forEach((t) => clearInterval(t));
+    this.sendStatus(false);
+    await this.stream?.close();
+    await this.loop;
+  }
+
+  private async run(): Promise<void> {
+    for (let attempt = 1; !this.stopped; attempt++) {
+      let stream: ReplicationStream | undefined;
+      try {
+        const slot = await slotState(this.pool, this.config.wal.slot);
+        this.xids.update(slot.nextXid);
+        const tracker = new AckTracker(slot.confirmed, () => this.statusSoon());
+        this.tracker = tracker;
+        this.received = slot.confirmed;
+        this.assembler = new TransactionAssembler(
+          this.config.capture,
+          new Set(this.config.channels),
+          this.types,
+          () => this.pool.connect(),
+          tracker,
+          this.xids,
+          {
+            emit: (event, tx) => this.emit(event, tx),
+            idlePosition: (lsn) => this.idleAt(lsn),
+            warn: (fields, message) => this.logger.warn(fields, message),
+          },
+        );
+        stream = new ReplicationStream(clientConfig(this.config, 'replication'), {
+          onData: (walStart, body) => this.onData(walStart, body),
+          onKeepalive: (walEnd, reply) => this.onKeepalive(walEnd, reply),
+        });
+        this.stream = stream;
+        const { ended } = await stream.start(this.config.wal.slot, this.config.wal.publication);
+        this.problem = '';
+        attempt = 0;
+        this.logger.info({ slot: this.config.wal.slot, publication: this.config.wal.publication, from: formatLsn(slot.confirmed) }, 'streaming changes from the replication slot');
+        const processing = this.process(stream, this.assembler);
+        await Promise.race([ended, processing]);
+        if (!this.stopped) throw new Error('replication stream ended');
+      } catch (err) {
+        if (this.stopped) break;
+        this.problem = errorMessage(err);
+        const delay = backoffDelay(Math.max(1, attempt), RECONNECT);
+        // Errors a retry cannot mend by itself (slot gone or invalidated by max_slot_wal_keep_size, wal_level) are errors, not warnings.
+        const fatal = /does not exist|wal_level|no longer|invalidated/.test(this.problem);
+        (fatal ? this.logger.error : this.logger.warn).call(this.logger, { slot: this.config.wal.slot, err: this.problem, retry_in_ms: delay }, 'replication stream failed');
+        await sleep(delay, this.stopSignal.signal);
+      } finally {
+        this.assembler?.abandon();
+        this.items.clear();
+        if (this.stream === stream) await stream?.close();
+      }
+    }
+  }
+
+  private onData(walStart: Lsn, body: Buffer): void {
+    if (walStart > this.received) this.received = walStart;
+    // Decoded at once: the strings it yields outlive pg's read buffer, which is reused for the next read.
+    let item: Item;
+    try {
+      item = decodePgOutput(body);
+    } catch (err) {
+      item = err instanceof Error ? err : new Error(String(err));
+    }
+    this.items.push(item);
+    if (this.items.length >= HIGH_WATER && !this.paused) {
+      this.paused = true;
+      this.stream?.pause();
+    }
+    this.wake?.();
+  }
+
+  private onKeepalive(walEnd: Lsn, replyRequested: boolean): void {
+    if (walEnd > this.received) this.received = walEnd;
+    this.idleAt(walEnd);
+    if (replyRequested) this.sendStatus(false);
+  }
+
+  /** Nothing received is still unprocessed or undelivered: the slot may move to `lsn`. */
+  private idleAt(lsn: Lsn): void {
+    if (this.items.length === 0 && !this.busy && !this.assembler?.inTransaction) this.tracker?.passIdle(lsn);
+  }
+
+  /** Decodes and assembles in order; a failure ends this stream (the next one starts again from the slot). */
+  private async process(stream: ReplicationStream, assembler: TransactionAssembler): Promise<never> {
+    for (;;) {
+      while (this.items.length === 0) {
+        if (this.stopped || this.stream !== stream) return new Promise<never>(() => {});
+        await new Promise<void>((resolve) => (this.wake = resolve));
+        this.wake = undefined;
+      }
+      if (this.stopped || this.stream !== stream) return new Promise<never>(() => {});
+      const item = this.items.shift();
+      this.busy = true;
+      try {
+        if (item instanceof Error) throw item;
+        const waiting = assembler.handle(item);
+        if (waiting) await waiting;
+      } finally {
+        this.busy = false;
+      }
+      if (this.items.length === 0) this.countCaptured();
+      if (this.paused && this.items.length <= LOW_WATER && !this.stopped) {
+        this.paused = false;
+        stream.resume();
+      }
+    }
+  }
+
+  /** Synchronous while every routed sink has room; waits (backpressure) only when one is full. */
+  private emit(event: BridgeEvent, tx: TrackedTransaction): void | Promise<void> {
+    const sinks = this.inlet.sinksFor(event);
+    if (sinks.length === 0) return;
+    if (++this.captured >= 500) this.countCaptured();
+    for (let i = 0; i < sinks.length; i++) {
+      if (!this.inlet.hasRoom(sinks[i])) return this.emitWaiting(event, tx, sinks.slice(i));
+      this.pushTo(sinks[i], event, tx);
+    }
+  }
+
+  private async emitWaiting(event: BridgeEvent, tx: TrackedTransaction, sinks: readonly string[]): Promise<void> {
+    for (const sink of sinks) {
+      await this.inlet.waitForRoom(sink);
+      if (this.stopped) return;
+      this.pushTo(sink, event, tx);
+    }
+  }
+
+  private pushTo(sink: string, event: BridgeEvent, tx: TrackedTransaction): void {
+    const tracker = this.tracker!;
+    tracker.hold(tx);
+    this.inlet.push(sink, event, (outcome) => {
+      if (outcome.kind === 'delivered') tracker.settle(tx);
+      else void this.deadLetter(sink, event, outcome).then(() => tracker.settle(tx));
+    });
+  }
+
+  private countCaptured(): void {
+    if (this.captured === 0) return;
+    this.metrics.eventsCaptured.inc({ source: 'wal' }, this.captured);
+    this.captured = 0;
+  }
+
+  /** A dead letter counts as settled only once stored; until then the slot keeps the transaction. */
+  private async deadLetter(sink: string, event: BridgeEvent, outcome: Extract<Outcome, { kind: 'dead' }>): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.inlet.storeDeadLetter(sink, event, outcome);
+        return;
+      } catch (err) {
+        this.logger.warn({ sink, id: event.id, attempt, err: errorMessage(err) }, 'could not store a dead letter; the slot keeps its transaction, retrying');
+        await sleep(backoffDelay(attempt, RECONNECT));
+      }
+    }
+  }
+
+  /** Status updates are coalesced: one per tick however many transactions were confirmed. */
+  private statusSoon(): void {
+    if (this.statusDue) return;
+    this.statusDue = true;
+    setTimeout(() => {
+      this.statusDue = false;
+      this.sendStatus(false);
+    }, 20).unref();
+  }
+
+  private sendStatus(replyRequested: boolean): void {
+    const tracker = this.tracker;
+    if (!tracker) return;
+    const flushed = tracker.confirmed;
+    this.stream?.sendStatus(this.received > flushed ? this.received : flushed, flushed, replyRequested);
+  }
+
+  /** An idle slot still moves: a non-transactional message gives the stream a position to confirm. */
+  private async heartbeat(): Promise<void> {
+    await this.sampleLag();
+    if (!this.stream?.isStreaming || !this.tracker?.idle || this.items.length > 0) return;
+    try {
+      await this.pool.query('SELECT pg_logical_emit_message(false, $1, $2)', [HEARTBEAT_PREFIX, '']);
+      this.sendStatus(true);
+    } catch (err) {
+      this.logger.debug({ err: errorMessage(err) }, 'heartbeat failed');
+    }
+  }
+
+  private async sampleLag(): Promise<void> {
+    try {
+      const { rows } = await this.pool.query<{ lag: string | null; next: string }>(
+        `SELECT (SELECT (pg_current_wal_lsn() - confirmed_flush_lsn)::bigint::text FROM pg_replication_slots WHERE slot_name = $1) AS lag,
+                pg_snapshot_xmax(pg_current_snapshot())::text AS next`,
+        [this.config.wal.slot],
+      );
+      if (rows[0].lag !== null) this.metrics.replicationLag.set(Math.max(0, Number(rows[0].lag)));
+      this.xids.update(BigInt(rows[0].next));
+    } catch {
+      // Postgres unreachable: /readyz says so.
+    }
+  }
+}
+
+
+/** Decoded messages waiting for the assembler: O(1) at both ends, compacted when half is taken. */
+class MessageQueue {
+  private items: Item[] = [];
+  private head = 0;
+
+  get length(): number {
+    return this.items.length - this.head;
+  }
+
+  push(item: Item): void {
+    this.items.push(item);
+  }
+
+  shift(): Item {
+    const item = this.items[this.head++];
+    if (this.head === this.items.length) this.clear();
+    else if (this.head > 1024 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+    return item;
+  }
+
+  clear(): void {
+    this.items = [];
+    this.head = 0;
+  }
+}

@@ -1,0 +1,171 @@
+/**
+ * wal mode under faults, counted at the far end (a real webhook): rows
+ * committed by a steady writer against the events that arrived.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test, type TestContext } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { cli, RunningBridge, waitFor, writeConfig } from '../support/bridge.js';
+import { createTestDatabase, PG_ADMIN_URL, terminateBackends, type TestDatabase } from '../support/pg.js';
+import { WebhookServer } from '../support/webhook-server.js';
+import { dropSlots, slotInfo, slotName } from '../support/wal.js';
+import { RowStream } from './row-stream.js';
+import { tallyNoLoss, type Arrival } from './tally.js';
+import pg from 'pg';
+
+interface Event {
+  id: string;
+  table: string;
+  data: Record<string, unknown> & { id: number };
+}
+
+describe('wal mode faults', () => {
+  let db: TestDatabase;
+  let hook: WebhookServer;
+  let url: string;
+  let slot: string;
+
+  const configFile = (capture: object[] = [{ table: 'public.items', ops: ['insert'] }]) =>
+    writeConfig({
+      postgres: { url: db.url },
+      delivery: 'wal',
+      wal: { slot, heartbeat_interval_ms: 1000 },
+      capture,
+      sinks: [{ name: 'hook', type: 'webhook', url, timeout_ms: 1000, max_in_flight: 4, batch: { max_events: 50, max_wait_ms: 5 }, retry: { initial_ms: 50, max_ms: 500 } }],
+      http: { port: 0 },
+      shutdown_timeout_ms: 2000,
+    });
+  const arrivedEvents = (): Event[] => hook.accepted().flatMap((r) => [JSON.parse(r.body) as Event | Event[]].flat());
+  const arrivals = (table = 'items'): Arrival[] => arrivedEvents().filter((e) => e.table === table).map((e) => ({ eventId: e.id, rowId: Number(e.data.id) }));
+  const streaming = (bridge: RunningBridge, count = 1) =>
+    waitFor(() => bridge.logs().filter((e) => e.msg === 'streaming changes from the replication slot').length >= count, 60_000, 'streaming');
+  const run = async (t: TestContext, file: string): Promise<RunningBridge> => {
+    const bridge = new RunningBridge(file);
+    t.after(() => bridge.kill('SIGKILL'));
+    await streaming(bridge);
+    return bridge;
+  };
+  /** Waits until every committed row arrived (or the timeout: tallyNoLoss then names the lost ones). */
+  const settle = (sent: readonly number[], table = 'items') =>
+    waitFor(() => new Set(arrivals(table).map((a) => a.rowId)).size >= sent.length, 90_000, 'every row').catch(() => {});
+
+  before(async () => {
+    db = await createTestDatabase('pgbridge_walfault');
+    slot = slotName(db);
+    hook = new WebhookServer();
+    url = await hook.start();
+  });
+
+  after(async () => {
+    if (db) await dropSlots(db);
+    await db?.drop();
+    await hook?.stop();
+  });
+
+  const reset = async () => {
+    await dropSlots(db);
+    await db.query(`DROP TABLE IF EXISTS items, items2; DROP SCHEMA IF EXISTS pgbridge CASCADE; DROP PUBLICATION IF EXISTS pgbridge_default`);
+    await db.query(`CREATE TABLE items (id bigint PRIMARY KEY, v text DEFAULT 'x')`);
+    hook.requests.length = 0;
+    hook.replies.length = 0;
+    hook.reply = () => ({ status: 204 });
+    const file = configFile();
+    assert.equal((await cli(['install', '-c', file])).code, 0);
+    return file;
+  };
+
+  test('walsender terminated twice mid-stream', async (t) => {
+    const bridge = await run(t, await reset());
+    const rows = new RowStream(db.url);
+    await sleep(1500);
+    for (let i = 1; i <= 2; i++) {
+      assert.ok((await terminateBackends(db.name, 'pgbridge replication')) >= 1, 'a walsender to terminate');
+      await streaming(bridge, i + 1);
+      await sleep(1000);
+    }
+    const sent = await rows.stop();
+    await settle(sent);
+    tallyNoLoss(t, 'walsender-terminated', sent, arrivals(), 'wal');
+  });
+
+  test('SIGKILL mid-stream, then start again', async (t) => {
+    const file = await reset();
+    const first = new RunningBridge(file);
+    await streaming(first);
+    const rows = new RowStream(db.url);
+    await sleep(2000);
+    await first.kill('SIGKILL');
+    await sleep(1000);
+    await run(t, file);
+    await sleep(1000);
+    const sent = await rows.stop();
+    await settle(sent);
+    tallyNoLoss(t, 'sigkill', sent, arrivals(), 'wal');
+  });
+
+  test('sink down for 30 s: the slot holds, then everything arrives', async (t) => {
+    await run(t, await reset());
+    const rows = new RowStream(db.url);
+    await sleep(1000);
+    hook.reply = () => ({ status: 503 });
+    await sleep(2000);
+    const heldAt = (await slotInfo(slot)).confirmed;
+    await sleep(28_000);
+    assert.equal((await slotInfo(slot)).confirmed, heldAt, 'the slot does not move while the sink refuses');
+    hook.reply = () => ({ status: 204 });
+    await sleep(1000);
+    const sent = await rows.stop();
+    await settle(sent);
+    tallyNoLoss(t, 'sink-down-30s', sent, arrivals(), 'wal');
+  });
+
+  test('DDL mid-stream (add, rename, drop a column): events follow the new shape, none lost', async (t) => {
+    await run(t, await reset());
+    const rows = new RowStream(db.url);
+    await sleep(1000);
+    await db.query(`ALTER TABLE items ADD COLUMN extra int DEFAULT 7`);
+    await sleep(700);
+    await db.query(`ALTER TABLE items RENAME COLUMN v TO label`);
+    await sleep(700);
+    await db.query(`ALTER TABLE items DROP COLUMN extra`);
+    await sleep(700);
+    const sent = await rows.stop();
+    await settle(sent);
+    tallyNoLoss(t, 'ddl-mid-stream', sent, arrivals(), 'wal');
+    const shapes = new Set(arrivedEvents().map((e) => Object.keys(e.data).join(',')));
+    assert.deepEqual([...shapes].sort(), ['id,label', 'id,label,extra', 'id,v', 'id,v,extra'].sort());
+  });
+
+  test('a table added to capture and install run again while running: its rows arrive', async (t) => {
+    await run(t, await reset());
+    await db.query(`CREATE TABLE items2 (id bigint PRIMARY KEY, note text)`);
+    const rows = new RowStream(db.url);
+    await sleep(1000);
+    const wider = configFile([{ table: 'public.items', ops: ['insert'] }, { table: 'public.items2' }]);
+    const r = await cli(['install', '-c', wider]);
+    assert.equal(r.code, 0, r.stderr);
+    await db.query(`INSERT INTO items2 SELECT g, 'n' FROM generate_series(1, 100) g`);
+    const sent = await rows.stop();
+    await settle(sent);
+    await settle(Array.from({ length: 100 }, (_, i) => i + 1), 'items2');
+    tallyNoLoss(t, 'table-added', sent, arrivals(), 'wal');
+    tallyNoLoss(t, 'table-added (new table)', Array.from({ length: 100 }, (_, i) => i + 1), arrivals('items2'), 'wal');
+  });
+
+  test('the slot dropped under the bridge: a clear error, no slot made behind the user\'s back', async (t) => {
+    const bridge = await run(t, await reset());
+    const admin = new pg.Client(PG_ADMIN_URL);
+    await admin.connect();
+    try {
+      for (let i = 0; i < 50 && (await slotInfo(slot)).exists; i++) {
+        await admin.query(`SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = $1 AND active_pid IS NOT NULL`, [slot]);
+        await admin.query(`SELECT pg_drop_replication_slot($1)`, [slot]).catch(() => {});
+      }
+    } finally {
+      await admin.end();
+    }
+    await bridge.waitForLog((e) => e.level === 50 && String(e.err).includes(`replication slot ${slot} does not exist`) && String(e.err).includes('pgbridge install'), 30_000);
+    await sleep(1000);
+    assert.equal((await slotInfo(slot)).exists, false, 'the bridge does not create the slot itself');
+  });
+});

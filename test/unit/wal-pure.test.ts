@@ -1,0 +1,90 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { AckTracker } from '../../src/source/wal/ack-tracker.js';
+import { FullXid } from '../../src/source/wal/full-xid.js';
+import { renderValue, type JsonKind } from '../../src/source/wal/json-render.js';
+import { formatLsn, parseLsn } from '../../src/source/wal/lsn.js';
+import { pgMicrosToIso } from '../../src/source/wal/pg-time.js';
+import { decodePgOutput, UNCHANGED } from '../../src/source/wal/pgoutput.js';
+
+const num: JsonKind = { kind: 'number' };
+const str: JsonKind = { kind: 'string' };
+
+test('to_json rendering of text output', () => {
+  assert.equal(renderValue('9007199254740993', num), '9007199254740993');
+  assert.equal(renderValue('NaN', num), '"NaN"');
+  assert.equal(renderValue('-Infinity', num), '"-Infinity"');
+  assert.equal(renderValue('1e+300', num), '1e+300');
+  assert.equal(renderValue('t', { kind: 'bool' }), 'true');
+  assert.equal(renderValue('2026-01-01 10:00:00+05', { kind: 'timestamptz' }), '"2026-01-01T10:00:00+05:00"');
+  assert.equal(renderValue('0044-03-15 10:00:00+00:53:28 BC', { kind: 'timestamptz' }), '"0044-03-15T10:00:00+00:53:28 BC"');
+  assert.equal(renderValue('1850-01-01 10:00:00-03 BC', { kind: 'timestamptz' }), '"1850-01-01T10:00:00-03:00 BC"');
+  assert.equal(renderValue('infinity', { kind: 'timestamp' }), '"infinity"');
+  assert.equal(renderValue('[0:1]={1,NULL}', { kind: 'array', element: num, delimiter: ',' }), '[1,null]');
+  assert.equal(renderValue('{{"a,b",NULL},{"\\"q\\"","NULL"}}', { kind: 'array', element: str, delimiter: ',' }), '[["a,b",null],["\\"q\\"","NULL"]]');
+  assert.equal(renderValue('{(1,2);(3,4)}', { kind: 'array', element: str, delimiter: ';' }), '["(1,2)","(3,4)"]');
+  const pair: JsonKind = { kind: 'composite', fields: [{ name: 'n', type: num }, { name: 's', type: str }, { name: 'e', type: str }] };
+  assert.equal(renderValue('(1,"a ""b"" \\\\c",)', pair), '{"n":1,"s":"a \\"b\\" \\\\c","e":null}');
+  assert.equal(renderValue('(,"",x)', pair), '{"n":null,"s":"","e":"x"}');
+});
+
+test('AckTracker confirms whole transactions in commit order only', () => {
+  const confirmed: string[] = [];
+  const tracker = new AckTracker(0n, (lsn) => confirmed.push(formatLsn(lsn)));
+  const a = tracker.begin();
+  tracker.hold(a);
+  tracker.hold(a);
+  tracker.commit(a, 0x100n);
+  const b = tracker.begin();
+  tracker.hold(b);
+  tracker.commit(b, 0x200n);
+  tracker.settle(b);
+  assert.deepEqual(confirmed, [], 'b is done but a is not');
+  tracker.passIdle(0x300n);
+  assert.deepEqual(confirmed, [], 'not idle');
+  tracker.settle(a);
+  assert.deepEqual(confirmed, []);
+  tracker.settle(a);
+  assert.deepEqual(confirmed, ['0/200'], 'a and b at once');
+  const c = tracker.begin();
+  tracker.hold(c);
+  tracker.abandon(c);
+  assert.equal(tracker.idle, true, 'an abandoned transaction holds nothing back');
+  tracker.passIdle(0x300n);
+  assert.deepEqual(confirmed, ['0/200', '0/300']);
+  tracker.passIdle(0x250n);
+  assert.deepEqual(confirmed, ['0/200', '0/300'], 'never backwards');
+});
+
+test('FullXid puts the epoch back', () => {
+  const xids = new FullXid((5n << 32n) | 100n);
+  assert.equal(xids.full(90), ((5n << 32n) | 90n).toString());
+  assert.equal(xids.full(200), ((5n << 32n) | 200n).toString());
+  assert.equal(xids.full(0xfffffff0), ((4n << 32n) | 0xfffffff0n).toString(), 'just before the wraparound: the previous epoch');
+});
+
+test('LSN text and commit time', () => {
+  assert.equal(formatLsn(parseLsn('16/B374D848')), '16/B374D848');
+  assert.equal(pgMicrosToIso(0n), '2000-01-01T00:00:00.000000+00:00');
+  assert.equal(pgMicrosToIso(849469036835702n), '2026-12-01T19:37:16.835702+00:00');
+});
+
+test('pgoutput: an update with the old tuple and an unchanged TOAST value', () => {
+  const tuple = (values: Array<string | null | 'u'>) => {
+    const parts = [Buffer.from([0, values.length])];
+    for (const v of values) {
+      if (v === null) parts.push(Buffer.from('n'));
+      else if (v === 'u') parts.push(Buffer.from('u'));
+      else {
+        const len = Buffer.alloc(4);
+        len.writeUInt32BE(Buffer.byteLength(v));
+        parts.push(Buffer.from('t'), len, Buffer.from(v));
+      }
+    }
+    return Buffer.concat(parts);
+  };
+  const rel = Buffer.alloc(4);
+  rel.writeUInt32BE(1234);
+  const msg = decodePgOutput(Buffer.concat([Buffer.from('U'), rel, Buffer.from('O'), tuple(['1', 'big', null]), Buffer.from('N'), tuple(['1', 'u', 'x'])]));
+  assert.deepEqual(msg, { tag: 'update', relationOid: 1234, old: ['1', 'big', null], oldIsKeyOnly: false, values: ['1', UNCHANGED, 'x'] });
+});

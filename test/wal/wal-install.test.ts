@@ -1,0 +1,110 @@
+/** install / uninstall / check / sql in wal mode, read back from the catalog. */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { cli, writeConfig } from '../support/bridge.js';
+import { createTestDatabase, type TestDatabase } from '../support/pg.js';
+import { dropSlots, slotInfo, slotName } from '../support/wal.js';
+
+describe('wal mode install', () => {
+  let db: TestDatabase;
+  let slot: string;
+  const config = (extra: object) =>
+    writeConfig({ postgres: { url: db.url }, delivery: 'wal', wal: { slot }, sinks: [{ name: 'out', type: 'stdout' }], http: { port: 0 }, ...extra });
+  const identities = async () =>
+    (await db.query<{ relname: string; relreplident: string }>(`SELECT relname, relreplident FROM pg_class WHERE relname IN ('a', 'b', 'c') ORDER BY 1`)).rows
+      .map((r) => `${r.relname}=${r.relreplident}`)
+      .join(' ');
+  const published = async () =>
+    (await db.query<{ t: string }>(`SELECT tablename AS t FROM pg_publication_tables WHERE pubname = 'pgbridge_default' ORDER BY 1`)).rows.map((r) => r.t);
+
+  before(async () => {
+    db = await createTestDatabase('pgbridge_walinst');
+    slot = slotName(db);
+    await db.query(`CREATE TABLE a (id int PRIMARY KEY, v text)`);
+    await db.query(`CREATE TABLE b (id int NOT NULL, v text)`);
+    await db.query(`CREATE UNIQUE INDEX b_id ON b (id)`);
+    await db.query(`ALTER TABLE b REPLICA IDENTITY USING INDEX b_id`);
+    await db.query(`CREATE TABLE c (id int)`);
+    await db.query(`ALTER TABLE c REPLICA IDENTITY NOTHING`);
+  });
+
+  after(async () => {
+    if (db) await dropSlots(db);
+    await db?.drop();
+  });
+
+  test('install: publication, REPLICA IDENTITY FULL (previous recorded), slot; check and sql say so; idempotent', async () => {
+    const file = config({ capture: [{ table: 'a' }, { table: 'b' }, { table: 'c' }] });
+    const sql = await cli(['sql', '-c', file]);
+    assert.equal(sql.code, 0, sql.stderr);
+    assert.match(sql.stdout, /CREATE PUBLICATION "pgbridge_default" FOR TABLE "public"."a", "public"."b", "public"."c" WITH \(publish = 'insert, update, delete'\)/);
+    assert.match(sql.stdout, /ALTER TABLE "public"."b" REPLICA IDENTITY FULL/);
+    assert.match(sql.stdout, /pg_create_logical_replication_slot/);
+    assert.doesNotMatch(sql.stdout, /CREATE OR REPLACE TRIGGER/, 'no triggers in wal mode');
+    for (let i = 0; i < 2; i++) {
+      const r = await cli(['install', '-c', file]);
+      assert.equal(r.code, 0, r.stderr);
+    }
+    assert.equal(await identities(), 'a=f b=f c=f');
+    assert.deepEqual(await published(), ['a', 'b', 'c']);
+    assert.equal((await slotInfo(slot)).exists, true);
+    const check = await cli(['check', '-c', file]);
+    assert.equal(check.code, 0, check.stdout);
+    assert.match(check.stdout, /^wal_level: ok \(logical\)$/m);
+    assert.match(check.stdout, new RegExp(`^slot: ok \\(${slot}, not active, lag \\d+ bytes\\)$`, 'm'));
+    assert.match(check.stdout, /^publication: ok \(pgbridge_default: 3 table\(s\)\)$/m);
+  });
+
+  test('a table dropped from capture gets its identity back; check notices a table not published yet', async () => {
+    const file = config({ capture: [{ table: 'a' }, { table: 'c' }] });
+    assert.equal((await cli(['install', '-c', file])).code, 0);
+    assert.equal(await identities(), 'a=f b=i c=f');
+    assert.deepEqual(await published(), ['a', 'c']);
+    const wider = config({ capture: [{ table: 'a' }, { table: 'b' }, { table: 'c' }] });
+    const check = await cli(['check', '-c', wider]);
+    assert.equal(check.code, 1);
+    assert.match(check.stdout, /^publication: FAIL: not published: public\.b; replica identity not FULL: public\.b; run `pgbridge install`$/m);
+  });
+
+  test('uninstall drops slot and publication and restores identities; user tables untouched', async () => {
+    await db.query(`INSERT INTO a VALUES (1, 'kept')`);
+    const file = config({ capture: [{ table: 'a' }, { table: 'c' }] });
+    const r = await cli(['uninstall', '-c', file]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(await identities(), 'a=d b=i c=n');
+    assert.deepEqual(await published(), []);
+    assert.equal((await db.query(`SELECT 1 FROM pg_publication WHERE pubname = 'pgbridge_default'`)).rowCount, 0);
+    assert.equal((await slotInfo(slot)).exists, false);
+    assert.equal((await db.query(`SELECT v FROM a`)).rows[0].v, 'kept');
+    const check = await cli(['check', '-c', file]);
+    assert.match(check.stdout, /^slot: FAIL: replication slot .* does not exist; run `pgbridge install`$/m);
+  });
+
+  test('install in outbox mode removes what wal mode made (a forgotten slot would keep WAL forever)', async () => {
+    const walFile = config({ capture: [{ table: 'a' }] });
+    assert.equal((await cli(['install', '-c', walFile])).code, 0);
+    assert.equal((await slotInfo(slot)).exists, true);
+    const outboxFile = config({ delivery: 'outbox', capture: [{ table: 'a' }] });
+    const r = await cli(['install', '-c', outboxFile]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal((await slotInfo(slot)).exists, false);
+    assert.equal(await identities(), 'a=d b=i c=n');
+    assert.deepEqual(await published(), []);
+  });
+
+  test('a slot name taken in another database is refused with the fix', async () => {
+    const other = await createTestDatabase('pgbridge_walinst2');
+    try {
+      await other.query(`CREATE TABLE a (id int PRIMARY KEY)`);
+      const mine = config({ capture: [{ table: 'a' }] });
+      assert.equal((await cli(['install', '-c', mine])).code, 0);
+      const theirs = writeConfig({ postgres: { url: other.url }, delivery: 'wal', wal: { slot }, capture: [{ table: 'a' }], sinks: [{ name: 'out', type: 'stdout' }] });
+      const r = await cli(['install', '-c', theirs]);
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, new RegExp(`replication slot ${slot} belongs to database ${db.name}; slot names are per server: set wal.slot`));
+    } finally {
+      await dropSlots(other);
+      await other.drop();
+    }
+  });
+});
