@@ -3,8 +3,13 @@ import type { BridgeConfig } from '../config/types.js';
 import { BridgeError } from '../errors.js';
 import { connectClient } from '../postgres.js';
 
-/** Tries of the pooler test: another client of the pool may take the server connection in between. */
-const TRIES = 3;
+/**
+ * Rounds of the pooler test. One round decides when this is the pool's only
+ * client; with other clients busy (two bridges starting at once) a round can
+ * come out inconclusive, never wrong (in session mode no pid ever changes), so
+ * a few more cost milliseconds.
+ */
+const ROUNDS = 10;
 
 /** postgres.url does not give pgbridge a session of its own: no lock, no LISTEN would work. */
 export class NoOwnSessionError extends BridgeError {
@@ -36,21 +41,24 @@ const backendPid = async (client: pg.ClientBase): Promise<number> =>
 export async function assertOwnSession(client: pg.Client, config: Pick<BridgeConfig, 'postgres'>): Promise<void> {
   const mine = await backendPid(client);
   if ((client as unknown as { processID: number | null }).processID === mine) return;
-  for (let i = 0; i < TRIES; i++) {
-    const other = await connectClient(config, 'session check');
-    try {
+  const other = await connectClient(config, 'session check');
+  try {
+    for (let round = 0; round < ROUNDS; round++) {
+      // This client speaks first in each round: right after the other client's
+      // ROLLBACK, whose server connection a transaction pooler hands out next.
+      const before = await backendPid(client);
       await other.query('BEGIN');
       const theirs = await backendPid(other);
-      const mineAgain = await backendPid(client);
-      if (theirs === mine || mineAgain !== mine) throw new NoOwnSessionError();
-    } catch (err) {
-      if (err instanceof NoOwnSessionError) throw err;
-      // PgBouncer in statement mode refuses the transaction block itself.
-      if (/statement pool/i.test(String((err as Error).message))) throw new NoOwnSessionError();
-      throw err;
-    } finally {
-      await other.query('ROLLBACK').catch(() => {});
-      await other.end().catch(() => {});
+      const after = await backendPid(client);
+      await other.query('ROLLBACK');
+      if (before !== mine || theirs === mine || after !== mine) throw new NoOwnSessionError();
     }
+  } catch (err) {
+    if (err instanceof NoOwnSessionError) throw err;
+    // PgBouncer in statement mode refuses the transaction block itself.
+    if (/statement pool/i.test(String((err as Error).message))) throw new NoOwnSessionError();
+    throw err;
+  } finally {
+    await other.end().catch(() => {});
   }
 }
