@@ -189,6 +189,15 @@ async function soakMain(minutes: number): Promise<void> {
   ensureBuilt();
   const db = await createBenchDatabase();
   const http = await Receiver.start({ kind: 'http' });
+  const interrupted = async (): Promise<void> => {
+    log('interrupted: cleaning up');
+    await Promise.all([...BridgeProcess.live].map((b) => b.stop(2000)));
+    await http.stop();
+    await db.drop().catch(() => {});
+    process.exit(130);
+  };
+  process.once('SIGINT', () => void interrupted());
+  process.once('SIGTERM', () => void interrupted());
   log(`soak: outbox → webhook single, ${SOAK_TXN_ROWS}-row txns at ${SOAK_RATE} rows/s for ${minutes} min, database ${db.name}`);
   try {
     const result = await soak({ db, log }, { label: 'webhook single', config: { type: 'webhook', url: http.url }, receiver: http }, minutes);
