@@ -166,6 +166,7 @@ function validate(input: unknown, problems: Problem[]): Omit<BridgeConfig, 'file
     sinks,
     routes,
     outbox: { batchSize: root.outbox.batch_size, pollIntervalMs: root.outbox.poll_interval_ms },
+    notify: { memoryLimitEvents: root.notify.memory_limit_events },
     http: root.http,
     log: root.log,
     shutdownTimeoutMs: root.shutdown_timeout_ms,

@@ -16,6 +16,7 @@ export interface RootConfig {
   sinks: unknown[] | null;
   routes: unknown[] | null;
   outbox: { batch_size: number; poll_interval_ms: number };
+  notify: { memory_limit_events: number };
   http: { port: number; host: string };
   log: { level: string; pretty: boolean };
   shutdown_timeout_ms: number;
@@ -66,6 +67,13 @@ export const rootSchema: Schema<RootConfig> = {
       doc: 'Backstop poll when no wake-up NOTIFY arrives (a lost wake-up delays, never loses).',
       format: 'positive-int',
       default: 1000,
+    },
+  },
+  notify: {
+    memory_limit_events: {
+      doc: 'notify mode: events waiting for one sink in memory at most; past it they wait in the outbox table until the sink caught up.',
+      format: 'positive-int',
+      default: 10000,
     },
   },
   http: {

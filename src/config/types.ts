@@ -34,6 +34,8 @@ export interface BridgeConfig {
   /** null: every event goes to every sink. */
   readonly routes: readonly Route[] | null;
   readonly outbox: { readonly batchSize: number; readonly pollIntervalMs: number };
+  /** notify mode: events held in memory per sink before new ones wait in the outbox table. */
+  readonly notify: { readonly memoryLimitEvents: number };
   readonly http: { readonly port: number; readonly host: string };
   readonly log: { readonly level: string; readonly pretty: boolean };
   readonly shutdownTimeoutMs: number;
