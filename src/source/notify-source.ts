@@ -34,7 +34,14 @@ export class NotifySource implements Source, Checkpoint<NotifyPosition> {
   constructor(private readonly ctx: SourceContext) {
     this.log = ctx.logger.child({ component: 'bridge' });
     this.notListeningSince = ctx.notListeningSince;
-    this.spill = new NotifySpill(ctx.pool, ctx.table, ctx.config.notify.memoryLimitEvents, ctx.logger.child({ component: 'bridge' }), () => this.feed.poke());
+    this.spill = new NotifySpill(
+      ctx.pool,
+      ctx.table,
+      ctx.config.notify.memoryLimitEvents,
+      ctx.logger.child({ component: 'bridge' }),
+      () => this.feed.poke(),
+      (pause) => (pause ? this.listener.pause() : this.listener.resume()),
+    );
     // The readers push through the spill's watch, which sees the last spilled event handed over.
     this.feed = new OutboxFeed({ ...ctx, inlets: ctx.inlets.map((inlet) => this.spill.watch(inlet)) });
     const byName = new Map(ctx.inlets.map((inlet) => [inlet.name, inlet]));

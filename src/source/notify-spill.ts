@@ -11,6 +11,14 @@ import { SerialWriter } from './serial-writer.js';
 
 /** Spilled events written in one statement at most. */
 const SPILL_BATCH = 1000;
+/**
+ * Events waiting for the spill writer past which the listener stops reading
+ * (they wait in Postgres's notification queue instead), and below which it
+ * reads again: a writer slower than the notifications would otherwise hold
+ * the whole burst in memory (327 MB at 300,000 events).
+ */
+const QUEUE_HIGH = 5000;
+const QUEUE_LOW = 1000;
 /** Never given up: a spilled event exists nowhere else. */
 const RETRY = { initial_ms: 200, max_ms: 5000, max_attempts: 0 };
 
@@ -42,6 +50,7 @@ export class NotifySpill {
   /** Per spilling sink: the identity of the last event written for it. */
   private readonly last = new Map<string, string>();
   private readonly writer: SerialWriter<Spilled>;
+  private paused = false;
 
   constructor(
     private readonly pool: pg.Pool,
@@ -50,11 +59,14 @@ export class NotifySpill {
     private readonly logger: Logger,
     /** Called after each written batch (the readers have something to read). */
     written: () => void,
+    /** Stop / go on reading notifications, as the writer falls behind and catches up. */
+    private readonly backPressure: (pause: boolean) => void,
   ) {
     this.writer = new SerialWriter(
       async (batch) => {
         await this.insert(batch);
         written();
+        if (this.paused && this.writer.queued <= QUEUE_LOW) this.pressure(false);
       },
       {
         batch: SPILL_BATCH,
@@ -93,11 +105,12 @@ export class NotifySpill {
     }
     this.last.set(sink, identity(event));
     this.writer.push({ sink, event });
+    if (!this.paused && this.writer.queued >= QUEUE_HIGH) this.pressure(true);
   }
 
-  /** Whether `sink` spills now. */
-  spilling(sink: string): boolean {
-    return this.last.has(sink);
+  private pressure(pause: boolean): void {
+    this.paused = pause;
+    this.backPressure(pause);
   }
 
   /** The inlet the sink's outbox reader pushes to: it ends the spill once the last spilled event is in. */
