@@ -41,6 +41,7 @@ COPY package.json ./
 COPY bin ./bin
 COPY sql ./sql
 COPY config ./config
+COPY console ./console
 
 # The `node` user of the base image, by number so that Kubernetes'
 # runAsNonRoot can verify it without a passwd lookup.

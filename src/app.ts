@@ -3,8 +3,7 @@ import pg from 'pg';
 import { qualifiedName } from './config/table-name.js';
 import type { BridgeConfig, SinkConfig } from './config/types.js';
 import type { DeliveryStop } from './delivery/inlet.js';
-import { SinkRunner } from './delivery/sink-runner.js';
-import type { BridgeStatus } from './delivery/status.js';
+import { SinkRunner, type RunnerStatus } from './delivery/sink-runner.js';
 import { errorMessage } from './errors.js';
 import type { Metrics } from './metrics.js';
 import { databaseName, clientConfig, withPooledClient } from './postgres.js';
@@ -15,10 +14,17 @@ import { ScrubbedSink } from './sinks/scrubbed-sink.js';
 import type { Sink } from './sinks/sink.js';
 import type { Scrubber } from './secrets.js';
 import { DeadLetterWriter } from './source/dead-letters.js';
-import { sampleGauges, type GaugeSampler } from './source/gauges.js';
+import { sampleGauges } from './source/gauges.js';
 import { LeaderLock } from './source/leader-lock.js';
 import type { Source } from './source/source.js';
 import { sources } from './source/sources.js';
+
+/** What `status` and the console read of the running bridge. */
+export interface BridgeStatus {
+  /** standby: another instance holds the delivery lock (or this one is still waiting for it). */
+  readonly role: 'delivering' | 'standby';
+  readonly sinks: ReadonlyMap<string, RunnerStatus>;
+}
 
 export interface Readiness {
   readonly ready: boolean;
@@ -39,7 +45,6 @@ export class Bridge {
   private readonly stopping = new AbortController();
   private readonly table: string;
   private pool: pg.Pool | undefined;
-  private gauges: GaugeSampler | undefined;
   private active: Delivering | undefined;
   private main: Promise<void> | undefined;
   private readonly lock: LeaderLock;
@@ -91,16 +96,9 @@ export class Bridge {
     return { ready: Object.values(components).every((v) => v.startsWith('ok')), components };
   }
 
-  /** A read-only view of delivery, per sink, for a console. */
   status(): BridgeStatus {
-    const active = this.active;
-    const byName = new Map(active?.runners.map((r) => [r.name, r]));
-    const sinks = this.config.sinks.map((s) => {
-      const runner = byName.get(s.name);
-      if (!runner) return { name: s.name, type: s.type, state: 'standby' as const, backlog: 0, oldestPending: null, retries: 0, lastError: null };
-      return { name: s.name, type: s.type, ...runner.status() };
-    });
-    return { role: active ? 'delivering' : 'standby', delivery: this.config.delivery, outboxBacklog: this.gauges?.backlog ?? null, sinks };
+    const runners = this.active?.runners ?? [];
+    return { role: this.active ? 'delivering' : 'standby', sinks: new Map(runners.map((r) => [r.name, r.status()])) };
   }
 
   async stop(): Promise<void> {
@@ -114,7 +112,7 @@ export class Bridge {
     const pool = new pg.Pool({ ...clientConfig(this.config, 'outbox'), max: this.config.sinks.length + 3 });
     this.pool = pool;
     pool.on('error', (err) => this.log.warn({ err: errorMessage(err) }, 'idle Postgres connection lost'));
-    this.gauges = sampleGauges(pool, this.table, this.metrics);
+    const stopGauges = sampleGauges(pool, this.table, this.metrics);
     const deadLetters = new DeadLetterWriter(pool, this.config.instance, this.logger.child({ component: 'outbox' }));
     const routes = new Router(this.config.routes, this.config.sinks.map((s) => s.name));
     // Set when delivery stopped because the lock's connection was lost: the next phase's listener ends an outage.
@@ -137,6 +135,7 @@ export class Bridge {
           notListeningSince,
         });
         this.active = { source, runners };
+        runners.forEach((r) => r.warmUp());
         await source.start();
         const stopped = new Promise<'stopped'>((resolve) => this.stopping.signal.addEventListener('abort', () => resolve('stopped'), { once: true }));
         const why = await Promise.race([held.lost.then(() => 'lost' as const), stopped]);
@@ -149,7 +148,7 @@ export class Bridge {
         await this.lock.release();
       }
     } finally {
-      this.gauges.stop();
+      stopGauges();
     }
   }
 

@@ -16,6 +16,7 @@ Commands:
   uninstall                drop every object install made (user tables untouched)
   sql                      print the SQL install would run
   check                    validate the config, connect to Postgres and each sink
+  status [--json]          each sink's state, backlog, oldest pending age; exit 1 if one is failing
   dead-letters list        show dead letters [--sink S] [--limit N]
   dead-letters retry       deliver dead letters again [--sink S] [--id ID]
   import-skor FILE [URL]   turn skor's triggers.json into a pgbridge config (stdout)
@@ -34,6 +35,7 @@ export interface CommandArgs {
   readonly sink?: string;
   readonly id?: string;
   readonly limit?: string;
+  readonly json?: boolean;
 }
 
 async function command(name: string): Promise<Command | undefined> {
@@ -50,6 +52,8 @@ async function command(name: string): Promise<Command | undefined> {
       return (await import('./commands/check.js')).checkCommand;
     case 'dead-letters':
       return (await import('./commands/dead-letters.js')).deadLettersCommand;
+    case 'status':
+      return (await import('./commands/status.js')).statusCommand;
     default:
       return undefined;
   }
@@ -68,6 +72,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         sink: { type: 'string' },
         id: { type: 'string' },
         limit: { type: 'string' },
+        json: { type: 'boolean' },
       },
     });
   } catch (err) {
@@ -111,7 +116,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
   const scrubber = new Scrubber(config.secrets);
   try {
-    return await run(config, scrubber, { positionals: rest, sink: values.sink, id: values.id, limit: values.limit });
+    return await run(config, scrubber, { positionals: rest, sink: values.sink, id: values.id, limit: values.limit, json: values.json });
   } catch (err) {
     process.stderr.write(`pgbridge ${name}: ${scrubber.scrub(errorMessage(err))}\n`);
     return 1;

@@ -1,42 +1,93 @@
 import http from 'node:http';
 import type { Logger } from 'pino';
 import type { Readiness } from './app.js';
+import { loginPage } from './console/assets.js';
+import { CLEARED_COOKIE, sameOrigin, sessionCookie, TokenAuth } from './console/auth.js';
+import { readBody, SECURITY_HEADERS, type ConsoleRoutes } from './console/routes.js';
 import type { Metrics } from './metrics.js';
 
-/** /livez, /readyz and /metrics. */
+const POST_PATHS = new Set(['/login', '/logout', '/api/dead-letters/retry', '/api/dead-letters/discard']);
+
+/**
+ * /livez, /readyz, /metrics and the console. With `token` set everything but
+ * /livez and /readyz needs it (Bearer header or the console's session cookie).
+ */
 export function startHttp(
-  options: { port: number; host: string },
+  options: { port: number; host: string; token?: string },
   metrics: Metrics,
   readiness: () => Readiness,
   logger: Logger,
+  consoleRoutes?: ConsoleRoutes,
 ): Promise<http.Server | undefined> {
   if (options.port === 0) return Promise.resolve(undefined);
+  const auth = new TokenAuth(options.token ?? '');
   const server = http.createServer((req, res) => {
+    handle(req, res).catch((err: unknown) => {
+      logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'HTTP request failed');
+      if (!res.headersSent) res.writeHead(500).end();
+    });
+  });
+
+  async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const path = (req.url ?? '/').split('?')[0];
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      res.writeHead(405, { allow: 'GET, HEAD' }).end();
+    const method = req.method ?? 'GET';
+    if (method !== 'GET' && method !== 'HEAD' && !(method === 'POST' && POST_PATHS.has(path))) {
+      res.writeHead(405, { allow: POST_PATHS.has(path) ? 'POST' : 'GET, HEAD' }).end();
       return;
     }
     if (path === '/livez') {
       res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
-    } else if (path === '/readyz') {
+      return;
+    }
+    if (path === '/readyz') {
       const state = readiness();
       res
         .writeHead(state.ready ? 200 : 503, { 'content-type': 'application/json' })
         .end(JSON.stringify({ status: state.ready ? 'ready' : 'not ready', components: state.components }));
-    } else if (path === '/metrics') {
-      metrics.registry.metrics().then(
-        (text) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text),
-        () => res.writeHead(500).end(),
-      );
-    } else {
-      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try /livez, /readyz, /metrics\n');
+      return;
     }
-  });
+    if (path === '/login' && method === 'POST') return login(req, res);
+    if (!(await auth.allows(req))) {
+      if (path === '/' && method !== 'POST') {
+        const page = loginPage(/[?&]wrong\b/.test(req.url ?? ''));
+        res.writeHead(401, { ...SECURITY_HEADERS, 'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'", 'content-type': page.type }).end(page.body);
+      } else {
+        res.writeHead(401, { 'www-authenticate': 'Bearer realm="pgbridge"', 'content-type': 'application/json' }).end('{"error":"unauthorized: give Authorization: Bearer <http.token>"}');
+      }
+      return;
+    }
+    if (path === '/logout' && method === 'POST') {
+      if (!sameOrigin(req)) return void res.writeHead(403).end();
+      auth.logout(req);
+      res.writeHead(303, { location: '/', 'set-cookie': CLEARED_COOKIE }).end();
+      return;
+    }
+    if (path === '/metrics') {
+      const text = await metrics.registry.metrics();
+      res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text);
+      return;
+    }
+    if (consoleRoutes && (await consoleRoutes.handle(req, res, path))) return;
+    res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try /, /livez, /readyz, /metrics\n');
+  }
+
+  /** The console's login form: a same-origin POST of the token; a session cookie on success. */
+  async function login(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    if (!auth.enabled) return void res.writeHead(303, { location: '/' }).end();
+    if (!sameOrigin(req)) return void res.writeHead(403).end();
+    const form = new URLSearchParams(await readBody(req, 4096).catch(() => ''));
+    const session = await auth.login(form.get('token') ?? '');
+    if (session === undefined) {
+      res.writeHead(303, { location: '/?wrong' }).end();
+      return;
+    }
+    res.writeHead(303, { location: '/', 'set-cookie': sessionCookie(session) }).end();
+  }
+
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port, options.host, () => {
-      logger.info({ port: options.port, host: options.host }, 'HTTP endpoint: /livez /readyz /metrics');
+      logger.info({ port: options.port, host: options.host, console: consoleRoutes !== undefined, token: auth.enabled }, 'HTTP endpoint: / (console) /livez /readyz /metrics');
       resolve(server);
     });
   });

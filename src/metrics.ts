@@ -58,6 +58,24 @@ export class Metrics {
     labelNames: ['sink'] as const,
     registers: [this.registry],
   });
+  readonly sinkFailing = new client.Gauge({
+    name: 'pgbridge_sink_failing',
+    help: '1 while a sink cannot deliver (its last attempt failed: retrying, or down), else 0.',
+    labelNames: ['sink'] as const,
+    registers: [this.registry],
+  });
+  readonly oldestPending = new client.Gauge({
+    name: 'pgbridge_oldest_pending_seconds',
+    help: 'Age of the oldest event in the outbox a sink has yet to confirm (0 when none).',
+    labelNames: ['sink'] as const,
+    registers: [this.registry],
+  });
+  readonly instanceDelivering = new client.Gauge({
+    name: 'pgbridge_instance_delivering',
+    help: '1 while this process holds the delivery lock of its bridge instance (config instance), 0 on standby.',
+    labelNames: ['bridge'] as const,
+    registers: [this.registry],
+  });
   readonly buildInfo = new client.Gauge({
     name: 'pgbridge_build_info',
     help: 'Always 1; labels say the version and the Node.js runtime.',

@@ -11,6 +11,7 @@ import { connectClient, databaseName } from '../postgres.js';
 import { outboxTable } from '../schema/outbox.js';
 import type { Scrubber } from '../secrets.js';
 import { createSinkClient } from '../sinks/create.js';
+import type { SinkClient } from '../sinks/sink.js';
 
 const TIMEOUT_MS = 10_000;
 
@@ -53,16 +54,17 @@ export async function checkCommand(config: BridgeConfig, scrubber: Scrubber): Pr
 
   const logger = pino({ level: 'silent' });
   for (const sinkConfig of config.sinks) {
-    const sink = await createSinkClient(sinkConfig, { logger, format: { database } });
     const abort = new AbortController();
+    let sink: SinkClient | undefined;
     try {
+      sink = await createSinkClient(sinkConfig, { logger, format: { database } });
       await withTimeout(sink.connect(abort.signal), 'connect');
       line(`sink ${sinkConfig.name}`, `ok (${sinkConfig.type})`);
     } catch (err) {
       line(`sink ${sinkConfig.name}`, `FAIL: ${errorMessage(err)}`);
     } finally {
       abort.abort();
-      await sink.close().catch(() => {});
+      await sink?.close().catch(() => {});
     }
   }
   return failed ? 1 : 0;

@@ -1,5 +1,6 @@
 import { Bridge } from '../app.js';
 import type { BridgeConfig } from '../config/types.js';
+import { ConsoleRoutes } from '../console/routes.js';
 import { startHttp } from '../http.js';
 import { createLogger } from '../logger.js';
 import { Metrics } from '../metrics.js';
@@ -10,7 +11,8 @@ export async function runCommand(config: BridgeConfig, scrubber: Scrubber): Prom
   const logger = createLogger(config.log, scrubber);
   const metrics = new Metrics(VERSION);
   const bridge = new Bridge(config, logger, metrics, scrubber);
-  const server = await startHttp(config.http, metrics, () => bridge.readiness(), logger.child({ component: 'http' }));
+  const consoleRoutes = config.http.port === 0 ? undefined : new ConsoleRoutes(config, () => bridge.status(), metrics, scrubber, logger.child({ component: 'console' }));
+  const server = await startHttp(config.http, metrics, () => bridge.readiness(), logger.child({ component: 'http' }), consoleRoutes);
   bridge.start();
 
   const log = logger.child({ component: 'process' });
@@ -32,6 +34,7 @@ export async function runCommand(config: BridgeConfig, scrubber: Scrubber): Prom
   hardStop.unref();
   await bridge.stop();
   await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+  await consoleRoutes?.close();
   log.info('stopped');
   logger.flush();
   return failure ? 1 : 0;

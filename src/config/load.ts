@@ -170,7 +170,7 @@ function validate(input: unknown, problems: Problem[]): Omit<BridgeConfig, 'file
     http: root.http,
     log: root.log,
     shutdownTimeoutMs: root.shutdown_timeout_ms,
-    secrets: [...postgresSecrets(root.postgres.url), ...sinks.flatMap((s) => sinkSecrets(s))],
+    secrets: [...postgresSecrets(root.postgres.url), ...sinks.flatMap((s) => sinkSecrets(s)), ...(root.http.token ? [root.http.token] : [])],
   };
 }
 

@@ -17,7 +17,7 @@ export interface RootConfig {
   routes: unknown[] | null;
   outbox: { batch_size: number; poll_interval_ms: number };
   notify: { memory_limit_events: number };
-  http: { port: number; host: string };
+  http: { port: number; host: string; token: string };
   log: { level: string; pretty: boolean };
   shutdown_timeout_ms: number;
 }
@@ -77,8 +77,14 @@ export const rootSchema: Schema<RootConfig> = {
     },
   },
   http: {
-    port: { doc: 'Port of /metrics, /livez and /readyz; 0 turns the endpoint off.', format: 'port', default: 9187 },
+    port: { doc: 'Port of the console (/), /metrics, /livez and /readyz; 0 turns the endpoint off.', format: 'port', default: 9187 },
     host: { doc: 'Address the HTTP endpoint listens on.', format: String, default: '0.0.0.0' },
+    token: {
+      doc: 'A secret: with it the console lists, retries and discards dead letters, and every endpoint but /livez and /readyz requires it (Authorization: Bearer, or the console session). Empty: status only.',
+      format: String,
+      default: '',
+      sensitive: true,
+    },
   },
   log: {
     level: {

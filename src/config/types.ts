@@ -36,7 +36,8 @@ export interface BridgeConfig {
   readonly outbox: { readonly batchSize: number; readonly pollIntervalMs: number };
   /** notify mode: events held in memory per sink before new ones wait in the outbox table. */
   readonly notify: { readonly memoryLimitEvents: number };
-  readonly http: { readonly port: number; readonly host: string };
+  /** token '' = no token: the console shows status only. */
+  readonly http: { readonly port: number; readonly host: string; readonly token: string };
   readonly log: { readonly level: string; readonly pretty: boolean };
   readonly shutdownTimeoutMs: number;
   /** Values that must never be printed (passwords, signing secrets, auth headers). */

@@ -15,11 +15,6 @@ export class Fifo<T> {
     this.items.push(item);
   }
 
-  /** The front item, left in place. */
-  peek(): T | undefined {
-    return this.head < this.items.length ? this.items[this.head] : undefined;
-  }
-
   /** Removes and returns up to `max` items from the front. */
   take(max: number): T[] {
     const end = Math.min(this.items.length, this.head + max);

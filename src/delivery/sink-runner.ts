@@ -7,22 +7,21 @@ import { backoffDelay, sleep } from './backoff.js';
 import type { Envelope, Outcome } from './envelope.js';
 import { Fifo } from './fifo.js';
 import type { Inlet } from './inlet.js';
-import type { SinkState } from './status.js';
+
+/** What the console and `status` show of a runner (read-only). */
+export interface RunnerStatus {
+  /** retrying: the last attempt failed and the sink is connected; down: it is not connected. */
+  readonly state: 'delivering' | 'retrying' | 'down';
+  /** Events held in memory (waiting or in flight). */
+  readonly queued: number;
+  /** Since when the sink keeps failing (ms since the epoch), and the last error (scrubbed by ScrubbedSink). */
+  readonly failingSince: number | null;
+  readonly lastError: string | null;
+}
 
 interface Lane {
   readonly queue: Fifo<Envelope>;
   busy: boolean;
-  /** The batch being sent (or waiting to be sent again), for the status view. */
-  inFlight: readonly Envelope[] | undefined;
-}
-
-/** The runner's own part of a sink's status (SinkStatus without the name, type and standby). */
-export interface RunnerStatus {
-  readonly state: Exclude<SinkState, 'standby'>;
-  readonly backlog: number;
-  readonly oldestPending: string | null;
-  readonly retries: number;
-  readonly lastError: string | null;
 }
 
 export interface RunnerOptions {
@@ -50,16 +49,14 @@ export class SinkRunner implements Inlet {
   private connecting: Promise<void> | undefined;
   private roomWaiters: Array<{ readonly atLeast: number; readonly wake: () => void }> = [];
   private idleWaiters: Array<() => void> = [];
-  private retried = 0;
-  /** Batches now waiting to be sent again. */
-  private waitingToRetry = 0;
+  private failingSince: number | null = null;
   private lastError: string | null = null;
 
   constructor(
     readonly sink: Sink,
     private readonly options: RunnerOptions,
   ) {
-    this.lanes = Array.from({ length: Math.max(1, sink.maxInFlight) }, () => ({ queue: new Fifo<Envelope>(), busy: false, inFlight: undefined }));
+    this.lanes = Array.from({ length: Math.max(1, sink.maxInFlight) }, () => ({ queue: new Fifo<Envelope>(), busy: false }));
     this.capacity = options.capacity ?? Math.max(1000, 4 * sink.maxBatch * this.lanes.length);
   }
 
@@ -77,13 +74,8 @@ export class SinkRunner implements Inlet {
   }
 
   status(): RunnerStatus {
-    let oldest: string | null = null;
-    for (const lane of this.lanes) {
-      const first = lane.inFlight?.[0] ?? lane.queue.peek();
-      if (first && (oldest === null || first.event.ts < oldest)) oldest = first.event.ts;
-    }
-    const state = !this.sink.isReady() && this.lastError !== null ? 'down' : this.waitingToRetry > 0 ? 'retrying' : 'delivering';
-    return { state, backlog: this.queued, oldestPending: oldest, retries: this.retried, lastError: this.lastError };
+    const state = this.failingSince === null ? 'delivering' : this.sink.isReady() ? 'retrying' : 'down';
+    return { state, queued: this.queued, failingSince: this.failingSince, lastError: this.lastError };
   }
 
   /** Resolves when there is room for `atLeast` more events (at most the capacity), or when stopping. */
@@ -138,13 +130,10 @@ export class SinkRunner implements Inlet {
         const wait = this.sink.batchWaitMs ?? 0;
         if (wait > 0 && lane.queue.length < this.sink.maxBatch && !this.stopping) await sleep(wait, this.abort.signal);
         const batch = lane.queue.take(this.sink.maxBatch);
-        lane.inFlight = batch;
         await this.deliver(batch);
-        lane.inFlight = undefined;
       }
     } finally {
       lane.busy = false;
-      lane.inFlight = undefined;
       if (this.lanes.every((l) => !l.busy && (l.queue.length === 0 || this.abort.signal.aborted))) {
         this.idleWaiters.splice(0).forEach((wake) => wake());
       }
@@ -163,7 +152,7 @@ export class SinkRunner implements Inlet {
           signal,
         );
         metrics.deliveryDuration.observe({ sink: this.name }, (performance.now() - started) / 1000);
-        this.lastError = null;
+        this.failingSince = null;
         this.settle(batch, { kind: 'delivered' });
         return;
       } catch (err) {
@@ -185,17 +174,37 @@ export class SinkRunner implements Inlet {
         }
         if (this.giveUp.signal.aborted) return this.release(batch); // stopping: hand back unsettled
         metrics.deliveries.inc({ sink: this.name, outcome: 'retried' }, batch.length);
-        this.retried += batch.length;
+        this.failingSince ??= Date.now();
         // The far end's Retry-After wins over our own backoff ceiling (the contract says honour it).
         const asked = err instanceof RetriableError ? err.retryAfterMs : undefined;
         const delay = asked ?? backoffDelay(attempt, retry);
         const log = attempt === 1 || attempt % 10 === 0 ? logger.warn.bind(logger) : logger.debug.bind(logger);
         log({ sink: this.name, events: batch.length, attempt, retry_in_ms: delay, err: errorMessage(err) }, 'delivery failed, will retry');
-        this.waitingToRetry++;
-        await sleep(delay, this.giveUp.signal).finally(() => this.waitingToRetry--);
+        await sleep(delay, this.giveUp.signal);
         if (this.giveUp.signal.aborted) return this.release(batch);
       }
     }
+  }
+
+  /**
+   * Connects before the first event, so /readyz tells the truth on an idle
+   * bridge (a broker that is down shows before anything waits for it); retries
+   * with the sink's backoff until connected or stopped. Sends connect by themselves too.
+   */
+  warmUp(): void {
+    const { retry, logger } = this.options;
+    void (async () => {
+      for (let attempt = 1; !this.stopping && !this.sink.isReady(); attempt++) {
+        try {
+          await this.connect(this.abort.signal);
+          return;
+        } catch (err) {
+          if (this.abort.signal.aborted) return;
+          if (attempt === 1) logger.warn({ sink: this.name, err: errorMessage(err) }, 'sink not reachable yet, retrying');
+          await sleep(backoffDelay(attempt, retry), this.giveUp.signal);
+        }
+      }
+    })();
   }
 
   /** One connect at a time, shared by all lanes. */

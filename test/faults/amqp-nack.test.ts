@@ -12,7 +12,8 @@ import amqp, { type Channel, type ChannelModel } from 'amqplib';
 import { AMQP_URL } from '../support/amqp.js';
 import { waitFor } from '../support/bridge.js';
 import type { TestDatabase } from '../support/pg.js';
-import { CountingWebhook, insertItems, installedConfig, itemsDatabase, keys, logsWith, outboxCount, startBridge, webhookSink, RETRY } from '../integration/outbox-harness.js';
+import { WebhookServer } from '../support/webhook-server.js';
+import { insertItems, installedConfig, itemsDatabase, keys, logsWith, outboxCount, startBridge, webhookSink, RETRY } from '../integration/outbox-harness.js';
 import { printCounts } from './tally.js';
 
 const BROKER = AMQP_URL;
@@ -42,7 +43,7 @@ after(async () => {
 const queued = async (): Promise<number> => (await channel.checkQueue(QUEUE)).messageCount;
 
 test('a nacked publish is retried, then dead-lettered with the reason; the webhook sink gets everything; the AMQP sink recovers', async (t) => {
-  const hook = new CountingWebhook();
+  const hook = new WebhookServer();
   await hook.start();
   t.after(() => hook.stop());
   const config = await installedConfig(db, [

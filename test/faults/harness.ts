@@ -7,7 +7,7 @@ import type { TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { installAndRun, waitFor, writeConfig, type RunningBridge } from '../support/bridge.js';
 import type { TestDatabase } from '../support/pg.js';
-import type { CountingWebhook } from '../integration/outbox-harness.js';
+import type { WebhookServer } from '../support/webhook-server.js';
 import { ROWS_PER_STATEMENT, RowStream } from './row-stream.js';
 import type { Arrival, OutageWindow } from './tally.js';
 
@@ -43,7 +43,7 @@ export function webhookSinkConfig(url: string): object {
   return { name: 'hook', type: 'webhook', url, timeout_ms: 1000, max_in_flight: 4, batch: { max_events: 50, max_wait_ms: 5 }, retry: FAST_RETRY };
 }
 
-export function webhookArrivals(hook: CountingWebhook): Arrival[] {
+export function webhookArrivals(hook: WebhookServer): Arrival[] {
   return hook.tally.accepted.map((e) => ({ eventId: e.id, rowId: e.rowId }));
 }
 

@@ -11,7 +11,8 @@ import { after, before, describe, test, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { RunningBridge } from '../support/bridge.js';
 import type { TestDatabase } from '../support/pg.js';
-import { CountingWebhook, installedConfig, itemsDatabase, logsWith, startBridge, untilDelivered, webhookSink } from '../integration/outbox-harness.js';
+import { WebhookServer } from '../support/webhook-server.js';
+import { installedConfig, itemsDatabase, logsWith, startBridge, untilDelivered, webhookSink } from '../integration/outbox-harness.js';
 import { printCounts } from './tally.js';
 
 const PER_STATEMENT = 5;
@@ -52,9 +53,9 @@ class Writer {
   }
 }
 
-async function setUp(t: TestContext, extra: Record<string, unknown> = {}): Promise<{ hook: CountingWebhook; config: string }> {
+async function setUp(t: TestContext, extra: Record<string, unknown> = {}): Promise<{ hook: WebhookServer; config: string }> {
   await db.query('TRUNCATE public.items');
-  const hook = new CountingWebhook();
+  const hook = new WebhookServer();
   await hook.start();
   t.after(() => hook.stop());
   const config = await installedConfig(db, [webhookSink('hook', hook.url)], { delivery: 'notify', ...extra });
@@ -65,7 +66,7 @@ async function setUp(t: TestContext, extra: Record<string, unknown> = {}): Promi
  * Stops the writer a little after `listening` (when the next process listens),
  * then checks: no row committed after that is lost, none arrives twice. Prints the counts.
  */
-async function finish(t: TestContext, fault: string, writer: Writer, hook: CountingWebhook, listeningAt: number, extra: Record<string, number | string>): Promise<void> {
+async function finish(t: TestContext, fault: string, writer: Writer, hook: WebhookServer, listeningAt: number, extra: Record<string, number | string>): Promise<void> {
   const atListening = writer.count;
   while (writer.count < atListening + 200) await sleep(20);
   await writer.stop();

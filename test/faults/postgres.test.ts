@@ -9,7 +9,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test, type TestContext } from 'node:test';
 import { waitFor, type RunningBridge } from '../support/bridge.js';
 import { terminateBackends, type TestDatabase } from '../support/pg.js';
-import { CountingWebhook, itemsDatabase } from '../integration/outbox-harness.js';
+import { WebhookServer } from '../support/webhook-server.js';
+import { itemsDatabase } from '../integration/outbox-harness.js';
 import {
   outageOf,
   resetItems,
@@ -34,7 +35,7 @@ const lossWarnings = (bridge: RunningBridge): number =>
 
 interface Target {
   readonly db: TestDatabase;
-  readonly hook: CountingWebhook;
+  readonly hook: WebhookServer;
   readonly bridge: RunningBridge;
   readonly mode: DeliveryMode;
 }
@@ -52,7 +53,7 @@ describe('faults: Postgres', () => {
 
   async function target(t: TestContext, db: TestDatabase, mode: DeliveryMode): Promise<Target> {
     await resetItems(db);
-    const hook = new CountingWebhook();
+    const hook = new WebhookServer();
     await hook.start();
     t.after(() => hook.stop());
     const bridge = await startBridge(t, db, mode, [webhookSinkConfig(hook.url)]);

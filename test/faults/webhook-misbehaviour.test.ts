@@ -11,8 +11,8 @@ import { after, before, describe, test, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { waitFor } from '../support/bridge.js';
 import type { TestDatabase } from '../support/pg.js';
+import { WebhookServer } from '../support/webhook-server.js';
 import {
-  CountingWebhook,
   insertItems,
   installedConfig,
   itemsDatabase,
@@ -44,17 +44,17 @@ async function stream(total: number): Promise<void> {
   }
 }
 
-async function freshHook(t: TestContext): Promise<CountingWebhook> {
+async function freshHook(t: TestContext): Promise<WebhookServer> {
   await db.query('TRUNCATE public.items');
   await db.query('TRUNCATE pgbridge.dead_letters').catch(() => {}); // absent before the first install
-  const hook = new CountingWebhook();
+  const hook = new WebhookServer();
   await hook.start();
   t.after(() => hook.stop());
   return hook;
 }
 
 /** Streams ROWS rows through a bridge with `sink`, waits until all arrived and the outbox is empty; prints and checks the counts. */
-async function streamAndCount(t: TestContext, fault: string, hook: CountingWebhook, sink: Record<string, unknown> = {}): Promise<void> {
+async function streamAndCount(t: TestContext, fault: string, hook: WebhookServer, sink: Record<string, unknown> = {}): Promise<void> {
   const config = await installedConfig(db, [webhookSink('hook', hook.url, sink)]);
   const bridge = startBridge(t, config);
   await bridge.ready();
@@ -71,7 +71,7 @@ async function streamAndCount(t: TestContext, fault: string, hook: CountingWebho
 describe('webhook misbehaviour, streamed and counted (outbox mode)', () => {
   test('a 500 storm: every request fails until 40 have, then the server recovers', async (t) => {
     const hook = await freshHook(t);
-    hook.policy = (_req, index) => (index < 40 ? { status: 500 } : { status: 204 });
+    hook.reply = (_req, index) => (index < 40 ? { status: 500 } : { status: 204 });
     await streamAndCount(t, '500-storm', hook);
     assert.equal(hook.tally.duplicates, 0, 'a 500 is not accepted, so its retry is no duplicate');
   });
@@ -79,7 +79,7 @@ describe('webhook misbehaviour, streamed and counted (outbox mode)', () => {
   test('429 with Retry-After: 1 on every fifth request (the first 20 times): all delivered, none twice', async (t) => {
     const hook = await freshHook(t);
     let refused = 0;
-    hook.policy = (_req, index) => (index % 5 === 0 && refused++ < 20 ? { status: 429, headers: { 'retry-after': '1' } } : { status: 204 });
+    hook.reply = (_req, index) => (index % 5 === 0 && refused++ < 20 ? { status: 429, headers: { 'retry-after': '1' } } : { status: 204 });
     await streamAndCount(t, '429-retry-after', hook);
     assert.equal(hook.tally.duplicates, 0);
   });
@@ -87,7 +87,7 @@ describe('webhook misbehaviour, streamed and counted (outbox mode)', () => {
   test('answers slower than timeout_ms (every third, the first 30 times): retried; the far end saw those twice (counted)', async (t) => {
     const hook = await freshHook(t);
     let slow = 0;
-    hook.policy = (_req, index) => (index % 3 === 0 && slow++ < 30 ? { status: 204, delayMs: 2500 } : { status: 204 });
+    hook.reply = (_req, index) => (index % 3 === 0 && slow++ < 30 ? { status: 204, delayMs: 2500 } : { status: 204 });
     await streamAndCount(t, 'slower-than-timeout', hook, { timeout_ms: 1000 });
     assert.ok(hook.tally.duplicates >= 1, 'a late answer was processed by the far end and its event sent again');
   });
@@ -95,7 +95,7 @@ describe('webhook misbehaviour, streamed and counted (outbox mode)', () => {
   test('connection resets (every fourth request, the first 40 times): all delivered, none twice', async (t) => {
     const hook = await freshHook(t);
     let resets = 0;
-    hook.policy = (_req, index) => (index % 4 === 0 && resets++ < 40 ? 'reset' : { status: 204 });
+    hook.reply = (_req, index) => (index % 4 === 0 && resets++ < 40 ? 'reset' : { status: 204 });
     await streamAndCount(t, 'connection-reset', hook);
     assert.equal(hook.tally.duplicates, 0);
   });
@@ -103,7 +103,7 @@ describe('webhook misbehaviour, streamed and counted (outbox mode)', () => {
   test('a 301 redirect is a permanent failure: a dead letter naming the Location, and later events still arrive', async (t) => {
     const hook = await freshHook(t);
     const moved = 'http://127.0.0.1:9/moved-here';
-    hook.policy = (req) => ((JSON.parse(req.body) as { data: { id: number } }).data.id === 7 ? { status: 301, headers: { location: moved } } : { status: 204 });
+    hook.reply = (req) => ((JSON.parse(req.body) as { data: { id: number } }).data.id === 7 ? { status: 301, headers: { location: moved } } : { status: 204 });
     const config = await installedConfig(db, [webhookSink('hook', hook.url)]);
     const bridge = startBridge(t, config);
     await bridge.ready();
@@ -153,7 +153,7 @@ describe('webhook misbehaviour, streamed and counted (outbox mode)', () => {
     assert.equal(await outboxCount(db), 100, 'nothing counted as delivered by a garbage answer');
 
     await closeGarbage();
-    const hook = new CountingWebhook();
+    const hook = new WebhookServer();
     await hook.start(port);
     t.after(() => hook.stop());
     await untilDelivered(hook.tally, 100, 60_000, 'every event once the server speaks HTTP');

@@ -6,7 +6,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test, type TestContext } from 'node:test';
 import type { TestDatabase } from '../support/pg.js';
-import { CountingWebhook, itemsDatabase } from '../integration/outbox-harness.js';
+import { WebhookServer } from '../support/webhook-server.js';
+import { itemsDatabase } from '../integration/outbox-harness.js';
 import { resetItems, startBridge, streamThroughFault, untilAllArrived, webhookArrivals, webhookSinkConfig, type DeliveryMode } from './harness.js';
 import { tallyNoLoss } from './tally.js';
 import { TcpProxy } from './tcp-proxy.js';
@@ -23,7 +24,7 @@ describe('faults: webhook behind a proxy', () => {
 
   async function run(t: TestContext, mode: DeliveryMode, fault: 'drop' | 'black-hole', holdMs: number): Promise<void> {
     await resetItems(db);
-    const hook = new CountingWebhook();
+    const hook = new WebhookServer();
     await hook.start();
     t.after(() => hook.stop());
     const url = new URL(hook.url);

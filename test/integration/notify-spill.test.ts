@@ -10,7 +10,8 @@ import { readFileSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import { RunningBridge, waitFor } from '../support/bridge.js';
 import type { TestDatabase } from '../support/pg.js';
-import { CountingWebhook, installedConfig, itemsDatabase } from './outbox-harness.js';
+import { WebhookServer } from '../support/webhook-server.js';
+import { installedConfig, itemsDatabase } from './outbox-harness.js';
 
 const INSERTED = 200_000;
 /** Rows 1..UPDATED are updated twice after all the inserts: three events each, order checked. */
@@ -20,7 +21,7 @@ const TOTAL = INSERTED + 2 * UPDATED;
 const RSS_LIMIT_MB = 200;
 
 let db: TestDatabase;
-let hook: CountingWebhook;
+let hook: WebhookServer;
 let bridge: RunningBridge;
 let down = true;
 let peakRssMb = 0;
@@ -38,12 +39,12 @@ const logged = (text: string): boolean => bridge.logs().some((e) => typeof e.msg
 
 before(async () => {
   db = await itemsDatabase();
-  hook = new CountingWebhook();
-  await hook.start();
-  hook.policy = () => (down ? { status: 503 } : { status: 204 });
+  hook = new WebhookServer();
+  const url = await hook.start();
+  hook.reply = () => (down ? { status: 503 } : { status: 204 });
   const config = await installedConfig(
     db,
-    [{ name: 'hook', type: 'webhook', url: hook.url, timeout_ms: 5000, max_in_flight: 4, batch: { max_events: 500 }, retry: { initial_ms: 100, max_ms: 1000 } }],
+    [{ name: 'hook', type: 'webhook', url, timeout_ms: 5000, max_in_flight: 4, batch: { max_events: 500 }, retry: { initial_ms: 100, max_ms: 1000 } }],
     { delivery: 'notify' },
   );
   bridge = new RunningBridge(config);

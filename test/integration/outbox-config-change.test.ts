@@ -64,7 +64,7 @@ describe('outbox mode across config changes', () => {
   test('dead letters of a sink no longer configured: retry keeps them and says why; a replayed one stranded in the outbox goes back', async (t) => {
     await db.query('TRUNCATE public.items, pgbridge.dead_letters');
     const refusing = await startedWebhook(t);
-    refusing.policy = () => ({ status: 400 });
+    refusing.reply = () => ({ status: 400 });
     const original = await installedConfig(db, [webhookSink('old', refusing.url)]);
     const first = startBridge(t, original);
     await first.ready();

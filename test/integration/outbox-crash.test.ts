@@ -9,8 +9,8 @@ import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { RunningBridge, waitFor } from '../support/bridge.js';
 import type { TestDatabase } from '../support/pg.js';
+import { WebhookServer } from '../support/webhook-server.js';
 import {
-  CountingWebhook,
   startedWebhook,
   insertItems,
   installedConfig,
@@ -44,7 +44,7 @@ function stream(total: number, pauseMs = 20): Promise<void> {
   })();
 }
 
-async function freshHook(t: import('node:test').TestContext): Promise<CountingWebhook> {
+async function freshHook(t: import('node:test').TestContext): Promise<WebhookServer> {
   await db.query('TRUNCATE public.items');
   assert.equal(await outboxCount(db), 0, 'a previous test left outbox rows');
   return startedWebhook(t);
@@ -133,7 +133,7 @@ describe('outbox mode across crashes and shutdowns', () => {
 
   test('SIGTERM while the sink is down and a backlog waits: exit 0 within shutdown_timeout_ms, nothing lost', async (t) => {
     const hook = await freshHook(t);
-    hook.policy = () => ({ status: 503 });
+    hook.reply = () => ({ status: 503 });
     const config = await installedConfig(db, [webhookSink('hook', hook.url)], { shutdown_timeout_ms: 2000 });
     const first = startBridge(t, config);
     await first.ready();
@@ -145,7 +145,7 @@ describe('outbox mode across crashes and shutdowns', () => {
     const exitMs = Date.now() - signalled;
     assert.equal(await outboxCount(db), 3000, 'nothing was confirmed, so nothing left the outbox');
 
-    hook.policy = () => ({ status: 204 });
+    hook.reply = () => ({ status: 204 });
     const second = new RunningBridge(config);
     t.after(() => second.kill('SIGKILL'));
     await untilDelivered(hook.tally, 3000, 30_000, 'the backlog after the restart');
@@ -160,7 +160,7 @@ describe('outbox mode across crashes and shutdowns', () => {
 
   test('SIGTERM while requests hang unanswered: in-flight ones are abandoned in time and redelivered after restart', async (t) => {
     const hook = await freshHook(t);
-    hook.policy = () => 'hang';
+    hook.reply = () => 'hang';
     const config = await installedConfig(db, [webhookSink('hook', hook.url, { timeout_ms: 30_000 })], { shutdown_timeout_ms: 2000 });
     const first = startBridge(t, config);
     await first.ready();
@@ -172,7 +172,7 @@ describe('outbox mode across crashes and shutdowns', () => {
     const exitMs = Date.now() - signalled;
     assert.equal(await outboxCount(db), 50, 'nothing was confirmed, so nothing left the outbox');
 
-    hook.policy = () => ({ status: 204 });
+    hook.reply = () => ({ status: 204 });
     const second = startBridge(t, config);
     await untilDelivered(hook.tally, 50, 15_000, 'everything after the restart');
     const summary = hook.tally.summary(50, keys(1, 50));

@@ -52,11 +52,14 @@ describe('outbox floor', () => {
   test('under a nextval() storm the sequence read SettledWater uses never goes backwards', async (t) => {
     const pool = new pg.Pool({ connectionString: db.url, max: 4 });
     t.after(() => pool.end());
+    // At least 5 s and 2,000 reads (a loaded machine reads slowly), at most 60 s.
     const until = Date.now() + 5000;
+    const cap = Date.now() + 60_000;
+    let stormOn = true;
     const storm = Array.from({ length: 3 }, async () => {
       const c = await pool.connect();
       try {
-        while (Date.now() < until) await c.query("SELECT nextval('pgbridge.event_id_seq') FROM generate_series(1, 50)");
+        while (stormOn) await c.query("SELECT nextval('pgbridge.event_id_seq') FROM generate_series(1, 50)");
       } finally {
         c.release();
       }
@@ -65,7 +68,7 @@ describe('outbox floor', () => {
     const counts = { locked: { reads: 0, backwards: 0 }, heap: { reads: 0, backwards: 0 } };
     let previous = { locked: -1n, heap: -1n };
     try {
-      while (Date.now() < until) {
+      while ((Date.now() < until || counts.locked.reads < 2000) && Date.now() < cap) {
         const locked = await lastIdHandedOut(reader);
         const heap = BigInt((await reader.query<{ last: string }>(HEAP_READ)).rows[0].last);
         counts.locked.reads++;
@@ -75,6 +78,7 @@ describe('outbox floor', () => {
         previous = { locked, heap };
       }
     } finally {
+      stormOn = false;
       reader.release();
     }
     await Promise.all(storm);
@@ -86,7 +90,6 @@ describe('outbox floor', () => {
 
   test('a row left below the floor by a sequence read 32 ids ahead is found and delivered, and counted', async (t) => {
     const pool = new pg.Pool({ connectionString: db.url, max: 4 });
-    t.after(() => pool.end());
     const logLines: Array<Record<string, unknown>> = [];
     const logger = pino({ level: 'warn' }, { write: (line: string) => logLines.push(JSON.parse(line) as Record<string, unknown>) });
     const metrics = new Metrics('test');
@@ -98,11 +101,13 @@ describe('outbox floor', () => {
     const torn = new SettledWater(async (c) => (await lastIdHandedOut(c)) + 32n);
     const reader = new OutboxReader(pool, runner, new Router(null, ['out']), progress, { table, batchSize: 100, pollIntervalMs: 100 }, logger, metrics, torn);
     reader.start();
+    // One hook, in this order: the progress writer needs the pool until its last flush.
     t.after(async () => {
       const stopped = reader.stop();
       await runner.stop(1000, false);
       await stopped;
       await progress.drain();
+      await pool.end();
     });
 
     await db.query('INSERT INTO public.items (id) VALUES (1)');

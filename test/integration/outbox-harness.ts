@@ -1,17 +1,19 @@
 /**
  * Shared pieces of the outbox-mode tests: a database with a captured table,
- * a config that points the real CLI at it, far ends that count every event
- * they accept, and the tally printed by each test.
+ * a config that points the real CLI at it, the tally printed by each test.
+ * The webhook far end is test/support/webhook-server.ts.
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import http from 'node:http';
 import net, { type AddressInfo } from 'node:net';
 import type { TestContext } from 'node:test';
 import pg from 'pg';
 import { cli, RunningBridge, waitFor, writeConfig } from '../support/bridge.js';
 import { createTestDatabase, type TestDatabase } from '../support/pg.js';
-import type { ReceivedRequest } from '../support/webhook-server.js';
+import { Tally } from '../support/event-tally.js';
+
+export { Tally } from '../support/event-tally.js';
+export { startedWebhook } from '../support/webhook-server.js';
 
 export const RETRY = { initial_ms: 50, max_ms: 500 };
 
@@ -47,131 +49,6 @@ export async function installedConfig(db: TestDatabase, sinks: readonly SinkSpec
   const install = await cli(['install', '-c', file]);
   assert.equal(install.code, 0, `install failed: ${install.stderr}`);
   return file;
-}
-
-/** The event fields the tests look at. */
-export interface Seen {
-  readonly id: string;
-  readonly op: string;
-  readonly rowId: number;
-  readonly v: number;
-}
-
-/** Channel events (no row) get rowId -1 and op CHANNEL. */
-function toSeen(event: unknown): Seen {
-  const e = event as { id: string; op?: string; data?: { id: number; v: number } };
-  if (e.data === undefined) return { id: e.id, op: 'CHANNEL', rowId: -1, v: 0 };
-  return { id: e.id, op: e.op ?? '', rowId: Number(e.data.id), v: Number(e.data.v) };
-}
-
-/** Everything one far end accepted, in arrival order, with the counts the tests print. */
-export class Tally {
-  readonly accepted: Seen[] = [];
-
-  add(events: readonly unknown[]): void {
-    for (const e of events) this.accepted.push(toSeen(e));
-  }
-
-  get unique(): number {
-    return new Set(this.accepted.map((e) => e.id)).size;
-  }
-
-  get duplicates(): number {
-    return this.accepted.length - this.unique;
-  }
-
-  /** sent/delivered/lost/duplicates for `sent` events whose rows are `expected` (set of "rowId:v"). */
-  summary(sent: number, expectedKeys?: ReadonlySet<string>): { sent: number; delivered: number; lost: number; duplicates: number } {
-    const got = new Set(this.accepted.map((e) => `${e.rowId}:${e.v}`));
-    const lost = expectedKeys ? [...expectedKeys].filter((k) => !got.has(k)).length : Math.max(0, sent - this.unique);
-    return { sent, delivered: this.unique, lost, duplicates: this.duplicates };
-  }
-
-  /** Per row, the v values in order of first arrival (a redelivery repeats an old one; it does not reorder). */
-  firstArrivalsByRow(): Map<number, number[]> {
-    const seen = new Set<string>();
-    const byRow = new Map<number, number[]>();
-    for (const e of this.accepted) {
-      if (seen.has(e.id)) continue;
-      seen.add(e.id);
-      const list = byRow.get(e.rowId) ?? [];
-      list.push(e.v);
-      byRow.set(e.rowId, list);
-    }
-    return byRow;
-  }
-}
-
-/**
- * What to answer a POST: a status (with headers, after `delayMs`), or never
- * (`hang`), or a dropped connection (`reset`). A late 2xx still counts as
- * accepted: the far end processed the event even if the sender stopped waiting.
- */
-export type Reply = { status: number; headers?: Record<string, string>; delayMs?: number } | 'hang' | 'reset';
-
-/**
- * A webhook far end on a real HTTP server (port 0, or a given port so a
- * refused port can come back): answers POSTs by `policy` (default 204),
- * keeps every request and tallies the events of 2xx answers. Other methods
- * (the sink's reachability probe) get 200.
- */
-export class CountingWebhook {
-  readonly requests: ReceivedRequest[] = [];
-  readonly tally = new Tally();
-  url = '';
-  policy: (req: ReceivedRequest, index: number) => Reply = () => ({ status: 204 });
-  private readonly server = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      if (req.method !== 'POST') return void res.writeHead(200).end();
-      const received = { method: req.method, url: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks).toString('utf8') };
-      const index = this.requests.push(received) - 1;
-      const reply = this.policy(received, index);
-      if (reply === 'hang') return;
-      if (reply === 'reset') return void req.socket.destroy();
-      const answer = (): void => {
-        if (reply.status >= 200 && reply.status < 300) {
-          const parsed = JSON.parse(received.body) as unknown;
-          this.tally.add(Array.isArray(parsed) ? parsed : [parsed]);
-        }
-        if (!res.destroyed) res.writeHead(reply.status, reply.headers).end();
-      };
-      if (reply.delayMs) setTimeout(answer, reply.delayMs);
-      else answer();
-    });
-  });
-
-  async start(port = 0): Promise<string> {
-    await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(port, '127.0.0.1', resolve);
-    });
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/hook`;
-    return this.url;
-  }
-
-  /** Event ids of every POST (answered or not), in arrival order. */
-  attemptedIds(): string[] {
-    return this.requests.flatMap((r) => {
-      const parsed = JSON.parse(r.body) as unknown;
-      return (Array.isArray(parsed) ? parsed : [parsed]).map((e) => (e as { id: string }).id);
-    });
-  }
-
-  async stop(): Promise<void> {
-    if (!this.server.listening) return;
-    this.server.closeAllConnections();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
-  }
-}
-
-/** A started CountingWebhook that the test stops when it ends. */
-export async function startedWebhook(t: TestContext): Promise<CountingWebhook> {
-  const hook = new CountingWebhook();
-  await hook.start();
-  t.after(() => hook.stop());
-  return hook;
 }
 
 /** A port nothing listens on (taken from the OS, then released). */

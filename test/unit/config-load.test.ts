@@ -60,7 +60,7 @@ describe('loadConfig: what a valid file gives', () => {
     assert.equal(config.notifyChannel, 'pgbridge');
     assert.deepEqual(config.channels, []);
     assert.equal(config.routes, null);
-    assert.deepEqual(config.http, { port: 9187, host: '0.0.0.0' });
+    assert.deepEqual(config.http, { port: 9187, host: '0.0.0.0', token: '' });
     assert.deepEqual(config.log, { level: 'info', pretty: false });
     assert.equal(config.shutdownTimeoutMs, 10000);
     const [orders] = config.capture;

@@ -7,6 +7,7 @@ import { loadConfig } from '../../src/config/load.js';
 import { postgresSecrets, urlPassword } from '../../src/config/secrets.js';
 import { Scrubber } from '../../src/secrets.js';
 import { webhookSecrets, type WebhookSinkConfig } from '../../src/sinks/webhook/config.js';
+import { sinkConfigKeys } from '../support/sink-config.js';
 
 describe('Scrubber', () => {
   test('masks every known secret, wherever it appears, as often as it appears', () => {
@@ -60,11 +61,13 @@ describe('secret discovery', () => {
   });
 
   test('webhookSecrets: signing secrets, auth-like headers (whole and token part), URL password', () => {
-    const config = {
+    const config = sinkConfigKeys({
+      name: 'hook',
+      type: 'webhook',
       url: 'https://user:urlpass1@hooks.example/x',
       secret: ['whsec_one', 'whsec_two'],
       headers: { Authorization: 'Bearer tok-0123456789', 'X-Api-Key': 'k-abcdefgh', 'X-Trace': 'not-secret' },
-    } as unknown as WebhookSinkConfig;
+    }) as unknown as WebhookSinkConfig;
     const secrets = webhookSecrets(config);
     for (const s of ['whsec_one', 'whsec_two', 'Bearer tok-0123456789', 'tok-0123456789', 'k-abcdefgh', 'urlpass1']) assert.ok(secrets.includes(s), s);
     assert.ok(!secrets.includes('not-secret'));

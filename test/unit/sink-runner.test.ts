@@ -3,12 +3,17 @@ import { describe, test } from 'node:test';
 import type { Outcome } from '../../src/delivery/envelope.js';
 import { SinkRunner } from '../../src/delivery/sink-runner.js';
 import { PermanentError, RetriableError } from '../../src/errors.js';
+import type { Metrics } from '../../src/metrics.js';
 import { collecting, FakeSink, metrics, rowEvent, silent, until } from './support/fake-sink.js';
 
 const RETRY = { initial_ms: 1, max_ms: 2, max_attempts: 0 };
 
-function runner(sink: FakeSink, retry = RETRY, capacity?: number): SinkRunner {
-  return new SinkRunner(sink, { retry, logger: silent, metrics: metrics(), capacity });
+function runner(sink: FakeSink, retry = RETRY, capacity?: number, m = metrics()): SinkRunner {
+  return new SinkRunner(sink, { retry, logger: silent, metrics: m, capacity });
+}
+
+async function retried(m: Metrics): Promise<number> {
+  return (await m.deliveries.get()).values.find((v) => v.labels.outcome === 'retried')?.value ?? 0;
 }
 
 describe('SinkRunner with a fake sink', () => {
@@ -41,19 +46,21 @@ describe('SinkRunner with a fake sink', () => {
     await r.stop(1000, true);
   });
 
-  test('a retriable failure is retried until the sink accepts; status counts the retries and keeps the error', async () => {
+  test('a retriable failure is retried until the sink accepts; the retries are counted and status keeps the last error', async () => {
     const sink = new FakeSink();
     sink.failures.push(new RetriableError('far end busy'), new RetriableError('far end busy'));
-    const r = runner(sink);
+    const m = metrics();
+    const r = runner(sink, RETRY, undefined, m);
     const outcomes = new Map<string, Outcome[]>();
     r.push(collecting(rowEvent(1), outcomes));
     await until(() => outcomes.size === 1, 'the outcome');
     assert.deepEqual(outcomes.get('1'), [{ kind: 'delivered' }]);
     assert.equal(sink.sent.length, 1, 'sent once successfully');
+    assert.equal(await retried(m), 2, 'two retried attempts counted');
     const status = r.status();
-    assert.equal(status.retries, 2);
-    assert.equal(status.state, 'delivering');
-    assert.equal(status.lastError, null, 'a success clears the last error');
+    assert.equal(status.state, 'delivering', 'a success ends the failing state');
+    assert.equal(status.failingSince, null);
+    assert.equal(status.lastError, 'far end busy', 'the last error stays for the console');
     await r.stop(1000, true);
   });
 
@@ -111,8 +118,9 @@ describe('SinkRunner with a fake sink', () => {
     for (let n = 1; n <= 5; n++) r.push(collecting(rowEvent(n), outcomes));
     await until(() => r.status().state === 'retrying', 'the retry wait');
     const status = r.status();
-    assert.equal(status.backlog, 5);
-    assert.equal(status.oldestPending, rowEvent(1).ts);
+    assert.equal(status.queued, 5);
+    assert.equal(status.lastError, 'down');
+    assert.ok(status.failingSince !== null);
     await r.stop(5000, false);
     assert.equal(outcomes.size, 0, 'nothing settled');
     assert.equal(sink.sent.length, 0);

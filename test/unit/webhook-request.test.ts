@@ -7,26 +7,13 @@ import { buildRequest } from '../../src/sinks/webhook/request.js';
 import { parseRetryAfter } from '../../src/sinks/webhook/retry-after.js';
 import { signWebhook } from '../../src/sinks/webhook/signature.js';
 import { channelEvent, rowEvent } from '../support/events.js';
+import { sinkConfigKeys } from '../support/sink-config.js';
 
 const ctx = { database: 'shop' };
 
+/** A webhook sink config through the type's schema (check() is tested on its own below). */
 function config(overrides: Partial<WebhookSinkConfig> = {}): WebhookSinkConfig {
-  return {
-    name: 'hook',
-    type: 'webhook',
-    format: 'pgbridge',
-    max_in_flight: 4,
-    retry: { initial_ms: 100, max_ms: 1000, max_attempts: 0 },
-    url: 'http://127.0.0.1/hook',
-    method: 'POST',
-    headers: {},
-    timeout_ms: 1000,
-    secret: null,
-    batch: { max_events: 1, max_wait_ms: 0 },
-    max_batch: 1,
-    cloudevents_mode: 'structured',
-    ...overrides,
-  };
+  return sinkConfigKeys({ name: 'hook', type: 'webhook', url: 'http://127.0.0.1/hook', timeout_ms: 1000, ...overrides }) as unknown as WebhookSinkConfig;
 }
 
 describe('parseRetryAfter', () => {

@@ -1,0 +1,92 @@
+import type { CommandArgs } from '../cli.js';
+import type { BridgeConfig } from '../config/types.js';
+import { databaseFacts } from '../console/database-facts.js';
+import { databaseReport, failingSinks, type StatusReport } from '../console/status-report.js';
+import { errorMessage } from '../errors.js';
+import { connectClient } from '../postgres.js';
+import type { Scrubber } from '../secrets.js';
+
+const ASK_TIMEOUT_MS = 3000;
+
+/**
+ * Each sink's state, backlog, oldest pending age and counts, and each captured
+ * table's triggers: from the running bridge's HTTP endpoint when it answers,
+ * else from Postgres alone. Exit 1 when a sink is failing (or nothing delivers).
+ */
+export async function statusCommand(config: BridgeConfig, scrubber: Scrubber, args: CommandArgs): Promise<number> {
+  const asked = await askBridge(config);
+  const report = asked.report ?? (await fromDatabase(config));
+  if (args.json) {
+    const { sinks, ...rest } = report;
+    process.stdout.write(scrubber.scrub(`${JSON.stringify({ ...rest, sinks: sinks.map(({ history: _history, ...sink }) => sink) }, null, 2)}\n`));
+  } else {
+    process.stdout.write(scrubber.scrub(render(report, asked.why)));
+  }
+  return failingSinks(report).length > 0 ? 1 : 0;
+}
+
+/** The bridge's own report, or why it could not be had. */
+async function askBridge(config: BridgeConfig): Promise<{ report?: StatusReport; why: string }> {
+  if (config.http.port === 0) return { why: 'http.port is 0' };
+  const host = ['0.0.0.0', '::', ''].includes(config.http.host) ? '127.0.0.1' : config.http.host;
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${config.http.port}/api/status`;
+  try {
+    const response = await fetch(url, {
+      headers: config.http.token ? { authorization: `Bearer ${config.http.token}` } : {},
+      signal: AbortSignal.timeout(ASK_TIMEOUT_MS),
+    });
+    if (!response.ok) return { why: `${url} answered ${response.status}` };
+    const report = (await response.json()) as StatusReport;
+    // Another program on that port would answer something else.
+    if (report.source !== 'bridge' || report.instance !== config.instance) return { why: `${url} is not this bridge` };
+    return { report, why: url };
+  } catch (err) {
+    return { why: `${url}: ${errorMessage(err)}` };
+  }
+}
+
+async function fromDatabase(config: BridgeConfig): Promise<StatusReport> {
+  const db = await connectClient(config, 'status');
+  try {
+    return databaseReport(config, await databaseFacts(db, config));
+  } finally {
+    await db.end().catch(() => {});
+  }
+}
+
+function render(report: StatusReport, why: string): string {
+  const from = report.source === 'bridge' ? `the running bridge (${why})` : `the database (bridge not reachable: ${why})`;
+  const lines = [
+    `instance ${report.instance}, ${report.delivery} mode, read from ${from}`,
+    `role: ${report.role}   postgres: ${report.postgres}   outbox backlog: ${show(report.outbox_backlog)}` +
+      (report.replication_lag_bytes === null ? '' : `   replication lag: ${report.replication_lag_bytes} bytes`),
+    '',
+    ...columns([
+      ['SINK', 'TYPE', 'STATE', 'BACKLOG', 'OLDEST PENDING', 'DELIVERED', 'RETRIES', 'DEAD LETTERS'],
+      ...report.sinks.map((s) => [s.name, s.type, s.state, show(s.backlog), age(s.oldest_pending_seconds), show(s.delivered), show(s.retries), show(s.dead_letters)]),
+    ]),
+    ...report.sinks.filter((s) => s.last_error && (s.state === 'retrying' || s.state === 'down')).map((s) => `  ${s.name}: ${s.last_error}`),
+    '',
+    ...columns([
+      ['TABLE', 'MODE', 'OPS', 'MISSING'],
+      ...report.tables.map((t) => [t.table, t.mode, t.ops.join(','), t.missing.length === 0 ? '-' : `${t.missing.join(',')} (run pgbridge install)`]),
+    ]),
+  ];
+  const failing = failingSinks(report);
+  if (failing.length > 0) lines.push('', `failing: ${failing.map((s) => `${s.name} (${s.state})`).join(', ')}`);
+  return `${lines.join('\n')}\n`;
+}
+
+function columns(rows: string[][]): string[] {
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  return rows.map((r) => r.map((cell, i) => cell.padEnd(widths[i])).join('  ').trimEnd());
+}
+
+const show = (n: number | null): string => (n === null ? '-' : String(n));
+
+function age(seconds: number | null): string {
+  if (seconds === null) return '-';
+  if (seconds < 120) return `${seconds.toFixed(1)} s`;
+  if (seconds < 7200) return `${Math.round(seconds / 60)} min`;
+  return `${(seconds / 3600).toFixed(1)} h`;
+}

@@ -1,0 +1,102 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import type http from 'node:http';
+
+export const SESSION_COOKIE = 'pgbridge_session';
+const SESSION_MS = 12 * 3600_000;
+
+const digest = (text: string): Buffer => createHash('sha256').update(text, 'utf8').digest();
+
+/**
+ * http.token: the Bearer header or a console session. A wrong token is
+ * answered only after `failureDelayMs`, and wrong tokens wait their turn one
+ * after another, so guessing in parallel gains nothing; the right one never waits.
+ */
+export class TokenAuth {
+  private readonly expected: Buffer | undefined;
+  private readonly sessions = new Map<string, number>();
+  private failures: Promise<void> = Promise.resolve();
+
+  constructor(
+    token: string,
+    private readonly failureDelayMs = 1000,
+  ) {
+    this.expected = token === '' ? undefined : digest(token);
+  }
+
+  get enabled(): boolean {
+    return this.expected !== undefined;
+  }
+
+  /** True when the request may pass: no token configured, the right Bearer token, or a live session. */
+  async allows(req: http.IncomingMessage): Promise<boolean> {
+    if (!this.enabled) return true;
+    const session = cookie(req, SESSION_COOKIE);
+    // A session id is 256 random bits, not guessable: an unknown one (e.g. from before a restart) needs no delay.
+    if (session !== undefined && this.sessionLive(session)) return true;
+    const header = req.headers.authorization;
+    if (header === undefined) return false;
+    const bearer = /^Bearer\s+(.+)$/i.exec(header.trim());
+    return this.check(bearer ? bearer[1] : '');
+  }
+
+  /** A new session id for the right token, undefined (slowly) for a wrong one. */
+  async login(presented: string): Promise<string | undefined> {
+    if (!(await this.check(presented))) return undefined;
+    const id = randomBytes(32).toString('base64url');
+    this.sessions.set(id, Date.now() + SESSION_MS);
+    return id;
+  }
+
+  logout(req: http.IncomingMessage): void {
+    const session = cookie(req, SESSION_COOKIE);
+    if (session !== undefined) this.sessions.delete(session);
+  }
+
+  private sessionLive(id: string): boolean {
+    const until = this.sessions.get(id);
+    if (until === undefined) return false;
+    if (until > Date.now()) return true;
+    this.sessions.delete(id);
+    return false;
+  }
+
+  private async check(presented: string): Promise<boolean> {
+    if (this.expected && timingSafeEqual(digest(presented), this.expected)) return true;
+    const turn = this.failures.then(() => new Promise<void>((resolve) => setTimeout(resolve, this.failureDelayMs)));
+    this.failures = turn;
+    await turn;
+    return false;
+  }
+}
+
+export function sessionCookie(id: string): string {
+  return `${SESSION_COOKIE}=${id}; HttpOnly; SameSite=Strict; Path=/; Max-Age=${SESSION_MS / 1000}`;
+}
+
+export const CLEARED_COOKIE = `${SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0`;
+
+function cookie(req: http.IncomingMessage, name: string): string | undefined {
+  for (const part of (req.headers.cookie ?? '').split(';')) {
+    const eq = part.indexOf('=');
+    if (eq !== -1 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
+  }
+  return undefined;
+}
+
+/**
+ * A state-changing POST must come from the console's own page: a cross-site
+ * page's form or fetch carries its own Origin (and Sec-Fetch-Site), and a
+ * SameSite=Strict cookie is not sent with it anyway. Tools without a browser
+ * (curl with the Bearer token) send neither header.
+ */
+export function sameOrigin(req: http.IncomingMessage): boolean {
+  const site = req.headers['sec-fetch-site'];
+  if (site !== undefined && site !== 'same-origin' && site !== 'none') return false;
+  const origin = req.headers.origin;
+  if (origin === undefined) return true;
+  try {
+    return new URL(origin).host === req.headers.host;
+  } catch {
+    return false;
+  }
+}

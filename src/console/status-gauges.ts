@@ -1,0 +1,35 @@
+import type { BridgeStatus } from '../app.js';
+import type { BridgeConfig } from '../config/types.js';
+import type { Metrics } from '../metrics.js';
+import type { DatabaseFacts } from './database-facts.js';
+
+/**
+ * Keeps the status gauges the alert rules read (deploy/prometheus/alerts.yaml)
+ * up to date: per sink failing and oldest pending age, and whether this process delivers.
+ */
+export function sampleStatusGauges(
+  config: BridgeConfig,
+  metrics: Metrics,
+  bridge: () => BridgeStatus,
+  facts: () => Promise<DatabaseFacts>,
+  everyMs = 5000,
+): () => void {
+  const sample = async (): Promise<void> => {
+    const status = bridge();
+    metrics.instanceDelivering.set({ bridge: config.instance }, status.role === 'delivering' ? 1 : 0);
+    for (const sink of config.sinks) {
+      const state = status.sinks.get(sink.name)?.state;
+      metrics.sinkFailing.set({ sink: sink.name }, state === 'retrying' || state === 'down' ? 1 : 0);
+    }
+    try {
+      const database = await facts();
+      for (const [sink, backlog] of database.sinks) metrics.oldestPending.set({ sink }, backlog.oldestPendingSeconds ?? 0);
+    } catch {
+      // Postgres unreachable: /readyz says so; keep the last values.
+    }
+  };
+  void sample();
+  const timer = setInterval(() => void sample(), everyMs);
+  timer.unref();
+  return () => clearInterval(timer);
+}

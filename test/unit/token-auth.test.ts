@@ -1,0 +1,44 @@
+import assert from 'node:assert/strict';
+import type http from 'node:http';
+import { test } from 'node:test';
+import { sameOrigin, sessionCookie, TokenAuth } from '../../src/console/auth.js';
+
+const request = (headers: http.IncomingHttpHeaders): http.IncomingMessage => ({ headers }) as http.IncomingMessage;
+
+test('without a token everything passes; with one, only the Bearer token or a live session', async () => {
+  assert.equal(await new TokenAuth('').allows(request({})), true);
+  const auth = new TokenAuth('right-token', 50);
+  assert.equal(await auth.allows(request({})), false);
+  assert.equal(await auth.allows(request({ authorization: 'Bearer right-token' })), true);
+  assert.equal(await auth.allows(request({ authorization: 'bearer right-token' })), true);
+  assert.equal(await auth.allows(request({ authorization: 'Bearer right-token-and-more' })), false);
+  assert.equal(await auth.allows(request({ authorization: 'Basic cmlnaHQtdG9rZW4=' })), false);
+  const session = await auth.login('right-token');
+  assert.ok(session);
+  const cookie = sessionCookie(session).split(';')[0];
+  assert.equal(await auth.allows(request({ cookie: `other=1; ${cookie}` })), true);
+  assert.equal(await auth.allows(request({ cookie: 'pgbridge_session=made-up' })), false);
+  assert.equal(await auth.login('wrong'), undefined);
+  auth.logout(request({ cookie }));
+  assert.equal(await auth.allows(request({ cookie })), false);
+});
+
+test('wrong tokens are answered one after another, each after the delay; the right one does not wait', async () => {
+  const auth = new TokenAuth('right-token', 200);
+  const started = performance.now();
+  const finished: number[] = [];
+  const wrong = [1, 2, 3].map(() => auth.allows(request({ authorization: 'Bearer guess' })).then((ok) => (finished.push(performance.now() - started), ok)));
+  assert.equal(await auth.allows(request({ authorization: 'Bearer right-token' })), true);
+  assert.equal(finished.length, 0, 'a wrong token was answered before the right one');
+  assert.deepEqual(await Promise.all(wrong), [false, false, false]);
+  assert.ok(finished[2] >= 590, `the third guess was answered after ${Math.round(finished[2])} ms`);
+});
+
+test('sameOrigin: a cross-site Origin or Sec-Fetch-Site is refused; tools without them pass', () => {
+  assert.equal(sameOrigin(request({ host: 'bridge:9187' })), true);
+  assert.equal(sameOrigin(request({ host: 'bridge:9187', origin: 'http://bridge:9187', 'sec-fetch-site': 'same-origin' })), true);
+  assert.equal(sameOrigin(request({ host: 'bridge:9187', origin: 'https://evil.example' })), false);
+  assert.equal(sameOrigin(request({ host: 'bridge:9187', origin: 'null' })), false);
+  assert.equal(sameOrigin(request({ host: 'bridge:9187', 'sec-fetch-site': 'cross-site' })), false);
+  assert.equal(sameOrigin(request({ host: 'bridge:9187', origin: 'http://bridge:9187', 'sec-fetch-site': 'same-site' })), false);
+});
