@@ -27,8 +27,13 @@ interface Spilled {
   readonly event: BridgeEvent;
 }
 
-/** What tells the last spilled event apart when the outbox reader hands it over (the row's event_id keeps its id). */
-const identity = (e: BridgeEvent): string => `${e.kind}\u0000${e.id}\u0000${e.ts}`;
+/**
+ * What tells the last spilled event apart when the outbox reader hands it
+ * over: the row's event_id keeps its id (a sequence value, a channel
+ * message's UUID). Not its ts: a channel message's comes back from the
+ * table in another rendering.
+ */
+const identity = (e: BridgeEvent): string => `${e.kind}\u0000${e.id}`;
 
 /**
  * Notify mode's overflow: past `limit` events waiting in memory for a sink,
