@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
+import { withRetries } from '../delivery/backoff.js';
 import { envelopeFor, type Checkpoint, type Outcome } from '../delivery/envelope.js';
 import type { DeliveryStop, Inlet } from '../delivery/inlet.js';
+import { errorMessage } from '../errors.js';
 import { nowIso, type BridgeEvent } from '../event.js';
 import { deadLetterOf } from './dead-letters.js';
 import type { Listener } from './listener.js';
@@ -52,7 +54,7 @@ export class NotifySource implements Source, Checkpoint<NotifyPosition> {
   }
 
   async start(): Promise<void> {
-    await this.spill.resume(this.ctx.inlets.map((inlet) => inlet.name));
+    await this.resumeSpill();
     this.listener.start();
     this.feed.start();
   }
@@ -65,6 +67,16 @@ export class NotifySource implements Source, Checkpoint<NotifyPosition> {
     // Memory is all there is: what is queued is still delivered.
     await this.feed.stop(() => delivery.stop(true));
     await this.ctx.deadLetters.flushed();
+  }
+
+  /** A spill an earlier run left must be picked up before listening; after a few failed tries, start anyway and say so. */
+  private async resumeSpill(): Promise<void> {
+    const sinks = this.ctx.inlets.map((inlet) => inlet.name);
+    await withRetries(() => this.spill.resume(sinks), { initial_ms: 200, max_ms: 2000, max_attempts: 5 }, (err, attempt) =>
+      this.log.warn({ err: errorMessage(err), attempt }, 'reading what an earlier run kept in the outbox for the sinks failed'),
+    ).catch(() =>
+      this.log.error('starting without knowing what an earlier run kept in the outbox: new events may overtake those of the same row'),
+    );
   }
 
   readiness(): Record<string, string> {
