@@ -16,6 +16,7 @@ import { buildPlan, isScenario, type Plan, type PlanInput, type Sample, type Sce
 import { Receiver } from './receivers.js';
 import { renderMarkdown, renderText, ratioOf, type ResultRow, type Target } from './report.js';
 import { outage, type BenchContext } from './scenarios.js';
+import { renderSoak, soak, SOAK_RATE, SOAK_TXN_ROWS } from './soak.js';
 import { median, medianBy, monoMs, type LatencySummary } from './stats.js';
 import { createBenchDatabase, type BenchDatabase } from './workloads.js';
 
@@ -28,6 +29,7 @@ const { values: args } = parseArgs({
     dump: { type: 'string' },
     only: { type: 'string' },
     budget: { type: 'string' },
+    soak: { type: 'string' },
     help: { type: 'boolean', default: false },
   },
 });
@@ -41,7 +43,9 @@ if (args.help) {
   --profile DIR   run every pgbridge under node --cpu-prof, profiles in DIR (summarize: node --import tsx bench/profile.ts DIR)
   --dump DIR      write each scenario's per-event latencies (CSV: row id, commit, receive, latency) into DIR
   --budget S      stop repeating scenarios once S seconds have passed (default 260; --quick 100)
-  --only KEYS     run only the scenarios whose key contains one of KEYS (see the # column keys with --json)`);
+  --only KEYS     run only the scenarios whose key contains one of KEYS (see the # column keys with --json)
+  --soak MINUTES  instead: outbox → single-event webhook, 10-row txns at 2,000 rows/s for MINUTES; per minute the
+                  outbox's size, dead tuples and latency; at the end the first vs last five minutes' p99 (--json too)`);
   process.exit(0);
 }
 
@@ -208,7 +212,35 @@ async function repeats(plan: Plan, results: Results): Promise<void> {
   }
 }
 
+/** --soak: the one scenario, its own report. */
+async function soakMain(minutes: number): Promise<void> {
+  if (!Number.isInteger(minutes) || minutes < 1) throw new Error(`--soak takes a whole number of minutes, got ${args.soak}`);
+  ensureBuilt();
+  const db = await createBenchDatabase();
+  const http = await Receiver.start({ kind: 'http' });
+  const interrupted = async (): Promise<void> => {
+    log('interrupted: cleaning up');
+    await Promise.all([...BridgeProcess.live].map((b) => b.stop(2000)));
+    await http.stop();
+    await db.drop().catch(() => {});
+    process.exit(130);
+  };
+  process.once('SIGINT', () => void interrupted());
+  process.once('SIGTERM', () => void interrupted());
+  log(`soak: outbox → webhook single, ${SOAK_TXN_ROWS}-row txns at ${SOAK_RATE} rows/s for ${minutes} min, database ${db.name}`);
+  try {
+    const result = await soak({ db, log }, { label: 'webhook single', config: { type: 'webhook', url: http.url }, receiver: http }, minutes);
+    const meta = { date: new Date().toISOString().slice(0, 10), cpus: os.cpus().length, node: process.version, postgres: await postgresVersion(), loadavg: os.loadavg() };
+    if (args.json) console.log(JSON.stringify({ meta, soak: result }, null, 2));
+    else console.log(`${renderSoak(result)}\nload average at the end ${meta.loadavg.map((l) => l.toFixed(1)).join(' ')} (${meta.cpus} CPUs)`);
+  } finally {
+    await http.stop();
+    await db.drop().catch((err: unknown) => log(`dropping ${db.name}: ${String(err)}`));
+  }
+}
+
 async function main(): Promise<void> {
+  if (args.soak !== undefined) return soakMain(Number(args.soak));
   ensureBuilt();
   if (args.profile) mkdirSync(args.profile, { recursive: true });
   if (args.dump) mkdirSync(args.dump, { recursive: true });

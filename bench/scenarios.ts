@@ -66,7 +66,7 @@ function bridgeConfig(db: BenchDatabase, mode: Mode, sink: SinkSetup, port: numb
   };
 }
 
-async function startBridge(ctx: BenchContext, mode: Mode, sink: SinkSetup): Promise<BridgeProcess> {
+export async function startBridge(ctx: BenchContext, mode: Mode, sink: SinkSetup): Promise<BridgeProcess> {
   const port = await freePort();
   return new BridgeProcess(writeConfig(bridgeConfig(ctx.db, mode, sink, port)), port, { profileDir: ctx.profileDir });
 }

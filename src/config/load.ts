@@ -173,6 +173,7 @@ function validate(input: unknown, problems: Problem[]): Omit<BridgeConfig, 'file
       heartbeatIntervalMs: root.wal.heartbeat_interval_ms,
       statusIntervalMs: root.wal.status_interval_ms,
     },
+    notify: { memoryLimitEvents: root.notify.memory_limit_events },
     http: root.http,
     log: root.log,
     shutdownTimeoutMs: root.shutdown_timeout_ms,

@@ -25,6 +25,7 @@ export interface RootConfig {
   routes: unknown[] | null;
   outbox: { batch_size: number; poll_interval_ms: number };
   wal: { slot: string; publication: string; heartbeat_interval_ms: number; status_interval_ms: number };
+  notify: { memory_limit_events: number };
   http: { port: number; host: string; token: string };
   log: { level: string; pretty: boolean };
   shutdown_timeout_ms: number;
@@ -86,6 +87,13 @@ export const rootSchema: Schema<RootConfig> = {
       default: 10000,
     },
     status_interval_ms: { doc: 'wal mode: longest time between two status updates to the server.', format: 'positive-int', default: 10000 },
+  },
+  notify: {
+    memory_limit_events: {
+      doc: 'notify mode: events waiting for one sink in memory at most; past it they wait in the outbox table until the sink caught up.',
+      format: 'positive-int',
+      default: 10000,
+    },
   },
   http: {
     port: { doc: 'Port of the console (/), /metrics, /livez and /readyz; 0 turns the endpoint off.', format: 'port', default: 9187 },

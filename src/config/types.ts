@@ -39,6 +39,8 @@ export interface BridgeConfig {
   readonly routes: readonly Route[] | null;
   readonly outbox: { readonly batchSize: number; readonly pollIntervalMs: number };
   readonly wal: { readonly slot: string; readonly publication: string; readonly heartbeatIntervalMs: number; readonly statusIntervalMs: number };
+  /** notify mode: events held in memory per sink before new ones wait in the outbox table. */
+  readonly notify: { readonly memoryLimitEvents: number };
   /** token '' = no token: the console shows status only. */
   readonly http: { readonly port: number; readonly host: string; readonly token: string };
   readonly log: { readonly level: string; readonly pretty: boolean };

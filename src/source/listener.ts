@@ -24,6 +24,7 @@ export class Listener {
   private stopped = false;
   private readonly stopSignal = new AbortController();
   private lostAt = 0;
+  private paused = false;
   private loop: Promise<void> | undefined;
 
   constructor(
@@ -35,6 +36,20 @@ export class Listener {
 
   get connected(): boolean {
     return this.client !== undefined;
+  }
+
+  /**
+   * Stops reading from the connection (back-pressure): notifications wait in
+   * Postgres's queue meanwhile, and arrive once `resume()` is called.
+   */
+  pause(): void {
+    this.paused = true;
+    if (this.client) socketOf(this.client).pause();
+  }
+
+  resume(): void {
+    this.paused = false;
+    if (this.client) socketOf(this.client).resume();
   }
 
   start(): void {
@@ -75,6 +90,7 @@ export class Listener {
         }
       });
       this.client = client;
+      if (this.paused) socketOf(client).pause();
       const outage = this.lostAt === 0 ? 0 : Date.now() - this.lostAt;
       if (outage > 0) this.logger.info({ outage_ms: outage }, 'listener reconnected');
       else this.logger.info({ channels: this.channels }, 'listening for notifications');
@@ -88,3 +104,7 @@ export class Listener {
     }
   }
 }
+
+/** pg.Client does not expose its socket; pausing it is how to stop reading notifications. */
+const socketOf = (client: pg.Client): { pause(): void; resume(): void } =>
+  (client as unknown as { connection: { stream: { pause(): void; resume(): void } } }).connection.stream;

@@ -1,17 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
+import { withRetries } from '../delivery/backoff.js';
 import { envelopeFor, type Checkpoint, type Outcome } from '../delivery/envelope.js';
 import type { DeliveryStop, Inlet } from '../delivery/inlet.js';
+import { errorMessage } from '../errors.js';
 import { nowIso, type BridgeEvent } from '../event.js';
 import { deadLetterOf } from './dead-letters.js';
 import type { Listener } from './listener.js';
 import { listenChannels } from './listen-channels.js';
 import { parseNotifyPayload } from './notify-payload.js';
+import { NotifySpill } from './notify-spill.js';
 import { OutboxFeed } from './outbox-feed.js';
 import type { Source, SourceContext } from './source.js';
-
-/** In notify mode memory is the only buffer: past this many events per sink, new ones become dead letters. */
-export const NOTIFY_MODE_HARD_LIMIT = 100_000;
 
 /** One notification's event at one sink. */
 interface NotifyPosition {
@@ -23,18 +23,29 @@ interface NotifyPosition {
  * `delivery: notify`: events arrive in NOTIFY payloads and go straight to the
  * sinks, memory the only buffer; what nobody listened to is lost, and the log
  * says so. Events too large for a payload wait in the outbox table (the
- * trigger sends an empty wake-up) and are read from there.
+ * trigger sends an empty wake-up) and are read from there; so do a sink's
+ * events past `notify.memory_limit_events` waiting in memory (NotifySpill).
  */
 export class NotifySource implements Source, Checkpoint<NotifyPosition> {
   private readonly listener: Listener;
   private readonly feed: OutboxFeed;
+  private readonly spill: NotifySpill;
   private readonly log: Logger;
   private notListeningSince: number | undefined;
 
   constructor(private readonly ctx: SourceContext) {
     this.log = ctx.logger.child({ component: 'bridge' });
     this.notListeningSince = ctx.notListeningSince;
-    this.feed = new OutboxFeed(ctx);
+    this.spill = new NotifySpill(
+      ctx.pool,
+      ctx.table,
+      ctx.config.notify.memoryLimitEvents,
+      ctx.logger.child({ component: 'bridge' }),
+      () => this.feed.poke(),
+      (pause) => (pause ? this.listener.pause() : this.listener.resume()),
+    );
+    // The readers push through the spill's watch, which sees the last spilled event handed over.
+    this.feed = new OutboxFeed({ ...ctx, inlets: ctx.inlets.map((inlet) => this.spill.watch(inlet)) });
     const byName = new Map(ctx.inlets.map((inlet) => [inlet.name, inlet]));
     this.listener = listenChannels(ctx, {
       onNotification: (channel, payload) => this.onNotification(channel, payload, byName),
@@ -43,6 +54,7 @@ export class NotifySource implements Source, Checkpoint<NotifyPosition> {
   }
 
   async start(): Promise<void> {
+    await this.resumeSpill();
     this.listener.start();
     this.feed.start();
   }
@@ -50,9 +62,21 @@ export class NotifySource implements Source, Checkpoint<NotifyPosition> {
   async stop(delivery: DeliveryStop): Promise<void> {
     await this.listener.stop();
     this.log.warn('notify mode: stopped listening; row changes committed from now until a pgbridge listens again are lost');
+    // What was spilled is kept in the table for the next run; the readers stop below.
+    await this.spill.flushed();
     // Memory is all there is: what is queued is still delivered.
     await this.feed.stop(() => delivery.stop(true));
     await this.ctx.deadLetters.flushed();
+  }
+
+  /** A spill an earlier run left must be picked up before listening; after a few failed tries, start anyway and say so. */
+  private async resumeSpill(): Promise<void> {
+    const sinks = this.ctx.inlets.map((inlet) => inlet.name);
+    await withRetries(() => this.spill.resume(sinks), { initial_ms: 200, max_ms: 2000, max_attempts: 5 }, (err, attempt) =>
+      this.log.warn({ err: errorMessage(err), attempt }, 'reading what an earlier run kept in the outbox for the sinks failed'),
+    ).catch(() =>
+      this.log.error('starting without knowing what an earlier run kept in the outbox: new events may overtake those of the same row'),
+    );
   }
 
   readiness(): Record<string, string> {
@@ -101,12 +125,8 @@ export class NotifySource implements Source, Checkpoint<NotifyPosition> {
   private dispatch(event: BridgeEvent, inlets: ReadonlyMap<string, Inlet>): void {
     for (const sink of this.ctx.routes.sinksFor(event)) {
       const inlet = inlets.get(sink)!;
-      const position = { sink, event };
-      if (inlet.pending >= NOTIFY_MODE_HARD_LIMIT) {
-        this.settle(position, { kind: 'dead', error: `sink ${sink} has ${inlet.pending} events waiting (notify mode keeps them in memory)`, attempts: 0 });
-        continue;
-      }
-      inlet.push(envelopeFor(event, this, position));
+      if (this.spill.wants(inlet)) this.spill.spill(sink, event);
+      else inlet.push(envelopeFor(event, this, { sink, event }));
     }
   }
 }

@@ -30,6 +30,11 @@ export class SerialWriter<T> {
     this.writing ??= this.run().finally(() => (this.writing = undefined));
   }
 
+  /** Items handed over and not yet being written. */
+  get queued(): number {
+    return this.queue.length;
+  }
+
   /** Resolves once everything handed over so far is written or given up. */
   async flushed(): Promise<void> {
     while (this.writing) await this.writing;

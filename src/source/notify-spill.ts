@@ -1,0 +1,184 @@
+import type { Logger } from 'pino';
+import type pg from 'pg';
+import type { Envelope } from '../delivery/envelope.js';
+import type { Inlet } from '../delivery/inlet.js';
+import type { BridgeEvent } from '../event.js';
+import { errorMessage } from '../errors.js';
+import { inTransaction } from '../postgres.js';
+import { EVENT_COLUMNS, REPLAY_COLUMNS } from '../schema/outbox.js';
+import { rowToEvent, type OutboxRow } from './outbox-rows.js';
+import { SerialWriter } from './serial-writer.js';
+
+/** Spilled events written in one statement at most. */
+const SPILL_BATCH = 1000;
+/**
+ * Events waiting for the spill writer past which the listener stops reading
+ * (they wait in Postgres's notification queue instead), and below which it
+ * reads again: a writer slower than the notifications would otherwise hold
+ * the whole burst in memory (327 MB at 300,000 events).
+ */
+const QUEUE_HIGH = 5000;
+const QUEUE_LOW = 1000;
+/** Never given up: a spilled event exists nowhere else. */
+const RETRY = { initial_ms: 200, max_ms: 5000, max_attempts: 0 };
+
+interface Spilled {
+  readonly sink: string;
+  readonly event: BridgeEvent;
+}
+
+/**
+ * What tells the last spilled event apart when the outbox reader hands it
+ * over: the row's event_id keeps its id (a sequence value, a channel
+ * message's UUID). Not its ts: a channel message's comes back from the
+ * table in another rendering.
+ */
+const identity = (e: BridgeEvent): string => `${e.kind}\u0000${e.id}`;
+
+/**
+ * Notify mode's overflow: past `limit` events waiting in memory for a sink,
+ * new events for it are written to the outbox table for that sink only
+ * (target_sink, keeping id, txid and ts), where its outbox reader finds them.
+ *
+ * Per-row order: an event kept in memory while an earlier one of the same
+ * row sits in the table would overtake it. So once a sink spills, every new
+ * event for it is spilled too, until the reader has pushed the last spilled
+ * one into the sink's inlet; only then do new events go to memory again.
+ * That switch happens inside the reader's push, synchronously: a notification
+ * handled before it was spilled (and became the new last one, so the switch
+ * waits for it), one handled after it is pushed behind everything spilled.
+ * The reader hands spilled rows over in write order: one writer writes them
+ * in arrival order, each batch's ids taken after its xid, and the reader
+ * pushes rows by id once all lower ids are settled.
+ */
+export class NotifySpill {
+  /** Per spilling sink: the identity of the last event written for it. */
+  private readonly last = new Map<string, string>();
+  private readonly writer: SerialWriter<Spilled>;
+  private paused = false;
+
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly table: string,
+    private readonly limit: number,
+    private readonly logger: Logger,
+    /** Called after each written batch (the readers have something to read). */
+    written: () => void,
+    /** Stop / go on reading notifications, as the writer falls behind and catches up. */
+    private readonly backPressure: (pause: boolean) => void,
+  ) {
+    this.writer = new SerialWriter(
+      async (batch) => {
+        await this.insert(batch);
+        written();
+        if (this.paused && this.writer.queued <= QUEUE_LOW) this.pressure(false);
+      },
+      {
+        batch: SPILL_BATCH,
+        retry: RETRY,
+        onFailure: (batch, attempt, err) =>
+          logger.warn({ events: batch.length, attempt, err: errorMessage(err) }, 'keeping events in the outbox table failed, retrying'),
+        onLost: () => {},
+      },
+    );
+  }
+
+  /**
+   * Picks up a spill an earlier run left in the table: its sinks start
+   * spilling, since memory would overtake what is there. Run before listening.
+   */
+  async resume(sinks: readonly string[]): Promise<void> {
+    const { rows } = await this.pool.query<OutboxRow>(
+      `SELECT DISTINCT ON (o.target_sink) ${EVENT_COLUMNS}, 0 AS total
+         FROM ${this.table} o WHERE o.target_sink = ANY($1::text[]) ORDER BY o.target_sink, o.id DESC`,
+      [sinks],
+    );
+    for (const row of rows) {
+      this.last.set(row.target_sink!, identity(rowToEvent(row)));
+      this.logger.info({ sink: row.target_sink }, 'notify mode: events wait for this sink in the outbox table; new ones join them until it caught up');
+    }
+  }
+
+  /** Whether `event` for `inlet`'s sink goes to the table: the sink is spilling already, or memory holds its limit. */
+  wants(inlet: Inlet): boolean {
+    return this.last.has(inlet.name) || inlet.pending >= this.limit;
+  }
+
+  spill(sink: string, event: BridgeEvent): void {
+    if (!this.last.has(sink)) {
+      this.logger.warn({ sink, limit: this.limit }, 'notify mode: memory limit of events waiting for this sink reached; new ones wait in the outbox table until it caught up');
+    }
+    this.last.set(sink, identity(event));
+    this.writer.push({ sink, event });
+    if (!this.paused && this.writer.queued >= QUEUE_HIGH) this.pressure(true);
+  }
+
+  private pressure(pause: boolean): void {
+    this.paused = pause;
+    this.backPressure(pause);
+  }
+
+  /** The inlet the sink's outbox reader pushes to: it ends the spill once the last spilled event is in. */
+  watch(inlet: Inlet): Inlet {
+    const last = this.last;
+    const logger = this.logger;
+    return {
+      get name() {
+        return inlet.name;
+      },
+      get capacity() {
+        return inlet.capacity;
+      },
+      get pending() {
+        return inlet.pending;
+      },
+      get room() {
+        return inlet.room;
+      },
+      waitForRoom: (atLeast) => inlet.waitForRoom(atLeast),
+      push(envelope: Envelope) {
+        inlet.push(envelope);
+        if (last.get(inlet.name) === identity(envelope.event)) {
+          last.delete(inlet.name);
+          logger.info({ sink: inlet.name }, 'notify mode: every event kept in the outbox table for this sink is handed over; back to memory');
+        }
+      },
+    };
+  }
+
+  /** Resolves once every event spilled so far is in the table. */
+  flushed(): Promise<void> {
+    return this.writer.flushed();
+  }
+
+  /** The xid first, then the ids (see SettledWater); one statement for the batch, in arrival order. */
+  private async insert(batch: readonly Spilled[]): Promise<void> {
+    const col = <T>(f: (s: Spilled) => T): T[] => batch.map(f);
+    const row = (s: Spilled) => (s.event.kind === 'row' ? s.event : undefined);
+    await inTransaction(this.pool, async (db) => {
+      await db.query('SELECT pg_current_xact_id()');
+      await db.query(
+        `INSERT INTO ${this.table} (${REPLAY_COLUMNS})
+         SELECT x.event_id, x.sink, coalesce(x.txid::xid8, pg_current_xact_id()), x.ts::timestamptz, x.schema_name, x.table_name,
+                x.op::"char", x.key::json, x.data::json, x.old::json, x.channel, x.payload
+           FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[])
+                WITH ORDINALITY AS x(event_id, sink, txid, ts, schema_name, table_name, op, key, data, old, channel, payload, n)
+          ORDER BY x.n`,
+        [
+          col((s) => s.event.id),
+          col((s) => s.sink),
+          col((s) => row(s)?.txid ?? null),
+          col((s) => s.event.ts),
+          col((s) => row(s)?.schema ?? null),
+          col((s) => row(s)?.table ?? null),
+          col((s) => row(s)?.op.charAt(0) ?? null),
+          col((s) => row(s)?.key ?? null),
+          col((s) => row(s)?.data ?? null),
+          col((s) => row(s)?.old ?? null),
+          col((s) => (s.event.kind === 'channel' ? s.event.channel : null)),
+          col((s) => (s.event.kind === 'channel' ? s.event.payload : null)),
+        ],
+      );
+    });
+  }
+}

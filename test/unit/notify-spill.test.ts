@@ -1,0 +1,82 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { Envelope } from '../../src/delivery/envelope.js';
+import type { Inlet } from '../../src/delivery/inlet.js';
+import { NotifySpill } from '../../src/source/notify-spill.js';
+import { FakePool } from './support/fake-pool.js';
+import { rowEvent, silent, until } from './support/fake-sink.js';
+
+class CountingInlet implements Inlet {
+  readonly capacity = 8;
+  pending = 0;
+  readonly pushed: string[] = [];
+  constructor(readonly name: string) {}
+  get room(): number {
+    return Math.max(0, this.capacity - this.pending);
+  }
+  async waitForRoom(): Promise<void> {}
+  push(envelope: Envelope): void {
+    this.pending++;
+    this.pushed.push(envelope.event.id);
+  }
+}
+
+const envelope = (n: number): Envelope => ({ event: rowEvent(n), settle: () => {} });
+
+function setup(limit = 3) {
+  const pool = new FakePool();
+  const pauses: boolean[] = [];
+  const spill = new NotifySpill(pool.asPool(), 'pgbridge.outbox', limit, silent, () => {}, (p) => pauses.push(p));
+  return { pool, spill, pauses };
+}
+
+test('below the limit nothing spills; at it the sink spills, and only that sink', () => {
+  const { spill } = setup();
+  const a = new CountingInlet('a');
+  const b = new CountingInlet('b');
+  a.pending = 2;
+  assert.equal(spill.wants(a), false);
+  a.pending = 3;
+  assert.equal(spill.wants(a), true);
+  assert.equal(spill.wants(b), false);
+});
+
+test('once spilling, a sink keeps spilling below the limit until its reader pushed the last spilled event', async () => {
+  const { pool, spill } = setup();
+  const inlet = new CountingInlet('a');
+  const watched = spill.watch(inlet);
+  inlet.pending = 3;
+  spill.spill('a', rowEvent(1));
+  spill.spill('a', rowEvent(2));
+  inlet.pending = 0;
+  assert.equal(spill.wants(inlet), true, 'memory is free, but spilled events are still in the table');
+  watched.push(envelope(1));
+  assert.equal(spill.wants(inlet), true, 'the last spilled one is not handed over yet');
+  spill.spill('a', rowEvent(3));
+  watched.push(envelope(2));
+  assert.equal(spill.wants(inlet), true, 'event 3 came later: still spilling');
+  watched.push(envelope(3));
+  inlet.pending = 0;
+  assert.equal(spill.wants(inlet), false, 'everything spilled is in the inlet: memory again');
+  assert.deepEqual(inlet.pushed, ['1', '2', '3']);
+  await spill.flushed();
+  const insert = pool.statements.filter((s) => s.sql.includes('INSERT INTO pgbridge.outbox'));
+  assert.ok(insert.length >= 1);
+  assert.ok(pool.statements.findIndex((s) => s.sql.includes('pg_current_xact_id()') && !s.sql.includes('INSERT')) < pool.statements.indexOf(insert[0]), 'the xid before the ids');
+  assert.deepEqual(insert.flatMap((s) => s.params[0] as string[]), ['1', '2', '3'], 'in arrival order, ids kept');
+  assert.deepEqual([...new Set(insert.flatMap((s) => s.params[1] as string[]))], ['a'], 'for that sink only');
+});
+
+test('a spill an earlier run left in the table: the sink spills from the start', async () => {
+  const { pool, spill } = setup();
+  pool.answer = (sql) =>
+    sql.includes('DISTINCT ON')
+      ? [{ id: '90', event_id: '7', target_sink: 'a', txid: '1', ts: rowEvent(7).ts, schema_name: 'public', table_name: 'items', op: 'I', key: null, data: '{}', old: null, channel: null, payload: null, total: 0 }]
+      : [];
+  await spill.resume(['a', 'b']);
+  const a = new CountingInlet('a');
+  assert.equal(spill.wants(a), true);
+  assert.equal(spill.wants(new CountingInlet('b')), false);
+  spill.watch(a).push(envelope(7));
+  await until(() => !spill.wants(a), 'the spill ended');
+});
