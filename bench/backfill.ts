@@ -13,7 +13,15 @@ import pg from 'pg';
 import { BIN, freePort, pgbridgeCli, ROOT, writeConfig } from './bridge.js';
 
 const ADMIN = process.env.PGBRIDGE_TEST_PG ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-const { values } = parseArgs({ options: { rows: { type: 'string', default: '1000000' }, json: { type: 'boolean' }, chunk: { type: 'string', default: '5000' }, batch: { type: 'string', default: '500' }, rate: { type: 'string' } } });
+const { values } = parseArgs({
+  options: {
+    rows: { type: 'string', default: '1000000' },
+    json: { type: 'boolean' },
+    chunk: { type: 'string', default: '5000' },
+    batch: { type: 'string', default: '500' },
+    rate: { type: 'string' },
+  },
+});
 const ROWS = Number(values.rows);
 const WRITERS = 2;
 const BASELINE_S = 10;
@@ -28,7 +36,9 @@ async function main(): Promise<void> {
   let bridge: ReturnType<typeof spawn> | undefined;
   try {
     await db.query('CREATE TABLE accounts (id bigint PRIMARY KEY, owner text NOT NULL, balance numeric(12,2) NOT NULL, opened timestamptz NOT NULL)');
-    await db.query(`INSERT INTO accounts SELECT i, 'owner ' || i, (i % 10000) / 100.0, '2026-01-01'::timestamptz + i * interval '1 second' FROM generate_series(1, ${ROWS}) i`);
+    await db.query(
+      `INSERT INTO accounts SELECT i, 'owner ' || i, (i % 10000) / 100.0, '2026-01-01'::timestamptz + i * interval '1 second' FROM generate_series(1, ${ROWS}) i`,
+    );
     await db.query('VACUUM ANALYZE accounts');
     await db.query('CREATE TABLE activity (id bigserial PRIMARY KEY, note text NOT NULL)');
     const file = writeConfig({
@@ -81,7 +91,10 @@ async function main(): Promise<void> {
     const duringStart = inserted;
     const code = await new Promise<number | null>((resolve) => {
       const rate = values.rate === undefined ? [] : ['--rate', values.rate];
-      const child = spawn(process.execPath, [BIN, 'backfill', '-c', file, 'accounts', '--chunk', String(values.chunk), ...rate], { cwd: ROOT, stdio: ['ignore', 'ignore', 'ignore'] });
+      const child = spawn(process.execPath, [BIN, 'backfill', '-c', file, 'accounts', '--chunk', String(values.chunk), ...rate], {
+        cwd: ROOT,
+        stdio: ['ignore', 'ignore', 'ignore'],
+      });
       child.on('exit', resolve);
     });
     const backfillS = (performance.now() - started) / 1000;

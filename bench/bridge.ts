@@ -65,11 +65,15 @@ export class BridgeProcess {
     readonly metricsPort: number,
     options: BridgeOptions = {},
   ) {
-    this.bridge = new RunningBridge(configFile, {}, {
-      nodeArgs: options.profileDir ? ['--cpu-prof', '--cpu-prof-dir', options.profileDir] : [],
-      stdout: 'ignore',
-      maxLogLines: 2000,
-    });
+    this.bridge = new RunningBridge(
+      configFile,
+      {},
+      {
+        nodeArgs: options.profileDir ? ['--cpu-prof', '--cpu-prof-dir', options.profileDir] : [],
+        stdout: 'ignore',
+        maxLogLines: 2000,
+      },
+    );
     BridgeProcess.live.add(this);
     this.exited = this.bridge.exited.then((code) => {
       BridgeProcess.live.delete(this);
@@ -136,7 +140,9 @@ export class BridgeProcess {
   async deliveries(sink: string, outcome = 'delivered'): Promise<number> {
     const res = await fetch(`http://127.0.0.1:${this.metricsPort}/metrics`);
     const text = await res.text();
-    const line = text.split('\n').find((l) => l.startsWith('pgbridge_deliveries_total{') && l.includes(`sink="${sink}"`) && l.includes(`outcome="${outcome}"`));
+    const line = text
+      .split('\n')
+      .find((l) => l.startsWith('pgbridge_deliveries_total{') && l.includes(`sink="${sink}"`) && l.includes(`outcome="${outcome}"`));
     return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : 0;
   }
 

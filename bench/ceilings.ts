@@ -60,7 +60,13 @@ export async function bareListen(db: BenchDatabase, receiver: Receiver, count: n
 }
 
 /** The same bare LISTEN client under an open-loop steady rate: the latency floor of Postgres and this machine. */
-export async function bareListenSteady(db: BenchDatabase, receiver: Receiver, rate: number, txnRows: number, seconds: number): Promise<CeilingResult> {
+export async function bareListenSteady(
+  db: BenchDatabase,
+  receiver: Receiver,
+  rate: number,
+  txnRows: number,
+  seconds: number,
+): Promise<CeilingResult> {
   await receiver.reset();
   const written = await steadyLoad(db, TABLES.notify, rate, txnRows, seconds);
   const result = await timedToReceiver(receiver, written.count, written.startedAt);
@@ -107,7 +113,14 @@ export async function bareUndici(receiver: Receiver, firstId: number, count: num
  * amqplib on a confirm channel: persistent, mandatory messages with the
  * pgbridge headers, at most `window` unconfirmed (the sink's max_batch × max_in_flight).
  */
-export async function bareAmqp(url: string, exchange: string, receiver: Receiver, firstId: number, count: number, window: number): Promise<CeilingResult> {
+export async function bareAmqp(
+  url: string,
+  exchange: string,
+  receiver: Receiver,
+  firstId: number,
+  count: number,
+  window: number,
+): Promise<CeilingResult> {
   await receiver.reset();
   const connection = await amqp.connect(url);
   const channel = await connection.createConfirmChannel();
@@ -197,7 +210,15 @@ export async function bareKafka(
  * and the pgbridge headers on each message, slices of `batch` pipelined, each
  * awaiting every PubAck, `inFlight` slices at once.
  */
-export async function bareNats(servers: string, subject: string, receiver: Receiver, firstId: number, count: number, batch: number, inFlight: number): Promise<CeilingResult> {
+export async function bareNats(
+  servers: string,
+  subject: string,
+  receiver: Receiver,
+  firstId: number,
+  count: number,
+  batch: number,
+  inFlight: number,
+): Promise<CeilingResult> {
   await receiver.reset();
   // noAsyncTraces as the sink sets it: no stack-trace Errors made per request.
   const connection = await natsConnect({ servers, name: 'pgbridge bench ceiling', noAsyncTraces: true });

@@ -82,7 +82,11 @@ export interface PlanInput {
   readonly http: Receiver;
   readonly listen: Receiver;
   readonly amqp?: { readonly receiver: Receiver; readonly url: string; readonly exchange: string };
-  readonly kafka?: { readonly receiver: Receiver; readonly brokers: string[]; readonly topics: { readonly ceiling: string; readonly bridge: string } };
+  readonly kafka?: {
+    readonly receiver: Receiver;
+    readonly brokers: string[];
+    readonly topics: { readonly ceiling: string; readonly bridge: string };
+  };
   /** One JetStream stream for the ceiling's and the bridge's messages, read by one consumer. */
   readonly nats?: { readonly receiver: Receiver; readonly servers: string; readonly stream: string };
   /** The bare client and the bridge publish under `prefix` (the default topic template's shape below it). */
@@ -118,7 +122,11 @@ function fromBridge(m: RunMeasurement, extra: Record<string, unknown> = {}): Sam
     latency: m.latency,
     peakRssMb: m.peakRssMb,
     cpuPer10k: m.cpuPer10k,
-    notes: [...m.notes, ...(m.outboxLeft > 0 ? [`${m.outboxLeft} rows left in the outbox`] : []), ...(m.duplicates > 0 ? [`${m.duplicates} duplicates`] : [])],
+    notes: [
+      ...m.notes,
+      ...(m.outboxLeft > 0 ? [`${m.outboxLeft} rows left in the outbox`] : []),
+      ...(m.duplicates > 0 ? [`${m.duplicates} duplicates`] : []),
+    ],
     extra: {
       ...extra,
       seconds: m.seconds,
@@ -324,7 +332,19 @@ function ceilingScenarios(input: PlanInput, add: Add) {
     },
   );
 
-  return { insertPlain, insertOutbox, insertNotify, listenBurst, undiciSingle, undiciBatched, amqpCeiling, kafkaCeiling, natsCeiling, mqttCeiling, redisCeiling };
+  return {
+    insertPlain,
+    insertOutbox,
+    insertNotify,
+    listenBurst,
+    undiciSingle,
+    undiciBatched,
+    amqpCeiling,
+    kafkaCeiling,
+    natsCeiling,
+    mqttCeiling,
+    redisCeiling,
+  };
 }
 
 /** pgbridge itself: live bursts (notify), backlog drains (outbox), steady rates (both). */
@@ -420,15 +440,95 @@ function repeatGroups(c: Ceilings, r: BridgeRuns): Scenario[][] {
 
 function targetSpecs(n: number, c: Ceilings, r: BridgeRuns): TargetSpec[] {
   return [
-    { name: 'notify → batched webhook vs bare LISTEN', scenario: r.burstBatched, figure: 'ratio', unit: 'x', op: '>=', threshold: 0.5, detail: 'burst, insert start → last event at the receiver, both' },
-    { name: 'outbox → amqp drain vs bare confirm publisher', scenario: r.drainAmqp, figure: 'ratio', unit: 'x', op: '>=', threshold: 0.7, detail: 'drain from spawn vs publish start, both to the consumer' },
-    { name: 'outbox → nats drain vs bare JetStream publisher', scenario: r.drainNats, figure: 'ratio', unit: 'x', op: '>=', threshold: 0.7, detail: 'drain from spawn vs publish start, PubAck each, both to the consumer' },
-    { name: 'outbox → kafka drain vs bare producer', scenario: r.drainKafka, figure: 'ratio', unit: 'x', op: '>=', threshold: 0.7, detail: 'drain from spawn vs first send, both to the consumer' },
-    { name: 'outbox → mqtt drain vs bare MQTT.js publisher', scenario: r.drainMqtt, figure: 'ratio', unit: 'x', op: '>=', threshold: 0.7, detail: 'drain from spawn vs first publish, QoS 1, both to the subscriber' },
-    { name: 'outbox → redis drain vs bare node-redis', scenario: r.drainRedis, figure: 'ratio', unit: 'x', op: '>=', threshold: 0.7, detail: 'drain from spawn vs first MULTI, both to an XREAD consumer' },
-    { name: 'webhook single events vs bare undici (same concurrency)', scenario: r.drainSingle, figure: 'ratio', unit: 'x', op: '>=', threshold: 0.7, detail: `outbox drain, ${WEBHOOK_IN_FLIGHT} in flight both` },
-    { name: 'commit → webhook p99, 1,000 ev/s, notify', scenario: r.steadyNotify, figure: 'p99', unit: 'ms', op: '<=', threshold: 25, detail: 'single-row txns, webhook single' },
-    { name: 'commit → webhook p99, 1,000 ev/s, outbox', scenario: r.steadyOutbox, figure: 'p99', unit: 'ms', op: '<=', threshold: 50, detail: 'single-row txns, webhook single' },
-    { name: 'insert rate with outbox trigger vs none', scenario: c.insertOutbox, figure: 'ratio', unit: 'x', op: '>=', threshold: 0.4, detail: `${n} rows, 500-row txns, median of repeats` },
+    {
+      name: 'notify → batched webhook vs bare LISTEN',
+      scenario: r.burstBatched,
+      figure: 'ratio',
+      unit: 'x',
+      op: '>=',
+      threshold: 0.5,
+      detail: 'burst, insert start → last event at the receiver, both',
+    },
+    {
+      name: 'outbox → amqp drain vs bare confirm publisher',
+      scenario: r.drainAmqp,
+      figure: 'ratio',
+      unit: 'x',
+      op: '>=',
+      threshold: 0.7,
+      detail: 'drain from spawn vs publish start, both to the consumer',
+    },
+    {
+      name: 'outbox → nats drain vs bare JetStream publisher',
+      scenario: r.drainNats,
+      figure: 'ratio',
+      unit: 'x',
+      op: '>=',
+      threshold: 0.7,
+      detail: 'drain from spawn vs publish start, PubAck each, both to the consumer',
+    },
+    {
+      name: 'outbox → kafka drain vs bare producer',
+      scenario: r.drainKafka,
+      figure: 'ratio',
+      unit: 'x',
+      op: '>=',
+      threshold: 0.7,
+      detail: 'drain from spawn vs first send, both to the consumer',
+    },
+    {
+      name: 'outbox → mqtt drain vs bare MQTT.js publisher',
+      scenario: r.drainMqtt,
+      figure: 'ratio',
+      unit: 'x',
+      op: '>=',
+      threshold: 0.7,
+      detail: 'drain from spawn vs first publish, QoS 1, both to the subscriber',
+    },
+    {
+      name: 'outbox → redis drain vs bare node-redis',
+      scenario: r.drainRedis,
+      figure: 'ratio',
+      unit: 'x',
+      op: '>=',
+      threshold: 0.7,
+      detail: 'drain from spawn vs first MULTI, both to an XREAD consumer',
+    },
+    {
+      name: 'webhook single events vs bare undici (same concurrency)',
+      scenario: r.drainSingle,
+      figure: 'ratio',
+      unit: 'x',
+      op: '>=',
+      threshold: 0.7,
+      detail: `outbox drain, ${WEBHOOK_IN_FLIGHT} in flight both`,
+    },
+    {
+      name: 'commit → webhook p99, 1,000 ev/s, notify',
+      scenario: r.steadyNotify,
+      figure: 'p99',
+      unit: 'ms',
+      op: '<=',
+      threshold: 25,
+      detail: 'single-row txns, webhook single',
+    },
+    {
+      name: 'commit → webhook p99, 1,000 ev/s, outbox',
+      scenario: r.steadyOutbox,
+      figure: 'p99',
+      unit: 'ms',
+      op: '<=',
+      threshold: 50,
+      detail: 'single-row txns, webhook single',
+    },
+    {
+      name: 'insert rate with outbox trigger vs none',
+      scenario: c.insertOutbox,
+      figure: 'ratio',
+      unit: 'x',
+      op: '>=',
+      threshold: 0.4,
+      detail: `${n} rows, 500-row txns, median of repeats`,
+    },
   ];
 }

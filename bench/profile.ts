@@ -126,7 +126,15 @@ export function summarizeProfile(file: string, top = 20): ProfileSummary {
       .sort((a, b) => b[1] - a[1])
       .slice(0, n)
       .map(([name, ms]) => ({ name, ms, pct: (100 * ms) / Math.max(1, busyMs) }));
-  return { file, totalMs, idleMs, byCategory: rank(byCategory, 10), topSelf: rank(selfByName, top), byModule: rank(selfByModule, 12), pgbridgeInclusive: rank(inclusive, top) };
+  return {
+    file,
+    totalMs,
+    idleMs,
+    byCategory: rank(byCategory, 10),
+    topSelf: rank(selfByName, top),
+    byModule: rank(selfByModule, 12),
+    pgbridgeInclusive: rank(inclusive, top),
+  };
 }
 
 export function renderProfile(s: ProfileSummary): string {

@@ -149,9 +149,13 @@ async function start(spec: ReceiverSpec): Promise<Record<string, unknown>> {
       await channel.assertExchange(spec.exchange, 'topic', { durable: true });
       const { queue } = await channel.assertQueue('', { exclusive: true, autoDelete: true });
       await channel.bindQueue(queue, spec.exchange, '#');
-      await channel.consume(queue, (message) => {
-        if (message) noteJson(message.content.toString('utf8'), monoMs());
-      }, { noAck: true });
+      await channel.consume(
+        queue,
+        (message) => {
+          if (message) noteJson(message.content.toString('utf8'), monoMs());
+        },
+        { noAck: true },
+      );
       stopHandlers.push(async () => {
         await channel.deleteExchange(spec.exchange).catch(() => {});
         await connection.close().catch(() => {});
@@ -213,7 +217,12 @@ async function start(spec: ReceiverSpec): Promise<Record<string, unknown>> {
       let reading = true;
       const loop = (async () => {
         while (reading) {
-          const replies = (await reader.xRead([...last].map(([key, id]) => ({ key, id })), { BLOCK: 100, COUNT: 5000 }).catch(() => null)) as Array<{ name: string; messages: Array<{ id: string; message: Record<string, string> }> }> | null;
+          type StreamReply = Array<{ name: string; messages: Array<{ id: string; message: Record<string, string> }> }>;
+          const read: Promise<unknown> = reader.xRead(
+            [...last].map(([key, id]) => ({ key, id })),
+            { BLOCK: 100, COUNT: 5000 },
+          );
+          const replies = (await read.catch(() => null)) as StreamReply | null;
           const at = monoMs();
           for (const { name, messages } of replies ?? []) {
             for (const { id, message } of messages) {

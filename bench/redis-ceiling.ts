@@ -12,7 +12,15 @@ import { eventBody, TABLES } from './workloads.js';
 
 const WAIT_MS = 120_000;
 
-export async function bareRedis(url: string, stream: string, receiver: Receiver, firstId: number, count: number, batch: number, inFlight: number): Promise<CeilingResult> {
+export async function bareRedis(
+  url: string,
+  stream: string,
+  receiver: Receiver,
+  firstId: number,
+  count: number,
+  batch: number,
+  inFlight: number,
+): Promise<CeilingResult> {
   await receiver.reset();
   const client = createClient({ url, disableOfflineQueue: true, socket: { reconnectStrategy: false } });
   client.on('error', () => undefined);

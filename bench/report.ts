@@ -38,10 +38,24 @@ export const targetMet = (t: Target): boolean | undefined =>
   t.measured === undefined || Number.isNaN(t.measured) ? undefined : t.op === '>=' ? t.measured >= t.threshold : t.measured <= t.threshold;
 
 const num = (v: number | undefined, digits = 0): string => (v === undefined || Number.isNaN(v) ? '—' : v.toFixed(digits));
-const thousands = (v: number | undefined): string =>
-  v === undefined || Number.isNaN(v) ? '—' : Math.round(v).toLocaleString('en-US');
+const thousands = (v: number | undefined): string => (v === undefined || Number.isNaN(v) ? '—' : Math.round(v).toLocaleString('en-US'));
 
-const HEADER = ['#', 'workload', 'mode', 'sink / client', 'events', 'runs', 'events/s', 'ceiling', 'ratio', 'p50 ms', 'p99 ms', 'max ms', 'peak RSS MB', 'CPU s/10k ev'];
+const HEADER = [
+  '#',
+  'workload',
+  'mode',
+  'sink / client',
+  'events',
+  'runs',
+  'events/s',
+  'ceiling',
+  'ratio',
+  'p50 ms',
+  'p99 ms',
+  'max ms',
+  'peak RSS MB',
+  'CPU s/10k ev',
+];
 
 function cells(row: ResultRow, index: number): string[] {
   const ratio = ratioOf(row);
@@ -77,7 +91,11 @@ function targetCells(t: Target): string[] {
 /** `right`: indexes of the columns aligned right (numbers). */
 function textTable(header: string[], rows: string[][], right: ReadonlySet<number> = new Set()): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (r: string[]): string => r.map((c, i) => (right.has(i) ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ').trimEnd();
+  const line = (r: string[]): string =>
+    r
+      .map((c, i) => (right.has(i) ? c.padStart(widths[i]) : c.padEnd(widths[i])))
+      .join('  ')
+      .trimEnd();
   return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
 }
 
@@ -110,10 +128,13 @@ function outageLines(outage: Record<string, unknown> | undefined): string[] {
 /** One line per row with the figures the table has no column for. */
 function detailLines(rows: readonly ResultRow[]): string[] {
   return rows.flatMap((r) => {
-    const x = (r.extra ?? {}) as Record<string, unknown>;
-    const n = (k: string): number | undefined => (typeof x[k] === 'number' ? (x[k] as number) : undefined);
+    const x = r.extra ?? {};
+    const n = (k: string): number | undefined => (typeof x[k] === 'number' ? x[k] : undefined);
     const parts: string[] = [];
-    if (n('insertS') !== undefined) parts.push(`inserts took ${n('insertS')!.toFixed(2)} s${n('tailS') !== undefined ? `, last event ${n('tailS')!.toFixed(2)} s after the last COMMIT` : ''}`);
+    if (n('insertS') !== undefined)
+      parts.push(
+        `inserts took ${n('insertS')!.toFixed(2)} s${n('tailS') !== undefined ? `, last event ${n('tailS')!.toFixed(2)} s after the last COMMIT` : ''}`,
+      );
     if (n('firstEventS') !== undefined) {
       const after = n('rateAfterFirst');
       const ratio = after !== undefined && r.ceilingRate ? ` (${(after / r.ceilingRate).toFixed(2)} of the ceiling)` : '';
@@ -124,7 +145,8 @@ function detailLines(rows: readonly ResultRow[]): string[] {
     if (warm?.p99 !== undefined) parts.push(`warm-up p99 ${warm.p99.toFixed(1)} ms`);
     if (n('achievedInsertRate') !== undefined) parts.push(`inserts achieved ${thousands(n('achievedInsertRate'))} rows/s`);
     const runs = x.runs as Array<{ rate: number; p99?: number }> | undefined;
-    if (runs && runs.length > 1) parts.push(`runs: ${runs.map((run) => (r.kind === 'steady' ? `p99 ${num(run.p99, 1)}` : thousands(run.rate))).join(', ')}`);
+    if (runs && runs.length > 1)
+      parts.push(`runs: ${runs.map((run) => (r.kind === 'steady' ? `p99 ${num(run.p99, 1)}` : thousands(run.rate))).join(', ')}`);
     return parts.length ? [`${r.key}: ${parts.join('; ')}`] : [];
   });
 }

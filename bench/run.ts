@@ -50,8 +50,26 @@ if (args.help) {
 }
 
 const SCALE = args.quick
-  ? { burst: 10_000, txnRows: 500, steadyS: 5, steadyWarmS: 1, outageS: 10, warmS: 2, repeats: 1, label: '--quick: 10,000-event bursts, 5 s steady, 10 s outage, no repeats' }
-  : { burst: 50_000, txnRows: 500, steadyS: 10, steadyWarmS: 2, outageS: 60, warmS: 3, repeats: 3, label: 'full: 50,000-event bursts, 10 s steady, 60 s outage' };
+  ? {
+      burst: 10_000,
+      txnRows: 500,
+      steadyS: 5,
+      steadyWarmS: 1,
+      outageS: 10,
+      warmS: 2,
+      repeats: 1,
+      label: '--quick: 10,000-event bursts, 5 s steady, 10 s outage, no repeats',
+    }
+  : {
+      burst: 50_000,
+      txnRows: 500,
+      steadyS: 10,
+      steadyWarmS: 2,
+      outageS: 60,
+      warmS: 3,
+      repeats: 3,
+      label: 'full: 50,000-event bursts, 10 s steady, 60 s outage',
+    };
 
 const AMQP_URL = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
 const NATS_SERVERS = process.env.NATS_SERVERS ?? '127.0.0.1:4222';
@@ -144,7 +162,9 @@ async function startReceivers(db: BenchDatabase, notes: string[], into: Receiver
   const http = await started(await Receiver.start({ kind: 'http' }));
   const listen = await started(await Receiver.start({ kind: 'listen', url: db.url, channel: 'pgbridge' }));
   const exchange = `pgbridge_bench_${process.pid}`;
-  const amqp = amqpOk ? { receiver: await started(await Receiver.start({ kind: 'amqp', url: AMQP_URL, exchange })), url: AMQP_URL, exchange } : undefined;
+  const amqp = amqpOk
+    ? { receiver: await started(await Receiver.start({ kind: 'amqp', url: AMQP_URL, exchange })), url: AMQP_URL, exchange }
+    : undefined;
   let kafka: Receivers['kafka'];
   if (kafkaOk) {
     const brokers = await kafkaBrokers();
@@ -155,17 +175,30 @@ async function startReceivers(db: BenchDatabase, notes: string[], into: Receiver
   }
   const stream = `pgbridge_bench_${process.pid}`;
   const nats = sinkTypeAccepted('nats', db.url, { url: `nats://${NATS_SERVERS}` })
-    ? { receiver: await started(await Receiver.start({ kind: 'nats', servers: NATS_SERVERS, stream, subjects: [`${stream}.>`] })), servers: NATS_SERVERS, stream }
+    ? {
+        receiver: await started(await Receiver.start({ kind: 'nats', servers: NATS_SERVERS, stream, subjects: [`${stream}.>`] })),
+        servers: NATS_SERVERS,
+        stream,
+      }
     : undefined;
   const mqttAt = sinkTypeAccepted('mqtt', db.url, { url: 'mqtt://127.0.0.1:1883' }) ? await mqttUrl(notes) : undefined;
   const prefix = `bench/${process.pid}`;
-  const mqtt = mqttAt === undefined ? undefined : { receiver: await started(await Receiver.start({ kind: 'mqtt', url: mqttAt, filter: `${prefix}/#` })), url: mqttAt, prefix };
+  const mqtt =
+    mqttAt === undefined
+      ? undefined
+      : { receiver: await started(await Receiver.start({ kind: 'mqtt', url: mqttAt, filter: `${prefix}/#` })), url: mqttAt, prefix };
   const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
   const streams = { ceiling: `bench:ceiling:${process.pid}`, bridge: `bench:bridge:${process.pid}` };
   const redis = sinkTypeAccepted('redis', db.url, { url: redisUrl })
-    ? { receiver: await started(await Receiver.start({ kind: 'redis', url: redisUrl, streams: [streams.ceiling, streams.bridge] })), url: redisUrl, streams }
+    ? {
+        receiver: await started(await Receiver.start({ kind: 'redis', url: redisUrl, streams: [streams.ceiling, streams.bridge] })),
+        url: redisUrl,
+        streams,
+      }
     : undefined;
-  log(`receivers up (webhook ${http.url}; amqp ${amqpOk ? 'yes' : 'no'}; kafka ${kafka ? kafka.brokers.join(',') : 'no'}; nats ${nats ? 'yes' : 'no'}; mqtt ${mqttAt ?? 'no'}; redis ${redis ? 'yes' : 'no'})`);
+  log(
+    `receivers up (webhook ${http.url}; amqp ${amqpOk ? 'yes' : 'no'}; kafka ${kafka ? kafka.brokers.join(',') : 'no'}; nats ${nats ? 'yes' : 'no'}; mqtt ${mqttAt ?? 'no'}; redis ${redis ? 'yes' : 'no'})`,
+  );
   return { http, listen, amqp, kafka, nats, mqtt, redis, all: into };
 }
 
@@ -175,7 +208,7 @@ async function runOnce(s: Scenario, results: Results): Promise<void> {
   log(`${s.key}${round > 1 ? ` (run ${round})` : ''}`);
   const sample = await s.run();
   const load = os.loadavg()[0];
-  (sample.extra as Record<string, unknown>).loadavg1 = load;
+  sample.extra.loadavg1 = load;
   results.add(s, sample, (monoMs() - t0) / 1000);
   log(`  ${describe(s, sample, results.samples)}, load ${load.toFixed(1)}${sample.notes.length ? ` — ${sample.notes.join('; ')}` : ''}`);
 }
@@ -192,7 +225,9 @@ async function outagePass(plan: Plan, ctx: BenchContext): Promise<Record<string,
   const outageS = Math.max(Math.min(SCALE.outageS, MIN_OUTAGE_S), Math.min(SCALE.outageS, leftS));
   log(`outage: outbox → webhook batched, ${outageS} s${outageS < SCALE.outageS ? ` (shortened from ${SCALE.outageS} s: time budget)` : ''}`);
   const o = await outage(ctx, plan.outageSink, 1000, SCALE.warmS, outageS);
-  log(`  RSS before ${o.rssBeforeMb.toFixed(0)} MB, peak during ${o.rssPeakDuringMb.toFixed(0)} MB, after ${o.rssAfterMb.toFixed(0)} MB; recovered in ${o.recoverS.toFixed(1)} s`);
+  log(
+    `  RSS before ${o.rssBeforeMb.toFixed(0)} MB, peak during ${o.rssPeakDuringMb.toFixed(0)} MB, after ${o.rssAfterMb.toFixed(0)} MB; recovered in ${o.recoverS.toFixed(1)} s`,
+  );
   return { ...o };
 }
 
@@ -230,7 +265,13 @@ async function soakMain(minutes: number): Promise<void> {
   log(`soak: outbox → webhook single, ${SOAK_TXN_ROWS}-row txns at ${SOAK_RATE} rows/s for ${minutes} min, database ${db.name}`);
   try {
     const result = await soak({ db, log }, { label: 'webhook single', config: { type: 'webhook', url: http.url }, receiver: http }, minutes);
-    const meta = { date: new Date().toISOString().slice(0, 10), cpus: os.cpus().length, node: process.version, postgres: await postgresVersion(), loadavg: os.loadavg() };
+    const meta = {
+      date: new Date().toISOString().slice(0, 10),
+      cpus: os.cpus().length,
+      node: process.version,
+      postgres: await postgresVersion(),
+      loadavg: os.loadavg(),
+    };
     if (args.json) console.log(JSON.stringify({ meta, soak: result }, null, 2));
     else console.log(`${renderSoak(result)}\nload average at the end ${meta.loadavg.map((l) => l.toFixed(1)).join(' ')} (${meta.cpus} CPUs)`);
   } finally {
@@ -324,11 +365,13 @@ function ceilingRate(s: Scenario, samples: ReadonlyMap<Scenario, Sample[]>): { n
 function describe(s: Scenario, sample: Sample, samples: ReadonlyMap<Scenario, Sample[]>): string {
   const c = ceilingRate(s, samples);
   const parts = [`${Math.round(sample.rate)} ev/s${c ? ` (${(sample.rate / c.rate).toFixed(2)} of ${Math.round(c.rate)})` : ''}`];
-  if (sample.latency) parts.push(`p50 ${sample.latency.p50.toFixed(1)} / p99 ${sample.latency.p99.toFixed(1)} / max ${sample.latency.max.toFixed(1)} ms`);
+  if (sample.latency)
+    parts.push(`p50 ${sample.latency.p50.toFixed(1)} / p99 ${sample.latency.p99.toFixed(1)} / max ${sample.latency.max.toFixed(1)} ms`);
   if (sample.peakRssMb !== undefined) parts.push(`peak RSS ${sample.peakRssMb.toFixed(0)} MB, CPU ${sample.cpuPer10k?.toFixed(2)} s/10k`);
   const x = sample.extra as Record<string, number | undefined>;
   if (x.insertS !== undefined) parts.push(`inserts ${x.insertS.toFixed(2)} s${x.tailS !== undefined ? ` + tail ${x.tailS.toFixed(2)} s` : ''}`);
-  if (x.firstEventS !== undefined) parts.push(`first event ${x.firstEventS.toFixed(2)} s after spawn, then ${Math.round(x.rateAfterFirst ?? 0)} ev/s`);
+  if (x.firstEventS !== undefined)
+    parts.push(`first event ${x.firstEventS.toFixed(2)} s after spawn, then ${Math.round(x.rateAfterFirst ?? 0)} ev/s`);
   if (x.pgTransactions !== undefined) parts.push(`${x.pgTransactions} Postgres txns`);
   const warm = sample.extra.warmup as LatencySummary | undefined;
   if (warm) parts.push(`warm-up p99 ${warm.p99.toFixed(1)} ms`);
@@ -376,14 +419,30 @@ function buildTargets(plan: Plan, rows: ReadonlyMap<Scenario, ResultRow>, burst:
   const bursts = [...rows.values()].filter((r) => (r.kind === 'burst' || r.kind === 'drain') && r.peakRssMb !== undefined);
   const worst = bursts.reduce<ResultRow | undefined>((w, r) => (!w || r.peakRssMb! > w.peakRssMb! ? r : w), undefined);
   return [
-    ...plan.targets.map(({ name, scenario, figure, unit, op, threshold, detail }) => ({ name, measured: measured(scenario, figure), unit, op, threshold, detail })),
-    { name: `peak RSS at the ${burst / 1000}k burst`, measured: worst?.peakRssMb, unit: 'MB', op: '<=', threshold: 200, detail: `worst of the burst/drain runs (${worst?.key ?? '—'}), VmHWM` },
+    ...plan.targets.map(({ name, scenario, figure, unit, op, threshold, detail }) => ({
+      name,
+      measured: measured(scenario, figure),
+      unit,
+      op,
+      threshold,
+      detail,
+    })),
+    {
+      name: `peak RSS at the ${burst / 1000}k burst`,
+      measured: worst?.peakRssMb,
+      unit: 'MB',
+      op: '<=',
+      threshold: 200,
+      detail: `worst of the burst/drain runs (${worst?.key ?? '—'}), VmHWM`,
+    },
   ];
 }
 
 async function postgresVersion(): Promise<string> {
   try {
-    return execFileSync('psql', [process.env.PGBRIDGE_TEST_PG ?? 'postgres://postgres@127.0.0.1:5432/postgres', '-Atc', 'SHOW server_version']).toString().trim();
+    return execFileSync('psql', [process.env.PGBRIDGE_TEST_PG ?? 'postgres://postgres@127.0.0.1:5432/postgres', '-Atc', 'SHOW server_version'])
+      .toString()
+      .trim();
   } catch {
     return 'unknown';
   }

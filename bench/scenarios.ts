@@ -72,7 +72,11 @@ export async function startBridge(ctx: BenchContext, mode: Mode, sink: SinkSetup
 }
 
 /** Waits for `count` events at the receiver, or (stdout) for `count` deliveries in /metrics. */
-async function waitDelivered(bridge: BridgeProcess, sink: SinkSetup, count: number): Promise<{ count: number; duplicates: number; firstAt: number; lastAt: number }> {
+async function waitDelivered(
+  bridge: BridgeProcess,
+  sink: SinkSetup,
+  count: number,
+): Promise<{ count: number; duplicates: number; firstAt: number; lastAt: number }> {
   if (sink.receiver) return sink.receiver.wait(count, WAIT_MS);
   const deadline = monoMs() + WAIT_MS;
   let firstAt = Number.NaN;
@@ -94,7 +98,10 @@ async function latencies(ctx: BenchContext, sink: SinkSetup, written: Written): 
     const offset = ids[i] - written.firstId;
     if (offset < 0 || offset >= written.count) continue;
     values.push(times[i] - written.commitAt[offset]);
-    if (ctx.dumpFile) csv.push(`${ids[i]},${(written.commitAt[offset] - written.startedAt).toFixed(3)},${(times[i] - written.startedAt).toFixed(3)},${(times[i] - written.commitAt[offset]).toFixed(3)}`);
+    if (ctx.dumpFile)
+      csv.push(
+        `${ids[i]},${(written.commitAt[offset] - written.startedAt).toFixed(3)},${(times[i] - written.startedAt).toFixed(3)},${(times[i] - written.commitAt[offset]).toFixed(3)}`,
+      );
   }
   if (ctx.dumpFile) writeFileSync(ctx.dumpFile, csv.join('\n') + '\n');
   return summarize(values);
@@ -102,7 +109,9 @@ async function latencies(ctx: BenchContext, sink: SinkSetup, written: Written): 
 
 /** Transactions committed in the bench database (every autocommit query counts one). */
 async function committedTransactions(ctx: BenchContext): Promise<number> {
-  const { rows } = await ctx.db.query<{ xacts: string }>('SELECT xact_commit::text AS xacts FROM pg_stat_database WHERE datname = current_database()');
+  const { rows } = await ctx.db.query<{ xacts: string }>(
+    'SELECT xact_commit::text AS xacts FROM pg_stat_database WHERE datname = current_database()',
+  );
   return Number(rows[0].xacts);
 }
 

@@ -46,7 +46,9 @@ export interface SoakResult {
 
 const mb = (bytes: string): number => Number(bytes) / 2 ** 20;
 
-async function tableFigures(ctx: BenchContext): Promise<Pick<SoakMinute, 'tableMb' | 'indexMb' | 'deadTuples' | 'liveTuples' | 'deliveriesMb' | 'horizonAge'>> {
+async function tableFigures(
+  ctx: BenchContext,
+): Promise<Pick<SoakMinute, 'tableMb' | 'indexMb' | 'deadTuples' | 'liveTuples' | 'deliveriesMb' | 'horizonAge'>> {
   const { rows } = await ctx.db.query<{ total: string; idx: string; dead: string; live: string; deliveries: string; horizon: string | null }>(
     `SELECT pg_total_relation_size($1::regclass)::text AS total, pg_indexes_size($1::regclass)::text AS idx,
             coalesce(s.n_dead_tup, 0)::text AS dead, coalesce(s.n_live_tup, 0)::text AS live,

@@ -29,7 +29,13 @@ const WAL_TABLE = 'bench_wal';
  * for `seconds`: the writer stamps each row after its COMMIT returns, the
  * webhook (in this process, answering 204 at once) when its request arrives.
  */
-async function webhookLatency(db: BenchDatabase, slot: string, publication: string, rate: number, seconds: number): Promise<{ p50: number; p99: number; max: number; warmUpP99: number; received: number; sent: number }> {
+async function webhookLatency(
+  db: BenchDatabase,
+  slot: string,
+  publication: string,
+  rate: number,
+  seconds: number,
+): Promise<{ p50: number; p99: number; max: number; warmUpP99: number; received: number; sent: number }> {
   const arrived = new Map<number, number>();
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -70,7 +76,10 @@ async function webhookLatency(db: BenchDatabase, slot: string, publication: stri
       const wait = due - monoMs();
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));
       const a = first + k * txRows;
-      await writer.query(`INSERT INTO public.${WAL_TABLE} (id, account, status, amount, note) SELECT g, g % 1000, 'new', 1.5, 'latency row' FROM generate_series($1::bigint, $2::bigint) g`, [a, a + txRows - 1]);
+      await writer.query(
+        `INSERT INTO public.${WAL_TABLE} (id, account, status, amount, note) SELECT g, g % 1000, 'new', 1.5, 'latency row' FROM generate_series($1::bigint, $2::bigint) g`,
+        [a, a + txRows - 1],
+      );
       const at = monoMs();
       for (let id = a; id < a + txRows; id++) committed.set(id, at);
     }
@@ -184,7 +193,10 @@ async function main(): Promise<void> {
     step('drain: wal');
     const walTarget = (await db.query<{ lsn: string }>(`SELECT pg_current_wal_lsn()::text AS lsn`)).rows[0].lsn;
     const walDrain = await drainRate(walConfig, DRAIN_ROWS, 'streaming changes', async () => {
-      const { rows } = await db.query<{ done: boolean }>(`SELECT confirmed_flush_lsn >= $1::pg_lsn AS done FROM pg_replication_slots WHERE slot_name = $2`, [walTarget, slot]);
+      const { rows } = await db.query<{ done: boolean }>(
+        `SELECT confirmed_flush_lsn >= $1::pg_lsn AS done FROM pg_replication_slots WHERE slot_name = $2`,
+        [walTarget, slot],
+      );
       return rows[0]?.done === true;
     });
 
@@ -212,9 +224,17 @@ async function main(): Promise<void> {
     const ratio = median(wal) / median(plain);
     const rows = [
       ['insert rate, 500-row transactions, no capture', `${fmt(median(plain))} rows/s`, ''],
-      ['insert rate, wal capture (bridge streaming)', `${fmt(median(wal))} rows/s`, `${ratio.toFixed(2)} of no capture (target ≥ 0.9: ${ratio >= 0.9 ? 'met' : 'NOT MET'})`],
+      [
+        'insert rate, wal capture (bridge streaming)',
+        `${fmt(median(wal))} rows/s`,
+        `${ratio.toFixed(2)} of no capture (target ≥ 0.9: ${ratio >= 0.9 ? 'met' : 'NOT MET'})`,
+      ],
       ['drain, bare pgoutput consumer (decode only)', `${fmt(bare)} ev/s`, ''],
-      ['drain, wal → stdout', `${fmt(walDrain)} ev/s`, `${(walDrain / bare).toFixed(2)} of bare (target ≥ 0.7: ${walDrain / bare >= 0.7 ? 'met' : 'NOT MET'})`],
+      [
+        'drain, wal → stdout',
+        `${fmt(walDrain)} ev/s`,
+        `${(walDrain / bare).toFixed(2)} of bare (target ≥ 0.7: ${walDrain / bare >= 0.7 ? 'met' : 'NOT MET'})`,
+      ],
       ['drain, outbox → stdout', `${fmt(outboxRate)} ev/s`, `wal is ${(walDrain / outboxRate).toFixed(2)}× outbox`],
       [
         'commit → webhook batched, 1,000 rows/s (10-row transactions)',
@@ -226,7 +246,9 @@ async function main(): Promise<void> {
     for (const r of rows) process.stdout.write(`| ${r.join(' | ')} |\n`);
   } finally {
     for (const bridge of BridgeProcess.live) await bridge.stop();
-    await db.query(`SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE database = current_database() AND active_pid IS NOT NULL`).catch(() => {});
+    await db
+      .query(`SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE database = current_database() AND active_pid IS NOT NULL`)
+      .catch(() => {});
     await new Promise((r) => setTimeout(r, 500));
     await db.query(`SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = current_database()`).catch(() => {});
     await db.drop();

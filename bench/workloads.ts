@@ -60,7 +60,11 @@ export async function createBenchDatabase(): Promise<BenchDatabase> {
     },
     async clean() {
       const { rows } = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM pgbridge.outbox_${INSTANCES.outbox}`);
-      await db.query(`TRUNCATE ${Object.values(TABLES).map((t) => `public.${t}`).join(', ')}, pgbridge.outbox_${INSTANCES.outbox}, pgbridge.outbox_${INSTANCES.notify}`);
+      await db.query(
+        `TRUNCATE ${Object.values(TABLES)
+          .map((t) => `public.${t}`)
+          .join(', ')}, pgbridge.outbox_${INSTANCES.outbox}, pgbridge.outbox_${INSTANCES.notify}`,
+      );
       return { outboxLeft: rows[0].n };
     },
   };

@@ -114,7 +114,10 @@ export class Bridge {
     pool.on('error', (err) => this.log.warn({ err: errorMessage(err) }, 'idle Postgres connection lost'));
     const stopGauges = sampleGauges(pool, this.table, this.metrics);
     const deadLetters = new DeadLetterWriter(pool, this.config.instance, this.logger.child({ component: 'outbox' }));
-    const routes = new Router(this.config.routes, this.config.sinks.map((s) => s.name));
+    const routes = new Router(
+      this.config.routes,
+      this.config.sinks.map((s) => s.name),
+    );
     // Set when delivery stopped because the lock's connection was lost: the next phase's listener ends an outage.
     let notListeningSince: number | undefined;
     try {

@@ -42,11 +42,7 @@ export class ConfigError extends BridgeError {
     readonly file: string,
     readonly problems: readonly { path: string; message: string }[],
   ) {
-    super(
-      `${file}: ` + problems.map((p) => (p.path ? `${p.path}: ${p.message}` : p.message)).join('; '),
-      'PGBRIDGE_CONFIG',
-      false,
-    );
+    super(`${file}: ` + problems.map((p) => (p.path ? `${p.path}: ${p.message}` : p.message)).join('; '), 'PGBRIDGE_CONFIG', false);
   }
 }
 

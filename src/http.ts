@@ -50,9 +50,17 @@ export function startHttp(
     if (!(await auth.allows(req))) {
       if (path === '/' && method !== 'POST') {
         const page = loginPage(/[?&]wrong\b/.test(req.url ?? ''));
-        res.writeHead(401, { ...SECURITY_HEADERS, 'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'", 'content-type': page.type }).end(page.body);
+        res
+          .writeHead(401, {
+            ...SECURITY_HEADERS,
+            'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
+            'content-type': page.type,
+          })
+          .end(page.body);
       } else {
-        res.writeHead(401, { 'www-authenticate': 'Bearer realm="pgbridge"', 'content-type': 'application/json' }).end('{"error":"unauthorized: give Authorization: Bearer <http.token>"}');
+        res
+          .writeHead(401, { 'www-authenticate': 'Bearer realm="pgbridge"', 'content-type': 'application/json' })
+          .end('{"error":"unauthorized: give Authorization: Bearer <http.token>"}');
       }
       return;
     }
@@ -87,7 +95,10 @@ export function startHttp(
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port, options.host, () => {
-      logger.info({ port: options.port, host: options.host, console: consoleRoutes !== undefined, token: auth.enabled }, 'HTTP endpoint: / (console) /livez /readyz /metrics');
+      logger.info(
+        { port: options.port, host: options.host, console: consoleRoutes !== undefined, token: auth.enabled },
+        'HTTP endpoint: / (console) /livez /readyz /metrics',
+      );
       resolve(server);
     });
   });

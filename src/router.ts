@@ -63,10 +63,7 @@ export class Router implements Routes {
       const hit =
         event.kind === 'channel'
           ? from.kind === 'channel' && from.channel === event.channel
-          : from.kind === 'table' &&
-            from.table.schema === event.schema &&
-            from.table.table === event.table &&
-            from.ops.has(lowerOp(event.op));
+          : from.kind === 'table' && from.table.schema === event.schema && from.table.table === event.table && from.ops.has(lowerOp(event.op));
       if (hit) route.to.forEach((name) => matched.add(name));
     }
     // Keep config order, so output does not depend on route order.

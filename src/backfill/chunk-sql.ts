@@ -24,7 +24,11 @@ function after(key: readonly KeyColumn[], firstParam: number, op: '>' | '<='): s
 /** Params: the last key's values (when `lastKey`), then the bound's (when `bound`). */
 function where(source: ChunkSource, lastKey: boolean, bound: boolean): string {
   const n = source.key.length;
-  const parts = [...(lastKey ? [after(source.key, 1, '>')] : []), ...(bound ? [after(source.key, lastKey ? n + 1 : 1, '<=')] : []), ...source.conditions];
+  const parts = [
+    ...(lastKey ? [after(source.key, 1, '>')] : []),
+    ...(bound ? [after(source.key, lastKey ? n + 1 : 1, '<=')] : []),
+    ...source.conditions,
+  ];
   return parts.length > 0 ? `WHERE ${parts.join(' AND ')}` : '';
 }
 
@@ -53,7 +57,10 @@ export function boundSql(source: ChunkSource, lastKey: boolean): string {
 export function chunkCte(source: ChunkSource, lastKey: boolean, bound: boolean): string {
   const w = where(source, lastKey, bound);
   return `chunk AS (
-  SELECT ${source.key.map((k, i) => `r.${ident(k.name)} AS k${i}`).join(', ')}, ${keyJson('r', source.key.map((k) => k.name))} AS key, ${rowJson('r', source.columns)} AS data
+  SELECT ${source.key.map((k, i) => `r.${ident(k.name)} AS k${i}`).join(', ')}, ${keyJson(
+    'r',
+    source.key.map((k) => k.name),
+  )} AS key, ${rowJson('r', source.columns)} AS data
     FROM ${target(source.table)} r ${w}
    ORDER BY ${keyList(source.key)}
      FOR SHARE OF r

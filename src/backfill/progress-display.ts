@@ -35,7 +35,9 @@ export function progressDisplay(table: string, startRows: number, stream: NodeJS
         const filled = Math.round(share * BAR_WIDTH);
         const bar = `${'█'.repeat(filled)}${'░'.repeat(BAR_WIDTH - filled)}`;
         const of = rowsTotal === null ? '' : ` / ${fmt(rowsTotal)}`;
-        stream.write(`\r${table} ${bar} ${Math.round(share * 100)}% ${fmt(rowsDone)}${of} rows, ${fmt(perSecond)} rows/s, ETA ${eta === null ? '?' : `${Math.ceil(eta)} s`}\x1b[K`);
+        stream.write(
+          `\r${table} ${bar} ${Math.round(share * 100)}% ${fmt(rowsDone)}${of} rows, ${fmt(perSecond)} rows/s, ETA ${eta === null ? '?' : `${Math.ceil(eta)} s`}\x1b[K`,
+        );
       },
       done(rowsDone) {
         const { perSecond } = rates(startedAt, startRows, rowsDone, null);
@@ -48,7 +50,10 @@ export function progressDisplay(table: string, startRows: number, stream: NodeJS
       if (Date.now() - lastLine < LINE_INTERVAL_MS) return;
       lastLine = Date.now();
       const { perSecond, eta } = rates(startedAt, startRows, rowsDone, rowsTotal);
-      logger.info({ table, rows: rowsDone, total: rowsTotal, rows_per_s: Math.round(perSecond), eta_s: eta === null ? null : Math.ceil(eta) }, 'backfill progress');
+      logger.info(
+        { table, rows: rowsDone, total: rowsTotal, rows_per_s: Math.round(perSecond), eta_s: eta === null ? null : Math.ceil(eta) },
+        'backfill progress',
+      );
     },
     done(rowsDone) {
       const { perSecond } = rates(startedAt, startRows, rowsDone, null);

@@ -42,27 +42,45 @@ export async function claimBackfill(
   table: TableName,
   options: { readonly filter: string | null; readonly sink: string | null; readonly restart: boolean },
 ): Promise<BackfillState> {
-  const { rows: locked } = await db.query<{ ok: boolean }>("SELECT pg_try_advisory_lock(hashtext('pgbridge backfill'), hashtext($1)) AS ok", [lockKey(instance, table)]);
-  const existing = await db.query<{ last_key: string[] | null; rows_done: string; rows_total: string | null; finished: boolean; filter: string | null; sink: string | null; pid: number | null }>(
+  const { rows: locked } = await db.query<{ ok: boolean }>("SELECT pg_try_advisory_lock(hashtext('pgbridge backfill'), hashtext($1)) AS ok", [
+    lockKey(instance, table),
+  ]);
+  const existing = await db.query<{
+    last_key: string[] | null;
+    rows_done: string;
+    rows_total: string | null;
+    finished: boolean;
+    filter: string | null;
+    sink: string | null;
+    pid: number | null;
+  }>(
     `SELECT last_key, rows_done::text, rows_total::text, finished_at IS NOT NULL AS finished, filter, sink, pid
        FROM pgbridge.backfills WHERE instance = $1 AND schema_name = $2 AND table_name = $3`,
     [instance, table.schema, table.table],
   );
   const row = existing.rows[0];
   if (!locked[0].ok) {
-    throw new BackfillConflict(`a backfill of ${qualifiedName(table)} is already running${row?.pid ? ` (backend pid ${row.pid})` : ''}; wait for it or stop it first`);
+    throw new BackfillConflict(
+      `a backfill of ${qualifiedName(table)} is already running${row?.pid ? ` (backend pid ${row.pid})` : ''}; wait for it or stop it first`,
+    );
   }
   if (row && !row.finished && !options.restart) {
     if (row.filter !== options.filter || row.sink !== options.sink) {
       const was = `--where ${JSON.stringify(row.filter)} --sink ${JSON.stringify(row.sink)}`;
-      throw new BackfillConflict(`an interrupted backfill of ${qualifiedName(table)} had other options (${was}); give the same ones to continue it, or --restart`);
+      throw new BackfillConflict(
+        `an interrupted backfill of ${qualifiedName(table)} had other options (${was}); give the same ones to continue it, or --restart`,
+      );
     }
-    await db.query('UPDATE pgbridge.backfills SET pid = pg_backend_pid(), updated_at = now() WHERE instance = $1 AND schema_name = $2 AND table_name = $3', [
-      instance,
-      table.schema,
-      table.table,
-    ]);
-    return { lastKey: row.last_key, rowsDone: Number(row.rows_done), rowsTotal: row.rows_total === null ? null : Number(row.rows_total), resumed: true };
+    await db.query(
+      'UPDATE pgbridge.backfills SET pid = pg_backend_pid(), updated_at = now() WHERE instance = $1 AND schema_name = $2 AND table_name = $3',
+      [instance, table.schema, table.table],
+    );
+    return {
+      lastKey: row.last_key,
+      rowsDone: Number(row.rows_done),
+      rowsTotal: row.rows_total === null ? null : Number(row.rows_total),
+      resumed: true,
+    };
   }
   await db.query(
     `INSERT INTO pgbridge.backfills (instance, schema_name, table_name, filter, sink, pid)
@@ -76,11 +94,23 @@ export async function claimBackfill(
 }
 
 export async function recordTotal(db: pg.ClientBase, instance: string, table: TableName, total: number): Promise<void> {
-  await db.query('UPDATE pgbridge.backfills SET rows_total = $4 WHERE instance = $1 AND schema_name = $2 AND table_name = $3', [instance, table.schema, table.table, total]);
+  await db.query('UPDATE pgbridge.backfills SET rows_total = $4 WHERE instance = $1 AND schema_name = $2 AND table_name = $3', [
+    instance,
+    table.schema,
+    table.table,
+    total,
+  ]);
 }
 
 /** Run inside a chunk's transaction: its position commits with its events, or neither does. */
-export async function recordChunk(db: pg.ClientBase, instance: string, table: TableName, lastKey: readonly string[] | null, rows: number, finished: boolean): Promise<void> {
+export async function recordChunk(
+  db: pg.ClientBase,
+  instance: string,
+  table: TableName,
+  lastKey: readonly string[] | null,
+  rows: number,
+  finished: boolean,
+): Promise<void> {
   await db.query(
     `UPDATE pgbridge.backfills
         SET last_key = $4, rows_done = rows_done + $5, updated_at = now(), finished_at = CASE WHEN $6 THEN now() END

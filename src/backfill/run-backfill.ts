@@ -59,7 +59,11 @@ export async function runBackfill(config: BridgeConfig, db: pg.ClientBase, optio
   const emitter = emitterFor(config, captured);
   if (config.delivery === 'notify') await requireListener(db);
 
-  const state = await claimBackfill(db, config.instance, captured, { filter: options.where ?? null, sink: options.sink ?? null, restart: options.restart });
+  const state = await claimBackfill(db, config.instance, captured, {
+    filter: options.where ?? null,
+    sink: options.sink ?? null,
+    restart: options.restart,
+  });
   const rowsTotal = state.rowsTotal ?? (await estimateTotal(db, source));
   if (state.rowsTotal === null) await recordTotal(db, config.instance, captured, rowsTotal);
   options.onStart?.({ resumed: state.resumed, rowsDone: state.rowsDone, rowsTotal });
@@ -146,7 +150,9 @@ async function requireListener(db: pg.ClientBase): Promise<void> {
     "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'pgbridge listener'",
   );
   if (rows[0].n === 0) {
-    throw new BackfillError('delivery is notify and no `pgbridge run` is listening on this database: the READ events would be lost; start the bridge first');
+    throw new BackfillError(
+      'delivery is notify and no `pgbridge run` is listening on this database: the READ events would be lost; start the bridge first',
+    );
   }
 }
 

@@ -9,7 +9,8 @@ import { progressDisplay } from '../backfill/progress-display.js';
 import { BackfillConflict, listBackfills } from '../backfill/progress-store.js';
 import { BackfillError, runBackfill } from '../backfill/run-backfill.js';
 
-const USAGE = 'usage: pgbridge backfill [-c FILE] TABLE [--where SQL] [--sink NAME] [--restart] [--chunk N] [--rate ROWS_PER_S] | pgbridge backfill --status [--json]\n';
+const USAGE =
+  'usage: pgbridge backfill [-c FILE] TABLE [--where SQL] [--sink NAME] [--restart] [--chunk N] [--rate ROWS_PER_S] | pgbridge backfill --status [--json]\n';
 const DEFAULT_CHUNK = 5000;
 
 /** `pgbridge backfill TABLE`: every current row as a READ event (see src/backfill/run-backfill.ts); `--status` lists backfills. */
@@ -46,7 +47,10 @@ export async function backfillCommand(config: BridgeConfig, scrubber: Scrubber, 
       rowsPerSecond: rate,
       signal: stop.signal,
       onStart: ({ resumed, rowsDone, rowsTotal }) => {
-        logger.info({ table: qualifiedName(table), resumed, rows_done: rowsDone, rows_total: rowsTotal, delivery: config.delivery, sink: args.sink ?? null }, resumed ? 'continuing an interrupted backfill' : 'backfill starting');
+        logger.info(
+          { table: qualifiedName(table), resumed, rows_done: rowsDone, rows_total: rowsTotal, delivery: config.delivery, sink: args.sink ?? null },
+          resumed ? 'continuing an interrupted backfill' : 'backfill starting',
+        );
         display = progressDisplay(qualifiedName(table), rowsDone, process.stderr, logger);
       },
       onChunk: ({ rowsDone, rowsTotal }) => display?.update(rowsDone, rowsTotal),
@@ -84,7 +88,9 @@ async function printStatus(config: BridgeConfig, json: boolean): Promise<number>
     for (const r of rows) {
       const of = r.rowsTotal === null ? '' : ` of ~${r.rowsTotal}`;
       const opts = [r.filter ? ` --where ${JSON.stringify(r.filter)}` : '', r.sink ? ` --sink ${r.sink}` : ''].join('');
-      process.stdout.write(`${r.table}: ${r.state}, ${r.rowsDone}${of} rows${opts}, started ${r.startedAt}${r.finishedAt ? `, finished ${r.finishedAt}` : `, last chunk ${r.updatedAt}`}\n`);
+      process.stdout.write(
+        `${r.table}: ${r.state}, ${r.rowsDone}${of} rows${opts}, started ${r.startedAt}${r.finishedAt ? `, finished ${r.finishedAt}` : `, last chunk ${r.updatedAt}`}\n`,
+      );
     }
     return 0;
   } finally {

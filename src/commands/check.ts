@@ -38,10 +38,10 @@ export async function checkCommand(config: BridgeConfig, scrubber: Scrubber): Pr
     try {
       database = await databaseName(db);
       line('postgres', `ok (database ${database})`);
-      const { rows } = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_class c JOIN pg_namespace s ON s.oid = c.relnamespace WHERE s.nspname = $1 AND c.relname = $2', [
-        'pgbridge',
-        outboxTable(config.instance).split('.')[1],
-      ]);
+      const { rows } = await db.query<{ n: number }>(
+        'SELECT count(*)::int AS n FROM pg_class c JOIN pg_namespace s ON s.oid = c.relnamespace WHERE s.nspname = $1 AND c.relname = $2',
+        ['pgbridge', outboxTable(config.instance).split('.')[1]],
+      );
       const installed = rows[0].n === 1;
       line('install', installed ? 'ok' : 'FAIL: pgbridge objects are missing; run `pgbridge install`');
       if (config.delivery === 'wal') for (const [component, result] of await walCheck(config, db)) line(component, result);
@@ -86,7 +86,9 @@ async function captureState(config: BridgeConfig, db: pg.ClientBase): Promise<st
   }
   const triggers = new Set((await installedTriggers(db, config.instance)).map((t) => `${t.schema}\0${t.table}\0${t.trigger}`));
   const missing = config.capture.flatMap((table) =>
-    [...table.ops].filter((op) => !triggers.has(`${table.schema}\0${table.table}\0${triggerName(config.instance, op)}`)).map((op) => `${qualifiedName(table)} ${op}`),
+    [...table.ops]
+      .filter((op) => !triggers.has(`${table.schema}\0${table.table}\0${triggerName(config.instance, op)}`))
+      .map((op) => `${qualifiedName(table)} ${op}`),
   );
   if (missing.length > 0) return `FAIL: not captured yet: ${missing.join(', ')}; run \`pgbridge install\``;
   return `ok (${config.capture.length} table(s))`;
@@ -104,7 +106,9 @@ async function listenWorks(config: BridgeConfig): Promise<string> {
     });
     await listener.query(`LISTEN ${channel}`);
     await sender.query(`NOTIFY ${channel}, 'check'`);
-    return (await heard) ? 'ok (LISTEN/NOTIFY works)' : 'FAIL: a NOTIFY was not received; LISTEN does not work through this connection (a transaction-mode pooler?)';
+    return (await heard)
+      ? 'ok (LISTEN/NOTIFY works)'
+      : 'FAIL: a NOTIFY was not received; LISTEN does not work through this connection (a transaction-mode pooler?)';
   } finally {
     await listener.end().catch(() => {});
     await sender.end().catch(() => {});

@@ -81,7 +81,7 @@ function fromSkorList(item: unknown, i: number): CaptureEntry {
 
 /** The map forms: {"table": {"insert": {"columns": …}}} or {"table": {"insert": …}}. */
 function fromMap(triggers: unknown): CaptureEntry[] {
-  if (triggers === null || typeof triggers !== 'object') throw new Error('expected a list of tables (skor\'s triggers.json) or an object of tables');
+  if (triggers === null || typeof triggers !== 'object') throw new Error("expected a list of tables (skor's triggers.json) or an object of tables");
   return Object.entries(triggers as Record<string, unknown>).map(([table, spec]) => {
     if (spec === null || typeof spec !== 'object' || Array.isArray(spec)) throw new Error(`${table}: expected {insert, update, delete}`);
     const unwrapped = Object.fromEntries(

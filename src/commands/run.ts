@@ -11,7 +11,8 @@ export async function runCommand(config: BridgeConfig, scrubber: Scrubber): Prom
   const logger = createLogger(config.log, scrubber);
   const metrics = new Metrics(VERSION);
   const bridge = new Bridge(config, logger, metrics, scrubber);
-  const consoleRoutes = config.http.port === 0 ? undefined : new ConsoleRoutes(config, () => bridge.status(), metrics, scrubber, logger.child({ component: 'console' }));
+  const consoleRoutes =
+    config.http.port === 0 ? undefined : new ConsoleRoutes(config, () => bridge.status(), metrics, scrubber, logger.child({ component: 'console' }));
   const server = await startHttp(config.http, metrics, () => bridge.readiness(), logger.child({ component: 'http' }), consoleRoutes);
   bridge.start();
 

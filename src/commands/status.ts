@@ -20,7 +20,9 @@ export async function statusCommand(config: BridgeConfig, scrubber: Scrubber, ar
   const backfills = await unfinishedBackfills(config);
   if (args.json) {
     const { sinks, ...rest } = report;
-    process.stdout.write(scrubber.scrub(`${JSON.stringify({ ...rest, sinks: sinks.map(({ history: _history, ...sink }) => sink), backfills }, null, 2)}\n`));
+    process.stdout.write(
+      scrubber.scrub(`${JSON.stringify({ ...rest, sinks: sinks.map(({ history: _history, ...sink }) => sink), backfills }, null, 2)}\n`),
+    );
   } else {
     process.stdout.write(scrubber.scrub(render(report, asked.why) + renderBackfills(backfills)));
   }
@@ -65,7 +67,16 @@ function render(report: StatusReport, why: string): string {
     '',
     ...columns([
       ['SINK', 'TYPE', 'STATE', 'BACKLOG', 'OLDEST PENDING', 'DELIVERED', 'RETRIES', 'DEAD LETTERS'],
-      ...report.sinks.map((s) => [s.name, s.type, s.state, show(s.backlog), age(s.oldest_pending_seconds), show(s.delivered), show(s.retries), show(s.dead_letters)]),
+      ...report.sinks.map((s) => [
+        s.name,
+        s.type,
+        s.state,
+        show(s.backlog),
+        age(s.oldest_pending_seconds),
+        show(s.delivered),
+        show(s.retries),
+        show(s.dead_letters),
+      ]),
     ]),
     ...report.sinks.filter((s) => s.last_error && (s.state === 'retrying' || s.state === 'down')).map((s) => `  ${s.name}: ${s.last_error}`),
     '',
@@ -102,7 +113,12 @@ function renderBackfills(backfills: readonly BackfillRow[]): string {
 
 function columns(rows: string[][]): string[] {
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
-  return rows.map((r) => r.map((cell, i) => cell.padEnd(widths[i])).join('  ').trimEnd());
+  return rows.map((r) =>
+    r
+      .map((cell, i) => cell.padEnd(widths[i]))
+      .join('  ')
+      .trimEnd(),
+  );
 }
 
 const show = (n: number | null): string => (n === null ? '-' : String(n));

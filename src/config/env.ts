@@ -10,12 +10,7 @@ export interface EnvProblem {
   message: string;
 }
 
-export function substituteEnv(
-  value: unknown,
-  env: NodeJS.ProcessEnv,
-  problems: EnvProblem[],
-  path = '',
-): unknown {
+export function substituteEnv(value: unknown, env: NodeJS.ProcessEnv, problems: EnvProblem[], path = ''): unknown {
   if (typeof value === 'string') return substituteString(value, env, problems, path);
   if (Array.isArray(value)) return value.map((item, i) => substituteEnv(item, env, problems, `${path}[${i}]`));
   if (value !== null && typeof value === 'object') {

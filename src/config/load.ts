@@ -84,11 +84,11 @@ function check<T>(schema: Schema<T>, value: unknown, prefix: string, problems: P
     return undefined;
   }
   const before = problems.length;
-  typeProblems(schema as Record<string, unknown>, value as Record<string, unknown>, prefix, problems);
+  typeProblems(schema, value as Record<string, unknown>, prefix, problems);
   if (problems.length > before) return undefined;
   const instance = convict<T>(schema, { args: [], env: {} });
   try {
-    instance.load(value as object);
+    instance.load(value);
     instance.validate({ allowed: 'strict' });
   } catch (err) {
     for (const line of (err as Error).message.split('\n')) problems.push(convictProblem(line, prefix));
@@ -110,7 +110,8 @@ function typeProblems(schema: Record<string, unknown>, value: Record<string, unk
     const at = prefix ? `${prefix}.${key}` : key;
     const spec = node as { default?: unknown; format?: unknown };
     if (!('default' in spec)) {
-      if (item === null || typeof item !== 'object' || Array.isArray(item)) problems.push({ path: at, message: `must be a map, got ${describe(item)}` });
+      if (item === null || typeof item !== 'object' || Array.isArray(item))
+        problems.push({ path: at, message: `must be a map, got ${describe(item)}` });
       else typeProblems(node as Record<string, unknown>, item as Record<string, unknown>, at, problems);
     } else if (Array.isArray(spec.default) && item !== null && !Array.isArray(item)) {
       problems.push({ path: at, message: `must be a list, got ${describe(item)}` });
@@ -255,10 +256,13 @@ export function sinkKeys(item: unknown, at: string, problems: Problem[]): SinkCo
   const descriptor = typeof type === 'string' ? sinkTypes.get(type) : undefined;
   if (!descriptor) {
     const known = [...sinkTypes.keys()].join(', ');
-    problems.push({ path: `${at}.type`, message: type === undefined ? `is required (${known})` : `unknown sink type ${JSON.stringify(type)}; use ${known}` });
+    problems.push({
+      path: `${at}.type`,
+      message: type === undefined ? `is required (${known})` : `unknown sink type ${JSON.stringify(type)}; use ${known}`,
+    });
     return undefined;
   }
-  const sink = check<SinkConfig>(sinkSchema(descriptor) as Schema<SinkConfig>, item, at, problems);
+  const sink = check<SinkConfig>(sinkSchema(descriptor), item, at, problems);
   if (!sink) return undefined;
   const before = problems.length;
   for (const p of resolveBatchAlias(item as Record<string, unknown>, sink)) problems.push({ path: `${at}.${p.path}`, message: p.message });

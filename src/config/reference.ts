@@ -40,11 +40,15 @@ const schemaRows = (schema: object): string[] => leaves(schema).map(([path, node
 /** The common keys whose defaults differ by type: the generic table says so, each type's table gives its values. */
 function commonRows(): string[] {
   const anyDefaults = { batch: { max_events: 1, max_wait_ms: 0 }, max_in_flight: 1 };
-  return leaves(commonSinkSchema(anyDefaults)).map(([path, node]) => row(path, node, (TUNABLE_KEYS as readonly string[]).includes(path) ? PER_TYPE : undefined));
+  return leaves(commonSinkSchema(anyDefaults)).map(([path, node]) =>
+    row(path, node, (TUNABLE_KEYS as readonly string[]).includes(path) ? PER_TYPE : undefined),
+  );
 }
 
 function typeRows(descriptor: AnySinkDescriptor): string[] {
-  const tunables = leaves(commonSinkSchema(descriptor.defaults, descriptor.docs)).filter(([path]) => (TUNABLE_KEYS as readonly string[]).includes(path));
+  const tunables = leaves(commonSinkSchema(descriptor.defaults, descriptor.docs)).filter(([path]) =>
+    (TUNABLE_KEYS as readonly string[]).includes(path),
+  );
   return [...tunables.map(([path, node]) => row(path, node)), ...schemaRows(descriptor.schema)];
 }
 
@@ -52,7 +56,13 @@ function typeRows(descriptor: AnySinkDescriptor): string[] {
 export function configReference(): string {
   const parts = [
     table('Top level', schemaRows(rootSchema)),
-    table('`capture[]`', schemaRows({ ...captureSchema, columns: { doc: 'Columns in data/old: "*", a list, or per op as skor: {insert: "*", update: [id, status], delete: [id]}.', default: '*' } })),
+    table(
+      '`capture[]`',
+      schemaRows({
+        ...captureSchema,
+        columns: { doc: 'Columns in data/old: "*", a list, or per op as skor: {insert: "*", update: [id, status], delete: [id]}.', default: '*' },
+      }),
+    ),
     table('`channels[]`', schemaRows(channelSchema)),
     table('`routes[]`', schemaRows(routeSchema)),
     table('`sinks[]`: every type', commonRows()),

@@ -80,7 +80,11 @@ export const rootSchema: Schema<RootConfig> = {
   },
   wal: {
     slot: { doc: 'wal mode: logical replication slot (install creates it). Empty: pgbridge_<instance>.', format: 'wal-name', default: '' },
-    publication: { doc: 'wal mode: publication of the captured tables (install creates it). Empty: pgbridge_<instance>.', format: 'wal-name', default: '' },
+    publication: {
+      doc: 'wal mode: publication of the captured tables (install creates it). Empty: pgbridge_<instance>.',
+      format: 'wal-name',
+      default: '',
+    },
     heartbeat_interval_ms: {
       doc: 'wal mode: how often an idle slot is moved forward (a keepalive acknowledged, a heartbeat message written), so it holds back no WAL.',
       format: 'positive-int',
@@ -129,7 +133,11 @@ export interface CaptureItem {
 }
 
 export const captureSchema: Schema<CaptureItem> = {
-  table: { doc: '"schema.table" or a bare table (schema public). Quote parts with dots: "My.Schema"."Tbl".', format: 'required-string', default: null as unknown as string },
+  table: {
+    doc: '"schema.table" or a bare table (schema public). Quote parts with dots: "My.Schema"."Tbl".',
+    format: 'required-string',
+    default: null as unknown as string,
+  },
   ops: {
     doc: 'Operations captured.',
     format: (value: unknown) => {
@@ -141,7 +149,7 @@ export const captureSchema: Schema<CaptureItem> = {
     default: [...DEFAULT_CAPTURE_OPS],
   },
   where: {
-    doc: 'SQL condition over the table\'s columns (new row for insert/update, old row for delete); rows for which it is not true send no event.',
+    doc: "SQL condition over the table's columns (new row for insert/update, old row for delete); rows for which it is not true send no event.",
     format: (value: unknown) => {
       if (value !== null && (typeof value !== 'string' || value.trim() === '')) throw new Error('must be a non-empty SQL condition');
     },
@@ -151,7 +159,8 @@ export const captureSchema: Schema<CaptureItem> = {
     doc: 'Update events only when one of these columns changed (IS DISTINCT FROM); an update changing none sends nothing.',
     format: (value: unknown) => {
       if (value === null) return;
-      if (!Array.isArray(value) || value.length === 0 || !value.every((c) => typeof c === 'string' && c !== '')) throw new Error('must be a non-empty list of column names');
+      if (!Array.isArray(value) || value.length === 0 || !value.every((c) => typeof c === 'string' && c !== ''))
+        throw new Error('must be a non-empty list of column names');
     },
     default: null,
   },

@@ -15,8 +15,7 @@ export interface CaptureTable extends TableName {
 }
 
 export type RouteSource =
-  | { readonly kind: 'table'; readonly table: TableName; readonly ops: ReadonlySet<RouteOp> }
-  | { readonly kind: 'channel'; readonly channel: string };
+  { readonly kind: 'table'; readonly table: TableName; readonly ops: ReadonlySet<RouteOp> } | { readonly kind: 'channel'; readonly channel: string };
 
 export interface Route {
   readonly from: RouteSource;

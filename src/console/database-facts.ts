@@ -133,7 +133,8 @@ async function tableCapture(db: pg.ClientBase, config: BridgeConfig): Promise<Ta
     const triggers = await installedTriggers(db, config.instance);
     for (const t of config.capture) {
       for (const op of t.ops) {
-        if (triggers.some((tr) => tr.schema === t.schema && tr.table === t.table && tr.trigger === triggerName(config.instance, op))) inPlace.add(`${t.schema}\0${t.table}\0${op}`);
+        if (triggers.some((tr) => tr.schema === t.schema && tr.table === t.table && tr.trigger === triggerName(config.instance, op)))
+          inPlace.add(`${t.schema}\0${t.table}\0${op}`);
       }
     }
   }

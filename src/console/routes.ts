@@ -61,7 +61,10 @@ export class ConsoleRoutes {
   ) {
     this.pool = new pg.Pool({ ...clientConfig(config, 'console'), max: 2 });
     this.pool.on('error', () => {});
-    this.history = new DeliveryHistory(metrics, config.sinks.map((s) => s.name));
+    this.history = new DeliveryHistory(
+      metrics,
+      config.sinks.map((s) => s.name),
+    );
     this.history.start();
     this.stopGauges = sampleStatusGauges(config, metrics, bridge, () => this.databaseFacts());
   }
@@ -76,7 +79,9 @@ export class ConsoleRoutes {
   async handle(req: http.IncomingMessage, res: http.ServerResponse, path: string): Promise<boolean> {
     const asset = req.method === 'GET' || req.method === 'HEAD' ? consoleAssets().get(path) : undefined;
     if (asset) {
-      res.writeHead(200, { ...SECURITY_HEADERS, 'content-type': asset.type, 'content-length': asset.body.length }).end(req.method === 'HEAD' ? undefined : asset.body);
+      res
+        .writeHead(200, { ...SECURITY_HEADERS, 'content-type': asset.type, 'content-length': asset.body.length })
+        .end(req.method === 'HEAD' ? undefined : asset.body);
       return true;
     }
     if (!path.startsWith('/api/')) return false;
@@ -149,7 +154,12 @@ export class ConsoleRoutes {
     } catch {
       throw new HttpProblem(400, 'the body is not JSON');
     }
-    if (!Array.isArray(ids) || ids.length === 0 || ids.length > MAX_SELECTION || !ids.every((id) => typeof id === 'string' && /^\d{1,19}$/.test(id))) {
+    if (
+      !Array.isArray(ids) ||
+      ids.length === 0 ||
+      ids.length > MAX_SELECTION ||
+      !ids.every((id) => typeof id === 'string' && /^\d{1,19}$/.test(id))
+    ) {
       throw new HttpProblem(400, `give {"ids": [...]}: 1 to ${MAX_SELECTION} dead letter ids as strings`);
     }
     return ids as string[];

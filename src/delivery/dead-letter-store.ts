@@ -62,13 +62,19 @@ export async function deadLetterSummaries(db: Db, instance: string, filter: Dead
 
 /** The event of one dead letter as stored (pgbridge format, JSON text untouched), or undefined. */
 export async function deadLetterEvent(db: Db, instance: string, id: string): Promise<string | undefined> {
-  const { rows } = await db.query<{ event: string }>('SELECT event::text AS event FROM pgbridge.dead_letters WHERE instance = $1 AND id = $2::bigint', [instance, id]);
+  const { rows } = await db.query<{ event: string }>(
+    'SELECT event::text AS event FROM pgbridge.dead_letters WHERE instance = $1 AND id = $2::bigint',
+    [instance, id],
+  );
   return rows[0]?.event;
 }
 
 /** Standing dead letters per sink. */
 export async function deadLetterCounts(db: Db, instance: string): Promise<Map<string, number>> {
-  const { rows } = await db.query<{ sink: string; n: number }>('SELECT sink, count(*)::int AS n FROM pgbridge.dead_letters WHERE instance = $1 GROUP BY sink', [instance]);
+  const { rows } = await db.query<{ sink: string; n: number }>(
+    'SELECT sink, count(*)::int AS n FROM pgbridge.dead_letters WHERE instance = $1 GROUP BY sink',
+    [instance],
+  );
   return new Map(rows.map((r) => [r.sink, r.n]));
 }
 

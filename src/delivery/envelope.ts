@@ -1,8 +1,6 @@
 import type { BridgeEvent } from '../event.js';
 
-export type Outcome =
-  | { readonly kind: 'delivered' }
-  | { readonly kind: 'dead'; readonly error: string; readonly attempts: number };
+export type Outcome = { readonly kind: 'delivered' } | { readonly kind: 'dead'; readonly error: string; readonly attempts: number };
 
 /**
  * Where a source learns what became of what it pushed (Vector's finalizer,

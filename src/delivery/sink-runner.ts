@@ -163,12 +163,21 @@ export class SinkRunner implements Inlet {
           const failed = new Set(err.failedIds ?? batch.map((e) => e.event.id));
           const dead: Outcome = { kind: 'dead', error: errorMessage(err), attempts: attempt };
           logger.error({ sink: this.name, events: failed.size, err: errorMessage(err) }, 'permanent failure: moving events to dead letters');
-          this.settle(batch.filter((e) => failed.has(e.event.id)), dead);
-          this.settle(batch.filter((e) => !failed.has(e.event.id)), { kind: 'delivered' });
+          this.settle(
+            batch.filter((e) => failed.has(e.event.id)),
+            dead,
+          );
+          this.settle(
+            batch.filter((e) => !failed.has(e.event.id)),
+            { kind: 'delivered' },
+          );
           return;
         }
         if (retry.max_attempts > 0 && attempt >= retry.max_attempts) {
-          logger.error({ sink: this.name, events: batch.length, attempts: attempt, err: errorMessage(err) }, 'retries exhausted: moving events to dead letters');
+          logger.error(
+            { sink: this.name, events: batch.length, attempts: attempt, err: errorMessage(err) },
+            'retries exhausted: moving events to dead letters',
+          );
           this.settle(batch, { kind: 'dead', error: errorMessage(err), attempts: attempt });
           return;
         }

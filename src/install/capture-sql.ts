@@ -1,7 +1,15 @@
 import type { CaptureOp, DeliveryMode, RowCaptureOp } from '../config/schema.js';
 import type { CaptureTable } from '../config/types.js';
 import type { RowOp } from '../event.js';
-import { EVENT_ID_SEQUENCE, NOTIFY_LIMIT_BYTES, OUTBOX_OP_CODE, outboxTable, PAYLOAD_SEPARATOR, ROW_CHANGE_COLUMNS, utcIso } from '../schema/outbox.js';
+import {
+  EVENT_ID_SEQUENCE,
+  NOTIFY_LIMIT_BYTES,
+  OUTBOX_OP_CODE,
+  outboxTable,
+  PAYLOAD_SEPARATOR,
+  ROW_CHANGE_COLUMNS,
+  utcIso,
+} from '../schema/outbox.js';
 import { dollarQuote, ident, literal } from '../schema/quote.js';
 import { functionName, triggerName } from './names.js';
 import { changedCondition, type CompiledRowFilter } from './row-filter.js';

@@ -50,7 +50,8 @@ export async function planInstall(config: BridgeConfig, db: pg.ClientBase): Prom
       }
     }
     const unknownChanged = (table.changed ?? []).filter((c) => !info.columns.includes(c));
-    if (unknownChanged.length > 0) throw new InstallError(`${name} has no column ${unknownChanged.map((c) => JSON.stringify(c)).join(', ')} (changed)`);
+    if (unknownChanged.length > 0)
+      throw new InstallError(`${name} has no column ${unknownChanged.map((c) => JSON.stringify(c)).join(', ')} (changed)`);
     const ctx = {
       instance: config.instance,
       delivery: config.delivery,
@@ -67,7 +68,9 @@ export async function planInstall(config: BridgeConfig, db: pg.ClientBase): Prom
       wantedFunctions.add(functionName(config.instance, table, op));
     }
     const filters = [table.where ? `, where ${table.where}` : '', table.changed ? `, changed ${table.changed.join(', ')}` : ''].join('');
-    changes.push(`capture ${name}: ${[...table.ops].join(', ')} (${config.delivery} mode${info.primaryKey.length ? `, key ${info.primaryKey.join(', ')}` : ', no primary key'}${filters})`);
+    changes.push(
+      `capture ${name}: ${[...table.ops].join(', ')} (${config.delivery} mode${info.primaryKey.length ? `, key ${info.primaryKey.join(', ')}` : ', no primary key'}${filters})`,
+    );
   }
 
   for (const t of await installedTriggers(db, config.instance)) {

@@ -38,7 +38,9 @@ export async function compileRowFilter(db: pg.ClientBase, table: TableName, wher
     await db.query(`CREATE TEMP TABLE ${alias}_copy (LIKE ${ident(table.schema)}.${ident(table.table)})`);
     // Extended protocol (values given): one statement only, whatever the text holds.
     await db.query(`CREATE INDEX ON ${copy} ((1)) WHERE (${where})`, []);
-    const predicate = await db.query<{ text: string }>(`SELECT pg_get_expr(indpred, indrelid) AS text FROM pg_index WHERE indrelid = '${copy}'::regclass`);
+    const predicate = await db.query<{ text: string }>(
+      `SELECT pg_get_expr(indpred, indrelid) AS text FROM pg_index WHERE indrelid = '${copy}'::regclass`,
+    );
     await db.query(`CREATE TEMP VIEW ${alias}_view AS SELECT (${where}) AS ${marker} FROM ${copy} ${alias}`, []);
     const { rows } = await db.query<{ def: string }>(`SELECT pg_get_viewdef('pg_temp.${alias}_view'::regclass) AS def`);
     const def = rows[0].def;

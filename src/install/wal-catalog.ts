@@ -26,7 +26,14 @@ const IDENTITY_TABLE = `SELECT to_regclass('pgbridge.replica_identity') IS NOT N
 
 /** What wal-mode install and uninstall plan from; reads only. */
 export async function walCatalog(db: pg.ClientBase, instance: string, slot: string, publication: string): Promise<WalCatalog> {
-  const { rows } = await db.query<{ wal_level: string; database: string; slot_db: string | null; plugin: string | null; pub: boolean; tables: Array<[string, string]> }>(
+  const { rows } = await db.query<{
+    wal_level: string;
+    database: string;
+    slot_db: string | null;
+    plugin: string | null;
+    pub: boolean;
+    tables: Array<[string, string]>;
+  }>(
     `SELECT current_setting('wal_level') AS wal_level, current_database() AS database,
             (SELECT s.database FROM pg_replication_slots s WHERE s.slot_name = $1) AS slot_db,
             (SELECT s.plugin FROM pg_replication_slots s WHERE s.slot_name = $1) AS plugin,

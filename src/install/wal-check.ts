@@ -13,10 +13,13 @@ export async function walCheck(config: BridgeConfig, db: pg.ClientBase): Promise
   const out: Array<[string, string]> = [];
   out.push([
     'wal_level',
-    catalog.walLevel === 'logical' ? 'ok (logical)' : `FAIL: wal_level is ${catalog.walLevel}; delivery: wal needs logical (ALTER SYSTEM SET wal_level = logical, then restart PostgreSQL)`,
+    catalog.walLevel === 'logical'
+      ? 'ok (logical)'
+      : `FAIL: wal_level is ${catalog.walLevel}; delivery: wal needs logical (ALTER SYSTEM SET wal_level = logical, then restart PostgreSQL)`,
   ]);
   if (catalog.slotDatabase === null) out.push(['slot', `FAIL: replication slot ${slot} does not exist; run \`pgbridge install\``]);
-  else if (catalog.slotDatabase !== catalog.database) out.push(['slot', `FAIL: replication slot ${slot} belongs to database ${catalog.slotDatabase}; set wal.slot`]);
+  else if (catalog.slotDatabase !== catalog.database)
+    out.push(['slot', `FAIL: replication slot ${slot} belongs to database ${catalog.slotDatabase}; set wal.slot`]);
   else {
     const { rows } = await db.query<{ active: boolean; lag: string | null }>(
       `SELECT active, (pg_current_wal_lsn() - confirmed_flush_lsn)::bigint::text AS lag FROM pg_replication_slots WHERE slot_name = $1`,

@@ -23,7 +23,6 @@ export interface WalPlan {
   readonly changes: readonly string[];
 }
 
-
 /**
  * wal mode: the publication of the captured tables, REPLICA IDENTITY FULL on
  * each (the previous identity recorded), the slot. Any other mode: whatever a
@@ -52,10 +51,14 @@ export async function planWalInstall(config: BridgeConfig, db: pg.ClientBase): P
     return { before: ownSlot ? [dropSlotSql(slot)] : [], inside, after: [], changes };
   }
   if (catalog.walLevel !== 'logical') {
-    throw new InstallError(`wal_level is ${catalog.walLevel}; delivery: wal needs wal_level = logical (ALTER SYSTEM SET wal_level = logical, then restart PostgreSQL)`);
+    throw new InstallError(
+      `wal_level is ${catalog.walLevel}; delivery: wal needs wal_level = logical (ALTER SYSTEM SET wal_level = logical, then restart PostgreSQL)`,
+    );
   }
   if (catalog.slotDatabase !== null && catalog.slotDatabase !== catalog.database) {
-    throw new InstallError(`replication slot ${slot} belongs to database ${catalog.slotDatabase}; slot names are per server: set wal.slot to another name`);
+    throw new InstallError(
+      `replication slot ${slot} belongs to database ${catalog.slotDatabase}; slot names are per server: set wal.slot to another name`,
+    );
   }
   if (catalog.slotPlugin !== null && catalog.slotPlugin !== 'pgoutput') {
     throw new InstallError(`replication slot ${slot} uses plugin ${catalog.slotPlugin}, not pgoutput; drop it or set wal.slot to another name`);

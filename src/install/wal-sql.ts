@@ -69,7 +69,8 @@ ALTER TABLE ${target(table)} REPLICA IDENTITY FULL;`;
 export function restoreIdentitySql(instance: string, recorded: RecordedIdentity): string {
   const forget = `DELETE FROM pgbridge.replica_identity WHERE instance = ${literal(instance)} AND schema_name = ${literal(recorded.schema)} AND table_name = ${literal(recorded.table)};`;
   if (recorded.current !== 'f') return forget;
-  const how = recorded.previous === 'n' ? 'NOTHING' : recorded.previous === 'i' && recorded.index ? `USING INDEX ${ident(recorded.index)}` : 'DEFAULT';
+  const how =
+    recorded.previous === 'n' ? 'NOTHING' : recorded.previous === 'i' && recorded.index ? `USING INDEX ${ident(recorded.index)}` : 'DEFAULT';
   return `ALTER TABLE ${target(recorded)} REPLICA IDENTITY ${how};\n${forget}`;
 }
 

@@ -8,8 +8,7 @@ import type { RowOp } from '../event.js';
 import { literal } from './quote.js';
 
 /** Names are [a-z][a-z0-9_]* (checked by the config), so they need no quoting. */
-export const outboxTable = (instance: string): string =>
-  instance === 'default' ? 'pgbridge.outbox' : `pgbridge.outbox_${instance}`;
+export const outboxTable = (instance: string): string => (instance === 'default' ? 'pgbridge.outbox' : `pgbridge.outbox_${instance}`);
 
 /** Every outbox id comes from this one sequence (CACHE 1: see sql/schema.sql). */
 export const EVENT_ID_SEQUENCE = 'pgbridge.event_id_seq';

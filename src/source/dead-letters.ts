@@ -44,7 +44,8 @@ export class DeadLetterWriter {
     this.background = new SerialWriter((letters) => this.insert(this.pool, letters), {
       batch: BATCH,
       retry: { initial_ms: 200, max_ms: 2000, max_attempts: 5 },
-      onFailure: (letters, attempt, err) => this.logger.warn({ letters: letters.length, attempt, err: errorMessage(err) }, 'writing dead letters failed'),
+      onFailure: (letters, attempt, err) =>
+        this.logger.warn({ letters: letters.length, attempt, err: errorMessage(err) }, 'writing dead letters failed'),
       onLost: (letters, _attempts, err) => {
         for (const l of letters) this.logger.error({ sink: l.sink, id: l.event.id, err: errorMessage(err) }, 'could not write a dead letter');
       },

@@ -72,11 +72,11 @@ export class NotifySource implements Source, Checkpoint<NotifyPosition> {
   /** A spill an earlier run left must be picked up before listening; after a few failed tries, start anyway and say so. */
   private async resumeSpill(): Promise<void> {
     const sinks = this.ctx.inlets.map((inlet) => inlet.name);
-    await withRetries(() => this.spill.resume(sinks), { initial_ms: 200, max_ms: 2000, max_attempts: 5 }, (err, attempt) =>
-      this.log.warn({ err: errorMessage(err), attempt }, 'reading what an earlier run kept in the outbox for the sinks failed'),
-    ).catch(() =>
-      this.log.error('starting without knowing what an earlier run kept in the outbox: new events may overtake those of the same row'),
-    );
+    await withRetries(
+      () => this.spill.resume(sinks),
+      { initial_ms: 200, max_ms: 2000, max_attempts: 5 },
+      (err, attempt) => this.log.warn({ err: errorMessage(err), attempt }, 'reading what an earlier run kept in the outbox for the sinks failed'),
+    ).catch(() => this.log.error('starting without knowing what an earlier run kept in the outbox: new events may overtake those of the same row'));
   }
 
   readiness(): Record<string, string> {
@@ -93,10 +93,15 @@ export class NotifySource implements Source, Checkpoint<NotifyPosition> {
     this.notListeningSince = undefined;
     const gap = outage > 0 ? outage : since === undefined ? 0 : Math.max(1, Date.now() - since);
     if (gap > 0) {
-      this.log.warn({ outage_ms: gap }, 'notify mode: row changes committed while the listener was disconnected are lost (use delivery: outbox to keep them)');
+      this.log.warn(
+        { outage_ms: gap },
+        'notify mode: row changes committed while the listener was disconnected are lost (use delivery: outbox to keep them)',
+      );
     } else {
       // A restart or a standby's takeover is an outage too, only one this process cannot measure.
-      this.log.warn('notify mode: listening from now on; row changes committed while no pgbridge was listening (before this start or takeover) are lost (use delivery: outbox to keep them)');
+      this.log.warn(
+        'notify mode: listening from now on; row changes committed while no pgbridge was listening (before this start or takeover) are lost (use delivery: outbox to keep them)',
+      );
     }
     this.feed.poke();
   }

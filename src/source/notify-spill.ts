@@ -95,7 +95,10 @@ export class NotifySpill {
     );
     for (const row of rows) {
       this.last.set(row.target_sink!, identity(rowToEvent(row)));
-      this.logger.info({ sink: row.target_sink }, 'notify mode: events wait for this sink in the outbox table; new ones join them until it caught up');
+      this.logger.info(
+        { sink: row.target_sink },
+        'notify mode: events wait for this sink in the outbox table; new ones join them until it caught up',
+      );
     }
   }
 
@@ -106,7 +109,10 @@ export class NotifySpill {
 
   spill(sink: string, event: BridgeEvent): void {
     if (!this.last.has(sink)) {
-      this.logger.warn({ sink, limit: this.limit }, 'notify mode: memory limit of events waiting for this sink reached; new ones wait in the outbox table until it caught up');
+      this.logger.warn(
+        { sink, limit: this.limit },
+        'notify mode: memory limit of events waiting for this sink reached; new ones wait in the outbox table until it caught up',
+      );
     }
     this.last.set(sink, identity(event));
     this.writer.push({ sink, event });

@@ -147,10 +147,10 @@ export class OutboxProgress implements OutboxCheckpoint {
       if (complete.length > 0) await db.query(deleteComplete, [complete]);
       if (completeShared.length > 0) await db.query('DELETE FROM pgbridge.deliveries WHERE event_id = ANY($1::bigint[])', [completeShared]);
       if (partialIds.length > 0) {
-        await db.query(
-          `INSERT INTO pgbridge.deliveries (event_id, sink) SELECT * FROM unnest($1::bigint[], $2::text[]) ON CONFLICT DO NOTHING`,
-          [partialIds, partialSinks],
-        );
+        await db.query(`INSERT INTO pgbridge.deliveries (event_id, sink) SELECT * FROM unnest($1::bigint[], $2::text[]) ON CONFLICT DO NOTHING`, [
+          partialIds,
+          partialSinks,
+        ]);
         // Whichever sink finishes last (in this or an earlier run) removes the event.
         await db.query(
           `WITH done AS (

@@ -86,7 +86,7 @@ export class OutboxReader implements RowHolder {
   }
 
   private async run(): Promise<void> {
-    for (let failures = 0; !this.stopped; ) {
+    for (let failures = 0; !this.stopped;) {
       await this.inlet.waitForRoom(this.lowWater);
       if (this.stopped) return;
       if (!this.dirty) await this.idle();
@@ -108,13 +108,12 @@ export class OutboxReader implements RowHolder {
 
   private idle(): Promise<void> {
     return new Promise((resolve) => {
-      const timer = setTimeout(done, this.options.pollIntervalMs);
-      const self = this;
-      function done() {
+      const done = (): void => {
         clearTimeout(timer);
-        self.wake = undefined;
+        this.wake = undefined;
         resolve();
-      }
+      };
+      const timer = setTimeout(done, this.options.pollIntervalMs);
       this.wake = done;
     });
   }

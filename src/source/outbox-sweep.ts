@@ -34,7 +34,7 @@ export async function sweepStrandedRows(
 ): Promise<SweepResult> {
   let finished = 0;
   let returned = 0;
-  for (let after = '0'; ; ) {
+  for (let after = '0'; ;) {
     const { rows } = await pool.query<StrandedRow>(strandedQuery(table), [after, sinks, PAGE]);
     if (rows.length === 0) return { finished, returned };
     after = rows[rows.length - 1].id;

@@ -28,9 +28,7 @@ type Queryable = pg.Pool | pg.ClientBase;
  * pg_sequence_last_value() takes the lock, so it only ever sees the true value.
  */
 export async function lastIdHandedOut(db: Queryable): Promise<bigint> {
-  const { rows } = await db.query<{ last: string }>(
-    `SELECT coalesce(pg_sequence_last_value('pgbridge.event_id_seq'::regclass), 0)::text AS last`,
-  );
+  const { rows } = await db.query<{ last: string }>(`SELECT coalesce(pg_sequence_last_value('pgbridge.event_id_seq'::regclass), 0)::text AS last`);
   return BigInt(rows[0].last);
 }
 

@@ -95,10 +95,17 @@ test("a sink's events/s chart moves while rows are inserted", async () => {
     clearInterval(inserting);
   }
   assert.ok(seen > 0);
-  await waitFor(async () => Number(((await fact('delivered').textContent()) ?? '0').replace(/,/g, '')) === next - 1, 30_000, 'every inserted row counted as delivered');
+  await waitFor(
+    async () => Number(((await fact('delivered').textContent()) ?? '0').replace(/,/g, '')) === next - 1,
+    30_000,
+    'every inserted row counted as delivered',
+  );
   await waitFor(() => accepted().length === next - 1, 10_000, 'every row at the webhook');
   // The chart has drawn points: uPlot paints into its canvas.
-  const painted = await card().locator('.chart canvas').first().evaluate((c: HTMLCanvasElement) => c.width > 0 && c.height > 0);
+  const painted = await card()
+    .locator('.chart canvas')
+    .first()
+    .evaluate((c: HTMLCanvasElement) => c.width > 0 && c.height > 0);
   assert.ok(painted);
 });
 

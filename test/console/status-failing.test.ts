@@ -21,10 +21,18 @@ const received: string[] = [];
 const env = { STATUS_TOKEN: TOKEN };
 
 interface Report {
-  sinks: { name: string; state: string; backlog: number; oldest_pending_seconds: number | null; failing_since: string | null; last_error?: string | null }[];
+  sinks: {
+    name: string;
+    state: string;
+    backlog: number;
+    oldest_pending_seconds: number | null;
+    failing_since: string | null;
+    last_error?: string | null;
+  }[];
 }
 
-const status = async (): Promise<Report> => (await (await fetch(`${base}/api/status`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as Report;
+const status = async (): Promise<Report> =>
+  (await (await fetch(`${base}/api/status`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as Report;
 const metrics = async (): Promise<string> => (await fetch(`${base}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } })).text();
 
 before(async () => {
@@ -54,10 +62,14 @@ after(async () => {
 test('nothing listening: the sink is down with its error, status exits 1, the failing gauge is 1', async () => {
   await db.query('INSERT INTO items VALUES (1), (2)');
   // The backlog comes from Postgres, read at most once a second: it may show a moment after the state.
-  await waitFor(async () => {
-    const [sink] = (await status()).sinks;
-    return sink.state === 'down' && sink.backlog === 2;
-  }, 20_000, 'the sink reported down with 2 events waiting');
+  await waitFor(
+    async () => {
+      const [sink] = (await status()).sinks;
+      return sink.state === 'down' && sink.backlog === 2;
+    },
+    20_000,
+    'the sink reported down with 2 events waiting',
+  );
   const [hook] = (await status()).sinks;
   assert.ok(hook.failing_since !== null);
   assert.match(hook.last_error ?? '', /ECONNREFUSED|connect/i);
@@ -72,10 +84,12 @@ test('nothing listening: the sink is down with its error, status exits 1, the fa
 test('the far end back: delivered, the sink delivering again, status exits 0', async () => {
   server = http.createServer((req, res) => {
     let body = '';
-    req.on('data', (c) => (body += c)).on('end', () => {
-      if (req.method === 'POST') received.push(body);
-      res.writeHead(204).end();
-    });
+    req
+      .on('data', (c) => (body += c))
+      .on('end', () => {
+        if (req.method === 'POST') received.push(body);
+        res.writeHead(204).end();
+      });
   });
   await new Promise<void>((resolve) => server!.listen(hookPort, '127.0.0.1', resolve));
   await waitFor(() => received.length === 2, 30_000, 'both events at the webhook');

@@ -36,7 +36,12 @@ async function deadLetters(query = ''): Promise<Summary[]> {
 }
 
 function post(path: string, body: unknown, headers: Record<string, string> = {}): Promise<Response> {
-  return fetch(`${base}${path}`, { method: 'POST', headers: { ...bearer, 'content-type': 'application/json', ...headers }, body: JSON.stringify(body), redirect: 'manual' });
+  return fetch(`${base}${path}`, {
+    method: 'POST',
+    headers: { ...bearer, 'content-type': 'application/json', ...headers },
+    body: JSON.stringify(body),
+    redirect: 'manual',
+  });
 }
 
 /** Events the webhook answered 2xx (the replies it really gave, not what it would answer now). */
@@ -82,7 +87,14 @@ describe('authentication', () => {
   test('/livez and /readyz need no token; everything else answers 401 without it', async () => {
     assert.equal((await fetch(`${base}/livez`)).status, 200);
     assert.equal((await fetch(`${base}/readyz`)).status, 200);
-    for (const path of ['/metrics', '/api/status', '/api/dead-letters', '/api/dead-letters/1/event', '/console/app.js', '/console/uPlot.iife.min.js']) {
+    for (const path of [
+      '/metrics',
+      '/api/status',
+      '/api/dead-letters',
+      '/api/dead-letters/1/event',
+      '/console/app.js',
+      '/console/uPlot.iife.min.js',
+    ]) {
       const response = await fetch(`${base}${path}`);
       assert.equal(response.status, 401, path);
       assert.equal(response.headers.get('www-authenticate'), 'Bearer realm="pgbridge"', path);
@@ -105,7 +117,10 @@ describe('authentication', () => {
     // Guesses in parallel wait their turn: the third of three answers after about three delays.
     const t0 = performance.now();
     const answers = await Promise.all([1, 2, 3].map(() => fetch(`${base}/metrics`, { headers: { authorization: 'Bearer guess' } })));
-    assert.deepEqual(answers.map((a) => a.status), [401, 401, 401]);
+    assert.deepEqual(
+      answers.map((a) => a.status),
+      [401, 401, 401],
+    );
     assert.ok(performance.now() - t0 >= 2700, `three parallel guesses took ${Math.round(performance.now() - t0)} ms`);
     assert.equal((await fetch(`${base}/api/status`, { headers: bearer })).status, 200);
   });
@@ -116,7 +131,12 @@ describe('authentication', () => {
     assert.equal(wrong.headers.get('set-cookie'), null);
     assert.match(await (await fetch(`${base}${wrong.headers.get('location')}`)).text(), /Wrong token/);
 
-    const login = await fetch(`${base}/login`, { method: 'POST', body: new URLSearchParams({ token: TOKEN }), redirect: 'manual', headers: { origin: base } });
+    const login = await fetch(`${base}/login`, {
+      method: 'POST',
+      body: new URLSearchParams({ token: TOKEN }),
+      redirect: 'manual',
+      headers: { origin: base },
+    });
     assert.equal(login.status, 303);
     const cookie = login.headers.get('set-cookie') ?? '';
     assert.match(cookie, /^pgbridge_session=[A-Za-z0-9_-]{43}; HttpOnly; SameSite=Strict; Path=\//);
@@ -137,7 +157,12 @@ describe('authentication', () => {
   });
 
   test('a sign-in from another origin is refused', async () => {
-    const login = await fetch(`${base}/login`, { method: 'POST', body: new URLSearchParams({ token: TOKEN }), redirect: 'manual', headers: { origin: 'https://evil.example' } });
+    const login = await fetch(`${base}/login`, {
+      method: 'POST',
+      body: new URLSearchParams({ token: TOKEN }),
+      redirect: 'manual',
+      headers: { origin: 'https://evil.example' },
+    });
     assert.equal(login.status, 403);
     assert.equal(login.headers.get('set-cookie'), null);
   });
@@ -176,7 +201,11 @@ describe('dead letters', () => {
     const ids = [letter.dead_letter_id];
     assert.equal((await post('/api/dead-letters/discard', { ids }, { origin: 'https://evil.example' })).status, 403);
     assert.equal((await post('/api/dead-letters/discard', { ids }, { origin: base, 'sec-fetch-site': 'cross-site' })).status, 403);
-    const form = await fetch(`${base}/api/dead-letters/discard`, { method: 'POST', headers: { ...bearer, 'content-type': 'application/x-www-form-urlencoded' }, body: `ids=${ids[0]}` });
+    const form = await fetch(`${base}/api/dead-letters/discard`, {
+      method: 'POST',
+      headers: { ...bearer, 'content-type': 'application/x-www-form-urlencoded' },
+      body: `ids=${ids[0]}`,
+    });
     assert.equal(form.status, 415);
     assert.equal((await fetch(`${base}/api/dead-letters/discard`, { headers: bearer })).status, 405);
     assert.equal((await post('/api/dead-letters/discard', { ids: [] })).status, 400);
@@ -206,7 +235,9 @@ describe('status', () => {
   test('/api/status: per sink state, backlog, counts and history; per table the triggers in place; no token anywhere', async () => {
     // Postgres is read at most once a second: wait until the discard above shows.
     const hookDeadLetters = async () =>
-      ((await (await fetch(`${base}/api/status`, { headers: bearer })).json()) as { sinks: { name: string; dead_letters: number }[] }).sinks.find((s) => s.name === 'hook')?.dead_letters;
+      ((await (await fetch(`${base}/api/status`, { headers: bearer })).json()) as { sinks: { name: string; dead_letters: number }[] }).sinks.find(
+        (s) => s.name === 'hook',
+      )?.dead_letters;
     await waitFor(async () => (await hookDeadLetters()) === 0, 10_000, 'no dead letters counted');
     const response = await fetch(`${base}/api/status`, { headers: bearer });
     const text = await response.text();
@@ -226,7 +257,9 @@ describe('status', () => {
     assert.equal(hookStatus.dead_lettered, 2);
     assert.equal(hookStatus.dead_letters, 0);
     assert.ok(hookStatus.history.length > 0);
-    assert.deepEqual(status.tables, [{ table: 'public.items', mode: 'outbox', ops: ['insert', 'update', 'delete'], inPlace: ['insert', 'update', 'delete'], missing: [] }]);
+    assert.deepEqual(status.tables, [
+      { table: 'public.items', mode: 'outbox', ops: ['insert', 'update', 'delete'], inPlace: ['insert', 'update', 'delete'], missing: [] },
+    ]);
     const metrics = await (await fetch(`${base}/metrics`, { headers: bearer })).text();
     assert.ok(!metrics.includes(TOKEN));
     assert.match(metrics, /pgbridge_instance_delivering\{bridge="default"\} 1/);
@@ -247,7 +280,11 @@ describe('status', () => {
     await db.query("INSERT INTO items VALUES (10, 'while-stopped'), (11, 'while-stopped-too')");
     const json = await cli(['status', '-c', config, '--json'], { CONSOLE_TOKEN: TOKEN });
     assert.equal(json.code, 1, json.stderr);
-    const report = JSON.parse(json.stdout) as { source: string; role: string; sinks: { name: string; state: string; backlog: number; oldest_pending_seconds: number }[] };
+    const report = JSON.parse(json.stdout) as {
+      source: string;
+      role: string;
+      sinks: { name: string; state: string; backlog: number; oldest_pending_seconds: number }[];
+    };
     assert.equal(report.source, 'database');
     assert.equal(report.role, 'stopped');
     const hookStatus = report.sinks.find((s) => s.name === 'hook')!;

@@ -26,7 +26,12 @@ before(async () => {
   const url = await hook.start();
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;
-  config = writeConfig({ postgres: { url: db.url }, capture: [{ table: 'items' }], sinks: [{ name: 'hook', type: 'webhook', url }], http: { port, host: '127.0.0.1' } });
+  config = writeConfig({
+    postgres: { url: db.url },
+    capture: [{ table: 'items' }],
+    sinks: [{ name: 'hook', type: 'webhook', url }],
+    http: { port, host: '127.0.0.1' },
+  });
   assert.equal((await cli(['install', '-c', config])).code, 0);
   bridge = new RunningBridge(config);
   await bridge.ready();
@@ -54,8 +59,14 @@ test('no response carries dead-letter contents, and actions are refused', async 
     ['/api/dead-letters'],
     ['/api/dead-letters?q=secret'],
     [`/api/dead-letters/${id}/event`],
-    ['/api/dead-letters/retry', { method: 'POST', headers: { 'content-type': 'application/json', origin: base }, body: JSON.stringify({ ids: [id] }) }],
-    ['/api/dead-letters/discard', { method: 'POST', headers: { 'content-type': 'application/json', origin: base }, body: JSON.stringify({ ids: [id] }) }],
+    [
+      '/api/dead-letters/retry',
+      { method: 'POST', headers: { 'content-type': 'application/json', origin: base }, body: JSON.stringify({ ids: [id] }) },
+    ],
+    [
+      '/api/dead-letters/discard',
+      { method: 'POST', headers: { 'content-type': 'application/json', origin: base }, body: JSON.stringify({ ids: [id] }) },
+    ],
     ['/login', { method: 'POST', body: new URLSearchParams({ token: 'anything' }), redirect: 'manual' }],
   ];
   const statuses: Record<string, number> = {};

@@ -21,7 +21,13 @@ function toArrival(message: Received): Arrival {
 
 /** A QoS 2 subscriber to the scope's topics: rows under the default template, channel events on the channel's name. */
 async function subscribe(t: TestContext, scope: Scope): Promise<() => Promise<Arrival[]>> {
-  const subscriber = new MqttSubscriber({ url: broker.url, username: reader.name, password: reader.password, filters: [`pgbridge/public/${scope.table}/+`, scope.channel], qos: 2 });
+  const subscriber = new MqttSubscriber({
+    url: broker.url,
+    username: reader.name,
+    password: reader.password,
+    filters: [`pgbridge/public/${scope.table}/+`, scope.channel],
+    qos: 2,
+  });
   await subscriber.start();
   t.after(() => subscriber.stop());
   return async () => (await subscriber.settled()).map(toArrival);

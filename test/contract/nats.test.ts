@@ -67,7 +67,10 @@ runSinkContract({
         sink,
         arrived: async () => ((await admin.streamExists(keys.stream)) ? reader(keys.stream)() : []),
         async heal() {
-          await admin.createStream(keys.stream, [keys.subject.replace('{schema}.{table}.{op}', '*.*.*'), keys.channel_subject.replace('{channel}', '*')]);
+          await admin.createStream(keys.stream, [
+            keys.subject.replace('{schema}.{table}.{op}', '*.*.*'),
+            keys.channel_subject.replace('{channel}', '*'),
+          ]);
         },
       };
     },

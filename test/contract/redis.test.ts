@@ -55,7 +55,10 @@ async function open(t: TestContext, scope: Scope, options: Readonly<Record<strin
 
 runSinkContract({
   type: 'redis',
-  formats: [...BODY_FORMATS, { label: 'cloudevents (structured, in the event field)', format: 'cloudevents', cloudEvent: ({ body }) => structuredCloudEvent(body) }],
+  formats: [
+    ...BODY_FORMATS,
+    { label: 'cloudevents (structured, in the event field)', format: 'cloudevents', cloudEvent: ({ body }) => structuredCloudEvent(body) },
+  ],
   open,
   permanent: {
     // Its stream key holds a string (set by open): WRONGTYPE, while the batch's other XADDs go through.
@@ -80,4 +83,3 @@ runSinkContract({
     },
   },
 });
-

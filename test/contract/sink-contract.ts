@@ -227,7 +227,9 @@ export function runSinkContract(harness: SinkHarness): void {
       await waitFor(() => outcomes.length === events.length, 60_000, `${events.length} events settled`);
       const elapsed = performance.now() - started;
       await runner.stop(5_000, true);
-      t.diagnostic(`${type}: ${events.length} events through the runner in ${elapsed.toFixed(0)} ms (${((events.length / elapsed) * 1000).toFixed(0)} events/s)`);
+      t.diagnostic(
+        `${type}: ${events.length} events through the runner in ${elapsed.toFixed(0)} ms (${((events.length / elapsed) * 1000).toFixed(0)} events/s)`,
+      );
       assert.deepEqual(
         outcomes.filter((o) => o.kind !== 'delivered'),
         [],
@@ -263,7 +265,13 @@ export function runSinkContract(harness: SinkHarness): void {
       test(`${type}: format ${variant.label} arrives as CONTRACT §3 says (rows, JSON and non-JSON channel payloads)`, async (t) => {
         const scope = newScope();
         const far = await harness.open(t, scope, { format: variant.format, ...variant.options });
-        const events: BridgeEvent[] = [row(scope, 7, 'INSERT'), row(scope, 7, 'UPDATE'), row(scope, 7, 'DELETE'), notice(scope, '{"a":1}'), notice(scope, 'hello world')];
+        const events: BridgeEvent[] = [
+          row(scope, 7, 'INSERT'),
+          row(scope, 7, 'UPDATE'),
+          row(scope, 7, 'DELETE'),
+          notice(scope, '{"a":1}'),
+          notice(scope, 'hello world'),
+        ];
         assert.deepEqual(await sendAll(far.sink, events), []);
         const arrived = await far.arrived();
         assert.equal(arrived.length, events.length, `arrived: ${arrived.map((a) => a.body).join('\n')}`);
@@ -350,11 +358,21 @@ export function runSinkContract(harness: SinkHarness): void {
           const update = row(scope, 7, 'UPDATE');
           const channel = notice(scope, '{"a":1}');
           assert.deepEqual(await sendAll(far.sink, [update, channel]), []);
-          const carried = (await far.arrived()).map((a) => Object.fromEntries(Object.entries(a.headers).filter(([name]) => name.startsWith('pgbridge-'))));
+          const carried = (await far.arrived()).map((a) =>
+            Object.fromEntries(Object.entries(a.headers).filter(([name]) => name.startsWith('pgbridge-'))),
+          );
           const byId = (id: string) => carried.find((headers) => headers['pgbridge-id'] === id);
           assert.equal(carried.length, 2, `format ${variant.label}: ${JSON.stringify(carried)}`);
-          assert.deepEqual(byId(update.id), { 'pgbridge-id': update.id, 'pgbridge-op': 'UPDATE', 'pgbridge-table': `public.${scope.table}` }, `format ${variant.label}`);
-          assert.deepEqual(byId(channel.id), { 'pgbridge-id': channel.id, 'pgbridge-op': 'NOTIFY', 'pgbridge-channel': scope.channel }, `format ${variant.label}`);
+          assert.deepEqual(
+            byId(update.id),
+            { 'pgbridge-id': update.id, 'pgbridge-op': 'UPDATE', 'pgbridge-table': `public.${scope.table}` },
+            `format ${variant.label}`,
+          );
+          assert.deepEqual(
+            byId(channel.id),
+            { 'pgbridge-id': channel.id, 'pgbridge-op': 'NOTIFY', 'pgbridge-channel': scope.channel },
+            `format ${variant.label}`,
+          );
         }
       });
     }

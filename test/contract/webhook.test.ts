@@ -5,7 +5,16 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { rowEvent } from '../support/events.js';
 import { silentContext, sinkFromConfig } from '../support/sink-config.js';
 import { WebhookServer, type ReceivedRequest } from '../support/webhook-server.js';
-import { BODY_FORMATS, binaryCloudEvent, DATABASE, runSinkContract, structuredCloudEvent, type Arrival, type FarEnd, type Scope } from './sink-contract.js';
+import {
+  BODY_FORMATS,
+  binaryCloudEvent,
+  DATABASE,
+  runSinkContract,
+  structuredCloudEvent,
+  type Arrival,
+  type FarEnd,
+  type Scope,
+} from './sink-contract.js';
 
 const server = new WebhookServer();
 let base = '';
@@ -39,7 +48,14 @@ async function open(t: TestContext, scope: Scope, options: Readonly<Record<strin
   const sink = sinkFromConfig({ name: 'contract', type: 'webhook', url: `${base}${path}`, ...options }, silentContext(DATABASE));
   t.after(() => sink.close());
   await sink.connect(new AbortController().signal);
-  return { sink, arrived: async () => server.accepted().filter((r) => r.url === path).flatMap(arrivals) };
+  return {
+    sink,
+    arrived: async () =>
+      server
+        .accepted()
+        .filter((r) => r.url === path)
+        .flatMap(arrivals),
+  };
 }
 
 runSinkContract({

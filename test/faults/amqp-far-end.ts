@@ -75,7 +75,11 @@ export class AmqpFarEnd {
     await rabbitmqctl('clear_policy', this.policy).catch(() => {});
     const connection = await amqp.connect(AMQP_URL);
     const channel = await connection.createChannel();
-    for (const remove of [() => channel.deleteQueue(this.queue), () => channel.deleteExchange(this.alternate), () => channel.deleteExchange(this.exchange)]) {
+    for (const remove of [
+      () => channel.deleteQueue(this.queue),
+      () => channel.deleteExchange(this.alternate),
+      () => channel.deleteExchange(this.exchange),
+    ]) {
       await remove().catch(() => {});
     }
     await connection.close().catch(() => {});

@@ -13,7 +13,17 @@ import { AMQP_URL } from '../support/amqp.js';
 import { waitFor } from '../support/bridge.js';
 import type { TestDatabase } from '../support/pg.js';
 import { WebhookServer } from '../support/webhook-server.js';
-import { insertItems, installedConfig, itemsDatabase, keys, logsWith, outboxCount, startBridge, webhookSink, RETRY } from '../integration/outbox-harness.js';
+import {
+  insertItems,
+  installedConfig,
+  itemsDatabase,
+  keys,
+  logsWith,
+  outboxCount,
+  startBridge,
+  webhookSink,
+  RETRY,
+} from '../integration/outbox-harness.js';
 import { printCounts } from './tally.js';
 
 const BROKER = AMQP_URL;
@@ -62,7 +72,10 @@ test('a nacked publish is retried, then dead-lettered with the reason; the webho
   const { rows } = await db.query<{ row: number; attempts: number; error: string; sink: string }>(
     `SELECT (event->'data'->>'id')::int AS row, attempts, error, sink FROM pgbridge.dead_letters ORDER BY 1`,
   );
-  assert.deepEqual(rows.map((r) => [r.sink, r.row, r.attempts]), [2, 3, 4, 5].map((row) => ['queue', row, 3]));
+  assert.deepEqual(
+    rows.map((r) => [r.sink, r.row, r.attempts]),
+    [2, 3, 4, 5].map((row) => ['queue', row, 3]),
+  );
   for (const r of rows) assert.match(r.error, /broker did not confirm/, r.error);
   assert.ok(logsWith(bridge, 'retries exhausted').length >= 1, 'the log says they were given up');
   assert.equal(await queued(), 1, 'the broker kept only the first');
@@ -76,11 +89,17 @@ test('a nacked publish is retried, then dead-lettered with the reason; the webho
   await waitFor(() => hook.tally.unique === 6, 15_000, 'the webhook sink to get the later one too');
 
   const amqpDelivered = 2; // rows 1 and 6, each seen once in the queue
-  printCounts(t, 'amqp-nack', 'outbox', { sent: 6, delivered: amqpDelivered, lost: 6 - amqpDelivered - rows.length, duplicates: 0 }, {
-    sink: 'queue',
-    dead_lettered: rows.length,
-    webhook_delivered: hook.tally.unique,
-  });
+  printCounts(
+    t,
+    'amqp-nack',
+    'outbox',
+    { sent: 6, delivered: amqpDelivered, lost: 6 - amqpDelivered - rows.length, duplicates: 0 },
+    {
+      sink: 'queue',
+      dead_lettered: rows.length,
+      webhook_delivered: hook.tally.unique,
+    },
+  );
   assert.equal(hook.tally.summary(6, keys(1, 6)).lost, 0);
   assert.equal(await bridge.kill('SIGTERM'), 0);
 });

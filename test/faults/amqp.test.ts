@@ -44,7 +44,17 @@ describe('faults: AMQP sink', () => {
     t.after(() => proxy.stop());
     const url = new URL(AMQP_URL);
     if (throughProxy) url.port = String(proxy.port);
-    const sink = { name: 'queue', type: 'amqp', url: url.toString(), exchange: far.exchange, heartbeat_s: 1, connect_timeout_ms: 1000, max_in_flight: 4, max_batch: 100, retry: FAST_RETRY };
+    const sink = {
+      name: 'queue',
+      type: 'amqp',
+      url: url.toString(),
+      exchange: far.exchange,
+      heartbeat_s: 1,
+      connect_timeout_ms: 1000,
+      max_in_flight: 4,
+      max_batch: 100,
+      retry: FAST_RETRY,
+    };
     const bridge = await startBridge(t, db, mode, [sink]);
     return { far, bridge, proxy };
   }
@@ -56,19 +66,31 @@ describe('faults: AMQP sink', () => {
 
   test('outbox: every connection to RabbitMQ dropped for 1.5 s', async (t) => {
     const { far, bridge, proxy } = await setUp(t, 'outbox', true);
-    const { sent } = await streamThroughFault({ db, arrivals: () => far.arrivals(), inject: () => proxy.drop(), holdMs: 1500, recover: () => proxy.restore() });
+    const { sent } = await streamThroughFault({
+      db,
+      arrivals: () => far.arrivals(),
+      inject: () => proxy.drop(),
+      holdMs: 1500,
+      recover: () => proxy.restore(),
+    });
     await finish(t, 'amqp-drop', 'outbox', far, sent);
     assert.ok(connectedCount(bridge) >= 2, 'the sink reconnected');
   });
 
   test('outbox: RabbitMQ black-holed for 4 s (heartbeat 1 s)', async (t) => {
     const { far, bridge, proxy } = await setUp(t, 'outbox', true);
-    const { sent } = await streamThroughFault({ db, arrivals: () => far.arrivals(), inject: () => proxy.blackHole(), holdMs: 4000, recover: () => proxy.restore() });
+    const { sent } = await streamThroughFault({
+      db,
+      arrivals: () => far.arrivals(),
+      inject: () => proxy.blackHole(),
+      holdMs: 4000,
+      recover: () => proxy.restore(),
+    });
     await finish(t, 'amqp-black-hole', 'outbox', far, sent);
     assert.ok(connectedCount(bridge) >= 2, 'the sink noticed the silence and reconnected');
   });
 
-  test("outbox: rabbitmqctl close_all_connections mid-stream", async (t) => {
+  test('outbox: rabbitmqctl close_all_connections mid-stream', async (t) => {
     const { far, bridge } = await setUp(t, 'outbox', false);
     const { sent } = await streamThroughFault({
       db,
@@ -90,7 +112,13 @@ describe('faults: AMQP sink', () => {
       recover: () => waitFor(() => connectedCount(bridge) >= 2, 30_000, 'the sink to reopen its channel'),
     });
     await finish(t, 'amqp-exchange-deleted', 'outbox', far, sent);
-    const failures = bridge.logs().filter((e) => e.msg === 'delivery failed, will retry').map((e) => String(e.err));
-    assert.ok(failures.some((err) => /NOT_FOUND - no exchange/.test(err)), `the channel error was logged: ${failures.slice(0, 3).join(' | ')}`);
+    const failures = bridge
+      .logs()
+      .filter((e) => e.msg === 'delivery failed, will retry')
+      .map((e) => String(e.err));
+    assert.ok(
+      failures.some((err) => /NOT_FOUND - no exchange/.test(err)),
+      `the channel error was logged: ${failures.slice(0, 3).join(' | ')}`,
+    );
   });
 });

@@ -175,7 +175,9 @@ describe('bad input: tables (outbox mode)', () => {
     const text = event.data!.body as string;
     assert.equal(text.length, FIFTY_MB);
     assert.ok(text.endsWith('the-end'));
-    t.diagnostic(`fault=50mb-row mode=outbox outcome=delivered bytes=${FIFTY_MB} rss_before_kb=${rssBefore} rss_peak_kb=${rssPeak} rss_after_kb=${rssKb(f.bridge.pid)}`);
+    t.diagnostic(
+      `fault=50mb-row mode=outbox outcome=delivered bytes=${FIFTY_MB} rss_before_kb=${rssBefore} rss_peak_kb=${rssPeak} rss_after_kb=${rssKb(f.bridge.pid)}`,
+    );
     assert.ok(rssPeak < 1_500_000, `RSS peaked at ${rssPeak} kB`);
     await f.stillDelivering(1);
   });
@@ -184,10 +186,13 @@ describe('bad input: tables (outbox mode)', () => {
     await f.db.query(`INSERT INTO priced (id, qty, price) VALUES (1, 3, 2.50)`);
     await f.db.query(`UPDATE priced SET qty = 4`);
     const got = await f.arrived('priced', 2);
-    assert.deepEqual(got.map((e) => e.data), [
-      { id: 1, qty: 3, price: 2.5, total: 7.5 },
-      { id: 1, qty: 4, price: 2.5, total: 10.0 },
-    ]);
+    assert.deepEqual(
+      got.map((e) => e.data),
+      [
+        { id: 1, qty: 3, price: 2.5, total: 7.5 },
+        { id: 1, qty: 4, price: 2.5, total: 10.0 },
+      ],
+    );
   });
 
   test('a table dropped while captured: its events already committed arrive, the bridge goes on', async () => {
@@ -209,12 +214,15 @@ describe('bad input: tables (outbox mode)', () => {
     await f.db.query(`ALTER TABLE shifty RENAME COLUMN a TO a2`);
     await f.db.query(`UPDATE shifty SET c = 8 WHERE id = 3`);
     const got = await f.arrived('shifty', 4);
-    assert.deepEqual(got.map((e) => e.data), [
-      { id: 1, a: 'a', b: 'b' },
-      { id: 2, a: 'a', b: 'b', c: 7 },
-      { id: 3, a: 'a', c: 7 },
-      { id: 3, a2: 'a', c: 8 },
-    ]);
+    assert.deepEqual(
+      got.map((e) => e.data),
+      [
+        { id: 1, a: 'a', b: 'b' },
+        { id: 2, a: 'a', b: 'b', c: 7 },
+        { id: 3, a: 'a', c: 7 },
+        { id: 3, a2: 'a', c: 8 },
+      ],
+    );
   });
 
   test('a column list whose column is renamed: the write fails with an error naming the column (re-run install), nothing half-captured', async () => {
@@ -242,7 +250,10 @@ for (const delivery of ['notify', 'outbox'] as const) {
       await f.db.query(`NOTIFY jobs`);
       await notify('x'.repeat(7999));
       await assert.rejects(notify('x'.repeat(8000)), /payload string too long/);
-      await assert.rejects(f.db.query(`SELECT pg_notify('jobs', convert_from('\\xc328'::bytea, 'UTF8'))`), /invalid byte sequence for encoding "UTF8"/);
+      await assert.rejects(
+        f.db.query(`SELECT pg_notify('jobs', convert_from('\\xc328'::bytea, 'UTF8'))`),
+        /invalid byte sequence for encoding "UTF8"/,
+      );
       await assert.rejects(f.db.query(`SELECT pg_notify('jobs', E'bad \\xc3\\x28 bytes')`), /invalid byte sequence for encoding "UTF8"/);
       await notify('not json {');
       await notify('{"a":1,"a":2}');

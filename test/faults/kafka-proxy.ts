@@ -25,7 +25,9 @@ export class KafkaProxies {
   static async start(bootstrap: readonly string[]): Promise<KafkaProxies> {
     const advertised = await advertisedBrokers(bootstrap);
     const byUpstream = new Map<string, Address>();
-    const proxies = advertised.map(({ host, port }) => new TcpProxy(host, port, { rewrites: () => metadataRewrites((a) => byUpstream.get(`${a.host}:${a.port}`)) }));
+    const proxies = advertised.map(
+      ({ host, port }) => new TcpProxy(host, port, { rewrites: () => metadataRewrites((a) => byUpstream.get(`${a.host}:${a.port}`)) }),
+    );
     for (const [i, proxy] of proxies.entries()) {
       await proxy.start();
       byUpstream.set(`${advertised[i].host}:${advertised[i].port}`, { host: '127.0.0.1', port: proxy.port });

@@ -44,7 +44,16 @@ describe('faults: Kafka sink behind per-broker proxies', () => {
   async function run(t: TestContext, fault: 'drop' | 'black-hole', holdMs: number): Promise<void> {
     await resetItems(db);
     const topic = `faults-${fault}-${randomBytes(4).toString('hex')}`;
-    const sink = { name: 'log', type: 'kafka', brokers: proxies.brokers, topic, timeout_ms: 1500, max_in_flight: 4, max_batch: 100, retry: FAST_RETRY };
+    const sink = {
+      name: 'log',
+      type: 'kafka',
+      brokers: proxies.brokers,
+      topic,
+      timeout_ms: 1500,
+      max_in_flight: 4,
+      max_batch: 100,
+      retry: FAST_RETRY,
+    };
     const bridge = await startBridge(t, db, 'outbox', [sink]);
     const arrivals = async (): Promise<Arrival[]> => (await readTopic(brokers, topic)).map((m) => arrivalOf(m.value ?? ''));
     const { sent } = await streamThroughFault({

@@ -46,7 +46,14 @@ describe('faults: MQTT sink', () => {
   async function setUp(t: TestContext, qos: 1 | 2, throughProxy: boolean): Promise<Setup> {
     await resetItems(db);
     const prefix = `faults/${randomBytes(4).toString('hex')}`;
-    const subscriber = new MqttSubscriber({ url: broker.url, username: reader.name, password: reader.password, filters: [`${prefix}/#`], qos: 2, persistent: true });
+    const subscriber = new MqttSubscriber({
+      url: broker.url,
+      username: reader.name,
+      password: reader.password,
+      filters: [`${prefix}/#`],
+      qos: 2,
+      persistent: true,
+    });
     await subscriber.start();
     t.after(() => subscriber.stop());
     const proxy = new TcpProxy('127.0.0.1', broker.port);
@@ -77,7 +84,13 @@ describe('faults: MQTT sink', () => {
   test('outbox: every connection to the broker dropped for 1.5 s', async (t) => {
     const setup = await setUp(t, 1, true);
     const bridge = await startBridge(t, db, 'outbox', [setup.sink]);
-    const { sent } = await streamThroughFault({ db, arrivals: setup.arrivals, inject: () => setup.proxy.drop(), holdMs: 1500, recover: () => setup.proxy.restore() });
+    const { sent } = await streamThroughFault({
+      db,
+      arrivals: setup.arrivals,
+      inject: () => setup.proxy.drop(),
+      holdMs: 1500,
+      recover: () => setup.proxy.restore(),
+    });
     await finish(t, 'mqtt-drop', setup, sent);
     assert.ok(connectedCount(bridge) >= 2, 'the sink reconnected');
   });
@@ -85,10 +98,19 @@ describe('faults: MQTT sink', () => {
   test('outbox: the broker black-holed for 4 s (keep-alive 1 s, timeout_ms 1.5 s)', async (t) => {
     const setup = await setUp(t, 1, true);
     const bridge = await startBridge(t, db, 'outbox', [setup.sink]);
-    const { sent } = await streamThroughFault({ db, arrivals: setup.arrivals, inject: () => setup.proxy.blackHole(), holdMs: 4000, recover: () => setup.proxy.restore() });
+    const { sent } = await streamThroughFault({
+      db,
+      arrivals: setup.arrivals,
+      inject: () => setup.proxy.blackHole(),
+      holdMs: 4000,
+      recover: () => setup.proxy.restore(),
+    });
     await finish(t, 'mqtt-black-hole', setup, sent);
     assert.ok(connectedCount(bridge) >= 2, 'the sink noticed the silence and reconnected');
-    const reasons = bridge.logs().filter((e) => e.msg === 'mqtt sink disconnected').map((e) => String(e.reason));
+    const reasons = bridge
+      .logs()
+      .filter((e) => e.msg === 'mqtt sink disconnected')
+      .map((e) => String(e.reason));
     assert.ok(reasons.length > 0, 'the loss was logged');
   });
 

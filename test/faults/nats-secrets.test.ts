@@ -92,12 +92,16 @@ describe('nats credentials stay secret while nats sinks fail and succeed', () =>
     assert.equal(check.code, 1);
     assert.match(check.stdout, /^sink good: ok/m);
     assert.match(check.stdout, /^sink token-key: ok/m);
-    for (const sink of ['wrong-password', 'wrong-url-token', 'stranger-creds']) assert.match(check.stdout, new RegExp(`^sink ${sink}: FAIL: .*Authorization Violation`, 'mi'));
+    for (const sink of ['wrong-password', 'wrong-url-token', 'stranger-creds'])
+      assert.match(check.stdout, new RegExp(`^sink ${sink}: FAIL: .*Authorization Violation`, 'mi'));
     assert.deepEqual(
       rows.filter((r) => r.sink === 'good').map((r) => r.error.replace(/\d+/g, 'N')),
       [`nats: message of about N bytes (headers included) for subject "pgbridge.public.items.insert" exceeds the server's max_payload of N bytes`],
     );
-    assert.ok(rows.some((r) => r.sink === 'token-key' && /no JetStream stream took the message/.test(r.error)), 'the token was accepted');
+    assert.ok(
+      rows.some((r) => r.sink === 'token-key' && /no JetStream stream took the message/.test(r.error)),
+      'the token was accepted',
+    );
 
     assertNoSecret('the log', bridge.logLines.join('\n'));
     assertNoSecret('pgbridge check', check.stdout + check.stderr);

@@ -17,7 +17,8 @@ import { NatsFarEnd, restartNatsServer } from './nats-far-end.js';
 import { tallyNoLoss } from './tally.js';
 import { TcpProxy } from './tcp-proxy.js';
 
-const connectedCount = (...bridges: RunningBridge[]): number => bridges.flatMap((b) => b.logs()).filter((e) => e.msg === 'nats sink connected').length;
+const connectedCount = (...bridges: RunningBridge[]): number =>
+  bridges.flatMap((b) => b.logs()).filter((e) => e.msg === 'nats sink connected').length;
 
 /** Events JetStream reported as duplicates of ones it already stored (a redelivery after the fault). */
 const droppedAsDuplicates = (...bridges: RunningBridge[]): number =>
@@ -64,7 +65,9 @@ describe('faults: NATS JetStream sink', () => {
     await untilAllArrived(sent, () => far.arrivals());
     const stored = await far.stored();
     const counts = tallyNoLoss(t, fault, sent, stored);
-    t.diagnostic(`${fault}: JetStream dropped ${droppedAsDuplicates(...bridges)} redelivered events as duplicates; the stream holds ${counts.duplicated} duplicates`);
+    t.diagnostic(
+      `${fault}: JetStream dropped ${droppedAsDuplicates(...bridges)} redelivered events as duplicates; the stream holds ${counts.duplicated} duplicates`,
+    );
     assert.equal(counts.duplicated, 0, 'Nats-Msg-Id deduplication stores a redelivered event once');
   }
 
@@ -80,17 +83,32 @@ describe('faults: NATS JetStream sink', () => {
 
   test('outbox: every connection to nats-server dropped for 1.5 s', async (t) => {
     const { far, bridge, proxy } = await throughProxy(t);
-    const { sent } = await streamThroughFault({ db, arrivals: () => far.arrivals(), inject: () => proxy.drop(), holdMs: 1500, recover: () => proxy.restore() });
+    const { sent } = await streamThroughFault({
+      db,
+      arrivals: () => far.arrivals(),
+      inject: () => proxy.drop(),
+      holdMs: 1500,
+      recover: () => proxy.restore(),
+    });
     await finish(t, 'nats-drop', far, sent, [bridge]);
     assert.ok(connectedCount(bridge) >= 2, 'the sink reconnected');
   });
 
   test('outbox: nats-server black-holed for 4 s (PubAck timeout 1.5 s, pings every 1 s)', async (t) => {
     const { far, bridge, proxy } = await throughProxy(t);
-    const { sent } = await streamThroughFault({ db, arrivals: () => far.arrivals(), inject: () => proxy.blackHole(), holdMs: 4000, recover: () => proxy.restore() });
+    const { sent } = await streamThroughFault({
+      db,
+      arrivals: () => far.arrivals(),
+      inject: () => proxy.blackHole(),
+      holdMs: 4000,
+      recover: () => proxy.restore(),
+    });
     await finish(t, 'nats-black-hole', far, sent, [bridge]);
     assert.ok(connectedCount(bridge) >= 2, 'the sink noticed the silence and reconnected');
-    assert.ok(bridge.logs().some((e) => e.msg === 'nats sink disconnected'), 'the lost connection was logged');
+    assert.ok(
+      bridge.logs().some((e) => e.msg === 'nats sink disconnected'),
+      'the lost connection was logged',
+    );
   });
 
   test('outbox: the nats-server process restarted mid-stream (down 1 s); streams and their duplicate windows survive', async (t) => {

@@ -66,20 +66,38 @@ async function setUp(t: TestContext, extra: Record<string, unknown> = {}): Promi
  * Stops the writer a little after `listening` (when the next process listens),
  * then checks: no row committed after that is lost, none arrives twice. Prints the counts.
  */
-async function finish(t: TestContext, fault: string, writer: Writer, hook: WebhookServer, listeningAt: number, extra: Record<string, number | string>): Promise<void> {
+async function finish(
+  t: TestContext,
+  fault: string,
+  writer: Writer,
+  hook: WebhookServer,
+  listeningAt: number,
+  extra: Record<string, number | string>,
+): Promise<void> {
   const atListening = writer.count;
   while (writer.count < atListening + 200) await sleep(20);
   await writer.stop();
   const committedLater = [...writer.committedAt].filter(([, at]) => at > listeningAt).map(([id]) => id);
   const got = new Set(hook.tally.accepted.map((e) => e.rowId));
-  await untilDelivered(hook.tally, hook.tally.unique + committedLater.filter((id) => !got.has(id)).length, 20_000, 'every row committed after listening again');
+  await untilDelivered(
+    hook.tally,
+    hook.tally.unique + committedLater.filter((id) => !got.has(id)).length,
+    20_000,
+    'every row committed after listening again',
+  );
   const delivered = new Set(hook.tally.accepted.map((e) => e.rowId));
   const lost = [...writer.committedAt.keys()].filter((id) => !delivered.has(id));
   const lostAfterListening = committedLater.filter((id) => !delivered.has(id));
-  printCounts(t, fault, 'notify', { sent: writer.count, delivered: delivered.size, lost: lost.length, duplicates: hook.tally.duplicates }, {
-    ...extra,
-    lost_after_listening_again: lostAfterListening.length,
-  });
+  printCounts(
+    t,
+    fault,
+    'notify',
+    { sent: writer.count, delivered: delivered.size, lost: lost.length, duplicates: hook.tally.duplicates },
+    {
+      ...extra,
+      lost_after_listening_again: lostAfterListening.length,
+    },
+  );
   assert.deepEqual(lostAfterListening, [], 'rows committed once a process listened again');
   assert.equal(hook.tally.duplicates, 0, 'notify mode never sends an event twice');
   assert.ok(delivered.size > 0);
@@ -126,10 +144,18 @@ describe('notify mode: process faults', () => {
     // Delivered at exit: everything committed well before the signal reached the far end (the in-memory queue was finished).
     const before = [...writer.committedAt].filter(([, at]) => at < signalledAt - 1000).map(([id]) => id);
     const got = new Set(hook.tally.accepted.map((e) => e.rowId));
-    assert.deepEqual(before.filter((id) => !got.has(id)), [], 'rows committed a second before SIGTERM were all delivered before exit');
+    assert.deepEqual(
+      before.filter((id) => !got.has(id)),
+      [],
+      'rows committed a second before SIGTERM were all delivered before exit',
+    );
 
     const second = startBridge(t, config);
-    await finish(t, 'sigterm-restart', writer, hook, await listening(second), { delivered_at_exit: deliveredAtExit, exit_ms: exitMs, exit_code: String(code) });
+    await finish(t, 'sigterm-restart', writer, hook, await listening(second), {
+      delivered_at_exit: deliveredAtExit,
+      exit_ms: exitMs,
+      exit_code: String(code),
+    });
     assert.equal(await second.kill('SIGTERM'), 0);
   });
 

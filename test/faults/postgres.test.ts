@@ -90,7 +90,10 @@ describe('faults: Postgres', () => {
         assert.ok((await terminateBackends(x.db.name, `pgbridge ${component}`)) >= 1, `a "pgbridge ${component}" backend was terminated`);
       },
       holdMs: 0,
-      recover: () => (component === 'outbox' ? undefined : waitFor(() => progress() > before, 30_000, `the bridge to recover from losing its ${component} connection`)),
+      recover: () =>
+        component === 'outbox'
+          ? undefined
+          : waitFor(() => progress() > before, 30_000, `the bridge to recover from losing its ${component} connection`),
     };
   }
 
@@ -129,7 +132,14 @@ describe('faults: Postgres', () => {
           : waitFor(() => lossWarnings(x.bridge) >= 1, 60_000, 'the notify bridge to listen again and log the loss');
       const runs = await Promise.all(
         targets.map((x) =>
-          streamThroughFault({ db: x.db, arrivals: () => webhookArrivals(x.hook), inject: restartOnce, holdMs: 0, recover: () => recovered(x), firstId: 1 }),
+          streamThroughFault({
+            db: x.db,
+            arrivals: () => webhookArrivals(x.hook),
+            inject: restartOnce,
+            holdMs: 0,
+            recover: () => recovered(x),
+            firstId: 1,
+          }),
         ),
       );
       for (const [i, x] of targets.entries()) await count(t, 'pg-restart', x, runs[i]);

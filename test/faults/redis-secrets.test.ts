@@ -69,7 +69,11 @@ describe('redis: the URL password stays secret while sinks fail and succeed', ()
 
   test('logs, check, dead letters, /metrics and /readyz hold none of it', async (t) => {
     await db.query('INSERT INTO items VALUES (1)');
-    await waitFor(async () => (await db.query('SELECT DISTINCT sink FROM pgbridge.dead_letters')).rowCount === 2, 60_000, 'a dead letter from the denied and the wrong-password sink');
+    await waitFor(
+      async () => (await db.query('SELECT DISTINCT sink FROM pgbridge.dead_letters')).rowCount === 2,
+      60_000,
+      'a dead letter from the denied and the wrong-password sink',
+    );
     await waitFor(async () => (await readStream(admin, `allowed:${tag}`)).length === 1, 15_000, 'the event at the allowed stream');
 
     const metrics = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();

@@ -29,7 +29,11 @@ async function restartRedis(): Promise<void> {
 }
 
 async function startRedis(): Promise<void> {
-  const ping = () => run('redis-cli', ['-h', target.hostname, '-p', target.port || '6379', 'ping']).then((r) => r.stdout.trim() === 'PONG', () => false);
+  const ping = () =>
+    run('redis-cli', ['-h', target.hostname, '-p', target.port || '6379', 'ping']).then(
+      (r) => r.stdout.trim() === 'PONG',
+      () => false,
+    );
   if (await ping()) return;
   await run(REDIS_START[0], REDIS_START.slice(1));
   await waitFor(ping, 30_000, 'redis-server to answer PING');
@@ -61,7 +65,17 @@ describe('faults: Redis sink', () => {
     t.after(() => proxy.stop());
     const url = new URL(REDIS_URL);
     if (throughProxy) url.port = String(proxy.port);
-    const sink = { name: 'streams', type: 'redis', url: url.toString(), stream: far.stream, timeout_ms: 1500, connect_timeout_ms: 1000, max_in_flight: 4, max_batch: 100, retry: FAST_RETRY };
+    const sink = {
+      name: 'streams',
+      type: 'redis',
+      url: url.toString(),
+      stream: far.stream,
+      timeout_ms: 1500,
+      connect_timeout_ms: 1000,
+      max_in_flight: 4,
+      max_batch: 100,
+      retry: FAST_RETRY,
+    };
     const config = writeConfig({
       postgres: { url: db.url },
       delivery: 'outbox',
@@ -89,7 +103,13 @@ describe('faults: Redis sink', () => {
   test('outbox: every connection to Redis dropped for 1.5 s', async (t) => {
     const { far, proxy, config } = await setUp(t, true);
     const bridge = await bridgeFor(t, config);
-    const { sent } = await streamThroughFault({ db, arrivals: () => far.arrivals(), inject: () => proxy.drop(), holdMs: 1500, recover: () => proxy.restore() });
+    const { sent } = await streamThroughFault({
+      db,
+      arrivals: () => far.arrivals(),
+      inject: () => proxy.drop(),
+      holdMs: 1500,
+      recover: () => proxy.restore(),
+    });
     await finish(t, 'redis-drop', far, sent);
     assert.ok(connectedCount(bridge) >= 2, 'the sink reconnected');
   });
@@ -97,10 +117,22 @@ describe('faults: Redis sink', () => {
   test('outbox: Redis black-holed for 4 s (sink timeout 1.5 s)', async (t) => {
     const { far, proxy, config } = await setUp(t, true);
     const bridge = await bridgeFor(t, config);
-    const { sent } = await streamThroughFault({ db, arrivals: () => far.arrivals(), inject: () => proxy.blackHole(), holdMs: 4000, recover: () => proxy.restore() });
+    const { sent } = await streamThroughFault({
+      db,
+      arrivals: () => far.arrivals(),
+      inject: () => proxy.blackHole(),
+      holdMs: 4000,
+      recover: () => proxy.restore(),
+    });
     await finish(t, 'redis-black-hole', far, sent);
-    const failures = bridge.logs().filter((e) => e.msg === 'delivery failed, will retry').map((e) => String(e.err));
-    assert.ok(failures.some((err) => /no reply/.test(err)), `the silence was noticed: ${failures.slice(0, 3).join(' | ')}`);
+    const failures = bridge
+      .logs()
+      .filter((e) => e.msg === 'delivery failed, will retry')
+      .map((e) => String(e.err));
+    assert.ok(
+      failures.some((err) => /no reply/.test(err)),
+      `the silence was noticed: ${failures.slice(0, 3).join(' | ')}`,
+    );
     assert.ok(connectedCount(bridge) >= 2, 'the sink reconnected');
   });
 
@@ -134,10 +166,22 @@ describe('faults: Redis sink', () => {
       });
       await untilAllArrived(sent, () => far.arrivals());
       const counts = tally(sent, far.arrivals());
-      printCounts(t, 'redis-restart', 'outbox', { ...counts, duplicates: counts.duplicated }, { read_before_restart: readBeforeRestart, read_after_restart: far.count - readBeforeRestart });
+      printCounts(
+        t,
+        'redis-restart',
+        'outbox',
+        { ...counts, duplicates: counts.duplicated },
+        { read_before_restart: readBeforeRestart, read_after_restart: far.count - readBeforeRestart },
+      );
       assert.equal(counts.lost, 0, `lost rows: ${counts.lostIds.slice(0, 20).join(', ')}`);
-      const failures = bridge.logs().filter((e) => e.msg === 'delivery failed, will retry').map((e) => String(e.err));
-      assert.ok(failures.some((err) => /before EXEC was answered/.test(err)), `a batch was in flight when the server went: ${failures.slice(0, 3).join(' | ')}`);
+      const failures = bridge
+        .logs()
+        .filter((e) => e.msg === 'delivery failed, will retry')
+        .map((e) => String(e.err));
+      assert.ok(
+        failures.some((err) => /before EXEC was answered/.test(err)),
+        `a batch was in flight when the server went: ${failures.slice(0, 3).join(' | ')}`,
+      );
     } finally {
       await startRedis();
     }

@@ -63,10 +63,31 @@ describe('secrets of every kind stay secret while sinks fail and succeed', () =>
       postgres: { url: db.url.replace('postgres@', `postgres:${encodeURIComponent(PG_PASSWORD)}@`) },
       capture: [{ table: 'items' }],
       sinks: [
-        { name: 'hook', type: 'webhook', url: hookUrl, secret: SIGNING_SECRET, headers: { Authorization: `Bearer ${BEARER}`, 'X-Api-Key': API_KEY }, retry: { ...retry, max_attempts: 1 } },
+        {
+          name: 'hook',
+          type: 'webhook',
+          url: hookUrl,
+          secret: SIGNING_SECRET,
+          headers: { Authorization: `Bearer ${BEARER}`, 'X-Api-Key': API_KEY },
+          retry: { ...retry, max_attempts: 1 },
+        },
         { name: 'basic', type: 'webhook', url: hookUrl.replace(/\/hook$/, '/basic'), retry: { ...retry, max_attempts: 1 } },
-        { name: 'queue', type: 'amqp', url: `amqp://guest:${encodeURIComponent(AMQP_PASSWORD)}@${AMQP_HOST}`, exchange: 'pgbridge-secrets', retry, connect_timeout_ms: 3000 },
-        { name: 'log', type: 'kafka', brokers: await kafkaBrokers(), sasl: { mechanism: 'plain', username: 'bridge', password: KAFKA_PASSWORD }, retry, timeout_ms: 3000 },
+        {
+          name: 'queue',
+          type: 'amqp',
+          url: `amqp://guest:${encodeURIComponent(AMQP_PASSWORD)}@${AMQP_HOST}`,
+          exchange: 'pgbridge-secrets',
+          retry,
+          connect_timeout_ms: 3000,
+        },
+        {
+          name: 'log',
+          type: 'kafka',
+          brokers: await kafkaBrokers(),
+          sasl: { mechanism: 'plain', username: 'bridge', password: KAFKA_PASSWORD },
+          retry,
+          timeout_ms: 3000,
+        },
       ],
       http: { port: httpPort, host: '127.0.0.1' },
     });
@@ -82,7 +103,11 @@ describe('secrets of every kind stay secret while sinks fail and succeed', () =>
   test('logs, check, dead letters, /metrics and /readyz hold none of them', async (t) => {
     await db.query('INSERT INTO items VALUES (1)');
     // Each sink fails in its own way: 401 (permanent), a refused AMQP login, a broker without SASL.
-    await waitFor(async () => (await db.query('SELECT DISTINCT sink FROM pgbridge.dead_letters')).rowCount === 4, 60_000, 'a dead letter from each sink');
+    await waitFor(
+      async () => (await db.query('SELECT DISTINCT sink FROM pgbridge.dead_letters')).rowCount === 4,
+      60_000,
+      'a dead letter from each sink',
+    );
     await db.query('INSERT INTO items VALUES (2)');
     await waitFor(() => hook.delivered().length === 2, 15_000, 'both webhooks to accept the second event');
     const sent = (path: string) => hook.requests.find((r) => r.url === path)!.headers.authorization;
@@ -167,11 +192,15 @@ describe('TLS settings reach the clients', () => {
         ]),
       ]);
       assert.equal(result.code, 1);
-      for (const component of ['postgres', 'sink tls-queue', 'sink tls-log', 'sink plain-queue']) assert.match(result.stdout, new RegExp(`^${component}: FAIL`, 'm'));
+      for (const component of ['postgres', 'sink tls-queue', 'sink tls-log', 'sink plain-queue'])
+        assert.match(result.stdout, new RegExp(`^${component}: FAIL`, 'm'));
       assert.ok(sniffers.pg.sawPostgresSslRequest(), 'sslmode=require: the Postgres client asked for SSL first');
       assert.ok(sniffers.amqps.sawTlsHello(), 'amqps://: a TLS ClientHello');
       assert.ok(sniffers.kafka.sawTlsHello(), 'kafka ssl: a TLS ClientHello');
-      assert.ok(sniffers.plain.firstBytes.some((b) => b.subarray(0, 4).toString() === 'AMQP') && !sniffers.plain.sawTlsHello(), 'amqp://: plain AMQP');
+      assert.ok(
+        sniffers.plain.firstBytes.some((b) => b.subarray(0, 4).toString() === 'AMQP') && !sniffers.plain.sawTlsHello(),
+        'amqp://: plain AMQP',
+      );
     } finally {
       await Promise.all(Object.values(sniffers).map((s) => s.stop()));
     }

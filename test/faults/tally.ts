@@ -66,7 +66,13 @@ export interface OutageWindow {
 }
 
 /** Notify mode: tallies, prints, and asserts that whatever was lost was committed during the outage. */
-export function tallyBoundedLoss(t: TestContext, fault: string, sent: readonly number[], arrivals: readonly Arrival[], outage: OutageWindow): FaultTally {
+export function tallyBoundedLoss(
+  t: TestContext,
+  fault: string,
+  sent: readonly number[],
+  arrivals: readonly Arrival[],
+  outage: OutageWindow,
+): FaultTally {
   const counts = tally(sent, arrivals);
   reportTally(t, fault, 'notify', counts);
   assert.ok(counts.sent > 0, 'the test sent rows');

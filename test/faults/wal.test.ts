@@ -31,12 +31,25 @@ describe('wal mode faults', () => {
       delivery: 'wal',
       wal: { slot, heartbeat_interval_ms: 1000 },
       capture,
-      sinks: [{ name: 'hook', type: 'webhook', url, timeout_ms: 1000, max_in_flight: 4, batch: { max_events: 50, max_wait_ms: 5 }, retry: { initial_ms: 50, max_ms: 500 } }],
+      sinks: [
+        {
+          name: 'hook',
+          type: 'webhook',
+          url,
+          timeout_ms: 1000,
+          max_in_flight: 4,
+          batch: { max_events: 50, max_wait_ms: 5 },
+          retry: { initial_ms: 50, max_ms: 500 },
+        },
+      ],
       http: { port: 0 },
       shutdown_timeout_ms: 2000,
     });
   const arrivedEvents = (): Event[] => hook.accepted().flatMap((r) => [JSON.parse(r.body) as Event | Event[]].flat());
-  const arrivals = (table = 'items'): Arrival[] => arrivedEvents().filter((e) => e.table === table).map((e) => ({ eventId: e.id, rowId: Number(e.data.id) }));
+  const arrivals = (table = 'items'): Arrival[] =>
+    arrivedEvents()
+      .filter((e) => e.table === table)
+      .map((e) => ({ eventId: e.id, rowId: Number(e.data.id) }));
   const streaming = (bridge: RunningBridge, count = 1) =>
     waitFor(() => bridge.logs().filter((e) => e.msg === 'streaming changes from the replication slot').length >= count, 60_000, 'streaming');
   const run = async (t: TestContext, file: string): Promise<RunningBridge> => {
@@ -147,24 +160,38 @@ describe('wal mode faults', () => {
     await db.query(`INSERT INTO items2 SELECT g, 'n' FROM generate_series(1, 100) g`);
     const sent = await rows.stop();
     await settle(sent);
-    await settle(Array.from({ length: 100 }, (_, i) => i + 1), 'items2');
+    await settle(
+      Array.from({ length: 100 }, (_, i) => i + 1),
+      'items2',
+    );
     tallyNoLoss(t, 'table-added', sent, arrivals(), 'wal');
-    tallyNoLoss(t, 'table-added (new table)', Array.from({ length: 100 }, (_, i) => i + 1), arrivals('items2'), 'wal');
+    tallyNoLoss(
+      t,
+      'table-added (new table)',
+      Array.from({ length: 100 }, (_, i) => i + 1),
+      arrivals('items2'),
+      'wal',
+    );
   });
 
-  test('the slot dropped under the bridge: a clear error, no slot made behind the user\'s back', async (t) => {
+  test("the slot dropped under the bridge: a clear error, no slot made behind the user's back", async (t) => {
     const bridge = await run(t, await reset());
     const admin = new pg.Client(PG_ADMIN_URL);
     await admin.connect();
     try {
       for (let i = 0; i < 50 && (await slotInfo(slot)).exists; i++) {
-        await admin.query(`SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = $1 AND active_pid IS NOT NULL`, [slot]);
+        await admin.query(`SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = $1 AND active_pid IS NOT NULL`, [
+          slot,
+        ]);
         await admin.query(`SELECT pg_drop_replication_slot($1)`, [slot]).catch(() => {});
       }
     } finally {
       await admin.end();
     }
-    await bridge.waitForLog((e) => e.level === 50 && String(e.err).includes(`replication slot ${slot} does not exist`) && String(e.err).includes('pgbridge install'), 30_000);
+    await bridge.waitForLog(
+      (e) => e.level === 50 && String(e.err).includes(`replication slot ${slot} does not exist`) && String(e.err).includes('pgbridge install'),
+      30_000,
+    );
     await sleep(1000);
     assert.equal((await slotInfo(slot)).exists, false, 'the bridge does not create the slot itself');
   });

@@ -103,7 +103,8 @@ describe('webhook misbehaviour, streamed and counted (outbox mode)', () => {
   test('a 301 redirect is a permanent failure: a dead letter naming the Location, and later events still arrive', async (t) => {
     const hook = await freshHook(t);
     const moved = 'http://127.0.0.1:9/moved-here';
-    hook.reply = (req) => ((JSON.parse(req.body) as { data: { id: number } }).data.id === 7 ? { status: 301, headers: { location: moved } } : { status: 204 });
+    hook.reply = (req) =>
+      (JSON.parse(req.body) as { data: { id: number } }).data.id === 7 ? { status: 301, headers: { location: moved } } : { status: 204 };
     const config = await installedConfig(db, [webhookSink('hook', hook.url)]);
     const bridge = startBridge(t, config);
     await bridge.ready();
@@ -117,11 +118,18 @@ describe('webhook misbehaviour, streamed and counted (outbox mode)', () => {
     // The redirected event is dead-lettered, not lost: it is kept and can be replayed.
     printCounts(t, '301-redirect', 'outbox', { ...summary, lost: summary.lost - rows.length }, { dead_lettered: rows.length });
     assert.equal(summary.delivered, 49);
-    assert.deepEqual(rows.map((r) => [r.row, r.attempts]), [[7, 1]], 'one dead letter, after one attempt');
+    assert.deepEqual(
+      rows.map((r) => [r.row, r.attempts]),
+      [[7, 1]],
+      'one dead letter, after one attempt',
+    );
     assert.match(rows[0].error, /HTTP 301/);
     assert.ok(rows[0].error.includes(moved), `the error names the Location: ${rows[0].error}`);
     assert.equal(hook.requests.filter((r) => r.body.includes('"id":7,')).length, 1, 'not retried');
-    assert.ok(logsWith(bridge, 'permanent failure').some((e) => String(e.err).includes(moved)), 'the log names the Location');
+    assert.ok(
+      logsWith(bridge, 'permanent failure').some((e) => String(e.err).includes(moved)),
+      'the log names the Location',
+    );
     assert.equal(await bridge.kill('SIGTERM'), 0);
   });
 
@@ -165,4 +173,3 @@ describe('webhook misbehaviour, streamed and counted (outbox mode)', () => {
     assert.equal(await bridge.kill('SIGTERM'), 0);
   });
 });
-

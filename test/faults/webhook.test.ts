@@ -43,7 +43,10 @@ describe('faults: webhook behind a proxy', () => {
     });
     await untilAllArrived(sent, arrivals);
     tallyNoLoss(t, `webhook-${fault}`, sent, arrivals(), mode);
-    assert.ok(bridge.logs().some((e) => e.msg === 'delivery failed, will retry'), 'the bridge noticed the fault');
+    assert.ok(
+      bridge.logs().some((e) => e.msg === 'delivery failed, will retry'),
+      'the bridge noticed the fault',
+    );
   }
 
   test('outbox: every connection dropped for 1.5 s', (t) => run(t, 'outbox', 'drop', 1500));

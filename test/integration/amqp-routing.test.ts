@@ -83,11 +83,14 @@ describe('amqp routing through the bridge', () => {
     await db.query(`INSERT INTO items VALUES (10, 'lamp')`);
     await db.query(`DELETE FROM items WHERE id = 10`);
 
-    const deadLetters = async () =>
-      (await db.query<DeadLetter>(`SELECT sink, error, attempts, event_id, event FROM pgbridge.dead_letters`)).rows;
+    const deadLetters = async () => (await db.query<DeadLetter>(`SELECT sink, error, attempts, event_id, event FROM pgbridge.dead_letters`)).rows;
     await waitFor(
       async () =>
-        orders.messages.length >= 4 && deletes.messages.length >= 2 && direct.messages.length >= 4 && server.accepted().length >= 6 && (await deadLetters()).length >= 1,
+        orders.messages.length >= 4 &&
+        deletes.messages.length >= 2 &&
+        direct.messages.length >= 4 &&
+        server.accepted().length >= 6 &&
+        (await deadLetters()).length >= 1,
       30_000,
       'every sink and the dead letter',
     );
@@ -95,19 +98,38 @@ describe('amqp routing through the bridge', () => {
     await new Promise((resolve) => setTimeout(resolve, 500));
 
     const ordersEvents = ['orders DELETE 2', 'orders INSERT 1', 'orders INSERT 2', 'orders UPDATE 1'];
-    for (const [queue, key] of [[orders, (e: Event) => `public.orders.${e.op.toLowerCase()}`], [direct, () => 'orders']] as const) {
+    for (const [queue, key] of [
+      [orders, (e: Event) => `public.orders.${e.op.toLowerCase()}`],
+      [direct, () => 'orders'],
+    ] as const) {
       const events = queue.bodies<Event>();
       assert.deepEqual(events.map(label).sort(), ordersEvents);
-      assert.deepEqual(queue.messages.map((m) => m.fields.routingKey), events.map(key));
+      assert.deepEqual(
+        queue.messages.map((m) => m.fields.routingKey),
+        events.map(key),
+      );
       // Rows are delivered in parallel; each row's own changes in commit order.
-      assert.deepEqual(events.filter((e) => e.data.id === 1).map((e) => e.op), ['INSERT', 'UPDATE']);
-      assert.deepEqual(events.filter((e) => e.data.id === 2).map((e) => e.op), ['INSERT', 'DELETE']);
+      assert.deepEqual(
+        events.filter((e) => e.data.id === 1).map((e) => e.op),
+        ['INSERT', 'UPDATE'],
+      );
+      assert.deepEqual(
+        events.filter((e) => e.data.id === 2).map((e) => e.op),
+        ['INSERT', 'DELETE'],
+      );
     }
     // Different rows: no order between them.
     assert.deepEqual(deletes.bodies<Event>().map(label).sort(), ['items DELETE 10', 'orders DELETE 2']);
 
     const hooked = server.accepted().map((r) => JSON.parse(r.body) as Event);
-    assert.deepEqual(hooked.map(label).sort(), ['items DELETE 10', 'items INSERT 10', 'orders DELETE 2', 'orders INSERT 1', 'orders INSERT 2', 'orders UPDATE 1']);
+    assert.deepEqual(hooked.map(label).sort(), [
+      'items DELETE 10',
+      'items INSERT 10',
+      'orders DELETE 2',
+      'orders INSERT 1',
+      'orders INSERT 2',
+      'orders UPDATE 1',
+    ]);
 
     const dead = await deadLetters();
     assert.equal(dead.length, 1, JSON.stringify(dead));

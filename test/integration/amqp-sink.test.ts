@@ -24,7 +24,15 @@ const never = new AbortController().signal;
 
 /** A sink config as the loader would build it: this sink's keys through its own schema (so defaults apply), plus the common ones. */
 function sinkConfig(own: Partial<AmqpConfig> & { max_batch?: number }, format: FormatName = 'pgbridge', name = 'amqp-test'): AmqpSinkConfig {
-  return sinkConfigKeys({ url: BROKER, ...own, name, type: 'amqp', format, max_in_flight: 2, retry: { initial_ms: 100, max_ms: 1000, max_attempts: 0 } }) as unknown as AmqpSinkConfig;
+  return sinkConfigKeys({
+    url: BROKER,
+    ...own,
+    name,
+    type: 'amqp',
+    format,
+    max_in_flight: 2,
+    retry: { initial_ms: 100, max_ms: 1000, max_attempts: 0 },
+  }) as unknown as AmqpSinkConfig;
 }
 
 let admin: AmqpAdmin;
@@ -52,7 +60,16 @@ describe('amqp sink config', () => {
     const config = sinkConfig({ exchange: 'events' });
     assert.deepEqual(
       { ...config, url: undefined },
-      { ...config, url: undefined, exchange_type: 'topic', declare: true, routing_key: '{schema}.{table}.{op}', heartbeat_s: 30, connect_timeout_ms: 10000, max_batch: 500 },
+      {
+        ...config,
+        url: undefined,
+        exchange_type: 'topic',
+        declare: true,
+        routing_key: '{schema}.{table}.{op}',
+        heartbeat_s: 30,
+        connect_timeout_ms: 10000,
+        max_batch: 500,
+      },
     );
     assert.throws(() => sinkConfig({}), /exchange: is required/);
     assert.throws(() => sinkConfig({ exchange: 'e', url: 'http://127.0.0.1:5672' }), /url: must use amqp:\/\/ or amqps:\/\//);
@@ -100,7 +117,12 @@ describe('amqp sink', () => {
     const ex = await admin.exchange('topic', t);
     const inbox = await admin.queue(ex, '#', t);
     const sink = await connected(t, sinkConfig({ exchange: ex }));
-    const event = rowEvent({ op: 'UPDATE', data: '{"id":9007199254740993,"n":1.50}', old: '{"id":9007199254740993,"n":1}', key: '{"id":9007199254740993}' });
+    const event = rowEvent({
+      op: 'UPDATE',
+      data: '{"id":9007199254740993,"n":1.50}',
+      old: '{"id":9007199254740993,"n":1}',
+      key: '{"id":9007199254740993}',
+    });
 
     await sink.send([event], never);
 
@@ -114,7 +136,7 @@ describe('amqp sink', () => {
     assert.match(body(message), /"data":\{"id":9007199254740993,"n":1\.50\}/);
   });
 
-  test('skor format: the body is skor\'s payload', async (t) => {
+  test("skor format: the body is skor's payload", async (t) => {
     const ex = await admin.exchange('topic', t);
     const inbox = await admin.queue(ex, '#', t);
     const sink = await connected(t, sinkConfig({ exchange: ex }, 'skor'));
@@ -184,8 +206,14 @@ describe('amqp sink', () => {
     await sink.send(events, never);
 
     await orders.settle(2);
-    assert.deepEqual(orders.ids(), events.map((e) => e.id));
-    assert.deepEqual(orders.messages.map((m) => m.fields.routingKey), ['orders', 'orders']);
+    assert.deepEqual(
+      orders.ids(),
+      events.map((e) => e.id),
+    );
+    assert.deepEqual(
+      orders.messages.map((m) => m.fields.routingKey),
+      ['orders', 'orders'],
+    );
   });
 
   test('an unroutable message is a PermanentError naming only it; the rest of the batch arrives', async (t) => {
@@ -292,7 +320,10 @@ describe('amqp sink', () => {
     const events = [rowEvent(), rowEvent({ op: 'DELETE' })];
     await sink.send(events, never);
     await inbox.settle(2);
-    assert.deepEqual(inbox.ids(), events.map((e) => e.id));
+    assert.deepEqual(
+      inbox.ids(),
+      events.map((e) => e.id),
+    );
   });
 
   test('the broker closing the connection: not ready, send rejected, connect() again delivers everything', async (t) => {

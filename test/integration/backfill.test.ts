@@ -96,7 +96,9 @@ for (const delivery of ['outbox', 'notify'] as const) {
         );
       }
       // Ids follow the key order (one sequence, taken row by row in key order).
-      const ids = atStdout('items').sort((a, b) => Number(a.data!.id) - Number(b.data!.id)).map((e) => BigInt(e.id));
+      const ids = atStdout('items')
+        .sort((a, b) => Number(a.data!.id) - Number(b.data!.id))
+        .map((e) => BigInt(e.id));
       assert.ok(ids.every((id, i) => i === 0 || id > ids[i - 1]));
       const line = bridge.stdoutLines.find((l) => l.includes('"table":"items"') && l.includes('"id":7,'))!;
       assert.match(line, /"data":\{"id":7,"name":"item 7","n":9007199254740993\}/);
@@ -138,7 +140,7 @@ for (const delivery of ['outbox', 'notify'] as const) {
         [['nopk'], /public\.nopk has no primary key/],
         [['items', '--where', 'nope = 1'], /--where "nope = 1" is not a valid condition on public\.items: column "nope" does not exist/],
         [['items', '--where', 'id <'], /--where "id <" is not a valid condition on public\.items: syntax error/],
-        [['items', '--where', "id = 1; DELETE FROM items"], /not a valid condition on public\.items/],
+        [['items', '--where', 'id = 1; DELETE FROM items'], /not a valid condition on public\.items/],
         [['items', '--sink', 'nowhere'], /--sink "nowhere": no sink of that name/],
         [['uncaptured'], /public\.uncaptured is not in capture/],
       ];
@@ -157,7 +159,8 @@ for (const delivery of ['outbox', 'notify'] as const) {
     test('SIGKILL at half way, then the same command continues: every row exactly once; a second backfill at once is refused', async () => {
       // --rate: about 13 s in all, so it is surely still running for the checks on the way.
       const child = spawn(process.execPath, [BIN, 'backfill', '-c', file, 'big', '--chunk', '200', '--rate', '3000'], { cwd: ROOT, stdio: 'ignore' });
-      const progress = async () => Number((await db.query<{ n: string }>("SELECT rows_done AS n FROM pgbridge.backfills WHERE table_name = 'big'")).rows[0]?.n ?? 0);
+      const progress = async () =>
+        Number((await db.query<{ n: string }>("SELECT rows_done AS n FROM pgbridge.backfills WHERE table_name = 'big'")).rows[0]?.n ?? 0);
       await waitFor(async () => (await progress()) >= 2000, 60_000, 'the backfill under way');
       const second = await backfill('big');
       assert.equal(second.code, 1);
@@ -169,7 +172,11 @@ for (const delivery of ['outbox', 'notify'] as const) {
       child.kill('SIGKILL');
       await new Promise((r) => child.on('exit', r));
       // The killed session's chunk rolls back and its lock goes once Postgres sees the connection gone.
-      await waitFor(async () => (await db.query("SELECT 1 FROM pg_stat_activity WHERE application_name = 'pgbridge backfill'")).rowCount === 0, 30_000, 'the backend gone');
+      await waitFor(
+        async () => (await db.query("SELECT 1 FROM pg_stat_activity WHERE application_name = 'pgbridge backfill'")).rowCount === 0,
+        30_000,
+        'the backend gone',
+      );
       const interrupted = JSON.parse((await backfill('--status', '--json')).stdout) as Array<{ table: string; state: string; rowsDone: number }>;
       const big = interrupted.find((b) => b.table === 'public.big')!;
       assert.equal(big.state, 'interrupted');
@@ -233,7 +240,10 @@ for (const delivery of ['outbox', 'notify'] as const) {
         for (const id of rows.keys()) if (!table.has(id)) n++;
         return n;
       };
-      for (const [name, events] of [['stdout', () => atStdout('live')], ['webhook', () => atHook('live')]] as const) {
+      for (const [name, events] of [
+        ['stdout', () => atStdout('live')],
+        ['webhook', () => atHook('live')],
+      ] as const) {
         await waitFor(() => differences(view(events())) === 0, 60_000, `${name}'s view to equal the table`).catch(() => {});
         assert.equal(differences(view(events())), 0, `${name}: keys whose last event differs from the table (${writes} writes)`);
         assert.ok(events().some((e) => e.op === 'READ') && events().some((e) => e.op === 'UPDATE'));

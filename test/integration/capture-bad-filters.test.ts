@@ -25,7 +25,10 @@ describe('bad where filters', () => {
   const config = (where: string, changed?: string[]) =>
     writeConfig({
       postgres: { url: db.url },
-      capture: [{ table: 'good', where: "status <> 'x'" }, { table: 'orders', where, ...(changed ? { changed } : {}) }],
+      capture: [
+        { table: 'good', where: "status <> 'x'" },
+        { table: 'orders', where, ...(changed ? { changed } : {}) },
+      ],
       sinks: [{ name: 'out', type: 'stdout' }],
     });
 
@@ -42,7 +45,7 @@ describe('bad where filters', () => {
     ['a subquery', 'id IN (SELECT id FROM good)', /cannot use subquery in index predicate/],
     ['a volatile function', 'random() < 0.5', /functions in index predicate must be marked IMMUTABLE/],
     ['not a boolean', 'amount + 1', /argument of WHERE must be type boolean|must be type boolean/],
-    ['SQL after the condition', "true); DROP TABLE good; SELECT (true", /is not a valid row filter/],
+    ['SQL after the condition', 'true); DROP TABLE good; SELECT (true', /is not a valid row filter/],
   ];
   for (const [what, where, message] of cases) {
     test(`${what}: install exits 1 naming the table and Postgres' message, nothing installed`, async () => {
@@ -67,7 +70,10 @@ describe('bad where filters', () => {
   test('the SQL installed is the condition as Postgres parsed it, qualified', async () => {
     const sql = await cli(['sql', '-c', config("status <> 'draft' AND amount > 10")]);
     assert.equal(sql.code, 0, sql.stderr);
-    assert.match(sql.stdout, /AFTER UPDATE ON "public"."orders" FOR EACH ROW WHEN \(+NEW\.status <> 'draft'::text\) AND \(NEW\.amount > \(10\)::numeric\)+ EXECUTE/);
+    assert.match(
+      sql.stdout,
+      /AFTER UPDATE ON "public"."orders" FOR EACH ROW WHEN \(+NEW\.status <> 'draft'::text\) AND \(NEW\.amount > \(10\)::numeric\)+ EXECUTE/,
+    );
     assert.match(sql.stdout, /FROM new_rows r WHERE \(+r\.status <> 'draft'::text\) AND \(r\.amount > \(10\)::numeric\)+ e;/);
   });
 

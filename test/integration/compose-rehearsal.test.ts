@@ -88,7 +88,11 @@ before(async () => {
     consumerLines.push(...parts);
   });
   consumer.stderr!.resume();
-  await waitFor(async () => (await fetch(`http://127.0.0.1:${hookPort}/healthz`).catch(() => undefined))?.ok === true, 15_000, 'the webhook consumer');
+  await waitFor(
+    async () => (await fetch(`http://127.0.0.1:${hookPort}/healthz`).catch(() => undefined))?.ok === true,
+    15_000,
+    'the webhook consumer',
+  );
 
   // A queue bound to the exchange, as the compose comments suggest (key "public.orders.#").
   rabbit = await AmqpAdmin.connect();
@@ -156,7 +160,9 @@ test('an inserted order is verified at the webhook consumer, on the RabbitMQ exc
   const subscriber = new MqttSubscriber({ url: 'mqtt://127.0.0.1:1883', filters: ['pgbridge/public/orders/+'], qos: 1 });
   await subscriber.start();
   t.after(() => subscriber.stop());
-  const { rows } = await shop.query<{ id: string }>("INSERT INTO orders (customer, status, amount) VALUES ($1, 'new', 42.50) RETURNING id::text", [customer]);
+  const { rows } = await shop.query<{ id: string }>("INSERT INTO orders (customer, status, amount) VALUES ($1, 'new', 42.50) RETURNING id::text", [
+    customer,
+  ]);
   const id = Number(rows[0].id);
   const mine = (text: string | null) => text !== null && text.includes(customer);
 
@@ -184,7 +190,9 @@ test('an inserted order is verified at the webhook consumer, on the RabbitMQ exc
 
 test('a later change of the order goes to Kafka only; NOTIFY jobs reaches the webhook consumer', async () => {
   const customer = `grace-${randomBytes(4).toString('hex')}`;
-  const { rows } = await shop.query<{ id: string }>("INSERT INTO orders (customer, status, amount) VALUES ($1, 'new', 1) RETURNING id::text", [customer]);
+  const { rows } = await shop.query<{ id: string }>("INSERT INTO orders (customer, status, amount) VALUES ($1, 'new', 1) RETURNING id::text", [
+    customer,
+  ]);
   await shop.query("UPDATE orders SET status = 'paid' WHERE id = $1", [rows[0].id]);
   await shop.query(`NOTIFY jobs, '{"job":"reindex","for":"${customer}"}'`);
   const topic = await readTopic(cluster.brokers, 'public.orders', { atLeast: 3, timeoutMs: 30_000 });

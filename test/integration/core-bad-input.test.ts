@@ -134,15 +134,10 @@ for (const delivery of ['notify', 'outbox'] as const) {
     });
 
     test('bigint 9007199254740993 and a 30-digit numeric keep every digit', async () => {
-      await db.query(
-        `INSERT INTO nums VALUES (9007199254740993, 123456789012345678901234567890, 0.000000000000000000000000000001, 1.5e300)`,
-      );
+      await db.query(`INSERT INTO nums VALUES (9007199254740993, 123456789012345678901234567890, 0.000000000000000000000000000001, 1.5e300)`);
       await db.query(`UPDATE nums SET n = n + 1 WHERE id = 9007199254740993`);
       const [insert, update] = await arrived('public', 'nums', 2);
-      assert.equal(
-        rawData(insert),
-        '{"id":9007199254740993,"n":123456789012345678901234567890,"d":0.000000000000000000000000000001,"f":1.5e+300}',
-      );
+      assert.equal(rawData(insert), '{"id":9007199254740993,"n":123456789012345678901234567890,"d":0.000000000000000000000000000001,"f":1.5e+300}');
       assert.match(update, /"data":\{"id":9007199254740993,"n":123456789012345678901234567891,/);
       assert.match(update, /"old":\{"id":9007199254740993,"n":123456789012345678901234567890,/);
     });
@@ -193,7 +188,10 @@ for (const delivery of ['notify', 'outbox'] as const) {
       await db.query(`INSERT INTO "${INJECTION.replace(/"/g, '""')}" VALUES (1, 'q"uote''s', 'left out')`);
       await db.query(`INSERT INTO "${LITERAL_INJECTION}" VALUES (1, 'v')`);
       const [first] = await arrived('public', INJECTION, 1);
-      assert.equal(first.slice(first.indexOf('"schema"')), `"schema":"public","table":${JSON.stringify(INJECTION)},"op":"INSERT","data":{"id":1,"we\\"ird":"q\\"uote's"},"old":null,${first.slice(first.indexOf('"txid"'))}`);
+      assert.equal(
+        first.slice(first.indexOf('"schema"')),
+        `"schema":"public","table":${JSON.stringify(INJECTION)},"op":"INSERT","data":{"id":1,"we\\"ird":"q\\"uote's"},"old":null,${first.slice(first.indexOf('"txid"'))}`,
+      );
       const [second] = await arrived('public', LITERAL_INJECTION, 1);
       assert.deepEqual((JSON.parse(second) as RowEvent).data, { id: 1, v: 'v' });
       const { rows } = await db.query<{ id: number }>(`SELECT id FROM y`);
@@ -257,7 +255,9 @@ for (const delivery of ['notify', 'outbox'] as const) {
       const got = (await arrived('public', 'parted', 6)).map((b) => JSON.parse(b) as RowEvent);
       // Per primary key (id, region), in commit order; a key that changes starts a new row.
       const row = (id: number, region: string) =>
-        got.filter((e) => (e.op === 'DELETE' ? e.old : e.data)?.id === id && (e.op === 'DELETE' ? e.old : e.data)?.region === region).map((e) => [e.op, e.old]);
+        got
+          .filter((e) => (e.op === 'DELETE' ? e.old : e.data)?.id === id && (e.op === 'DELETE' ? e.old : e.data)?.region === region)
+          .map((e) => [e.op, e.old]);
       assert.deepEqual(row(1, 'eu'), [
         ['INSERT', null],
         ['DELETE', { id: 1, region: 'eu' }],

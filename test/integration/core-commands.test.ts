@@ -102,7 +102,12 @@ describe('commands', () => {
     try {
       await scratch.query(`CREATE TABLE orders (id int PRIMARY KEY, status text)`);
       await scratch.query(`CREATE TABLE customers (id int PRIMARY KEY, name text)`);
-      const file = writeConfig({ postgres: { url: scratch.url }, capture: [{ table: 'orders' }], sinks: [{ name: 's', type: 'stdout' }], http: { port: 0 } });
+      const file = writeConfig({
+        postgres: { url: scratch.url },
+        capture: [{ table: 'orders' }],
+        sinks: [{ name: 's', type: 'stdout' }],
+        http: { port: 0 },
+      });
       const result = await cli(['sql', '-c', file]);
       assert.equal(result.code, 0, result.stderr);
       const client = new pg.Client(scratch.url);
@@ -112,7 +117,11 @@ describe('commands', () => {
       } finally {
         await client.end();
       }
-      assert.deepEqual(await triggers(scratch), ['public.orders:pgbridge_default_delete', 'public.orders:pgbridge_default_insert', 'public.orders:pgbridge_default_update']);
+      assert.deepEqual(await triggers(scratch), [
+        'public.orders:pgbridge_default_delete',
+        'public.orders:pgbridge_default_insert',
+        'public.orders:pgbridge_default_update',
+      ]);
       await scratch.query(`INSERT INTO orders VALUES (1, 'x')`);
       assert.equal((await scratch.query(`SELECT 1 FROM pgbridge.outbox`)).rowCount, 1);
     } finally {
@@ -140,7 +149,9 @@ describe('commands', () => {
     // The outbox's settled point needs ids taken one at a time: install puts CACHE 1 back.
     await db.query('ALTER SEQUENCE pgbridge.event_id_seq CACHE 50');
     const second = await cli(['install', '-c', both]);
-    const { rows: sequence } = await db.query(`SELECT cache_size::int FROM pg_sequences WHERE schemaname = 'pgbridge' AND sequencename = 'event_id_seq'`);
+    const { rows: sequence } = await db.query(
+      `SELECT cache_size::int FROM pg_sequences WHERE schemaname = 'pgbridge' AND sequencename = 'event_id_seq'`,
+    );
     assert.deepEqual(sequence, [{ cache_size: 1 }]);
     assert.equal(second.code, 0, second.stderr);
     assert.deepEqual(await triggers(db), afterFirst.triggers);
@@ -156,7 +167,11 @@ describe('commands', () => {
     const result = await cli(['install', '-c', onlyOrders]);
     assert.equal(result.code, 0, result.stderr);
     assert.match(result.stderr, /remove trigger pgbridge_default_insert from public\.customers/);
-    assert.deepEqual(await triggers(db), ['public.orders:pgbridge_default_delete', 'public.orders:pgbridge_default_insert', 'public.orders:pgbridge_default_update']);
+    assert.deepEqual(await triggers(db), [
+      'public.orders:pgbridge_default_delete',
+      'public.orders:pgbridge_default_insert',
+      'public.orders:pgbridge_default_update',
+    ]);
     const functions = (await pgbridgeObjects(db)).filter((o) => o.startsWith('f:'));
     assert.equal(functions.length, 3, `one function per remaining trigger: ${functions.join(' ')}`);
     await db.query(`INSERT INTO customers VALUES (2, 'not captured any more')`);
@@ -165,7 +180,12 @@ describe('commands', () => {
 
   test('install fails (exit 1) for a table or a column that does not exist, and changes nothing', async () => {
     const before = { triggers: await triggers(db), objects: await pgbridgeObjects(db) };
-    const file = writeConfig({ postgres: { url: db.url }, capture: [{ table: 'orders' }, { table: 'nope' }], sinks: [{ name: 's', type: 'stdout' }], http: { port: 0 } });
+    const file = writeConfig({
+      postgres: { url: db.url },
+      capture: [{ table: 'orders' }, { table: 'nope' }],
+      sinks: [{ name: 's', type: 'stdout' }],
+      http: { port: 0 },
+    });
     const result = await cli(['install', '-c', file]);
     assert.equal(result.code, 1);
     assert.match(result.stderr, /public\.nope does not exist/);
@@ -223,7 +243,10 @@ describe('commands', () => {
     });
     const before = await cli(['check', '-c', file]);
     assert.equal(before.code, 1);
-    assert.match(before.stdout, /^capture: FAIL: not captured yet: public\.listed insert, public\.listed update, public\.listed delete; run `pgbridge install`$/m);
+    assert.match(
+      before.stdout,
+      /^capture: FAIL: not captured yet: public\.listed insert, public\.listed update, public\.listed delete; run `pgbridge install`$/m,
+    );
     assert.equal((await cli(['install', '-c', file])).code, 0);
     assert.match((await cli(['check', '-c', file])).stdout, /^capture: ok \(1 table\(s\)\)$/m);
     await db.query('ALTER TABLE listed RENAME COLUMN a TO b');
@@ -260,7 +283,7 @@ describe('commands', () => {
     }
   });
 
-  test('two instances whose names share a prefix (blue, blue_eu) never touch each other\'s objects', async () => {
+  test("two instances whose names share a prefix (blue, blue_eu) never touch each other's objects", async () => {
     const shared = await createTestDatabase();
     try {
       await shared.query(`CREATE TABLE a (id int PRIMARY KEY)`);

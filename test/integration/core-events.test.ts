@@ -29,8 +29,7 @@ for (const delivery of ['outbox', 'notify'] as const) {
     let server: WebhookServer;
     let bridge: RunningBridge;
 
-    const events = (table: string): RowEvent[] =>
-      server.requests.map((r) => JSON.parse(r.body) as RowEvent).filter((e) => e.table === table);
+    const events = (table: string): RowEvent[] => server.requests.map((r) => JSON.parse(r.body) as RowEvent).filter((e) => e.table === table);
 
     async function arrived(table: string, count: number, timeoutMs = 10_000): Promise<RowEvent[]> {
       await waitFor(() => events(table).length >= count, timeoutMs, `${count} ${table} events`);
@@ -71,13 +70,28 @@ for (const delivery of ['outbox', 'notify'] as const) {
         got.map(({ schema, table, op, data, old }) => ({ schema, table, op, data, old })),
         [
           { schema: 'public', table: 'orders', op: 'INSERT', data: { id: 1, status: 'new', amount: 10.5 }, old: null },
-          { schema: 'public', table: 'orders', op: 'UPDATE', data: { id: 1, status: 'paid', amount: 10.5 }, old: { id: 1, status: 'new', amount: 10.5 } },
-          { schema: 'public', table: 'orders', op: 'DELETE', data: { id: 1, status: 'paid', amount: 10.5 }, old: { id: 1, status: 'paid', amount: 10.5 } },
+          {
+            schema: 'public',
+            table: 'orders',
+            op: 'UPDATE',
+            data: { id: 1, status: 'paid', amount: 10.5 },
+            old: { id: 1, status: 'new', amount: 10.5 },
+          },
+          {
+            schema: 'public',
+            table: 'orders',
+            op: 'DELETE',
+            data: { id: 1, status: 'paid', amount: 10.5 },
+            old: { id: 1, status: 'paid', amount: 10.5 },
+          },
         ],
       );
       // Raw text: numeric keeps its scale, keys in the contract's order.
       const body = server.requests.find((r) => r.body.includes('"op":"INSERT"') && r.body.includes('"table":"orders"'))!.body;
-      assert.match(body, /^\{"id":"[^"]+","schema":"public","table":"orders","op":"INSERT","data":\{"id":1,"status":"new","amount":10\.50\},"old":null,"txid":"\d+","ts":"[^"]+"\}$/);
+      assert.match(
+        body,
+        /^\{"id":"[^"]+","schema":"public","table":"orders","op":"INSERT","data":\{"id":1,"status":"new","amount":10\.50\},"old":null,"txid":"\d+","ts":"[^"]+"\}$/,
+      );
       for (const e of got) {
         assert.equal(typeof e.id, 'string');
         assert.equal(typeof e.txid, 'string');
@@ -92,7 +106,13 @@ for (const delivery of ['outbox', 'notify'] as const) {
       await db.query(`INSERT INTO tags VALUES ('same', 1), ('same', 1)`);
       const got = await arrived('tags', 2);
       assert.equal(got.length, 2);
-      assert.deepEqual(got.map((e) => e.data), [{ label: 'same', n: 1 }, { label: 'same', n: 1 }]);
+      assert.deepEqual(
+        got.map((e) => e.data),
+        [
+          { label: 'same', n: 1 },
+          { label: 'same', n: 1 },
+        ],
+      );
       assert.notEqual(got[0].id, got[1].id);
       assert.equal(got[0].txid, got[1].txid, 'one transaction');
     });
@@ -129,9 +149,16 @@ for (const delivery of ['outbox', 'notify'] as const) {
       const got = await arrived('counters', 4 + updates, 20_000);
       for (let row = 1; row <= 4; row++) {
         const seen = got.filter((e) => e.op === 'UPDATE' && e.data.id === row).map((e) => e.data.n);
-        assert.deepEqual(seen, Array.from({ length: updates / 4 }, (_, i) => i + 1), `row ${row} in order`);
+        assert.deepEqual(
+          seen,
+          Array.from({ length: updates / 4 }, (_, i) => i + 1),
+          `row ${row} in order`,
+        );
         const olds = got.filter((e) => e.op === 'UPDATE' && e.data.id === row).map((e) => e.old!.n);
-        assert.deepEqual(olds, Array.from({ length: updates / 4 }, (_, i) => i));
+        assert.deepEqual(
+          olds,
+          Array.from({ length: updates / 4 }, (_, i) => i),
+        );
       }
     });
   });

@@ -60,9 +60,15 @@ describe('notify mode listener', () => {
     assert.ok(killed >= 1, `terminated ${killed} listener connection(s)`);
     await bridge.waitForLog((e) => e.msg === 'listener reconnected', 10_000);
     // The log says that changes made while disconnected are lost.
-    await bridge.waitForLog((e) => e.level === 40 && typeof e.msg === 'string' && /notify mode.*while the listener was disconnected.*lost/.test(e.msg), 5000);
+    await bridge.waitForLog(
+      (e) => e.level === 40 && typeof e.msg === 'string' && /notify mode.*while the listener was disconnected.*lost/.test(e.msg),
+      5000,
+    );
     // The reconnected listener must be the one that hears this.
-    await waitFor(async () => (await db.query(`SELECT 1 FROM pg_stat_activity WHERE datname = $1 AND application_name = 'pgbridge listener'`, [db.name])).rowCount === 1);
+    await waitFor(
+      async () =>
+        (await db.query(`SELECT 1 FROM pg_stat_activity WHERE datname = $1 AND application_name = 'pgbridge listener'`, [db.name])).rowCount === 1,
+    );
 
     await db.query(`INSERT INTO items VALUES (2, 'after')`);
     await db.query(`UPDATE items SET name = 'after, changed' WHERE id = 2`);
@@ -85,7 +91,10 @@ describe('notify mode listener', () => {
       assert.ok((await terminateBackends(db.name, 'pgbridge listener')) >= 1);
       await waitFor(() => bridge.logs().filter((e) => e.msg === 'listener reconnected').length > before, 10_000, 'reconnection');
     }
-    await waitFor(async () => (await db.query(`SELECT 1 FROM pg_stat_activity WHERE datname = $1 AND application_name = 'pgbridge listener'`, [db.name])).rowCount === 1);
+    await waitFor(
+      async () =>
+        (await db.query(`SELECT 1 FROM pg_stat_activity WHERE datname = $1 AND application_name = 'pgbridge listener'`, [db.name])).rowCount === 1,
+    );
     await db.query(`INSERT INTO items VALUES (3, 'third')`);
     await waitFor(() => received().some((e) => e.data.id === 3), 10_000, 'the event after two reconnections');
   });

@@ -113,10 +113,13 @@ for (const delivery of ['notify', 'outbox'] as const) {
       await db.query(`INSERT INTO test_table SELECT g, 'row' || g FROM generate_series(10, 12) g`);
       await db.query(`UPDATE test_table SET name = upper(name) WHERE id BETWEEN 10 AND 12`);
       const got = (await arrived('test_table', 9)).filter((b) => /"id":1\d,/.test(b));
-      assert.deepEqual(got.sort(), [
-        ...[10, 11, 12].map((i) => `{"table":"test_table","schema":"public","op":"INSERT","data":{"id":${i},"name":"row${i}"}}`),
-        ...[10, 11, 12].map((i) => `{"table":"test_table","schema":"public","op":"UPDATE","data":{"id":${i},"name":"ROW${i}"}}`),
-      ].sort());
+      assert.deepEqual(
+        got.sort(),
+        [
+          ...[10, 11, 12].map((i) => `{"table":"test_table","schema":"public","op":"INSERT","data":{"id":${i},"name":"row${i}"}}`),
+          ...[10, 11, 12].map((i) => `{"table":"test_table","schema":"public","op":"UPDATE","data":{"id":${i},"name":"ROW${i}"}}`),
+        ].sort(),
+      );
     });
   });
 }

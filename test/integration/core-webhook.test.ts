@@ -210,7 +210,10 @@ describe('webhook delivery', () => {
     assert.equal(at('/batched').length, 1, 'one request');
     const events = JSON.parse(req.body) as Event[];
     assert.ok(Array.isArray(events));
-    assert.deepEqual(events.map((e) => e.data.id), [1, 2, 3, 4, 5]);
+    assert.deepEqual(
+      events.map((e) => e.data.id),
+      [1, 2, 3, 4, 5],
+    );
     assert.equal(new Set(events.map((e) => e.id)).size, 5);
     assert.match(String(req.headers['content-type']), /^application\/json/);
     assert.equal(verify(req, SECRET), true);

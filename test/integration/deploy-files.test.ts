@@ -46,11 +46,9 @@ function ensureDockerCompose(): void {
     assert.equal(update.status, 0, `apt-get update failed: ${update.stderr}${update.error ?? ''}`);
   }
   assert.ok(candidate(), 'apt has no docker-compose package (apt-cache policy docker-compose: no candidate)');
-  const install = run(
-    'apt-get',
-    ['-o', 'DPkg::Lock::Timeout=300', 'install', '-y', '--no-upgrade', '--no-install-recommends', 'docker-compose'],
-    { env },
-  );
+  const install = run('apt-get', ['-o', 'DPkg::Lock::Timeout=300', 'install', '-y', '--no-upgrade', '--no-install-recommends', 'docker-compose'], {
+    env,
+  });
   assert.equal(install.status, 0, `apt-get install docker-compose failed: ${install.stderr}${install.error ?? ''}`);
   assert.ok(onPath('docker-compose'), 'docker-compose is still not on PATH after installing it');
 }
@@ -206,7 +204,10 @@ describe('Dockerfile', () => {
     assert.ok(instructions.some((l) => /PGBRIDGE_CONFIG=\/etc\/pgbridge\/pgbridge\.yaml/.test(l)));
     assert.ok(instructions.some((l) => l.startsWith('HEALTHCHECK ') && l.includes('/livez')));
     for (const dir of ['dist', 'bin', 'sql', 'config', 'node_modules', 'package.json']) {
-      assert.ok(instructions.some((l) => l.startsWith('COPY ') && l.includes(dir)), `does not copy ${dir}`);
+      assert.ok(
+        instructions.some((l) => l.startsWith('COPY ') && l.includes(dir)),
+        `does not copy ${dir}`,
+      );
     }
   });
 });

@@ -31,7 +31,11 @@ const range = (from: number, to: number): number[] => Array.from({ length: to - 
 const rows = (table: string, op: string, ids: number[]): string[] => ids.map((id) => `${table} ${op} ${id}`);
 
 // The workload below, as keys.
-const orders = [...rows('orders', 'INSERT', range(1, ORDERS)), ...rows('orders', 'UPDATE', range(1, 100)), ...rows('orders', 'DELETE', range(251, ORDERS))];
+const orders = [
+  ...rows('orders', 'INSERT', range(1, ORDERS)),
+  ...rows('orders', 'UPDATE', range(1, 100)),
+  ...rows('orders', 'DELETE', range(251, ORDERS)),
+];
 const itemChanges = [...rows('items', 'INSERT', range(1, ITEMS)), ...rows('items', 'UPDATE', range(1, 20))];
 const itemDeletes = rows('items', 'DELETE', range(91, ITEMS));
 const jobs = ['jobs {"a":1}', 'jobs "hello world"'];
@@ -126,7 +130,9 @@ for (const delivery of ['outbox', 'notify'] as const) {
       ]);
       (['hooks', 'queue', 'log'] as const).forEach((sink, i) => {
         const rate = (EXPECTED[sink].length / took[i]) * 1000;
-        t.diagnostic(`${delivery}: ${sink} had all ${EXPECTED[sink].length} events ${took[i].toFixed(0)} ms after the first write (${rate.toFixed(0)} events/s)`);
+        t.diagnostic(
+          `${delivery}: ${sink} had all ${EXPECTED[sink].length} events ${took[i].toFixed(0)} ms after the first write (${rate.toFixed(0)} events/s)`,
+        );
       });
 
       // Give anything extra the time to show up: in outbox mode until every sink confirmed every event.

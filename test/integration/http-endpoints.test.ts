@@ -58,7 +58,11 @@ test('/livez answers 200 and /readyz 200 with every component ok', async () => {
 test('/metrics exports the pgbridge metrics, counting a delivered event, and no secret', async () => {
   await db.query("INSERT INTO items VALUES (1, 'one')");
   await waitFor(() => hook.delivered().length === 1, 10000, 'the event at the webhook');
-  await waitFor(async () => (await (await fetch(`${base}/metrics`)).text()).includes('pgbridge_deliveries_total{sink="hook",outcome="delivered"} 1'), 5000, 'metrics');
+  await waitFor(
+    async () => (await (await fetch(`${base}/metrics`)).text()).includes('pgbridge_deliveries_total{sink="hook",outcome="delivered"} 1'),
+    5000,
+    'metrics',
+  );
   const text = await (await fetch(`${base}/metrics`)).text();
   for (const name of [
     'pgbridge_events_captured_total',
@@ -81,7 +85,9 @@ test('the README lists exactly the pgbridge metrics /metrics exports (process me
   const operations = readme.slice(readme.indexOf('## Operations'), readme.indexOf('\n## ', readme.indexOf('## Operations') + 1));
   const documented = new Set([...operations.matchAll(/`(pgbridge_[a-z_]+)(?:\{[^}]*\})?`/g)].map((m) => m[1]));
   const text = await (await fetch(`${base}/metrics`)).text();
-  const exported = new Set([...text.matchAll(/^# TYPE (pgbridge_[a-z_]+) /gm)].map((m) => m[1]).filter((n) => !/^pgbridge_(process|nodejs)_/.test(n)));
+  const exported = new Set(
+    [...text.matchAll(/^# TYPE (pgbridge_[a-z_]+) /gm)].map((m) => m[1]).filter((n) => !/^pgbridge_(process|nodejs)_/.test(n)),
+  );
   assert.deepEqual([...documented].sort(), [...exported].sort());
 });
 
@@ -95,5 +101,6 @@ test('SIGTERM exits 0; every log line is JSON naming the part of pgbridge it com
   assert.equal(entries.length, bridge.logLines.filter((l) => l.trim() !== '').length, 'a log line that is not JSON');
   const components = new Set(entries.map((e) => e.component));
   assert.ok(!components.has(undefined), `a line without a component: ${JSON.stringify(entries.find((e) => e.component === undefined))}`);
-  for (const part of ['bridge', 'lock', 'listener', 'http', 'process']) assert.ok(components.has(part), `no ${part} line in ${[...components].join(', ')}`);
+  for (const part of ['bridge', 'lock', 'listener', 'http', 'process'])
+    assert.ok(components.has(part), `no ${part} line in ${[...components].join(', ')}`);
 });

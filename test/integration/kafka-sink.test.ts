@@ -28,7 +28,16 @@ const open: KafkaSink[] = [];
 
 /** A kafka sink config through the type's schema (defaults applied; check() left to the config tests). */
 function config(overrides: Partial<KafkaSinkConfig> = {}): KafkaSinkConfig {
-  const raw = { name: 'kafka', type: 'kafka', max_in_flight: 1, retry: { initial_ms: 10, max_ms: 10, max_attempts: 1 }, brokers, client_id: 'pgbridge-test', timeout_ms: 10_000, ...overrides };
+  const raw = {
+    name: 'kafka',
+    type: 'kafka',
+    max_in_flight: 1,
+    retry: { initial_ms: 10, max_ms: 10, max_attempts: 1 },
+    brokers,
+    client_id: 'pgbridge-test',
+    timeout_ms: 10_000,
+    ...overrides,
+  };
   return sinkConfigKeys(raw) as unknown as KafkaSinkConfig;
 }
 
@@ -83,7 +92,7 @@ describe('kafka sink', () => {
     }
   });
 
-  test('skor format: the value is skor\'s payload', async () => {
+  test("skor format: the value is skor's payload", async () => {
     const sink = await connected({ format: 'skor' });
     const event = rowEvent({ table: `skor_${run}` });
     await sink.send([event], never);
@@ -125,9 +134,7 @@ describe('kafka sink', () => {
     assert.ok(partitions >= 3, `topic has ${partitions} partitions`);
     const sink = await connected();
 
-    const row = Array.from({ length: 20 }, (_, i) =>
-      rowEvent({ table, op: 'UPDATE', key: '{"id":42}', data: `{"id":42,"version":${i}}` }),
-    );
+    const row = Array.from({ length: 20 }, (_, i) => rowEvent({ table, op: 'UPDATE', key: '{"id":42}', data: `{"id":42,"version":${i}}` }));
     const others = Array.from({ length: 20 }, (_, i) => rowEvent({ table, key: `{"id":${1000 + i}}` }));
     const keyless = Array.from({ length: 10 }, (_, i) => rowEvent({ table, key: null, data: `{"n":${i}}` }));
     // Interleaved, in several sends, as the delivery runner would hand them over.
@@ -137,11 +144,18 @@ describe('kafka sink', () => {
     const got = await consumeMessages(brokers, topic, all.length);
     assert.equal(got.length, all.length);
     const positions = (events: readonly BridgeEvent[]) => events.map((e) => byId(got, e.id));
-    for (const [name, events] of [['row 42', row], ['key-less rows', keyless]] as const) {
+    for (const [name, events] of [
+      ['row 42', row],
+      ['key-less rows', keyless],
+    ] as const) {
       const received = positions(events);
       assert.equal(new Set(received.map((m) => m.partition)).size, 1, `${name} spread over several partitions`);
       const offsets = received.map((m) => m.offset);
-      assert.deepEqual(offsets, [...offsets].sort((a, b) => a - b), `${name} out of order`);
+      assert.deepEqual(
+        offsets,
+        [...offsets].sort((a, b) => a - b),
+        `${name} out of order`,
+      );
     }
     assert.deepEqual(
       positions(row).map((m) => m.value),
@@ -181,10 +195,7 @@ describe('kafka sink', () => {
     const notice = channelEvent({ channel: 'jobs', payload: '{"job":1}' });
     await sink.send([row, keyless, notice], never);
 
-    const got = [
-      ...(await readTopic(brokers, `ce_${run}`, { atLeast: 2 })),
-      ...(await readTopic(brokers, `ce_${run}jobs`, { atLeast: 1 })),
-    ];
+    const got = [...(await readTopic(brokers, `ce_${run}`, { atLeast: 2 })), ...(await readTopic(brokers, `ce_${run}jobs`, { atLeast: 1 }))];
     for (const event of [row, keyless, notice]) {
       const message = byId(got, event.id);
       const { datacontenttype, ...attributes } = cloudEventAttributesOf(event, formatContext.database);
@@ -236,7 +247,7 @@ describe('kafka sink', () => {
   test('unreachable brokers: connect and send reject with RetriableError; connect works once they are back', async () => {
     const port = await freePort();
     const sink = new KafkaSink(config({ brokers: [`127.0.0.1:${port}`], topic: `back_${run}` }), { logger, format: formatContext });
-    open.push(sink as KafkaSink);
+    open.push(sink);
 
     await assert.rejects(sink.connect(never), RetriableError);
     assert.equal(sink.isReady(), false);
@@ -272,7 +283,7 @@ describe('kafka sink', () => {
 
   test('close() while connect() is under way: the connect rejects and the sink stays closed', async () => {
     const sink = new KafkaSink(config(), { logger, format: formatContext });
-    open.push(sink as KafkaSink);
+    open.push(sink);
     const connecting = sink.connect(never);
     await sink.close();
     await assert.rejects(connecting, RetriableError);
@@ -297,7 +308,7 @@ describe('kafka sink', () => {
     const password = `pw-${run}-secret`;
     const sasl = { mechanism: 'plain' as const, username: 'bridge', password };
     const sink = new KafkaSink(config({ sasl }), { logger, format: formatContext });
-    open.push(sink as KafkaSink);
+    open.push(sink);
     // The mock cluster has no SASL, so this fails; a real broker with wrong credentials fails the same way.
     const error = await sink.connect(never).then(
       () => undefined,
@@ -330,4 +341,3 @@ describe('kafka sink config', () => {
     assert.deepEqual(kafkaSecrets(config()), []);
   });
 });
-

@@ -40,7 +40,10 @@ after(async () => {
 });
 
 function sink(options: Record<string, unknown> = {}): Sink {
-  const created = sinkFromConfig({ name: 'mq', type: 'mqtt', url: broker.urlFor(publisher), connect_timeout_ms: 2000, ...options }, { logger, format: { database: 'shop' } });
+  const created = sinkFromConfig(
+    { name: 'mq', type: 'mqtt', url: broker.urlFor(publisher), connect_timeout_ms: 2000, ...options },
+    { logger, format: { database: 'shop' } },
+  );
   sinks.push(created);
   return created;
 }
@@ -54,8 +57,17 @@ async function subscriber(filters: string[]): Promise<MqttSubscriber> {
 const idsOf = (bodies: readonly { body: string }[]): string[] => bodies.map((m) => (JSON.parse(m.body) as { id: string }).id);
 
 /** A raw MQTT.js client doing what the sink refuses to do, to see the broker's own answer. */
-async function rawPublish(topic: string, payload: string | Buffer, properties: Record<string, unknown> = {}): Promise<{ error?: string; disconnectReason?: number }> {
-  const client = await mqtt.connectAsync(broker.url, { protocolVersion: 5, reconnectPeriod: 0, username: publisher.name, password: publisher.password });
+async function rawPublish(
+  topic: string,
+  payload: string | Buffer,
+  properties: Record<string, unknown> = {},
+): Promise<{ error?: string; disconnectReason?: number }> {
+  const client = await mqtt.connectAsync(broker.url, {
+    protocolVersion: 5,
+    reconnectPeriod: 0,
+    username: publisher.name,
+    password: publisher.password,
+  });
   let disconnectReason: number | undefined;
   client.on('disconnect', (packet) => (disconnectReason = packet.reasonCode));
   client.on('error', () => undefined);
@@ -78,7 +90,11 @@ describe('mqtt sink against Mosquitto', () => {
     assert.equal(qos0.code, 2);
     assert.match(qos0.stderr, /sinks\[0\]\.qos: 0 is refused: QoS 0 has no acknowledgement, so events can be lost/);
     assert.doesNotMatch(qos0.stderr, /at .*\.js:\d+/, 'no stack trace');
-    const wildcard = await cli(['check', '-c', writeConfig({ ...base, sinks: [{ name: 'm', type: 'mqtt', url: 'mqtt://127.0.0.1:1883', topic: 'events/{table}/#' }] })]);
+    const wildcard = await cli([
+      'check',
+      '-c',
+      writeConfig({ ...base, sinks: [{ name: 'm', type: 'mqtt', url: 'mqtt://127.0.0.1:1883', topic: 'events/{table}/#' }] }),
+    ]);
     assert.equal(wildcard.code, 2);
     assert.match(wildcard.stderr, /sinks\[0\]\.topic: must not contain \+ or #/);
     const scheme = await cli(['check', '-c', writeConfig({ ...base, sinks: [{ name: 'm', type: 'mqtt', url: 'http://127.0.0.1:1883' }] })]);
@@ -94,12 +110,18 @@ describe('mqtt sink against Mosquitto', () => {
       await mq.connect(never);
       const good = [rowEvent({ table }), rowEvent({ table })];
       const refused = rowEvent({ table: 'acl_refused' });
-      const err = await mq.send([good[0], refused, good[1]], never).then(() => undefined, (e: unknown) => e);
+      const err = await mq.send([good[0], refused, good[1]], never).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       assert.ok(err instanceof PermanentError, `qos ${qos}: ${String(err)}`);
       assert.deepEqual(err.failedIds, [refused.id]);
       assert.match(err.message, /not authorized \(0x87\)/);
       assert.ok(mq.isReady(), 'the connection survives the refusal');
-      assert.deepEqual(idsOf(await sub.settled()), good.map((e) => e.id));
+      assert.deepEqual(
+        idsOf(await sub.settled()),
+        good.map((e) => e.id),
+      );
       await sub.stop();
     }
   });
@@ -113,12 +135,18 @@ describe('mqtt sink against Mosquitto', () => {
     await mq.connect(never);
     const good = [rowEvent({ table: 'wild_ok' }), rowEvent({ table: 'wild_ok' })];
     const wild = rowEvent({ table: 'a#b' });
-    const err = await mq.send([good[0], wild, good[1]], never).then(() => undefined, (e: unknown) => e);
+    const err = await mq.send([good[0], wild, good[1]], never).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     assert.ok(err instanceof PermanentError, String(err));
     assert.deepEqual(err.failedIds, [wild.id]);
     assert.match(err.message, /wildcard/);
     assert.ok(mq.isReady());
-    assert.deepEqual(idsOf(await sub.settled()), good.map((e) => e.id));
+    assert.deepEqual(
+      idsOf(await sub.settled()),
+      good.map((e) => e.id),
+    );
     await sub.stop();
   });
 
@@ -129,14 +157,22 @@ describe('mqtt sink against Mosquitto', () => {
     // An event whose PUBLISH packet is exactly `bytes` long.
     const sized = (bytes: number): BridgeEvent => {
       const probe = rowEvent({ table: 'big', data: '{"pad":""}' });
-      const overhead = publishPacketBytes(toMqttMessage(probe, { topic: 'pgbridge/{schema}/{table}/{op}', format: 'pgbridge' }, { database: 'shop' }));
+      const overhead = publishPacketBytes(
+        toMqttMessage(probe, { topic: 'pgbridge/{schema}/{table}/{op}', format: 'pgbridge' }, { database: 'shop' }),
+      );
       const event = { ...probe, data: `{"pad":"${'x'.repeat(bytes - overhead)}"}` };
-      assert.equal(publishPacketBytes(toMqttMessage(event, { topic: 'pgbridge/{schema}/{table}/{op}', format: 'pgbridge' }, { database: 'shop' })), bytes);
+      assert.equal(
+        publishPacketBytes(toMqttMessage(event, { topic: 'pgbridge/{schema}/{table}/{op}', format: 'pgbridge' }, { database: 'shop' })),
+        bytes,
+      );
       return event;
     };
     const atLimit = sized(MAX_PACKET);
     const over = sized(MAX_PACKET + 1);
-    const err = await mq.send([atLimit, over], never).then(() => undefined, (e: unknown) => e);
+    const err = await mq.send([atLimit, over], never).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     assert.ok(err instanceof PermanentError, String(err));
     assert.deepEqual(err.failedIds, [over.id]);
     assert.match(err.message, new RegExp(`over the broker's Maximum Packet Size of ${MAX_PACKET} bytes`));
@@ -152,7 +188,12 @@ describe('mqtt sink against Mosquitto', () => {
   });
 
   test('QoS 2 beyond the Receive Maximum gets 0x97 quota exceeded from the broker (retriable); the sink stays within it', async () => {
-    const client = await mqtt.connectAsync(broker.url, { protocolVersion: 5, reconnectPeriod: 0, username: publisher.name, password: publisher.password });
+    const client = await mqtt.connectAsync(broker.url, {
+      protocolVersion: 5,
+      reconnectPeriod: 0,
+      username: publisher.name,
+      password: publisher.password,
+    });
     const results = await Promise.allSettled(Array.from({ length: 200 }, () => client.publishAsync('pgbridge/public/quota/raw', 'x', { qos: 2 })));
     await client.endAsync();
     const codes = results.flatMap((r) => (r.status === 'rejected' ? [(r.reason as { code?: number }).code] : []));
@@ -164,13 +205,20 @@ describe('mqtt sink against Mosquitto', () => {
     await mq.connect(never);
     const events = Array.from({ length: 300 }, () => rowEvent({ table: 'quota' }));
     await mq.send(events, never);
-    assert.deepEqual(idsOf(await sub.settled()), events.map((e) => e.id), 'all 300, once each, in order');
+    assert.deepEqual(
+      idsOf(await sub.settled()),
+      events.map((e) => e.id),
+      'all 300, once each, in order',
+    );
     await sub.stop();
   });
 
   test('bad credentials: CONNACK refusal, retriable (an operator fixes it), the password in no message', async () => {
     const mq = sink({ password: WRONG_PASSWORD });
-    const err = await mq.connect(never).then(() => undefined, (e: unknown) => e);
+    const err = await mq.connect(never).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     assert.ok(err instanceof RetriableError && !(err instanceof PermanentError), String(err));
     assert.match(err.message, /broker refused the connection: (not authorized \(0x87\)|bad user name or password \(0x86\))/);
     assert.ok(!mq.isReady());
@@ -220,7 +268,15 @@ describe('mqtt sink against Mosquitto', () => {
       capture: ['public.items', 'public.acl_refused'],
       sinks: [
         { name: 'broker', type: 'mqtt', url: broker.urlFor(publisher), qos: 2, retry: { initial_ms: 50, max_ms: 500 } },
-        { name: 'locked-out', type: 'mqtt', url: broker.url, username: publisher.name, password: WRONG_PASSWORD, connect_timeout_ms: 1000, retry: { initial_ms: 50, max_ms: 500 } },
+        {
+          name: 'locked-out',
+          type: 'mqtt',
+          url: broker.url,
+          username: publisher.name,
+          password: WRONG_PASSWORD,
+          connect_timeout_ms: 1000,
+          retry: { initial_ms: 50, max_ms: 500 },
+        },
       ],
       routes: [
         { from: { table: 'public.items' }, to: ['broker', 'locked-out'] },
@@ -235,14 +291,30 @@ describe('mqtt sink against Mosquitto', () => {
     await waitFor(async () => (await sub.settled()).length >= 20, 30_000, '20 items at the subscriber');
     await waitFor(async () => (await db.query('SELECT 1 FROM pgbridge.dead_letters')).rowCount === 3, 30_000, '3 dead letters');
     const items = (await sub.settled()).map((m) => JSON.parse(m.body) as { table: string; data: { id: number } });
-    assert.deepEqual(items.map((e) => e.data.id).sort((a, b) => a - b), Array.from({ length: 20 }, (_, i) => i + 1));
+    assert.deepEqual(
+      items.map((e) => e.data.id).sort((a, b) => a - b),
+      Array.from({ length: 20 }, (_, i) => i + 1),
+    );
     const { rows } = await db.query<{ sink: string; error: string }>('SELECT sink, error FROM pgbridge.dead_letters');
-    assert.ok(rows.every((r) => r.sink === 'broker' && /not authorized \(0x87\)/.test(r.error)), JSON.stringify(rows));
-    await waitFor(() => bridge.logs().some((e) => String(e.err ?? '').includes('broker refused the connection')), 15_000, 'the locked-out sink to log its refusal');
+    assert.ok(
+      rows.every((r) => r.sink === 'broker' && /not authorized \(0x87\)/.test(r.error)),
+      JSON.stringify(rows),
+    );
+    await waitFor(
+      () => bridge.logs().some((e) => String(e.err ?? '').includes('broker refused the connection')),
+      15_000,
+      'the locked-out sink to log its refusal',
+    );
     const metrics = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
     const ready = await (await fetch(`http://127.0.0.1:${httpPort}/readyz`)).text();
     const listed = await cli(['dead-letters', 'list', '-c', file]);
-    for (const [where, text] of [['logs', bridge.logLines.join('\n')], ['dead letters', JSON.stringify(rows)], ['/metrics', metrics], ['/readyz', ready], ['dead-letters list', listed.stdout + listed.stderr]]) {
+    for (const [where, text] of [
+      ['logs', bridge.logLines.join('\n')],
+      ['dead letters', JSON.stringify(rows)],
+      ['/metrics', metrics],
+      ['/readyz', ready],
+      ['dead-letters list', listed.stdout + listed.stderr],
+    ]) {
       assert.ok(text.length > 0, `${where}: nothing to look at`);
       for (const secret of [PASSWORD, encodeURIComponent(PASSWORD), WRONG_PASSWORD]) assert.ok(!text.includes(secret), `${where} holds a password`);
     }

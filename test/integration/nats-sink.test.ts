@@ -87,13 +87,19 @@ describe('nats sink: what a JetStream consumer reads', () => {
     await db.query('DROP SCHEMA IF EXISTS pgbridge CASCADE; TRUNCATE public.items');
     const s = scope();
     t.after(() => admin.deleteStream(s.stream));
-    const config = await installedConfig(db, [{ name: 'js', type: 'nats', url: NATS_URL, stream: s.stream, declare: true, subject: s.subject } as never]);
+    const config = await installedConfig(db, [
+      { name: 'js', type: 'nats', url: NATS_URL, stream: s.stream, declare: true, subject: s.subject } as never,
+    ]);
     const bridge = startBridge(t, config);
     await bridge.ready();
     await insertItems(db, 1, 3);
     await db.query('UPDATE public.items SET v = 1 WHERE id = 2');
     await db.query('DELETE FROM public.items WHERE id = 3');
-    await waitFor(async () => (await admin.streamExists(s.stream)) && (await admin.read(s.stream)).length >= 5, 20_000, 'five messages in the stream');
+    await waitFor(
+      async () => (await admin.streamExists(s.stream)) && (await admin.read(s.stream)).length >= 5,
+      20_000,
+      'five messages in the stream',
+    );
     const stored = await admin.read(s.stream);
     // Rows go through parallel lanes: the order holds per row, not across them.
     assert.deepEqual(
@@ -136,7 +142,9 @@ describe('nats sink: what a JetStream consumer reads', () => {
     const s = scope();
     t.after(() => admin.deleteStream(s.stream));
     await admin.createStream(s.stream, [`${s.prefix}.>`]);
-    const config = await installedConfig(db, [{ name: 'js', type: 'nats', url: NATS_URL, stream: s.stream, subject: s.subject, max_in_flight: 4, max_batch: 100 } as never]);
+    const config = await installedConfig(db, [
+      { name: 'js', type: 'nats', url: NATS_URL, stream: s.stream, subject: s.subject, max_in_flight: 4, max_batch: 100 } as never,
+    ]);
     await insertItems(db, 1, 2000);
     // Progress writes (DELETEs from the outbox) wait behind this lock; reads (SELECT) do not.
     const locker = await client(db);
@@ -157,10 +165,13 @@ describe('nats sink: what a JetStream consumer reads', () => {
     const stored = await admin.read(s.stream);
     const ids = stored.map((m) => m.headers['Nats-Msg-Id']);
     const rows = stored.map((m) => (JSON.parse(m.data) as { data: { id: number } }).data.id);
-    t.diagnostic(`published before SIGKILL ${publishedBeforeKill}, stored ${stored.length}, distinct ids ${new Set(ids).size}, distinct rows ${new Set(rows).size}`);
+    t.diagnostic(
+      `published before SIGKILL ${publishedBeforeKill}, stored ${stored.length}, distinct ids ${new Set(ids).size}, distinct rows ${new Set(rows).size}`,
+    );
     assert.equal(new Set(rows).size, 2000, 'every row arrived');
     assert.equal(stored.length, 2000, 'each event stored once although the first publishedBeforeKill were published twice');
-    const dropped = (): number => logsWith(second, 'JetStream dropped redelivered events as duplicates').reduce((n, e) => n + Number(e.duplicates), 0);
+    const dropped = (): number =>
+      logsWith(second, 'JetStream dropped redelivered events as duplicates').reduce((n, e) => n + Number(e.duplicates), 0);
     // The log lines of the last batches may still be on their way.
     await waitFor(() => dropped() >= publishedBeforeKill, 10_000, 'the duplicates to be logged').catch(() => undefined);
     assert.ok(dropped() >= publishedBeforeKill, `JetStream reported ${dropped()} duplicates, expected at least ${publishedBeforeKill}`);
@@ -171,7 +182,9 @@ describe('nats sink: what a JetStream consumer reads', () => {
     const row = rowEvent({ table: 'orders', op: 'UPDATE' });
     const notice = channelEvent({ channel: 'jobs', payload: 'plain text' });
     await target.send([row, notice], never);
-    const events: CloudEvent<unknown>[] = (await admin.read(stream)).map((m) => HTTP.toEvent({ headers: m.headers, body: m.data }) as CloudEvent<unknown>);
+    const events: CloudEvent<unknown>[] = (await admin.read(stream)).map(
+      (m) => HTTP.toEvent({ headers: m.headers, body: m.data }) as CloudEvent<unknown>,
+    );
     for (const event of events) assert.equal(event.validate(), true);
     assert.deepEqual(
       events.map((e) => [e.id, e.type, e.source, e.subject, e.datacontenttype]),
@@ -218,7 +231,10 @@ describe('nats sink: retried or permanent, as the real server answers', () => {
     assert.deepEqual(err.failedIds, [big.id]);
     assert.equal(err.code, NATS_REJECTED);
     assert.match(err.message, /exceeds the server's max_payload of 1048576 bytes/);
-    assert.deepEqual((await admin.read(stream)).map((m) => m.headers['Nats-Msg-Id']), [good.id]);
+    assert.deepEqual(
+      (await admin.read(stream)).map((m) => m.headers['Nats-Msg-Id']),
+      [good.id],
+    );
   });
 
   test("over the stream's max_msg_size: PermanentError (err_code 10054)", async (t) => {
@@ -245,7 +261,10 @@ describe('nats sink: retried or permanent, as the real server answers', () => {
     assert.match(err.message, /10077/);
     await admin.jsm.streams.purge(s.stream);
     await target.send([next], never);
-    assert.deepEqual((await admin.read(s.stream)).map((m) => m.headers['Nats-Msg-Id']), [next.id]);
+    assert.deepEqual(
+      (await admin.read(s.stream)).map((m) => m.headers['Nats-Msg-Id']),
+      [next.id],
+    );
   });
 
   test('a subject with spaces, an empty token or a wildcard token: PermanentError per event, nothing of it stored, the rest goes', async (t) => {
@@ -258,7 +277,10 @@ describe('nats sink: retried or permanent, as the real server answers', () => {
     assert.ok(err instanceof PermanentError, String(err));
     assert.deepEqual(err.failedIds, [spaced.id, wildcard.id, empty.id]);
     assert.match(err.message, /contains whitespace/);
-    assert.deepEqual((await admin.read(stream)).map((m) => m.headers['Nats-Msg-Id']), [good.id]);
+    assert.deepEqual(
+      (await admin.read(stream)).map((m) => m.headers['Nats-Msg-Id']),
+      [good.id],
+    );
   });
 
   test('stream given with declare: false and it does not exist: connect fails (RetriableError), the sink stays not ready', async (t) => {
@@ -267,11 +289,13 @@ describe('nats sink: retried or permanent, as the real server answers', () => {
     assert.match(err.message, /does not exist \(declare is false\)/);
   });
 
-  test('declare: true over subjects another stream already holds: connect fails with the server\'s reason', async (t) => {
+  test("declare: true over subjects another stream already holds: connect fails with the server's reason", async (t) => {
     const other = scope();
     await admin.createStream(other.stream, [`${other.prefix}.*.*.*`]);
     t.after(() => admin.deleteStream(other.stream));
-    const err = await connectError(sink(t, { stream: `clash_${tag()}`, declare: true, subject: other.subject, channel_subject: `${other.prefix}.c.{channel}` }));
+    const err = await connectError(
+      sink(t, { stream: `clash_${tag()}`, declare: true, subject: other.subject, channel_subject: `${other.prefix}.c.{channel}` }),
+    );
     assert.match(err.message, /cannot create stream .*overlap/i);
   });
 
@@ -306,21 +330,41 @@ describe('nats sink: auth on a private nats-server', () => {
   });
 
   /** Connects with `raw`, sends one event and reads it back from a stream on that server. */
-  async function deliversThrough(t: TestContext, server: { address: string }, adminOptions: Record<string, unknown>, raw: Record<string, unknown>): Promise<void> {
+  async function deliversThrough(
+    t: TestContext,
+    server: { address: string },
+    adminOptions: Record<string, unknown>,
+    raw: Record<string, unknown>,
+  ): Promise<void> {
     const serverAdmin = await NatsAdmin.connect({ servers: server.address, ...adminOptions });
     t.after(() => serverAdmin.close());
     const s = scope();
-    const target = sink(t, { url: `nats://${server.address}`, stream: s.stream, declare: true, subject: s.subject, channel_subject: s.channel_subject, ...raw });
+    const target = sink(t, {
+      url: `nats://${server.address}`,
+      stream: s.stream,
+      declare: true,
+      subject: s.subject,
+      channel_subject: s.channel_subject,
+      ...raw,
+    });
     await target.connect(never);
     const event = rowEvent();
     await target.send([event], never);
-    assert.deepEqual((await serverAdmin.read(s.stream)).map((m) => m.headers['Nats-Msg-Id']), [event.id]);
+    assert.deepEqual(
+      (await serverAdmin.read(s.stream)).map((m) => m.headers['Nats-Msg-Id']),
+      [event.id],
+    );
   }
 
   test('user/password keys', (t) => deliversThrough(t, passwordServer, { user: 'bridge', pass: PASSWORD }, { user: 'bridge', password: PASSWORD }));
 
   test('user:password in the URL', (t) =>
-    deliversThrough(t, passwordServer, { user: 'bridge', pass: PASSWORD }, { url: `nats://bridge:${encodeURIComponent(PASSWORD)}@${passwordServer.address}` }));
+    deliversThrough(
+      t,
+      passwordServer,
+      { user: 'bridge', pass: PASSWORD },
+      { url: `nats://bridge:${encodeURIComponent(PASSWORD)}@${passwordServer.address}` },
+    ));
 
   test('token key, and the token in the URL', async (t) => {
     await deliversThrough(t, tokenServer, { token: TOKEN }, { token: TOKEN });
@@ -345,7 +389,13 @@ describe('nats sink: auth on a private nats-server', () => {
     t.after(() => serverAdmin.close());
     const s = scope();
     await serverAdmin.createStream(s.stream, ['denied.>', `${s.prefix}.>`]);
-    const target = sink(t, { url: `nats://${passwordServer.address}`, user: 'bridge', password: PASSWORD, subject: 'denied.{table}', channel_subject: `${s.prefix}.{channel}` });
+    const target = sink(t, {
+      url: `nats://${passwordServer.address}`,
+      user: 'bridge',
+      password: PASSWORD,
+      subject: 'denied.{table}',
+      channel_subject: `${s.prefix}.{channel}`,
+    });
     await target.connect(never);
     const refused = rowEvent();
     const allowed = channelEvent();
@@ -354,7 +404,10 @@ describe('nats sink: auth on a private nats-server', () => {
     assert.deepEqual(err.failedIds, [refused.id]);
     assert.match(err.message, /Permissions Violation for Publish/);
     assert.ok(target.isReady());
-    assert.deepEqual((await serverAdmin.read(s.stream)).map((m) => m.headers['Nats-Msg-Id']), [allowed.id]);
+    assert.deepEqual(
+      (await serverAdmin.read(s.stream)).map((m) => m.headers['Nats-Msg-Id']),
+      [allowed.id],
+    );
   });
 
   test('creds file (operator mode: user JWT + NKey seed); a creds file of an unknown account is refused', async (t) => {
@@ -362,7 +415,12 @@ describe('nats sink: auth on a private nats-server', () => {
     const server = await PrivateNatsServer.start(setup.serverConfig);
     t.after(() => server.stop());
     const creds = server.file('bridge.creds', setup.creds);
-    await deliversThrough(t, server, { authenticator: (await import('@nats-io/transport-node')).credsAuthenticator(new TextEncoder().encode(setup.creds)) }, { creds });
+    await deliversThrough(
+      t,
+      server,
+      { authenticator: (await import('@nats-io/transport-node')).credsAuthenticator(new TextEncoder().encode(setup.creds)) },
+      { creds },
+    );
     const err = await connectError(sink(t, { url: `nats://${server.address}`, creds: server.file('stranger.creds', setup.strangerCreds) }));
     assert.match(err.message, /Authorization Violation/i);
     for (const secret of setup.secretLines) assert.ok(!err.message.includes(secret));

@@ -44,7 +44,17 @@ before(async () => {
   hook.reply = () => (down ? { status: 503 } : { status: 204 });
   const config = await installedConfig(
     db,
-    [{ name: 'hook', type: 'webhook', url, timeout_ms: 5000, max_in_flight: 4, batch: { max_events: 500 }, retry: { initial_ms: 100, max_ms: 1000 } }],
+    [
+      {
+        name: 'hook',
+        type: 'webhook',
+        url,
+        timeout_ms: 5000,
+        max_in_flight: 4,
+        batch: { max_events: 500 },
+        retry: { initial_ms: 100, max_ms: 1000 },
+      },
+    ],
     { delivery: 'notify' },
   );
   bridge = new RunningBridge(config);
@@ -61,38 +71,42 @@ after(async () => {
   await db?.drop();
 });
 
-test('a sink down while 300,000 events arrive: past the memory limit they wait in the outbox; all arrive after, in row order, none dead', { timeout: 1_200_000 }, async (t) => {
-  for (let from = 1; from <= INSERTED; from += PER_STATEMENT) {
-    await db.query('INSERT INTO public.items (id) SELECT g FROM generate_series($1::bigint, $2::bigint) g', [from, from + PER_STATEMENT - 1]);
-  }
-  for (const v of [1, 2]) {
-    for (let from = 1; from <= UPDATED; from += PER_STATEMENT) {
-      await db.query('UPDATE public.items SET v = $3 WHERE id BETWEEN $1 AND $2', [from, from + PER_STATEMENT - 1, v]);
+test(
+  'a sink down while 300,000 events arrive: past the memory limit they wait in the outbox; all arrive after, in row order, none dead',
+  { timeout: 1_200_000 },
+  async (t) => {
+    for (let from = 1; from <= INSERTED; from += PER_STATEMENT) {
+      await db.query('INSERT INTO public.items (id) SELECT g FROM generate_series($1::bigint, $2::bigint) g', [from, from + PER_STATEMENT - 1]);
     }
-  }
-  // Still down: most events wait in the table for this sink, not in memory.
-  await waitFor(async () => (await spilledRows()) >= TOTAL - 20_000, 300_000, 'the events past the memory limit in the outbox table');
-  const spilled = await spilledRows();
-  assert.ok(logged('memory limit of events waiting for this sink reached'), 'the spill is logged');
-  assert.equal(hook.tally.unique, 0, 'nothing accepted while the sink is down');
-  const rssWhileDown = peakRssMb;
+    for (const v of [1, 2]) {
+      for (let from = 1; from <= UPDATED; from += PER_STATEMENT) {
+        await db.query('UPDATE public.items SET v = $3 WHERE id BETWEEN $1 AND $2', [from, from + PER_STATEMENT - 1, v]);
+      }
+    }
+    // Still down: most events wait in the table for this sink, not in memory.
+    await waitFor(async () => (await spilledRows()) >= TOTAL - 20_000, 300_000, 'the events past the memory limit in the outbox table');
+    const spilled = await spilledRows();
+    assert.ok(logged('memory limit of events waiting for this sink reached'), 'the spill is logged');
+    assert.equal(hook.tally.unique, 0, 'nothing accepted while the sink is down');
+    const rssWhileDown = peakRssMb;
 
-  down = false;
-  await waitFor(() => hook.tally.unique >= TOTAL, 900_000, `all ${TOTAL} events at the webhook`);
-  await waitFor(async () => (await spilledRows()) === 0, 60_000, 'the spilled rows removed once delivered');
+    down = false;
+    await waitFor(() => hook.tally.unique >= TOTAL, 900_000, `all ${TOTAL} events at the webhook`);
+    await waitFor(async () => (await spilledRows()) === 0, 60_000, 'the spilled rows removed once delivered');
 
-  assert.equal(hook.tally.unique, TOTAL);
-  assert.equal(await deadLetters(), 0, 'nothing dead-lettered for being many');
-  const byRow = hook.tally.firstArrivalsByRow();
-  assert.equal(byRow.size, INSERTED);
-  const outOfOrder = [...byRow].filter(([id, vs]) => vs.join(',') !== (id <= UPDATED ? '0,1,2' : '0'));
-  assert.deepEqual(outOfOrder.slice(0, 5), [], 'each row: its insert, then its updates, in order');
-  t.diagnostic(
-    `events ${TOTAL}, spilled to the outbox ${spilled}, delivered ${hook.tally.unique}, duplicates ${hook.tally.duplicates}, ` +
-      `dead letters 0, peak RSS ${peakRssMb.toFixed(0)} MB (${rssWhileDown.toFixed(0)} MB while the sink was down)`,
-  );
-  assert.ok(peakRssMb > 0 && peakRssMb < RSS_LIMIT_MB, `peak RSS ${peakRssMb.toFixed(0)} MB`);
-});
+    assert.equal(hook.tally.unique, TOTAL);
+    assert.equal(await deadLetters(), 0, 'nothing dead-lettered for being many');
+    const byRow = hook.tally.firstArrivalsByRow();
+    assert.equal(byRow.size, INSERTED);
+    const outOfOrder = [...byRow].filter(([id, vs]) => vs.join(',') !== (id <= UPDATED ? '0,1,2' : '0'));
+    assert.deepEqual(outOfOrder.slice(0, 5), [], 'each row: its insert, then its updates, in order');
+    t.diagnostic(
+      `events ${TOTAL}, spilled to the outbox ${spilled}, delivered ${hook.tally.unique}, duplicates ${hook.tally.duplicates}, ` +
+        `dead letters 0, peak RSS ${peakRssMb.toFixed(0)} MB (${rssWhileDown.toFixed(0)} MB while the sink was down)`,
+    );
+    assert.ok(peakRssMb > 0 && peakRssMb < RSS_LIMIT_MB, `peak RSS ${peakRssMb.toFixed(0)} MB`);
+  },
+);
 
 test('once the sink caught up, new events take the memory path again', { timeout: 300_000 }, async (t) => {
   await waitFor(() => logged('back to memory'), 60_000, 'the spill ended');

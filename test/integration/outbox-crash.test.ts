@@ -121,7 +121,14 @@ describe('outbox mode across crashes and shutdowns', () => {
     const second = startBridge(t, config);
     await untilDelivered(hook.tally, 4000, 30_000, 'the rest after the restart');
     const summary = hook.tally.summary(4000, keys(1, 4000));
-    report(t, 'SIGTERM mid-stream', { ...summary, exit_code: String(code), exit_ms: exitMs, delivered_at_stop: atStop.delivered, outbox_at_stop: atStop.outbox, confirmed_but_still_in_outbox: undone });
+    report(t, 'SIGTERM mid-stream', {
+      ...summary,
+      exit_code: String(code),
+      exit_ms: exitMs,
+      delivered_at_stop: atStop.delivered,
+      outbox_at_stop: atStop.outbox,
+      confirmed_but_still_in_outbox: undone,
+    });
     assert.equal(code, 0);
     assert.ok(exitMs <= 3000, `exit took ${exitMs} ms`);
     assert.equal(undone, 0, 'events the sink confirmed are still in the outbox');

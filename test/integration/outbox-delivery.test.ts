@@ -133,7 +133,9 @@ describe('outbox delivery', () => {
   test('writers streaming 10-row transactions for 8 s into a batched webhook: nothing left below the floor', async (t) => {
     await db.query('TRUNCATE public.items');
     const hook = await startedWebhook(t);
-    const config = await installedConfig(db, [webhookSink('hook', hook.url, { batch: { max_events: 500, max_wait_ms: 0 } })], { outbox: { poll_interval_ms: 1000 } });
+    const config = await installedConfig(db, [webhookSink('hook', hook.url, { batch: { max_events: 500, max_wait_ms: 0 } })], {
+      outbox: { poll_interval_ms: 1000 },
+    });
     const bridge = startBridge(t, config);
     await bridge.ready();
 
@@ -204,7 +206,9 @@ describe('outbox delivery', () => {
     // Not awaited one by one: the notifications reach the bridge in a burst.
     await Promise.all(sent.map((payload) => sender.query(`SELECT pg_notify('jobs', $1)`, [payload])));
     await waitFor(() => hook.tally.unique >= sent.length, 15_000, 'every channel message');
-    const arrived = hook.requests.flatMap((r) => [JSON.parse(r.body) as unknown].flat()).map((e) => JSON.stringify((e as { payload: unknown }).payload));
+    const arrived = hook.requests
+      .flatMap((r) => [JSON.parse(r.body) as unknown].flat())
+      .map((e) => JSON.stringify((e as { payload: unknown }).payload));
     assert.deepEqual(arrived, sent);
     await waitFor(async () => (await outboxCount(db)) === 0, 10_000, 'empty outbox');
   });
@@ -212,13 +216,17 @@ describe('outbox delivery', () => {
   test('the outbox and pgbridge.deliveries empty after delivery to two sinks, with routes', async (t) => {
     await db.query('TRUNCATE public.items');
     const hook = await startedWebhook(t);
-    const config = await installedConfig(db, [webhookSink('hook', hook.url, { batch: { max_events: 50, max_wait_ms: 5 } }), { name: 'out', type: 'stdout' }], {
-      routes: [
-        { from: { table: 'public.items', ops: ['insert'] }, to: ['hook', 'out'] },
-        { from: { table: 'public.items', ops: ['update'] }, to: ['hook'] },
-        { from: { table: 'public.items', ops: ['delete'] }, to: ['out'] },
-      ],
-    });
+    const config = await installedConfig(
+      db,
+      [webhookSink('hook', hook.url, { batch: { max_events: 50, max_wait_ms: 5 } }), { name: 'out', type: 'stdout' }],
+      {
+        routes: [
+          { from: { table: 'public.items', ops: ['insert'] }, to: ['hook', 'out'] },
+          { from: { table: 'public.items', ops: ['update'] }, to: ['hook'] },
+          { from: { table: 'public.items', ops: ['delete'] }, to: ['out'] },
+        ],
+      },
+    );
     const bridge = startBridge(t, config);
     await bridge.ready();
 
@@ -229,7 +237,9 @@ describe('outbox delivery', () => {
     const hookWants = 6000;
     const outWants = 4000;
     await waitFor(() => hook.tally.unique >= hookWants && stdoutTally(bridge).unique >= outWants, 30_000, 'both sinks complete');
-    await waitFor(async () => (await outboxCount(db)) === 0 && (await deliveriesCount(db)) === 0, 5000, 'empty outbox and deliveries').catch(() => {});
+    await waitFor(async () => (await outboxCount(db)) === 0 && (await deliveriesCount(db)) === 0, 5000, 'empty outbox and deliveries').catch(
+      () => {},
+    );
 
     const out = stdoutTally(bridge);
     const outbox = await outboxCount(db);

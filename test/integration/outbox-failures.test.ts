@@ -53,7 +53,10 @@ describe('outbox mode with failing sinks', () => {
     };
     const limited = await startedWebhook(t);
     limited.reply = (req) => (rowOf(req.body) === 7 ? { status: 503 } : { status: 204 });
-    const config = await installedConfig(db, [webhookSink('hook', hook.url), webhookSink('limited', limited.url, { retry: { initial_ms: 50, max_ms: 500, max_attempts: 3 } })]);
+    const config = await installedConfig(db, [
+      webhookSink('hook', hook.url),
+      webhookSink('limited', limited.url, { retry: { initial_ms: 50, max_ms: 500, max_attempts: 3 } }),
+    ]);
     const bridge = startBridge(t, config);
     await bridge.ready();
 
@@ -68,7 +71,9 @@ describe('outbox mode with failing sinks', () => {
     assert.equal(hook.tally.accepted.filter((e) => e.rowId === 7).length, 1);
     assert.equal(hook.tally.summary(10, keys(1, 10)).lost, 0);
 
-    const letters = await db.query<{ sink: string; event_id: string; attempts: number; error: string }>('SELECT sink, event_id, attempts, error FROM pgbridge.dead_letters');
+    const letters = await db.query<{ sink: string; event_id: string; attempts: number; error: string }>(
+      'SELECT sink, event_id, attempts, error FROM pgbridge.dead_letters',
+    );
     assert.equal(letters.rows[0].sink, 'limited');
     assert.equal(letters.rows[0].event_id, attempts[0]);
     assert.equal(letters.rows[0].attempts, 3);
@@ -97,9 +102,13 @@ describe('outbox mode with failing sinks', () => {
     await untilDelivered(hook.tally, 29, 10_000, 'later rows at "hook"');
     await waitFor(async () => (await outboxCount(db)) === 0 && (await deliveriesCount(db)) === 0, 5000, 'empty outbox and deliveries');
 
-    const { rows } = await db.query<{ sink: string; event_id: string; event: { id: string; data: { id: number }; op: string }; error: string; attempts: number }>(
-      'SELECT sink, event_id, event, error, attempts FROM pgbridge.dead_letters',
-    );
+    const { rows } = await db.query<{
+      sink: string;
+      event_id: string;
+      event: { id: string; data: { id: number }; op: string };
+      error: string;
+      attempts: number;
+    }>('SELECT sink, event_id, event, error, attempts FROM pgbridge.dead_letters');
     assert.equal(rows.length, 1);
     const letter = rows[0];
     assert.equal(letter.sink, 'hook');
@@ -112,7 +121,10 @@ describe('outbox mode with failing sinks', () => {
 
     const listed = await cli(['dead-letters', 'list', '-c', config]);
     assert.equal(listed.code, 0, listed.stderr);
-    const lines = listed.stdout.trim().split('\n').map((l) => JSON.parse(l) as { sink: string; event_id: string; error: string; attempts: number; event: { data: { id: number } } });
+    const lines = listed.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { sink: string; event_id: string; error: string; attempts: number; event: { data: { id: number } } });
     assert.equal(lines.length, 1);
     assert.deepEqual([lines[0].sink, lines[0].event_id, lines[0].attempts, lines[0].event.data.id], ['hook', letter.event_id, 1, 13]);
     assert.match(lines[0].error, /HTTP 400/);
@@ -189,12 +201,21 @@ describe('outbox mode with failing sinks', () => {
     outage = false;
     await refused.start(refusedPort);
     const back = Date.now();
-    await waitFor(() => failing.tally.unique >= total && refused.tally.unique >= total, 30_000, 'catch-up of the sinks that were down').catch(() => {});
+    await waitFor(() => failing.tally.unique >= total && refused.tally.unique >= total, 30_000, 'catch-up of the sinks that were down').catch(
+      () => {},
+    );
     const catchUpMs = Date.now() - back;
     await waitFor(async () => (await outboxCount(db)) === 0 && (await deliveriesCount(db)) === 0, 5000, 'empty outbox').catch(() => {});
 
     for (const [name, sink] of Object.entries({ up, failing, refused })) report(t, `outage: ${name}`, sink.tally.summary(total));
-    report(t, 'outage', { outage_ms: outageMs, up_max_behind_2s: maxBehind, catch_up_ms: catchUpMs, ...duringOutage, outbox: await outboxCount(db), deliveries: await deliveriesCount(db) });
+    report(t, 'outage', {
+      outage_ms: outageMs,
+      up_max_behind_2s: maxBehind,
+      catch_up_ms: catchUpMs,
+      ...duringOutage,
+      outbox: await outboxCount(db),
+      deliveries: await deliveriesCount(db),
+    });
 
     // No stall: "up" had everything while the others were still down. How far behind it ran
     // (up_max_behind_2s) is reported, not asserted: a wall-clock bound on a shared machine measures the machine.
@@ -240,7 +261,14 @@ describe('outbox mode with failing sinks', () => {
     await untilDelivered(hook.tally, 20_000, 60_000, 'the whole backlog');
     await waitFor(async () => (await outboxCount(db)) === 0, 10_000, 'empty outbox').catch(() => {});
     const growthMb = Math.round((peak - before) / 1024);
-    report(t, 'backlog memory', { ...hook.tally.summary(20_000, keys(1, 20_000)), rss_before_mb: Math.round(before / 1024), rss_peak_mb: Math.round(peak / 1024), growth_mb: growthMb, backlog, failed_attempts: attempts });
+    report(t, 'backlog memory', {
+      ...hook.tally.summary(20_000, keys(1, 20_000)),
+      rss_before_mb: Math.round(before / 1024),
+      rss_peak_mb: Math.round(peak / 1024),
+      growth_mb: growthMb,
+      backlog,
+      failed_attempts: attempts,
+    });
 
     assert.equal(backlog, 20_000, 'the backlog waits in the outbox');
     assert.ok(attempts > 0, 'the sink was tried while down');

@@ -99,7 +99,16 @@ describe('outbox floor', () => {
     const progress = new OutboxProgress(pool, table, new DeadLetterWriter(pool, 'default', logger), logger);
     // What a torn read returned: the value nextval() writes 32 ahead for a moment while it WAL-logs.
     const torn = new SettledWater(async (c) => (await lastIdHandedOut(c)) + 32n);
-    const reader = new OutboxReader(pool, runner, new Router(null, ['out']), progress, { table, batchSize: 100, pollIntervalMs: 100 }, logger, metrics, torn);
+    const reader = new OutboxReader(
+      pool,
+      runner,
+      new Router(null, ['out']),
+      progress,
+      { table, batchSize: 100, pollIntervalMs: 100 },
+      logger,
+      metrics,
+      torn,
+    );
     reader.start();
     // One hook, in this order: the progress writer needs the pool until its last flush.
     t.after(async () => {

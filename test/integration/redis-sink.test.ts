@@ -67,17 +67,34 @@ describe('redis sink: entries', () => {
     await s.send([row, notice], never);
     const [entry] = await readStream(admin, stream);
     assert.deepEqual(Object.keys(entry.fields), ['id', 'op', 'table', 'event']);
-    assert.deepEqual({ ...entry.fields, event: JSON.parse(entry.fields.event) as unknown }, {
-      id: row.id,
-      op: 'UPDATE',
-      table: `public.${table}`,
-      event: { id: row.id, schema: 'public', table, op: 'UPDATE', data: { id: Number(row.id), status: 'new' }, old: { id: Number(row.id), status: 'old' }, txid: '1000', ts: row.ts },
-    });
+    assert.deepEqual(
+      { ...entry.fields, event: JSON.parse(entry.fields.event) as unknown },
+      {
+        id: row.id,
+        op: 'UPDATE',
+        table: `public.${table}`,
+        event: {
+          id: row.id,
+          schema: 'public',
+          table,
+          op: 'UPDATE',
+          data: { id: Number(row.id), status: 'new' },
+          old: { id: Number(row.id), status: 'old' },
+          txid: '1000',
+          ts: row.ts,
+        },
+      },
+    );
     // {channel} in the template: a row event gets it empty, a channel event its name.
     const [channelEntry] = await readStream(admin, `pgbridge:.jobs_${tag}`);
     await admin.del(`pgbridge:.jobs_${tag}`);
     assert.deepEqual(Object.keys(channelEntry.fields), ['id', 'op', 'channel', 'event']);
-    assert.deepEqual(channelEntry.fields, { id: notice.id, op: 'NOTIFY', channel: `jobs_${tag}`, event: `{"id":"${notice.id}","channel":"jobs_${tag}","payload":"plain text","ts":"${notice.ts}"}` });
+    assert.deepEqual(channelEntry.fields, {
+      id: notice.id,
+      op: 'NOTIFY',
+      channel: `jobs_${tag}`,
+      event: `{"id":"${notice.id}","channel":"jobs_${tag}","payload":"plain text","ts":"${notice.ts}"}`,
+    });
   });
 
   test('format cloudevents: the event field is a structured CloudEvent that the CloudEvents SDK parses and validates', async (t) => {
@@ -98,10 +115,20 @@ describe('redis sink: entries', () => {
     const rowCe = parse(rowEntry.fields.event);
     assert.deepEqual(
       { id: rowCe.id, type: rowCe.type, source: rowCe.source, subject: rowCe.subject, datacontenttype: rowCe.datacontenttype, data: rowCe.data },
-      { id: row.id, type: 'pgbridge.row.update', source: `/pgbridge/itdb/public.${table}`, subject: row.id, datacontenttype: 'application/json', data: { data: JSON.parse(row.data) as unknown, old: JSON.parse(row.old!) as unknown } },
+      {
+        id: row.id,
+        type: 'pgbridge.row.update',
+        source: `/pgbridge/itdb/public.${table}`,
+        subject: row.id,
+        datacontenttype: 'application/json',
+        data: { data: JSON.parse(row.data) as unknown, old: JSON.parse(row.old!) as unknown },
+      },
     );
     const channelCe = parse(channelEntry.fields.event);
-    assert.deepEqual({ id: channelCe.id, type: channelCe.type, source: channelCe.source, data: channelCe.data }, { id: notice.id, type: 'pgbridge.notify', source: `/pgbridge/itdb/channel/jobs_${tag}`, data: { job: 7 } });
+    assert.deepEqual(
+      { id: channelCe.id, type: channelCe.type, source: channelCe.source, data: channelCe.data },
+      { id: notice.id, type: 'pgbridge.notify', source: `/pgbridge/itdb/channel/jobs_${tag}`, data: { job: 7 } },
+    );
   });
 
   test('maxlen trims approximately (MAXLEN ~): the stream keeps at least maxlen entries and far fewer than were added', async (t) => {
@@ -119,7 +146,10 @@ describe('redis sink: entries', () => {
   test('without maxlen nothing is trimmed', async (t) => {
     const s = await connected(t, REDIS_URL);
     const before = await admin.xLen(stream);
-    await s.send(Array.from({ length: 300 }, () => rowEvent({ table })), never);
+    await s.send(
+      Array.from({ length: 300 }, () => rowEvent({ table })),
+      never,
+    );
     assert.equal((await admin.xLen(stream)) - before, 300);
   });
 });
@@ -134,7 +164,10 @@ describe('redis sink: what is retried and what is permanent', () => {
     assert.ok(err instanceof PermanentError, String(err));
     assert.deepEqual(err.failedIds, [doomed.id]);
     assert.match(err.message, /WRONGTYPE/);
-    assert.deepEqual((await readStream(admin, `allowed:${tag}`)).map((e) => e.fields.id), good.map((e) => e.id));
+    assert.deepEqual(
+      (await readStream(admin, `allowed:${tag}`)).map((e) => e.fields.id),
+      good.map((e) => e.id),
+    );
     assert.ok(s.isReady(), 'a refused entry does not cost the connection');
   });
 
@@ -175,7 +208,10 @@ describe('redis sink: what is retried and what is permanent', () => {
       assert.ok(err instanceof PermanentError, String(err));
       assert.deepEqual(err.failedIds, [doomed.id]);
       assert.match(err.message, /NOPERM/);
-      assert.ok((await readStream(admin, `allowed:${tag}`)).some((e) => e.fields.id === good.id), 'the allowed event was written');
+      assert.ok(
+        (await readStream(admin, `allowed:${tag}`)).some((e) => e.fields.id === good.id),
+        'the allowed event was written',
+      );
 
       const noXadd = await connected(t, urlOf(`${user}_noxadd`, password), { stream: '{table}' });
       const refused = await rejection(noXadd.send([rowEvent({ table: `allowed:${tag}` })], never));
@@ -222,7 +258,10 @@ describe('redis sink: what is retried and what is permanent', () => {
       await filler.flushDb(); // the private server only
       await filler.configSet('maxmemory', '0');
       await s.send(batch, never);
-      assert.deepEqual((await readStream(filler, 'oom')).map((e) => e.fields.id), batch.map((e) => e.id));
+      assert.deepEqual(
+        (await readStream(filler, 'oom')).map((e) => e.fields.id),
+        batch.map((e) => e.id),
+      );
     });
   });
 
@@ -253,7 +292,27 @@ describe('redis sink: what is retried and what is permanent', () => {
     before(async () => {
       const dir = mkdtempSync(path.join(tmpdir(), 'pgbridge-redis-tls-'));
       const [cert, key] = [path.join(dir, 'cert.pem'), path.join(dir, 'key.pem')];
-      execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=pgbridge-test', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+      execFileSync(
+        'openssl',
+        [
+          'req',
+          '-x509',
+          '-newkey',
+          'rsa:2048',
+          '-nodes',
+          '-keyout',
+          key,
+          '-out',
+          cert,
+          '-days',
+          '1',
+          '-subj',
+          '/CN=pgbridge-test',
+          '-addext',
+          'subjectAltName=IP:127.0.0.1',
+        ],
+        { stdio: 'ignore' },
+      );
       ca = readFileSync(cert, 'utf8');
       server = await PrivateRedis.start([], { cert, key, ca: cert });
     });
@@ -265,7 +324,10 @@ describe('redis sink: what is retried and what is permanent', () => {
       await s.send([event], never);
       const reader = await redisAdmin(server.url, ca);
       t.after(() => reader.close());
-      assert.deepEqual((await readStream(reader, 'tls')).map((e) => e.fields.id), [event.id]);
+      assert.deepEqual(
+        (await readStream(reader, 'tls')).map((e) => e.fields.id),
+        [event.id],
+      );
     });
 
     test('without it: the certificate is refused; retried (an operator supplies the CA), not ready', async (t) => {

@@ -138,7 +138,11 @@ export class PolledQueue {
 
   /** Everything that reached the queue so far, in queue order. */
   async read(): Promise<AmqpArrival[]> {
-    for (let message: GetMessage | false = await this.channel.get(this.name, { noAck: true }); message !== false; message = await this.channel.get(this.name, { noAck: true })) {
+    for (
+      let message: GetMessage | false = await this.channel.get(this.name, { noAck: true });
+      message !== false;
+      message = await this.channel.get(this.name, { noAck: true })
+    ) {
       this.got.push(arrivalOf(message));
     }
     return [...this.got];

@@ -45,6 +45,9 @@ export function cloudEventAttributesOf(event: BridgeEvent, database: string): Re
     type: `pgbridge.row.${event.op.toLowerCase()}`,
     source: `/pgbridge/${database}/${event.schema}.${event.table}`,
   };
-  if (event.key !== null) attributes.subject = Object.values(parse(event.key) as Record<string, unknown>).map(String).join(',');
+  if (event.key !== null)
+    attributes.subject = Object.values(parse(event.key) as Record<string, unknown>)
+      .map(String)
+      .join(',');
   return attributes;
 }

@@ -24,7 +24,13 @@ let shared: Promise<string[]> | undefined;
 /** Broker addresses to test against; the shared mock cluster starts once per process. */
 export function kafkaBrokers(): Promise<string[]> {
   const fromEnv = process.env.KAFKA_BROKERS;
-  if (fromEnv) return Promise.resolve(fromEnv.split(',').map((b) => b.trim()).filter(Boolean));
+  if (fromEnv)
+    return Promise.resolve(
+      fromEnv
+        .split(',')
+        .map((b) => b.trim())
+        .filter(Boolean),
+    );
   shared ??= startMockCluster().then((cluster) => cluster.brokers);
   return shared;
 }

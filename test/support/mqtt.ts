@@ -63,7 +63,8 @@ export class MosquittoBroker {
       child.once('exit', () => resolve());
       child.once('error', () => resolve());
     });
-    for (const stream of [child.stdout, child.stderr]) stream.on('data', (d: Buffer) => this.log.push(...d.toString('utf8').split('\n').filter(Boolean)));
+    for (const stream of [child.stdout, child.stderr])
+      stream.on('data', (d: Buffer) => this.log.push(...d.toString('utf8').split('\n').filter(Boolean)));
     await waitFor(
       () => {
         if (failed !== undefined) throw new Error(`cannot start mosquitto: ${failed.message}`);
@@ -100,7 +101,8 @@ export class MosquittoBroker {
     for (const user of this.options.users) execFileSync('mosquitto_passwd', ['-b', passwords, user.name, user.password]);
     const acl = path.join(this.dir, 'acl');
     writeFileSync(acl, this.options.users.map((u) => [`user ${u.name}`, ...u.acl, ''].join('\n')).join('\n'));
-    const access = this.options.users.length === 0 ? ['allow_anonymous true'] : ['allow_anonymous false', `password_file ${passwords}`, `acl_file ${acl}`];
+    const access =
+      this.options.users.length === 0 ? ['allow_anonymous true'] : ['allow_anonymous false', `password_file ${passwords}`, `acl_file ${acl}`];
     const lines = [
       `listener ${this.port} 127.0.0.1`,
       ...access,
@@ -193,10 +195,13 @@ export class MqttSubscriber {
         return;
       }
       const userProperties: Record<string, string> = {};
-      for (const [name, value] of Object.entries(packet.properties?.userProperties ?? {})) userProperties[name] = Array.isArray(value) ? value.join(',') : value;
+      for (const [name, value] of Object.entries(packet.properties?.userProperties ?? {}))
+        userProperties[name] = Array.isArray(value) ? value.join(',') : value;
       this.received.push({ topic, body, contentType: packet.properties?.contentType, userProperties, qos: packet.qos });
     });
-    await client.subscribeAsync([...this.options.filters, this.barrierTopic].map((topic) => ({ topic, qos })).reduce((m, s) => ({ ...m, [s.topic]: { qos: s.qos } }), {}));
+    await client.subscribeAsync(
+      [...this.options.filters, this.barrierTopic].map((topic) => ({ topic, qos })).reduce((m, s) => ({ ...m, [s.topic]: { qos: s.qos } }), {}),
+    );
   }
 
   /** Waits until everything the broker queued for this subscriber before now has arrived. */

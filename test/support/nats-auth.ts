@@ -27,8 +27,21 @@ export async function operatorSetup(): Promise<OperatorSetup> {
   const operatorJwt = await encodeOperator('pgbridge-test', operator, { system_account: system.getPublicKey() });
   const systemJwt = await encodeAccount('SYS', system, {}, { signer: operator });
   // Limits given replace the defaults as a whole: unlimited, JetStream included.
-  const limits = { subs: -1, conn: -1, leaf: -1, imports: -1, exports: -1, data: -1, payload: -1, wildcards: true, mem_storage: -1, disk_storage: -1, streams: -1, consumer: -1 };
-  const accountJwt = await encodeAccount('bridge', account, { limits: limits as never }, { signer: operator });
+  const limits = {
+    subs: -1,
+    conn: -1,
+    leaf: -1,
+    imports: -1,
+    exports: -1,
+    data: -1,
+    payload: -1,
+    wildcards: true,
+    mem_storage: -1,
+    disk_storage: -1,
+    streams: -1,
+    consumer: -1,
+  };
+  const accountJwt = await encodeAccount('bridge', account, { limits: limits }, { signer: operator });
   const userJwt = await encodeUser('bridge-user', user, account);
   const stranger = createUser();
   const strangerJwt = await encodeUser('stranger', stranger, createAccount());
@@ -57,11 +70,41 @@ export interface TlsFiles {
 export function makeTlsFiles(dir: string): TlsFiles {
   const file = (name: string): string => path.join(dir, name);
   const openssl = (...args: string[]): void => void execFileSync('openssl', args, { stdio: 'ignore' });
-  openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=pgbridge test CA', '-keyout', file('ca.key'), '-out', file('ca.pem'));
+  openssl(
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-days',
+    '2',
+    '-subj',
+    '/CN=pgbridge test CA',
+    '-keyout',
+    file('ca.key'),
+    '-out',
+    file('ca.pem'),
+  );
   openssl('req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=127.0.0.1', '-keyout', file('server.key'), '-out', file('server.csr'));
   const ext = file('san.ext');
   execFileSync('sh', ['-c', `printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\\n' > '${ext}'`]);
-  openssl('x509', '-req', '-in', file('server.csr'), '-CA', file('ca.pem'), '-CAkey', file('ca.key'), '-CAcreateserial', '-days', '2', '-extfile', ext, '-out', file('server.pem'));
+  openssl(
+    'x509',
+    '-req',
+    '-in',
+    file('server.csr'),
+    '-CA',
+    file('ca.pem'),
+    '-CAkey',
+    file('ca.key'),
+    '-CAcreateserial',
+    '-days',
+    '2',
+    '-extfile',
+    ext,
+    '-out',
+    file('server.pem'),
+  );
   return { caFile: file('ca.pem'), certFile: file('server.pem'), keyFile: file('server.key') };
 }
 

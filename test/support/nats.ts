@@ -65,7 +65,7 @@ export class NatsAdmin {
     try {
       const consumer = await jetstream(this.connection).consumers.get(stream, info.name);
       const out: StoredMessage[] = [];
-      for (let pending = info.num_pending; out.length < pending; ) {
+      for (let pending = info.num_pending; out.length < pending;) {
         const batch = await consumer.fetch({ max_messages: Math.min(1000, pending - out.length), expires: 5000 });
         let got = 0;
         for await (const message of batch) {
@@ -124,8 +124,8 @@ export class PrivateNatsServer {
     );
     const child = spawn('nats-server', ['-c', conf], { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
-    child.stdout!.on('data', (d) => (this.log += String(d)));
-    child.stderr!.on('data', (d) => (this.log += String(d)));
+    child.stdout.on('data', (d) => (this.log += String(d)));
+    child.stderr.on('data', (d) => (this.log += String(d)));
     await waitFor(() => /Server is ready/.test(this.log) || child.exitCode !== null, 15_000, `nats-server on ${this.port}`);
     if (child.exitCode !== null) throw new Error(`nats-server exited ${child.exitCode}: ${this.log}`);
   }

@@ -52,8 +52,8 @@ export class PgBouncer {
     const asRoot = process.getuid?.() === 0;
     let output = '';
     const child = spawn(PGBOUNCER, [...(asRoot ? ['-u', 'postgres'] : []), path.join(dir, 'pgbouncer.ini')], { stdio: ['ignore', 'pipe', 'pipe'] });
-    child.stdout!.on('data', (d) => (output += d));
-    child.stderr!.on('data', (d) => (output += d));
+    child.stdout.on('data', (d) => (output += d));
+    child.stderr.on('data', (d) => (output += d));
     const bouncer = new PgBouncer(port, child, dir, () => output);
     await waitFor(() => canConnect(port), 15_000, `PgBouncer on port ${port} (${output})`);
     return bouncer;

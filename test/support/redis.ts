@@ -12,7 +12,24 @@ import { freePort } from './tcp.js';
 export const REDIS_URL = process.env.PGBRIDGE_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
 /** The command that starts the shared server (the same as scripts/test-setup.sh). */
-export const REDIS_START = ['redis-server', '--daemonize', 'yes', '--bind', '127.0.0.1', '-::1', '--port', '6379', '--save', '', '--appendonly', 'no', '--dir', '/var/lib/redis', '--logfile', '/var/log/redis/ci.log'];
+export const REDIS_START = [
+  'redis-server',
+  '--daemonize',
+  'yes',
+  '--bind',
+  '127.0.0.1',
+  '-::1',
+  '--port',
+  '6379',
+  '--save',
+  '',
+  '--appendonly',
+  'no',
+  '--dir',
+  '/var/lib/redis',
+  '--logfile',
+  '/var/log/redis/ci.log',
+];
 
 export interface StreamEntryRead {
   /** The entry id Redis gave it (ms-seq). */
@@ -48,7 +65,20 @@ export class PrivateRedis {
   static async start(args: readonly string[] = [], tls?: { cert: string; key: string; ca: string }): Promise<PrivateRedis> {
     const port = await freePort();
     const listen = tls
-      ? ['--port', '0', '--tls-port', String(port), '--tls-cert-file', tls.cert, '--tls-key-file', tls.key, '--tls-ca-cert-file', tls.ca, '--tls-auth-clients', 'no']
+      ? [
+          '--port',
+          '0',
+          '--tls-port',
+          String(port),
+          '--tls-cert-file',
+          tls.cert,
+          '--tls-key-file',
+          tls.key,
+          '--tls-ca-cert-file',
+          tls.ca,
+          '--tls-auth-clients',
+          'no',
+        ]
       : ['--port', String(port)];
     const server = new PrivateRedis(port, [...listen, ...args]);
     server.secure = tls !== undefined;
@@ -63,7 +93,9 @@ export class PrivateRedis {
   }
 
   private async spawn(): Promise<void> {
-    const child = spawn('redis-server', ['--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...this.args], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn('redis-server', ['--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...this.args], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     this.child = child;
     let out = '';
     child.stdout?.on('data', (d: Buffer) => (out += d.toString()));

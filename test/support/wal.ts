@@ -14,7 +14,10 @@ export async function dropSlots(db: TestDatabase): Promise<void> {
   try {
     for (let i = 0; i < 50; i++) {
       await c.query(`SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE database = $1 AND active_pid IS NOT NULL`, [db.name]);
-      const { rows } = await c.query<{ slot_name: string; active: boolean }>(`SELECT slot_name, active FROM pg_replication_slots WHERE database = $1`, [db.name]);
+      const { rows } = await c.query<{ slot_name: string; active: boolean }>(
+        `SELECT slot_name, active FROM pg_replication_slots WHERE database = $1`,
+        [db.name],
+      );
       if (rows.length === 0) return;
       for (const r of rows.filter((x) => !x.active)) await c.query(`SELECT pg_drop_replication_slot($1)`, [r.slot_name]).catch(() => {});
       await new Promise((r) => setTimeout(r, 100));
@@ -40,7 +43,9 @@ export async function slotInfo(slot: string): Promise<SlotInfo> {
       [slot],
     );
     const r = rows[0];
-    return r ? { exists: true, active: r.active, confirmed: r.confirmed, lagBytes: r.lag === null ? null : Number(r.lag) } : { exists: false, active: false, confirmed: null, lagBytes: null };
+    return r
+      ? { exists: true, active: r.active, confirmed: r.confirmed, lagBytes: r.lag === null ? null : Number(r.lag) }
+      : { exists: false, active: false, confirmed: null, lagBytes: null };
   } finally {
     await c.end();
   }

@@ -23,7 +23,10 @@ describe('backfill chunk SQL', () => {
 
   test('later chunks: after the last key ($1, $2), up to the bound ($3, $4); the last chunk has no bound', () => {
     assert.match(boundSql(source, true), /WHERE \(r\."b", r\."a"\) > \(\$1::text, \$2::integer\) AND .* OFFSET \$3::bigint - 1 LIMIT 1$/s);
-    assert.match(chunkCte(source, true, true), /\(r\."b", r\."a"\) > \(\$1::text, \$2::integer\) AND \(r\."b", r\."a"\) <= \(\$3::text, \$4::integer\)/);
+    assert.match(
+      chunkCte(source, true, true),
+      /\(r\."b", r\."a"\) > \(\$1::text, \$2::integer\) AND \(r\."b", r\."a"\) <= \(\$3::text, \$4::integer\)/,
+    );
     assert.doesNotMatch(chunkCte(source, true, false), /<=/);
     assert.equal(chunkOrder(source), 'c.k0, c.k1');
   });

@@ -6,9 +6,22 @@ const retry = { initial_ms: 100, max_ms: 1000, max_attempts: 0 };
 
 describe('backoffDelay', () => {
   test('doubles from initial_ms, jittered between half and all of the ceiling', () => {
-    for (const [attempt, ceiling] of [[1, 100], [2, 200], [3, 400], [4, 800]]) {
-      assert.equal(backoffDelay(attempt, retry, () => 0), ceiling / 2, `attempt ${attempt}, lowest`);
-      assert.equal(backoffDelay(attempt, retry, () => 0.999999), ceiling, `attempt ${attempt}, highest`);
+    for (const [attempt, ceiling] of [
+      [1, 100],
+      [2, 200],
+      [3, 400],
+      [4, 800],
+    ]) {
+      assert.equal(
+        backoffDelay(attempt, retry, () => 0),
+        ceiling / 2,
+        `attempt ${attempt}, lowest`,
+      );
+      assert.equal(
+        backoffDelay(attempt, retry, () => 0.999999),
+        ceiling,
+        `attempt ${attempt}, highest`,
+      );
     }
   });
 
@@ -16,7 +29,10 @@ describe('backoffDelay', () => {
     for (const attempt of [5, 10, 31, 100, 10_000]) {
       const high = backoffDelay(attempt, retry, () => 0.999999);
       assert.ok(high <= 1000 && high >= 999, `attempt ${attempt}: ${high}`);
-      assert.equal(backoffDelay(attempt, retry, () => 0), 500);
+      assert.equal(
+        backoffDelay(attempt, retry, () => 0),
+        500,
+      );
     }
   });
 

@@ -52,7 +52,7 @@ const base = (extra: object = {}) => ({
 });
 
 describe('loadConfig: what a valid file gives', () => {
-  test('the contract\'s minimal file, with every default', () => {
+  test("the contract's minimal file, with every default", () => {
     const config = load(MINIMAL);
     assert.equal(config.postgres.url, 'postgres://postgres@127.0.0.1:5432/app');
     assert.equal(config.delivery, 'outbox');
@@ -104,8 +104,15 @@ describe('loadConfig: what a valid file gives', () => {
       base({
         capture: ['orders'],
         channels: [{ name: 'jobs' }],
-        sinks: [{ name: 'a', type: 'stdout' }, { name: 'b', type: 'stdout' }],
-        routes: [{ from: { table: 'public.orders', ops: ['insert'] }, to: ['a'] }, { from: { table: 'orders' }, to: ['b'] }, { from: { channel: 'jobs' }, to: ['a', 'b'] }],
+        sinks: [
+          { name: 'a', type: 'stdout' },
+          { name: 'b', type: 'stdout' },
+        ],
+        routes: [
+          { from: { table: 'public.orders', ops: ['insert'] }, to: ['a'] },
+          { from: { table: 'orders' }, to: ['b'] },
+          { from: { channel: 'jobs' }, to: ['a', 'b'] },
+        ],
       }),
     );
     const routes = config.routes!;
@@ -129,11 +136,14 @@ describe('loadConfig: what a valid file gives', () => {
 
 describe('loadConfig: ${VAR} and ${VAR:-default}', () => {
   test('replaced in any string, anywhere in the text', () => {
-    const config = load(`postgres:\n  url: postgres://app:\${PW}@\${HOST:-localhost}:5432/app\ncapture: [orders]\nsinks:\n  - name: h\n    type: webhook\n    url: \${URL}\n    headers:\n      Authorization: Bearer \${TOKEN}\n`, {
-      PW: 'p',
-      URL: 'http://hooks.example/in',
-      TOKEN: 't0k',
-    });
+    const config = load(
+      `postgres:\n  url: postgres://app:\${PW}@\${HOST:-localhost}:5432/app\ncapture: [orders]\nsinks:\n  - name: h\n    type: webhook\n    url: \${URL}\n    headers:\n      Authorization: Bearer \${TOKEN}\n`,
+      {
+        PW: 'p',
+        URL: 'http://hooks.example/in',
+        TOKEN: 't0k',
+      },
+    );
     assert.equal(config.postgres.url, 'postgres://app:p@localhost:5432/app');
     assert.equal(config.sinks[0].url, 'http://hooks.example/in');
     assert.deepEqual(config.sinks[0].headers, { Authorization: 'Bearer t0k' });
@@ -185,23 +195,60 @@ describe('loadConfig: errors name the key path', () => {
     ['bad op', base({ capture: [{ table: 't', ops: ['upsert'] }] }), /^capture\[0\]\.ops: unknown op "upsert"/],
     ['empty ops', base({ capture: [{ table: 't', ops: [] }] }), /^capture\[0\]\.ops: must be a non-empty list/],
     ['bad columns', base({ capture: [{ table: 't', columns: [] }] }), /^capture\[0\]\.columns: must be "\*" or a non-empty list/],
-    ['bad per-op columns', base({ capture: [{ table: 't', columns: { insert: '*', upsert: ['a'] } }] }), /^capture\[0\]\.columns\.upsert: unknown key/],
+    [
+      'bad per-op columns',
+      base({ capture: [{ table: 't', columns: { insert: '*', upsert: ['a'] } }] }),
+      /^capture\[0\]\.columns\.upsert: unknown key/,
+    ],
     ['bad table name', base({ capture: [{ table: 'a.b.c' }] }), /^capture\[0\]\.table: "a\.b\.c" is not/],
     ['captured twice', base({ capture: ['orders', 'public.orders'] }), /^capture\[1\]\.table: public\.orders is captured twice$/],
     ['nothing to bridge', base({ capture: [] }), /^capture: nothing to bridge/],
     ['empty sinks', base({ sinks: [] }), /^sinks: at least one sink is required$/],
-    ['duplicate sink', base({ sinks: [{ name: 'a', type: 'stdout' }, { name: 'a', type: 'stdout' }] }), /^sinks\[1\]\.name: duplicate sink name "a"$/],
+    [
+      'duplicate sink',
+      base({
+        sinks: [
+          { name: 'a', type: 'stdout' },
+          { name: 'a', type: 'stdout' },
+        ],
+      }),
+      /^sinks\[1\]\.name: duplicate sink name "a"$/,
+    ],
     ['route to unknown sink', base({ routes: [{ from: { table: 'orders' }, to: ['nope'] }] }), /^routes\[0\]\.to\[0\]: no sink named "nope"$/],
-    ['route from uncaptured table', base({ routes: [{ from: { table: 'users' }, to: ['hooks'] }] }), /^routes\[0\]\.from\.table: public\.users is not in capture$/],
-    ['route from unknown channel', base({ routes: [{ from: { channel: 'x' }, to: ['hooks'] }] }), /^routes\[0\]\.from\.channel: x is not in channels$/],
-    ['route with table and channel', base({ channels: [{ name: 'x' }], routes: [{ from: { table: 'orders', channel: 'x' }, to: ['hooks'] }] }), /^routes\[0\]\.from: give either table/],
-    ['route ops on a channel', base({ channels: [{ name: 'x' }], routes: [{ from: { channel: 'x', ops: ['insert'] }, to: ['hooks'] }] }), /^routes\[0\]\.from\.ops: ops apply to tables/],
+    [
+      'route from uncaptured table',
+      base({ routes: [{ from: { table: 'users' }, to: ['hooks'] }] }),
+      /^routes\[0\]\.from\.table: public\.users is not in capture$/,
+    ],
+    [
+      'route from unknown channel',
+      base({ routes: [{ from: { channel: 'x' }, to: ['hooks'] }] }),
+      /^routes\[0\]\.from\.channel: x is not in channels$/,
+    ],
+    [
+      'route with table and channel',
+      base({ channels: [{ name: 'x' }], routes: [{ from: { table: 'orders', channel: 'x' }, to: ['hooks'] }] }),
+      /^routes\[0\]\.from: give either table/,
+    ],
+    [
+      'route ops on a channel',
+      base({ channels: [{ name: 'x' }], routes: [{ from: { channel: 'x', ops: ['insert'] }, to: ['hooks'] }] }),
+      /^routes\[0\]\.from\.ops: ops apply to tables/,
+    ],
     ['route without sinks', base({ routes: [{ from: { table: 'orders' }, to: [] }] }), /^routes\[0\]\.to: must be a non-empty list/],
     ['invalid URL', base({ sinks: [{ name: 'h', type: 'webhook', url: 'not a url' }] }), /^sinks\[0\]\.url: is not a valid URL$/],
-    ['wrong scheme', base({ sinks: [{ name: 'h', type: 'webhook', url: 'ftp://h/' }] }), /^sinks\[0\]\.url: must use http:\/\/ or https:\/\/, got ftp:\/\/$/],
+    [
+      'wrong scheme',
+      base({ sinks: [{ name: 'h', type: 'webhook', url: 'ftp://h/' }] }),
+      /^sinks\[0\]\.url: must use http:\/\/ or https:\/\/, got ftp:\/\/$/,
+    ],
     ['wrong postgres scheme', base({ postgres: { url: 'mysql://h/db' } }), /^postgres\.url: must use postgres:\/\/ or postgresql:\/\//],
     ['bad instance', base({ instance: 'Blue-1' }), /^instance: must be lower-case letters/],
-    ['bad retry', base({ sinks: [{ name: 'h', type: 'webhook', url: 'http://x/', retry: { initial_ms: 0 } }] }), /^sinks\[0\]\.retry\.initial_ms: must be a whole number of at least 1, got 0$/],
+    [
+      'bad retry',
+      base({ sinks: [{ name: 'h', type: 'webhook', url: 'http://x/', retry: { initial_ms: 0 } }] }),
+      /^sinks\[0\]\.retry\.initial_ms: must be a whole number of at least 1, got 0$/,
+    ],
     ['bad header value', base({ sinks: [{ name: 'h', type: 'webhook', url: 'http://x/', headers: { 'x-n': 1 } }] }), /^sinks\[0\]\.headers: /],
     ['top level not a map', '- a\n- b\n', /^must be a map, got a list$/],
     ['empty file', '', /^the file is empty$/],
@@ -218,7 +265,10 @@ describe('loadConfig: errors name the key path', () => {
 
   test('invalid JSON', () => {
     const name = file('{"sinks": [}', '.json');
-    assert.throws(() => loadConfig(name, {}), (err: Error) => err instanceof ConfigError && /^.+: invalid JSON: /.test(err.message));
+    assert.throws(
+      () => loadConfig(name, {}),
+      (err: Error) => err instanceof ConfigError && /^.+: invalid JSON: /.test(err.message),
+    );
   });
 
   test('a missing file', () => {
@@ -255,7 +305,9 @@ describe('resolveConfigPath', () => {
 
 describe('loadConfig: capture filters, truncate and read', () => {
   test('where, changed and truncate are read as written; the default ops leave truncate out', () => {
-    const config = load(base({ capture: [{ table: 'orders', ops: ['update', 'truncate'], where: "status <> 'draft'", changed: ['status'] }, 'items'] }));
+    const config = load(
+      base({ capture: [{ table: 'orders', ops: ['update', 'truncate'], where: "status <> 'draft'", changed: ['status'] }, 'items'] }),
+    );
     assert.equal(config.capture[0].where, "status <> 'draft'");
     assert.deepEqual(config.capture[0].changed, ['status']);
     assert.deepEqual([...config.capture[0].ops], ['update', 'truncate']);
@@ -271,7 +323,9 @@ describe('loadConfig: capture filters, truncate and read', () => {
   test('bad filters are config errors at their key path', () => {
     assert.deepEqual(problems(base({ capture: [{ table: 'orders', where: ' ' }] })), ['capture[0].where: must be a non-empty SQL condition']);
     assert.deepEqual(problems(base({ capture: [{ table: 'orders', where: 3 }] })), ['capture[0].where: must be a non-empty SQL condition']);
-    assert.deepEqual(problems(base({ capture: [{ table: 'orders', changed: [] }] })), ['capture[0].changed: must be a non-empty list of column names']);
+    assert.deepEqual(problems(base({ capture: [{ table: 'orders', changed: [] }] })), [
+      'capture[0].changed: must be a non-empty list of column names',
+    ]);
     assert.deepEqual(problems(base({ capture: [{ table: 'orders', ops: ['insert'], changed: ['a'] }] })), [
       'capture[0].changed: applies to update events, and ops does not include update',
     ]);

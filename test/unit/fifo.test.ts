@@ -11,7 +11,10 @@ test('Fifo hands items back in push order, across compactions', () => {
     out.push(...fifo.take(1), ...fifo.take(613));
   }
   while (fifo.length > 0) out.push(...fifo.take(500));
-  assert.deepEqual(out, Array.from({ length: next }, (_, i) => i));
+  assert.deepEqual(
+    out,
+    Array.from({ length: next }, (_, i) => i),
+  );
   assert.deepEqual(fifo.take(3), []);
 });
 

@@ -2,7 +2,16 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { orderingKey } from '../../src/event.js';
 import { isJson, keyValues } from '../../src/formats/json-text.js';
-import { channelPayloadJson, cloudEventAttributes, cloudEventData, cloudEventJson, encodeEvent, FORMAT_NAMES, pgbridgeJson, skorJson } from '../../src/formats/index.js';
+import {
+  channelPayloadJson,
+  cloudEventAttributes,
+  cloudEventData,
+  cloudEventJson,
+  encodeEvent,
+  FORMAT_NAMES,
+  pgbridgeJson,
+  skorJson,
+} from '../../src/formats/index.js';
 import { channelEvent, rowEvent } from '../support/events.js';
 
 const ctx = { database: 'shop' };
@@ -26,15 +35,27 @@ describe('pgbridge format', () => {
   });
 
   test('a channel message: payload as JSON when it parses, else as a string', () => {
-    assert.equal(pgbridgeJson(channelEvent({ id: 'c1', channel: 'jobs', payload: '{"job":9007199254740993}', ts: TS })), `{"id":"c1","channel":"jobs","payload":{"job":9007199254740993},"ts":"${TS}"}`);
-    assert.equal(pgbridgeJson(channelEvent({ id: 'c2', channel: 'jobs', payload: 'plain "text"', ts: TS })), `{"id":"c2","channel":"jobs","payload":"plain \\"text\\"","ts":"${TS}"}`);
-    assert.equal(pgbridgeJson(channelEvent({ id: 'c3', channel: 'jobs', payload: '', ts: TS })), `{"id":"c3","channel":"jobs","payload":"","ts":"${TS}"}`);
-    assert.equal(pgbridgeJson(channelEvent({ id: 'c4', channel: 'jobs', payload: '42', ts: TS })), `{"id":"c4","channel":"jobs","payload":42,"ts":"${TS}"}`);
+    assert.equal(
+      pgbridgeJson(channelEvent({ id: 'c1', channel: 'jobs', payload: '{"job":9007199254740993}', ts: TS })),
+      `{"id":"c1","channel":"jobs","payload":{"job":9007199254740993},"ts":"${TS}"}`,
+    );
+    assert.equal(
+      pgbridgeJson(channelEvent({ id: 'c2', channel: 'jobs', payload: 'plain "text"', ts: TS })),
+      `{"id":"c2","channel":"jobs","payload":"plain \\"text\\"","ts":"${TS}"}`,
+    );
+    assert.equal(
+      pgbridgeJson(channelEvent({ id: 'c3', channel: 'jobs', payload: '', ts: TS })),
+      `{"id":"c3","channel":"jobs","payload":"","ts":"${TS}"}`,
+    );
+    assert.equal(
+      pgbridgeJson(channelEvent({ id: 'c4', channel: 'jobs', payload: '42', ts: TS })),
+      `{"id":"c4","channel":"jobs","payload":42,"ts":"${TS}"}`,
+    );
   });
 });
 
 describe('skor format', () => {
-  test('exactly skor\'s payload', () => {
+  test("exactly skor's payload", () => {
     const event = rowEvent({ table: 'test_table', op: 'INSERT', data: '{"id":1,"name":"abc1"}', old: null });
     assert.equal(skorJson(event), '{"table":"test_table","schema":"public","op":"INSERT","data":{"id":1,"name":"abc1"}}');
     assert.equal(encodeEvent(event, 'skor', ctx), skorJson(event));
@@ -48,7 +69,16 @@ describe('skor format', () => {
 
 describe('cloudevents format', () => {
   test('structured mode: attributes and data as a JSON object (never a string)', () => {
-    const event = rowEvent({ id: '7', schema: 'public', table: 'orders', op: 'INSERT', data: BIG, old: null, key: '{"id":9007199254740993}', ts: TS });
+    const event = rowEvent({
+      id: '7',
+      schema: 'public',
+      table: 'orders',
+      op: 'INSERT',
+      data: BIG,
+      old: null,
+      key: '{"id":9007199254740993}',
+      ts: TS,
+    });
     const text = cloudEventJson(event, ctx);
     const { data, ...attributes } = JSON.parse(text) as Record<string, unknown>;
     assert.deepEqual(attributes, {
@@ -98,7 +128,12 @@ describe('JSON text helpers', () => {
 
   test('keyValues keeps every digit and the column order', () => {
     assert.deepEqual(keyValues('{"id":9007199254740993}'), ['9007199254740993']);
-    assert.deepEqual(keyValues('{"a":"x","b":123456789012345678901234567890,"c":true,"d":null}'), ['x', '123456789012345678901234567890', 'true', 'null']);
+    assert.deepEqual(keyValues('{"a":"x","b":123456789012345678901234567890,"c":true,"d":null}'), [
+      'x',
+      '123456789012345678901234567890',
+      'true',
+      'null',
+    ]);
   });
 
   test('orderingKey: one key per row, per table without a primary key, per channel', () => {

@@ -40,7 +40,10 @@ describe('import-skor', () => {
         ['my.schema', 'Order Items', all, { insert: null, update: null, delete: null }],
       ],
     );
-    assert.deepEqual(config.sinks.map((s) => [s.name, s.type, s.format, s.url]), [['skor', 'webhook', 'skor', 'http://127.0.0.1:5000/']]);
+    assert.deepEqual(
+      config.sinks.map((s) => [s.name, s.type, s.format, s.url]),
+      [['skor', 'webhook', 'skor', 'http://127.0.0.1:5000/']],
+    );
   });
 
   test("skor's list: what it refuses", () => {
@@ -52,7 +55,7 @@ describe('import-skor', () => {
     assert.throws(() => skorToConfig(['t'], 'u'), /\[0\]: expected/);
   });
 
-  test("the map form {\"table\": {\"insert\": {\"columns\": …}}}: ops, columns per op, schema public by default, skor format", () => {
+  test('the map form {"table": {"insert": {"columns": …}}}: ops, columns per op, schema public by default, skor format', () => {
     const yaml = skorToConfig(
       {
         test_table: { insert: { columns: '*' }, update: { columns: ['id', 'status'] }, delete: { columns: ['id'] } },
@@ -68,7 +71,10 @@ describe('import-skor', () => {
     assert.deepEqual([t.schema, t.table, [...t.ops].sort()], ['public', 'test_table', ['delete', 'insert', 'update']]);
     assert.deepEqual(t.columns, { insert: null, update: ['id', 'status'], delete: ['id'] });
     assert.deepEqual([orders.schema, orders.table, [...orders.ops]], ['sales', 'orders', ['insert']]);
-    assert.deepEqual(config.sinks.map((s) => [s.type, s.format, s.url]), [['webhook', 'skor', 'http://127.0.0.1:5000/']]);
+    assert.deepEqual(
+      config.sinks.map((s) => [s.type, s.format, s.url]),
+      [['webhook', 'skor', 'http://127.0.0.1:5000/']],
+    );
   });
 
   test('the shorter {"table": {"insert": "*"}} form', () => {
@@ -84,7 +90,10 @@ describe('import-skor', () => {
 
   test('names with quotes or spaces survive the YAML round trip', () => {
     const config = load(skorToConfig({ 'x"; drop table y; --': { insert: '*' }, "it's": { update: ['a b'] } }, 'http://h/'));
-    assert.deepEqual(config.capture.map((c) => c.table), ['x"; drop table y; --', "it's"]);
+    assert.deepEqual(
+      config.capture.map((c) => c.table),
+      ['x"; drop table y; --', "it's"],
+    );
     assert.deepEqual(config.capture[1].columns.update, ['a b']);
   });
 

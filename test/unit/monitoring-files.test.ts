@@ -39,7 +39,9 @@ interface Rule {
   for?: string;
 }
 
-const rules = (YAML.parse(readFileSync(path.join(rulesDir, 'alerts.yaml'), 'utf8')) as { groups: { rules: Rule[] }[] }).groups.flatMap((g) => g.rules);
+const rules = (YAML.parse(readFileSync(path.join(rulesDir, 'alerts.yaml'), 'utf8')) as { groups: { rules: Rule[] }[] }).groups.flatMap(
+  (g) => g.rules,
+);
 
 test('promtool check rules accepts the alert rules', () => {
   const { status, output } = promtool('check', 'rules', 'alerts.yaml');
@@ -55,13 +57,23 @@ test('promtool test rules: every alert fires when it should and stays quiet when
   };
   const cases = tests.tests.flatMap((t) => t.alert_rule_test);
   for (const rule of rules) {
-    assert.ok(cases.some((c) => c.alertname === rule.alert && c.exp_alerts.length > 0), `${rule.alert}: no test where it fires`);
+    assert.ok(
+      cases.some((c) => c.alertname === rule.alert && c.exp_alerts.length > 0),
+      `${rule.alert}: no test where it fires`,
+    );
   }
 });
 
 test('the alerts cover the failures the issue names', () => {
   const names = rules.map((r) => r.alert);
-  for (const wanted of ['PgbridgeSinkFailing', 'PgbridgeBacklogGrowing', 'PgbridgeOldestPendingGrowing', 'PgbridgeDeadLetters', 'PgbridgeReplicationLag', 'PgbridgeNoInstanceDelivering']) {
+  for (const wanted of [
+    'PgbridgeSinkFailing',
+    'PgbridgeBacklogGrowing',
+    'PgbridgeOldestPendingGrowing',
+    'PgbridgeDeadLetters',
+    'PgbridgeReplicationLag',
+    'PgbridgeNoInstanceDelivering',
+  ]) {
     assert.ok(names.includes(wanted), wanted);
   }
   assert.equal(rules.find((r) => r.alert === 'PgbridgeSinkFailing')?.for, '5m');
@@ -75,9 +87,17 @@ test('alert rules and the Grafana dashboard use only metrics pgbridge exports', 
   const exprs = [...rules.map((r) => r.expr), ...dashboard.panels.flatMap((p) => (p.targets ?? []).map((t) => t.expr))];
   for (const expr of exprs) for (const name of metricNames(expr)) assert.ok(known.has(name), `${name} (in ${expr}) is not exported`);
   const used = new Set(exprs.flatMap(metricNames));
-  for (const name of ['pgbridge_deliveries_total', 'pgbridge_end_to_end_lag_seconds', 'pgbridge_outbox_backlog', 'pgbridge_dead_letters_total', 'pgbridge_replication_lag_bytes', 'pgbridge_oldest_pending_seconds']) {
+  for (const name of [
+    'pgbridge_deliveries_total',
+    'pgbridge_end_to_end_lag_seconds',
+    'pgbridge_outbox_backlog',
+    'pgbridge_dead_letters_total',
+    'pgbridge_replication_lag_bytes',
+    'pgbridge_oldest_pending_seconds',
+  ]) {
     assert.ok(used.has(name), `the dashboard or the rules do not show ${name}`);
   }
   const titles = dashboard.panels.map((p) => p.title.toLowerCase()).join(' | ');
-  for (const topic of ['delivered /s', 'lag', 'backlog', 'retried', 'dead letters']) assert.ok(titles.includes(topic), `no panel about ${topic}: ${titles}`);
+  for (const topic of ['delivered /s', 'lag', 'backlog', 'retried', 'dead letters'])
+    assert.ok(titles.includes(topic), `no panel about ${topic}: ${titles}`);
 });

@@ -9,7 +9,8 @@ import { serverAddresses } from '../../src/sinks/nats/servers.js';
 import { subjectProblem, subjectWildcard } from '../../src/sinks/nats/subject.js';
 import { loadSinkConfig } from '../support/sink-config.js';
 
-const nats = (extra: Record<string, unknown> = {}) => loadSinkConfig({ name: 'js', type: 'nats', url: 'nats://127.0.0.1:4222', ...extra }) as unknown as NatsSinkConfig;
+const nats = (extra: Record<string, unknown> = {}) =>
+  loadSinkConfig({ name: 'js', type: 'nats', url: 'nats://127.0.0.1:4222', ...extra }) as unknown as NatsSinkConfig;
 
 function problems(extra: Record<string, unknown>): string {
   try {
@@ -60,7 +61,10 @@ describe('nats sink config', () => {
     const creds = path.join(dir, 'u.creds');
     const jwt = 'eyJ0eXAiOiJKV1QiLCJhbGciOiJlZDI1NTE5LW5rZXkifQ.eyJzdWIiOiJVQUJDIn0.c2lnbmF0dXJl';
     const seed = 'SUAIBDPBAUTWCWBKIO6XHQNINK5FWJW4OHLXC3HQ2KFE4PEJUA44CNHTC4';
-    writeFileSync(creds, `-----BEGIN NATS USER JWT-----\n${jwt}\n------END NATS USER JWT------\n\n************************* IMPORTANT *************************\nNKEY Seed printed below can be used to sign and prove identity.\n\n-----BEGIN USER NKEY SEED-----\n${seed}\n------END USER NKEY SEED------\n`);
+    writeFileSync(
+      creds,
+      `-----BEGIN NATS USER JWT-----\n${jwt}\n------END NATS USER JWT------\n\n************************* IMPORTANT *************************\nNKEY Seed printed below can be used to sign and prove identity.\n\n-----BEGIN USER NKEY SEED-----\n${seed}\n------END USER NKEY SEED------\n`,
+    );
     assert.deepEqual(natsSecrets(nats({ creds })), [jwt, seed]);
     assert.deepEqual(natsSecrets(nats({ user: 'u', password: 'pw-1' })), ['pw-1']);
     assert.deepEqual(natsSecrets(nats({ token: 'tok-1' })), ['tok-1']);
@@ -80,7 +84,7 @@ describe('nats subjects', () => {
     assert.match(subjectProblem('')!, /empty/);
   });
 
-  test('a template\'s wildcard: every token with a placeholder becomes *', () => {
+  test("a template's wildcard: every token with a placeholder becomes *", () => {
     assert.equal(subjectWildcard('pgbridge.{schema}.{table}.{op}'), 'pgbridge.*.*.*');
     assert.equal(subjectWildcard('cdc.{schema}_{table}'), 'cdc.*');
     assert.equal(subjectWildcard('events'), 'events');

@@ -20,7 +20,12 @@ test('a channel event goes to channel_subject, with pgbridge-op NOTIFY and pgbri
   const message = toNatsMessage(channelEvent({ id: 'c-1', channel: 'jobs', payload: 'hi' }), { ...settings, format: 'skor' }, ctx);
   assert.equal(message.subject, 'pgbridge.channel.jobs');
   assert.equal(message.data, '{"channel":"jobs","payload":"hi"}');
-  assert.deepEqual(message.headers, { 'pgbridge-id': 'c-1', 'pgbridge-op': 'NOTIFY', 'pgbridge-channel': 'jobs', 'content-type': 'application/json' });
+  assert.deepEqual(message.headers, {
+    'pgbridge-id': 'c-1',
+    'pgbridge-op': 'NOTIFY',
+    'pgbridge-channel': 'jobs',
+    'content-type': 'application/json',
+  });
 });
 
 test('cloudevents: binary mode, ce-* headers beside the event headers, {"data","old"} as payload', () => {

@@ -26,7 +26,14 @@ const envelope = (n: number): Envelope => ({ event: rowEvent(n), settle: () => {
 function setup(limit = 3) {
   const pool = new FakePool();
   const pauses: boolean[] = [];
-  const spill = new NotifySpill(pool.asPool(), 'pgbridge.outbox', limit, silent, () => {}, (p) => pauses.push(p));
+  const spill = new NotifySpill(
+    pool.asPool(),
+    'pgbridge.outbox',
+    limit,
+    silent,
+    () => {},
+    (p) => pauses.push(p),
+  );
   return { pool, spill, pauses };
 }
 
@@ -62,8 +69,15 @@ test('once spilling, a sink keeps spilling below the limit until its reader push
   await spill.flushed();
   const insert = pool.statements.filter((s) => s.sql.includes('INSERT INTO pgbridge.outbox'));
   assert.ok(insert.length >= 1);
-  assert.ok(pool.statements.findIndex((s) => s.sql.includes('pg_current_xact_id()') && !s.sql.includes('INSERT')) < pool.statements.indexOf(insert[0]), 'the xid before the ids');
-  assert.deepEqual(insert.flatMap((s) => s.params[0] as string[]), ['1', '2', '3'], 'in arrival order, ids kept');
+  assert.ok(
+    pool.statements.findIndex((s) => s.sql.includes('pg_current_xact_id()') && !s.sql.includes('INSERT')) < pool.statements.indexOf(insert[0]),
+    'the xid before the ids',
+  );
+  assert.deepEqual(
+    insert.flatMap((s) => s.params[0] as string[]),
+    ['1', '2', '3'],
+    'in arrival order, ids kept',
+  );
   assert.deepEqual([...new Set(insert.flatMap((s) => s.params[1] as string[]))], ['a'], 'for that sink only');
 });
 
@@ -71,7 +85,24 @@ test('a spill an earlier run left in the table: the sink spills from the start',
   const { pool, spill } = setup();
   pool.answer = (sql) =>
     sql.includes('DISTINCT ON')
-      ? [{ id: '90', event_id: '7', target_sink: 'a', txid: '1', ts: rowEvent(7).ts, schema_name: 'public', table_name: 'items', op: 'I', key: null, data: '{}', old: null, channel: null, payload: null, total: 0 }]
+      ? [
+          {
+            id: '90',
+            event_id: '7',
+            target_sink: 'a',
+            txid: '1',
+            ts: rowEvent(7).ts,
+            schema_name: 'public',
+            table_name: 'items',
+            op: 'I',
+            key: null,
+            data: '{}',
+            old: null,
+            channel: null,
+            payload: null,
+            total: 0,
+          },
+        ]
       : [];
   await spill.resume(['a', 'b']);
   const a = new CountingInlet('a');

@@ -48,7 +48,12 @@ describe('redis entries and reply errors', () => {
     const entry = toStreamEntry(row, { stream: 'pgbridge:{schema}.{table}', format: 'skor' }, { database: 'db' });
     assert.equal(entry.stream, 'pgbridge:shop.orders');
     assert.deepEqual(Object.keys(entry.fields), ['id', 'op', 'table', 'event']);
-    assert.deepEqual(entry.fields, { id: row.id, op: 'INSERT', table: 'shop.orders', event: `{"table":"orders","schema":"shop","op":"INSERT","data":${row.data}}` });
+    assert.deepEqual(entry.fields, {
+      id: row.id,
+      op: 'INSERT',
+      table: 'shop.orders',
+      event: `{"table":"orders","schema":"shop","op":"INSERT","data":${row.data}}`,
+    });
     const notice = channelEvent({ channel: 'jobs' });
     const channelEntry = toStreamEntry(notice, { stream: 'pgbridge:{schema}.{table}', format: 'pgbridge' }, { database: 'db' });
     assert.equal(channelEntry.stream, 'jobs');

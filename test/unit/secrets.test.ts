@@ -69,7 +69,8 @@ describe('secret discovery', () => {
       headers: { Authorization: 'Bearer tok-0123456789', 'X-Api-Key': 'k-abcdefgh', 'X-Trace': 'not-secret' },
     }) as unknown as WebhookSinkConfig;
     const secrets = webhookSecrets(config);
-    for (const s of ['whsec_one', 'whsec_two', 'Bearer tok-0123456789', 'tok-0123456789', 'k-abcdefgh', 'urlpass1']) assert.ok(secrets.includes(s), s);
+    for (const s of ['whsec_one', 'whsec_two', 'Bearer tok-0123456789', 'tok-0123456789', 'k-abcdefgh', 'urlpass1'])
+      assert.ok(secrets.includes(s), s);
     assert.ok(!secrets.includes('not-secret'));
   });
 

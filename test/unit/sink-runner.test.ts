@@ -23,8 +23,14 @@ describe('SinkRunner with a fake sink', () => {
     const outcomes = new Map<string, Outcome[]>();
     for (let n = 1; n <= 25; n++) r.push(collecting(rowEvent(n), outcomes));
     await until(() => outcomes.size === 25, '25 outcomes');
-    assert.deepEqual(sink.sent.flat().map((e) => e.id), Array.from({ length: 25 }, (_, i) => String(i + 1)));
-    assert.ok(sink.sent.every((b) => b.length <= 10), `batches of ${sink.sent.map((b) => b.length).join(', ')}`);
+    assert.deepEqual(
+      sink.sent.flat().map((e) => e.id),
+      Array.from({ length: 25 }, (_, i) => String(i + 1)),
+    );
+    assert.ok(
+      sink.sent.every((b) => b.length <= 10),
+      `batches of ${sink.sent.map((b) => b.length).join(', ')}`,
+    );
     assert.ok([...outcomes.values()].every((o) => o.length === 1 && o[0].kind === 'delivered'));
     assert.equal(r.pending, 0);
     await r.stop(1000, true);
@@ -39,8 +45,15 @@ describe('SinkRunner with a fake sink', () => {
     for (let n = 1; n <= 50; n++) r.push(collecting(rowEvent(n, (n % 5) + 1), outcomes));
     await until(() => outcomes.size === 50, '50 outcomes');
     for (let key = 1; key <= 5; key++) {
-      const ids = sink.sent.flat().filter((e) => e.kind === 'row' && e.key === `{"id":${key}}`).map((e) => Number(e.id));
-      assert.deepEqual(ids, [...ids].sort((a, b) => a - b), `row ${key} in order`);
+      const ids = sink.sent
+        .flat()
+        .filter((e) => e.kind === 'row' && e.key === `{"id":${key}}`)
+        .map((e) => Number(e.id));
+      assert.deepEqual(
+        ids,
+        [...ids].sort((a, b) => a - b),
+        `row ${key} in order`,
+      );
       assert.equal(ids.length, 10);
     }
     await r.stop(1000, true);

@@ -21,7 +21,11 @@ describe('eventHeaders (every broker sink)', () => {
   });
 
   test('a channel event: op NOTIFY and the channel instead of a table', () => {
-    assert.deepEqual(eventHeaders(channelEvent({ id: 'c-9', channel: 'jobs' })), { 'pgbridge-id': 'c-9', 'pgbridge-op': 'NOTIFY', 'pgbridge-channel': 'jobs' });
+    assert.deepEqual(eventHeaders(channelEvent({ id: 'c-9', channel: 'jobs' })), {
+      'pgbridge-id': 'c-9',
+      'pgbridge-op': 'NOTIFY',
+      'pgbridge-channel': 'jobs',
+    });
   });
 });
 
@@ -81,7 +85,13 @@ describe('untilAborted', () => {
 });
 
 describe('ConfiguredSink', () => {
-  const config = loadSinkConfig({ name: 'hook', type: 'webhook', url: 'http://127.0.0.1/hook', batch: { max_events: 5, max_wait_ms: 7 }, max_in_flight: 3 });
+  const config = loadSinkConfig({
+    name: 'hook',
+    type: 'webhook',
+    url: 'http://127.0.0.1/hook',
+    batch: { max_events: 5, max_wait_ms: 7 },
+    max_in_flight: 3,
+  });
 
   function client(ready: boolean): SinkClient & { connects: number; sent: number } {
     return {

@@ -36,16 +36,30 @@ describe('object names', () => {
     const long = { schema: 'S'.repeat(63), table: 'T'.repeat(63) };
     const name = functionName('a_thirty_character_instance_nm', long, 'delete');
     assert.ok(Buffer.byteLength(name) <= 63, name);
-    assert.equal(functionName('default', { schema: 'public', table: 'a' }, 'insert'), functionName('default', { schema: 'public', table: 'a' }, 'insert'));
-    assert.notEqual(functionName('default', { schema: 'public', table: 'a' }, 'insert'), functionName('default', { schema: 'public', table: 'b' }, 'insert'));
-    assert.notEqual(functionName('default', { schema: 'a', table: 'b.c' }, 'insert'), functionName('default', { schema: 'a.b', table: 'c' }, 'insert'));
+    assert.equal(
+      functionName('default', { schema: 'public', table: 'a' }, 'insert'),
+      functionName('default', { schema: 'public', table: 'a' }, 'insert'),
+    );
+    assert.notEqual(
+      functionName('default', { schema: 'public', table: 'a' }, 'insert'),
+      functionName('default', { schema: 'public', table: 'b' }, 'insert'),
+    );
+    assert.notEqual(
+      functionName('default', { schema: 'a', table: 'b.c' }, 'insert'),
+      functionName('default', { schema: 'a.b', table: 'c' }, 'insert'),
+    );
     assert.match(name, /^[a-z0-9_]+$/);
   });
 });
 
 describe('capture SQL', () => {
   const ctx = { instance: 'default', delivery: 'outbox' as const, notifyChannel: 'pgbridge', primaryKey: ['id'] };
-  const evil = { schema: 'public', table: 'x"; drop table y; --', ops: new Set(['insert' as const]), columns: { insert: ["a'b", 'c"d'], update: null, delete: null } };
+  const evil = {
+    schema: 'public',
+    table: 'x"; drop table y; --',
+    ops: new Set(['insert' as const]),
+    columns: { insert: ["a'b", 'c"d'], update: null, delete: null },
+  };
 
   test('every name from the config is quoted where it is used', () => {
     const sql = captureOpSql(evil, 'insert', ctx);
@@ -66,14 +80,24 @@ describe('capture SQL', () => {
   });
 
   test('update is a row trigger (old and new paired), insert and delete statement triggers with transition tables', () => {
-    const table = { schema: 'public', table: 't', ops: new Set(['insert', 'update', 'delete'] as const), columns: { insert: null, update: null, delete: null } };
+    const table = {
+      schema: 'public',
+      table: 't',
+      ops: new Set(['insert', 'update', 'delete'] as const),
+      columns: { insert: null, update: null, delete: null },
+    };
     assert.match(captureOpSql(table, 'update', ctx), /AFTER UPDATE ON "public"\."t" FOR EACH ROW/);
     assert.match(captureOpSql(table, 'insert', ctx), /REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT/);
     assert.match(captureOpSql(table, 'delete', ctx), /REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT/);
   });
 
   test('a partitioned table gets row triggers for every op (cloned onto each partition)', () => {
-    const table = { schema: 'public', table: 'p', ops: new Set(['insert', 'update', 'delete'] as const), columns: { insert: null, update: null, delete: null } };
+    const table = {
+      schema: 'public',
+      table: 'p',
+      ops: new Set(['insert', 'update', 'delete'] as const),
+      columns: { insert: null, update: null, delete: null },
+    };
     const parted = { ...ctx, partitioned: true };
     assert.match(captureOpSql(table, 'insert', parted), /AFTER INSERT ON "public"\."p" FOR EACH ROW/);
     assert.match(captureOpSql(table, 'insert', parted), /FROM \(SELECT NEW\.\*\) r/);

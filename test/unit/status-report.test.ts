@@ -29,7 +29,13 @@ const facts = (lockHeld: boolean): DatabaseFacts => ({
 
 test('from the database: stopped when no process holds the lock (failing), unknown when one does', () => {
   const stopped = databaseReport(config, facts(false));
-  assert.deepEqual(stopped.sinks.map((s) => [s.name, s.state, s.backlog, s.dead_letters]), [['a', 'stopped', 5, 3], ['b', 'stopped', 2, 0]]);
+  assert.deepEqual(
+    stopped.sinks.map((s) => [s.name, s.state, s.backlog, s.dead_letters]),
+    [
+      ['a', 'stopped', 5, 3],
+      ['b', 'stopped', 2, 0],
+    ],
+  );
   assert.equal(failingSinks(stopped).length, 2);
   const unknown = databaseReport(config, facts(true));
   assert.equal(unknown.role, 'unknown');
@@ -55,15 +61,24 @@ test('live: runner states, notify mode adds what is held in memory, no last_erro
   assert.equal(a.failing_since, new Date(1_000).toISOString());
   assert.ok(!('last_error' in a));
   assert.equal(b.state, 'delivering');
-  assert.deepEqual(failingSinks(report).map((s) => s.name), ['a']);
-  const withToken = liveReport({ ...config, http: { ...config.http, token: 't0k' } } as BridgeConfig, {
-    bridge: { role: 'standby', sinks: new Map() },
-    database: undefined,
-    postgresError: 'connection refused',
-    counters: new Map(),
-    history: () => [],
-  });
-  assert.deepEqual(withToken.sinks.map((s) => s.state), ['standby', 'standby']);
+  assert.deepEqual(
+    failingSinks(report).map((s) => s.name),
+    ['a'],
+  );
+  const withToken = liveReport(
+    { ...config, http: { ...config.http, token: 't0k' } },
+    {
+      bridge: { role: 'standby', sinks: new Map() },
+      database: undefined,
+      postgresError: 'connection refused',
+      counters: new Map(),
+      history: () => [],
+    },
+  );
+  assert.deepEqual(
+    withToken.sinks.map((s) => s.state),
+    ['standby', 'standby'],
+  );
   assert.equal(withToken.postgres, 'unreachable: connection refused');
   assert.equal(withToken.sinks[0].backlog, null);
   assert.equal(withToken.sinks[0].last_error, null);

@@ -4,7 +4,7 @@ import { checkTemplate, renderTemplate, TEMPLATE_PLACEHOLDERS } from '../../src/
 import { channelEvent, rowEvent } from '../support/events.js';
 
 describe('templates', () => {
-  test('the placeholders are the contract\'s four', () => {
+  test("the placeholders are the contract's four", () => {
     assert.deepEqual([...TEMPLATE_PLACEHOLDERS].sort(), ['channel', 'op', 'schema', 'table']);
   });
 

@@ -27,7 +27,9 @@ test('wrong tokens are answered one after another, each after the delay; the rig
   const auth = new TokenAuth('right-token', 200);
   const started = performance.now();
   const finished: number[] = [];
-  const wrong = [1, 2, 3].map(() => auth.allows(request({ authorization: 'Bearer guess' })).then((ok) => (finished.push(performance.now() - started), ok)));
+  const wrong = [1, 2, 3].map(() =>
+    auth.allows(request({ authorization: 'Bearer guess' })).then((ok) => (finished.push(performance.now() - started), ok)),
+  );
   assert.equal(await auth.allows(request({ authorization: 'Bearer right-token' })), true);
   assert.equal(finished.length, 0, 'a wrong token was answered before the right one');
   assert.deepEqual(await Promise.all(wrong), [false, false, false]);

@@ -21,9 +21,19 @@ test('to_json rendering of text output', () => {
   assert.equal(renderValue('1850-01-01 10:00:00-03 BC', { kind: 'timestamptz' }), '"1850-01-01T10:00:00-03:00 BC"');
   assert.equal(renderValue('infinity', { kind: 'timestamp' }), '"infinity"');
   assert.equal(renderValue('[0:1]={1,NULL}', { kind: 'array', element: num, delimiter: ',' }), '[1,null]');
-  assert.equal(renderValue('{{"a,b",NULL},{"\\"q\\"","NULL"}}', { kind: 'array', element: str, delimiter: ',' }), '[["a,b",null],["\\"q\\"","NULL"]]');
+  assert.equal(
+    renderValue('{{"a,b",NULL},{"\\"q\\"","NULL"}}', { kind: 'array', element: str, delimiter: ',' }),
+    '[["a,b",null],["\\"q\\"","NULL"]]',
+  );
   assert.equal(renderValue('{(1,2);(3,4)}', { kind: 'array', element: str, delimiter: ';' }), '["(1,2)","(3,4)"]');
-  const pair: JsonKind = { kind: 'composite', fields: [{ name: 'n', type: num }, { name: 's', type: str }, { name: 'e', type: str }] };
+  const pair: JsonKind = {
+    kind: 'composite',
+    fields: [
+      { name: 'n', type: num },
+      { name: 's', type: str },
+      { name: 'e', type: str },
+    ],
+  };
   assert.equal(renderValue('(1,"a ""b"" \\\\c",)', pair), '{"n":1,"s":"a \\"b\\" \\\\c","e":null}');
   assert.equal(renderValue('(,"",x)', pair), '{"n":null,"s":"","e":"x"}');
 });
@@ -85,6 +95,8 @@ test('pgoutput: an update with the old tuple and an unchanged TOAST value', () =
   };
   const rel = Buffer.alloc(4);
   rel.writeUInt32BE(1234);
-  const msg = decodePgOutput(Buffer.concat([Buffer.from('U'), rel, Buffer.from('O'), tuple(['1', 'big', null]), Buffer.from('N'), tuple(['1', 'u', 'x'])]));
+  const msg = decodePgOutput(
+    Buffer.concat([Buffer.from('U'), rel, Buffer.from('O'), tuple(['1', 'big', null]), Buffer.from('N'), tuple(['1', 'u', 'x'])]),
+  );
   assert.deepEqual(msg, { tag: 'update', relationOid: 1234, old: ['1', 'big', null], oldIsKeyOnly: false, values: ['1', UNCHANGED, 'x'] });
 });

@@ -13,7 +13,13 @@ const ctx = { database: 'shop' };
 
 /** A webhook sink config through the type's schema (check() is tested on its own below). */
 function config(overrides: Partial<WebhookSinkConfig> = {}): WebhookSinkConfig {
-  return sinkConfigKeys({ name: 'hook', type: 'webhook', url: 'http://127.0.0.1/hook', timeout_ms: 1000, ...overrides }) as unknown as WebhookSinkConfig;
+  return sinkConfigKeys({
+    name: 'hook',
+    type: 'webhook',
+    url: 'http://127.0.0.1/hook',
+    timeout_ms: 1000,
+    ...overrides,
+  }) as unknown as WebhookSinkConfig;
 }
 
 describe('parseRetryAfter', () => {
@@ -72,7 +78,10 @@ describe('buildRequest', () => {
   test('a batch: a JSON array; the message id is stable for the same batch', () => {
     const events = [rowEvent({ id: '1' }), rowEvent({ id: '2' }), channelEvent({ id: '3' })];
     const req = buildRequest(events, config({ batch: { max_events: 10, max_wait_ms: 0 } }), ctx);
-    assert.deepEqual((JSON.parse(req.body) as Array<{ id: string }>).map((e) => e.id), ['1', '2', '3']);
+    assert.deepEqual(
+      (JSON.parse(req.body) as Array<{ id: string }>).map((e) => e.id),
+      ['1', '2', '3'],
+    );
     assert.equal(req.messageId, buildRequest(events, config({ batch: { max_events: 10, max_wait_ms: 0 } }), ctx).messageId);
     assert.notEqual(req.messageId, buildRequest(events.slice(0, 2), config({ batch: { max_events: 10, max_wait_ms: 0 } }), ctx).messageId);
   });
@@ -102,6 +111,9 @@ describe('buildRequest', () => {
   test('binary-mode CloudEvents refuse batches (config check)', () => {
     assert.deepEqual(checkWebhook(config()), []);
     const problems = checkWebhook(config({ format: 'cloudevents', cloudevents_mode: 'binary', batch: { max_events: 2, max_wait_ms: 0 } }));
-    assert.deepEqual(problems.map((p) => p.path), ['batch.max_events']);
+    assert.deepEqual(
+      problems.map((p) => p.path),
+      ['batch.max_events'],
+    );
   });
 });

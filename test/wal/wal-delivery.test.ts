@@ -73,20 +73,27 @@ describe('wal mode delivery', () => {
 
   test('ids, txid, commit time; emitted channel messages in commit order with the rows; raw NOTIFY channels', async () => {
     const bridge = await start();
-    const { rows } = await db.query<{ txid: string }>(
-      `BEGIN; INSERT INTO items VALUES (1, 'a'), (2, 'b'); SELECT pg_logical_emit_message(true, 'pgbridge:jobs', '{"job":1}');
+    const { rows } = await db
+      .query<{ txid: string }>(
+        `BEGIN; INSERT INTO items VALUES (1, 'a'), (2, 'b'); SELECT pg_logical_emit_message(true, 'pgbridge:jobs', '{"job":1}');
        SELECT pg_logical_emit_message(true, 'pgbridge:jobs', 'plain text'); SELECT pg_current_xact_id()::text AS txid; COMMIT`,
-    ).then((results) => (results as unknown as Array<{ rows: Array<{ txid: string }> }>)[4]);
-    await db.query(`BEGIN; UPDATE items SET v = 'a2' WHERE id = 1; SELECT pg_logical_emit_message(true, 'pgbridge:jobs', 'second'); DELETE FROM items WHERE id = 2; COMMIT`);
+      )
+      .then((results) => (results as unknown as Array<{ rows: Array<{ txid: string }> }>)[4]);
+    await db.query(
+      `BEGIN; UPDATE items SET v = 'a2' WHERE id = 1; SELECT pg_logical_emit_message(true, 'pgbridge:jobs', 'second'); DELETE FROM items WHERE id = 2; COMMIT`,
+    );
     await db.query(`NOTIFY jobs, 'raw'`);
     await waitFor(() => events().length >= 7, 30_000, '7 events');
     await bridge.kill('SIGTERM');
     const all = events();
-    assert.ok(all.some((e) => e.payload === 'raw' && e.channel === 'jobs'), 'raw NOTIFY forwarded');
+    assert.ok(
+      all.some((e) => e.payload === 'raw' && e.channel === 'jobs'),
+      'raw NOTIFY forwarded',
+    );
     const got = all.filter((e) => e.payload !== 'raw');
     assert.equal(new Set(got.map((e) => e.id)).size, got.length, 'ids are unique');
     for (const e of got.slice(0, 6)) assert.match(e.id, /^[0-9A-F]{16}-\d+$/);
-    assert.equal(got[0].txid, rows[0].txid, 'txid is the writer\'s pg_current_xact_id()');
+    assert.equal(got[0].txid, rows[0].txid, "txid is the writer's pg_current_xact_id()");
     assert.equal(got[1].txid, rows[0].txid);
     assert.deepEqual(
       got.slice(0, 4).map((e) => e.op ?? `channel ${JSON.stringify(e.payload)}`),
@@ -115,17 +122,37 @@ describe('wal mode delivery', () => {
     // it is in progress (a heartbeat or keepalive: Postgres still sends every transaction committing after
     // the slot's position), never past its commit while its events are refused.
     const commitLsn = BigInt(`0x${(JSON.parse(hook.requests.at(-1)!.body) as Event).id.split('-')[0]}`);
-    assert.ok(lsnValue(held.confirmed!) <= commitLsn, `refused events hold the slot (confirmed ${held.confirmed}, commit at ${commitLsn.toString(16)})`);
+    assert.ok(
+      lsnValue(held.confirmed!) <= commitLsn,
+      `refused events hold the slot (confirmed ${held.confirmed}, commit at ${commitLsn.toString(16)})`,
+    );
     const refusedIds = new Set(hook.requests.slice(before).map((r) => (JSON.parse(r.body) as Event).id));
     await bridge.kill('SIGKILL');
 
     hook.reply = () => ({ status: 204 });
     const again = await start();
     t.after(() => again.kill('SIGKILL'));
-    await waitFor(() => new Set(events().filter((e) => (e.data?.id ?? 0) >= 10).map((e) => e.data!.id)).size >= 50, 60_000, '50 rows after restart');
+    await waitFor(
+      () =>
+        new Set(
+          events()
+            .filter((e) => (e.data?.id ?? 0) >= 10)
+            .map((e) => e.data!.id),
+        ).size >= 50,
+      60_000,
+      '50 rows after restart',
+    );
     const rows = events().filter((e) => (e.data?.id ?? 0) >= 10);
-    assert.deepEqual([...new Set(rows.map((e) => e.data!.id))].sort((a, b) => a - b), Array.from({ length: 50 }, (_, i) => i + 10), 'every row, none lost');
-    for (const id of refusedIds) assert.ok(rows.some((e) => e.id === id), `event ${id} redelivered with the same id`);
+    assert.deepEqual(
+      [...new Set(rows.map((e) => e.data!.id))].sort((a, b) => a - b),
+      Array.from({ length: 50 }, (_, i) => i + 10),
+      'every row, none lost',
+    );
+    for (const id of refusedIds)
+      assert.ok(
+        rows.some((e) => e.id === id),
+        `event ${id} redelivered with the same id`,
+      );
     await waitFor(async () => lsnValue((await slotInfo(slot)).confirmed!) > lsnValue(held.confirmed!), 30_000, 'the slot to move');
     await again.kill('SIGTERM');
   });
@@ -135,7 +162,11 @@ describe('wal mode delivery', () => {
     await new Promise((r) => setTimeout(r, 1000));
     const start0 = await slotInfo(slot);
     await db.query(`INSERT INTO noise (v) SELECT repeat('n', 200) FROM generate_series(1, 5000)`);
-    await waitFor(async () => lsnValue((await slotInfo(slot)).confirmed!) > lsnValue(start0.confirmed!), 30_000, 'the slot to pass the uncaptured writes');
+    await waitFor(
+      async () => lsnValue((await slotInfo(slot)).confirmed!) > lsnValue(start0.confirmed!),
+      30_000,
+      'the slot to pass the uncaptured writes',
+    );
     await waitFor(async () => ((await slotInfo(slot)).lagBytes ?? Infinity) < 64 * 1024, 30_000, 'lag under 64 kB');
     await bridge.kill('SIGTERM');
   });
@@ -160,8 +191,15 @@ describe('wal mode delivery', () => {
     const reads = () => events().filter((e) => e.op === 'READ');
     await waitFor(() => reads().length >= 50, 30_000, '50 READ events');
     await waitFor(() => events().some((e) => e.op === 'UPDATE' && e.data?.id === 1000), 30_000, 'the update after the backfill');
-    assert.deepEqual(reads().map((e) => e.data!.id), Array.from({ length: 50 }, (_, i) => 1000 + i), 'every row once, in key order');
-    assert.ok(reads().every((e) => e.data!.v === 'before backfill' && /^[0-9A-F]{16}-\d+$/.test(e.id)), 'READ data and commit-position ids');
+    assert.deepEqual(
+      reads().map((e) => e.data!.id),
+      Array.from({ length: 50 }, (_, i) => 1000 + i),
+      'every row once, in key order',
+    );
+    assert.ok(
+      reads().every((e) => e.data!.v === 'before backfill' && /^[0-9A-F]{16}-\d+$/.test(e.id)),
+      'READ data and commit-position ids',
+    );
     const seen = events().map((e) => `${e.op}:${e.data?.id}`);
     assert.ok(seen.indexOf('READ:1000') < seen.indexOf('UPDATE:1000'), 'the READ of row 1000 came before its later update');
     await bridge.kill('SIGTERM');

@@ -11,11 +11,17 @@ describe('wal mode install', () => {
   const config = (extra: object) =>
     writeConfig({ postgres: { url: db.url }, delivery: 'wal', wal: { slot }, sinks: [{ name: 'out', type: 'stdout' }], http: { port: 0 }, ...extra });
   const identities = async () =>
-    (await db.query<{ relname: string; relreplident: string }>(`SELECT relname, relreplident FROM pg_class WHERE relname IN ('a', 'b', 'c') ORDER BY 1`)).rows
+    (
+      await db.query<{ relname: string; relreplident: string }>(
+        `SELECT relname, relreplident FROM pg_class WHERE relname IN ('a', 'b', 'c') ORDER BY 1`,
+      )
+    ).rows
       .map((r) => `${r.relname}=${r.relreplident}`)
       .join(' ');
   const published = async () =>
-    (await db.query<{ t: string }>(`SELECT tablename AS t FROM pg_publication_tables WHERE pubname = 'pgbridge_default' ORDER BY 1`)).rows.map((r) => r.t);
+    (await db.query<{ t: string }>(`SELECT tablename AS t FROM pg_publication_tables WHERE pubname = 'pgbridge_default' ORDER BY 1`)).rows.map(
+      (r) => r.t,
+    );
 
   before(async () => {
     db = await createTestDatabase('pgbridge_walinst');
@@ -37,7 +43,10 @@ describe('wal mode install', () => {
     const file = config({ capture: [{ table: 'a' }, { table: 'b' }, { table: 'c' }] });
     const sql = await cli(['sql', '-c', file]);
     assert.equal(sql.code, 0, sql.stderr);
-    assert.match(sql.stdout, /CREATE PUBLICATION "pgbridge_default" FOR TABLE "public"."a", "public"."b", "public"."c" WITH \(publish = 'insert, update, delete'\)/);
+    assert.match(
+      sql.stdout,
+      /CREATE PUBLICATION "pgbridge_default" FOR TABLE "public"."a", "public"."b", "public"."c" WITH \(publish = 'insert, update, delete'\)/,
+    );
     assert.match(sql.stdout, /ALTER TABLE "public"."b" REPLICA IDENTITY FULL/);
     assert.match(sql.stdout, /pg_create_logical_replication_slot/);
     assert.doesNotMatch(sql.stdout, /CREATE OR REPLACE TRIGGER/, 'no triggers in wal mode');
@@ -98,7 +107,13 @@ describe('wal mode install', () => {
       await other.query(`CREATE TABLE a (id int PRIMARY KEY)`);
       const mine = config({ capture: [{ table: 'a' }] });
       assert.equal((await cli(['install', '-c', mine])).code, 0);
-      const theirs = writeConfig({ postgres: { url: other.url }, delivery: 'wal', wal: { slot }, capture: [{ table: 'a' }], sinks: [{ name: 'out', type: 'stdout' }] });
+      const theirs = writeConfig({
+        postgres: { url: other.url },
+        delivery: 'wal',
+        wal: { slot },
+        capture: [{ table: 'a' }],
+        sinks: [{ name: 'out', type: 'stdout' }],
+      });
       const r = await cli(['install', '-c', theirs]);
       assert.equal(r.code, 1);
       assert.match(r.stderr, new RegExp(`replication slot ${slot} belongs to database ${db.name}; slot names are per server: set wal.slot`));

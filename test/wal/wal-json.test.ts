@@ -45,7 +45,12 @@ describe('wal mode renders rows exactly as outbox mode', () => {
       doubled numeric GENERATED ALWAYS AS (i4::numeric * 2 + num) STORED)`);
     await db.query(`ALTER TABLE everything ALTER COLUMN big SET STORAGE EXTERNAL`);
     // One in flight: both modes then print in commit order (lanes keep the order per row only).
-    const base = { postgres: { url: db.url }, capture: [{ table: 'everything' }], sinks: [{ name: 'out', type: 'stdout', max_in_flight: 1 }], http: { port: 0 } };
+    const base = {
+      postgres: { url: db.url },
+      capture: [{ table: 'everything' }],
+      sinks: [{ name: 'out', type: 'stdout', max_in_flight: 1 }],
+      http: { port: 0 },
+    };
     const outboxFile = writeConfig({ ...base, instance: 'ob' });
     const walFile = writeConfig({ ...base, instance: 'wl', delivery: 'wal', wal: { slot: slotName(db) } });
     for (const file of [outboxFile, walFile]) {
@@ -56,9 +61,11 @@ describe('wal mode renders rows exactly as outbox mode', () => {
     walBridge = new RunningBridge(walFile);
     await outboxBridge.ready();
     await walBridge.ready();
-    await walBridge.waitForLog((e) => e.msg === 'streaming changes from the replication slot').catch((err) => {
-      throw new Error(`${err}\n${walBridge!.logLines.join('\n')}`);
-    });
+    await walBridge
+      .waitForLog((e) => e.msg === 'streaming changes from the replication slot')
+      .catch((err) => {
+        throw new Error(`${err}\n${walBridge!.logLines.join('\n')}`);
+      });
   });
 
   after(async () => {
@@ -75,10 +82,14 @@ describe('wal mode renders rows exactly as outbox mode', () => {
     await db.query(`UPDATE everything SET i4 = 7, t = 'changed' WHERE id = 1`);
     await db.query(`BEGIN; UPDATE everything SET b = NOT b; DELETE FROM everything WHERE id = 2; COMMIT`);
     const expected = 6;
-    await waitFor(() => outboxBridge!.stdoutLines.filter(Boolean).length >= expected && walBridge!.stdoutLines.filter(Boolean).length >= expected, 60_000, 'events in both modes');
+    await waitFor(
+      () => outboxBridge!.stdoutLines.filter(Boolean).length >= expected && walBridge!.stdoutLines.filter(Boolean).length >= expected,
+      60_000,
+      'events in both modes',
+    );
     outbox.push(...outboxBridge!.stdoutLines.filter(Boolean));
     wal.push(...walBridge!.stdoutLines.filter(Boolean));
-    if (process.env.WAL_DUMP) console.log([...outbox, ...wal].join("\n"));
+    if (process.env.WAL_DUMP) console.log([...outbox, ...wal].join('\n'));
     assert.equal(wal.length, outbox.length);
     for (let i = 0; i < outbox.length; i++) assert.equal(comparable(wal[i]), comparable(outbox[i]), `event ${i}`);
     const toasted = JSON.parse(wal[3]) as { data: { big: string }; old: { big: string } };

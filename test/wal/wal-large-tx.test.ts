@@ -56,7 +56,11 @@ describe('wal mode: one huge transaction', () => {
     await waitFor(
       () => {
         const lines = bridge!.stdoutLines.splice(0);
-        for (const line of lines) if (line) (seen++, (last = line));
+        for (const line of lines) {
+          if (!line) continue;
+          seen++;
+          last = line;
+        }
         return seen >= ROWS;
       },
       840_000,
@@ -65,7 +69,7 @@ describe('wal mode: one huge transaction', () => {
     const done = Date.now();
     const peak = peakRssMb(bridge.pid);
     const warnings = bridge.logs().filter((e) => (e.level as number) >= 40);
-    assert.deepEqual(warnings, [], "no warnings");
+    assert.deepEqual(warnings, [], 'no warnings');
     assert.equal(seen, ROWS);
     assert.equal((JSON.parse(last) as { data: { id: number } }).data.id, ROWS, 'in commit order, the last row last');
     t.diagnostic(

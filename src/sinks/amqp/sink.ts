@@ -106,7 +106,7 @@ export class AmqpSink implements SinkClient {
     let resolveConfirm!: (result: Confirm) => void;
     const confirm = new Promise<Confirm>((resolve) => (resolveConfirm = resolve));
     const flushed = live.channel.publish(this.config.exchange, message.routingKey, message.content, message.options, (err: unknown) =>
-      resolveConfirm(err ? { ok: false, error: err instanceof Error ? err : new Error(String(err)) } : { ok: true }),
+      resolveConfirm(err ? { ok: false, error: err instanceof Error ? err : new Error(errorMessage(err)) } : { ok: true }),
     );
     return { confirm, flushed };
   }
@@ -139,7 +139,8 @@ export class AmqpSink implements SinkClient {
     session.connection.on('close', (err?: Error) => {
       if (err !== undefined) live.lastError ??= errorMessage(err);
       lose();
-      if (!live.closedByUs) this.ctx.logger.warn({ sink: this.name, reason: this.scrubber.scrub(live.lastError ?? 'closed') }, 'amqp sink disconnected');
+      if (!live.closedByUs)
+        this.ctx.logger.warn({ sink: this.name, reason: this.scrubber.scrub(live.lastError ?? 'closed') }, 'amqp sink disconnected');
     });
     session.connection.on('blocked', (reason: string) => this.ctx.logger.warn({ sink: this.name, reason }, 'amqp broker blocked publishing'));
     session.connection.on('unblocked', () => this.ctx.logger.info({ sink: this.name }, 'amqp broker unblocked publishing'));
@@ -169,7 +170,6 @@ export class AmqpSink implements SinkClient {
     const reason = live.lastError ?? errorMessage(cause);
     return new RetriableError(`amqp sink "${this.name}": connection lost: ${this.scrubber.scrub(reason)}`, { cause, code: 'PGBRIDGE_AMQP_LOST' });
   }
-
 }
 
 /** The batch is handed back (RetriableError) when the runner gives up waiting, e.g. at shutdown. */

@@ -48,7 +48,8 @@ export const kafkaSchema: Schema<KafkaConfig> = {
   key: {
     doc: 'Message key template. Unset: the row\'s primary key columns as JSON ({"id":7}); no key for tables without a primary key and for channel events (those keep their order by going to one partition per table or channel).',
     format: (value: unknown) => {
-      if (value !== null && (typeof value !== 'string' || value === '')) throw new Error('must be a non-empty template, or left out to key by primary key');
+      if (value !== null && (typeof value !== 'string' || value === ''))
+        throw new Error('must be a non-empty template, or left out to key by primary key');
     },
     default: null,
   },
@@ -76,7 +77,8 @@ export const kafkaSchema: Schema<KafkaConfig> = {
   sasl: {
     doc: 'SASL authentication: {mechanism: plain | scram-sha-256 | scram-sha-512, username, password}. Unset: none.',
     format: (value: unknown) => {
-      if (value !== null && (typeof value !== 'object' || Array.isArray(value))) throw new Error('must be a map with mechanism, username and password');
+      if (value !== null && (typeof value !== 'object' || Array.isArray(value)))
+        throw new Error('must be a map with mechanism, username and password');
     },
     default: null,
     sensitive: true,
@@ -92,7 +94,7 @@ export const kafkaSchema: Schema<KafkaConfig> = {
     default: true,
   },
   timeout_ms: {
-    doc: 'How long a send may wait for the brokers\' acknowledgement.',
+    doc: "How long a send may wait for the brokers' acknowledgement.",
     format: 'positive-int',
     default: 30000,
   },
@@ -102,7 +104,10 @@ const BROKER = /^(\[[0-9a-fA-F:.]+\]|[^\s:/[\]]+):\d{1,5}$/;
 
 /** The broker addresses, with comma-separated entries split. */
 export function brokerList(brokers: readonly string[]): string[] {
-  return brokers.flatMap((entry) => entry.split(',')).map((b) => b.trim()).filter((b) => b !== '');
+  return brokers
+    .flatMap((entry) => entry.split(','))
+    .map((b) => b.trim())
+    .filter((b) => b !== '');
 }
 
 /** kafkajs' acks number: -1 all, 1 leader, 0 none. */

@@ -29,8 +29,7 @@ interface KafkaJsErrorShape {
   cause?: unknown;
 }
 
-const isKafkaJsError = (err: unknown): err is KafkaJsErrorShape =>
-  err instanceof Error && err.name.startsWith('KafkaJS');
+const isKafkaJsError = (err: unknown): err is KafkaJsErrorShape => err instanceof Error && err.name.startsWith('KafkaJS');
 
 /**
  * kafkajs wraps what went wrong (KafkaJSNumberOfRetriesExceeded, a bare

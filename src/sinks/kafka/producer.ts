@@ -2,7 +2,6 @@
  * The only file that knows kafkajs (with errors.ts). kafkajs is in maintenance
  * mode: replacing it means rewriting this adapter, not the sink.
  */
-import type { ConnectionOptions } from 'node:tls';
 import type { Logger } from 'pino';
 import {
   CompressionTypes,
@@ -75,7 +74,7 @@ class KafkaJsProducer implements KafkaProducer {
     const kafka = new Kafka({
       brokers: [...settings.brokers],
       clientId: settings.clientId,
-      ssl: settings.ssl === null ? undefined : (settings.ssl as boolean | ConnectionOptions),
+      ssl: settings.ssl === null ? undefined : settings.ssl,
       sasl: saslOptions(settings.sasl),
       connectionTimeout: CONNECTION_TIMEOUT_MS,
       requestTimeout: settings.timeoutMs,

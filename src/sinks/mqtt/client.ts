@@ -213,7 +213,11 @@ class Connection implements MqttConnection {
     this.pending.add(job);
     const { topic, payload, properties } = job.message;
     // MQTT.js stores its own copy of the packet; the properties are only read.
-    const options = { qos: this.settings.qos, retain: false, properties: properties as PublishProperties & { userProperties: Record<string, string> } };
+    const options = {
+      qos: this.settings.qos,
+      retain: false,
+      properties: properties as PublishProperties & { userProperties: Record<string, string> },
+    };
     this.client.publish(topic, payload, options, (err?: Error & { code?: unknown }) => {
       if (!this.pending.delete(job)) return; // already failed with the connection
       this.release();

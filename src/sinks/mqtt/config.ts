@@ -87,7 +87,10 @@ export function checkMqttConfig(config: MqttSinkConfig): ConfigProblem[] {
   if (problem !== undefined) return [{ path: 'topic', message: problem }];
   if (config.topic.trim() === '') return [{ path: 'topic', message: 'must not be empty' }];
   const literal = config.topic.replace(/\{[^{}]*\}/g, '');
-  if (/[+#]/.test(literal)) return [{ path: 'topic', message: 'must not contain + or #: MQTT allows wildcards only in subscriptions, not in the topic a message is published to' }];
+  if (/[+#]/.test(literal))
+    return [
+      { path: 'topic', message: 'must not contain + or #: MQTT allows wildcards only in subscriptions, not in the topic a message is published to' },
+    ];
   return [];
 }
 

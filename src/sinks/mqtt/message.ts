@@ -49,7 +49,8 @@ const MAX_TOPIC_BYTES = 65535;
  */
 export function topicProblem(topic: string): string | undefined {
   if (topic === '') return 'the topic template gave an empty topic';
-  if (topic.includes('+') || topic.includes('#')) return `topic ${JSON.stringify(topic)} has a wildcard (+ or #), which MQTT allows only in subscriptions; change the sink's topic template`;
+  if (topic.includes('+') || topic.includes('#'))
+    return `topic ${JSON.stringify(topic)} has a wildcard (+ or #), which MQTT allows only in subscriptions; change the sink's topic template`;
   if (topic.includes('\u0000')) return `topic ${JSON.stringify(topic)} holds a NUL character`;
   if (Buffer.byteLength(topic) > MAX_TOPIC_BYTES) return `topic is ${Buffer.byteLength(topic)} bytes, over MQTT's ${MAX_TOPIC_BYTES}`;
   return undefined;

@@ -61,7 +61,13 @@ export class MqttSink implements SinkClient {
       this.ctx.logger.warn({ sink: this.name, reason }, 'mqtt sink disconnected');
     });
     this.ctx.logger.info(
-      { sink: this.name, broker: describeBroker(this.config.url), qos: this.config.qos, receive_maximum: connection.limits.receiveMaximum, maximum_packet_size: connection.limits.maximumPacketSize },
+      {
+        sink: this.name,
+        broker: describeBroker(this.config.url),
+        qos: this.config.qos,
+        receive_maximum: connection.limits.receiveMaximum,
+        maximum_packet_size: connection.limits.maximumPacketSize,
+      },
       'mqtt sink connected',
     );
   }

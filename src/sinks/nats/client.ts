@@ -37,7 +37,8 @@ export interface ClientSettings {
   readonly stream: StreamSettings | null;
 }
 
-export type PublishOutcome = { readonly ok: true; readonly duplicate: boolean } | { readonly ok: false; readonly error: RetriableError | PermanentError };
+export type PublishOutcome =
+  { readonly ok: true; readonly duplicate: boolean } | { readonly ok: false; readonly error: RetriableError | PermanentError };
 
 /** Rejections are pgbridge errors (RetriableError / PermanentError), never the client's. */
 export interface NatsPublisher {
@@ -138,7 +139,8 @@ class JetStreamPublisher implements NatsPublisher {
       return;
     } catch (err) {
       if (!(err instanceof Error) || err.name !== 'StreamNotFoundError') throw err;
-      if (!stream.declare) throw new RetriableError(`nats: stream ${JSON.stringify(stream.name)} does not exist (declare is false)`, { code: NATS_UNAVAILABLE });
+      if (!stream.declare)
+        throw new RetriableError(`nats: stream ${JSON.stringify(stream.name)} does not exist (declare is false)`, { code: NATS_UNAVAILABLE });
     }
     try {
       await jsm.streams.add({
@@ -148,10 +150,13 @@ class JetStreamPublisher implements NatsPublisher {
         duplicate_window: nanos(stream.duplicateWindowMs),
       });
     } catch (err) {
-      throw new RetriableError(`nats: cannot create stream ${JSON.stringify(stream.name)} over ${stream.subjects.join(', ')}: ${fromNatsError(err).message.replace(/^nats: /, '')}`, {
-        cause: err,
-        code: NATS_UNAVAILABLE,
-      });
+      throw new RetriableError(
+        `nats: cannot create stream ${JSON.stringify(stream.name)} over ${stream.subjects.join(', ')}: ${fromNatsError(err).message.replace(/^nats: /, '')}`,
+        {
+          cause: err,
+          code: NATS_UNAVAILABLE,
+        },
+      );
     }
   }
 

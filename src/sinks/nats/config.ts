@@ -69,7 +69,7 @@ export const natsSchema: Schema<NatsConfig> = {
     default: null,
   },
   declare: {
-    doc: "Create the stream on connect when it does not exist, over the wildcards of `subject` and `channel_subject` (`pgbridge.*.*.*` and `pgbridge.channel.*`), file storage. An existing stream is left as it is. Needs `stream`.",
+    doc: 'Create the stream on connect when it does not exist, over the wildcards of `subject` and `channel_subject` (`pgbridge.*.*.*` and `pgbridge.channel.*`), file storage. An existing stream is left as it is. Needs `stream`.',
     format: Boolean,
     default: false,
   },

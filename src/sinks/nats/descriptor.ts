@@ -4,7 +4,7 @@ import { checkNatsConfig, natsSchema, natsSecrets, natsUrlsFormat } from './conf
 export const natsDescriptor = defineSink({
   type: 'nats',
   reference:
-    'Each event is a JetStream message on the `subject` template\'s subject (`channel_subject` for channel events) with header `Nats-Msg-Id` = event id, so that JetStream stores a redelivered event once inside the stream\'s duplicate window; a delivery counts once its PubAck is in.',
+    "Each event is a JetStream message on the `subject` template's subject (`channel_subject` for channel events) with header `Nats-Msg-Id` = event id, so that JetStream stores a redelivered event once inside the stream's duplicate window; a delivery counts once its PubAck is in.",
   schema: natsSchema,
   defaults: { batch: { max_events: 500, max_wait_ms: 0 }, max_in_flight: 4 },
   docs: {

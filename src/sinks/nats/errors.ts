@@ -54,8 +54,15 @@ export function fromNatsError(err: unknown, subject?: string): RetriableError | 
   switch (root.name) {
     case 'NoResponders':
       // No stream takes the subject, JetStream is off, or (just after a server restart) not up yet.
-      if (subject === undefined) return new RetriableError(message('JetStream did not answer: not enabled on the server or for this account, or still starting'), { cause: err, code: NATS_RETRIABLE });
-      return new RetriableError(message(`no JetStream stream took the message${where}: no stream listens on that subject, or JetStream is not enabled or still starting`), { cause: err, code: NATS_RETRIABLE });
+      if (subject === undefined)
+        return new RetriableError(message('JetStream did not answer: not enabled on the server or for this account, or still starting'), {
+          cause: err,
+          code: NATS_RETRIABLE,
+        });
+      return new RetriableError(
+        message(`no JetStream stream took the message${where}: no stream listens on that subject, or JetStream is not enabled or still starting`),
+        { cause: err, code: NATS_RETRIABLE },
+      );
     case 'TimeoutError':
       return new RetriableError(message(`no PubAck in time${where}`), { cause: err, code: NATS_RETRIABLE });
     case 'PermissionViolationError':

@@ -28,7 +28,17 @@ export function toNatsMessage(event: BridgeEvent, settings: MessageSettings, ctx
   const subject = renderTemplate(event.kind === 'channel' ? settings.channelSubject : settings.subject, event);
   if (settings.format === 'cloudevents') {
     const cloudEvent = binaryCloudEvent(event, ctx, 'ce-');
-    return { msgId: event.id, subject, data: cloudEvent.data, headers: { ...eventHeaders(event), ...cloudEvent.attributes, 'content-type': cloudEvent.contentType } };
+    return {
+      msgId: event.id,
+      subject,
+      data: cloudEvent.data,
+      headers: { ...eventHeaders(event), ...cloudEvent.attributes, 'content-type': cloudEvent.contentType },
+    };
   }
-  return { msgId: event.id, subject, data: encodeEvent(event, settings.format, ctx), headers: { ...eventHeaders(event), 'content-type': 'application/json' } };
+  return {
+    msgId: event.id,
+    subject,
+    data: encodeEvent(event, settings.format, ctx),
+    headers: { ...eventHeaders(event), 'content-type': 'application/json' },
+  };
 }

@@ -128,10 +128,13 @@ export class NatsSink implements SinkClient {
     if (retriable !== undefined) {
       // The connection closed under the batch (before its close was reported, e.g. during connect): reconnect.
       if (retriable.code === NATS_UNAVAILABLE) this.lost(publisher, retriable.message);
-      throw new RetriableError(`nats sink "${this.name}": ${errors.length} of ${outcomes.length} message(s) not acknowledged; first: ${retriable.message}`, {
-        cause: retriable,
-        code: retriable.code,
-      });
+      throw new RetriableError(
+        `nats sink "${this.name}": ${errors.length} of ${outcomes.length} message(s) not acknowledged; first: ${retriable.message}`,
+        {
+          cause: retriable,
+          code: retriable.code,
+        },
+      );
     }
     return outcomes.flatMap((o, i) => (o.ok ? [] : [{ id: messages[i].msgId, reason: o.error.message }]));
   }

@@ -97,7 +97,7 @@ class NodeRedisClient implements RedisStreamClient {
     });
     try {
       const replies = await Promise.race([multi.exec(), deadline]);
-      return { kind: 'executed', outcomes: replies.map((reply) => ({ ok: true, entryId: String(reply) })) };
+      return { kind: 'executed', outcomes: replies.map((reply) => ({ ok: true, entryId: String(reply as unknown as string) })) };
     } catch (err) {
       if (err instanceof MultiErrorReply) {
         const outcomes = err.replies.map((reply, i): EntryOutcome => {

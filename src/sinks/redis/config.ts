@@ -29,7 +29,8 @@ export const redisSchema: Schema<RedisConfig> = {
   maxlen: {
     doc: 'Trim each stream to about this many entries on every XADD (MAXLEN ~ n: Redis trims whole nodes, so a stream may hold somewhat more). Unset: never trimmed.',
     format: (value: unknown) => {
-      if (value !== null && (!Number.isInteger(value) || (value as number) < 1)) throw new Error('must be a positive integer, or left out for no trimming');
+      if (value !== null && (!Number.isInteger(value) || (value as number) < 1))
+        throw new Error('must be a positive integer, or left out for no trimming');
     },
     default: null,
   },
@@ -58,7 +59,8 @@ export function checkRedisConfig(config: RedisSinkConfig): ConfigProblem[] {
   if (!/^\/?(\d+)?$/.test(path)) problems.push({ path: 'url', message: `path must be a database number (/0), got ${path}` });
   const template = checkTemplate(config.stream);
   if (template !== undefined) problems.push({ path: 'stream', message: template });
-  if (config.tls !== null && config.url.startsWith('redis://')) problems.push({ path: 'tls', message: 'is set but the url is redis:// (plain TCP); use rediss://' });
+  if (config.tls !== null && config.url.startsWith('redis://'))
+    problems.push({ path: 'tls', message: 'is set but the url is redis:// (plain TCP); use rediss://' });
   return problems;
 }
 

@@ -21,7 +21,8 @@ export interface StreamEntry {
  * CloudEvents go structured (Redis entries have no headers).
  */
 export function toStreamEntry(event: BridgeEvent, settings: EntrySettings, ctx: FormatContext): StreamEntry {
-  const where: Record<string, string> = event.kind === 'channel' ? { op: 'NOTIFY', channel: event.channel } : { op: event.op, table: `${event.schema}.${event.table}` };
+  const where: Record<string, string> =
+    event.kind === 'channel' ? { op: 'NOTIFY', channel: event.channel } : { op: event.op, table: `${event.schema}.${event.table}` };
   return {
     eventId: event.id,
     stream: renderTemplate(settings.stream, event),
@@ -31,5 +32,5 @@ export function toStreamEntry(event: BridgeEvent, settings: EntrySettings, ctx: 
 
 /** Why `stream` cannot be used as a key, or undefined when it can. */
 export function streamProblem(stream: string): string | undefined {
-  return stream === '' ? 'the stream template gives an empty key for this event; change the sink\'s stream template' : undefined;
+  return stream === '' ? "the stream template gives an empty key for this event; change the sink's stream template" : undefined;
 }

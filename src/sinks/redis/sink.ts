@@ -53,7 +53,8 @@ export class RedisSink implements SinkClient {
     const connecting = client.connect();
     try {
       await untilAborted(connecting, signal, abortError);
-      if (generation !== this.generation) throw new RetriableError('redis: connect overtaken by close() or another connect()', { code: REDIS_UNAVAILABLE });
+      if (generation !== this.generation)
+        throw new RetriableError('redis: connect overtaken by close() or another connect()', { code: REDIS_UNAVAILABLE });
     } catch (err) {
       void connecting
         .catch(() => undefined)

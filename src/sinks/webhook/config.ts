@@ -39,7 +39,10 @@ const SECRET_HEADER = /auth|token|key|secret|cookie|signature|password/i;
 export function checkWebhook(config: WebhookSinkConfig): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
   if (config.format === 'cloudevents' && config.cloudevents_mode === 'binary' && config.batch.max_events > 1) {
-    problems.push({ path: 'batch.max_events', message: 'binary-mode CloudEvents carry one event per request; use 1 or cloudevents_mode: structured' });
+    problems.push({
+      path: 'batch.max_events',
+      message: 'binary-mode CloudEvents carry one event per request; use 1 or cloudevents_mode: structured',
+    });
   }
   return problems;
 }

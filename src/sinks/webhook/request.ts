@@ -19,11 +19,7 @@ export function buildRequest(batch: readonly BridgeEvent[], config: WebhookSinkC
     return { body: cloudEvent.data, headers: { 'content-type': cloudEvent.contentType, ...cloudEvent.attributes }, messageId };
   }
   const contentType =
-    config.format !== 'cloudevents'
-      ? 'application/json'
-      : single
-        ? 'application/cloudevents+json'
-        : 'application/cloudevents-batch+json';
+    config.format !== 'cloudevents' ? 'application/json' : single ? 'application/cloudevents+json' : 'application/cloudevents-batch+json';
   const encoded = batch.map((event) => encodeEvent(event, config.format, ctx));
   return { body: single ? encoded[0] : `[${encoded.join(',')}]`, headers: { 'content-type': contentType }, messageId };
 }

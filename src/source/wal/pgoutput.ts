@@ -17,9 +17,22 @@ export type PgOutputMessage =
   | { readonly tag: 'commit'; readonly commitLsn: Lsn; readonly endLsn: Lsn; readonly commitTime: bigint }
   | { readonly tag: 'origin' }
   | { readonly tag: 'type'; readonly typeOid: number }
-  | { readonly tag: 'relation'; readonly relationOid: number; readonly schema: string; readonly name: string; readonly replicaIdentity: string; readonly columns: readonly RelationColumn[] }
+  | {
+      readonly tag: 'relation';
+      readonly relationOid: number;
+      readonly schema: string;
+      readonly name: string;
+      readonly replicaIdentity: string;
+      readonly columns: readonly RelationColumn[];
+    }
   | { readonly tag: 'insert'; readonly relationOid: number; readonly values: readonly WireValue[] }
-  | { readonly tag: 'update'; readonly relationOid: number; readonly old: readonly WireValue[] | null; readonly oldIsKeyOnly: boolean; readonly values: readonly WireValue[] }
+  | {
+      readonly tag: 'update';
+      readonly relationOid: number;
+      readonly old: readonly WireValue[] | null;
+      readonly oldIsKeyOnly: boolean;
+      readonly values: readonly WireValue[];
+    }
   | { readonly tag: 'delete'; readonly relationOid: number; readonly old: readonly WireValue[]; readonly oldIsKeyOnly: boolean }
   | { readonly tag: 'truncate'; readonly relationOids: readonly number[]; readonly cascade: boolean; readonly restartIdentity: boolean }
   | { readonly tag: 'message'; readonly transactional: boolean; readonly lsn: Lsn; readonly prefix: string; readonly content: Buffer };
@@ -145,7 +158,7 @@ class Reader {
   }
   tuple(): WireValue[] {
     const count = this.i16();
-    const values: WireValue[] = new Array(count);
+    const values = new Array<WireValue>(count);
     for (let i = 0; i < count; i++) {
       const kind = this.u8();
       if (kind === 0x6e /* n */) values[i] = null;

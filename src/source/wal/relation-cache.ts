@@ -85,7 +85,7 @@ export class RelationShape {
   }
 
   private renderLocal(values: readonly WireValue[], serverValues: Array<string | null> | undefined): string[] {
-    const out: string[] = new Array(this.columns.length);
+    const out = new Array<string>(this.columns.length);
     let s = 0;
     for (let i = 0; i < this.columns.length; i++) {
       const c = this.columns[i];

@@ -109,4 +109,3 @@ interface PgConnection {
   sendCopyFromChunk(chunk: Buffer): void;
   readonly stream: { pause(): void; resume(): void };
 }
-

@@ -17,10 +17,14 @@ export async function slotState(pool: pg.Pool, slot: string): Promise<SlotState>
   );
   const row = rows[0];
   if (row.wal_level !== 'logical') {
-    throw new Error(`wal_level is ${row.wal_level}; delivery: wal needs wal_level = logical (ALTER SYSTEM SET wal_level = logical, then restart PostgreSQL)`);
+    throw new Error(
+      `wal_level is ${row.wal_level}; delivery: wal needs wal_level = logical (ALTER SYSTEM SET wal_level = logical, then restart PostgreSQL)`,
+    );
   }
   if (!row.found) {
-    throw new Error(`replication slot ${slot} does not exist in this database; run \`pgbridge install\` (changes committed while it was missing are not captured)`);
+    throw new Error(
+      `replication slot ${slot} does not exist in this database; run \`pgbridge install\` (changes committed while it was missing are not captured)`,
+    );
   }
   if (row.plugin !== 'pgoutput') throw new Error(`replication slot ${slot} uses plugin ${row.plugin}, not pgoutput`);
   return { confirmed: row.confirmed ? parseLsn(row.confirmed) : 0n, nextXid: BigInt(row.next) };

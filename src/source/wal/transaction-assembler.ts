@@ -19,7 +19,7 @@ export const HEARTBEAT_PREFIX = 'pgbridge-heartbeat';
 /** A published table's ops when the config does not say (the publication itself limits what is sent). */
 const OP_NAMES: Record<CaptureOp, RowOp> = { insert: 'INSERT', update: 'UPDATE', delete: 'DELETE', truncate: 'TRUNCATE' };
 
-const ALL_OPS: ReadonlySet<CaptureOp> = new Set<CaptureOp>(['insert', 'update', 'delete', 'truncate' as CaptureOp]);
+const ALL_OPS: ReadonlySet<CaptureOp> = new Set<CaptureOp>(['insert', 'update', 'delete', 'truncate']);
 
 export interface AssemblerOutput {
   /** Hands one event to delivery; a promise only when it must wait for room in a sink. */
@@ -130,11 +130,21 @@ export class TransactionAssembler {
     const key = `${shape.schema}\0${shape.table}`;
     const table = this.captured.get(key);
     if (table) return table;
-    this.warnOnce(`table:${key}`, { table: `${shape.schema}.${shape.table}` }, 'a published table not in this process\'s config (install ran since start): captured with every column and op; restart to apply its config');
+    this.warnOnce(
+      `table:${key}`,
+      { table: `${shape.schema}.${shape.table}` },
+      "a published table not in this process's config (install ran since start): captured with every column and op; restart to apply its config",
+    );
     return { schema: shape.schema, table: shape.table, ops: ALL_OPS, columns: { insert: null, update: null, delete: null } };
   }
 
-  private row(oid: number, op: CaptureOp, values: readonly WireValue[] | null, old: readonly WireValue[] | null, keyOnly = false): void | Promise<void> {
+  private row(
+    oid: number,
+    op: CaptureOp,
+    values: readonly WireValue[] | null,
+    old: readonly WireValue[] | null,
+    keyOnly = false,
+  ): void | Promise<void> {
     const open = this.need(op);
     const index = open.next++;
     const shape = this.shape(oid);
@@ -143,12 +153,15 @@ export class TransactionAssembler {
     const name = `${shape.schema}.${shape.table}`;
     if (old === null && op !== 'insert') {
       // Without REPLICA IDENTITY FULL the old row is incomplete: refuse rather than send a partial event.
-      throw new Error(`${name}: ${op} without the whole old row (replica identity ${describeIdentity(shape.replicaIdentity)}${keyOnly ? ', key only' : ''}); run \`pgbridge install\` to set REPLICA IDENTITY FULL`);
+      throw new Error(
+        `${name}: ${op} without the whole old row (replica identity ${describeIdentity(shape.replicaIdentity)}${keyOnly ? ', key only' : ''}); run \`pgbridge install\` to set REPLICA IDENTITY FULL`,
+      );
     }
     let newRow: RowJson | Promise<RowJson> | null = null;
     if (values) {
       const filled = fillUnchanged(values, old);
-      if (!filled) throw new Error(`${name}: an unchanged TOASTed value without the old row to take it from; run \`pgbridge install\` (REPLICA IDENTITY FULL)`);
+      if (!filled)
+        throw new Error(`${name}: an unchanged TOASTed value without the old row to take it from; run \`pgbridge install\` (REPLICA IDENTITY FULL)`);
       newRow = shape.render(filled, this.db);
     }
     const oldRow = old ? shape.render(old, this.db) : null;
@@ -158,7 +171,15 @@ export class TransactionAssembler {
     return this.emitRow(open, index, shape, table, op, newRow, oldRow);
   }
 
-  private emitRow(open: OpenTransaction, index: number, shape: RelationShape, table: CaptureTable, op: CaptureOp, newRow: RowJson | null, oldRow: RowJson | null): void | Promise<void> {
+  private emitRow(
+    open: OpenTransaction,
+    index: number,
+    shape: RelationShape,
+    table: CaptureTable,
+    op: CaptureOp,
+    newRow: RowJson | null,
+    oldRow: RowJson | null,
+  ): void | Promise<void> {
     const columns = table.columns[op as RowCaptureOp];
     const keyRow = (op === 'delete' ? oldRow : newRow)!;
     const event: RowChangeEvent = {
@@ -189,7 +210,7 @@ export class TransactionAssembler {
         id: `${open.idPrefix}-${index}`,
         schema: shape.schema,
         table: shape.table,
-        op: 'TRUNCATE' as RowOp,
+        op: 'TRUNCATE',
         data: 'null',
         old: null,
         key: null,
@@ -204,7 +225,11 @@ export class TransactionAssembler {
     if (!msg.transactional) {
       // Heartbeats are written non-transactionally; they only tell where the stream is.
       if (!msg.prefix.startsWith(CHANNEL_PREFIX)) return this.out.idlePosition(msg.lsn);
-      this.warnOnce(`nontx:${msg.prefix}`, { prefix: msg.prefix }, 'ignoring a non-transactional pgbridge: message; use pg_logical_emit_message(true, …) for channel events');
+      this.warnOnce(
+        `nontx:${msg.prefix}`,
+        { prefix: msg.prefix },
+        'ignoring a non-transactional pgbridge: message; use pg_logical_emit_message(true, …) for channel events',
+      );
       return this.out.idlePosition(msg.lsn);
     }
     const open = this.need('message');
@@ -220,7 +245,10 @@ export class TransactionAssembler {
       this.warnOnce(`chan:${channel}`, { channel }, 'a pgbridge: message for a channel not in the config; not delivered (add it to channels)');
       return;
     }
-    await this.out.emit({ kind: 'channel', id: `${open.idPrefix}-${index}`, channel, payload: msg.content.toString('utf8'), ts: open.ts }, open.tracked);
+    await this.out.emit(
+      { kind: 'channel', id: `${open.idPrefix}-${index}`, channel, payload: msg.content.toString('utf8'), ts: open.ts },
+      open.tracked,
+    );
   }
 
   private warnOnce(key: string, fields: object, message: string): void {

@@ -133,7 +133,10 @@ export class WalSource {
         const { ended } = await stream.start(this.config.wal.slot, this.config.wal.publication);
         this.problem = '';
         attempt = 0;
-        this.logger.info({ slot: this.config.wal.slot, publication: this.config.wal.publication, from: formatLsn(slot.confirmed) }, 'streaming changes from the replication slot');
+        this.logger.info(
+          { slot: this.config.wal.slot, publication: this.config.wal.publication, from: formatLsn(slot.confirmed) },
+          'streaming changes from the replication slot',
+        );
         const processing = this.process(stream, this.assembler);
         await Promise.race([ended, processing]);
         if (!this.stopped) throw new Error('replication stream ended');
@@ -143,7 +146,11 @@ export class WalSource {
         const delay = backoffDelay(Math.max(1, attempt), RECONNECT);
         // Errors a retry cannot mend by itself (slot gone or invalidated by max_slot_wal_keep_size, wal_level) are errors, not warnings.
         const fatal = /does not exist|wal_level|no longer|invalidated/.test(this.problem);
-        (fatal ? this.logger.error : this.logger.warn).call(this.logger, { slot: this.config.wal.slot, err: this.problem, retry_in_ms: delay }, 'replication stream failed');
+        (fatal ? this.logger.error : this.logger.warn).call(
+          this.logger,
+          { slot: this.config.wal.slot, err: this.problem, retry_in_ms: delay },
+          'replication stream failed',
+        );
         await sleep(delay, this.stopSignal.signal);
       } finally {
         this.assembler?.abandon();
@@ -248,7 +255,10 @@ export class WalSource {
         await this.inlet.storeDeadLetter(sink, event, outcome);
         return;
       } catch (err) {
-        this.logger.warn({ sink, id: event.id, attempt, err: errorMessage(err) }, 'could not store a dead letter; the slot keeps its transaction, retrying');
+        this.logger.warn(
+          { sink, id: event.id, attempt, err: errorMessage(err) },
+          'could not store a dead letter; the slot keeps its transaction, retrying',
+        );
         await sleep(backoffDelay(attempt, RECONNECT));
       }
     }
@@ -297,7 +307,6 @@ export class WalSource {
     }
   }
 }
-
 
 /** Decoded messages waiting for the assembler: O(1) at both ends, compacted when half is taken. */
 class MessageQueue {
