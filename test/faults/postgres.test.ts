@@ -80,7 +80,8 @@ describe('faults: Postgres', () => {
   function terminating(x: Target, component: 'listener' | 'lock' | 'outbox'): Pick<FaultSteps, 'inject' | 'holdMs' | 'recover'> {
     const progress = (): number => {
       if (component === 'listener') return countLogs(x.bridge, 'listener reconnected');
-      if (component === 'lock') return x.mode === 'notify' ? lossWarnings(x.bridge) : countLogs(x.bridge, LOCK_HELD);
+      // Notify mode's outage lasts until the new phase's listener listens, not until the stop is logged.
+      if (component === 'lock') return x.mode === 'notify' ? countLogs(x.bridge, 'listening for notifications') : countLogs(x.bridge, LOCK_HELD);
       return 0;
     };
     let before = 0;
