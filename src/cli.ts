@@ -6,7 +6,7 @@ import { Scrubber } from './secrets.js';
 
 import { VERSION } from './version.js';
 
-const HELP = `pgbridge ${VERSION} — PostgreSQL changes to webhooks, AMQP and Kafka
+const HELP = `pgbridge ${VERSION} — PostgreSQL changes to webhooks, AMQP, Kafka, NATS JetStream, Redis Streams and MQTT
 
 Usage: pgbridge <command> [-c FILE]
 
