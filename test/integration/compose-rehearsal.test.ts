@@ -151,7 +151,11 @@ test("the compose file's pgbridge healthcheck passes (ready on :9187) within its
   assert.equal(kind, 'CMD');
   const budget = (parseInt(interval, 10) || 10) * (retries || 3) * 1000;
   const passes = () => spawnSync(command === 'node' ? process.execPath : command, args, { timeout: 30_000 }).status === 0;
-  await waitFor(passes, budget, `the healthcheck (/readyz: ${await (await fetch('http://127.0.0.1:9187/readyz').catch(() => undefined))?.text()})`);
+  await waitFor(
+    passes,
+    budget,
+    `${bridge.logLines.filter((l) => l.includes('"level":40') || l.includes('"level":50')).join('\n')}\nthe healthcheck (/readyz: ${await (await fetch('http://127.0.0.1:9187/readyz').catch(() => undefined))?.text()})`,
+  );
 });
 
 test('an inserted order is verified at the webhook consumer, on the RabbitMQ exchange, in the Kafka topic and at an MQTT subscriber', async (t) => {
