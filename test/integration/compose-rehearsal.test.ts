@@ -19,6 +19,8 @@ import { AMQP_URL, AmqpAdmin, type RecordingQueue } from '../support/amqp.js';
 import { cli, ROOT, RunningBridge, waitFor } from '../support/bridge.js';
 import { readTopic, startMockCluster, type MockCluster } from '../support/kafka.js';
 import { MqttSubscriber } from '../support/mqtt.js';
+import { NatsAdmin } from '../support/nats.js';
+import { redisAdmin } from '../support/redis.js';
 import { PG_ADMIN_URL } from '../support/pg.js';
 import { freePort } from '../support/tcp.js';
 import amqp from 'amqplib';
@@ -33,6 +35,8 @@ interface Service {
 }
 
 const compose = YAML.parse(readFileSync(path.join(ROOT, 'docker-compose.yml'), 'utf8')) as { services: Record<string, Service> };
+/** What config/compose.yaml makes on the shared local servers: a JetStream stream and Redis streams, removed afterwards. */
+const composeSinks = (YAML.parse(readFileSync(path.join(ROOT, 'config', 'compose.yaml'), 'utf8')) as { sinks: Array<Record<string, unknown>> }).sinks;
 const DATABASE = 'shop';
 const PRELOAD = path.join(ROOT, 'test', 'support', 'compose-hosts.mjs');
 
@@ -137,6 +141,17 @@ after(async () => {
     const channel = await cleanup.createChannel();
     await channel.deleteExchange('pgbridge').catch(() => {});
     await cleanup.close().catch(() => {});
+  }
+  // The JetStream stream over pgbridge.*.*.* would take the subjects other tests' streams declare.
+  const nats = await NatsAdmin.connect().catch(() => undefined);
+  for (const sink of composeSinks.filter((x) => x.type === 'nats' && typeof x.stream === 'string'))
+    await nats?.deleteStream(sink.stream as string).catch(() => {});
+  await nats?.close().catch(() => {});
+  const redis = await redisAdmin().catch(() => undefined);
+  if (redis) {
+    const keys = await redis.keys('pgbridge:public.orders*');
+    if (keys.length > 0) await redis.del(keys);
+    await redis.close();
   }
   await shop?.end().catch(() => {});
   await adminDb?.query(`DROP DATABASE IF EXISTS ${DATABASE} WITH (FORCE)`).catch(() => {});
