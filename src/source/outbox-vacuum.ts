@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type pg from 'pg';
 import { errorMessage } from '../errors.js';
+import { OutboxIndexRebuild } from './outbox-index-rebuild.js';
 
 /** Vacuum once a table has this many dead rows, and more dead than a quarter of its live ones. */
 const MIN_DEAD = 1000;
@@ -12,11 +13,13 @@ const MIN_DEAD = 1000;
  * rows/s, with the page query slowing down as it walks them). Only the
  * delivering instance runs it, every few seconds, when the table's statistics
  * show enough dead rows; plain VACUUM, which takes no lock that writers or
- * readers wait for.
+ * readers wait for. An index that vacuum cannot keep small is rebuilt
+ * (outbox-index-rebuild.ts).
  */
 export function vacuumOutbox(pool: pg.Pool, tables: readonly string[], logger: Logger, everyMs = 5000): () => void {
   let busy = false;
   let refused = false;
+  const rebuild = new OutboxIndexRebuild(pool, logger);
   const check = async () => {
     if (busy || refused) return;
     busy = true;
@@ -29,13 +32,15 @@ export function vacuumOutbox(pool: pg.Pool, tables: readonly string[], logger: L
         );
         const dead = Number(rows[0]?.dead ?? 0);
         const live = Number(rows[0]?.live ?? 0);
-        if (dead < MIN_DEAD || dead < live / 4) continue;
-        const started = Date.now();
-        await pool.query(`VACUUM ${table}`);
-        logger.debug({ table, dead, live, ms: Date.now() - started }, 'vacuumed');
+        if (dead >= MIN_DEAD && dead >= live / 4) {
+          const started = Date.now();
+          await pool.query(`VACUUM ${table}`);
+          logger.debug({ table, dead, live, ms: Date.now() - started }, 'vacuumed');
+        }
+        await rebuild.check(table, live);
       }
     } catch (err) {
-      // Not the table's owner: autovacuum (or the owner) must keep it small; say so once.
+      // Not the table's owner (VACUUM and REINDEX both need it): autovacuum (or the owner) must keep it small; say so once.
       if ((err as { code?: string }).code === '42501') {
         refused = true;
         logger.warn({ err: errorMessage(err) }, 'cannot vacuum the outbox (not its owner); it depends on autovacuum to stay small');
