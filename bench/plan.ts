@@ -483,7 +483,7 @@ function targetSpecs(n: number, c: Ceilings, r: BridgeRuns): TargetSpec[] {
       unit: 'x',
       op: '>=',
       threshold: 0.7,
-      detail: 'drain from spawn vs publish start, PubAck each, both to the consumer',
+      detail: 'both from spawn (bare client in its own process), PubAck each, to the consumer',
     },
     {
       name: 'outbox → kafka drain vs bare producer',
@@ -501,7 +501,7 @@ function targetSpecs(n: number, c: Ceilings, r: BridgeRuns): TargetSpec[] {
       unit: 'x',
       op: '>=',
       threshold: 0.7,
-      detail: 'drain from spawn vs first publish, QoS 1, both to the subscriber',
+      detail: 'both from spawn (bare client in its own process), QoS 1, to the subscriber',
     },
     {
       name: 'outbox → redis drain vs bare node-redis',
@@ -510,7 +510,7 @@ function targetSpecs(n: number, c: Ceilings, r: BridgeRuns): TargetSpec[] {
       unit: 'x',
       op: '>=',
       threshold: 0.7,
-      detail: 'drain from spawn vs first MULTI, both to an XREAD consumer',
+      detail: 'both from spawn (bare client in its own process), to an XREAD consumer',
     },
     {
       name: 'webhook single events vs bare undici (same concurrency)',
