@@ -3,11 +3,8 @@
  * client does what the matching sink does (same bodies, same concurrency or
  * in-flight window, same confirmations) and is timed to the same receiver.
  */
-import { jetstream } from '@nats-io/jetstream';
-import { connect as natsConnect, headers as natsHeaders } from '@nats-io/transport-node';
 import amqp from 'amqplib';
 import { Kafka, logLevel, type Message } from 'kafkajs';
-import mqtt from 'mqtt';
 import { Agent, request } from 'undici';
 import type { Receiver } from './receivers.js';
 import { monoMs } from './stats.js';
@@ -202,87 +199,5 @@ export async function bareKafka(
   const cpuS = cpuSeconds() - cpu0;
   const result = await timedToReceiver(receiver, count, started);
   await producer.disconnect();
-  return { ...result, cpuS };
-}
-
-/**
- * The NATS client publishing to JetStream as the nats sink does: Nats-Msg-Id
- * and the pgbridge headers on each message, slices of `batch` pipelined, each
- * awaiting every PubAck, `inFlight` slices at once.
- */
-export async function bareNats(
-  servers: string,
-  subject: string,
-  receiver: Receiver,
-  firstId: number,
-  count: number,
-  batch: number,
-  inFlight: number,
-): Promise<CeilingResult> {
-  await receiver.reset();
-  // noAsyncTraces as the sink sets it: no stack-trace Errors made per request.
-  const connection = await natsConnect({ servers, name: 'pgbridge bench ceiling', noAsyncTraces: true });
-  const js = jetstream(connection, { timeout: 5000 });
-  const publish = (id: number): Promise<unknown> => {
-    const h = natsHeaders();
-    h.set('pgbridge-id', String(id));
-    h.set('pgbridge-op', 'INSERT');
-    h.set('pgbridge-table', `public.${TABLES.outbox}`);
-    h.set('content-type', 'application/json');
-    return js.publish(subject, eventBody(TABLES.outbox, id), { msgID: `ceiling-${id}`, headers: h, timeout: 5000 });
-  };
-  // One message first: the connection and the stream lookup outside the timed window, as a connected sink has them.
-  await publish(firstId);
-  let next = 1;
-  const cpu0 = cpuSeconds();
-  const started = monoMs();
-  const worker = async (): Promise<void> => {
-    while (next < count) {
-      const from = next;
-      next = Math.min(count, next + batch);
-      await Promise.all(Array.from({ length: next - from }, (_, i) => publish(firstId + from + i)));
-    }
-  };
-  await Promise.all(Array.from({ length: inFlight }, worker));
-  const cpuS = cpuSeconds() - cpu0;
-  const result = await timedToReceiver(receiver, count, started);
-  await connection.close();
-  return { ...result, cpuS };
-}
-
-/**
- * MQTT.js at `qos` (1: PUBACK, 2: PUBCOMP) with the sink's message properties,
- * at most `window` unacknowledged: the broker's Receive Maximum, which the sink honours too.
- */
-export async function bareMqtt(url: string, topic: string, receiver: Receiver, firstId: number, count: number, qos: 1 | 2): Promise<CeilingResult> {
-  await receiver.reset();
-  const client = mqtt.connect(url, { protocolVersion: 5, clean: true, reconnectPeriod: 0 });
-  const connack = await new Promise<{ properties?: { receiveMaximum?: number } }>((resolve, reject) => {
-    client.once('connect', resolve);
-    client.once('error', reject);
-  });
-  const window = connack.properties?.receiveMaximum ?? 65_535;
-  const payloads = Array.from({ length: count }, (_, i) => Buffer.from(eventBody(TABLES.outbox, firstId + i)));
-  let next = 0;
-  const cpu0 = cpuSeconds();
-  const started = monoMs();
-  const worker = async (): Promise<void> => {
-    while (next < count) {
-      const i = next++;
-      const id = String(firstId + i);
-      await client.publishAsync(topic, payloads[i], {
-        qos,
-        properties: {
-          payloadFormatIndicator: true,
-          contentType: 'application/json',
-          userProperties: { 'pgbridge-id': id, 'pgbridge-op': 'INSERT', 'pgbridge-table': `public.${TABLES.outbox}` },
-        },
-      });
-    }
-  };
-  await Promise.all(Array.from({ length: window }, worker));
-  const cpuS = cpuSeconds() - cpu0;
-  const result = await timedToReceiver(receiver, count, started);
-  await client.endAsync();
   return { ...result, cpuS };
 }

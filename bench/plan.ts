@@ -3,8 +3,9 @@
  * (the ceiling scenario itself, or an offered rate), which scenarios are
  * repeated together, and the targets. Built once, then run by bench/run.ts.
  */
-import { bareAmqp, bareKafka, bareListen, bareListenSteady, bareMqtt, bareNats, bareUndici, insertRate, type CeilingResult } from './ceilings.js';
-import { bareRedis } from './redis-ceiling.js';
+import { runBareProcess, type BareClient, type BareResult } from './bare-process.js';
+import type { BareJob } from './bare/job.js';
+import { bareAmqp, bareKafka, bareListen, bareListenSteady, bareUndici, insertRate, type CeilingResult } from './ceilings.js';
 import type { Receiver } from './receivers.js';
 import { drain, liveBurst, steady, type BenchContext, type RunMeasurement, type SinkSetup } from './scenarios.js';
 import { summarize, type LatencySummary } from './stats.js';
@@ -141,6 +142,13 @@ function fromBridge(m: RunMeasurement, extra: Record<string, unknown> = {}): Sam
   };
 }
 
+/** A bare client in its own process (bench/bare-process.ts): also how long it took to start, and its rate from the first publish. */
+async function fromBare(client: BareClient, job: BareJob, receiver: Receiver): Promise<Sample> {
+  const result: BareResult = await runBareProcess(client, job, receiver);
+  const sample = fromCeiling(result);
+  return { ...sample, extra: { ...sample.extra, startupS: result.startupS, rateFromFirstPublish: result.received / result.fromFirstPublishS } };
+}
+
 /** Commit → receiver latency of what the receiver holds now, for a ceiling that wrote rows. */
 async function latencyOf(receiver: Receiver, c: CeilingResult): Promise<LatencySummary | undefined> {
   const written = c.written;
@@ -197,6 +205,16 @@ function benchSinks({ http, amqp, kafka, nats, mqtt, redis }: PlanInput) {
     redis: redis && { label: 'redis', config: { type: 'redis', url: redis.url, stream: redis.streams.bridge }, receiver: redis.receiver },
   } satisfies Record<string, SinkSetup | undefined>;
 }
+
+const bareJob = (server: string, destination: string, firstId: number, count: number, inFlight: number): BareJob => ({
+  server,
+  destination,
+  table: TABLES.outbox,
+  firstId,
+  count,
+  batch: BATCH,
+  inFlight,
+});
 
 /** What the bare clients reach on this machine: the ceilings pgbridge's ratios are against. */
 function ceilingScenarios(input: PlanInput, add: Add) {
@@ -299,10 +317,10 @@ function ceilingScenarios(input: PlanInput, add: Add) {
       kind: 'ceiling',
       workload: burstName,
       mode: '—',
-      sink: `bare nats.js JetStream publish, PubAck each, ${BATCH}/batch, 4 in flight`,
+      sink: `bare nats.js JetStream publish, PubAck each, ${BATCH}/batch, 4 in flight, own process`,
       short: 'bare nats.js',
       primary: 'rate',
-      run: async () => fromCeiling(await bareNats(nats.servers, `${nats.stream}.ceiling`, nats.receiver, db.nextIds(n), n, BATCH, 4)),
+      run: () => fromBare('nats', bareJob(nats.servers, `${nats.stream}.ceiling`, db.nextIds(n), n, 4), nats.receiver),
     },
   );
 
@@ -312,10 +330,10 @@ function ceilingScenarios(input: PlanInput, add: Add) {
       kind: 'ceiling',
       workload: burstName,
       mode: '—',
-      sink: 'bare MQTT.js, QoS 1, Receive Maximum unacknowledged',
+      sink: 'bare MQTT.js, QoS 1, Receive Maximum unacknowledged, own process',
       short: 'bare MQTT.js',
       primary: 'rate',
-      run: async () => fromCeiling(await bareMqtt(mqtt.url, `${mqtt.prefix}/public/${TABLES.outbox}/insert`, mqtt.receiver, db.nextIds(n), n, 1)),
+      run: () => fromBare('mqtt', bareJob(mqtt.url, `${mqtt.prefix}/public/${TABLES.outbox}/insert`, db.nextIds(n), n, 1), mqtt.receiver),
     },
   );
 
@@ -325,10 +343,10 @@ function ceilingScenarios(input: PlanInput, add: Add) {
       kind: 'ceiling',
       workload: burstName,
       mode: '—',
-      sink: `bare node-redis, ${BATCH} XADDs/MULTI, ${REDIS_IN_FLIGHT} in flight`,
+      sink: `bare node-redis, ${BATCH} XADDs/MULTI, ${REDIS_IN_FLIGHT} in flight, own process`,
       short: 'bare node-redis',
       primary: 'rate',
-      run: async () => fromCeiling(await bareRedis(redis.url, redis.streams.ceiling, redis.receiver, db.nextIds(n), n, BATCH, REDIS_IN_FLIGHT)),
+      run: () => fromBare('redis', bareJob(redis.url, redis.streams.ceiling, db.nextIds(n), n, REDIS_IN_FLIGHT), redis.receiver),
     },
   );
 
@@ -465,7 +483,7 @@ function targetSpecs(n: number, c: Ceilings, r: BridgeRuns): TargetSpec[] {
       unit: 'x',
       op: '>=',
       threshold: 0.7,
-      detail: 'drain from spawn vs publish start, PubAck each, both to the consumer',
+      detail: 'both from spawn (bare client in its own process), PubAck each, to the consumer',
     },
     {
       name: 'outbox → kafka drain vs bare producer',
@@ -483,7 +501,7 @@ function targetSpecs(n: number, c: Ceilings, r: BridgeRuns): TargetSpec[] {
       unit: 'x',
       op: '>=',
       threshold: 0.7,
-      detail: 'drain from spawn vs first publish, QoS 1, both to the subscriber',
+      detail: 'both from spawn (bare client in its own process), QoS 1, to the subscriber',
     },
     {
       name: 'outbox → redis drain vs bare node-redis',
@@ -492,7 +510,7 @@ function targetSpecs(n: number, c: Ceilings, r: BridgeRuns): TargetSpec[] {
       unit: 'x',
       op: '>=',
       threshold: 0.7,
-      detail: 'drain from spawn vs first MULTI, both to an XREAD consumer',
+      detail: 'both from spawn (bare client in its own process), to an XREAD consumer',
     },
     {
       name: 'webhook single events vs bare undici (same concurrency)',

@@ -140,6 +140,11 @@ function detailLines(rows: readonly ResultRow[]): string[] {
       const ratio = after !== undefined && r.ceilingRate ? ` (${(after / r.ceilingRate).toFixed(2)} of the ceiling)` : '';
       parts.push(`first event ${n('firstEventS')!.toFixed(2)} s after spawn, then ${thousands(after)} ev/s${ratio}`);
     }
+    if (n('startupS') !== undefined) {
+      parts.push(
+        `first publish ${n('startupS')!.toFixed(2)} s after spawn (Node, the library, connecting), then ${thousands(n('rateFromFirstPublish'))} ev/s`,
+      );
+    }
     if (n('pgTransactions') !== undefined) parts.push(`${thousands(n('pgTransactions'))} Postgres transactions committed while it ran`);
     const warm = x.warmup as { p99?: number } | undefined;
     if (warm?.p99 !== undefined) parts.push(`warm-up p99 ${warm.p99.toFixed(1)} ms`);

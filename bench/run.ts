@@ -372,6 +372,10 @@ function describe(s: Scenario, sample: Sample, samples: ReadonlyMap<Scenario, Sa
   if (x.insertS !== undefined) parts.push(`inserts ${x.insertS.toFixed(2)} s${x.tailS !== undefined ? ` + tail ${x.tailS.toFixed(2)} s` : ''}`);
   if (x.firstEventS !== undefined)
     parts.push(`first event ${x.firstEventS.toFixed(2)} s after spawn, then ${Math.round(x.rateAfterFirst ?? 0)} ev/s`);
+  if (x.startupS !== undefined)
+    parts.push(
+      `CPU ${sample.cpuPer10k?.toFixed(2)} s/10k, first publish ${x.startupS.toFixed(2)} s after spawn, then ${Math.round(x.rateFromFirstPublish ?? 0)} ev/s`,
+    );
   if (x.pgTransactions !== undefined) parts.push(`${x.pgTransactions} Postgres txns`);
   const warm = sample.extra.warmup as LatencySummary | undefined;
   if (warm) parts.push(`warm-up p99 ${warm.p99.toFixed(1)} ms`);

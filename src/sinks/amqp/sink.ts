@@ -5,6 +5,7 @@ import type { BridgeEvent } from '../../event.js';
 import { errorMessage, PermanentError, RetriableError } from '../../errors.js';
 import { Scrubber } from '../../secrets.js';
 import type { SinkClient, SinkContext } from '../sink.js';
+import { SinkConnection } from '../sink-connection.js';
 import { untilAborted } from '../until-aborted.js';
 import { amqpSecrets, type AmqpSinkConfig } from './config.js';
 import { describeUrl, openSession, type AmqpSession } from './connect.js';
@@ -34,9 +35,7 @@ type Confirm = { ok: true } | { ok: false; error: Error };
 export class AmqpSink implements SinkClient {
   private readonly scrubber: Scrubber;
   private readonly settings: MessageSettings;
-  private live: Live | undefined;
-  private ready = false;
-  private connecting: Promise<void> | undefined;
+  private readonly connection: SinkConnection<Live>;
 
   constructor(
     private readonly config: AmqpSinkConfig,
@@ -44,6 +43,16 @@ export class AmqpSink implements SinkClient {
   ) {
     this.scrubber = new Scrubber(amqpSecrets(config));
     this.settings = { routingKey: config.routing_key, format: config.format };
+    this.connection = new SinkConnection({
+      open: async (signal) => this.watch(await openSession(this.config, this.scrubber, signal)),
+      opened: () =>
+        this.ctx.logger.info({ sink: this.name, broker: describeUrl(this.config.url), exchange: this.config.exchange }, 'amqp sink connected'),
+      close: (live) => closeLive(live),
+      abortError: (signal) =>
+        new RetriableError(`amqp sink "${this.name}": connect aborted`, { cause: signal.reason, code: 'PGBRIDGE_AMQP_CONNECT' }),
+      logger: ctx.logger,
+      sink: config.name,
+    });
   }
 
   private get name(): string {
@@ -51,26 +60,16 @@ export class AmqpSink implements SinkClient {
   }
 
   isReady(): boolean {
-    return this.ready;
+    return this.connection.isReady();
   }
 
-  async connect(signal: AbortSignal): Promise<void> {
-    if (this.ready) return;
-    this.connecting ??= this.reconnect(signal).finally(() => (this.connecting = undefined));
-    return this.connecting;
-  }
-
-  private async reconnect(signal: AbortSignal): Promise<void> {
-    await this.shutDown();
-    const session = await openSession(this.config, this.scrubber, signal);
-    this.live = this.watch(session);
-    this.ready = true;
-    this.ctx.logger.info({ sink: this.name, broker: describeUrl(this.config.url), exchange: this.config.exchange }, 'amqp sink connected');
+  connect(signal: AbortSignal): Promise<void> {
+    return this.connection.connect(signal);
   }
 
   async send(batch: readonly BridgeEvent[], signal: AbortSignal): Promise<void> {
-    const live = this.live;
-    if (!this.ready || live === undefined) throw new RetriableError(`amqp sink "${this.name}": not connected`, { code: 'PGBRIDGE_NOT_CONNECTED' });
+    const live = this.connection.usable();
+    if (live === undefined) throw new RetriableError(`amqp sink "${this.name}": not connected`, { code: 'PGBRIDGE_NOT_CONNECTED' });
     if (signal.aborted) throw new RetriableError(`amqp sink "${this.name}": send aborted`, { cause: signal.reason });
 
     const messages = batch.map((event) => toMessage(event, this.settings, this.ctx.format));
@@ -111,9 +110,8 @@ export class AmqpSink implements SinkClient {
     return { confirm, flushed };
   }
 
-  async close(): Promise<void> {
-    await this.connecting?.catch(() => {});
-    await this.shutDown();
+  close(): Promise<void> {
+    return this.connection.close();
   }
 
   /** Attaches the listeners that turn a lost connection into "not ready" rather than a crash. */
@@ -127,8 +125,7 @@ export class AmqpSink implements SinkClient {
     };
     const lose = (): void => {
       markLost();
-      if (this.live !== live || !this.ready) return;
-      this.ready = false;
+      if (!this.connection.lost(live)) return;
       // One channel per connection: without the channel the connection is of no use.
       void session.connection.close().catch(() => {});
     };
@@ -152,24 +149,20 @@ export class AmqpSink implements SinkClient {
     return live;
   }
 
-  private async shutDown(): Promise<void> {
-    const live = this.live;
-    this.live = undefined;
-    this.ready = false;
-    if (live === undefined) return;
-    live.closedByUs = true;
-    // A broker that vanished without a FIN never answers the close; the heartbeat ends that socket later.
-    await Promise.race([live.connection.close().catch(() => {}), sleep(CLOSE_TIMEOUT_MS, undefined, { ref: false })]);
-  }
-
   /** A nack on a healthy channel, or the loss of the channel itself: either way the batch is to be sent again. */
   private failure(live: Live, cause: unknown): RetriableError {
-    if (this.ready && this.live === live) {
+    if (this.connection.usable() === live) {
       return new RetriableError(`amqp sink "${this.name}": broker did not confirm: ${this.scrubber.scrub(errorMessage(cause))}`, { cause });
     }
     const reason = live.lastError ?? errorMessage(cause);
     return new RetriableError(`amqp sink "${this.name}": connection lost: ${this.scrubber.scrub(reason)}`, { cause, code: 'PGBRIDGE_AMQP_LOST' });
   }
+}
+
+async function closeLive(live: Live): Promise<void> {
+  live.closedByUs = true;
+  // A broker that vanished without a FIN never answers the close; the heartbeat ends that socket later.
+  await Promise.race([live.connection.close().catch(() => {}), sleep(CLOSE_TIMEOUT_MS, undefined, { ref: false })]);
 }
 
 /** The batch is handed back (RetriableError) when the runner gives up waiting, e.g. at shutdown. */

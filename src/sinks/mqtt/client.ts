@@ -159,6 +159,7 @@ class Connection implements MqttConnection {
   /** Unacknowledged publishes, oldest first (a Set keeps insertion order). */
   private readonly pending = new Set<Job>();
   private readonly deadlineTimer: NodeJS.Timeout;
+  private refillQueued = false;
 
   constructor(
     private readonly client: MqttClient,
@@ -227,10 +228,26 @@ class Connection implements MqttConnection {
     });
   }
 
+  /**
+   * A slot freed by an acknowledgement is refilled in a microtask, not in its
+   * callback: MQTT.js handles each received packet in a tick of its own and
+   * flushes each publish in the next tick, so refilling from the callback
+   * made one writev per PUBLISH; this way the acknowledgements of one read
+   * are refilled together and go out in one write (as a promise-awaiting client's do).
+   */
   private release(): void {
-    const next = this.waiting.shift();
-    if (next === undefined) this.free++;
-    else this.send(next);
+    this.free++;
+    if (this.refillQueued || this.waiting.length === 0) return;
+    this.refillQueued = true;
+    queueMicrotask(() => {
+      this.refillQueued = false;
+      while (this.free > 0 && this.gone === undefined) {
+        const next = this.waiting.shift();
+        if (next === undefined) return;
+        this.free--;
+        this.send(next);
+      }
+    });
   }
 
   private checkDeadline(): void {

@@ -2,10 +2,11 @@ import { randomBytes } from 'node:crypto';
 import { PermanentError, RetriableError } from '../../errors.js';
 import type { BridgeEvent } from '../../event.js';
 import type { SinkClient, SinkContext } from '../sink.js';
+import { SinkConnection } from '../sink-connection.js';
 import { untilAborted } from '../until-aborted.js';
 import { connectMqtt, type ConnectionSettings, type MqttConnection, type MqttConnector } from './client.js';
 import { describeBroker, type MqttSinkConfig } from './config.js';
-import { MQTT_REJECTED, MQTT_UNAVAILABLE } from './errors.js';
+import { cannotConnect, MQTT_REJECTED, MQTT_UNAVAILABLE } from './errors.js';
 import { publishPacketBytes, toMqttMessage, topicProblem, type MessageSettings, type MqttMessage } from './message.js';
 
 interface Failure {
@@ -23,9 +24,7 @@ interface Failure {
 export class MqttSink implements SinkClient {
   private readonly where: string;
   private readonly messageSettings: MessageSettings;
-  private connection: MqttConnection | undefined;
-  private ready = false;
-  private connecting: Promise<void> | undefined;
+  private readonly connection: SinkConnection<MqttConnection>;
 
   constructor(
     private readonly config: MqttSinkConfig,
@@ -34,6 +33,14 @@ export class MqttSink implements SinkClient {
   ) {
     this.where = `mqtt sink "${config.name}" (${describeBroker(config.url)})`;
     this.messageSettings = { topic: config.topic, format: config.format };
+    this.connection = new SinkConnection({
+      open: (signal) => this.connector(this.connectionSettings(), signal),
+      opened: (connection) => this.opened(connection),
+      close: (connection) => connection.close(),
+      abortError: () => cannotConnect(this.where, 'aborted'),
+      logger: ctx.logger,
+      sink: config.name,
+    });
   }
 
   private get name(): string {
@@ -41,24 +48,16 @@ export class MqttSink implements SinkClient {
   }
 
   isReady(): boolean {
-    return this.ready;
+    return this.connection.isReady();
   }
 
-  async connect(signal: AbortSignal): Promise<void> {
-    if (this.ready) return;
-    this.connecting ??= this.reconnect(signal).finally(() => (this.connecting = undefined));
-    return this.connecting;
+  connect(signal: AbortSignal): Promise<void> {
+    return this.connection.connect(signal);
   }
 
-  private async reconnect(signal: AbortSignal): Promise<void> {
-    await this.shutDown();
-    const connection = await this.connector(this.connectionSettings(), signal);
-    this.connection = connection;
-    this.ready = true;
+  private opened(connection: MqttConnection): void {
     void connection.lost.then((reason) => {
-      if (this.connection !== connection) return; // replaced or closed by us
-      this.ready = false;
-      this.ctx.logger.warn({ sink: this.name, reason }, 'mqtt sink disconnected');
+      if (this.connection.lost(connection)) this.ctx.logger.warn({ sink: this.name, reason }, 'mqtt sink disconnected');
     });
     this.ctx.logger.info(
       {
@@ -73,8 +72,8 @@ export class MqttSink implements SinkClient {
   }
 
   async send(batch: readonly BridgeEvent[], signal: AbortSignal): Promise<void> {
-    const connection = this.connection;
-    if (!this.ready || connection === undefined) throw new RetriableError(`${this.where}: not connected`, { code: MQTT_UNAVAILABLE });
+    const connection = this.connection.usable();
+    if (connection === undefined) throw new RetriableError(`${this.where}: not connected`, { code: MQTT_UNAVAILABLE });
     if (signal.aborted) throw new RetriableError(`${this.where}: send aborted`, { cause: signal.reason });
 
     const failures: Failure[] = [];
@@ -99,9 +98,8 @@ export class MqttSink implements SinkClient {
     }
   }
 
-  async close(): Promise<void> {
-    await this.connecting?.catch(() => {});
-    await this.shutDown();
+  close(): Promise<void> {
+    return this.connection.close();
   }
 
   /** Why this message cannot be published for good, found before it goes out: the broker would drop the whole connection for it. */
@@ -130,13 +128,6 @@ export class MqttSink implements SinkClient {
       connectTimeoutMs: config.connect_timeout_ms,
       publishTimeoutMs: config.timeout_ms,
     };
-  }
-
-  private async shutDown(): Promise<void> {
-    const connection = this.connection;
-    this.connection = undefined;
-    this.ready = false;
-    await connection?.close();
   }
 }
 

@@ -1,6 +1,7 @@
 import { errorMessage, PermanentError, RetriableError } from '../../errors.js';
 import type { BridgeEvent } from '../../event.js';
 import type { SinkClient, SinkContext } from '../sink.js';
+import { SinkConnection } from '../sink-connection.js';
 import { untilAborted } from '../until-aborted.js';
 import { createNatsPublisher, type ClientSettings, type NatsPublisher, type NatsPublisherFactory, type PublishOutcome } from './client.js';
 import { serverList, streamSubjects, type NatsSinkConfig } from './config.js';
@@ -22,10 +23,7 @@ interface Failure {
  * loss it turns not ready and the delivery runner calls connect() again.
  */
 export class NatsSink implements SinkClient {
-  private publisher: NatsPublisher | undefined;
-  private ready = false;
-  /** Bumped by every connect() and close(), so one that was overtaken cannot install its publisher. */
-  private generation = 0;
+  private readonly connection: SinkConnection<NatsPublisher>;
   private readonly clientSettings: ClientSettings;
   private readonly messageSettings: MessageSettings;
   private readonly where: string;
@@ -56,6 +54,18 @@ export class NatsSink implements SinkClient {
           ? null
           : { name: config.stream, declare: config.declare, subjects: streamSubjects(config), duplicateWindowMs: config.duplicate_window_ms },
     };
+    this.connection = new SinkConnection({
+      open: () => this.open(),
+      opened: () => this.ctx.logger.info({ sink: this.name, servers: this.where, stream: this.config.stream }, 'nats sink connected'),
+      close: (publisher) => publisher.close(),
+      abortError,
+      connectError: (err) => {
+        const reason = errorMessage(err).replace(/^nats: /, '');
+        return new RetriableError(`nats sink "${this.name}" (${this.where}): ${reason}`, { cause: err, code: NATS_UNAVAILABLE });
+      },
+      logger: ctx.logger,
+      sink: config.name,
+    });
   }
 
   private get name(): string {
@@ -63,35 +73,16 @@ export class NatsSink implements SinkClient {
   }
 
   isReady(): boolean {
-    return this.ready;
+    return this.connection.isReady();
   }
 
-  /** Starts from a fresh connection each time, so it can be called again after any failure. */
-  async connect(signal: AbortSignal): Promise<void> {
-    const generation = ++this.generation;
-    await this.dropPublisher();
-    const publisher = this.createPublisher(this.clientSettings);
-    const connecting = publisher.connect((reason) => this.lost(publisher, reason));
-    try {
-      await untilAborted(connecting, signal, abortError);
-      if (generation !== this.generation) throw new RetriableError('nats: connect overtaken by close() or another connect()');
-    } catch (err) {
-      // A connect still under way is closed once it settles.
-      void connecting
-        .catch(() => undefined)
-        .then(() => publisher.close())
-        .catch(() => undefined);
-      const reason = errorMessage(err).replace(/^nats: /, '');
-      throw new RetriableError(`nats sink "${this.name}" (${this.where}): ${reason}`, { cause: err, code: NATS_UNAVAILABLE });
-    }
-    this.publisher = publisher;
-    this.ready = true;
-    this.ctx.logger.info({ sink: this.name, servers: this.where, stream: this.config.stream }, 'nats sink connected');
+  connect(signal: AbortSignal): Promise<void> {
+    return this.connection.connect(signal);
   }
 
   async send(batch: readonly BridgeEvent[], signal: AbortSignal): Promise<void> {
-    const publisher = this.publisher;
-    if (!this.ready || publisher === undefined) throw new RetriableError(`nats sink "${this.name}": not connected`, { code: NATS_UNAVAILABLE });
+    const publisher = this.connection.usable();
+    if (publisher === undefined) throw new RetriableError(`nats sink "${this.name}": not connected`, { code: NATS_UNAVAILABLE });
     if (signal.aborted) throw abortError(signal);
     const failures: Failure[] = [];
     const sendable: NatsMessage[] = [];
@@ -110,9 +101,8 @@ export class NatsSink implements SinkClient {
     }
   }
 
-  async close(): Promise<void> {
-    this.generation++;
-    await this.dropPublisher();
+  close(): Promise<void> {
+    return this.connection.close();
   }
 
   /**
@@ -141,21 +131,19 @@ export class NatsSink implements SinkClient {
 
   /** The connection ended (server gone, stale pings, closed by the server): not ready, unless a newer one replaced it. */
   private lost(publisher: NatsPublisher, reason: string): void {
-    if (publisher !== this.publisher || !this.ready) return;
-    this.ready = false;
-    this.ctx.logger.warn({ sink: this.name, servers: this.where, reason }, 'nats sink disconnected');
+    if (this.connection.lost(publisher)) this.ctx.logger.warn({ sink: this.name, servers: this.where, reason }, 'nats sink disconnected');
   }
 
-  private async dropPublisher(): Promise<void> {
-    const publisher = this.publisher;
-    this.ready = false;
-    this.publisher = undefined;
-    if (publisher === undefined) return;
+  /** A publisher connected (its stream there), or none left open. */
+  private async open(): Promise<NatsPublisher> {
+    const publisher = this.createPublisher(this.clientSettings);
     try {
-      await publisher.close();
+      await publisher.connect((reason) => this.lost(publisher, reason));
     } catch (err) {
-      this.ctx.logger.debug({ sink: this.name, err: errorMessage(err) }, 'nats close failed');
+      await publisher.close().catch(() => undefined);
+      throw err;
     }
+    return publisher;
   }
 }
 

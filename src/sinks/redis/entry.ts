@@ -21,12 +21,14 @@ export interface StreamEntry {
  * CloudEvents go structured (Redis entries have no headers).
  */
 export function toStreamEntry(event: BridgeEvent, settings: EntrySettings, ctx: FormatContext): StreamEntry {
-  const where: Record<string, string> =
-    event.kind === 'channel' ? { op: 'NOTIFY', channel: event.channel } : { op: event.op, table: `${event.schema}.${event.table}` };
+  const body = encodeEvent(event, settings.format, ctx);
   return {
     eventId: event.id,
     stream: renderTemplate(settings.stream, event),
-    fields: { id: event.id, ...where, event: encodeEvent(event, settings.format, ctx) },
+    fields:
+      event.kind === 'channel'
+        ? { id: event.id, op: 'NOTIFY', channel: event.channel, event: body }
+        : { id: event.id, op: event.op, table: `${event.schema}.${event.table}`, event: body },
   };
 }
 

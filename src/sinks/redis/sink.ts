@@ -1,6 +1,7 @@
 import { BridgeError, PermanentError, RetriableError, errorMessage } from '../../errors.js';
 import type { BridgeEvent } from '../../event.js';
 import type { SinkClient, SinkContext } from '../sink.js';
+import { SinkConnection } from '../sink-connection.js';
 import { untilAborted } from '../until-aborted.js';
 import { createRedisClient, type ClientSettings, type RedisClientFactory, type RedisStreamClient } from './client.js';
 import { describeRedisUrl, type RedisSinkConfig } from './config.js';
@@ -19,10 +20,7 @@ interface Failure {
  * delivery runner calls connect() again.
  */
 export class RedisSink implements SinkClient {
-  private client: RedisStreamClient | undefined;
-  private ready = false;
-  /** Bumped by every connect() and close(), so one that was overtaken cannot install its client. */
-  private generation = 0;
+  private readonly connection: SinkConnection<RedisStreamClient>;
   private readonly clientSettings: ClientSettings;
   private readonly entrySettings: EntrySettings;
   private readonly where: string;
@@ -35,6 +33,21 @@ export class RedisSink implements SinkClient {
     this.entrySettings = { stream: config.stream, format: config.format };
     this.clientSettings = { url: config.url, tls: config.tls, connectTimeoutMs: config.connect_timeout_ms, timeoutMs: config.timeout_ms };
     this.where = describeRedisUrl(config.url);
+    this.connection = new SinkConnection({
+      open: () => this.open(),
+      opened: (client) => {
+        // Called at once when the connection already went in the meantime.
+        client.onLost((reason) => {
+          if (this.connection.lost(client)) this.ctx.logger.warn({ sink: this.name, server: this.where, reason }, 'redis sink disconnected');
+        });
+        this.ctx.logger.info({ sink: this.name, server: this.where }, 'redis sink connected');
+      },
+      close: (client) => client.close(),
+      abortError,
+      connectError: (err) => (err instanceof RetriableError ? err : new RetriableError(errorMessage(err), { cause: err, code: REDIS_UNAVAILABLE })),
+      logger: ctx.logger,
+      sink: config.name,
+    });
   }
 
   private get name(): string {
@@ -42,40 +55,16 @@ export class RedisSink implements SinkClient {
   }
 
   isReady(): boolean {
-    return this.ready;
+    return this.connection.isReady();
   }
 
-  /** Starts from a fresh connection each time, so it can be called again after any failure. */
-  async connect(signal: AbortSignal): Promise<void> {
-    const generation = ++this.generation;
-    await this.dropClient();
-    const client = this.createClient(this.clientSettings);
-    const connecting = client.connect();
-    try {
-      await untilAborted(connecting, signal, abortError);
-      if (generation !== this.generation)
-        throw new RetriableError('redis: connect overtaken by close() or another connect()', { code: REDIS_UNAVAILABLE });
-    } catch (err) {
-      void connecting
-        .catch(() => undefined)
-        .then(() => client.close())
-        .catch(() => undefined);
-      throw err instanceof RetriableError ? err : new RetriableError(errorMessage(err), { cause: err, code: REDIS_UNAVAILABLE });
-    }
-    this.client = client;
-    this.ready = true;
-    // Called at once when the connection already went in the meantime.
-    client.onLost((reason) => {
-      if (this.client !== client || !this.ready) return;
-      this.ready = false;
-      this.ctx.logger.warn({ sink: this.name, server: this.where, reason }, 'redis sink disconnected');
-    });
-    this.ctx.logger.info({ sink: this.name, server: this.where }, 'redis sink connected');
+  connect(signal: AbortSignal): Promise<void> {
+    return this.connection.connect(signal);
   }
 
   async send(batch: readonly BridgeEvent[], signal: AbortSignal): Promise<void> {
-    const client = this.client;
-    if (!this.ready || client === undefined) throw new RetriableError(`redis sink "${this.name}": not connected`, { code: REDIS_UNAVAILABLE });
+    const client = this.connection.usable();
+    if (client === undefined) throw new RetriableError(`redis sink "${this.name}": not connected`, { code: REDIS_UNAVAILABLE });
     if (signal.aborted) throw abortError(signal);
     const failures: Failure[] = [];
     const sendable: StreamEntry[] = [];
@@ -93,9 +82,8 @@ export class RedisSink implements SinkClient {
     throw new PermanentError(failures[0].error.message, { failedIds: failures.map((f) => f.id), code: REDIS_REJECTED });
   }
 
-  async close(): Promise<void> {
-    this.generation++;
-    await this.dropClient();
+  close(): Promise<void> {
+    return this.connection.close();
   }
 
   /** One transaction; the entries refused. When the server discarded it for one entry's sake, one by one (in order) to find which. */
@@ -118,20 +106,20 @@ export class RedisSink implements SinkClient {
   /** A lost connection makes the sink not ready (the runner then calls connect()), unless a newer client already replaced this one. */
   private noteFailure(client: RedisStreamClient, err: unknown): BridgeError {
     const error = err instanceof BridgeError ? err : new RetriableError(errorMessage(err), { cause: err, code: REDIS_UNAVAILABLE });
-    if (error.code === REDIS_UNAVAILABLE && client === this.client) this.ready = false;
+    if (error.code === REDIS_UNAVAILABLE) this.connection.lost(client);
     return error;
   }
 
-  private async dropClient(): Promise<void> {
-    const client = this.client;
-    this.ready = false;
-    this.client = undefined;
-    if (client === undefined) return;
+  /** A client connected, or none left open. */
+  private async open(): Promise<RedisStreamClient> {
+    const client = this.createClient(this.clientSettings);
     try {
-      await client.close();
+      await client.connect();
     } catch (err) {
-      this.ctx.logger.debug({ sink: this.name, err: errorMessage(err) }, 'redis close failed');
+      await client.close().catch(() => undefined);
+      throw err;
     }
+    return client;
   }
 }
 
