@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
-import { compileRowFilter } from '../../src/install/row-filter.js';
+import { compileRowFilter } from '../../src/schema/row-filter.js';
 import { cli, writeConfig } from '../support/bridge.js';
 import { createTestDatabase, type TestDatabase } from '../support/pg.js';
 
