@@ -46,6 +46,7 @@ describe('bad where filters', () => {
     ['a volatile function', 'random() < 0.5', /functions in index predicate must be marked IMMUTABLE/],
     ['not a boolean', 'amount + 1', /argument of WHERE must be type boolean|must be type boolean/],
     ['SQL after the condition', 'true); DROP TABLE good; SELECT (true', /is not a valid row filter/],
+    ['SQL after the condition that commits first', 'true); COMMIT; DROP TABLE good; SELECT (true', /is not a valid row filter/],
   ];
   for (const [what, where, message] of cases) {
     test(`${what}: install exits 1 naming the table and Postgres' message, nothing installed`, async () => {
