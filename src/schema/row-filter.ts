@@ -39,13 +39,20 @@ export interface CompiledRowFilter {
  * back: nothing is left behind. `wal` mode puts `unqualified` in its publication
  * (install/publication-filter.ts) or evaluates `over` itself (source/wal/row-condition.ts).
  */
-export async function compileRowFilter(db: pg.ClientBase, table: TableName, where: string): Promise<CompiledRowFilter> {
+export async function compileRowFilter(
+  db: pg.ClientBase,
+  table: TableName,
+  where: string,
+  /** The columns to compile against (name and SQL type) instead of the table's now: a row decoded from the WAL has the shape it was written with. */
+  columns?: ReadonlyArray<{ readonly name: string; readonly sqlType: string }>,
+): Promise<CompiledRowFilter> {
   const alias = `pgbridge_row_${randomBytes(6).toString('hex')}`;
   const copy = `pg_temp.${alias}_copy`;
   const marker = `${alias}_w`;
+  const definition = columns ? columns.map((c) => `${ident(c.name)} ${c.sqlType}`).join(', ') : `LIKE ${ident(table.schema)}.${ident(table.table)}`;
   await db.query('BEGIN');
   try {
-    await db.query(`CREATE TEMP TABLE ${alias}_copy (LIKE ${ident(table.schema)}.${ident(table.table)})`);
+    await db.query(`CREATE TEMP TABLE ${alias}_copy (${definition})`);
     await db.query(oneStatement(`CREATE INDEX ON ${copy} ((1)) WHERE (${where})`));
     const predicate = await db.query<{ text: string }>(
       `SELECT pg_get_expr(indpred, indrelid) AS text FROM pg_index WHERE indrelid = '${copy}'::regclass`,

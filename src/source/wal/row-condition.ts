@@ -16,7 +16,8 @@ type Db = () => Promise<pg.ClientBase & { release?: () => void }>;
  * false; `changed` as IS DISTINCT FROM between the old and new row. Postgres
  * evaluates it (one prepared query per row of such a table) over the row's
  * values as pgoutput sent them, typed by the relation's shape, stored
- * generated columns included. Ops whose `where` the publication already
+ * generated columns included; the condition is compiled against that shape
+ * too (a row written before a DDL has the columns it was written with). Ops whose `where` the publication already
  * applied (install/publication-filter.ts: INSERT and DELETE, and only while
  * no UPDATE is published) are not checked again.
  */
@@ -31,7 +32,7 @@ export class RowCondition {
     let inPublication = false;
     try {
       if (table.where) {
-        where = (await compileRowFilter(client, table, table.where)).over('r');
+        where = (await compileRowFilter(client, table, table.where, shape.columns)).over('r');
         const { rows } = await client.query<{ filtered: boolean }>(
           `SELECT rowfilter IS NOT NULL AS filtered FROM pg_publication_tables WHERE pubname = $1 AND schemaname = $2 AND tablename = $3`,
           [publication, shape.schema, shape.table],
