@@ -122,6 +122,23 @@ describe('wal mode install', () => {
       await other.drop();
     }
   });
+  test("a row filter in the publication; check notices one that is no longer the config's where", async () => {
+    const filtered = (where?: string) => config({ capture: [{ table: 'a', ops: ['insert'], ...(where ? { where } : {}) }] });
+    const r = await cli(['install', '-c', filtered("v <> 'x'")]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout + r.stderr, /public\.a: where in the publication \(row filter\)/);
+    const { rows } = await db.query<{ rowfilter: string }>(`SELECT rowfilter FROM pg_publication_tables WHERE pubname = 'pgbridge_default'`);
+    assert.deepEqual(rows, [{ rowfilter: "(v <> 'x'::text)" }]);
+    assert.equal((await cli(['check', '-c', filtered("v <> 'x'")])).code, 0);
+    for (const changed of [filtered("v <> 'y'"), filtered()]) {
+      const check = await cli(['check', '-c', changed]);
+      assert.equal(check.code, 1, check.stdout);
+      assert.match(check.stdout, /^publication: FAIL: row filter not as configured: public\.a; run `pgbridge install`$/m);
+    }
+    assert.equal((await cli(['install', '-c', filtered()])).code, 0);
+    assert.equal((await cli(['check', '-c', filtered()])).code, 0);
+  });
+
   test('a partitioned table: FULL identity on every partition, published under its own name; check names a partition attached since', async () => {
     await db.query(`CREATE TABLE pp (id int, k text) PARTITION BY LIST (k)`);
     await db.query(`CREATE TABLE pp_a PARTITION OF pp FOR VALUES IN ('a')`);
