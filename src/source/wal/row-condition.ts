@@ -32,12 +32,14 @@ export class RowCondition {
     let inPublication = false;
     try {
       if (table.where) {
-        where = (await compileRowFilter(client, table, table.where, shape.columns)).over('r');
-        const { rows } = await client.query<{ filtered: boolean }>(
-          `SELECT rowfilter IS NOT NULL AS filtered FROM pg_publication_tables WHERE pubname = $1 AND schemaname = $2 AND tablename = $3`,
+        const compiled = await compileRowFilter(client, table, table.where, shape.columns);
+        where = compiled.over('r');
+        const { rows } = await client.query<{ rowfilter: string | null }>(
+          `SELECT rowfilter FROM pg_publication_tables WHERE pubname = $1 AND schemaname = $2 AND tablename = $3`,
           [publication, shape.schema, shape.table],
         );
-        inPublication = rows[0]?.filtered ?? false;
+        // Only the very condition: a filter left by an install with another `where` is no reason to skip checking.
+        inPublication = rows[0]?.rowfilter === compiled.unqualified;
       }
     } finally {
       client.release?.();
