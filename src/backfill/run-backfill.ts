@@ -4,7 +4,7 @@ import type { BridgeConfig, CaptureTable } from '../config/types.js';
 import { errorMessage } from '../errors.js';
 import { primaryKeyColumns } from '../install/catalog.js';
 import { ident } from '../schema/quote.js';
-import { compileRowFilter } from '../install/row-filter.js';
+import { compileRowFilter } from '../schema/row-filter.js';
 import { boundSql, chunkCte, chunkOrder, type ChunkSource } from './chunk-sql.js';
 import { emitterFor, type Emitter } from './emitter.js';
 import { claimBackfill, recordChunk, recordTotal } from './progress-store.js';

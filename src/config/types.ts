@@ -8,7 +8,7 @@ export type ColumnSelection = Record<RowCaptureOp, readonly string[] | null>;
 export interface CaptureTable extends TableName {
   readonly ops: ReadonlySet<CaptureOp>;
   readonly columns: ColumnSelection;
-  /** SQL condition a row must meet to send an event (see install/row-filter.ts); null = every row. */
+  /** SQL condition a row must meet to send an event (see schema/row-filter.ts); null = every row. */
   readonly where?: string | null;
   /** Update events only when one of these columns changed; null = every update. */
   readonly changed?: readonly string[] | null;

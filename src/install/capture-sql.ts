@@ -12,7 +12,7 @@ import {
 } from '../schema/outbox.js';
 import { dollarQuote, ident, literal } from '../schema/quote.js';
 import { functionName, triggerName } from './names.js';
-import { changedCondition, type CompiledRowFilter } from './row-filter.js';
+import { changedCondition, type CompiledRowFilter } from '../schema/row-filter.js';
 
 export { NOTIFY_LIMIT_BYTES, OUTBOX_OP_CODE, PAYLOAD_SEPARATOR };
 const OP_NAME: Record<CaptureOp, RowOp> = { insert: 'INSERT', update: 'UPDATE', delete: 'DELETE', truncate: 'TRUNCATE' };

@@ -8,7 +8,7 @@ import { ident } from '../schema/quote.js';
 import { captureOpSql } from './capture-sql.js';
 import { installedFunctions, installedTriggers, otherOutboxes, tableInfo } from './catalog.js';
 import { functionName, triggerName } from './names.js';
-import { compileRowFilter, RowFilterError } from './row-filter.js';
+import { compileRowFilter, RowFilterError } from '../schema/row-filter.js';
 import { planWalInstall, planWalUninstall, type WalPlan } from './wal-plan.js';
 
 const SCHEMA_SQL = readFileSync(new URL('../../sql/schema.sql', import.meta.url), 'utf8');

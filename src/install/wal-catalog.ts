@@ -17,6 +17,8 @@ export interface WalCatalog {
   readonly slotDatabase: string | null;
   readonly slotPlugin: string | null;
   readonly publicationExists: boolean;
+  /** publish_via_partition_root of the publication (false when it does not exist). */
+  readonly viaRoot: boolean;
   /** Tables in the publication now. */
   readonly publicationTables: readonly { readonly schema: string; readonly table: string }[];
   readonly identities: readonly RecordedIdentity[];
@@ -32,12 +34,14 @@ export async function walCatalog(db: pg.ClientBase, instance: string, slot: stri
     slot_db: string | null;
     plugin: string | null;
     pub: boolean;
+    via_root: boolean;
     tables: Array<[string, string]>;
   }>(
     `SELECT current_setting('wal_level') AS wal_level, current_database() AS database,
             (SELECT s.database FROM pg_replication_slots s WHERE s.slot_name = $1) AS slot_db,
             (SELECT s.plugin FROM pg_replication_slots s WHERE s.slot_name = $1) AS plugin,
             EXISTS (SELECT 1 FROM pg_publication p WHERE p.pubname = $2) AS pub,
+            coalesce((SELECT p.pubviaroot FROM pg_publication p WHERE p.pubname = $2), false) AS via_root,
             coalesce((SELECT json_agg(json_build_array(t.schemaname, t.tablename) ORDER BY 1, 2) FROM pg_publication_tables t WHERE t.pubname = $2), '[]') AS tables`,
     [slot, publication],
   );
@@ -60,6 +64,7 @@ export async function walCatalog(db: pg.ClientBase, instance: string, slot: stri
     slotDatabase: row.slot_db,
     slotPlugin: row.plugin,
     publicationExists: row.pub,
+    viaRoot: row.via_root,
     publicationTables: row.tables.map(([schema, table]) => ({ schema, table })),
     identities,
   };
@@ -72,4 +77,25 @@ export async function replicaIdentity(db: pg.ClientBase, schema: string, table: 
     [schema, table],
   );
   return rows[0]?.ident ?? '';
+}
+
+/**
+ * The partitions of a partitioned table, at every level, with their replica
+ * identity (empty for a plain table). REPLICA IDENTITY is per partition (ALTER
+ * TABLE on the parent does not recurse), and a partition's own decides what
+ * old row an UPDATE or DELETE logs.
+ */
+export async function partitionsOf(
+  db: pg.ClientBase,
+  schema: string,
+  table: string,
+): Promise<Array<{ schema: string; table: string; ident: string }>> {
+  const { rows } = await db.query<{ schema: string; table: string; ident: string }>(
+    `SELECT n.nspname AS schema, c.relname AS table, c.relreplident::text AS ident
+       FROM pg_partition_tree(format('%I.%I', $1::text, $2::text)::regclass) p
+       JOIN pg_class c ON c.oid = p.relid JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE p.level > 0 ORDER BY p.level, n.nspname, c.relname`,
+    [schema, table],
+  );
+  return rows;
 }

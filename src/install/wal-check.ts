@@ -1,7 +1,9 @@
 import type pg from 'pg';
 import { qualifiedName } from '../config/table-name.js';
 import type { BridgeConfig } from '../config/types.js';
+import { publicationRowFilters, rowFilterOf } from './publication-filter.js';
 import { walCatalog } from './wal-catalog.js';
+import { publishedOps } from './wal-sql.js';
 
 /**
  * `check` in wal mode: wal_level, the slot (exists here, active, how much WAL it
@@ -36,23 +38,46 @@ export async function walCheck(config: BridgeConfig, db: pg.ClientBase): Promise
   const missing = config.capture.filter((t) => !published.has(`${t.schema}\0${t.table}`)).map(qualifiedName);
   const extra = catalog.publicationTables.filter((t) => !wanted.has(`${t.schema}\0${t.table}`)).map((t) => `${t.schema}.${t.table}`);
   const notFull = await tablesWithoutFullIdentity(db, config);
-  if (missing.length > 0 || extra.length > 0 || notFull.length > 0) {
+  const staleFilters = await rowFiltersNotAsConfigured(db, config);
+  if (missing.length > 0 || extra.length > 0 || notFull.length > 0 || staleFilters.length > 0 || !catalog.viaRoot) {
     const reasons = [
       missing.length > 0 ? `not published: ${missing.join(', ')}` : '',
       extra.length > 0 ? `published but not captured: ${extra.join(', ')}` : '',
       notFull.length > 0 ? `replica identity not FULL: ${notFull.join(', ')}` : '',
+      staleFilters.length > 0 ? `row filter not as configured: ${staleFilters.join(', ')}` : '',
+      catalog.viaRoot ? '' : 'publish_via_partition_root is off (partitioned tables would be named by their partitions)',
     ].filter(Boolean);
     out.push(['publication', `FAIL: ${reasons.join('; ')}; run \`pgbridge install\``]);
   } else out.push(['publication', `ok (${publication}: ${config.capture.length} table(s))`]);
   return out;
 }
 
+/**
+ * Published tables whose row filter is not the one install would make from
+ * this config (a `where` changed, added or removed since): the server would
+ * drop rows by the old condition, or send rows the bridge takes as filtered.
+ */
+async function rowFiltersNotAsConfigured(db: pg.ClientBase, config: BridgeConfig): Promise<string[]> {
+  const wanted = await publicationRowFilters(db, config.capture, publishedOps(config.capture));
+  const { rows } = await db.query<{ schema: string; table: string; rowfilter: string | null }>(
+    `SELECT schemaname AS schema, tablename AS table, rowfilter FROM pg_publication_tables WHERE pubname = $1 ORDER BY 1, 2`,
+    [config.wal.publication],
+  );
+  return rows.filter((r) => (rowFilterOf(wanted, r) ?? null) !== r.rowfilter).map((r) => `${r.schema}.${r.table}`);
+}
+
+/**
+ * Captured tables, and partitions of captured partitioned tables (one attached
+ * since install included), whose UPDATE and DELETE would not log the whole old row.
+ */
 async function tablesWithoutFullIdentity(db: pg.ClientBase, config: BridgeConfig): Promise<string[]> {
   const { rows } = await db.query<{ name: string }>(
-    `SELECT n.nspname || '.' || c.relname AS name
+    `SELECT DISTINCT pn.nspname || '.' || pc.relname AS name
        FROM unnest($1::text[], $2::text[]) AS t(schema_name, table_name)
        JOIN pg_namespace n ON n.nspname = t.schema_name JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = t.table_name
-      WHERE c.relreplident <> 'f' ORDER BY 1`,
+       CROSS JOIN LATERAL (SELECT c.oid AS relid UNION SELECT p.relid FROM pg_partition_tree(c.oid) p) r
+       JOIN pg_class pc ON pc.oid = r.relid JOIN pg_namespace pn ON pn.oid = pc.relnamespace
+      WHERE pc.relreplident <> 'f' ORDER BY 1`,
     [config.capture.map((t) => t.schema), config.capture.map((t) => t.table)],
   );
   return rows.map((r) => r.name);

@@ -2,13 +2,15 @@ import type pg from 'pg';
 import { qualifiedName } from '../config/table-name.js';
 import type { BridgeConfig } from '../config/types.js';
 import { InstallError } from './install-error.js';
-import { replicaIdentity, walCatalog } from './wal-catalog.js';
+import { publicationRowFilters, rowFilterOf } from './publication-filter.js';
+import { partitionsOf, replicaIdentity, walCatalog } from './wal-catalog.js';
 import {
   IDENTITY_TABLE_SQL,
   createSlotSql,
   dropPublicationSql,
   dropSlotSql,
   publicationSql,
+  publishedOps,
   restoreIdentitySql,
   setFullIdentitySql,
 } from './wal-sql.js';
@@ -36,6 +38,14 @@ export async function planWalInstall(config: BridgeConfig, db: pg.ClientBase): P
   const inside: string[] = [IDENTITY_TABLE_SQL];
   const changes: string[] = [];
   const captured = new Set(wal ? config.capture.map((t) => `${t.schema}\0${t.table}`) : []);
+  const partitions = new Map<string, Awaited<ReturnType<typeof partitionsOf>>>();
+  if (wal) {
+    for (const t of config.capture) {
+      const found = await partitionsOf(db, t.schema, t.table);
+      partitions.set(`${t.schema}\0${t.table}`, found);
+      for (const p of found) captured.add(`${p.schema}\0${p.table}`);
+    }
+  }
   for (const recorded of catalog.identities) {
     if (captured.has(`${recorded.schema}\0${recorded.table}`)) continue;
     inside.push(restoreIdentitySql(config.instance, recorded));
@@ -63,12 +73,20 @@ export async function planWalInstall(config: BridgeConfig, db: pg.ClientBase): P
   if (catalog.slotPlugin !== null && catalog.slotPlugin !== 'pgoutput') {
     throw new InstallError(`replication slot ${slot} uses plugin ${catalog.slotPlugin}, not pgoutput; drop it or set wal.slot to another name`);
   }
-  inside.push(...publicationSql(publication, config.capture, catalog));
+  const filters = await publicationRowFilters(db, config.capture, publishedOps(config.capture));
+  inside.push(...publicationSql(publication, config.capture, catalog, filters));
   changes.push(`publication ${publication}: ${config.capture.map(qualifiedName).join(', ') || 'no tables'}`);
   for (const table of config.capture) {
-    if ((await replicaIdentity(db, table.schema, table.table)) === 'f') continue;
-    inside.push(setFullIdentitySql(config.instance, table));
-    changes.push(`replica identity FULL on ${qualifiedName(table)} (previous one recorded)`);
+    if (table.where) {
+      changes.push(
+        `${qualifiedName(table)}: where ${rowFilterOf(filters, table) ? 'in the publication (row filter)' : 'applied by the bridge (a row filter would not give the same events)'}`,
+      );
+    }
+    const own = (await replicaIdentity(db, table.schema, table.table)) === 'f' ? [] : [table];
+    for (const t of [...own, ...(partitions.get(`${table.schema}\0${table.table}`) ?? []).filter((p) => p.ident !== 'f')]) {
+      inside.push(setFullIdentitySql(config.instance, t));
+      changes.push(`replica identity FULL on ${qualifiedName(t)} (previous one recorded)`);
+    }
   }
   if (catalog.slotDatabase === null) changes.push(`create replication slot ${slot} (pgoutput)`);
   return { before: [], inside, after: [createSlotSql(slot)], changes };

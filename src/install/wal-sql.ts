@@ -1,5 +1,6 @@
 import type { CaptureTable } from '../config/types.js';
 import { ident, literal } from '../schema/quote.js';
+import { rowFilterOf } from './publication-filter.js';
 import type { RecordedIdentity, WalCatalog } from './wal-catalog.js';
 
 /** Where install records each captured table's replica identity before setting FULL, so uninstall can put it back. */
@@ -21,13 +22,19 @@ const target = (t: { schema: string; table: string }) => `${ident(t.schema)}.${i
  * with REPLICA IDENTITY FULL a column list must hold every column once the
  * publication publishes UPDATE or DELETE (else the user's UPDATE fails), so
  * only insert-only publications narrow columns; the bridge applies per-op lists itself.
+ * A row filter where publicationRowFilters found one that gives the trigger modes' events.
  */
-export function publicationTables(capture: readonly CaptureTable[], ops: readonly string[]): string {
+export function publicationTables(
+  capture: readonly CaptureTable[],
+  ops: readonly string[],
+  filters: ReadonlyMap<string, string> = new Map(),
+): string {
   const narrow = ops.every((op) => op === 'insert' || op === 'truncate');
   return capture
     .map((t) => {
       const columns = t.columns.insert;
-      return narrow && columns !== null ? `${target(t)} (${columns.map(ident).join(', ')})` : target(t);
+      const filter = rowFilterOf(filters, t);
+      return `${target(t)}${narrow && columns !== null ? ` (${columns.map(ident).join(', ')})` : ''}${filter ? ` WHERE (${filter})` : ''}`;
     })
     .join(', ');
 }
@@ -38,15 +45,19 @@ export function publishedOps(capture: readonly CaptureTable[]): string[] {
   return OPS_ORDER.filter((op) => ops.has(op));
 }
 
-/** CREATE or ALTER the publication to exactly the captured tables and ops. */
-export function publicationSql(name: string, capture: readonly CaptureTable[], catalog: WalCatalog): string[] {
+/**
+ * CREATE or ALTER the publication to exactly the captured tables and ops.
+ * publish_via_partition_root: a partitioned table's changes come under its
+ * own name, as its cloned triggers send them in the trigger modes, never under a partition's.
+ */
+export function publicationSql(name: string, capture: readonly CaptureTable[], catalog: WalCatalog, filters: ReadonlyMap<string, string>): string[] {
   const ops = publishedOps(capture);
-  const publish = literal(ops.length > 0 ? ops.join(', ') : 'insert');
-  const tables = publicationTables(capture, ops);
+  const options = `publish = ${literal(ops.length > 0 ? ops.join(', ') : 'insert')}, publish_via_partition_root = true`;
+  const tables = publicationTables(capture, ops, filters);
   if (!catalog.publicationExists) {
-    return [`CREATE PUBLICATION ${ident(name)}${tables ? ` FOR TABLE ${tables}` : ''} WITH (publish = ${publish});`];
+    return [`CREATE PUBLICATION ${ident(name)}${tables ? ` FOR TABLE ${tables}` : ''} WITH (${options});`];
   }
-  const parts = [`ALTER PUBLICATION ${ident(name)} SET (publish = ${publish});`];
+  const parts = [`ALTER PUBLICATION ${ident(name)} SET (${options});`];
   if (tables) parts.push(`ALTER PUBLICATION ${ident(name)} SET TABLE ${tables};`);
   else {
     for (const t of catalog.publicationTables) parts.push(`ALTER PUBLICATION ${ident(name)} DROP TABLE ${target(t)};`);
@@ -55,7 +66,7 @@ export function publicationSql(name: string, capture: readonly CaptureTable[], c
 }
 
 /** Records the identity once (the first install's is the one to restore), then sets FULL. */
-export function setFullIdentitySql(instance: string, table: CaptureTable): string {
+export function setFullIdentitySql(instance: string, table: { schema: string; table: string }): string {
   return `INSERT INTO pgbridge.replica_identity (instance, schema_name, table_name, previous, index_name)
 SELECT ${literal(instance)}, n.nspname, c.relname, c.relreplident,
        (SELECT i.relname FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid WHERE x.indrelid = c.oid AND x.indisreplident)

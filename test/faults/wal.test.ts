@@ -7,6 +7,7 @@ import { after, before, describe, test, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { cli, RunningBridge, waitFor, writeConfig } from '../support/bridge.js';
 import { createTestDatabase, PG_ADMIN_URL, terminateBackends, type TestDatabase } from '../support/pg.js';
+import { ensurePostgresRunning, restartPostgres } from './postgres-server.js';
 import { WebhookServer } from '../support/webhook-server.js';
 import { dropSlots, slotInfo, slotName } from '../support/wal.js';
 import { RowStream } from './row-stream.js';
@@ -70,6 +71,7 @@ describe('wal mode faults', () => {
   });
 
   after(async () => {
+    await ensurePostgresRunning();
     if (db) await dropSlots(db);
     await db?.drop();
     await hook?.stop();
@@ -194,5 +196,43 @@ describe('wal mode faults', () => {
     );
     await sleep(1000);
     assert.equal((await slotInfo(slot)).exists, false, 'the bridge does not create the slot itself');
+  });
+  test('a standby takes over when the delivering instance is SIGKILLed mid-stream', async (t) => {
+    const file = await reset();
+    const first = new RunningBridge(file);
+    t.after(() => first.kill('SIGKILL'));
+    await streaming(first);
+    const second = new RunningBridge(file);
+    t.after(() => second.kill('SIGKILL'));
+    await second.waitForLog((e) => e.msg === 'another pgbridge instance delivers; standing by', 30_000);
+    const rows = new RowStream(db.url);
+    await waitFor(() => arrivals().length > 100, 30_000, 'the first hundred rows');
+    await first.kill('SIGKILL');
+    await streaming(second);
+    const target = rows.lastSent + 300;
+    await waitFor(() => rows.lastSent >= target, 60_000, '300 more rows committed');
+    const sent = await rows.stop();
+    await settle(sent);
+    tallyNoLoss(t, 'standby-takeover', sent, arrivals(), 'wal');
+  });
+
+  // Keep last: it restarts the server every other test on this machine uses.
+  test('PostgreSQL restarted mid-stream: the bridge streams again from the slot, nothing lost', async (t) => {
+    try {
+      const bridge = await run(t, await reset());
+      const rows = new RowStream(db.url);
+      await waitFor(() => arrivals().length > 100, 30_000, 'the first hundred rows');
+      await restartPostgres();
+      await streaming(bridge, 2);
+      const target = rows.lastSent + 300;
+      await waitFor(() => rows.lastSent >= target, 60_000, '300 more rows committed after the restart');
+      const sent = await rows.stop();
+      await settle(sent);
+      const counts = tallyNoLoss(t, 'pg-restart', sent, arrivals(), 'wal');
+      assert.ok(rows.failedStatements > 0, 'the restart was felt: some INSERTs failed while Postgres was down');
+      assert.ok(counts.delivered > 0);
+    } finally {
+      await ensurePostgresRunning();
+    }
   });
 });

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
-import { compileRowFilter } from '../../src/install/row-filter.js';
+import { compileRowFilter } from '../../src/schema/row-filter.js';
 import { cli, writeConfig } from '../support/bridge.js';
 import { createTestDatabase, type TestDatabase } from '../support/pg.js';
 
@@ -46,6 +46,7 @@ describe('bad where filters', () => {
     ['a volatile function', 'random() < 0.5', /functions in index predicate must be marked IMMUTABLE/],
     ['not a boolean', 'amount + 1', /argument of WHERE must be type boolean|must be type boolean/],
     ['SQL after the condition', 'true); DROP TABLE good; SELECT (true', /is not a valid row filter/],
+    ['SQL after the condition that commits first', 'true); COMMIT; DROP TABLE good; SELECT (true', /is not a valid row filter/],
   ];
   for (const [what, where, message] of cases) {
     test(`${what}: install exits 1 naming the table and Postgres' message, nothing installed`, async () => {

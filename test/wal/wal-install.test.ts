@@ -45,7 +45,7 @@ describe('wal mode install', () => {
     assert.equal(sql.code, 0, sql.stderr);
     assert.match(
       sql.stdout,
-      /CREATE PUBLICATION "pgbridge_default" FOR TABLE "public"."a", "public"."b", "public"."c" WITH \(publish = 'insert, update, delete'\)/,
+      /CREATE PUBLICATION "pgbridge_default" FOR TABLE "public"."a", "public"."b", "public"."c" WITH \(publish = 'insert, update, delete', publish_via_partition_root = true\)/,
     );
     assert.match(sql.stdout, /ALTER TABLE "public"."b" REPLICA IDENTITY FULL/);
     assert.match(sql.stdout, /pg_create_logical_replication_slot/);
@@ -121,5 +121,52 @@ describe('wal mode install', () => {
       await dropSlots(other);
       await other.drop();
     }
+  });
+  test("a row filter in the publication; check notices one that is no longer the config's where", async () => {
+    const filtered = (where?: string) => config({ capture: [{ table: 'a', ops: ['insert'], ...(where ? { where } : {}) }] });
+    const r = await cli(['install', '-c', filtered("v <> 'x'")]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout + r.stderr, /public\.a: where in the publication \(row filter\)/);
+    const { rows } = await db.query<{ rowfilter: string }>(`SELECT rowfilter FROM pg_publication_tables WHERE pubname = 'pgbridge_default'`);
+    assert.deepEqual(rows, [{ rowfilter: "(v <> 'x'::text)" }]);
+    assert.equal((await cli(['check', '-c', filtered("v <> 'x'")])).code, 0);
+    for (const changed of [filtered("v <> 'y'"), filtered()]) {
+      const check = await cli(['check', '-c', changed]);
+      assert.equal(check.code, 1, check.stdout);
+      assert.match(check.stdout, /^publication: FAIL: row filter not as configured: public\.a; run `pgbridge install`$/m);
+    }
+    assert.equal((await cli(['install', '-c', filtered()])).code, 0);
+    assert.equal((await cli(['check', '-c', filtered()])).code, 0);
+  });
+
+  test('a partitioned table: FULL identity on every partition, published under its own name; check names a partition attached since', async () => {
+    await db.query(`CREATE TABLE pp (id int, k text) PARTITION BY LIST (k)`);
+    await db.query(`CREATE TABLE pp_a PARTITION OF pp FOR VALUES IN ('a')`);
+    await db.query(`CREATE TABLE pp_b PARTITION OF pp FOR VALUES IN ('b') PARTITION BY RANGE (id)`);
+    await db.query(`CREATE TABLE pp_b1 PARTITION OF pp_b FOR VALUES FROM (0) TO (10)`);
+    const ppIdentities = async () =>
+      (
+        await db.query<{ r: string }>(
+          `SELECT relname || '=' || relreplident::text AS r FROM pg_class WHERE relname LIKE 'pp%' AND relkind IN ('r', 'p') ORDER BY relname`,
+        )
+      ).rows
+        .map((r) => r.r)
+        .join(' ');
+    const file = config({ capture: [{ table: 'pp' }] });
+    const r = await cli(['install', '-c', file]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(await ppIdentities(), 'pp=f pp_a=f pp_b=f pp_b1=f');
+    assert.deepEqual(await published(), ['pp'], 'published as the partitioned table, not as its partitions');
+    assert.equal((await cli(['check', '-c', file])).code, 0);
+    await db.query(`CREATE TABLE pp_c PARTITION OF pp FOR VALUES IN ('c')`);
+    const check = await cli(['check', '-c', file]);
+    assert.equal(check.code, 1);
+    assert.match(check.stdout, /^publication: FAIL: replica identity not FULL: public\.pp_c; run `pgbridge install`$/m);
+    await db.query(`ALTER PUBLICATION pgbridge_default SET (publish_via_partition_root = false)`);
+    assert.match((await cli(['check', '-c', file])).stdout, /publish_via_partition_root is off/);
+    assert.equal((await cli(['install', '-c', file])).code, 0);
+    assert.equal((await cli(['check', '-c', file])).code, 0);
+    assert.equal((await cli(['uninstall', '-c', file])).code, 0);
+    assert.equal(await ppIdentities(), 'pp=d pp_a=d pp_b=d pp_b1=d pp_c=d');
   });
 });

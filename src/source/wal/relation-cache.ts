@@ -12,7 +12,7 @@ interface CatalogColumn {
 }
 
 /** One column of the rendered row, in the table's column order. */
-interface RowColumn {
+export interface RowColumn {
   readonly name: string;
   /** Index in pgoutput's tuple; -1 for a generated column (pgoutput before PG 18 leaves them out). */
   readonly wire: number;
@@ -46,7 +46,7 @@ export class RelationShape {
     readonly table: string,
     readonly replicaIdentity: string,
     readonly primaryKey: readonly string[],
-    private readonly columns: readonly RowColumn[],
+    readonly columns: readonly RowColumn[],
     private readonly wireCount: number,
   ) {
     this.keys = columns.map((c) => `${JSON.stringify(c.name)}:`);

@@ -7,6 +7,7 @@ import { lsnKey, type Lsn } from './lsn.js';
 import { pgMicrosToIso } from './pg-time.js';
 import type { PgOutputMessage, WireValue } from './pgoutput.js';
 import { fillUnchanged, loadShape, rowObject, type RelationShape, type RowJson } from './relation-cache.js';
+import { RowCondition } from './row-condition.js';
 import type { TypeCatalog } from './type-catalog.js';
 import type { FullXid } from './full-xid.js';
 import { WAL_READ_PREFIX } from '../../schema/outbox.js';
@@ -45,6 +46,8 @@ interface OpenTransaction {
  */
 export class TransactionAssembler {
   private readonly shapes = new Map<number, RelationShape>();
+  /** The `where` / `changed` of a relation's table, when it has one the publication does not apply. */
+  private readonly conditions = new Map<number, RowCondition>();
   private readonly captured: ReadonlyMap<string, CaptureTable>;
   private open: OpenTransaction | undefined;
   private readonly warned = new Set<string>();
@@ -57,6 +60,7 @@ export class TransactionAssembler {
     private readonly tracker: AckTracker,
     private readonly xids: FullXid,
     private readonly out: AssemblerOutput,
+    private readonly publication: string,
   ) {
     this.captured = new Map(capture.map((t) => [`${t.schema}\0${t.table}`, t]));
   }
@@ -92,7 +96,12 @@ export class TransactionAssembler {
       case 'relation':
         // DDL or a new session: types may have changed too (ALTER TYPE on a composite).
         this.types.forgetUserTypes();
-        return loadShape(msg, this.types, this.db).then((shape) => void this.shapes.set(msg.relationOid, shape));
+        return loadShape(msg, this.types, this.db).then(async (shape) => {
+          this.shapes.set(msg.relationOid, shape);
+          const condition = await RowCondition.of(shape, this.tableOf(shape), this.publication, this.db);
+          if (condition) this.conditions.set(msg.relationOid, condition);
+          else this.conditions.delete(msg.relationOid);
+        });
       case 'origin':
       case 'type':
         return;
@@ -157,13 +166,31 @@ export class TransactionAssembler {
         `${name}: ${op} without the whole old row (replica identity ${describeIdentity(shape.replicaIdentity)}${keyOnly ? ', key only' : ''}); run \`pgbridge install\` to set REPLICA IDENTITY FULL`,
       );
     }
-    let newRow: RowJson | Promise<RowJson> | null = null;
+    let filled: readonly WireValue[] | null = null;
     if (values) {
-      const filled = fillUnchanged(values, old);
+      filled = fillUnchanged(values, old) ?? null;
       if (!filled)
         throw new Error(`${name}: an unchanged TOASTed value without the old row to take it from; run \`pgbridge install\` (REPLICA IDENTITY FULL)`);
-      newRow = shape.render(filled, this.db);
     }
+    const condition = this.conditions.get(oid);
+    if (condition?.appliesTo(op)) {
+      return condition
+        .holds(op, (filled ?? old)!, old, this.db)
+        .then((passes) => (passes ? this.renderRow(open, index, shape, table, op, filled, old) : undefined));
+    }
+    return this.renderRow(open, index, shape, table, op, filled, old);
+  }
+
+  private renderRow(
+    open: OpenTransaction,
+    index: number,
+    shape: RelationShape,
+    table: CaptureTable,
+    op: CaptureOp,
+    filled: readonly WireValue[] | null,
+    old: readonly WireValue[] | null,
+  ): void | Promise<void> {
+    const newRow = filled ? shape.render(filled, this.db) : null;
     const oldRow = old ? shape.render(old, this.db) : null;
     if (newRow instanceof Promise || oldRow instanceof Promise) {
       return Promise.all([newRow, oldRow]).then(([n, o]) => this.emitRow(open, index, shape, table, op, n, o));

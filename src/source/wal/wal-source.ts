@@ -124,6 +124,7 @@ export class WalSource {
             idlePosition: (lsn) => this.idleAt(lsn),
             warn: (fields, message) => this.logger.warn(fields, message),
           },
+          this.config.wal.publication,
         );
         stream = new ReplicationStream(clientConfig(this.config, 'replication'), {
           onData: (walStart, body) => this.onData(walStart, body),

@@ -2,7 +2,16 @@ import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
 import { qualifiedName, type TableName } from '../config/table-name.js';
 import { errorMessage } from '../errors.js';
-import { ident } from '../schema/quote.js';
+import { ident } from './quote.js';
+
+/**
+ * A query sent with the extended protocol, which runs one statement only
+ * whatever the text holds (pg sends a query without values by the simple
+ * protocol, which runs them all; its typings lack `queryMode`).
+ */
+export function oneStatement(text: string): pg.QueryConfig {
+  return { text, queryMode: 'extended' } as pg.QueryConfig;
+}
 
 /** A `where` rejected by Postgres: names the table and carries Postgres' own message. */
 export class RowFilterError extends Error {
@@ -27,21 +36,28 @@ export interface CompiledRowFilter {
  * each column qualified. That text, never the configured one, goes into the
  * capture: Postgres parsed it as one expression, so nothing in the config can
  * close a parenthesis and add SQL of its own. Runs in a transaction it rolls
- * back: nothing is left behind. `wal` mode can use `over` for its publication too.
+ * back: nothing is left behind. `wal` mode puts `unqualified` in its publication
+ * (install/publication-filter.ts) or evaluates `over` itself (source/wal/row-condition.ts).
  */
-export async function compileRowFilter(db: pg.ClientBase, table: TableName, where: string): Promise<CompiledRowFilter> {
+export async function compileRowFilter(
+  db: pg.ClientBase,
+  table: TableName,
+  where: string,
+  /** The columns to compile against (name and SQL type) instead of the table's now: a row decoded from the WAL has the shape it was written with. */
+  columns?: ReadonlyArray<{ readonly name: string; readonly sqlType: string }>,
+): Promise<CompiledRowFilter> {
   const alias = `pgbridge_row_${randomBytes(6).toString('hex')}`;
   const copy = `pg_temp.${alias}_copy`;
   const marker = `${alias}_w`;
+  const definition = columns ? columns.map((c) => `${ident(c.name)} ${c.sqlType}`).join(', ') : `LIKE ${ident(table.schema)}.${ident(table.table)}`;
   await db.query('BEGIN');
   try {
-    await db.query(`CREATE TEMP TABLE ${alias}_copy (LIKE ${ident(table.schema)}.${ident(table.table)})`);
-    // Extended protocol (values given): one statement only, whatever the text holds.
-    await db.query(`CREATE INDEX ON ${copy} ((1)) WHERE (${where})`, []);
+    await db.query(`CREATE TEMP TABLE ${alias}_copy (${definition})`);
+    await db.query(oneStatement(`CREATE INDEX ON ${copy} ((1)) WHERE (${where})`));
     const predicate = await db.query<{ text: string }>(
       `SELECT pg_get_expr(indpred, indrelid) AS text FROM pg_index WHERE indrelid = '${copy}'::regclass`,
     );
-    await db.query(`CREATE TEMP VIEW ${alias}_view AS SELECT (${where}) AS ${marker} FROM ${copy} ${alias}`, []);
+    await db.query(oneStatement(`CREATE TEMP VIEW ${alias}_view AS SELECT (${where}) AS ${marker} FROM ${copy} ${alias}`));
     const { rows } = await db.query<{ def: string }>(`SELECT pg_get_viewdef('pg_temp.${alias}_view'::regclass) AS def`);
     const def = rows[0].def;
     const start = def.indexOf('SELECT ') + 'SELECT '.length;
