@@ -57,6 +57,9 @@ export function keyJson(alias: string, primaryKey: readonly string[]): string {
  * delete) or over NEW/OLD (update, row-level so old and new stay paired even
  * when the primary key changes; every op of a partitioned table). A row-level
  * trigger's filter is its WHEN (see triggerWhen); a statement trigger's is this WHERE.
+ * NEW and OLD are read as whole records, never through `(SELECT NEW.*) r`: PL/pgSQL
+ * caches that subquery's plan with the columns NEW had when the session first ran
+ * it, so after an ADD or DROP COLUMN the session's events kept the old shape.
  */
 function eventRows(table: CaptureTable, op: RowCaptureOp, ctx: CaptureContext): string {
   const cols = table.columns[op];
@@ -64,14 +67,14 @@ function eventRows(table: CaptureTable, op: RowCaptureOp, ctx: CaptureContext): 
   switch (op) {
     case 'insert':
       return ctx.partitioned
-        ? `SELECT ${keyJson('r', ctx.primaryKey)} AS key, ${rowJson('r', cols)} AS data, NULL::json AS old FROM (SELECT NEW.*) r`
+        ? `SELECT ${keyJson('NEW', ctx.primaryKey)} AS key, ${rowJson('NEW', cols)} AS data, NULL::json AS old`
         : `SELECT ${keyJson('r', ctx.primaryKey)} AS key, ${rowJson('r', cols)} AS data, NULL::json AS old FROM new_rows r${where}`;
     case 'delete':
       return ctx.partitioned
-        ? `SELECT ${keyJson('r', ctx.primaryKey)} AS key, ${rowJson('r', cols)} AS data, ${rowJson('r', cols)} AS old FROM (SELECT OLD.*) r`
+        ? `SELECT ${keyJson('OLD', ctx.primaryKey)} AS key, ${rowJson('OLD', cols)} AS data, ${rowJson('OLD', cols)} AS old`
         : `SELECT ${keyJson('r', ctx.primaryKey)} AS key, ${rowJson('r', cols)} AS data, ${rowJson('r', cols)} AS old FROM old_rows r${where}`;
     case 'update':
-      return `SELECT ${keyJson('r', ctx.primaryKey)} AS key, ${rowJson('r', cols)} AS data, ${rowJson('o', cols)} AS old FROM (SELECT NEW.*) r, (SELECT OLD.*) o`;
+      return `SELECT ${keyJson('NEW', ctx.primaryKey)} AS key, ${rowJson('NEW', cols)} AS data, ${rowJson('OLD', cols)} AS old`;
   }
 }
 

@@ -100,9 +100,9 @@ describe('capture SQL', () => {
     };
     const parted = { ...ctx, partitioned: true };
     assert.match(captureOpSql(table, 'insert', parted), /AFTER INSERT ON "public"\."p" FOR EACH ROW/);
-    assert.match(captureOpSql(table, 'insert', parted), /FROM \(SELECT NEW\.\*\) r/);
+    assert.match(captureOpSql(table, 'insert', parted), /row_to_json\(NEW\.\*\) AS data/);
     assert.match(captureOpSql(table, 'delete', parted), /AFTER DELETE ON "public"\."p" FOR EACH ROW/);
-    assert.match(captureOpSql(table, 'delete', parted), /FROM \(SELECT OLD\.\*\) r/);
+    assert.match(captureOpSql(table, 'delete', parted), /row_to_json\(OLD\.\*\) AS old/);
     assert.doesNotMatch(captureOpSql(table, 'insert', parted), /REFERENCING/);
   });
 
