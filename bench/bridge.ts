@@ -111,10 +111,11 @@ export class BridgeProcess {
     this.rssPeak = this.sample()?.rssMb ?? 0;
   }
 
-  /** Waits until the bridge holds the delivery lock (its listener and readers are starting then). */
-  async ready(timeoutMs = 20_000): Promise<void> {
+  /** Waits until the bridge holds the delivery lock (its listener and readers are starting then), and has logged `line` if given. */
+  async ready(line?: string, timeoutMs = 20_000): Promise<void> {
     const deadline = performance.now() + timeoutMs;
-    while (!this.logLines.some((l) => l.includes('holding the delivery lock'))) {
+    const logged = (text: string): boolean => this.logLines.some((l) => l.includes(text));
+    while (!logged('holding the delivery lock') || (line !== undefined && !logged(line))) {
       if (this.bridge.exitCode !== null) throw new Error(`pgbridge exited with ${this.bridge.exitCode}:\n${this.logLines.slice(-20).join('\n')}`);
       if (performance.now() > deadline) throw new Error(`pgbridge not ready after ${timeoutMs} ms:\n${this.logLines.slice(-20).join('\n')}`);
       await new Promise((r) => setTimeout(r, 20));

@@ -21,6 +21,8 @@ export interface CeilingResult {
   readonly insertS?: number;
   /** CPU seconds of the bare client (this process) over the run, where it is the bench process. */
   readonly cpuS?: number;
+  /** Backlog drains: first to last event at the receiver (the rate without connecting). */
+  readonly rateAfterFirst?: number;
 }
 
 /** This process's CPU seconds: the bare clients run here, nothing else does meanwhile. */
@@ -31,7 +33,8 @@ function cpuSeconds(): number {
 
 const WAIT_MS = 120_000;
 
-async function timedToReceiver(receiver: Receiver, count: number, started: number): Promise<CeilingResult> {
+/** `count` events at the receiver, timed from `started` (monotonic ms) to the last arrival. */
+export async function timedToReceiver(receiver: Receiver, count: number, started: number): Promise<CeilingResult> {
   const got = await receiver.wait(count, WAIT_MS);
   const end = got.count >= count ? got.lastAt : monoMs();
   const seconds = (end - started) / 1000;

@@ -6,6 +6,7 @@
 import { runBareProcess, type BareClient, type BareResult } from './bare-process.js';
 import type { BareJob } from './bare/job.js';
 import { bareAmqp, bareKafka, bareListen, bareListenSteady, bareUndici, insertRate, type CeilingResult } from './ceilings.js';
+import { bareReplicationDrain, bareReplicationSteady, insertRateDecoded } from './wal-ceilings.js';
 import type { Receiver } from './receivers.js';
 import { drain, liveBurst, steady, type BenchContext, type RunMeasurement, type SinkSetup } from './scenarios.js';
 import { summarize, type LatencySummary } from './stats.js';
@@ -40,6 +41,8 @@ export interface Scenario {
   readonly short?: string;
   /** What the ratio is against: the ceiling scenario (its median rate), or an offered rate. */
   readonly ceiling?: Scenario | OfferedRate;
+  /** Other scenarios its rate is set beside in the details (wal drains: the same sink in outbox mode, the bare decoder). */
+  readonly beside?: readonly Scenario[];
   /** Which figure picks the median run: throughput, or p99 latency for steady rates. */
   readonly primary: 'rate' | 'p99';
   readonly run: () => Promise<Sample>;
@@ -51,7 +54,8 @@ export const isScenario = (c: Scenario | OfferedRate): c is Scenario => 'run' in
 export interface TargetSpec {
   readonly name: string;
   readonly scenario: Scenario | undefined;
-  readonly figure: 'ratio' | 'p99';
+  /** ratio: rate ÷ the ceiling's; ratioAfterFirst: the same from the first event on, both (drains whose ceiling reports it); p99: latency. */
+  readonly figure: 'ratio' | 'ratioAfterFirst' | 'p99';
   readonly unit: string;
   readonly op: '>=' | '<=';
   readonly threshold: number;
@@ -93,6 +97,8 @@ export interface PlanInput {
   /** The bare client and the bridge publish under `prefix` (the default topic template's shape below it). */
   readonly mqtt?: { readonly receiver: Receiver; readonly url: string; readonly prefix: string };
   readonly redis?: { readonly receiver: Receiver; readonly url: string; readonly streams: { readonly ceiling: string; readonly bridge: string } };
+  /** The bare replication consumer (wal_level = logical only). */
+  readonly replication?: Receiver;
   /** Per scenario key: where its profile and dump go. */
   readonly ctxFor: (key: string) => BenchContext;
   /** --only: whether a scenario key is wanted. */
@@ -111,7 +117,7 @@ function fromCeiling(c: CeilingResult, latency?: LatencySummary): Sample {
     latency,
     cpuPer10k: c.cpuS === undefined ? undefined : (c.cpuS / c.events) * 10_000,
     notes: c.received < c.events ? [`only ${c.received} of ${c.events} arrived`] : [],
-    extra: { seconds: c.seconds, insertS: c.insertS },
+    extra: { seconds: c.seconds, insertS: c.insertS, rateAfterFirst: c.rateAfterFirst },
   };
 }
 
@@ -175,11 +181,18 @@ export function buildPlan(input: PlanInput): Plan {
     return s;
   };
   const sinks = benchSinks(input);
-  const ceilings = ceilingScenarios(input, add);
+  const ceilings = ceilingScenarios(input, sinks, add);
   const runs = bridgeScenarios(input, sinks, ceilings, add);
   return {
     scenarios,
-    inserts: group(ceilings.insertPlain, ceilings.insertOutbox, ceilings.insertNotify),
+    inserts: group(
+      ceilings.insertPlain,
+      ceilings.insertOutbox,
+      ceilings.insertNotify,
+      ceilings.insertPublished,
+      ceilings.insertDecoded,
+      ceilings.insertWal,
+    ),
     repeatGroups: repeatGroups(ceilings, runs),
     targets: targetSpecs(input.scale.burst, ceilings, runs),
     outageSink: sinks.batched,
@@ -217,8 +230,8 @@ const bareJob = (server: string, destination: string, firstId: number, count: nu
 });
 
 /** What the bare clients reach on this machine: the ceilings pgbridge's ratios are against. */
-function ceilingScenarios(input: PlanInput, add: Add) {
-  const { db, scale, http, listen, amqp, kafka, nats, mqtt, redis } = input;
+function ceilingScenarios(input: PlanInput, sinks: ReturnType<typeof benchSinks>, add: Add) {
+  const { db, scale, http, listen, amqp, kafka, nats, mqtt, redis, replication, ctxFor } = input;
   const n = scale.burst;
   const txn = scale.txnRows;
   const burstName = `${n / 1000}k rows, ${txn}-row txns`;
@@ -240,6 +253,85 @@ function ceilingScenarios(input: PlanInput, add: Add) {
   const insertPlain = insertCeiling('plain', 'INSERT, no trigger');
   const insertOutbox = insertCeiling('outbox', 'INSERT + outbox trigger', insertPlain);
   const insertNotify = insertCeiling('notify', 'INSERT + notify trigger, nobody listening', insertPlain);
+  // wal capture costs the writes nothing in WAL for inserts (REPLICA IDENTITY FULL only adds to UPDATE and DELETE);
+  // what it takes is CPU: the walsender decoding, and here pgbridge on the same two cores.
+  const insertWal = add(
+    replication && {
+      key: 'ceiling.insert.wal',
+      kind: 'ceiling',
+      workload: burstName,
+      mode: 'wal',
+      sink: 'INSERT, published, pgbridge streaming → stdout',
+      ceiling: insertPlain,
+      primary: 'rate',
+      run: async () => {
+        const m = await liveBurst(ctxFor('ceiling.insert.wal'), 'wal', sinks.stdout, n, txn, true);
+        return { ...fromBridge(m), rate: m.insertRate ?? Number.NaN };
+      },
+    },
+  );
+  const insertPublished = add(
+    replication && {
+      key: 'ceiling.insert.wal-idle',
+      kind: 'ceiling',
+      workload: burstName,
+      mode: 'wal',
+      sink: 'INSERT, published (REPLICA IDENTITY FULL), nobody streaming',
+      ceiling: insertPlain,
+      primary: 'rate',
+      run: async () => {
+        const rate = await insertRate(db, TABLES.wal, n, txn);
+        return { rate, events: n, received: n, notes: [], extra: {} };
+      },
+    },
+  );
+  const insertDecoded = add(
+    replication && {
+      key: 'ceiling.insert.wal-decode',
+      kind: 'ceiling',
+      workload: burstName,
+      mode: 'wal',
+      sink: 'INSERT, published, walsender streaming to a bare decoder',
+      ceiling: insertPlain,
+      primary: 'rate',
+      run: async () => {
+        const rate = await insertRateDecoded(db, replication, n, txn);
+        return { rate, events: n, received: n, notes: [], extra: {} };
+      },
+    },
+  );
+  const walDecode = add(
+    replication && {
+      key: 'ceiling.wal-decode',
+      kind: 'ceiling',
+      workload: `${n / 1000}k backlog, drain`,
+      mode: 'wal',
+      sink: 'bare replication consumer, decode only',
+      short: 'bare decoder',
+      primary: 'rate',
+      run: async () => fromCeiling(await bareReplicationDrain(db, replication, n, txn)),
+    },
+  );
+  /** A bare client under 1,000 ev/s in 1-row transactions: the latency floor of a capture mode on this machine. */
+  const steadyCeiling = (key: string, mode: string, sink: string, receiver: Receiver, measure: () => Promise<CeilingResult>): void =>
+    void add({
+      key,
+      kind: 'ceiling',
+      workload: `1000 ev/s × ${scale.steadyS} s, 1-row txns`,
+      mode,
+      sink,
+      ceiling: { name: 'offered', rate: 1000 },
+      primary: 'p99',
+      run: async () => {
+        const c = await measure();
+        return fromCeiling(c, await latencyOf(receiver, c));
+      },
+    });
+  if (replication) {
+    steadyCeiling('ceiling.wal-decode-steady', 'wal', 'bare replication consumer, decode only', replication, () =>
+      bareReplicationSteady(db, replication, 1000, 1, scale.steadyS),
+    );
+  }
   const listenBurst = add({
     key: 'ceiling.listen',
     kind: 'ceiling',
@@ -253,19 +345,7 @@ function ceilingScenarios(input: PlanInput, add: Add) {
       return fromCeiling(c, await latencyOf(listen, c));
     },
   });
-  add({
-    key: 'ceiling.listen-steady',
-    kind: 'ceiling',
-    workload: `1000 ev/s × ${scale.steadyS} s, 1-row txns`,
-    mode: 'notify',
-    sink: 'bare pg LISTEN',
-    ceiling: { name: 'offered', rate: 1000 },
-    primary: 'p99',
-    run: async () => {
-      const c = await bareListenSteady(db, listen, 1000, 1, scale.steadyS);
-      return fromCeiling(c, await latencyOf(listen, c));
-    },
-  });
+  steadyCeiling('ceiling.listen-steady', 'notify', 'bare pg LISTEN', listen, () => bareListenSteady(db, listen, 1000, 1, scale.steadyS));
   const undiciSingle = add({
     key: 'ceiling.undici.single',
     kind: 'ceiling',
@@ -354,6 +434,10 @@ function ceilingScenarios(input: PlanInput, add: Add) {
     insertPlain,
     insertOutbox,
     insertNotify,
+    insertWal,
+    insertPublished,
+    insertDecoded,
+    walDecode,
     listenBurst,
     undiciSingle,
     undiciBatched,
@@ -404,7 +488,7 @@ function bridgeScenarios(input: PlanInput, sinks: ReturnType<typeof benchSinks>,
         sink: sink.label,
         ceiling,
         primary: 'rate',
-        run: async () => fromBridge(await drain(ctxFor(key), sink, n, txn)),
+        run: async () => fromBridge(await drain(ctxFor(key), 'outbox', sink, n, txn)),
       },
     );
   };
@@ -414,11 +498,39 @@ function bridgeScenarios(input: PlanInput, sinks: ReturnType<typeof benchSinks>,
   const drainKafka = drainOf('kafka', sinks.kafka, kafkaCeiling);
   const drainNats = drainOf('nats', sinks.nats, natsCeiling);
   const drainMqtt = drainOf('mqtt', sinks.mqtt, mqttCeiling);
-  drainOf('stdout', sinks.stdout, undefined);
+  const drainStdout = drainOf('stdout', sinks.stdout, undefined);
   const drainRedis = drainOf('redis', sinks.redis, redisCeiling);
+
+  /** wal mode drains: ratio against the sink's bare client (the bare decoder for stdout), beside outbox mode and the bare decoder. */
+  const walDrainOf = (
+    name: string,
+    sink: SinkSetup | undefined,
+    ceiling: Scenario | undefined,
+    outbox: Scenario | undefined,
+  ): Scenario | undefined => {
+    const key = `drain.wal.${name}`;
+    return add(
+      sink &&
+        input.replication && {
+          key,
+          kind: 'drain',
+          workload: `${n / 1000}k backlog, drain`,
+          mode: 'wal',
+          sink: sink.label,
+          ceiling,
+          beside: group(outbox, ceiling === ceilings.walDecode ? undefined : ceilings.walDecode),
+          primary: 'rate',
+          run: async () => fromBridge(await drain(ctxFor(key), 'wal', sink, n, txn)),
+        },
+    );
+  };
+  const walStdout = walDrainOf('stdout', sinks.stdout, ceilings.walDecode, drainStdout);
+  const walKafka = walDrainOf('kafka', sinks.kafka, kafkaCeiling, drainKafka);
+  const walAmqp = walDrainOf('amqp', sinks.amqp, amqpCeiling, drainAmqp);
 
   const steadyOf = (mode: Mode, name: string, sink: SinkSetup, rate: number, rowsPerTxn: number): Scenario | undefined => {
     const key = `steady.${mode}.${name}.${rate}x${rowsPerTxn}`;
+    if (mode === 'wal' && !input.replication) return undefined;
     return add({
       key,
       kind: 'steady',
@@ -435,10 +547,25 @@ function bridgeScenarios(input: PlanInput, sinks: ReturnType<typeof benchSinks>,
   };
   const steadyNotify = steadyOf('notify', 'webhook-single', sinks.single, 1000, 1);
   const steadyOutbox = steadyOf('outbox', 'webhook-single', sinks.single, 1000, 1);
+  const steadyWal = steadyOf('wal', 'webhook-single', sinks.single, 1000, 1);
   steadyOf('notify', 'webhook-batched', sinks.batched, 5000, 10);
   steadyOf('outbox', 'webhook-batched', sinks.batched, 5000, 10);
 
-  return { burstBatched, drainSingle, drainAmqp, drainKafka, drainNats, drainMqtt, drainRedis, steadyNotify, steadyOutbox };
+  return {
+    burstBatched,
+    drainSingle,
+    drainAmqp,
+    drainKafka,
+    drainNats,
+    drainMqtt,
+    drainRedis,
+    steadyNotify,
+    steadyOutbox,
+    steadyWal,
+    walStdout,
+    walKafka,
+    walAmqp,
+  };
 }
 
 /** Repeated after the first pass while the budget lasts, cheapest and noisiest first: a ceiling and its pgbridge run go together. */
@@ -453,6 +580,10 @@ function repeatGroups(c: Ceilings, r: BridgeRuns): Scenario[][] {
     group(r.steadyOutbox),
     group(c.undiciSingle, r.drainSingle),
     group(c.redisCeiling, r.drainRedis),
+    group(c.walDecode, r.walStdout),
+    group(r.steadyWal),
+    group(r.walKafka),
+    group(r.walAmqp),
   ].filter((g) => g.length > 0);
 }
 
@@ -538,6 +669,33 @@ function targetSpecs(n: number, c: Ceilings, r: BridgeRuns): TargetSpec[] {
       op: '<=',
       threshold: 50,
       detail: 'single-row txns, webhook single',
+    },
+    {
+      name: 'wal → stdout drain vs bare replication consumer',
+      scenario: r.walStdout,
+      figure: 'ratioAfterFirst',
+      unit: 'x',
+      op: '>=',
+      threshold: 0.7,
+      detail: 'same backlog in a fresh slot each; first → last event, both (from spawn: see the table)',
+    },
+    {
+      name: 'commit → webhook p99, 1,000 ev/s, wal',
+      scenario: r.steadyWal,
+      figure: 'p99',
+      unit: 'ms',
+      op: '<=',
+      threshold: 25,
+      detail: 'single-row txns, webhook single',
+    },
+    {
+      name: 'insert rate with wal capture vs none',
+      scenario: c.insertWal,
+      figure: 'ratio',
+      unit: 'x',
+      op: '>=',
+      threshold: 0.9,
+      detail: `${n} rows, 500-row txns, pgbridge streaming on the same cores, median of repeats`,
     },
     {
       name: 'insert rate with outbox trigger vs none',

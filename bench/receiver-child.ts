@@ -1,6 +1,7 @@
 /**
  * The far end, in a process of its own (forked by receivers.ts): a webhook
- * server, a bare LISTEN client, an AMQP, Kafka or JetStream consumer, or an MQTT subscriber. It
+ * server, a bare LISTEN client, an AMQP, Kafka or JetStream consumer, an MQTT subscriber, or a
+ * bare replication consumer that only decodes pgoutput (the wal mode's ceiling). It
  * stamps each event with CLOCK_MONOTONIC (comparable with the bench process's
  * commit stamps) and keys it by the row id found in the event's data, so the
  * bench process's event loop — busy inserting — never delays a receive stamp.
@@ -14,6 +15,8 @@ import amqp from 'amqplib';
 import { Kafka, logLevel } from 'kafkajs';
 import mqtt from 'mqtt';
 import pg from 'pg';
+import { decodePgOutput } from '../src/source/wal/pgoutput.js';
+import { ReplicationStream } from '../src/source/wal/replication-stream.js';
 import { monoMs } from './stats.js';
 
 export type ReceiverSpec =
@@ -23,7 +26,9 @@ export type ReceiverSpec =
   | { kind: 'kafka'; brokers: string[]; topics: string[] }
   | { kind: 'nats'; servers: string; stream: string; subjects: string[] }
   | { kind: 'mqtt'; url: string; filter: string }
-  | { kind: 'redis'; url: string; streams: string[] };
+  | { kind: 'redis'; url: string; streams: string[] }
+  /** Streams from `slot` only between `up` and `down` (a walsender decoding all the while would load every other scenario). */
+  | { kind: 'replication'; url: string; slot: string; publication: string };
 
 export type Request =
   | { op: 'start'; spec: ReceiverSpec }
@@ -55,6 +60,9 @@ let stopHandlers: Array<() => Promise<void>> = [];
 const resetHandlers: Array<() => Promise<void>> = [];
 let server: http.Server | undefined;
 let serverPort = 0;
+/** What `down` and `up` do: the webhook server closed / listening again, or the replication stream ended / started. */
+let goDown: () => Promise<void> = stopHttp;
+let goUp: () => Promise<void> = () => startHttp(serverPort).then(() => undefined);
 
 function note(rowId: number, at: number): void {
   if (firstSeen.has(rowId)) {
@@ -118,6 +126,44 @@ async function stopHttp(): Promise<void> {
   if (!s) return;
   s.closeAllConnections();
   await new Promise<void>((resolve) => s.close(() => resolve()));
+}
+
+/**
+ * A bare pgoutput consumer: decodes every message (as the bridge does before
+ * anything else) and notes each inserted row by its first column, the id; it
+ * confirms what it received, so the slot never holds WAL back meanwhile.
+ */
+function replicationConsumer(spec: Extract<ReceiverSpec, { kind: 'replication' }>): void {
+  let stream: ReplicationStream | undefined;
+  let confirmed = 0n;
+  goUp = async () => {
+    const s = new ReplicationStream(
+      { connectionString: spec.url, application_name: 'bench replication' },
+      {
+        onData: (_walStart, body) => {
+          const msg = decodePgOutput(body);
+          if (msg.tag === 'insert') {
+            deliveries++;
+            note(Number(msg.values[0]), monoMs());
+          } else if (msg.tag === 'commit') {
+            confirmed = msg.endLsn;
+          }
+        },
+        onKeepalive: (walEnd, reply) => {
+          if (reply) s.sendStatus(walEnd, confirmed);
+        },
+      },
+    );
+    stream = s;
+    const { ended } = await s.start(spec.slot, spec.publication);
+    ended.catch(() => {});
+  };
+  goDown = async () => {
+    stream?.sendStatus(confirmed, confirmed);
+    await stream?.close();
+    stream = undefined;
+  };
+  stopHandlers.push(() => goDown());
 }
 
 async function start(spec: ReceiverSpec): Promise<Record<string, unknown>> {
@@ -241,6 +287,9 @@ async function start(spec: ReceiverSpec): Promise<Record<string, unknown>> {
       });
       return {};
     }
+    case 'replication':
+      replicationConsumer(spec);
+      return {};
   }
 }
 
@@ -285,10 +334,10 @@ async function handle(request: Request): Promise<unknown> {
       return { ...progress(), ids, times };
     }
     case 'down':
-      await stopHttp();
+      await goDown();
       return {};
     case 'up':
-      await startHttp(serverPort);
+      await goUp();
       return {};
     case 'stop': {
       const handlers = stopHandlers;

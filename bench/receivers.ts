@@ -68,7 +68,7 @@ export class Receiver {
     return this.request({ op: 'collect' }) as Promise<Collected>;
   }
 
-  /** Webhook only: close the server (connections refused) / open it again on the same port. */
+  /** Webhook: close the server (connections refused) / open it again on the same port. Replication: end / start streaming. */
   async down(): Promise<void> {
     await this.request({ op: 'down' });
   }

@@ -25,6 +25,14 @@ export interface ResultRow {
 export const ratioOf = (row: ResultRow): number | undefined =>
   row.ceilingRate !== undefined && row.ceilingRate > 0 ? row.rate / row.ceilingRate : undefined;
 
+/** A drain's rate from its first event on against its ceiling's: the same window when the ceiling reports one, else the ceiling's whole rate. */
+export function ratioAfterFirstOf(row: ResultRow): number | undefined {
+  const x = row.extra ?? {};
+  const after = typeof x.rateAfterFirst === 'number' ? x.rateAfterFirst : undefined;
+  const ceiling = typeof x.ceilingRateAfterFirst === 'number' ? x.ceilingRateAfterFirst : row.ceilingRate;
+  return after !== undefined && ceiling !== undefined && ceiling > 0 ? after / ceiling : undefined;
+}
+
 export interface Target {
   readonly name: string;
   readonly measured: number | undefined;
@@ -137,7 +145,12 @@ function detailLines(rows: readonly ResultRow[]): string[] {
       );
     if (n('firstEventS') !== undefined) {
       const after = n('rateAfterFirst');
-      const ratio = after !== undefined && r.ceilingRate ? ` (${(after / r.ceilingRate).toFixed(2)} of the ceiling)` : '';
+      const ratioAfter = ratioAfterFirstOf(r);
+      const ceilingAfter = n('ceilingRateAfterFirst');
+      const ratio =
+        ratioAfter === undefined
+          ? ''
+          : ` (${ratioAfter.toFixed(2)} of the ceiling${ceilingAfter === undefined ? '' : `'s ${thousands(ceilingAfter)} ev/s from its first event`})`;
       parts.push(`first event ${n('firstEventS')!.toFixed(2)} s after spawn, then ${thousands(after)} ev/s${ratio}`);
     }
     if (n('startupS') !== undefined) {
@@ -149,6 +162,8 @@ function detailLines(rows: readonly ResultRow[]): string[] {
     const warm = x.warmup as { p99?: number } | undefined;
     if (warm?.p99 !== undefined) parts.push(`warm-up p99 ${warm.p99.toFixed(1)} ms`);
     if (n('achievedInsertRate') !== undefined) parts.push(`inserts achieved ${thousands(n('achievedInsertRate'))} rows/s`);
+    const beside = x.beside as Array<{ name: string; rate: number; ratio: number }> | undefined;
+    if (beside?.length) parts.push(beside.map((b) => `${b.ratio.toFixed(2)} of ${b.name} (${thousands(b.rate)} ev/s)`).join(', '));
     const runs = x.runs as Array<{ rate: number; p99?: number }> | undefined;
     if (runs && runs.length > 1)
       parts.push(`runs: ${runs.map((run) => (r.kind === 'steady' ? `p99 ${num(run.p99, 1)}` : thousands(run.rate))).join(', ')}`);

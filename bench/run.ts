@@ -12,13 +12,13 @@ import { parseArgs } from 'node:util';
 import { createTopic, kafkaBrokers } from '../test/support/kafka.js';
 import { MosquittoBroker } from '../test/support/mqtt.js';
 import { BIN, BridgeProcess, ROOT, writeConfig } from './bridge.js';
-import { buildPlan, isScenario, type Plan, type PlanInput, type Sample, type Scenario } from './plan.js';
+import { buildPlan, isScenario, type Plan, type PlanInput, type Sample, type Scenario, type TargetSpec } from './plan.js';
 import { Receiver } from './receivers.js';
-import { renderMarkdown, renderText, ratioOf, type ResultRow, type Target } from './report.js';
+import { renderMarkdown, renderText, ratioAfterFirstOf, ratioOf, type ResultRow, type Target } from './report.js';
 import { outage, type BenchContext } from './scenarios.js';
 import { renderSoak, soak, SOAK_RATE, SOAK_TXN_ROWS } from './soak.js';
 import { median, medianBy, monoMs, type LatencySummary } from './stats.js';
-import { createBenchDatabase, type BenchDatabase } from './workloads.js';
+import { createBenchDatabase, WAL_PUBLICATION, type BenchDatabase } from './workloads.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -132,7 +132,7 @@ class Results {
   }
 }
 
-type Receivers = Pick<PlanInput, 'http' | 'listen' | 'amqp' | 'kafka' | 'nats' | 'mqtt' | 'redis'> & { readonly all: Receiver[] };
+type Receivers = Pick<PlanInput, 'http' | 'listen' | 'amqp' | 'kafka' | 'nats' | 'mqtt' | 'redis' | 'replication'> & { readonly all: Receiver[] };
 
 /** MQTT_URL, else a Mosquitto of the bench's own: the system one's 1,000-message queue per subscriber drops messages to a receiver that falls behind. */
 let mqttBroker: MosquittoBroker | undefined;
@@ -196,10 +196,16 @@ async function startReceivers(db: BenchDatabase, notes: string[], into: Receiver
         streams,
       }
     : undefined;
+  const walLevel = (await db.query<{ wal_level: string }>('SHOW wal_level')).rows[0].wal_level;
+  if (walLevel !== 'logical') notes.push(`wal_level is ${walLevel}, not logical: wal rows skipped`);
+  const replication =
+    walLevel === 'logical'
+      ? await started(await Receiver.start({ kind: 'replication', url: db.url, slot: db.slots.bare, publication: WAL_PUBLICATION }))
+      : undefined;
   log(
-    `receivers up (webhook ${http.url}; amqp ${amqpOk ? 'yes' : 'no'}; kafka ${kafka ? kafka.brokers.join(',') : 'no'}; nats ${nats ? 'yes' : 'no'}; mqtt ${mqttAt ?? 'no'}; redis ${redis ? 'yes' : 'no'})`,
+    `receivers up (webhook ${http.url}; amqp ${amqpOk ? 'yes' : 'no'}; kafka ${kafka ? kafka.brokers.join(',') : 'no'}; nats ${nats ? 'yes' : 'no'}; mqtt ${mqttAt ?? 'no'}; redis ${redis ? 'yes' : 'no'}; replication ${replication ? 'yes' : 'no'})`,
   );
-  return { http, listen, amqp, kafka, nats, mqtt, redis, all: into };
+  return { http, listen, amqp, kafka, nats, mqtt, redis, replication, all: into };
 }
 
 async function runOnce(s: Scenario, results: Results): Promise<void> {
@@ -382,6 +388,23 @@ function describe(s: Scenario, sample: Sample, samples: ReadonlyMap<Scenario, Sa
   return parts.join(', ');
 }
 
+/** The median first → last event rate of the scenario's ceiling, where the ceiling reports one (the bare decoder). */
+function ceilingRateAfterFirst(s: Scenario, samples: ReadonlyMap<Scenario, Sample[]>): number | undefined {
+  if (s.ceiling === undefined || !isScenario(s.ceiling)) return undefined;
+  const rates = (samples.get(s.ceiling) ?? []).flatMap((r) => (typeof r.extra.rateAfterFirst === 'number' ? [r.extra.rateAfterFirst] : []));
+  return rates.length ? median(rates) : undefined;
+}
+
+/** The scenario's rate against each of its `beside` scenarios' median rates. */
+function besideRates(s: Scenario, rate: number, samples: ReadonlyMap<Scenario, Sample[]>): Array<{ name: string; rate: number; ratio: number }> {
+  return (s.beside ?? []).flatMap((other) => {
+    const runs = samples.get(other);
+    if (!runs?.length) return [];
+    const otherRate = median(runs.map((r) => r.rate));
+    return [{ name: `${other.mode} ${other.short ?? other.sink}`, rate: otherRate, ratio: rate / otherRate }];
+  });
+}
+
 /** One row per scenario run: the median run by its primary figure; peak RSS is the worst run's. */
 function aggregate(scenarios: readonly Scenario[], samples: ReadonlyMap<Scenario, Sample[]>): Map<Scenario, ResultRow> {
   const rows = new Map<Scenario, ResultRow>();
@@ -408,17 +431,23 @@ function aggregate(scenarios: readonly Scenario[], samples: ReadonlyMap<Scenario
       cpuPer10k: mid.cpuPer10k,
       repeats: runs.length,
       notes: [...new Set(runs.flatMap((r) => r.notes))],
-      extra: { ...mid.extra, runs: runs.map((r) => ({ rate: r.rate, p99: r.latency?.p99, peakRssMb: r.peakRssMb, loadavg1: r.extra.loadavg1 })) },
+      extra: {
+        ...mid.extra,
+        runs: runs.map((r) => ({ rate: r.rate, p99: r.latency?.p99, peakRssMb: r.peakRssMb, loadavg1: r.extra.loadavg1 })),
+        beside: besideRates(s, mid.rate, samples),
+        ceilingRateAfterFirst: ceilingRateAfterFirst(s, samples),
+      },
     });
   }
   return rows;
 }
 
 function buildTargets(plan: Plan, rows: ReadonlyMap<Scenario, ResultRow>, burst: number): Target[] {
-  const measured = (s: Scenario | undefined, figure: 'ratio' | 'p99'): number | undefined => {
+  const measured = (s: Scenario | undefined, figure: TargetSpec['figure']): number | undefined => {
     const row = s && rows.get(s);
     if (!row) return undefined;
-    return figure === 'ratio' ? ratioOf(row) : row.latency?.p99;
+    if (figure === 'p99') return row.latency?.p99;
+    return figure === 'ratio' ? ratioOf(row) : ratioAfterFirstOf(row);
   };
   const bursts = [...rows.values()].filter((r) => (r.kind === 'burst' || r.kind === 'drain') && r.peakRssMb !== undefined);
   const worst = bursts.reduce<ResultRow | undefined>((w, r) => (!w || r.peakRssMb! > w.peakRssMb! ? r : w), undefined);

@@ -6,7 +6,21 @@ import { writeFileSync } from 'node:fs';
 import { BridgeProcess, freePort, writeConfig } from './bridge.js';
 import type { Receiver } from './receivers.js';
 import { monoMs, summarize, type LatencySummary } from './stats.js';
-import { INSTANCES, insertBurst, steadyLoad, TABLES, type BenchDatabase, type Mode, type Written } from './workloads.js';
+import {
+  walMark,
+  dropSlot,
+  freshSlot,
+  INSTANCES,
+  insertBurst,
+  rowsPerSecond,
+  slotConfirmed,
+  steadyLoad,
+  TABLES,
+  WAL_PUBLICATION,
+  type BenchDatabase,
+  type Mode,
+  type Written,
+} from './workloads.js';
 
 export interface SinkSetup {
   /** Short label for the table: "webhook batched", "amqp", … */
@@ -40,6 +54,8 @@ export interface RunMeasurement {
   readonly rateAfterFirst?: number;
   /** Bursts: how long the inserts took (COMMIT of the first to COMMIT of the last transaction). */
   readonly insertS?: number;
+  /** Bursts: rows inserted per second meanwhile. */
+  readonly insertRate?: number;
   /** Bursts: last event at the receiver minus last COMMIT. */
   readonly tailS?: number;
   readonly outboxLeft: number;
@@ -57,6 +73,7 @@ function bridgeConfig(db: BenchDatabase, mode: Mode, sink: SinkSetup, port: numb
     postgres: { url: db.url },
     delivery: mode,
     instance: INSTANCES[mode],
+    ...(mode === 'wal' ? { wal: { slot: db.slots.bridge, publication: WAL_PUBLICATION } } : {}),
     capture: [{ table: `public.${TABLES[mode]}`, ops: ['insert'] }],
     // Short backoff cap so the outage scenario resumes within a second of the sink's return.
     sinks: [{ name: SINK_NAME, retry: { initial_ms: 100, max_ms: 1000 }, ...sink.config }],
@@ -69,6 +86,11 @@ function bridgeConfig(db: BenchDatabase, mode: Mode, sink: SinkSetup, port: numb
 export async function startBridge(ctx: BenchContext, mode: Mode, sink: SinkSetup): Promise<BridgeProcess> {
   const port = await freePort();
   return new BridgeProcess(writeConfig(bridgeConfig(ctx.db, mode, sink, port)), port, { profileDir: ctx.profileDir });
+}
+
+/** Ready to capture: the delivery lock held, and in wal mode the slot streaming. */
+async function ready(bridge: BridgeProcess, mode: Mode): Promise<void> {
+  await bridge.ready(mode === 'wal' ? 'streaming changes from the replication slot' : undefined);
 }
 
 /** Waits for `count` events at the receiver, or (stdout) for `count` deliveries in /metrics. */
@@ -125,23 +147,58 @@ async function outboxLeft(ctx: BenchContext, mode: Mode): Promise<number> {
   }
 }
 
-async function finish(ctx: BenchContext, bridge: BridgeProcess, mode: Mode, notes: string[]): Promise<{ outboxLeft: number; warnings: number }> {
+/**
+ * Stops the bridge and cleans up. In wal mode `walEnd` is the WAL position after
+ * the scenario's last commit: the slot must be confirmed past it (the bridge
+ * acknowledged every transaction it delivered), then the slot is dropped.
+ */
+async function finish(
+  ctx: BenchContext,
+  bridge: BridgeProcess,
+  mode: Mode,
+  notes: string[],
+  walEnd?: string,
+): Promise<{ outboxLeft: number; warnings: number }> {
   const left = await outboxLeft(ctx, mode);
+  if (walEnd !== undefined) {
+    let confirmed = false;
+    for (let i = 0; i < 100 && !confirmed; i++) {
+      confirmed = await slotConfirmed(ctx.db, ctx.db.slots.bridge, walEnd);
+      if (!confirmed) await new Promise((r) => setTimeout(r, 50));
+    }
+    if (!confirmed) notes.push(`the slot was not confirmed past the last commit (${walEnd})`);
+  }
   const code = await bridge.stop();
   if (code !== 0) notes.push(`pgbridge exited with ${code}`);
   const warnings = bridge.problems();
   if (warnings.length > 0) ctx.log(`    pgbridge logged ${warnings.length} warning(s); first: ${warnings[0].slice(0, 300)}`);
+  if (mode === 'wal') await dropSlot(ctx.db, ctx.db.slots.bridge);
   await ctx.db.clean();
   return { outboxLeft: left, warnings: warnings.length };
 }
 
-/** Notify mode, bridge running: `count` rows in `txnRows`-row transactions; insert start → last event at the receiver. */
-export async function liveBurst(ctx: BenchContext, mode: Mode, sink: SinkSetup, count: number, txnRows: number): Promise<RunMeasurement> {
+/**
+ * Bridge running (notify, or wal streaming): `count` rows in `txnRows`-row
+ * transactions; insert start → last event at the receiver. `checkpoint`: a
+ * CHECKPOINT first, as before the insert-rate ceilings, so that the inserts
+ * write the same full-page images as theirs.
+ */
+export async function liveBurst(
+  ctx: BenchContext,
+  mode: Mode,
+  sink: SinkSetup,
+  count: number,
+  txnRows: number,
+  checkpoint = false,
+): Promise<RunMeasurement> {
   await sink.receiver?.reset();
+  if (mode === 'wal') await freshSlot(ctx.db, ctx.db.slots.bridge);
   const bridge = await startBridge(ctx, mode, sink);
-  await bridge.ready();
+  await ready(bridge, mode);
+  if (checkpoint) await ctx.db.query('CHECKPOINT');
   const cpu0 = bridge.sample()?.cpuS ?? 0;
   const written = await insertBurst(ctx.db, TABLES[mode], count, txnRows);
+  const walEnd = mode === 'wal' ? await walMark(ctx.db) : undefined;
   const got = await waitDelivered(bridge, sink, count);
   const cpu1 = bridge.sample()?.cpuS ?? 0;
   const peakRssMb = bridge.sample()?.hwmMb ?? Number.NaN;
@@ -149,7 +206,7 @@ export async function liveBurst(ctx: BenchContext, mode: Mode, sink: SinkSetup, 
   const notes: string[] = [];
   if (got.count < count) notes.push(`only ${got.count} of ${count} arrived`);
   const latency = await latencies(ctx, sink, written);
-  const end = await finish(ctx, bridge, mode, notes);
+  const end = await finish(ctx, bridge, mode, notes, walEnd);
   return {
     events: count,
     received: got.count,
@@ -157,6 +214,7 @@ export async function liveBurst(ctx: BenchContext, mode: Mode, sink: SinkSetup, 
     seconds,
     rate: got.count / seconds,
     latency,
+    insertRate: rowsPerSecond(written),
     insertS: (written.endedAt - written.startedAt) / 1000,
     tailS: (got.lastAt - written.endedAt) / 1000,
     peakRssMb,
@@ -167,23 +225,26 @@ export async function liveBurst(ctx: BenchContext, mode: Mode, sink: SinkSetup, 
 }
 
 /**
- * Outbox mode drain: `count` rows committed while no bridge runs, then the
- * bridge is spawned; from spawn to the last event at the receiver, startup
- * included. CPU is the process's whole CPU time, startup included.
+ * A backlog drain: `count` rows committed while no bridge runs (waiting in the
+ * outbox table, or in a slot made just before), then the bridge is spawned;
+ * from spawn to the last event at the receiver, startup included. CPU is the
+ * process's whole CPU time, startup included.
  */
-export async function drain(ctx: BenchContext, sink: SinkSetup, count: number, txnRows: number): Promise<RunMeasurement> {
+export async function drain(ctx: BenchContext, mode: 'outbox' | 'wal', sink: SinkSetup, count: number, txnRows: number): Promise<RunMeasurement> {
   await sink.receiver?.reset();
-  await insertBurst(ctx.db, TABLES.outbox, count, txnRows);
-  await ctx.db.query(`VACUUM ANALYZE pgbridge.outbox_${INSTANCES.outbox}`);
+  if (mode === 'wal') await freshSlot(ctx.db, ctx.db.slots.bridge);
+  await insertBurst(ctx.db, TABLES[mode], count, txnRows);
+  if (mode === 'outbox') await ctx.db.query(`VACUUM ANALYZE pgbridge.outbox_${INSTANCES.outbox}`);
+  const walEnd = mode === 'wal' ? await walMark(ctx.db) : undefined;
   const before = await committedTransactions(ctx);
   const spawnedAt = monoMs();
-  const bridge = await startBridge(ctx, 'outbox', sink);
+  const bridge = await startBridge(ctx, mode, sink);
   const got = await waitDelivered(bridge, sink, count);
   const sample = bridge.sample();
   const seconds = ((got.count >= count ? got.lastAt : monoMs()) - spawnedAt) / 1000;
   const notes: string[] = [];
   if (got.count < count) notes.push(`only ${got.count} of ${count} arrived`);
-  const end = await finish(ctx, bridge, 'outbox', notes);
+  const end = await finish(ctx, bridge, mode, notes, walEnd);
   const after = await committedTransactions(ctx);
   return {
     pgTransactions: after - before,
@@ -212,8 +273,9 @@ export async function steady(
   warmS: number,
 ): Promise<RunMeasurement & { achievedInsertRate: number; warmup?: LatencySummary }> {
   await sink.receiver?.reset();
+  if (mode === 'wal') await freshSlot(ctx.db, ctx.db.slots.bridge);
   const bridge = await startBridge(ctx, mode, sink);
-  await bridge.ready();
+  await ready(bridge, mode);
   // A freshly started Node process runs cold (lazy compilation, first connections): the same
   // rate for `warmS` first, reported apart, so the measured window is the steady state.
   let warmup: LatencySummary | undefined;
@@ -234,7 +296,7 @@ export async function steady(
   if (got.count < written.count) notes.push(`only ${got.count} of ${written.count} arrived`);
   const elapsed = ((got.count >= written.count ? got.lastAt : monoMs()) - written.startedAt) / 1000;
   const latency = await latencies(ctx, sink, written);
-  const end = await finish(ctx, bridge, mode, notes);
+  const end = await finish(ctx, bridge, mode, notes, mode === 'wal' ? await walMark(ctx.db) : undefined);
   return {
     events: written.count,
     received: got.count,

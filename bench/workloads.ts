@@ -18,10 +18,13 @@ export const TABLES = {
   notify: 'bench_notify',
   /** pgbridge outbox-mode trigger (instance bench_outbox). */
   outbox: 'bench_outbox',
+  /** In the wal-mode publication (instance bench_wal; REPLICA IDENTITY FULL), no trigger. */
+  wal: 'bench_wal',
 } as const;
 
-export const INSTANCES = { notify: 'bench_notify', outbox: 'bench_outbox' } as const;
+export const INSTANCES = { notify: 'bench_notify', outbox: 'bench_outbox', wal: 'bench_wal' } as const;
 export type Mode = keyof typeof INSTANCES;
+export const WAL_PUBLICATION = 'bench_wal_pub';
 
 const COLUMNS = `id bigint PRIMARY KEY, account integer NOT NULL, status text NOT NULL, amount numeric(12,2) NOT NULL,
   note text, created_at timestamptz NOT NULL DEFAULT now()`;
@@ -37,24 +40,77 @@ export interface BenchDatabase extends TestDatabase {
   nextIds(count: number): number;
   /** Empties the bench tables (and checks the outbox is empty: a leftover means undelivered events). */
   clean(): Promise<{ outboxLeft: number }>;
+  /** The wal-mode instance's slot (`bridge`) and the bare replication consumer's (`bare`); slot names are per server. */
+  readonly slots: { readonly bridge: string; readonly bare: string };
+}
+
+/**
+ * A logical slot made afresh at the current WAL position: a slot left in
+ * place would make the next wal scenario decode every other scenario's WAL.
+ */
+export async function freshSlot(db: TestDatabase, slot: string): Promise<void> {
+  await dropSlot(db, slot);
+  await db.query(`SELECT pg_create_logical_replication_slot($1, 'pgoutput')`, [slot]);
+}
+
+/** Drops `slot` (after its consumer disconnected) so that it holds no WAL between scenarios. */
+export async function dropSlot(db: TestDatabase, slot: string): Promise<void> {
+  for (let i = 0; ; i++) {
+    const { rows } = await db.query<{ active: boolean }>(`SELECT active FROM pg_replication_slots WHERE slot_name = $1`, [slot]);
+    if (rows.length === 0) return;
+    if (!rows[0].active || i >= 100) {
+      await db.query(`SELECT pg_drop_replication_slot($1)`, [slot]);
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/**
+ * A transaction after the scenario's writes, holding one logical message (no
+ * event: not a `pgbridge:` prefix); returns the message's position. The slot is
+ * confirmed past it only once every earlier transaction settled (commit order).
+ */
+export async function walMark(db: TestDatabase): Promise<string> {
+  const { rows } = await db.query<{ lsn: string }>(`SELECT pg_logical_emit_message(true, 'pgbridge-bench', 'end')::text AS lsn`);
+  return rows[0].lsn;
+}
+
+/** Whether the slot's confirmed position is past `mark` (see walMark). */
+export async function slotConfirmed(db: TestDatabase, slot: string, mark: string): Promise<boolean> {
+  const { rows } = await db.query<{ done: boolean }>(
+    `SELECT confirmed_flush_lsn > $1::pg_lsn AS done FROM pg_replication_slots WHERE slot_name = $2`,
+    [mark, slot],
+  );
+  return rows[0]?.done === true;
 }
 
 export async function createBenchDatabase(): Promise<BenchDatabase> {
   const db = await createTestDatabase('pgbridge_bench');
+  const slots = { bridge: `${db.name}_wal`.slice(0, 63), bare: `${db.name}_bare`.slice(0, 63) };
   for (const table of Object.values(TABLES)) await db.query(`CREATE TABLE public.${table} (${COLUMNS})`);
-  for (const mode of ['notify', 'outbox'] as const) {
+  for (const mode of ['notify', 'outbox', 'wal'] as const) {
     const file = writeConfig({
       postgres: { url: db.url },
       delivery: mode,
       instance: INSTANCES[mode],
+      ...(mode === 'wal' ? { wal: { slot: slots.bridge, publication: WAL_PUBLICATION } } : {}),
       capture: [{ table: `public.${TABLES[mode]}`, ops: ['insert'] }],
       sinks: [{ name: 'install', type: 'stdout' }],
     });
     pgbridgeCli(['install', '-c', file]);
   }
+  // Made again by each wal scenario at its start (freshSlot).
+  await dropSlot(db, slots.bridge);
   let next = 1;
   return {
     ...db,
+    slots,
+    async drop() {
+      // A database with a replication slot cannot be dropped.
+      for (const slot of Object.values(slots)) await dropSlot(db, slot).catch(() => {});
+      await db.drop();
+    },
     nextIds(count: number) {
       const first = next;
       next += count;
@@ -65,7 +121,9 @@ export async function createBenchDatabase(): Promise<BenchDatabase> {
       await db.query(
         `TRUNCATE ${Object.values(TABLES)
           .map((t) => `public.${t}`)
-          .join(', ')}, pgbridge.outbox_${INSTANCES.outbox}, pgbridge.outbox_${INSTANCES.notify}`,
+          .join(', ')}, ${Object.values(INSTANCES)
+          .map((i) => `pgbridge.outbox_${i}`)
+          .join(', ')}`,
       );
       return { outboxLeft: rows[0].n };
     },
