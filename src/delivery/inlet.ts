@@ -20,6 +20,8 @@ export interface Inlet {
 
 /** What a source controls of delivery when it stops: whether what is queued is still delivered. */
 export interface DeliveryStop {
+  /** When the whole stop must be over (ms since the epoch): `shutdown_timeout_ms` after the signal. */
+  readonly deadline: number;
   /**
    * With `finishQueued`, delivers what is queued too (memory is all there is);
    * otherwise only the batches in flight (the rest is still in Postgres).

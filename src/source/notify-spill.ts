@@ -22,7 +22,7 @@ const QUEUE_LOW = 1000;
 /** Never given up: a spilled event exists nowhere else. */
 const RETRY = { initial_ms: 200, max_ms: 5000, max_attempts: 0 };
 
-interface Spilled {
+export interface Spilled {
   readonly sink: string;
   readonly event: BridgeEvent;
 }
@@ -155,6 +155,15 @@ export class NotifySpill {
   /** Resolves once every event spilled so far is in the table. */
   flushed(): Promise<void> {
     return this.writer.flushed();
+  }
+
+  /**
+   * Stops spilling: waits until `deadline` (ms since the epoch) for the
+   * writer, then returns, in arrival order, the events it could not write
+   * (Postgres down or too slow), which exist nowhere else now.
+   */
+  stop(deadline: number): Promise<Spilled[]> {
+    return this.writer.stop(deadline);
   }
 
   /** The xid first, then the ids (see SettledWater); one statement for the batch, in arrival order. */

@@ -111,3 +111,20 @@ test('a spill an earlier run left in the table: the sink spills from the start',
   spill.watch(a).push(envelope(7));
   await until(() => !spill.wants(a), 'the spill ended');
 });
+
+test('stop with Postgres refusing the writes: the events not in the table come back in arrival order', async () => {
+  const { pool, spill } = setup();
+  pool.failures = 1_000_000;
+  const inlet = new CountingInlet('a');
+  inlet.pending = 3;
+  for (const n of [1, 2, 3]) spill.spill('a', rowEvent(n));
+  const left = await spill.stop(Date.now() + 100);
+  assert.deepEqual(
+    left.map((s) => [s.sink, s.event.id]),
+    [
+      ['a', '1'],
+      ['a', '2'],
+      ['a', '3'],
+    ],
+  );
+});
