@@ -13,6 +13,8 @@ export interface Inlet {
   /** Events held now (waiting or in flight). */
   readonly pending: number;
   readonly room: number;
+  /** False while the sink keeps failing (its last attempt failed, it retries). */
+  readonly delivering: boolean;
   /** Resolves when there is room for `atLeast` more events (at most the capacity), or when delivery stops. */
   waitForRoom(atLeast?: number): Promise<void>;
   push(envelope: Envelope): void;

@@ -11,6 +11,7 @@ import { listenChannels } from './listen-channels.js';
 import { parseNotifyPayload } from './notify-payload.js';
 import { NotifySpill, type Spilled } from './notify-spill.js';
 import { OutboxFeed } from './outbox-feed.js';
+import { SinkHold } from './sink-hold.js';
 import type { Source, SourceContext } from './source.js';
 
 /** One notification's event at one sink. */
@@ -30,6 +31,9 @@ export class NotifySource implements Source, Checkpoint<NotifyPosition> {
   private readonly listener: Listener;
   private readonly feed: OutboxFeed;
   private readonly spill: NotifySpill;
+  private readonly hold: SinkHold;
+  /** Why the listener is not reading now: the spill writer is behind, or the sinks are full (SinkHold). */
+  private readonly paused = new Set<'spill' | 'hold'>();
   private readonly log: Logger;
   private readonly inlets: ReadonlyMap<string, Inlet>;
   private notListeningSince: number | undefined;
@@ -43,8 +47,9 @@ export class NotifySource implements Source, Checkpoint<NotifyPosition> {
       ctx.config.notify.memoryLimitEvents,
       ctx.logger.child({ component: 'bridge' }),
       () => this.feed.poke(),
-      (pause) => (pause ? this.listener.pause() : this.listener.resume()),
+      (pause) => this.pause('spill', pause),
     );
+    this.hold = new SinkHold(ctx.inlets, ctx.pool, this.log, (on) => this.pause('hold', on));
     // The readers push through the spill's watch, which sees the last spilled event handed over.
     this.feed = new OutboxFeed({ ...ctx, inlets: ctx.inlets.map((inlet) => this.spill.watch(inlet)) });
     this.inlets = new Map(ctx.inlets.map((inlet) => [inlet.name, inlet]));
@@ -62,6 +67,7 @@ export class NotifySource implements Source, Checkpoint<NotifyPosition> {
 
   async stop(delivery: DeliveryStop): Promise<void> {
     await this.listener.stop();
+    this.hold.stop();
     this.log.warn('notify mode: stopped listening; row changes committed from now until a pgbridge listens again are lost');
     // What was spilled is kept in the table for the next run; the readers stop below. Half the time
     // left goes to writing what is still waiting for the table; the rest to delivering memory.
@@ -98,6 +104,13 @@ export class NotifySource implements Source, Checkpoint<NotifyPosition> {
       { initial_ms: 200, max_ms: 2000, max_attempts: 5 },
       (err, attempt) => this.log.warn({ err: errorMessage(err), attempt }, 'reading what an earlier run kept in the outbox for the sinks failed'),
     ).catch(() => this.log.error('starting without knowing what an earlier run kept in the outbox: new events may overtake those of the same row'));
+  }
+
+  private pause(reason: 'spill' | 'hold', on: boolean): void {
+    if (on) this.paused.add(reason);
+    else this.paused.delete(reason);
+    if (this.paused.size > 0) this.listener.pause();
+    else this.listener.resume();
   }
 
   readiness(): Record<string, string> {
@@ -151,8 +164,12 @@ export class NotifySource implements Source, Checkpoint<NotifyPosition> {
   private dispatch(event: BridgeEvent): void {
     for (const sink of this.ctx.routes.sinksFor(event)) {
       const inlet = this.inlets.get(sink)!;
-      if (this.spill.wants(inlet)) this.spill.spill(sink, event);
-      else inlet.push(envelopeFor(event, this, { sink, event }));
+      // At the limit, memory takes what arrives while the listener holds (what it had read already).
+      if (this.spill.wants(inlet) && (this.spill.spilling(inlet) || !this.hold.consider())) this.spill.spill(sink, event);
+      else {
+        inlet.push(envelopeFor(event, this, { sink, event }));
+        this.hold.pushed(inlet);
+      }
     }
   }
 }

@@ -104,7 +104,12 @@ export class NotifySpill {
 
   /** Whether `event` for `inlet`'s sink goes to the table: the sink is spilling already, or memory holds its limit. */
   wants(inlet: Inlet): boolean {
-    return this.last.has(inlet.name) || inlet.pending >= this.limit;
+    return this.spilling(inlet) || inlet.pending >= this.limit;
+  }
+
+  /** Whether `inlet`'s sink is spilling: its new events go to the table until its reader handed the last one over. */
+  spilling(inlet: Inlet): boolean {
+    return this.last.has(inlet.name);
   }
 
   spill(sink: string, event: BridgeEvent): void {
@@ -140,6 +145,9 @@ export class NotifySpill {
       },
       get room() {
         return inlet.room;
+      },
+      get delivering() {
+        return inlet.delivering;
       },
       waitForRoom: (atLeast) => inlet.waitForRoom(atLeast),
       push(envelope: Envelope) {

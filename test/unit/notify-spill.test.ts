@@ -1,25 +1,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Envelope } from '../../src/delivery/envelope.js';
-import type { Inlet } from '../../src/delivery/inlet.js';
 import { NotifySpill } from '../../src/source/notify-spill.js';
+import { CountingInlet } from './support/fake-inlet.js';
 import { FakePool } from './support/fake-pool.js';
 import { rowEvent, silent, until } from './support/fake-sink.js';
-
-class CountingInlet implements Inlet {
-  readonly capacity = 8;
-  pending = 0;
-  readonly pushed: string[] = [];
-  constructor(readonly name: string) {}
-  get room(): number {
-    return Math.max(0, this.capacity - this.pending);
-  }
-  async waitForRoom(): Promise<void> {}
-  push(envelope: Envelope): void {
-    this.pending++;
-    this.pushed.push(envelope.event.id);
-  }
-}
 
 const envelope = (n: number): Envelope => ({ event: rowEvent(n), settle: () => {} });
 
