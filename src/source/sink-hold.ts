@@ -41,6 +41,8 @@ export class SinkHold {
 
   constructor(
     private readonly inlets: readonly Inlet[],
+    /** notify.memory_limit_events: a sink holding it is full whatever its capacity. */
+    private readonly limit: number,
     private readonly pool: pg.Pool,
     private readonly logger: Logger,
     /** Stop / go on reading notifications. */
@@ -49,14 +51,14 @@ export class SinkHold {
 
   /** After a push to `inlet`: holds the listener if every sink is full and delivering. */
   pushed(inlet: Inlet): void {
-    if (inlet.pending >= inlet.capacity * FULL_SHARE) this.consider();
+    if (inlet.pending >= this.fullAt(inlet)) this.consider();
   }
 
   /** Holds the listener if every sink is full and delivering; true when it holds. */
   consider(): boolean {
     if (this.timer !== undefined) return true;
     if (Date.now() - this.queueCheckedAt >= QUEUE_CHECK_MS) void this.checkQueue();
-    if (this.queueFull || !this.inlets.every((i) => i.pending >= i.capacity * FULL_SHARE && i.delivering)) return false;
+    if (this.queueFull || !this.inlets.every((i) => i.pending >= this.fullAt(i) && i.delivering)) return false;
     this.hold(true);
     this.timer = setInterval(() => this.check(), CHECK_MS);
     return true;
@@ -69,9 +71,13 @@ export class SinkHold {
     this.hold(false);
   }
 
+  private fullAt(inlet: Inlet): number {
+    return Math.min(inlet.capacity * FULL_SHARE, this.limit);
+  }
+
   private check(): void {
     if (Date.now() - this.queueCheckedAt >= QUEUE_CHECK_MS) void this.checkQueue();
-    const room = this.inlets.some((i) => i.pending < i.capacity * ROOM_SHARE);
+    const room = this.inlets.some((i) => i.pending < this.fullAt(i) * (ROOM_SHARE / FULL_SHARE));
     if (room || this.queueFull || this.inlets.some((i) => !i.delivering)) this.stop();
   }
 

@@ -11,7 +11,7 @@ function setup(usage = 0) {
   const holds: boolean[] = [];
   const a = new CountingInlet('a', 10);
   const b = new CountingInlet('b', 10);
-  const hold = new SinkHold([a, b], pool.asPool(), silent, (on) => holds.push(on));
+  const hold = new SinkHold([a, b], 1000, pool.asPool(), silent, (on) => holds.push(on));
   return { a, b, hold, holds };
 }
 
@@ -45,6 +45,17 @@ test('a failing sink ends the hold: its events spill instead of waiting', async 
   b.delivering = false;
   await until(() => holds.length === 2, 'the hold ended');
   assert.equal(hold.consider(), false);
+});
+
+test('a memory limit below half the capacity is where a sink counts as full', () => {
+  const pool = new FakePool();
+  const holds: boolean[] = [];
+  const a = new CountingInlet('a', 1000);
+  const hold = new SinkHold([a], 100, pool.asPool(), silent, (on) => holds.push(on));
+  a.pending = 100;
+  assert.equal(hold.consider(), true);
+  hold.stop();
+  assert.deepEqual(holds, [true, false]);
 });
 
 test("Postgres's notification queue filling up ends the hold, and no new one starts", async () => {
