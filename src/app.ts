@@ -169,6 +169,7 @@ export class Bridge {
   private deliveryStop(runners: readonly SinkRunner[], deadline: number): DeliveryStop {
     const reserve = Math.min(500, Math.max(0, deadline - Date.now()) / 4);
     return {
+      deadline,
       stop: async (finishQueued) => {
         const runnersMs = Math.max(0, deadline - reserve - Date.now());
         await Promise.all(runners.map((r) => r.stop(runnersMs, finishQueued)));

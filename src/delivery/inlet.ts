@@ -13,6 +13,8 @@ export interface Inlet {
   /** Events held now (waiting or in flight). */
   readonly pending: number;
   readonly room: number;
+  /** False while the sink keeps failing (its last attempt failed, it retries). */
+  readonly delivering: boolean;
   /** Resolves when there is room for `atLeast` more events (at most the capacity), or when delivery stops. */
   waitForRoom(atLeast?: number): Promise<void>;
   push(envelope: Envelope): void;
@@ -20,6 +22,8 @@ export interface Inlet {
 
 /** What a source controls of delivery when it stops: whether what is queued is still delivered. */
 export interface DeliveryStop {
+  /** When the whole stop must be over (ms since the epoch): `shutdown_timeout_ms` after the signal. */
+  readonly deadline: number;
   /**
    * With `finishQueued`, delivers what is queued too (memory is all there is);
    * otherwise only the batches in flight (the rest is still in Postgres).

@@ -73,6 +73,10 @@ export class SinkRunner implements Inlet {
     return Math.max(0, this.capacity - this.queued);
   }
 
+  get delivering(): boolean {
+    return this.failingSince === null;
+  }
+
   status(): RunnerStatus {
     const state = this.failingSince === null ? 'delivering' : this.sink.isReady() ? 'retrying' : 'down';
     return { state, queued: this.queued, failingSince: this.failingSince, lastError: this.lastError };

@@ -9,8 +9,9 @@ import { deadLetterOf } from './dead-letters.js';
 import type { Listener } from './listener.js';
 import { listenChannels } from './listen-channels.js';
 import { parseNotifyPayload } from './notify-payload.js';
-import { NotifySpill } from './notify-spill.js';
+import { NotifySpill, type Spilled } from './notify-spill.js';
 import { OutboxFeed } from './outbox-feed.js';
+import { SinkHold } from './sink-hold.js';
 import type { Source, SourceContext } from './source.js';
 
 /** One notification's event at one sink. */
@@ -30,7 +31,11 @@ export class NotifySource implements Source, Checkpoint<NotifyPosition> {
   private readonly listener: Listener;
   private readonly feed: OutboxFeed;
   private readonly spill: NotifySpill;
+  private readonly hold: SinkHold;
+  /** Why the listener is not reading now: the spill writer is behind, or the sinks are full (SinkHold). */
+  private readonly paused = new Set<'spill' | 'hold'>();
   private readonly log: Logger;
+  private readonly inlets: ReadonlyMap<string, Inlet>;
   private notListeningSince: number | undefined;
 
   constructor(private readonly ctx: SourceContext) {
@@ -42,13 +47,14 @@ export class NotifySource implements Source, Checkpoint<NotifyPosition> {
       ctx.config.notify.memoryLimitEvents,
       ctx.logger.child({ component: 'bridge' }),
       () => this.feed.poke(),
-      (pause) => (pause ? this.listener.pause() : this.listener.resume()),
+      (pause) => this.pause('spill', pause),
     );
+    this.hold = new SinkHold(ctx.inlets, ctx.config.notify.memoryLimitEvents, ctx.pool, this.log, (on) => this.pause('hold', on));
     // The readers push through the spill's watch, which sees the last spilled event handed over.
     this.feed = new OutboxFeed({ ...ctx, inlets: ctx.inlets.map((inlet) => this.spill.watch(inlet)) });
-    const byName = new Map(ctx.inlets.map((inlet) => [inlet.name, inlet]));
+    this.inlets = new Map(ctx.inlets.map((inlet) => [inlet.name, inlet]));
     this.listener = listenChannels(ctx, {
-      onNotification: (channel, payload) => this.onNotification(channel, payload, byName),
+      onNotification: (channel, payload) => this.onNotification(channel, payload),
       onConnected: (outage) => this.onConnected(outage),
     });
   }
@@ -61,12 +67,33 @@ export class NotifySource implements Source, Checkpoint<NotifyPosition> {
 
   async stop(delivery: DeliveryStop): Promise<void> {
     await this.listener.stop();
+    this.hold.stop();
     this.log.warn('notify mode: stopped listening; row changes committed from now until a pgbridge listens again are lost');
-    // What was spilled is kept in the table for the next run; the readers stop below.
-    await this.spill.flushed();
+    // What was spilled is kept in the table for the next run; the readers stop below. Half the time
+    // left goes to writing what is still waiting for the table; the rest to delivering memory.
+    const unwritten = await this.spill.stop(Date.now() + Math.max(0, delivery.deadline - Date.now()) / 2);
+    this.handOver(unwritten);
     // Memory is all there is: what is queued is still delivered.
-    await this.feed.stop(() => delivery.stop(true));
+    await this.feed.stop(() => delivery.stop(true), delivery.deadline);
     await this.ctx.deadLetters.flushed();
+  }
+
+  /**
+   * Events Postgres did not take into the outbox in time (it is down, say) exist
+   * only here: delivered from memory like the queue, rather than lost, though
+   * they may overtake older events of their rows still kept in the table.
+   */
+  private handOver(unwritten: readonly Spilled[]): void {
+    if (unwritten.length === 0) return;
+    const bySink = new Map<string, number>();
+    for (const { sink, event } of unwritten) {
+      this.inlets.get(sink)!.push(envelopeFor(event, this, { sink, event }));
+      bySink.set(sink, (bySink.get(sink) ?? 0) + 1);
+    }
+    this.log.warn(
+      { events: Object.fromEntries(bySink) },
+      'notify mode: stopping with events not yet kept in the outbox table (Postgres did not take them in time); delivering them from memory, possibly ahead of older events of the same rows kept there',
+    );
   }
 
   /** A spill an earlier run left must be picked up before listening; after a few failed tries, start anyway and say so. */
@@ -77,6 +104,13 @@ export class NotifySource implements Source, Checkpoint<NotifyPosition> {
       { initial_ms: 200, max_ms: 2000, max_attempts: 5 },
       (err, attempt) => this.log.warn({ err: errorMessage(err), attempt }, 'reading what an earlier run kept in the outbox for the sinks failed'),
     ).catch(() => this.log.error('starting without knowing what an earlier run kept in the outbox: new events may overtake those of the same row'));
+  }
+
+  private pause(reason: 'spill' | 'hold', on: boolean): void {
+    if (on) this.paused.add(reason);
+    else this.paused.delete(reason);
+    if (this.paused.size > 0) this.listener.pause();
+    else this.listener.resume();
   }
 
   readiness(): Record<string, string> {
@@ -106,11 +140,11 @@ export class NotifySource implements Source, Checkpoint<NotifyPosition> {
     this.feed.poke();
   }
 
-  private onNotification(channel: string, payload: string, inlets: ReadonlyMap<string, Inlet>): void {
+  private onNotification(channel: string, payload: string): void {
     const { config, metrics } = this.ctx;
     if (channel !== config.notifyChannel) {
       metrics.eventsCaptured.inc({ source: 'channel' });
-      this.dispatch({ kind: 'channel', id: randomUUID(), channel, payload, ts: nowIso() }, inlets);
+      this.dispatch({ kind: 'channel', id: randomUUID(), channel, payload, ts: nowIso() });
       return;
     }
     if (payload === '') {
@@ -124,14 +158,18 @@ export class NotifySource implements Source, Checkpoint<NotifyPosition> {
       return;
     }
     metrics.eventsCaptured.inc({ source: 'notify' });
-    this.dispatch(event, inlets);
+    this.dispatch(event);
   }
 
-  private dispatch(event: BridgeEvent, inlets: ReadonlyMap<string, Inlet>): void {
+  private dispatch(event: BridgeEvent): void {
     for (const sink of this.ctx.routes.sinksFor(event)) {
-      const inlet = inlets.get(sink)!;
-      if (this.spill.wants(inlet)) this.spill.spill(sink, event);
-      else inlet.push(envelopeFor(event, this, { sink, event }));
+      const inlet = this.inlets.get(sink)!;
+      // At the limit, memory takes what arrives while the listener holds (what it had read already).
+      if (this.spill.wants(inlet) && (this.spill.spilling(inlet) || !this.hold.consider())) this.spill.spill(sink, event);
+      else {
+        inlet.push(envelopeFor(event, this, { sink, event }));
+        this.hold.pushed(inlet);
+      }
     }
   }
 }

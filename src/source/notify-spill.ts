@@ -22,7 +22,7 @@ const QUEUE_LOW = 1000;
 /** Never given up: a spilled event exists nowhere else. */
 const RETRY = { initial_ms: 200, max_ms: 5000, max_attempts: 0 };
 
-interface Spilled {
+export interface Spilled {
   readonly sink: string;
   readonly event: BridgeEvent;
 }
@@ -104,7 +104,12 @@ export class NotifySpill {
 
   /** Whether `event` for `inlet`'s sink goes to the table: the sink is spilling already, or memory holds its limit. */
   wants(inlet: Inlet): boolean {
-    return this.last.has(inlet.name) || inlet.pending >= this.limit;
+    return this.spilling(inlet) || inlet.pending >= this.limit;
+  }
+
+  /** Whether `inlet`'s sink is spilling: its new events go to the table until its reader handed the last one over. */
+  spilling(inlet: Inlet): boolean {
+    return this.last.has(inlet.name);
   }
 
   spill(sink: string, event: BridgeEvent): void {
@@ -141,6 +146,9 @@ export class NotifySpill {
       get room() {
         return inlet.room;
       },
+      get delivering() {
+        return inlet.delivering;
+      },
       waitForRoom: (atLeast) => inlet.waitForRoom(atLeast),
       push(envelope: Envelope) {
         inlet.push(envelope);
@@ -155,6 +163,15 @@ export class NotifySpill {
   /** Resolves once every event spilled so far is in the table. */
   flushed(): Promise<void> {
     return this.writer.flushed();
+  }
+
+  /**
+   * Stops spilling: waits until `deadline` (ms since the epoch) for the
+   * writer, then returns, in arrival order, the events it could not write
+   * (Postgres down or too slow), which exist nowhere else now.
+   */
+  stop(deadline: number): Promise<Spilled[]> {
+    return this.writer.stop(deadline);
   }
 
   /** The xid first, then the ids (see SettledWater); one statement for the batch, in arrival order. */

@@ -41,13 +41,13 @@ export class OutboxFeed {
   /**
    * Stops the readers while `delivery` stops: a reader waiting for room in a
    * full inlet (a sink down, a backlog) only wakes when delivery stops. Then
-   * records the last outcomes.
+   * records the last outcomes, until `deadline` (ms since the epoch) at the latest.
    */
-  async stop(delivery: () => Promise<void>): Promise<void> {
+  async stop(delivery: () => Promise<void>, deadline: number): Promise<void> {
     this.stopVacuum?.();
     const readers = Promise.all(this.readers.map((r) => r.stop()));
     await delivery();
     await readers;
-    await this.progress.drain();
+    await this.progress.drain(deadline);
   }
 }

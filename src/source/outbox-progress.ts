@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type pg from 'pg';
+import { sleep } from '../delivery/backoff.js';
 import type { Checkpoint, Outcome } from '../delivery/envelope.js';
 import type { BridgeEvent } from '../event.js';
 import { errorMessage } from '../errors.js';
@@ -49,6 +50,8 @@ export class OutboxProgress implements OutboxCheckpoint {
   private drops: Discarded[] = [];
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> | undefined;
+  /** Given up at shutdown: nothing more is written. */
+  private abandoned = false;
 
   constructor(
     private readonly pool: pg.Pool,
@@ -68,23 +71,40 @@ export class OutboxProgress implements OutboxCheckpoint {
     this.schedule();
   }
 
-  /** Writes everything settled so far; called on shutdown. */
-  async drain(): Promise<void> {
+  /**
+   * Writes everything settled so far; called on shutdown. Past `deadline` (ms
+   * since the epoch; Postgres down, say) it gives up and writes no more: those
+   * events stay in the outbox and are delivered again by the next run.
+   */
+  async drain(deadline = Infinity): Promise<void> {
     while (this.pending.length > 0 || this.drops.length > 0 || this.flushing) {
+      if (Date.now() >= deadline) return this.abandon();
+      const timeUp = new AbortController();
+      const wait = sleep(deadline - Date.now(), timeUp.signal);
       if (this.flushing) {
-        await this.flushing;
-        continue;
+        await Promise.race([this.flushing, wait]);
+      } else {
+        // One flush at a time: two concurrent transactions could each record one
+        // sink of a shared event and neither see the other's row, leaving it forever.
+        clearTimeout(this.timer);
+        this.timer = undefined;
+        await Promise.race([this.flush(), wait]);
       }
-      // One flush at a time: two concurrent transactions could each record one
-      // sink of a shared event and neither see the other's row, leaving it forever.
-      clearTimeout(this.timer);
-      this.timer = undefined;
-      await this.flush();
+      timeUp.abort();
+    }
+  }
+
+  private abandon(): void {
+    this.abandoned = true;
+    clearTimeout(this.timer);
+    const events = this.pending.length + this.drops.length;
+    if (events > 0) {
+      this.logger.warn({ events }, 'shutdown timeout: delivery progress not recorded; these events stay in the outbox and are delivered again');
     }
   }
 
   private schedule(): void {
-    if (this.timer || this.flushing) return;
+    if (this.timer || this.flushing || this.abandoned) return;
     this.timer = setTimeout(() => {
       this.timer = undefined;
       void this.flush();

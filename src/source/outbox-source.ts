@@ -43,7 +43,7 @@ export class OutboxSource implements Source {
     await this.listener.stop();
     // Channel messages already received are written to the outbox before delivery stops.
     await this.channelMessages.flushed();
-    await this.feed.stop(() => delivery.stop(false));
+    await this.feed.stop(() => delivery.stop(false), delivery.deadline);
   }
 
   readiness(): Record<string, string> {

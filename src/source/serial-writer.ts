@@ -1,4 +1,4 @@
-import { withRetries, type RetryPolicy } from '../delivery/backoff.js';
+import { sleep, withRetries, type RetryPolicy } from '../delivery/backoff.js';
 
 export interface SerialWriterOptions<T> {
   /** Items written in one call at most. */
@@ -17,8 +17,11 @@ export interface SerialWriterOptions<T> {
  * reported, and the writer goes on with the next.
  */
 export class SerialWriter<T> {
-  private readonly queue: T[] = [];
+  private queue: T[] = [];
   private writing: Promise<void> | undefined;
+  /** The batch being written (or waiting to be retried). */
+  private current: readonly T[] | undefined;
+  private readonly halt = new AbortController();
 
   constructor(
     private readonly write: (batch: readonly T[]) => Promise<void>,
@@ -40,9 +43,29 @@ export class SerialWriter<T> {
     while (this.writing) await this.writing;
   }
 
+  /**
+   * Waits until `deadline` (ms since the epoch) for everything handed over to
+   * be written, then stops: what is not written by then is returned in order
+   * (the batch being tried first) and never written by this writer. A write
+   * still in flight at that moment may yet commit: such items are both
+   * returned and written.
+   */
+  async stop(deadline: number): Promise<T[]> {
+    const timeUp = new AbortController();
+    const done = await Promise.race([this.flushed().then(() => true), sleep(Math.max(0, deadline - Date.now()), timeUp.signal).then(() => false)]);
+    timeUp.abort();
+    this.halt.abort();
+    if (done) return [];
+    const left = [...(this.current ?? []), ...this.queue];
+    this.current = undefined;
+    this.queue = [];
+    return left;
+  }
+
   private async run(): Promise<void> {
-    while (this.queue.length > 0) {
+    while (this.queue.length > 0 && !this.halt.signal.aborted) {
       const batch = this.queue.splice(0, this.options.batch);
+      this.current = batch;
       let attempts = 0;
       await withRetries(
         () => this.write(batch),
@@ -51,7 +74,12 @@ export class SerialWriter<T> {
           attempts = attempt;
           this.options.onFailure(batch, attempt, err);
         },
-      ).catch((err: unknown) => this.options.onLost(batch, attempts, err));
+        this.halt.signal,
+      ).catch((err: unknown) => {
+        // Stopped: the batch was handed back by stop().
+        if (!this.halt.signal.aborted) this.options.onLost(batch, attempts, err);
+      });
+      this.current = undefined;
     }
   }
 }

@@ -8,6 +8,11 @@ import { PG_ADMIN_URL } from '../support/pg.js';
 const run = promisify(execFile);
 const CLUSTER = ['--skip-systemctl-redirect', '15', 'main'];
 
+/** Stops the cluster (fast: open sessions are ended); ensurePostgresRunning() starts it again. */
+export async function stopPostgres(): Promise<void> {
+  await run('pg_ctlcluster', [...CLUSTER, 'stop', '-m', 'fast'], { timeout: 120_000 });
+}
+
 export async function restartPostgres(): Promise<void> {
   await run('pg_ctlcluster', [...CLUSTER, 'restart'], { timeout: 120_000 });
 }

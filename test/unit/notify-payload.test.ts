@@ -59,4 +59,20 @@ describe('parseNotifyPayload', () => {
     ];
     for (const payload of bad) assert.equal(parseNotifyPayload(payload), undefined, JSON.stringify(payload));
   });
+
+  test("json_build_object's header shape (the triggers') reads the same as JSON.parse would, escapes and control characters included", () => {
+    const pgHeader = (schema: string, table: string) =>
+      `{"id" : "17", "schema" : ${JSON.stringify(schema)}, "table" : ${JSON.stringify(table)}, "op" : "DELETE", "txid" : "981", "ts" : "2026-11-21T10:00:00.123456+00:00"}`;
+    for (const [schema, table] of [
+      ['public', 'orders'],
+      ['Sales', 'x"; drop table y; --'],
+      ['s\\t', 'tab\there'],
+      ['ünï', 'çödé'],
+    ]) {
+      const event = parseNotifyPayload([pgHeader(schema, table), '{"id":1}', '{"id":1}', '{"id":1}'].join(SEP));
+      assert.deepEqual([event?.schema, event?.table, event?.op, event?.id, event?.txid], [schema, table, 'DELETE', '17', '981']);
+    }
+    const raw = '{"id" : "17", "schema" : "a\tb", "table" : "t", "op" : "INSERT", "txid" : "1", "ts" : "x"}';
+    assert.equal(parseNotifyPayload([raw, '', '{}', ''].join(SEP)), undefined, 'a raw control character is not JSON');
+  });
 });

@@ -1,25 +1,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Envelope } from '../../src/delivery/envelope.js';
-import type { Inlet } from '../../src/delivery/inlet.js';
 import { NotifySpill } from '../../src/source/notify-spill.js';
+import { CountingInlet } from './support/fake-inlet.js';
 import { FakePool } from './support/fake-pool.js';
 import { rowEvent, silent, until } from './support/fake-sink.js';
-
-class CountingInlet implements Inlet {
-  readonly capacity = 8;
-  pending = 0;
-  readonly pushed: string[] = [];
-  constructor(readonly name: string) {}
-  get room(): number {
-    return Math.max(0, this.capacity - this.pending);
-  }
-  async waitForRoom(): Promise<void> {}
-  push(envelope: Envelope): void {
-    this.pending++;
-    this.pushed.push(envelope.event.id);
-  }
-}
 
 const envelope = (n: number): Envelope => ({ event: rowEvent(n), settle: () => {} });
 
@@ -110,4 +95,21 @@ test('a spill an earlier run left in the table: the sink spills from the start',
   assert.equal(spill.wants(new CountingInlet('b')), false);
   spill.watch(a).push(envelope(7));
   await until(() => !spill.wants(a), 'the spill ended');
+});
+
+test('stop with Postgres refusing the writes: the events not in the table come back in arrival order', async () => {
+  const { pool, spill } = setup();
+  pool.failures = 1_000_000;
+  const inlet = new CountingInlet('a');
+  inlet.pending = 3;
+  for (const n of [1, 2, 3]) spill.spill('a', rowEvent(n));
+  const left = await spill.stop(Date.now() + 100);
+  assert.deepEqual(
+    left.map((s) => [s.sink, s.event.id]),
+    [
+      ['a', '1'],
+      ['a', '2'],
+      ['a', '3'],
+    ],
+  );
 });

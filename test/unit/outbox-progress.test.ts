@@ -98,4 +98,17 @@ describe('OutboxProgress records outcomes (fake pool)', () => {
     await progress.drain();
     assert.deepEqual(holder.released, ['4'], 'released once');
   });
+
+  test('drain on shutdown with Postgres down gives up at its deadline; the rows stay unreleased (read again next run)', async () => {
+    const { pool, progress } = setup();
+    pool.failures = 1_000_000;
+    const holder = new Holder();
+    progress.settle(position('3', 'hook', ['hook'], holder), { kind: 'delivered' });
+    await progress.drain(Date.now() + 200);
+    const tried = pool.statements.length;
+    assert.ok(tried >= 1, 'it tried');
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.equal(pool.statements.length, tried, 'nothing retried after giving up');
+    assert.deepEqual(holder.released, []);
+  });
 });

@@ -54,7 +54,7 @@ export class WalCaptureSource implements Source {
     this.wal.stopIntake();
     await this.listener.stop();
     // What is queued is still in the slot (or the outbox): only the batches in flight finish.
-    await this.feed.stop(() => delivery.stop(false));
+    await this.feed.stop(() => delivery.stop(false), delivery.deadline);
     // After delivery stopped: what the sinks confirmed meanwhile is confirmed to the slot too.
     await this.wal.close();
     await this.ctx.deadLetters.flushed();

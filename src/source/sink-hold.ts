@@ -1,0 +1,100 @@
+import type { Logger } from 'pino';
+import type pg from 'pg';
+import type { Inlet } from '../delivery/inlet.js';
+import { errorMessage } from '../errors.js';
+
+/**
+ * A sink holding this share of its capacity (what the outbox reader would
+ * read ahead for it; with the events in flight, about one more batch per
+ * lane) counts as full for the hold, and below the second share it has room
+ * again. Holding less in memory than the whole capacity leaves fewer events
+ * to outlive V8's young generation: a 50k burst into a single-event webhook
+ * peaked at 157 MB holding at the capacity.
+ */
+const FULL_SHARE = 0.5;
+const ROOM_SHARE = 0.4;
+/** How often a hold looks whether a sink has room again (or failed). */
+const CHECK_MS = 5;
+/**
+ * How full Postgres's notification queue (8 GB, shared by the whole cluster;
+ * a commit that finds it full fails) may get while the listener holds; past
+ * it the sinks take events into memory up to the limit, then spill.
+ */
+const QUEUE_USAGE_MAX = 0.01;
+const QUEUE_CHECK_MS = 1000;
+
+/**
+ * Notify mode's back-pressure: once every sink is full (FULL_SHARE) and
+ * delivering, the listener stops reading, and notifications wait in
+ * Postgres's queue (as they do while the listener is busy) until a sink has
+ * room again. No sink waits for another this way: all are full. Memory stays
+ * at the sinks' working set, and a burst costs no outbox writes, reads and
+ * deletes (NotifySpill), which on a small machine take the CPU the sink needs.
+ * A failing sink, a sink with room beside a full one, or a notification queue
+ * past QUEUE_USAGE_MAX: no hold, and memory fills to
+ * notify.memory_limit_events, past which the sink spills.
+ */
+export class SinkHold {
+  private timer: NodeJS.Timeout | undefined;
+  private queueFull = false;
+  private queueCheckedAt = 0;
+
+  constructor(
+    private readonly inlets: readonly Inlet[],
+    /** notify.memory_limit_events: a sink holding it is full whatever its capacity. */
+    private readonly limit: number,
+    private readonly pool: pg.Pool,
+    private readonly logger: Logger,
+    /** Stop / go on reading notifications. */
+    private readonly hold: (on: boolean) => void,
+  ) {}
+
+  /** After a push to `inlet`: holds the listener if every sink is full and delivering. */
+  pushed(inlet: Inlet): void {
+    if (inlet.pending >= this.fullAt(inlet)) this.consider();
+  }
+
+  /** Holds the listener if every sink is full and delivering; true when it holds. */
+  consider(): boolean {
+    if (this.timer !== undefined) return true;
+    if (Date.now() - this.queueCheckedAt >= QUEUE_CHECK_MS) void this.checkQueue();
+    if (this.queueFull || !this.inlets.every((i) => i.pending >= this.fullAt(i) && i.delivering)) return false;
+    this.hold(true);
+    this.timer = setInterval(() => this.check(), CHECK_MS);
+    return true;
+  }
+
+  stop(): void {
+    if (this.timer === undefined) return;
+    clearInterval(this.timer);
+    this.timer = undefined;
+    this.hold(false);
+  }
+
+  private fullAt(inlet: Inlet): number {
+    return Math.min(inlet.capacity * FULL_SHARE, this.limit);
+  }
+
+  private check(): void {
+    if (Date.now() - this.queueCheckedAt >= QUEUE_CHECK_MS) void this.checkQueue();
+    const room = this.inlets.some((i) => i.pending < this.fullAt(i) * (ROOM_SHARE / FULL_SHARE));
+    if (room || this.queueFull || this.inlets.some((i) => !i.delivering)) this.stop();
+  }
+
+  private async checkQueue(): Promise<void> {
+    this.queueCheckedAt = Date.now();
+    try {
+      const { rows } = await this.pool.query<{ usage: number }>('SELECT pg_notification_queue_usage() AS usage');
+      const full = rows[0].usage > QUEUE_USAGE_MAX;
+      if (full && !this.queueFull) {
+        this.logger.warn(
+          { usage: rows[0].usage },
+          "notify mode: Postgres's notification queue is filling up; the listener no longer waits for full sinks",
+        );
+      }
+      this.queueFull = full;
+    } catch (err) {
+      this.logger.debug({ err: errorMessage(err) }, 'reading the notification queue usage failed');
+    }
+  }
+}
