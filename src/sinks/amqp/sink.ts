@@ -9,7 +9,8 @@ import { SinkConnection } from '../sink-connection.js';
 import { untilAborted } from '../until-aborted.js';
 import { amqpSecrets, type AmqpSinkConfig } from './config.js';
 import { describeUrl, openSession, type AmqpSession } from './connect.js';
-import { toMessage, type AmqpMessage, type MessageSettings } from './message.js';
+import { BatchConfirms } from './batch-confirms.js';
+import { toMessage, type MessageSettings } from './message.js';
 
 /** One open connection and what happened on it; replaced as a whole by connect(). */
 interface Live extends AmqpSession {
@@ -24,8 +25,6 @@ interface Live extends AmqpSession {
 }
 
 const CLOSE_TIMEOUT_MS = 5000;
-
-type Confirm = { ok: true } | { ok: false; error: Error };
 
 /**
  * Publishes each batch pipelined on a confirm channel and resolves once the
@@ -73,24 +72,22 @@ export class AmqpSink implements SinkClient {
     if (signal.aborted) throw new RetriableError(`amqp sink "${this.name}": send aborted`, { cause: signal.reason });
 
     const messages = batch.map((event) => toMessage(event, this.settings, this.ctx.format));
-    const confirms: Promise<Confirm>[] = [];
+    const confirms = new BatchConfirms();
     try {
       for (const message of messages) {
-        const { confirm, flushed } = this.publish(live, message);
-        confirms.push(confirm);
+        const flushed = live.channel.publish(this.config.exchange, message.routingKey, message.content, message.options, confirms.confirm);
+        confirms.published();
         if (!flushed) await Promise.race([once(live.channel, 'drain'), live.lost]);
       }
     } catch (err) {
       // Publishing on a channel that just closed throws; the confirms already pending settle as failed.
-      await untilAborted(Promise.all(confirms), signal, sendAborted).catch(() => {});
+      await untilAborted(confirms.seal(), signal, sendAborted).catch(() => {});
       throw this.failure(live, err);
     }
-    const results = await untilAborted(Promise.all(confirms), signal, sendAborted);
-
-    const failed = results.find((result): result is { ok: false; error: Error } => !result.ok);
+    const failed = await untilAborted(confirms.seal(), signal, sendAborted);
     if (failed !== undefined) {
       for (const event of batch) live.returned.delete(event.id);
-      throw this.failure(live, failed.error);
+      throw this.failure(live, failed);
     }
     const unroutable = batch.filter((event) => live.returned.delete(event.id)).map((event) => event.id);
     if (unroutable.length > 0) {
@@ -99,15 +96,6 @@ export class AmqpSink implements SinkClient {
         { failedIds: unroutable, code: 'PGBRIDGE_AMQP_UNROUTABLE' },
       );
     }
-  }
-
-  private publish(live: Live, message: AmqpMessage): { confirm: Promise<Confirm>; flushed: boolean } {
-    let resolveConfirm!: (result: Confirm) => void;
-    const confirm = new Promise<Confirm>((resolve) => (resolveConfirm = resolve));
-    const flushed = live.channel.publish(this.config.exchange, message.routingKey, message.content, message.options, (err: unknown) =>
-      resolveConfirm(err ? { ok: false, error: err instanceof Error ? err : new Error(errorMessage(err)) } : { ok: true }),
-    );
-    return { confirm, flushed };
   }
 
   close(): Promise<void> {
