@@ -112,13 +112,19 @@ export class OutboxProgress implements OutboxCheckpoint {
   private async write(batch: readonly Settlement[], drops: readonly Discarded[]): Promise<void> {
     const letters: DeadLetter[] = [];
     const byRow = new Map<string, { routed: readonly string[]; done: Set<string> }>();
+    const complete: string[] = drops.map((d) => d.rowId);
+    // The common case, every event for one sink: each is done once that sink settled it (no map of sinks per row).
+    const oneSinkEach = batch.every((s) => s.position.routed.length === 1);
     for (const { position: p, outcome } of batch) {
       if (outcome.kind === 'dead') letters.push(deadLetterOf(p.sink, p.event, outcome));
+      if (oneSinkEach) {
+        complete.push(p.rowId);
+        continue;
+      }
       const entry = byRow.get(p.rowId) ?? { routed: p.routed, done: new Set<string>() };
       entry.done.add(p.sink);
       byRow.set(p.rowId, entry);
     }
-    const complete: string[] = drops.map((d) => d.rowId);
     const completeShared: string[] = [];
     const partialIds: string[] = [];
     const partialSinks: string[] = [];
