@@ -52,6 +52,11 @@ export class Exchange implements Dispatcher.DispatchHandler {
     }, timeoutMs);
   }
 
+  /** Clears the deadline of an exchange that was never dispatched. */
+  finish(): void {
+    clearTimeout(this.timer);
+  }
+
   /** Ends the exchange with `reason` (before it started: as soon as it starts). */
   abort(reason: Error): void {
     if (this.reason !== undefined) return;

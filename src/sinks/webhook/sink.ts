@@ -1,4 +1,4 @@
-import { Agent, request } from 'undici';
+import { Agent } from './undici-agent.js';
 import type { BridgeEvent } from '../../event.js';
 import { errorMessage, PermanentError, RetriableError } from '../../errors.js';
 import type { SinkClient, SinkContext } from '../sink.js';
@@ -46,17 +46,13 @@ export class WebhookSink implements SinkClient {
 
   /** Reachability probe: any HTTP answer to a HEAD request will do. */
   async connect(signal: AbortSignal): Promise<void> {
+    const exchange = new Exchange(this.config.timeout_ms);
     try {
-      const response = await request(this.url, {
-        method: 'HEAD',
-        dispatcher: this.agent,
-        signal: AbortSignal.any([signal, AbortSignal.timeout(this.config.timeout_ms)]),
-        headers: this.headers,
-      });
-      await response.body.dump().catch(() => {});
+      await this.dispatch(exchange, 'HEAD', this.headers, null, signal);
       this.reachable = true;
     } catch (err) {
-      throw new RetriableError(`webhook ${this.name}: cannot reach ${new URL(this.url).host}: ${errorMessage(err)}`, { cause: err });
+      const reason = exchange.expired ? `no answer within ${this.config.timeout_ms} ms` : errorMessage(err);
+      throw new RetriableError(`webhook ${this.name}: cannot reach ${new URL(this.url).host}: ${reason}`, { cause: err });
     }
   }
 
@@ -96,23 +92,9 @@ export class WebhookSink implements SinkClient {
 
   /** One request; network errors and the deadline become RetriableError, an abort by `signal` is passed on as it is. */
   private async exchange(headers: Record<string, string>, body: string, signal: AbortSignal): Promise<Answer> {
-    if (signal.aborted) throw signal.reason;
     const exchange = new Exchange(this.config.timeout_ms);
-    const stop = this.abortOn(signal, exchange);
-    this.agent.dispatch(
-      {
-        origin: this.origin,
-        path: this.path,
-        method: this.config.method,
-        headers,
-        body,
-        headersTimeout: this.config.timeout_ms,
-        bodyTimeout: this.config.timeout_ms,
-      },
-      exchange,
-    );
     try {
-      const answer = await exchange.answer;
+      const answer = await this.dispatch(exchange, this.config.method, headers, body, signal);
       this.reachable = true;
       return answer;
     } catch (err) {
@@ -120,6 +102,28 @@ export class WebhookSink implements SinkClient {
       this.reachable = false;
       const reason = exchange.expired ? `no answer within ${this.config.timeout_ms} ms` : errorMessage(err);
       throw new RetriableError(`webhook ${this.name}: ${reason}`, { cause: err, code: 'PGBRIDGE_WEBHOOK_NETWORK' });
+    }
+  }
+
+  /** Sends one request for `exchange` and waits for its answer; aborted with `signal`. */
+  private async dispatch(
+    exchange: Exchange,
+    method: 'HEAD' | 'POST' | 'PUT',
+    headers: Record<string, string>,
+    body: string | null,
+    signal: AbortSignal,
+  ): Promise<Answer> {
+    if (signal.aborted) {
+      exchange.finish();
+      throw signal.reason;
+    }
+    const stop = this.abortOn(signal, exchange);
+    this.agent.dispatch(
+      { origin: this.origin, path: this.path, method, headers, body, headersTimeout: this.config.timeout_ms, bodyTimeout: this.config.timeout_ms },
+      exchange,
+    );
+    try {
+      return await exchange.answer;
     } finally {
       stop();
     }
