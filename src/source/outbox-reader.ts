@@ -7,7 +7,9 @@ import { errorMessage } from '../errors.js';
 import type { Metrics } from '../metrics.js';
 import type { Routes } from '../router.js';
 import type { OutboxCheckpoint, RowHolder } from './outbox-progress.js';
+import { PreparedSql } from './prepared-sql.js';
 import { pageQuery, routedSinks, rowToEvent, type OutboxRow } from './outbox-rows.js';
+import { withPooledClient } from '../postgres.js';
 import { literal } from '../schema/quote.js';
 import { LAST_ID_SQL, SettledWater, SNAPSHOT_SQL, type SnapshotRow } from './settled-water.js';
 import { StrandedRowProbe } from './stranded-probe.js';
@@ -19,6 +21,27 @@ export interface ReaderOptions {
 }
 
 const RETRY = { initial_ms: 200, max_ms: 5000, max_attempts: 0 };
+
+interface ReaderStatements {
+  readonly lastId: PreparedSql;
+  readonly snapshot: PreparedSql;
+  readonly page: PreparedSql;
+}
+
+/** One set per outbox table, shared by its readers, so a connection prepares each once. */
+const statementsByTable = new Map<string, ReaderStatements>();
+function readerStatements(table: string): ReaderStatements {
+  let statements = statementsByTable.get(table);
+  if (!statements) {
+    statements = {
+      lastId: new PreparedSql(LAST_ID_SQL),
+      snapshot: new PreparedSql(SNAPSHOT_SQL),
+      page: new PreparedSql(pageQuery(table), ['bigint', 'bigint[]', 'text', 'int']),
+    };
+    statementsByTable.set(table, statements);
+  }
+  return statements;
+}
 
 /**
  * Reads one sink's pending events from the outbox, oldest first, in pages no
@@ -38,6 +61,7 @@ export class OutboxReader implements RowHolder {
   private readonly settled: SettledWater;
   private readonly probe: StrandedRowProbe;
   private readonly query: string;
+  private readonly statements: ReaderStatements;
   /** Rows pushed since the events-captured counter was last brought up to date. */
   private captured = 0;
   private dirty = true;
@@ -59,6 +83,7 @@ export class OutboxReader implements RowHolder {
     this.settled = settled;
     this.probe = new StrandedRowProbe(pool, options.table, inlet.name, routes);
     this.query = pageQuery(options.table);
+    this.statements = readerStatements(options.table);
     this.lowWater = Math.max(1, Math.min(Math.ceil(options.batchSize / 2), Math.floor(inlet.capacity / 2)));
   }
 
@@ -144,20 +169,20 @@ export class OutboxReader implements RowHolder {
    * in one simple query run one after the other, each with its own snapshot,
    * so the water is still measured right before the page's query and never
    * during an earlier one (the order issue 11's reasoning needs). Three round
-   * trips per page were most of a 1-row transaction's reading.
+   * trips per page were most of a 1-row transaction's reading; all three are
+   * prepared statements (see PreparedSql).
    */
   private async readTogether(heldAbove: readonly string[], limit: number): Promise<{ water: bigint; rows: OutboxRow[] }> {
-    const page = pageQuery(this.options.table, {
-      floor: `${this.floor}::bigint`,
-      held: `'{${heldAbove.join(',')}}'::bigint[]`,
-      sink: literal(this.inlet.name),
-      limit: String(limit),
+    const { lastId, snapshot, page } = this.statements;
+    const text = [
+      lastId.execute(),
+      snapshot.execute(),
+      page.execute(`${this.floor}::bigint`, `'{${heldAbove.join(',')}}'::bigint[]`, literal(this.inlet.name), String(limit)),
+    ].join(';');
+    const results = await withPooledClient(this.pool, async (db) => {
+      await PreparedSql.prepareOn(db, [lastId, snapshot, page]);
+      return (await db.query(text)) as unknown as [pg.QueryResult<{ last: string }>, pg.QueryResult<SnapshotRow>, pg.QueryResult<OutboxRow>];
     });
-    const results = (await this.pool.query(`${LAST_ID_SQL};${SNAPSHOT_SQL};${page}`)) as unknown as [
-      pg.QueryResult<{ last: string }>,
-      pg.QueryResult<SnapshotRow>,
-      pg.QueryResult<OutboxRow>,
-    ];
     const water = this.settled.record(BigInt(results[0].rows[0].last), results[1].rows[0]);
     return { water, rows: results[2].rows };
   }

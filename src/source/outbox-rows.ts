@@ -23,28 +23,13 @@ export interface OutboxRow {
   total: number;
 }
 
-/** SQL expressions for a page query's inputs: parameters ($1…), or literals in a statement sent with others. */
-export interface PageInputs {
-  /** bigint: read above this id. */
-  readonly floor: string;
-  /** bigint[]: ids to leave out (held by the reader). */
-  readonly held: string;
-  /** text: the sink. */
-  readonly sink: string;
-  /** int: rows at most. */
-  readonly limit: string;
-}
-
-const PAGE_PARAMETERS: PageInputs = { floor: '$1::bigint', held: '$2::bigint[]', sink: '$3', limit: '$4' };
-
 /**
- * One page of a sink's pending events above the floor, oldest first, skipping
+ * One page of a sink's pending events above `floor`, oldest first, skipping
  * ids this process holds already and events the sink has (deliveries).
  * json columns come back as text, untouched. The running size keeps the page
  * within PAGE_BYTES (at least one row) without detoasting the rows it leaves out.
- * Parameters: $1 floor, $2 held ids, $3 sink, $4 limit.
  */
-export function pageQuery(table: string, inputs: PageInputs = PAGE_PARAMETERS): string {
+export function pageQuery(table: string): string {
   return `
 SELECT ${EVENT_COLUMNS}, o.total::int
   FROM (SELECT p.*,
@@ -53,10 +38,10 @@ SELECT ${EVENT_COLUMNS}, o.total::int
                row_number() OVER (ORDER BY p.id) AS rn,
                count(*) OVER () AS total
           FROM (SELECT * FROM ${table} q
-                 WHERE q.id > ${inputs.floor} AND q.id <> ALL(${inputs.held})
-                   AND (q.target_sink IS NULL OR q.target_sink = ${inputs.sink})
-                   AND NOT EXISTS (SELECT 1 FROM pgbridge.deliveries d WHERE d.event_id = q.id AND d.sink = ${inputs.sink})
-                 ORDER BY q.id LIMIT ${inputs.limit}) p) o
+                 WHERE q.id > $1::bigint AND q.id <> ALL($2::bigint[])
+                   AND (q.target_sink IS NULL OR q.target_sink = $3)
+                   AND NOT EXISTS (SELECT 1 FROM pgbridge.deliveries d WHERE d.event_id = q.id AND d.sink = $3)
+                 ORDER BY q.id LIMIT $4) p) o
  WHERE o.running <= ${PAGE_BYTES} OR o.rn = 1
  ORDER BY o.id`;
 }
