@@ -174,13 +174,14 @@ export class OutboxReader implements RowHolder {
    */
   private async readTogether(heldAbove: readonly string[], limit: number): Promise<{ water: bigint; rows: OutboxRow[] }> {
     const { lastId, snapshot, page } = this.statements;
-    const text = [
-      lastId.execute(),
-      snapshot.execute(),
-      page.execute(`${this.floor}::bigint`, `'{${heldAbove.join(',')}}'::bigint[]`, literal(this.inlet.name), String(limit)),
-    ].join(';');
+    const held = `'{${heldAbove.join(',')}}'::bigint[]`;
     const results = await withPooledClient(this.pool, async (db) => {
       await PreparedSql.prepareOn(db, [lastId, snapshot, page]);
+      const text = [
+        lastId.execute(db),
+        snapshot.execute(db),
+        page.execute(db, `${this.floor}::bigint`, held, literal(this.inlet.name), String(limit)),
+      ].join(';');
       return (await db.query(text)) as unknown as [pg.QueryResult<{ last: string }>, pg.QueryResult<SnapshotRow>, pg.QueryResult<OutboxRow>];
     });
     const water = this.settled.record(BigInt(results[0].rows[0].last), results[1].rows[0]);

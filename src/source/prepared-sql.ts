@@ -1,7 +1,21 @@
+import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
 
-/** Which statements each connection has prepared; a connection that is dropped takes its entry with it. */
-const preparedOn = new WeakMap<pg.ClientBase, Set<string>>();
+/** What one connection has prepared, under names of its own. */
+interface Session {
+  readonly prefix: string;
+  readonly prepared: Set<PreparedSql>;
+}
+
+/** A connection that is dropped takes its entry with it. */
+const sessions = new WeakMap<pg.ClientBase, Session>();
+/**
+ * Names are unique per process and connection: a session pooler that hands a
+ * server session on without DISCARD ALL (server_reset_query = '') keeps what
+ * an earlier connection prepared, and a PREPARE of the same name would fail.
+ */
+const PROCESS = randomBytes(4).toString('hex');
+let connections = 0;
 let statements = 0;
 
 /**
@@ -13,27 +27,37 @@ let statements = 0;
  * page of a few rows cost. Postgres replans by itself when the table changes.
  */
 export class PreparedSql {
-  readonly name: string;
-  private readonly prepare: string;
+  private readonly id = ++statements;
 
   /** `types`: the parameters' SQL types, for $1, $2, … in `text`. */
-  constructor(text: string, types: readonly string[] = []) {
-    this.name = `pgbridge_stmt_${++statements}`;
-    this.prepare = `PREPARE ${this.name}${types.length > 0 ? `(${types.join(', ')})` : ''} AS ${text}`;
-  }
+  constructor(
+    private readonly text: string,
+    private readonly types: readonly string[] = [],
+  ) {}
 
-  /** EXECUTE with `args`, SQL expressions (literals) for the parameters. */
-  execute(...args: readonly string[]): string {
-    return args.length > 0 ? `EXECUTE ${this.name}(${args.join(', ')})` : `EXECUTE ${this.name}`;
+  /** EXECUTE on `db` (prepared there with prepareOn()), `args` being SQL expressions (literals) for the parameters. */
+  execute(db: pg.ClientBase, ...args: readonly string[]): string {
+    const name = this.nameOn(db);
+    return args.length > 0 ? `EXECUTE ${name}(${args.join(', ')})` : `EXECUTE ${name}`;
   }
 
   /** Prepares whichever of `all` `db` has not prepared yet, in one round trip. */
   static async prepareOn(db: pg.ClientBase, all: readonly PreparedSql[]): Promise<void> {
-    let done = preparedOn.get(db);
-    const missing = all.filter((s) => !done?.has(s.name));
+    let session = sessions.get(db);
+    if (!session) sessions.set(db, (session = { prefix: `pgbridge_${PROCESS}_${++connections}_`, prepared: new Set() }));
+    const missing = all.filter((s) => !session.prepared.has(s));
     if (missing.length === 0) return;
-    await db.query(missing.map((s) => s.prepare).join(';'));
-    if (!done) preparedOn.set(db, (done = new Set()));
-    for (const s of missing) done.add(s.name);
+    await db.query(missing.map((s) => s.prepare(db)).join(';'));
+    for (const s of missing) session.prepared.add(s);
+  }
+
+  private prepare(db: pg.ClientBase): string {
+    return `PREPARE ${this.nameOn(db)}${this.types.length > 0 ? `(${this.types.join(', ')})` : ''} AS ${this.text}`;
+  }
+
+  private nameOn(db: pg.ClientBase): string {
+    const session = sessions.get(db);
+    if (!session) throw new Error('PreparedSql.execute before prepareOn on this connection');
+    return `${session.prefix}${this.id}`;
   }
 }

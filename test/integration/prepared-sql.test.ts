@@ -32,8 +32,8 @@ describe('PreparedSql', () => {
     try {
       await PreparedSql.prepareOn(client, [double, now]);
       await PreparedSql.prepareOn(client, [double, now]); // a second PREPARE of the same name would fail
-      assert.deepEqual(await preparedNames(client), [double.name, now.name].sort());
-      const results = (await client.query(`${double.execute('21')};${now.execute()}`)) as unknown as pg.QueryResult[];
+      assert.equal((await preparedNames(client)).length, 2);
+      const results = (await client.query(`${double.execute(client, '21')};${now.execute(client)}`)) as unknown as pg.QueryResult[];
       assert.deepEqual(
         results.map((r) => r.rows[0] as unknown),
         [{ n: 42 }, { one: 1 }],
@@ -43,14 +43,18 @@ describe('PreparedSql', () => {
     }
   });
 
-  test('a new connection prepares again', async () => {
+  test('a new connection prepares again, under names of its own', async () => {
     const first = await pool.connect();
+    await PreparedSql.prepareOn(first, [double]);
+    const firstExecute = double.execute(first, '5');
     first.release(true); // dropped, as withPooledClient drops a connection that failed
     const second = await pool.connect();
     try {
       assert.deepEqual(await preparedNames(second), []);
       await PreparedSql.prepareOn(second, [double]);
-      assert.equal(((await second.query(double.execute('5'))).rows[0] as { n: number }).n, 10);
+      // What a session pooler without DISCARD ALL would have left there from the first connection cannot clash.
+      assert.notEqual(double.execute(second, '5'), firstExecute);
+      assert.equal(((await second.query(double.execute(second, '5'))).rows[0] as { n: number }).n, 10);
     } finally {
       second.release();
     }
