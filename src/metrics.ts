@@ -52,11 +52,16 @@ export class Metrics {
     help: "Fraction of Postgres' NOTIFY queue in use (pg_notification_queue_usage()).",
     registers: [this.registry],
   });
+  /** Each sink's events in memory, read when the metrics are collected: a set() on every push and settle was per-event work. */
+  private readonly sinkQueueSizes = new Map<string, () => number>();
   readonly sinkQueue = new client.Gauge({
     name: 'pgbridge_sink_queue_events',
     help: 'Events waiting or in flight in pgbridge for a sink.',
     labelNames: ['sink'] as const,
     registers: [this.registry],
+    collect: () => {
+      for (const [sink, size] of this.sinkQueueSizes) this.sinkQueue.set({ sink }, size());
+    },
   });
   readonly replicationLag = new client.Gauge({
     name: 'pgbridge_replication_lag_bytes',
@@ -87,6 +92,11 @@ export class Metrics {
     labelNames: ['version', 'node'] as const,
     registers: [this.registry],
   });
+
+  /** pgbridge_sink_queue_events{sink} reads `size` from now on. */
+  watchSinkQueue(sink: string, size: () => number): void {
+    this.sinkQueueSizes.set(sink, size);
+  }
 
   constructor(version: string) {
     this.buildInfo.set({ version, node: process.version }, 1);

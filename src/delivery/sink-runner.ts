@@ -58,6 +58,7 @@ export class SinkRunner implements Inlet {
   ) {
     this.lanes = Array.from({ length: Math.max(1, sink.maxInFlight) }, () => ({ queue: new Fifo<Envelope>(), busy: false }));
     this.capacity = options.capacity ?? Math.max(1000, 4 * sink.maxBatch * this.lanes.length);
+    options.metrics.watchSinkQueue(sink.name, () => this.queued);
   }
 
   get name(): string {
@@ -94,7 +95,6 @@ export class SinkRunner implements Inlet {
     const lane = this.lanes[laneIndex(orderingKey(envelope.event), this.lanes.length)];
     lane.queue.push(envelope);
     this.queued++;
-    this.options.metrics.sinkQueue.set({ sink: this.name }, this.queued);
     if (!lane.busy) void this.drain(lane);
   }
 
@@ -247,7 +247,6 @@ export class SinkRunner implements Inlet {
 
   private release(batch: readonly Envelope[]): void {
     this.queued -= batch.length;
-    this.options.metrics.sinkQueue.set({ sink: this.name }, this.queued);
     if (this.roomWaiters.length === 0) return;
     const room = this.room;
     const waiting = this.roomWaiters;

@@ -9,13 +9,23 @@ import type pg from 'pg';
  * 32-bit xid that is not a normal one (right after wraparound): that check
  * is skipped.
  */
-const SNAPSHOT_SQL = `
+export const SNAPSHOT_SQL = `
 SELECT pg_snapshot_xmin(s)::text AS xmin,
        (pg_snapshot_xmax(s)::text::numeric + age((pg_snapshot_xmax(s)::text::numeric % 4294967296)::text::xid))::text AS next_xid,
        age((pg_snapshot_xmax(s)::text::numeric % 4294967296)::text::xid) = 2147483647 AS unknown
   FROM pg_current_snapshot() s`;
 
 type Queryable = pg.Pool | pg.ClientBase;
+
+/** One row of SNAPSHOT_SQL. */
+export interface SnapshotRow {
+  readonly xmin: string;
+  readonly next_xid: string;
+  readonly unknown: boolean;
+}
+
+/** The sequence read of lastIdHandedOut(), as a statement of its own (column `last`, text). */
+export const LAST_ID_SQL = `SELECT coalesce(pg_sequence_last_value('pgbridge.event_id_seq'::regclass), 0)::text AS last`;
 
 /**
  * The last id the sequence handed out, read under the sequence's buffer lock.
@@ -28,7 +38,7 @@ type Queryable = pg.Pool | pg.ClientBase;
  * pg_sequence_last_value() takes the lock, so it only ever sees the true value.
  */
 export async function lastIdHandedOut(db: Queryable): Promise<bigint> {
-  const { rows } = await db.query<{ last: string }>(`SELECT coalesce(pg_sequence_last_value('pgbridge.event_id_seq'::regclass), 0)::text AS last`);
+  const { rows } = await db.query<{ last: string }>(LAST_ID_SQL);
   return BigInt(rows[0].last);
 }
 
@@ -48,11 +58,25 @@ export class SettledWater {
 
   constructor(private readonly readLastId: (db: Queryable) => Promise<bigint> = lastIdHandedOut) {}
 
+  /**
+   * True when the sequence is read by LAST_ID_SQL, so that a caller may send
+   * it and SNAPSHOT_SQL, in this order, in one round trip with its own
+   * statements and hand the rows to record().
+   */
+  get readsBySql(): boolean {
+    return this.readLastId === lastIdHandedOut;
+  }
+
   async advance(db: Queryable): Promise<bigint> {
     const lastId = await this.readLastId(db);
-    const snap = await db.query<{ xmin: string; next_xid: string; unknown: boolean }>(SNAPSHOT_SQL);
-    const xmin = BigInt(snap.rows[0].xmin);
-    if (!snap.rows[0].unknown) this.checkpoints.push({ nextXid: BigInt(snap.rows[0].next_xid), lastId });
+    const snap = await db.query<SnapshotRow>(SNAPSHOT_SQL);
+    return this.record(lastId, snap.rows[0]);
+  }
+
+  /** The water after a check that read `lastId` from the sequence, then `snap`. */
+  record(lastId: bigint, snap: SnapshotRow): bigint {
+    const xmin = BigInt(snap.xmin);
+    if (!snap.unknown) this.checkpoints.push({ nextXid: BigInt(snap.next_xid), lastId });
     while (this.checkpoints.length > 0 && this.checkpoints[0].nextXid <= xmin) {
       const { lastId } = this.checkpoints.shift()!;
       if (lastId > this.water) this.water = lastId;

@@ -4,9 +4,15 @@ import type { WebhookSinkConfig } from './config.js';
 
 export interface WebhookRequest {
   readonly body: string;
-  readonly headers: Record<string, string>;
+  readonly headers: Readonly<Record<string, string>>;
   /** Stable across retries of the same batch: Standard Webhooks' webhook-id. */
   readonly messageId: string;
+}
+
+/** The content headers of the non-binary formats, shared: one object per content type, not one per request. */
+const CONTENT_HEADERS: Record<string, Readonly<Record<string, string>>> = {};
+function contentHeaders(contentType: string): Readonly<Record<string, string>> {
+  return (CONTENT_HEADERS[contentType] ??= Object.freeze({ 'content-type': contentType }));
 }
 
 /** Body and content headers for one POST, in the sink's format. */
@@ -20,6 +26,6 @@ export function buildRequest(batch: readonly BridgeEvent[], config: WebhookSinkC
   }
   const contentType =
     config.format !== 'cloudevents' ? 'application/json' : single ? 'application/cloudevents+json' : 'application/cloudevents-batch+json';
-  const encoded = batch.map((event) => encodeEvent(event, config.format, ctx));
-  return { body: single ? encoded[0] : `[${encoded.join(',')}]`, headers: { 'content-type': contentType }, messageId };
+  const body = single ? encodeEvent(batch[0], config.format, ctx) : `[${batch.map((event) => encodeEvent(event, config.format, ctx)).join(',')}]`;
+  return { body, headers: contentHeaders(contentType), messageId };
 }

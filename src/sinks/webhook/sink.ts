@@ -1,9 +1,9 @@
-import { Agent, request } from 'undici';
+import { Agent } from './undici-agent.js';
 import type { BridgeEvent } from '../../event.js';
 import { errorMessage, PermanentError, RetriableError } from '../../errors.js';
 import type { SinkClient, SinkContext } from '../sink.js';
 import type { WebhookSinkConfig } from './config.js';
-import { deadline, type Deadline } from './deadline.js';
+import { Exchange, type Answer } from './exchange.js';
 import { buildRequest } from './request.js';
 import { parseRetryAfter } from './retry-after.js';
 import { signWebhook } from './signature.js';
@@ -16,7 +16,13 @@ export class WebhookSink implements SinkClient {
   private readonly secrets: readonly string[];
   /** The URL without user:password, which undici would silently drop. */
   private readonly url: string;
+  private readonly origin: string;
+  private readonly path: string;
   private readonly headers: Record<string, string>;
+  private lastContent: Readonly<Record<string, string>> | undefined;
+  private lastHeaders: Record<string, string> = {};
+  /** Requests under way, by the signal that aborts them. */
+  private readonly inFlight = new WeakMap<AbortSignal, Set<Exchange>>();
   private reachable = true;
 
   constructor(
@@ -26,6 +32,9 @@ export class WebhookSink implements SinkClient {
     this.secrets = config.secret === null ? [] : Array.isArray(config.secret) ? config.secret : [config.secret];
     const { url, authorization } = splitCredentials(config.url);
     this.url = url;
+    const parsed = new URL(url);
+    this.origin = parsed.origin;
+    this.path = `${parsed.pathname}${parsed.search}`;
     const hasAuthorization = Object.keys(config.headers).some((name) => name.toLowerCase() === 'authorization');
     this.headers = { 'user-agent': USER_AGENT, ...(authorization && !hasAuthorization ? { authorization } : {}), ...config.headers };
     this.agent = new Agent({ connections: config.max_in_flight, keepAliveTimeout: 30_000, connect: { timeout: config.timeout_ms } });
@@ -37,17 +46,13 @@ export class WebhookSink implements SinkClient {
 
   /** Reachability probe: any HTTP answer to a HEAD request will do. */
   async connect(signal: AbortSignal): Promise<void> {
+    const exchange = new Exchange(this.config.timeout_ms);
     try {
-      const response = await request(this.url, {
-        method: 'HEAD',
-        dispatcher: this.agent,
-        signal: AbortSignal.any([signal, AbortSignal.timeout(this.config.timeout_ms)]),
-        headers: this.headers,
-      });
-      await response.body.dump().catch(() => {});
+      await this.dispatch(exchange, 'HEAD', this.headers, null, signal);
       this.reachable = true;
     } catch (err) {
-      throw new RetriableError(`webhook ${this.name}: cannot reach ${new URL(this.url).host}: ${errorMessage(err)}`, { cause: err });
+      const reason = exchange.expired ? `no answer within ${this.config.timeout_ms} ms` : errorMessage(err);
+      throw new RetriableError(`webhook ${this.name}: cannot reach ${new URL(this.url).host}: ${reason}`, { cause: err });
     }
   }
 
@@ -57,52 +62,88 @@ export class WebhookSink implements SinkClient {
 
   async send(batch: readonly BridgeEvent[], signal: AbortSignal): Promise<void> {
     const req = buildRequest(batch, this.config, this.ctx.format);
-    const headers: Record<string, string> = { ...this.headers, ...req.headers };
+    let headers = this.headersWith(req.headers);
     if (this.secrets.length > 0) {
       const timestamp = Math.floor(Date.now() / 1000);
+      headers = { ...headers };
       headers['webhook-id'] = req.messageId;
       headers['webhook-timestamp'] = String(timestamp);
       headers['webhook-signature'] = signWebhook(this.secrets, req.messageId, timestamp, req.body);
     }
-    const timeout = deadline(signal, this.config.timeout_ms);
+    const answer = await this.exchange(headers, req.body, signal);
+    const { statusCode } = answer;
+    if (statusCode >= 200 && statusCode < 300) return;
+    const text = answer.text.slice(0, 200);
+    const detail = `webhook ${this.name}: HTTP ${statusCode}${redirectNote(statusCode, answer.headers.location)}${text ? `: ${text}` : ''}`;
+    if (statusCode === 408 || statusCode === 429 || statusCode >= 500) {
+      throw new RetriableError(detail, { retryAfterMs: parseRetryAfter(answer.headers['retry-after']), code: `PGBRIDGE_HTTP_${statusCode}` });
+    }
+    throw new PermanentError(detail, { code: `PGBRIDGE_HTTP_${statusCode}`, failedIds: batch.map((event) => event.id) });
+  }
+
+  /** The sink's headers with a request's content headers: the same object again while those are the same (shared) object. */
+  private headersWith(content: Readonly<Record<string, string>>): Record<string, string> {
+    if (content !== this.lastContent) {
+      this.lastContent = content;
+      this.lastHeaders = { ...this.headers, ...content };
+    }
+    return this.lastHeaders;
+  }
+
+  /** One request; network errors and the deadline become RetriableError, an abort by `signal` is passed on as it is. */
+  private async exchange(headers: Record<string, string>, body: string, signal: AbortSignal): Promise<Answer> {
+    const exchange = new Exchange(this.config.timeout_ms);
     try {
-      await this.post(batch, headers, req.body, timeout);
-    } finally {
-      timeout.done();
+      const answer = await this.dispatch(exchange, this.config.method, headers, body, signal);
+      this.reachable = true;
+      return answer;
+    } catch (err) {
+      if (signal.aborted && !exchange.expired) throw err;
+      this.reachable = false;
+      const reason = exchange.expired ? `no answer within ${this.config.timeout_ms} ms` : errorMessage(err);
+      throw new RetriableError(`webhook ${this.name}: ${reason}`, { cause: err, code: 'PGBRIDGE_WEBHOOK_NETWORK' });
     }
   }
 
-  /** One request for `batch`; a refusal names the batch's ids. */
-  private async post(batch: readonly BridgeEvent[], headers: Record<string, string>, body: string, timeout: Deadline): Promise<void> {
-    let response;
+  /** Sends one request for `exchange` and waits for its answer; aborted with `signal`. */
+  private async dispatch(
+    exchange: Exchange,
+    method: 'HEAD' | 'POST' | 'PUT',
+    headers: Record<string, string>,
+    body: string | null,
+    signal: AbortSignal,
+  ): Promise<Answer> {
+    if (signal.aborted) {
+      exchange.finish();
+      throw signal.reason;
+    }
+    const stop = this.abortOn(signal, exchange);
+    this.agent.dispatch(
+      { origin: this.origin, path: this.path, method, headers, body, headersTimeout: this.config.timeout_ms, bodyTimeout: this.config.timeout_ms },
+      exchange,
+    );
     try {
-      response = await request(this.url, {
-        method: this.config.method,
-        headers,
-        body,
-        dispatcher: this.agent,
-        signal: timeout.signal,
-        headersTimeout: this.config.timeout_ms,
-        bodyTimeout: this.config.timeout_ms,
-      });
-    } catch (err) {
-      if (timeout.signal.aborted && !timeout.expired) throw err;
-      this.reachable = false;
-      const reason = timeout.expired ? `no answer within ${this.config.timeout_ms} ms` : errorMessage(err);
-      throw new RetriableError(`webhook ${this.name}: ${reason}`, { cause: err, code: 'PGBRIDGE_WEBHOOK_NETWORK' });
+      return await exchange.answer;
+    } finally {
+      stop();
     }
-    this.reachable = true;
-    const { statusCode } = response;
-    if (statusCode >= 200 && statusCode < 300) {
-      await response.body.dump().catch(() => {});
-      return;
+  }
+
+  /**
+   * Aborts `exchange` when `signal` does. One listener per signal for all its
+   * requests (the runner passes the same one every time), not one per request.
+   */
+  private abortOn(signal: AbortSignal, exchange: Exchange): () => void {
+    let open = this.inFlight.get(signal);
+    if (open === undefined) {
+      const exchanges = new Set<Exchange>();
+      open = exchanges;
+      this.inFlight.set(signal, exchanges);
+      signal.addEventListener('abort', () => exchanges.forEach((e) => e.abort(signal.reason as Error)), { once: true });
     }
-    const text = (await response.body.text().catch(() => '')).slice(0, 200);
-    const detail = `webhook ${this.name}: HTTP ${statusCode}${redirectNote(statusCode, response.headers.location)}${text ? `: ${text}` : ''}`;
-    if (statusCode === 408 || statusCode === 429 || statusCode >= 500) {
-      throw new RetriableError(detail, { retryAfterMs: parseRetryAfter(response.headers['retry-after']), code: `PGBRIDGE_HTTP_${statusCode}` });
-    }
-    throw new PermanentError(detail, { code: `PGBRIDGE_HTTP_${statusCode}`, failedIds: batch.map((event) => event.id) });
+    const set = open;
+    set.add(exchange);
+    return () => set.delete(exchange);
   }
 
   async close(): Promise<void> {
