@@ -465,7 +465,7 @@ function buildTargets(plan: Plan, rows: ReadonlyMap<Scenario, ResultRow>, burst:
       measured: worst?.peakRssMb,
       unit: 'MB',
       op: '<=',
-      threshold: 200,
+      threshold: 150,
       detail: `worst of the burst/drain runs (${worst?.key ?? '—'}), VmHWM`,
     },
   ];
