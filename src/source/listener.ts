@@ -59,6 +59,8 @@ export class Listener {
   async stop(): Promise<void> {
     this.stopped = true;
     this.stopSignal.abort();
+    // end() resolves on the socket's close, which a paused socket never reaches.
+    this.resume();
     await this.client?.end().catch(() => {});
     await this.loop;
   }

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type pg from 'pg';
+import { errorMessage } from '../errors.js';
 
 export interface RebuildLimits {
   /** An index is rebuilt once it is this large … */
@@ -9,6 +10,8 @@ export interface RebuildLimits {
   /** … at most once per table in this time. */
   readonly intervalMs: number;
 }
+
+const REINDEX_TIMEOUT_MS = 30_000;
 
 const DEFAULT_LIMITS: RebuildLimits = { minBytes: 8 * 1024 * 1024, bytesPerRow: 100, intervalMs: 60_000 };
 
@@ -30,7 +33,8 @@ interface IndexSize {
  */
 export class OutboxIndexRebuild {
   private readonly lastRebuild = new Map<string, number>();
-  private leftoversDropped = false;
+  private readonly leftoversDropped = new Set<string>();
+  private refused = false;
 
   constructor(
     private readonly pool: pg.Pool,
@@ -40,9 +44,9 @@ export class OutboxIndexRebuild {
 
   /** Rebuilds the table's bloated indexes; `live` is the table's live row count from its statistics. */
   async check(table: string, live: number): Promise<void> {
-    if (!this.leftoversDropped) {
+    if (!this.leftoversDropped.has(table)) {
       await this.dropLeftovers(table);
-      this.leftoversDropped = true;
+      this.leftoversDropped.add(table);
     }
     const last = this.lastRebuild.get(table) ?? 0;
     if (Date.now() - last < this.limits.intervalMs) return;
@@ -56,7 +60,7 @@ export class OutboxIndexRebuild {
       if (size < this.limits.minBytes || size < Math.max(live, 1) * this.limits.bytesPerRow) continue;
       this.lastRebuild.set(table, Date.now());
       const started = Date.now();
-      await this.pool.query(`REINDEX INDEX CONCURRENTLY ${index}`);
+      if (!(await this.reindex(index))) continue;
       const after = await this.pool.query<{ bytes: string }>(`SELECT pg_relation_size($1::regclass)::text AS bytes`, [index]);
       this.logger.info(
         {
@@ -69,6 +73,34 @@ export class OutboxIndexRebuild {
         },
         'rebuilt a bloated outbox index (emptied pages are not reused while an old transaction or replication slot holds back the cluster-wide horizon)',
       );
+    }
+  }
+
+  /**
+   * REINDEX CONCURRENTLY waits for every older transaction of this database: on a client of
+   * its own with a time limit, so a long transaction elsewhere costs one attempt (its
+   * leftover dropped on the next), not a pool connection and the table's vacuum for hours.
+   * Not the index's owner: the rebuild is off, vacuuming goes on.
+   */
+  private async reindex(index: string): Promise<boolean> {
+    if (this.refused) return false;
+    const client = await this.pool.connect();
+    try {
+      await client.query(`SET statement_timeout = ${REINDEX_TIMEOUT_MS}`);
+      await client.query(`REINDEX INDEX CONCURRENTLY ${index}`);
+      return true;
+    } catch (err) {
+      if ((err as { code?: string }).code === '42501') {
+        this.refused = true;
+        this.logger.warn({ index, err: errorMessage(err) }, 'cannot rebuild the outbox index (not its owner)');
+      } else {
+        this.leftoversDropped.clear();
+        this.logger.warn({ index, err: errorMessage(err) }, 'rebuilding a bloated outbox index failed; trying again later');
+      }
+      return false;
+    } finally {
+      await client.query('RESET statement_timeout').catch(() => {});
+      client.release();
     }
   }
 
