@@ -9,7 +9,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
-import pg from 'pg';
 import { BIN, cli, installAndRun, ROOT, waitFor, writeConfig, type RunningBridge } from '../support/bridge.js';
 import { createTestDatabase, type TestDatabase } from '../support/pg.js';
 import { WebhookServer } from '../support/webhook-server.js';
@@ -204,7 +203,7 @@ for (const delivery of ['outbox', 'notify'] as const) {
     });
 
     test('writers update, delete and insert rows while it runs: each sink ends with exactly the table', async () => {
-      const writers = new pg.Pool({ connectionString: db.url, max: 3 });
+      const writers = db.pool({ max: 3 });
       let writing = true;
       let writes = 0;
       const writer = async () => {

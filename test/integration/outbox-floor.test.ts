@@ -5,7 +5,6 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import pg from 'pg';
 import pino from 'pino';
 import { SinkRunner } from '../../src/delivery/sink-runner.js';
 import type { BridgeEvent } from '../../src/event.js';
@@ -50,7 +49,7 @@ describe('outbox floor', () => {
   after(() => db.drop());
 
   test('under a nextval() storm the sequence read SettledWater uses never goes backwards', async (t) => {
-    const pool = new pg.Pool({ connectionString: db.url, max: 4 });
+    const pool = db.pool({ max: 4 });
     t.after(() => pool.end());
     // At least 5 s and 2,000 reads (a loaded machine reads slowly), at most 60 s.
     const until = Date.now() + 5000;
@@ -89,7 +88,7 @@ describe('outbox floor', () => {
   });
 
   test('a row left below the floor by a sequence read 32 ids ahead is found and delivered, and counted', async (t) => {
-    const pool = new pg.Pool({ connectionString: db.url, max: 4 });
+    const pool = db.pool({ max: 4 });
     const logLines: Array<Record<string, unknown>> = [];
     const logger = pino({ level: 'warn' }, { write: (line: string) => logLines.push(JSON.parse(line) as Record<string, unknown>) });
     const metrics = new Metrics('test');

@@ -21,7 +21,7 @@ describe('outbox index rebuild', () => {
 
   before(async () => {
     db = await createTestDatabase();
-    pool = new pg.Pool({ connectionString: db.url, max: 2 });
+    pool = db.pool({ max: 2 });
     await db.query('CREATE TABLE queue (id bigserial PRIMARY KEY, payload text)');
     await db.query(`ALTER TABLE queue SET (autovacuum_enabled = false)`);
     await db.query(`SELECT pg_create_logical_replication_slot($1, 'pgoutput')`, [slot]);

@@ -17,7 +17,7 @@ describe('PreparedSql', () => {
 
   before(async () => {
     db = await createTestDatabase('pgbridge_prepared');
-    pool = new pg.Pool({ connectionString: db.url, max: 1 });
+    pool = db.pool({ max: 1 });
   });
   after(async () => {
     await pool?.end();
