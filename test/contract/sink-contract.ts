@@ -293,10 +293,9 @@ export function runSinkContract(harness: SinkHarness): void {
       });
     }
 
+    // A case the harness calls not applicable (its reason is written there) is not registered.
     const { permanent } = harness;
-    if ('notApplicable' in permanent) {
-      test(`${type}: permanent failure vs delivered`, { skip: `not applicable: ${permanent.notApplicable}` }, () => {});
-    } else {
+    if (!('notApplicable' in permanent)) {
       test(`${type}: an event the far end refuses for good is a PermanentError naming its id; the rest arrive`, async (t) => {
         const scope = newScope();
         const far = await harness.open(t, scope, { format: 'pgbridge' });
@@ -316,9 +315,7 @@ export function runSinkContract(harness: SinkHarness): void {
     }
 
     const { retriable } = harness;
-    if ('notApplicable' in retriable) {
-      test(`${type}: retriable failure`, { skip: `not applicable: ${retriable.notApplicable}` }, () => {});
-    } else {
+    if (!('notApplicable' in retriable)) {
       test(`${type}: a far end failing for now is a RetriableError; once healed the same event arrives once, same id`, async (t) => {
         const scope = newScope();
         const far = await retriable.openFailing(t, scope);
@@ -348,9 +345,7 @@ export function runSinkContract(harness: SinkHarness): void {
     }
 
     const { eventHeaders } = harness;
-    if (eventHeaders !== 'carried') {
-      test(`${type}: event headers`, { skip: `not applicable: ${eventHeaders.notApplicable}` }, () => {});
-    } else {
+    if (eventHeaders === 'carried') {
       test(`${type}: every message carries the event headers: pgbridge-id, pgbridge-op (NOTIFY for a channel event), pgbridge-table or pgbridge-channel`, async (t) => {
         for (const variant of harness.formats) {
           const scope = newScope();
