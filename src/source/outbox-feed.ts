@@ -16,7 +16,7 @@ export class OutboxFeed {
   private readonly pool: pg.Pool;
   private readonly table: string;
   private readonly logger: Logger;
-  private stopVacuum: (() => void) | undefined;
+  private stopVacuum: (() => Promise<void>) | undefined;
 
   constructor(ctx: SourceContext) {
     const logger = ctx.logger.child({ component: 'outbox' });
@@ -44,10 +44,11 @@ export class OutboxFeed {
    * records the last outcomes, until `deadline` (ms since the epoch) at the latest.
    */
   async stop(delivery: () => Promise<void>, deadline: number): Promise<void> {
-    this.stopVacuum?.();
+    const vacuum = this.stopVacuum?.();
     const readers = Promise.all(this.readers.map((r) => r.stop()));
     await delivery();
     await readers;
+    await vacuum;
     await this.progress.drain(deadline);
   }
 }

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type pg from 'pg';
+import pg from 'pg';
 import { errorMessage } from '../errors.js';
 
 export interface RebuildLimits {
@@ -7,13 +7,13 @@ export interface RebuildLimits {
   readonly minBytes: number;
   /** … and larger than this many bytes per live row (a btree entry of the outbox takes about 25) … */
   readonly bytesPerRow: number;
-  /** … at most once per table in this time. */
+  /** … at most once per table in this time (a failed attempt counts). */
   readonly intervalMs: number;
+  /** How long one REINDEX or DROP INDEX may wait for older transactions. */
+  readonly statementTimeoutMs: number;
 }
 
-const REINDEX_TIMEOUT_MS = 30_000;
-
-const DEFAULT_LIMITS: RebuildLimits = { minBytes: 8 * 1024 * 1024, bytesPerRow: 100, intervalMs: 60_000 };
+const DEFAULT_LIMITS: RebuildLimits = { minBytes: 8 * 1024 * 1024, bytesPerRow: 100, intervalMs: 60_000, statementTimeoutMs: 30_000 };
 
 interface IndexSize {
   readonly index: string;
@@ -30,11 +30,19 @@ interface IndexSize {
  * of a few thousand live rows with REINDEX CONCURRENTLY takes milliseconds and
  * blocks no writer, so the delivering instance does that when an index is
  * clearly larger than its rows need.
+ *
+ * REINDEX CONCURRENTLY and DROP INDEX CONCURRENTLY wait for every older
+ * transaction that holds a lock on the table (an application's transaction left
+ * open after writing a captured row): they run on a connection of their own
+ * with a statement timeout, at most once per interval, and stop() cancels one
+ * in flight, so neither a pool connection nor shutdown waits for them.
  */
 export class OutboxIndexRebuild {
-  private readonly lastRebuild = new Map<string, number>();
-  private readonly leftoversDropped = new Set<string>();
+  private readonly nextAttempt = new Map<string, number>();
   private refused = false;
+  private stopped = false;
+  /** The backend of the rebuild in flight, for stop() to cancel. */
+  private runningPid: number | undefined;
 
   constructor(
     private readonly pool: pg.Pool,
@@ -42,80 +50,93 @@ export class OutboxIndexRebuild {
     private readonly limits: RebuildLimits = DEFAULT_LIMITS,
   ) {}
 
-  /** Rebuilds the table's bloated indexes; `live` is the table's live row count from its statistics. */
+  /** Drops a failed rebuild's leftovers and rebuilds the table's bloated indexes; `live` is the table's live row count from its statistics. */
   async check(table: string, live: number): Promise<void> {
-    if (!this.leftoversDropped.has(table)) {
-      await this.dropLeftovers(table);
-      this.leftoversDropped.add(table);
+    if (this.refused || this.stopped || Date.now() < (this.nextAttempt.get(table) ?? 0)) return;
+    const leftovers = await this.leftovers(table);
+    const bloated = (await this.indexSizes(table)).filter(
+      ({ bytes }) => Number(bytes) >= this.limits.minBytes && Number(bytes) >= Math.max(live, 1) * this.limits.bytesPerRow,
+    );
+    if (leftovers.length === 0 && bloated.length === 0) return;
+    this.nextAttempt.set(table, Date.now() + this.limits.intervalMs);
+    await this.onOwnConnection(async (db) => {
+      for (const index of leftovers) {
+        if (this.stopped) return;
+        await db.query(`DROP INDEX CONCURRENTLY IF EXISTS ${index}`);
+      }
+      for (const { index, bytes } of bloated) {
+        if (this.stopped) return;
+        const started = Date.now();
+        await db.query(`REINDEX INDEX CONCURRENTLY ${index}`);
+        const after = await db.query<{ bytes: string }>(`SELECT pg_relation_size($1::regclass)::text AS bytes`, [index]);
+        this.logger.info(
+          {
+            index,
+            mbBefore: +(Number(bytes) / 1048576).toFixed(1),
+            mbAfter: +(Number(after.rows[0]?.bytes ?? 0) / 1048576).toFixed(1),
+            liveRows: live,
+            ms: Date.now() - started,
+            inactiveSlots: await this.inactiveSlots(db),
+          },
+          'rebuilt a bloated outbox index (emptied pages are not reused while an old transaction or replication slot holds back the cluster-wide horizon)',
+        );
+      }
+    });
+  }
+
+  /** Cancels a rebuild in flight (it leaves an invalid index, dropped by the next instance's first check) and starts no other. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    const pid = this.runningPid;
+    if (pid) await this.pool.query('SELECT pg_cancel_backend($1)', [pid]).catch(() => {});
+  }
+
+  /** Not the table's owner: the rebuild is off for good, vacuuming goes on; any other failure is tried again after the interval. */
+  private async onOwnConnection(work: (db: pg.Client) => Promise<void>): Promise<void> {
+    const db = new pg.Client(this.pool.options);
+    db.on('error', () => {}); // a connection lost mid-statement also rejects that statement, handled below
+    try {
+      await db.connect();
+      const { rows } = await db.query<{ pid: number }>(`SELECT pg_backend_pid() AS pid, set_config('statement_timeout', $1, false)`, [
+        String(Math.round(this.limits.statementTimeoutMs)),
+      ]);
+      this.runningPid = rows[0].pid;
+      if (this.stopped) return;
+      await work(db);
+    } catch (err) {
+      if ((err as { code?: string }).code === '42501') {
+        this.refused = true;
+        this.logger.warn({ err: errorMessage(err) }, 'cannot rebuild the outbox index (not its owner)');
+      } else if (!this.stopped) {
+        this.logger.warn({ err: errorMessage(err) }, 'rebuilding a bloated outbox index failed; trying again later');
+      }
+    } finally {
+      this.runningPid = undefined;
+      await db.end().catch(() => {});
     }
-    const last = this.lastRebuild.get(table) ?? 0;
-    if (Date.now() - last < this.limits.intervalMs) return;
+  }
+
+  private async indexSizes(table: string): Promise<IndexSize[]> {
     const { rows } = await this.pool.query<IndexSize>(
       `SELECT i.indexrelid::regclass::text AS index, pg_relation_size(i.indexrelid)::text AS bytes
          FROM pg_index i WHERE i.indrelid = $1::regclass AND i.indisvalid`,
       [table],
     );
-    for (const { index, bytes } of rows) {
-      const size = Number(bytes);
-      if (size < this.limits.minBytes || size < Math.max(live, 1) * this.limits.bytesPerRow) continue;
-      this.lastRebuild.set(table, Date.now());
-      const started = Date.now();
-      if (!(await this.reindex(index))) continue;
-      const after = await this.pool.query<{ bytes: string }>(`SELECT pg_relation_size($1::regclass)::text AS bytes`, [index]);
-      this.logger.info(
-        {
-          index,
-          mbBefore: +(size / 1048576).toFixed(1),
-          mbAfter: +(Number(after.rows[0]?.bytes ?? 0) / 1048576).toFixed(1),
-          liveRows: live,
-          ms: Date.now() - started,
-          inactiveSlots: await this.inactiveSlots(),
-        },
-        'rebuilt a bloated outbox index (emptied pages are not reused while an old transaction or replication slot holds back the cluster-wide horizon)',
-      );
-    }
-  }
-
-  /**
-   * REINDEX CONCURRENTLY waits for every older transaction of this database: on a client of
-   * its own with a time limit, so a long transaction elsewhere costs one attempt (its
-   * leftover dropped on the next), not a pool connection and the table's vacuum for hours.
-   * Not the index's owner: the rebuild is off, vacuuming goes on.
-   */
-  private async reindex(index: string): Promise<boolean> {
-    if (this.refused) return false;
-    const client = await this.pool.connect();
-    try {
-      await client.query(`SET statement_timeout = ${REINDEX_TIMEOUT_MS}`);
-      await client.query(`REINDEX INDEX CONCURRENTLY ${index}`);
-      return true;
-    } catch (err) {
-      if ((err as { code?: string }).code === '42501') {
-        this.refused = true;
-        this.logger.warn({ index, err: errorMessage(err) }, 'cannot rebuild the outbox index (not its owner)');
-      } else {
-        this.leftoversDropped.clear();
-        this.logger.warn({ index, err: errorMessage(err) }, 'rebuilding a bloated outbox index failed; trying again later');
-      }
-      return false;
-    } finally {
-      await client.query('RESET statement_timeout').catch(() => {});
-      client.release();
-    }
+    return rows;
   }
 
   /** A REINDEX CONCURRENTLY that failed half way leaves an invalid `<index>_ccnew` (or `_ccold`) behind. */
-  private async dropLeftovers(table: string): Promise<void> {
+  private async leftovers(table: string): Promise<string[]> {
     const { rows } = await this.pool.query<{ index: string }>(
       `SELECT i.indexrelid::regclass::text AS index FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
         WHERE i.indrelid = $1::regclass AND NOT i.indisvalid AND c.relname ~ '_cc(new|old)[0-9]*$'`,
       [table],
     );
-    for (const { index } of rows) await this.pool.query(`DROP INDEX CONCURRENTLY IF EXISTS ${index}`);
+    return rows.map((r) => r.index);
   }
 
-  private async inactiveSlots(): Promise<string[]> {
-    const { rows } = await this.pool.query<{ slot_name: string }>(`SELECT slot_name FROM pg_replication_slots WHERE NOT active ORDER BY 1`);
+  private async inactiveSlots(db: pg.Client): Promise<string[]> {
+    const { rows } = await db.query<{ slot_name: string }>(`SELECT slot_name FROM pg_replication_slots WHERE NOT active ORDER BY 1`);
     return rows.map((r) => r.slot_name);
   }
 }

@@ -16,13 +16,11 @@ const MIN_DEAD = 1000;
  * readers wait for. An index that vacuum cannot keep small is rebuilt
  * (outbox-index-rebuild.ts).
  */
-export function vacuumOutbox(pool: pg.Pool, tables: readonly string[], logger: Logger, everyMs = 5000): () => void {
-  let busy = false;
+export function vacuumOutbox(pool: pg.Pool, tables: readonly string[], logger: Logger, everyMs = 5000): () => Promise<void> {
+  let inFlight: Promise<void> | undefined;
   let refused = false;
   const rebuild = new OutboxIndexRebuild(pool, logger);
   const check = async () => {
-    if (busy || refused) return;
-    busy = true;
     try {
       for (const table of tables) {
         const { rows } = await pool.query<{ dead: string; live: string }>(
@@ -47,11 +45,16 @@ export function vacuumOutbox(pool: pg.Pool, tables: readonly string[], logger: L
       } else {
         logger.debug({ err: errorMessage(err) }, 'vacuuming the outbox failed; trying again later');
       }
-    } finally {
-      busy = false;
     }
   };
-  const timer = setInterval(() => void check(), everyMs);
+  const timer = setInterval(() => {
+    if (inFlight || refused) return;
+    inFlight = check().finally(() => (inFlight = undefined));
+  }, everyMs);
   timer.unref();
-  return () => clearInterval(timer);
+  return async () => {
+    clearInterval(timer);
+    await rebuild.stop();
+    await inFlight;
+  };
 }

@@ -12,7 +12,11 @@ import { pino } from 'pino';
 import { OutboxIndexRebuild } from '../../src/source/outbox-index-rebuild.js';
 import { createTestDatabase, type TestDatabase } from '../support/pg.js';
 
-const LIMITS = { minBytes: 1024 * 1024, bytesPerRow: 100, intervalMs: 0 };
+const silent = pino({ level: 'silent' });
+
+const LIMITS = { minBytes: 1024 * 1024, bytesPerRow: 100, intervalMs: 0, statementTimeoutMs: 30_000 };
+/** Every index counts as bloated: what is tested is how the rebuild waits, not when it starts. */
+const ALWAYS = { minBytes: 0, bytesPerRow: 0, intervalMs: 0 };
 
 describe('outbox index rebuild', () => {
   let db: TestDatabase;
@@ -47,7 +51,7 @@ describe('outbox index rebuild', () => {
       `INSERT INTO queue (payload) SELECT 'live' FROM generate_series(1, 100) RETURNING id::text`,
     );
 
-    await new OutboxIndexRebuild(pool, pino({ level: 'silent' }), LIMITS).check('queue', kept.length);
+    await new OutboxIndexRebuild(pool, silent, LIMITS).check('queue', kept.length);
 
     const rebuilt = await indexBytes();
     t.diagnostic(`index ${bloated} bytes before, ${rebuilt} after`);
@@ -63,7 +67,7 @@ describe('outbox index rebuild', () => {
     await db.query('TRUNCATE queue');
     await db.query(`INSERT INTO queue (payload) SELECT 'live' FROM generate_series(1, 60000)`);
     const before = await db.query<{ node: string }>(`SELECT relfilenode::text AS node FROM pg_class WHERE relname = 'queue_pkey'`);
-    await new OutboxIndexRebuild(pool, pino({ level: 'silent' }), LIMITS).check('queue', 60000);
+    await new OutboxIndexRebuild(pool, silent, LIMITS).check('queue', 60000);
     const afterCheck = await db.query<{ node: string }>(`SELECT relfilenode::text AS node FROM pg_class WHERE relname = 'queue_pkey'`);
     assert.equal(afterCheck.rows[0].node, before.rows[0].node);
   });
@@ -75,7 +79,71 @@ describe('outbox index rebuild', () => {
     await assert.rejects(db.query('CREATE UNIQUE INDEX CONCURRENTLY queue_pkey_ccnew ON queue (payload)'), /could not create unique index/);
     const leftover = `SELECT 1 FROM pg_class WHERE relname = 'queue_pkey_ccnew'`;
     assert.equal((await db.query(leftover)).rowCount, 1);
-    await new OutboxIndexRebuild(pool, pino({ level: 'silent' }), LIMITS).check('queue', 2);
+    await new OutboxIndexRebuild(pool, silent, LIMITS).check('queue', 2);
     assert.equal((await db.query(leftover)).rowCount, 0);
+  });
+  /** An application's transaction left open after writing to the table: REINDEX CONCURRENTLY waits for it. */
+  const openWriter = async (): Promise<pg.Client> => {
+    const writer = new pg.Client(db.url);
+    await writer.connect();
+    await writer.query('BEGIN');
+    await writer.query(`INSERT INTO queue (payload) VALUES ('held')`);
+    return writer;
+  };
+  /** Backends running the rebuild's statements. */
+  const rebuildBackends = async () =>
+    (await db.query<{ pid: number }>(`SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND query ~ '^(REINDEX|DROP INDEX) '`))
+      .rows;
+
+  test('a transaction left open does not hold the rebuild: it gives up at its statement timeout and succeeds once the transaction ends', async (t) => {
+    await db.query('TRUNCATE queue');
+    const writer = await openWriter();
+    t.after(() => writer.end());
+    const warnings: string[] = [];
+    const logger = pino({ level: 'warn' }, { write: (line: string) => void warnings.push(line) });
+    const rebuild = new OutboxIndexRebuild(pool, logger, { ...ALWAYS, statementTimeoutMs: 500 });
+    await rebuild.check('queue', 1); // resolves while the writer's transaction is still open
+    assert.match(warnings.join(''), /canceling statement due to statement timeout/);
+    const invalidIndexes = `SELECT 1 FROM pg_index i WHERE i.indrelid = 'queue'::regclass AND NOT i.indisvalid`;
+    assert.equal((await db.query(invalidIndexes)).rowCount, 1, 'the cancelled REINDEX CONCURRENTLY left its new index behind');
+    await rebuild.check('queue', 1); // dropping that leftover waits for the same transaction: bounded the same way
+    assert.equal((await rebuildBackends()).length, 0);
+
+    await writer.query('COMMIT');
+    const before = await db.query<{ node: string }>(`SELECT relfilenode::text AS node FROM pg_class WHERE relname = 'queue_pkey'`);
+    await rebuild.check('queue', 1);
+    assert.equal((await db.query(invalidIndexes)).rowCount, 0, 'the failed attempts left an invalid index behind');
+    const after = await db.query<{ node: string }>(`SELECT relfilenode::text AS node FROM pg_class WHERE relname = 'queue_pkey'`);
+    assert.notEqual(after.rows[0].node, before.rows[0].node, 'the index was not rebuilt');
+  });
+
+  test('stop() cancels a rebuild that is waiting, and none starts after it', async (t) => {
+    await db.query('TRUNCATE queue');
+    const writer = await openWriter();
+    t.after(() => writer.query('ROLLBACK').then(() => writer.end()));
+    const rebuild = new OutboxIndexRebuild(pool, silent, { ...ALWAYS, statementTimeoutMs: 10 * 60_000 });
+    const checking = rebuild.check('queue', 1);
+    while ((await rebuildBackends()).length === 0) await new Promise((resolve) => setTimeout(resolve, 20));
+    await rebuild.stop();
+    await checking; // would wait for the writer's transaction (or ten minutes) without the cancel
+    assert.equal((await rebuildBackends()).length, 0);
+    await rebuild.check('queue', 1);
+    assert.equal((await rebuildBackends()).length, 0);
+  });
+
+  test("the rebuild's connection terminated while it waits: a warning, no crash, the pool untouched", async (t) => {
+    await db.query('TRUNCATE queue');
+    const writer = await openWriter();
+    t.after(() => writer.query('ROLLBACK').then(() => writer.end()));
+    const warnings: string[] = [];
+    const logger = pino({ level: 'warn' }, { write: (line: string) => void warnings.push(line) });
+    const rebuild = new OutboxIndexRebuild(pool, logger, { ...ALWAYS, statementTimeoutMs: 10 * 60_000 });
+    const checking = rebuild.check('queue', 1);
+    let waiting: { pid: number }[] = [];
+    while ((waiting = await rebuildBackends()).length === 0) await new Promise((resolve) => setTimeout(resolve, 20));
+    await db.query('SELECT pg_terminate_backend($1)', [waiting[0].pid]);
+    await checking;
+    assert.match(warnings.join(''), /rebuilding a bloated outbox index failed/);
+    assert.equal((await pool.query<{ one: number }>('SELECT 1 AS one')).rows[0].one, 1);
   });
 });
