@@ -66,7 +66,9 @@ export async function compileRowFilter(
     const rendered = def.slice(start, end);
     return { source: where, over: (target) => `(${rendered.split(`${alias}.`).join(`${target}.`)})`, unqualified: predicate.rows[0].text };
   } catch (err) {
-    throw new RowFilterError(`where of ${qualifiedName(table)} (${JSON.stringify(where)}) is not a valid row filter: ${errorMessage(err)}`);
+    throw new RowFilterError(`where of ${qualifiedName(table)} (${JSON.stringify(where)}) is not a valid row filter: ${errorMessage(err)}`, {
+      cause: err,
+    });
   } finally {
     await db.query('ROLLBACK').catch(() => {});
   }

@@ -18,6 +18,17 @@ const PROCESS = randomBytes(4).toString('hex');
 let connections = 0;
 let statements = 0;
 
+function sessionOf(db: pg.ClientBase): Session {
+  let session = sessions.get(db);
+  if (!session) sessions.set(db, (session = { prefix: `pgbridge_${PROCESS}_${++connections}_`, prepared: new Set() }));
+  return session;
+}
+
+/** The start of a name for a statement prepared on `db` (by SQL or by the protocol) that no other process or connection uses. */
+export function statementPrefix(db: pg.ClientBase): string {
+  return sessionOf(db).prefix;
+}
+
 /**
  * A statement PREPAREd (in SQL) on each connection the first time that
  * connection runs it, then EXECUTEd by name. Unlike a protocol-level named
@@ -43,8 +54,7 @@ export class PreparedSql {
 
   /** Prepares whichever of `all` `db` has not prepared yet, in one round trip. */
   static async prepareOn(db: pg.ClientBase, all: readonly PreparedSql[]): Promise<void> {
-    let session = sessions.get(db);
-    if (!session) sessions.set(db, (session = { prefix: `pgbridge_${PROCESS}_${++connections}_`, prepared: new Set() }));
+    const session = sessionOf(db);
     const missing = all.filter((s) => !session.prepared.has(s));
     if (missing.length === 0) return;
     await db.query(missing.map((s) => s.prepare(db)).join(';'));

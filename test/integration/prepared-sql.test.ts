@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
-import { PreparedSql } from '../../src/source/prepared-sql.js';
+import { PreparedSql, statementPrefix } from '../../src/source/prepared-sql.js';
 import { createTestDatabase, type TestDatabase } from '../support/pg.js';
 
 describe('PreparedSql', () => {
@@ -55,6 +55,23 @@ describe('PreparedSql', () => {
       // What a session pooler without DISCARD ALL would have left there from the first connection cannot clash.
       assert.notEqual(double.execute(second, '5'), firstExecute);
       assert.equal(((await second.query(double.execute(second, '5'))).rows[0] as { n: number }).n, 10);
+    } finally {
+      second.release();
+    }
+  });
+
+  test("statementPrefix (wal mode's row conditions name their statements with it): one per connection, none shared", async () => {
+    const first = await pool.connect();
+    const prefix = statementPrefix(first);
+    assert.equal(statementPrefix(first), prefix);
+    first.release(true);
+    const second = await pool.connect();
+    try {
+      assert.notEqual(statementPrefix(second), prefix);
+      // A statement another connection named (left on a server session a pooler hands on) does not clash with this one's.
+      await second.query(`PREPARE ${prefix}rc_x AS SELECT 1`);
+      const { rows } = await second.query<{ one: number }>({ name: `${statementPrefix(second)}rc_x`, text: 'SELECT 1 AS one' });
+      assert.equal(rows[0].one, 1);
     } finally {
       second.release();
     }

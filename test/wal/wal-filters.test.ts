@@ -183,3 +183,80 @@ describe('wal mode: where and changed give the events of outbox mode', () => {
     });
   }
 });
+
+describe('wal mode: a `where` Postgres cannot evaluate does not stop the stream', () => {
+  /** Starts a wal bridge on `db` capturing `events` with `where`, installs it and waits until it streams. */
+  const start = async (db: TestDatabase, where: string, install = true): Promise<{ bridge: RunningBridge; file: string }> => {
+    const file = writeConfig({
+      postgres: { url: db.url },
+      delivery: 'wal',
+      wal: { slot: slotName(db) },
+      capture: [{ table: 'events', where }, MARKS],
+      sinks: [{ name: 'out', type: 'stdout', max_in_flight: 1 }],
+      http: { port: 0 },
+    });
+    if (install) {
+      const installed = await cli(['install', '-c', file]);
+      assert.equal(installed.code, 0, installed.stderr);
+    }
+    const bridge = new RunningBridge(file);
+    await bridge.waitForLog((e) => e.msg === 'streaming changes from the replication slot', 30_000);
+    return { bridge, file };
+  };
+  const arrivedIds = async (bridge: RunningBridge, db: TestDatabase): Promise<number[]> => {
+    await db.query(`INSERT INTO marks VALUES (1)`);
+    const parsed = () => bridge.stdoutLines.filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Line);
+    await waitFor(() => parsed().some((l) => l.table === 'marks'), 30_000, 'the marker after the rows');
+    return parsed()
+      .filter((l) => l.table === 'events')
+      .map((l) => Number(l.data?.id));
+  };
+
+  test('a row the condition fails for (division by zero) is delivered with a warning; the rows after it are filtered', async () => {
+    const db = await createTestDatabase('pgbridge_walflt');
+    let bridge: RunningBridge | undefined;
+    try {
+      await db.query(TABLES);
+      ({ bridge } = await start(db, '100 / n > 0'));
+      await db.query(`INSERT INTO events VALUES (1, 'a', 1), (2, 'b', 0), (3, 'c', -1), (4, 'd', 4)`);
+      assert.deepEqual(await arrivedIds(bridge, db), [1, 2, 4]);
+      const warning = bridge.logs().find((e) => typeof e.msg === 'string' && e.msg.includes('failed for a row'));
+      assert.ok(warning, 'no warning about the row');
+      assert.match(String(warning.err), /division by zero/);
+      assert.equal(warning.table, 'public.events');
+    } finally {
+      await bridge?.kill('SIGKILL');
+      await dropSlots(db);
+      await db.drop();
+    }
+  });
+
+  test('rows written before the column the condition names was added: delivered unfiltered, later rows filtered', async () => {
+    const db = await createTestDatabase('pgbridge_walflt');
+    let bridge: RunningBridge | undefined;
+    try {
+      await db.query(TABLES);
+      // The slot exists before the rows: installed with a condition on what the table has now, not started.
+      const first = writeConfig({
+        postgres: { url: db.url },
+        delivery: 'wal',
+        wal: { slot: slotName(db) },
+        capture: [{ table: 'events', ops: ['insert', 'update', 'delete'] }, MARKS],
+        sinks: [{ name: 'out', type: 'stdout' }],
+      });
+      assert.equal((await cli(['install', '-c', first])).code, 0);
+      await db.query(`INSERT INTO events VALUES (1, 'a', 1), (2, 'b', 2)`);
+      await db.query(`ALTER TABLE events ADD COLUMN region text`);
+      await db.query(`INSERT INTO events VALUES (3, 'c', 3, 'eu'), (4, 'd', 4, 'us')`);
+      ({ bridge } = await start(db, "region = 'eu'"));
+      assert.deepEqual(await arrivedIds(bridge, db), [1, 2, 3]);
+      const warning = bridge.logs().find((e) => typeof e.msg === 'string' && e.msg.includes('cannot be compiled against this shape'));
+      assert.ok(warning, 'no warning about the older shape');
+      assert.match(String(warning.err), /region/);
+    } finally {
+      await bridge?.kill('SIGKILL');
+      await dropSlots(db);
+      await db.drop();
+    }
+  });
+});

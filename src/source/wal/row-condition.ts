@@ -3,7 +3,8 @@ import type pg from 'pg';
 import type { CaptureOp } from '../../config/schema.js';
 import type { CaptureTable } from '../../config/types.js';
 import { ident } from '../../schema/quote.js';
-import { compileRowFilter } from '../../schema/row-filter.js';
+import { compileRowFilter, RowFilterError } from '../../schema/row-filter.js';
+import { statementPrefix } from '../prepared-sql.js';
 import type { WireValue } from './pgoutput.js';
 import type { RelationShape } from './relation-cache.js';
 
@@ -72,13 +73,25 @@ export class RowCondition {
     const params = query.withOld && old ? [...values, ...old] : values;
     const client = await db();
     try {
-      const name = `pgbridge_rc_${createHash('sha1').update(text).digest('hex').slice(0, 24)}`;
+      const name = `${statementPrefix(client)}rc_${createHash('sha1').update(text).digest('hex').slice(0, 24)}`;
       const { rows } = await client.query<[boolean]>({ name, text, values: params as Array<string | null>, rowMode: 'array' });
       return rows[0][0] === true;
     } finally {
       client.release?.();
     }
   }
+}
+
+/**
+ * An error of the condition itself, not of the connection: a `where` that does not
+ * compile against a relation's shape (a column it names added later or dropped since),
+ * or that fails for one row's values (a division by zero). The same WAL would fail the
+ * same way on every reconnection, so such a row is delivered unfiltered instead.
+ */
+export function isConditionError(err: unknown): boolean {
+  if (err instanceof RowFilterError) return isConditionError(err.cause);
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^(0A|21|22|2F|38|39|42|44|P0)/.test(code) && code !== '42P05';
 }
 
 /** The row as a one-row subquery: `$n::text::type` per sent column, then the stored generated ones computed from them. */

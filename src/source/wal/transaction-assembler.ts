@@ -7,7 +7,8 @@ import { lsnKey, type Lsn } from './lsn.js';
 import { pgMicrosToIso } from './pg-time.js';
 import type { PgOutputMessage, WireValue } from './pgoutput.js';
 import { fillUnchanged, loadShape, rowObject, type RelationShape, type RowJson } from './relation-cache.js';
-import { RowCondition } from './row-condition.js';
+import { isConditionError, RowCondition } from './row-condition.js';
+import { errorMessage } from '../../errors.js';
 import type { TypeCatalog } from './type-catalog.js';
 import type { FullXid } from './full-xid.js';
 import { WAL_READ_PREFIX } from '../../schema/outbox.js';
@@ -98,7 +99,15 @@ export class TransactionAssembler {
         this.types.forgetUserTypes();
         return loadShape(msg, this.types, this.db).then(async (shape) => {
           this.shapes.set(msg.relationOid, shape);
-          const condition = await RowCondition.of(shape, this.tableOf(shape), this.publication, this.db);
+          const table = this.tableOf(shape);
+          const condition = await RowCondition.of(shape, table, this.publication, this.db).catch((err: unknown) => {
+            this.unfiltered(
+              table,
+              err,
+              '`where` / `changed` cannot be compiled against this shape of the table (as the WAL has it): its rows are delivered unfiltered',
+            );
+            return undefined;
+          });
           if (condition) this.conditions.set(msg.relationOid, condition);
           else this.conditions.delete(msg.relationOid);
         });
@@ -176,6 +185,10 @@ export class TransactionAssembler {
     if (condition?.appliesTo(op)) {
       return condition
         .holds(op, (filled ?? old)!, old, this.db)
+        .catch((err: unknown) => {
+          this.unfiltered(table, err, '`where` / `changed` failed for a row: delivered unfiltered');
+          return true;
+        })
         .then((passes) => (passes ? this.renderRow(open, index, shape, table, op, filled, old) : undefined));
     }
     return this.renderRow(open, index, shape, table, op, filled, old);
@@ -276,6 +289,13 @@ export class TransactionAssembler {
       { kind: 'channel', id: `${open.idPrefix}-${index}`, channel, payload: msg.content.toString('utf8'), ts: open.ts },
       open.tracked,
     );
+  }
+
+  /** Rethrows what is not the condition's own error (a lost connection: the stream starts again). */
+  private unfiltered(table: CaptureTable, err: unknown, message: string): void {
+    if (!isConditionError(err)) throw err;
+    const name = `${table.schema}.${table.table}`;
+    this.warnOnce(`where:${name}:${errorMessage(err)}`, { table: name, where: table.where, err: errorMessage(err) }, message);
   }
 
   private warnOnce(key: string, fields: object, message: string): void {
