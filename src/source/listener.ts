@@ -38,6 +38,11 @@ export class Listener {
     return this.client !== undefined;
   }
 
+  /** The listening connection's server process, while connected. */
+  get backendPid(): number | undefined {
+    return (this.client as { processID?: number } | undefined)?.processID;
+  }
+
   /**
    * Stops reading from the connection (back-pressure): notifications wait in
    * Postgres's queue meanwhile, and arrive once `resume()` is called.

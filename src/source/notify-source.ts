@@ -49,7 +49,14 @@ export class NotifySource implements Source, Checkpoint<NotifyPosition> {
       () => this.feed.poke(),
       (pause) => this.pause('spill', pause),
     );
-    this.hold = new SinkHold(ctx.inlets, ctx.config.notify.memoryLimitEvents, ctx.pool, this.log, (on) => this.pause('hold', on));
+    this.hold = new SinkHold(
+      ctx.inlets,
+      ctx.config.notify.memoryLimitEvents,
+      ctx.pool,
+      this.log,
+      (on) => this.pause('hold', on),
+      () => this.listener.backendPid,
+    );
     // The readers push through the spill's watch, which sees the last spilled event handed over.
     this.feed = new OutboxFeed({ ...ctx, inlets: ctx.inlets.map((inlet) => this.spill.watch(inlet)) });
     this.inlets = new Map(ctx.inlets.map((inlet) => [inlet.name, inlet]));

@@ -5,13 +5,20 @@ import { CountingInlet } from './support/fake-inlet.js';
 import { FakePool } from './support/fake-pool.js';
 import { silent, until } from './support/fake-sink.js';
 
-function setup(usage = 0) {
+function setup(usage = 0, sendingSeconds: number | null = null) {
   const pool = new FakePool();
-  pool.answer = (sql) => (sql.includes('pg_notification_queue_usage') ? [{ usage }] : []);
+  pool.answer = (sql) => (sql.includes('pg_notification_queue_usage') ? [{ usage, sending_s: sendingSeconds }] : []);
   const holds: boolean[] = [];
   const a = new CountingInlet('a', 10);
   const b = new CountingInlet('b', 10);
-  const hold = new SinkHold([a, b], 1000, pool.asPool(), silent, (on) => holds.push(on));
+  const hold = new SinkHold(
+    [a, b],
+    1000,
+    pool.asPool(),
+    silent,
+    (on) => holds.push(on),
+    () => 4242,
+  );
   return { a, b, hold, holds };
 }
 
@@ -51,7 +58,14 @@ test('a memory limit below half the capacity is where a sink counts as full', ()
   const pool = new FakePool();
   const holds: boolean[] = [];
   const a = new CountingInlet('a', 1000);
-  const hold = new SinkHold([a], 100, pool.asPool(), silent, (on) => holds.push(on));
+  const hold = new SinkHold(
+    [a],
+    100,
+    pool.asPool(),
+    silent,
+    (on) => holds.push(on),
+    () => undefined,
+  );
   a.pending = 100;
   assert.equal(hold.consider(), true);
   hold.stop();
@@ -65,4 +79,23 @@ test("Postgres's notification queue filling up ends the hold, and no new one sta
   assert.equal(hold.consider(), true, 'held before the usage is known');
   await until(() => holds.length === 2, 'the hold ended once the usage was read');
   assert.equal(hold.consider(), false);
+});
+
+test("the listener's backend in its sending transaction past 2 s (a snapshot VACUUM waits for) ends the hold, and no new one starts", async () => {
+  const { a, b, hold, holds } = setup(0, 2.5);
+  a.pending = 10;
+  b.pending = 10;
+  assert.equal(hold.consider(), true, 'held before the backend is looked at');
+  await until(() => holds.length === 2, 'the hold ended once the backend was seen waiting');
+  assert.equal(hold.consider(), false);
+});
+
+test('a backend in its sending transaction for less than 2 s keeps the hold', async () => {
+  const { a, b, hold, holds } = setup(0, 0.5);
+  a.pending = 10;
+  b.pending = 10;
+  assert.equal(hold.consider(), true);
+  await new Promise((r) => setTimeout(r, 50));
+  assert.deepEqual(holds, [true]);
+  hold.stop();
 });
