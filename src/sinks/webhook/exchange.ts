@@ -57,11 +57,20 @@ export class Exchange implements Dispatcher.DispatchHandler {
     clearTimeout(this.timer);
   }
 
-  /** Ends the exchange with `reason` (before it started: as soon as it starts). */
+  /**
+   * Ends the exchange with `reason`. One still queued in undici (every connection busy,
+   * or the host not answering the connect) ends now, and is aborted before it is sent
+   * when its turn comes: its deadline is the caller's, not the queue's.
+   */
   abort(reason: Error): void {
     if (this.reason !== undefined) return;
     this.reason = reason;
-    this.controller?.abort(reason);
+    if (this.controller) {
+      this.controller.abort(reason);
+    } else {
+      clearTimeout(this.timer);
+      this.reject(reason);
+    }
   }
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
