@@ -92,7 +92,8 @@ export class SinkRunner implements Inlet {
 
   push(envelope: Envelope): void {
     if (this.stopping) return;
-    const lane = this.lanes[laneIndex(orderingKey(envelope.event), this.lanes.length)];
+    // One lane (stdout, a batched webhook): no ordering key to build per event.
+    const lane = this.lanes.length === 1 ? this.lanes[0] : this.lanes[laneIndex(orderingKey(envelope.event), this.lanes.length)];
     lane.queue.push(envelope);
     this.queued++;
     if (!lane.busy) void this.drain(lane);
@@ -232,11 +233,18 @@ export class SinkRunner implements Inlet {
     if (batch.length === 0) return;
     const { metrics } = this.options;
     const now = Date.now();
+    const labels = { sink: this.name };
+    // The events of one transaction share their ts: parsed once per run of equal ones.
+    let ts = '';
+    let lag = -1;
     for (const envelope of batch) {
       envelope.settle(outcome);
       if (outcome.kind === 'delivered') {
-        const lag = (now - Date.parse(envelope.event.ts)) / 1000;
-        if (lag >= 0) metrics.endToEndLag.observe({ sink: this.name }, lag);
+        if (envelope.event.ts !== ts) {
+          ts = envelope.event.ts;
+          lag = (now - Date.parse(ts)) / 1000;
+        }
+        if (lag >= 0) metrics.endToEndLag.observe(labels, lag);
       }
     }
     const label = outcome.kind === 'delivered' ? 'delivered' : 'dead_lettered';

@@ -15,13 +15,32 @@ export function channelPayloadJson(payload: string): string {
   return isJson(payload) ? payload : quote(payload);
 }
 
+/** quote() of the value it was last given again: consecutive events mostly share their table, txid and ts. */
+class LastQuoted {
+  private value = '';
+  private quoted = '""';
+
+  of(value: string): string {
+    if (value !== this.value) {
+      this.quoted = quote(value);
+      this.value = value;
+    }
+    return this.quoted;
+  }
+}
+
+const schemaText = new LastQuoted();
+const tableText = new LastQuoted();
+const txidText = new LastQuoted();
+const tsText = new LastQuoted();
+
 export function pgbridgeJson(event: BridgeEvent): string {
   if (event.kind === 'channel') {
     return `{"id":${quote(event.id)},"channel":${quote(event.channel)},"payload":${channelPayloadJson(event.payload)},"ts":${quote(event.ts)}}`;
   }
   return (
-    `{"id":${quote(event.id)},"schema":${quote(event.schema)},"table":${quote(event.table)},"op":"${event.op}",` +
-    `"data":${event.data},"old":${event.old ?? 'null'},"txid":${quote(event.txid)},"ts":${quote(event.ts)}}`
+    `{"id":${quote(event.id)},"schema":${schemaText.of(event.schema)},"table":${tableText.of(event.table)},"op":"${event.op}",` +
+    `"data":${event.data},"old":${event.old ?? 'null'},"txid":${txidText.of(event.txid)},"ts":${tsText.of(event.ts)}}`
   );
 }
 

@@ -27,6 +27,20 @@ describe('pgbridge format', () => {
     );
   });
 
+  test('schema, table, txid and ts quoted afresh whenever they change from one event to the next', () => {
+    const texts = (['a', 'b"', 'a'] as const).map((t, i) =>
+      pgbridgeJson(rowEvent({ id: String(i), schema: `s${t}`, table: t, txid: `${i}`, ts: `${TS}${t}`, data: '{}', old: null })),
+    );
+    assert.deepEqual(
+      texts.map((text) => JSON.parse(text) as Record<string, unknown>).map(({ schema, table, txid, ts }) => [schema, table, txid, ts]),
+      [
+        ['sa', 'a', '0', `${TS}a`],
+        ['sb"', 'b"', '1', `${TS}b"`],
+        ['sa', 'a', '2', `${TS}a`],
+      ],
+    );
+  });
+
   test('INSERT has old null; names with quotes are escaped', () => {
     const event = rowEvent({ id: '1', schema: 'Sa"les', table: 'x"; drop', op: 'INSERT', data: '{}', old: null, txid: '9', ts: TS });
     const text = pgbridgeJson(event);

@@ -6,6 +6,7 @@ import { renderValue, type JsonKind } from '../../src/source/wal/json-render.js'
 import { formatLsn, parseLsn } from '../../src/source/wal/lsn.js';
 import { pgMicrosToIso } from '../../src/source/wal/pg-time.js';
 import { decodePgOutput, UNCHANGED } from '../../src/source/wal/pgoutput.js';
+import { RelationShape, rowObject } from '../../src/source/wal/relation-cache.js';
 
 const num: JsonKind = { kind: 'number' };
 const str: JsonKind = { kind: 'string' };
@@ -99,4 +100,20 @@ test('pgoutput: an update with the old tuple and an unchanged TOAST value', () =
     Buffer.concat([Buffer.from('U'), rel, Buffer.from('O'), tuple(['1', 'big', null]), Buffer.from('N'), tuple(['1', 'u', 'x'])]),
   );
   assert.deepEqual(msg, { tag: 'update', relationOid: 1234, old: ['1', 'big', null], oldIsKeyOnly: false, values: ['1', UNCHANGED, 'x'] });
+});
+
+test('rowObject: every column, a listed subset in its order, dropped columns left out', () => {
+  const column = (name: string, wire: number, kind: JsonKind) => ({ name, wire, kind, serverRendered: false, expr: null, sqlType: 'text' });
+  const shape = new RelationShape(1, 'public', 't', 'f', ['id'], [column('id', 0, num), column('na"me', 1, str), column('n', 2, num)], 3);
+  const row = shape.render(['7', 'x\n"y', null], async () => Promise.reject(new Error('no server rendering here')));
+  assert.ok(!(row instanceof Promise));
+  assert.equal(rowObject(row, null), '{"id":7,"na\\"me":"x\\n\\"y","n":null}');
+  assert.equal(rowObject(row, ['n', 'gone', 'id']), '{"n":null,"id":7}');
+  assert.equal(rowObject(row, shape.primaryKey), '{"id":7}');
+  assert.equal(rowObject(row, ['gone']), '{}');
+  assert.equal(rowObject(row, []), '{}');
+  const other = shape.render(['8', '', '1.5'], async () => Promise.reject(new Error('unused')));
+  assert.ok(!(other instanceof Promise));
+  assert.equal(rowObject(other, null), '{"id":8,"na\\"me":"","n":1.5}', 'the same plan, the next row');
+  assert.equal(rowObject(row, null), JSON.stringify({ id: 7, 'na"me': 'x\n"y', n: null }));
 });

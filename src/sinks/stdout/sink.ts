@@ -16,8 +16,11 @@ export class StdoutSink implements SinkClient {
   async connect(): Promise<void> {}
 
   async send(batch: readonly BridgeEvent[]): Promise<void> {
-    let text = '';
-    for (const event of batch) text += encodeEvent(event, this.config.format, this.ctx.format) + '\n';
+    // One flat string for the batch (join), not a tree of `+=` pieces flattened again when written.
+    const lines = new Array<string>(batch.length + 1);
+    for (let i = 0; i < batch.length; i++) lines[i] = encodeEvent(batch[i], this.config.format, this.ctx.format);
+    lines[batch.length] = '';
+    const text = lines.join('\n');
     // Resolve only once the bytes are handed to the OS, so a crash right after cannot lose a confirmed line.
     if (!this.out.write(text)) await once(this.out, 'drain');
     await new Promise<void>((resolve, reject) => this.out.write('', (err) => (err ? reject(err) : resolve())));

@@ -36,9 +36,11 @@ export interface RowJson {
  */
 export class RelationShape {
   private serverQuery: string | undefined;
-  /** `"name":` of each column, and each column's place by name (rowObject's hot path). */
+  /** `"name":` of each column, and each column's place by name. */
   readonly keys: readonly string[];
   readonly index: ReadonlyMap<string, number>;
+  /** rowObject's plan per column list (the config's arrays, the same object each time). */
+  private readonly plans = new Map<readonly string[] | null, ObjectPlan>();
 
   constructor(
     readonly oid: number,
@@ -57,6 +59,20 @@ export class RelationShape {
       const outputs = server.map((c) => `to_json(${c.expr === null ? `t.${ident(c.name)}` : `(${c.expr})`})::text`);
       this.serverQuery = `SELECT ${outputs.join(', ')} FROM (SELECT ${inputs.join(', ')}) t`;
     }
+  }
+
+  /** Which values, after which `{"name":` / `,"name":` texts, make the object for `columns` (null: all, in table order). */
+  plan(columns: readonly string[] | null): ObjectPlan {
+    let plan = this.plans.get(columns);
+    if (plan) return plan;
+    const at = columns === null ? this.columns.map((_, i) => i) : columns.map((name) => this.index.get(name)).filter((i) => i !== undefined);
+    // A listed column dropped since install is left out: the event follows the table's new shape.
+    const pieces = new Array<string>(at.length * 2 + 1).fill('');
+    at.forEach((i, n) => (pieces[n * 2] = `${n === 0 ? '{' : ','}${this.keys[i]}`));
+    pieces[at.length * 2] = at.length === 0 ? '{}' : '}';
+    plan = { at, pieces };
+    this.plans.set(columns, plan);
+    return plan;
   }
 
   get names(): readonly string[] {
@@ -158,20 +174,21 @@ export function fillUnchanged(values: readonly WireValue[], old: readonly WireVa
   return filled.includes(UNCHANGED) ? undefined : filled;
 }
 
+/** The values of a row's columns, in order, between the texts that make a JSON object of them. */
+export interface ObjectPlan {
+  readonly at: readonly number[];
+  /**
+   * pieces[2n] goes before value n, the last one closes the object; rowObject
+   * puts the values in the odd places and joins them: one flat string, where
+   * `+=` would leave a tree of pieces for the stdout sink to flatten again.
+   */
+  readonly pieces: string[];
+}
+
 /** `{"a":1,"b":"x"}` for `columns` (null: every column, in table order), the compact text row_to_json writes. */
 export function rowObject(row: RowJson, columns: readonly string[] | null): string {
-  const { shape, values } = row;
-  let out = '{';
-  if (columns === null) {
-    for (let i = 0; i < values.length; i++) out += `${i === 0 ? '' : ','}${shape.keys[i]}${values[i]}`;
-  } else {
-    let first = true;
-    for (const name of columns) {
-      const i = shape.index.get(name);
-      if (i === undefined) continue; // dropped since install: the event follows the table's new shape
-      out += `${first ? '' : ','}${shape.keys[i]}${values[i]}`;
-      first = false;
-    }
-  }
-  return `${out}}`;
+  const { at, pieces } = row.shape.plan(columns);
+  const { values } = row;
+  for (let k = 0; k < at.length; k++) pieces[2 * k + 1] = values[at[k]];
+  return pieces.join('');
 }

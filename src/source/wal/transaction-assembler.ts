@@ -47,6 +47,8 @@ interface OpenTransaction {
  */
 export class TransactionAssembler {
   private readonly shapes = new Map<number, RelationShape>();
+  /** Each relation's table in the config (tableOf), looked up once per Relation message, not per change. */
+  private readonly tables = new Map<number, CaptureTable>();
   /** The `where` / `changed` of a relation's table, when it has one the publication does not apply. */
   private readonly conditions = new Map<number, RowCondition>();
   private readonly captured: ReadonlyMap<string, CaptureTable>;
@@ -98,8 +100,9 @@ export class TransactionAssembler {
         // DDL or a new session: types may have changed too (ALTER TYPE on a composite).
         this.types.forgetUserTypes();
         return loadShape(msg, this.types, this.db).then(async (shape) => {
-          this.shapes.set(msg.relationOid, shape);
           const table = this.tableOf(shape);
+          this.shapes.set(msg.relationOid, shape);
+          this.tables.set(msg.relationOid, table);
           const condition = await RowCondition.of(shape, table, this.publication, this.db).catch((err: unknown) => {
             this.unfiltered(
               table,
@@ -166,10 +169,10 @@ export class TransactionAssembler {
     const open = this.need(op);
     const index = open.next++;
     const shape = this.shape(oid);
-    const table = this.tableOf(shape);
+    const table = this.tables.get(oid)!;
     if (!table.ops.has(op)) return;
-    const name = `${shape.schema}.${shape.table}`;
     if (old === null && op !== 'insert') {
+      const name = `${shape.schema}.${shape.table}`;
       // Without REPLICA IDENTITY FULL the old row is incomplete: refuse rather than send a partial event.
       throw new Error(
         `${name}: ${op} without the whole old row (replica identity ${describeIdentity(shape.replicaIdentity)}${keyOnly ? ', key only' : ''}); run \`pgbridge install\` to set REPLICA IDENTITY FULL`,
@@ -179,7 +182,9 @@ export class TransactionAssembler {
     if (values) {
       filled = fillUnchanged(values, old) ?? null;
       if (!filled)
-        throw new Error(`${name}: an unchanged TOASTed value without the old row to take it from; run \`pgbridge install\` (REPLICA IDENTITY FULL)`);
+        throw new Error(
+          `${shape.schema}.${shape.table}: an unchanged TOASTed value without the old row to take it from; run \`pgbridge install\` (REPLICA IDENTITY FULL)`,
+        );
     }
     const condition = this.conditions.get(oid);
     if (condition?.appliesTo(op)) {
@@ -242,7 +247,7 @@ export class TransactionAssembler {
     for (const oid of oids) {
       const index = open.next++;
       const shape = this.shape(oid);
-      const table = this.tableOf(shape);
+      const table = this.tables.get(oid)!;
       // TRUNCATE is captured only when the config lists it among the ops.
       if (!(table.ops as ReadonlySet<string>).has('truncate')) continue;
       const event: RowChangeEvent = {

@@ -30,7 +30,7 @@ export class WalCaptureSource implements Source {
         sinksFor: (event) => ctx.routes.sinksFor(event),
         hasRoom: (sink) => this.inlets.get(sink)!.room > 0,
         waitForRoom: (sink) => this.inlets.get(sink)!.waitForRoom(),
-        push: (sink, event, settle) => this.inlets.get(sink)!.push({ event, settle }),
+        push: (sink, envelope) => this.inlets.get(sink)!.push(envelope),
         // Stored before the transaction counts as settled: the slot may then move past it.
         storeDeadLetter: (sink, event, outcome) => ctx.deadLetters.insert(ctx.pool, [deadLetterOf(sink, event, outcome)]),
       },

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type pg from 'pg';
 import type { BridgeConfig } from '../../config/types.js';
 import { backoffDelay, sleep } from '../../delivery/backoff.js';
-import type { Outcome } from '../../delivery/envelope.js';
+import type { Envelope, Outcome } from '../../delivery/envelope.js';
 import type { BridgeEvent } from '../../event.js';
 import { errorMessage } from '../../errors.js';
 import type { Metrics } from '../../metrics.js';
@@ -26,7 +26,7 @@ export interface WalInlet {
   hasRoom(sink: string): boolean;
   /** Resolves when the sink can take one more event. */
   waitForRoom(sink: string): Promise<void>;
-  push(sink: string, event: BridgeEvent, settle: (outcome: Outcome) => void): void;
+  push(sink: string, envelope: Envelope): void;
   storeDeadLetter(sink: string, event: BridgeEvent, outcome: Extract<Outcome, { kind: 'dead' }>): Promise<void>;
 }
 
@@ -237,10 +237,7 @@ export class WalSource {
   private pushTo(sink: string, event: BridgeEvent, tx: TrackedTransaction): void {
     const tracker = this.tracker!;
     tracker.hold(tx);
-    this.inlet.push(sink, event, (outcome) => {
-      if (outcome.kind === 'delivered') tracker.settle(tx);
-      else void this.deadLetter(sink, event, outcome).then(() => tracker.settle(tx));
-    });
+    this.inlet.push(sink, new WalEnvelope(event, sink, tx, tracker, this));
   }
 
   private countCaptured(): void {
@@ -250,7 +247,7 @@ export class WalSource {
   }
 
   /** A dead letter counts as settled only once stored; until then the slot keeps the transaction. */
-  private async deadLetter(sink: string, event: BridgeEvent, outcome: Extract<Outcome, { kind: 'dead' }>): Promise<void> {
+  async deadLetter(sink: string, event: BridgeEvent, outcome: Extract<Outcome, { kind: 'dead' }>): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       try {
         await this.inlet.storeDeadLetter(sink, event, outcome);
@@ -306,6 +303,22 @@ export class WalSource {
     } catch {
       // Postgres unreachable: /readyz says so.
     }
+  }
+}
+
+/** One event on its way to one sink: settles its transaction's delivery (one object per delivery, no closure). */
+class WalEnvelope implements Envelope {
+  constructor(
+    readonly event: BridgeEvent,
+    private readonly sink: string,
+    private readonly tx: TrackedTransaction,
+    private readonly tracker: AckTracker,
+    private readonly source: WalSource,
+  ) {}
+
+  settle(outcome: Outcome): void {
+    if (outcome.kind === 'delivered') this.tracker.settle(this.tx);
+    else void this.source.deadLetter(this.sink, this.event, outcome).then(() => this.tracker.settle(this.tx));
   }
 }
 
