@@ -16,7 +16,7 @@ import type { CeilingResult } from './ceilings.js';
 import type { Receiver } from './receivers.js';
 import { monoMs } from './stats.js';
 
-export type BareClient = 'nats' | 'mqtt' | 'redis';
+export type BareClient = 'nats' | 'mqtt' | 'redis' | 'amqp' | 'kafka';
 
 const WAIT_MS = 120_000;
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
@@ -27,7 +27,7 @@ let bundled: Promise<void> | undefined;
 function bundle(): Promise<void> {
   mkdirSync(outdir, { recursive: true });
   bundled ??= build({
-    entryPoints: ['nats', 'mqtt', 'redis'].map((name) => path.join(root, 'bench', 'bare', `${name}.ts`)),
+    entryPoints: ['nats', 'mqtt', 'redis', 'amqp', 'kafka'].map((name) => path.join(root, 'bench', 'bare', `${name}.ts`)),
     outdir,
     outExtension: { '.js': '.mjs' },
     bundle: true,

@@ -6,6 +6,7 @@
 import amqp from 'amqplib';
 import { Kafka, logLevel, type Message } from 'kafkajs';
 import { Agent, request } from 'undici';
+import { publishConfirmed } from './bare/amqp-publish.js';
 import type { Receiver } from './receivers.js';
 import { monoMs } from './stats.js';
 import { eventBody, insertBurst, rowsPerSecond, steadyLoad, TABLES, type BenchDatabase, type Written } from './workloads.js';
@@ -126,37 +127,9 @@ export async function bareAmqp(
   const channel = await connection.createConfirmChannel();
   await channel.assertExchange(exchange, 'topic', { durable: true });
   const contents = Array.from({ length: count }, (_, i) => Buffer.from(eventBody(TABLES.outbox, firstId + i)));
-  let unconfirmed = 0;
-  let failed = 0;
-  let room: (() => void) | undefined;
   const cpu0 = cpuSeconds();
   const started = monoMs();
-  for (let i = 0; i < count; i++) {
-    while (unconfirmed >= window) await new Promise<void>((r) => (room = r));
-    unconfirmed++;
-    const id = String(firstId + i);
-    const flushed = channel.publish(
-      exchange,
-      `public.${TABLES.outbox}.insert`,
-      contents[i],
-      {
-        persistent: true,
-        mandatory: true,
-        contentType: 'application/json',
-        messageId: id,
-        appId: 'pgbridge',
-        headers: { 'pgbridge-id': id, 'pgbridge-op': 'INSERT', 'pgbridge-table': `public.${TABLES.outbox}` },
-      },
-      (err: unknown) => {
-        if (err) failed++;
-        unconfirmed--;
-        room?.();
-        room = undefined;
-      },
-    );
-    if (!flushed) await new Promise((r) => channel.once('drain', r));
-  }
-  await channel.waitForConfirms();
+  const failed = await publishConfirmed(channel, exchange, TABLES.outbox, firstId, count, window, (i) => contents[i]);
   const cpuS = cpuSeconds() - cpu0;
   const result = await timedToReceiver(receiver, count, started);
   await connection.close();

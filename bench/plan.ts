@@ -391,6 +391,34 @@ function ceilingScenarios(input: PlanInput, sinks: ReturnType<typeof benchSinks>
     },
   );
 
+  // The same two clients timed as the nats/mqtt/redis ones are: a process of their own, from
+  // spawn (Node, the library, connecting, Kafka's topic metadata). Shown beside the in-process
+  // ceilings above, which the goals' ratios still use (bench/README.md, "Ceilings").
+  const amqpSpawnCeiling = add(
+    amqp && {
+      key: 'ceiling.amqp.spawn',
+      kind: 'ceiling',
+      workload: burstName,
+      mode: '—',
+      sink: `bare amqplib confirm channel, ${BATCH * 4} unconfirmed, own process`,
+      short: 'bare amqplib from spawn',
+      primary: 'rate',
+      run: () => fromBare('amqp', bareJob(amqp.url, amqp.exchange, db.nextIds(n), n, 4), amqp.receiver),
+    },
+  );
+  const kafkaSpawnCeiling = add(
+    kafka && {
+      key: 'ceiling.kafka.spawn',
+      kind: 'ceiling',
+      workload: burstName,
+      mode: '—',
+      sink: `bare kafkajs, acks all, ${BATCH}/send, 4 in flight, own process`,
+      short: 'bare kafkajs from spawn',
+      primary: 'rate',
+      run: () => fromBare('kafka', bareJob(kafka.brokers.join(','), kafka.topics.ceiling, db.nextIds(n), n, 4), kafka.receiver),
+    },
+  );
+
   const natsCeiling = add(
     nats && {
       key: 'ceiling.nats',
@@ -443,6 +471,8 @@ function ceilingScenarios(input: PlanInput, sinks: ReturnType<typeof benchSinks>
     undiciBatched,
     amqpCeiling,
     kafkaCeiling,
+    amqpSpawnCeiling,
+    kafkaSpawnCeiling,
     natsCeiling,
     mqttCeiling,
     redisCeiling,
@@ -477,7 +507,7 @@ function bridgeScenarios(input: PlanInput, sinks: ReturnType<typeof benchSinks>,
   burst('kafka', sinks.kafka);
   burst('stdout', sinks.stdout);
 
-  const drainOf = (name: string, sink: SinkSetup | undefined, ceiling: Scenario | undefined): Scenario | undefined => {
+  const drainOf = (name: string, sink: SinkSetup | undefined, ceiling: Scenario | undefined, beside?: Scenario): Scenario | undefined => {
     const key = `drain.outbox.${name}`;
     return add(
       sink && {
@@ -487,6 +517,7 @@ function bridgeScenarios(input: PlanInput, sinks: ReturnType<typeof benchSinks>,
         mode: 'outbox',
         sink: sink.label,
         ceiling,
+        beside: group(beside),
         primary: 'rate',
         run: async () => fromBridge(await drain(ctxFor(key), 'outbox', sink, n, txn)),
       },
@@ -494,8 +525,8 @@ function bridgeScenarios(input: PlanInput, sinks: ReturnType<typeof benchSinks>,
   };
   drainOf('webhook-batched', sinks.batched, undiciBatched);
   const drainSingle = drainOf('webhook-single', sinks.single, undiciSingle);
-  const drainAmqp = drainOf('amqp', sinks.amqp, amqpCeiling);
-  const drainKafka = drainOf('kafka', sinks.kafka, kafkaCeiling);
+  const drainAmqp = drainOf('amqp', sinks.amqp, amqpCeiling, ceilings.amqpSpawnCeiling);
+  const drainKafka = drainOf('kafka', sinks.kafka, kafkaCeiling, ceilings.kafkaSpawnCeiling);
   const drainNats = drainOf('nats', sinks.nats, natsCeiling);
   const drainMqtt = drainOf('mqtt', sinks.mqtt, mqttCeiling);
   const drainStdout = drainOf('stdout', sinks.stdout, undefined);
@@ -572,8 +603,8 @@ function bridgeScenarios(input: PlanInput, sinks: ReturnType<typeof benchSinks>,
 function repeatGroups(c: Ceilings, r: BridgeRuns): Scenario[][] {
   return [
     group(c.listenBurst, r.burstBatched),
-    group(c.amqpCeiling, r.drainAmqp),
-    group(c.kafkaCeiling, r.drainKafka),
+    group(c.amqpCeiling, c.amqpSpawnCeiling, r.drainAmqp),
+    group(c.kafkaCeiling, c.kafkaSpawnCeiling, r.drainKafka),
     group(c.natsCeiling, r.drainNats),
     group(c.mqttCeiling, r.drainMqtt),
     group(r.steadyNotify),

@@ -401,7 +401,8 @@ function besideRates(s: Scenario, rate: number, samples: ReadonlyMap<Scenario, S
     const runs = samples.get(other);
     if (!runs?.length) return [];
     const otherRate = median(runs.map((r) => r.rate));
-    return [{ name: `${other.mode} ${other.short ?? other.sink}`, rate: otherRate, ratio: rate / otherRate }];
+    const name = other.mode === '—' ? (other.short ?? other.sink) : `${other.mode} ${other.short ?? other.sink}`;
+    return [{ name, rate: otherRate, ratio: rate / otherRate }];
   });
 }
 

@@ -6,10 +6,10 @@ import type { DeliveryStop } from './delivery/inlet.js';
 import { SinkRunner, type RunnerStatus } from './delivery/sink-runner.js';
 import { errorMessage } from './errors.js';
 import type { Metrics } from './metrics.js';
-import { databaseName, clientConfig, withPooledClient } from './postgres.js';
+import { clientConfig } from './postgres.js';
 import { Router } from './router.js';
 import { outboxTable } from './schema/outbox.js';
-import { createSink } from './sinks/create.js';
+import { createSink, preloadSinkModules } from './sinks/create.js';
 import { ScrubbedSink } from './sinks/scrubbed-sink.js';
 import type { Sink } from './sinks/sink.js';
 import type { Scrubber } from './secrets.js';
@@ -81,6 +81,9 @@ export class Bridge {
       'pgbridge starting',
     );
     this.main = this.run().catch((err: unknown) => this.fail(err instanceof Error ? err : new Error(String(err))));
+    // run() has asked for its Postgres connections by now: the sinks' client libraries load
+    // while Postgres answers and the lock is taken, not after it (nothing connects to a sink here).
+    preloadSinkModules(this.config.sinks);
   }
 
   readiness(): Readiness {
@@ -124,8 +127,7 @@ export class Bridge {
       while (!this.stopping.signal.aborted) {
         const held = await this.lock.acquire(this.stopping.signal);
         if (!held) break;
-        const database = await withPooledClient(pool, databaseName);
-        const runners = this.config.sinks.map((sinkConfig) => this.runner(sinkConfig, database));
+        const runners = this.config.sinks.map((sinkConfig) => this.runner(sinkConfig, held.database));
         const source = sources[this.config.delivery]({
           config: this.config,
           pool,

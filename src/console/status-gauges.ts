@@ -14,13 +14,14 @@ export function sampleStatusGauges(
   facts: () => Promise<DatabaseFacts>,
   everyMs = 5000,
 ): () => void {
-  const sample = async (): Promise<void> => {
+  const sample = async (withFacts = true): Promise<void> => {
     const status = bridge();
     metrics.instanceDelivering.set({ bridge: config.instance }, status.role === 'delivering' ? 1 : 0);
     for (const sink of config.sinks) {
       const state = status.sinks.get(sink.name)?.state;
       metrics.sinkFailing.set({ sink: sink.name }, state === 'retrying' || state === 'down' ? 1 : 0);
     }
+    if (!withFacts) return;
     try {
       const database = await facts();
       for (const [sink, backlog] of database.sinks) metrics.oldestPending.set({ sink }, backlog.oldestPendingSeconds ?? 0);
@@ -28,7 +29,10 @@ export function sampleStatusGauges(
       // Postgres unreachable: /readyz says so; keep the last values.
     }
   };
-  void sample();
+  // The database facts from the first tick on, not at startup: there they were a count and a
+  // GROUP BY over the whole outbox (a connection of their own too) while the bridge connects,
+  // takes its lock and reads its first pages on the same Postgres.
+  void sample(false);
   const timer = setInterval(() => void sample(), everyMs);
   timer.unref();
   return () => clearInterval(timer);

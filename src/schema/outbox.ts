@@ -45,8 +45,8 @@ export const REPLAY_COLUMNS = 'event_id, target_sink, txid, ts, schema_name, tab
 export const EVENT_COLUMNS = `o.id::text, o.event_id, o.target_sink, o.txid::text, ${utcIso('o.ts')} AS ts, o.schema_name, o.table_name, o.op,
        o.key::text, o.data::text, o.old::text, o.channel, o.payload`;
 
-/** Two-key advisory lock: (hash of 'pgbridge', hash of the instance), computed by hashtext in SQL. */
-export const LOCK_SQL = "SELECT pg_try_advisory_lock(hashtext('pgbridge'), hashtext($1)) AS locked";
+/** Two-key advisory lock: (hash of 'pgbridge', hash of the instance), computed by hashtext in SQL; and the database's name (CloudEvents `source`). */
+export const LOCK_SQL = "SELECT pg_try_advisory_lock(hashtext('pgbridge'), hashtext($1)) AS locked, current_database() AS database";
 
 export function outboxTableSql(instance: string): string {
   const table = outboxTable(instance);

@@ -15,3 +15,15 @@ export async function createSinkClient(config: SinkConfig, ctx: SinkContext): Pr
 export function createSink(config: SinkConfig, ctx: SinkContext): Sink {
   return new ConfiguredSink(config, () => createSinkClient(config, ctx));
 }
+
+/**
+ * Starts loading the runtime modules of these sinks' types, and nothing more
+ * (no client, no connection): createSink later finds them loaded. A failed
+ * load is reported by that sink's connect(), as without this.
+ */
+export function preloadSinkModules(configs: readonly SinkConfig[]): void {
+  for (const type of new Set(configs.map((c) => c.type))) {
+    const loading = sinkTypes.get(type)?.load();
+    loading?.catch(() => undefined);
+  }
+}

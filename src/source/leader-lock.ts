@@ -25,11 +25,11 @@ export class LeaderLock {
   ) {}
 
   /**
-   * Resolves holding the lock, with a promise that settles when it is lost;
-   * undefined when stopped first. Rejects with NoOwnSessionError, before any
+   * Resolves holding the lock, with a promise that settles when it is lost and
+   * the database's name (asked in the same round trip); undefined when stopped first. Rejects with NoOwnSessionError, before any
    * lock is taken, when the connection is not a session of its own (a pooler).
    */
-  async acquire(signal: AbortSignal): Promise<{ lost: Promise<void> } | undefined> {
+  async acquire(signal: AbortSignal): Promise<{ lost: Promise<void>; database: string } | undefined> {
     let announced = false;
     while (!signal.aborted) {
       let client: pg.Client | undefined;
@@ -46,11 +46,11 @@ export class LeaderLock {
         });
         await assertOwnSession(client, this.config);
         while (!signal.aborted) {
-          const { rows } = await client.query<{ locked: boolean }>(LOCK_SQL, [this.config.instance]);
+          const { rows } = await client.query<{ locked: boolean; database: string }>(LOCK_SQL, [this.config.instance]);
           if (rows[0].locked) {
             this.client = client;
             this.logger.info({ instance: this.config.instance }, 'holding the delivery lock: this instance delivers');
-            return { lost };
+            return { lost, database: rows[0].database };
           }
           if (!announced) this.logger.info({ instance: this.config.instance }, 'another pgbridge instance delivers; standing by');
           announced = true;

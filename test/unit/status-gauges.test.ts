@@ -1,0 +1,44 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { BridgeStatus } from '../../src/app.js';
+import type { BridgeConfig } from '../../src/config/types.js';
+import type { DatabaseFacts } from '../../src/console/database-facts.js';
+import { sampleStatusGauges } from '../../src/console/status-gauges.js';
+import { Metrics } from '../../src/metrics.js';
+
+const config = { instance: 'default', sinks: [{ name: 'a', type: 'webhook' }] } as unknown as BridgeConfig;
+const status: BridgeStatus = { role: 'delivering', sinks: new Map() };
+const facts: DatabaseFacts = {
+  installed: true,
+  outboxBacklog: 5,
+  sinks: new Map([['a', { backlog: 5, oldestPendingSeconds: 12 }]]),
+  deadLetters: new Map(),
+  tables: [],
+  lockHeld: true,
+  replicationLagBytes: null,
+};
+
+test('status gauges: role and failing at once, the database facts (heavy outbox queries) only from the first tick on', async () => {
+  const metrics = new Metrics('test');
+  let asked = 0;
+  const stop = sampleStatusGauges(
+    config,
+    metrics,
+    () => status,
+    async () => {
+      asked++;
+      return facts;
+    },
+    20,
+  );
+  try {
+    assert.equal((await metrics.instanceDelivering.get()).values[0]?.value, 1);
+    assert.equal((await metrics.sinkFailing.get()).values[0]?.value, 0);
+    assert.equal(asked, 0, 'no database query at startup');
+    for (let i = 0; i < 500 && (await metrics.oldestPending.get()).values.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.ok(asked >= 1);
+    assert.equal((await metrics.oldestPending.get()).values[0]?.value, 12);
+  } finally {
+    stop();
+  }
+});
