@@ -55,9 +55,10 @@ describe('OutboxProgress records outcomes (fake pool)', () => {
     const a = new Holder();
     progress.settle(position('7', 'a', ['a', 'b'], a), { kind: 'delivered' });
     await progress.drain();
-    assert.deepEqual(pool.outline(), ['BEGIN', 'INSERT INTO pgbridge.deliveries', 'WITH done AS', 'COMMIT']);
-    assert.deepEqual(pool.statements[1].params, [['7'], ['a']]);
-    assert.deepEqual(pool.statements[2].params, [['7'], ['a,b']]);
+    assert.deepEqual(pool.outline(), ['BEGIN', 'SELECT 1 FROM', 'INSERT INTO pgbridge.deliveries', 'WITH done AS', 'COMMIT']);
+    assert.deepEqual(pool.statements[1].params, [['7']], 'the row is locked before its sink is recorded');
+    assert.deepEqual(pool.statements[2].params, [['7'], ['a']]);
+    assert.deepEqual(pool.statements[3].params, [['7'], ['a,b']]);
     assert.deepEqual(a.released, ['7']);
   });
 
