@@ -21,16 +21,23 @@ const CHECK_MS = 5;
  * it the sinks take events into memory up to the limit, then spill.
  */
 const QUEUE_USAGE_MAX = 0.01;
-const QUEUE_CHECK_MS = 1000;
 /**
  * Postgres sends notifications from inside a short transaction of the
  * listener's backend, with a snapshot: a backend that blocks on a full socket
  * while the listener holds keeps that snapshot, and VACUUM removes no row
- * deleted since, in any table of the database (measured: 60,000 events of a
- * 100,000 burst into a slow sink went by before it could). Past this age of
- * that transaction the listener reads on until the backend has sent all it had.
+ * deleted since, in any table of the database (measured: 49,667 events of a
+ * 100,000 burst into a slow sink went by before it could). Once the backend
+ * has been seen in such a transaction for this long, the listener reads on
+ * until it has sent all it had. Its xact_start cannot tell: a backend that
+ * sends on its own keeps the start of its last client statement (the LISTEN).
  */
-const LISTENER_TRANSACTION_MAX_S = 2;
+export interface HoldTiming {
+  /** How often the queue's usage and the listener's backend are looked at. */
+  readonly checkEveryMs: number;
+  readonly sendingMaxMs: number;
+}
+
+const TIMING: HoldTiming = { checkEveryMs: 1000, sendingMaxMs: 2000 };
 
 /**
  * Notify mode's back-pressure: once every sink is full (FULL_SHARE) and
@@ -46,7 +53,9 @@ const LISTENER_TRANSACTION_MAX_S = 2;
 export class SinkHold {
   private timer: NodeJS.Timeout | undefined;
   private queueFull = false;
-  /** The listener's backend has been in its sending transaction too long (LISTENER_TRANSACTION_MAX_S). */
+  /** Since when the listener's backend has been seen in its sending transaction, at every look. */
+  private sendingSince: number | undefined;
+  /** ... for longer than timing.sendingMaxMs. */
   private backendHeld = false;
   private queueCheckedAt = 0;
 
@@ -60,6 +69,7 @@ export class SinkHold {
     private readonly hold: (on: boolean) => void,
     /** The listening connection's server process, while connected. */
     private readonly listenerPid: () => number | undefined,
+    private readonly timing: HoldTiming = TIMING,
   ) {}
 
   /** After a push to `inlet`: holds the listener if every sink is full and delivering. */
@@ -70,7 +80,7 @@ export class SinkHold {
   /** Holds the listener if every sink is full and delivering; true when it holds. */
   consider(): boolean {
     if (this.timer !== undefined) return true;
-    if (Date.now() - this.queueCheckedAt >= QUEUE_CHECK_MS) void this.checkQueue();
+    if (Date.now() - this.queueCheckedAt >= this.timing.checkEveryMs) void this.checkQueue();
     if (this.queueFull || this.backendHeld || !this.inlets.every((i) => i.pending >= this.fullAt(i) && i.delivering)) return false;
     this.hold(true);
     this.timer = setInterval(() => this.check(), CHECK_MS);
@@ -89,7 +99,7 @@ export class SinkHold {
   }
 
   private check(): void {
-    if (Date.now() - this.queueCheckedAt >= QUEUE_CHECK_MS) void this.checkQueue();
+    if (Date.now() - this.queueCheckedAt >= this.timing.checkEveryMs) void this.checkQueue();
     const room = this.inlets.some((i) => i.pending < this.fullAt(i) * (ROOM_SHARE / FULL_SHARE));
     if (room || this.queueFull || this.backendHeld || this.inlets.some((i) => !i.delivering)) this.stop();
   }
@@ -97,14 +107,16 @@ export class SinkHold {
   private async checkQueue(): Promise<void> {
     this.queueCheckedAt = Date.now();
     try {
-      const { rows } = await this.pool.query<{ usage: number; sending_s: number | null }>(
+      const { rows } = await this.pool.query<{ usage: number; sending: boolean | null }>(
         `SELECT pg_notification_queue_usage() AS usage,
-                (SELECT extract(epoch FROM clock_timestamp() - xact_start)::float8 FROM pg_stat_activity WHERE pid = $1) AS sending_s`,
+                (SELECT backend_xmin IS NOT NULL FROM pg_stat_activity WHERE pid = $1) AS sending`,
         [this.listenerPid() ?? 0],
       );
-      const held = (rows[0].sending_s ?? 0) > LISTENER_TRANSACTION_MAX_S;
+      const now = Date.now();
+      this.sendingSince = rows[0].sending ? (this.sendingSince ?? now) : undefined;
+      const held = this.sendingSince !== undefined && now - this.sendingSince > this.timing.sendingMaxMs;
       if (held && !this.backendHeld) {
-        this.logger.debug({ seconds: rows[0].sending_s }, "notify mode: the listener's backend holds a snapshot while it waits to send; reading on");
+        this.logger.debug("notify mode: the listener's backend keeps a snapshot while it waits to send; reading on");
       }
       this.backendHeld = held;
       const full = rows[0].usage > QUEUE_USAGE_MAX;

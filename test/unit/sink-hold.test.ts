@@ -5,9 +5,9 @@ import { CountingInlet } from './support/fake-inlet.js';
 import { FakePool } from './support/fake-pool.js';
 import { silent, until } from './support/fake-sink.js';
 
-function setup(usage = 0, sendingSeconds: number | null = null) {
+function setup(usage = 0, sending: () => boolean = () => false) {
   const pool = new FakePool();
-  pool.answer = (sql) => (sql.includes('pg_notification_queue_usage') ? [{ usage, sending_s: sendingSeconds }] : []);
+  pool.answer = (sql) => (sql.includes('pg_notification_queue_usage') ? [{ usage, sending: sending() }] : []);
   const holds: boolean[] = [];
   const a = new CountingInlet('a', 10);
   const b = new CountingInlet('b', 10);
@@ -18,6 +18,7 @@ function setup(usage = 0, sendingSeconds: number | null = null) {
     silent,
     (on) => holds.push(on),
     () => 4242,
+    { checkEveryMs: 10, sendingMaxMs: 100 },
   );
   return { a, b, hold, holds };
 }
@@ -81,21 +82,24 @@ test("Postgres's notification queue filling up ends the hold, and no new one sta
   assert.equal(hold.consider(), false);
 });
 
-test("the listener's backend in its sending transaction past 2 s (a snapshot VACUUM waits for) ends the hold, and no new one starts", async () => {
-  const { a, b, hold, holds } = setup(0, 2.5);
+test("the listener's backend seen in its sending transaction (a snapshot VACUUM waits for) at every look for longer than the limit: the hold ends, and no new one starts", async () => {
+  const { a, b, hold, holds } = setup(0, () => true);
   a.pending = 10;
   b.pending = 10;
+  const started = Date.now();
   assert.equal(hold.consider(), true, 'held before the backend is looked at');
-  await until(() => holds.length === 2, 'the hold ended once the backend was seen waiting');
+  await until(() => holds.length === 2, 'the hold ended once the backend was seen waiting long enough');
+  assert.ok(Date.now() - started >= 100, 'ended before the backend had been seen sending for the limit');
   assert.equal(hold.consider(), false);
 });
 
-test('a backend in its sending transaction for less than 2 s keeps the hold', async () => {
-  const { a, b, hold, holds } = setup(0, 0.5);
+test('a backend seen sending only now and then (separate short transactions) keeps the hold', async () => {
+  let looks = 0;
+  const { a, b, hold, holds } = setup(0, () => ++looks % 2 === 0);
   a.pending = 10;
   b.pending = 10;
   assert.equal(hold.consider(), true);
-  await new Promise((r) => setTimeout(r, 50));
+  await until(() => looks >= 30, 'thirty looks at the backend');
   assert.deepEqual(holds, [true]);
   hold.stop();
 });
