@@ -48,7 +48,6 @@ export class OutboxFeed {
     const readers = Promise.all(this.readers.map((r) => r.stop()));
     await delivery();
     await readers;
-    await vacuum;
-    await this.progress.drain(deadline);
+    await Promise.all([this.progress.drain(deadline), vacuum]);
   }
 }

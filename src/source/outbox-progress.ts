@@ -189,8 +189,9 @@ export class OutboxProgress implements OutboxCheckpoint {
       if (partialIds.length > 0) {
         // Another writer recording another sink of the same event (the next phase, or another instance, with
         // a flush still in flight) must not check for this one's sink before it is committed, nor this one for
-        // its: each would leave the row to the other, and both sinks' readers skip it from then on.
-        await db.query(`SELECT 1 FROM ${this.table} WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE`, [[...partialRoutes.keys()]]);
+        // its: each would leave the row to the other, and both sinks' readers skip it from then on. Every row
+        // this transaction touches, in id order, so that two such writers cannot deadlock.
+        await db.query(`SELECT 1 FROM ${this.table} WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE`, [[...complete, ...partialRoutes.keys()]]);
       }
       await this.deadLetters.insert(db, letters);
       if (complete.length > 0) await db.query(deleteComplete, [complete]);

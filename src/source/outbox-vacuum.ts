@@ -19,10 +19,12 @@ const MIN_DEAD = 1000;
 export function vacuumOutbox(pool: pg.Pool, tables: readonly string[], logger: Logger, everyMs = 5000): () => Promise<void> {
   let inFlight: Promise<void> | undefined;
   let refused = false;
+  let stopped = false;
   const rebuild = new OutboxIndexRebuild(pool, logger);
   const check = async () => {
     try {
       for (const table of tables) {
+        if (stopped) return;
         const { rows } = await pool.query<{ dead: string; live: string }>(
           `SELECT coalesce(n_dead_tup, 0)::text AS dead, coalesce(n_live_tup, 0)::text AS live
              FROM pg_stat_user_tables WHERE relid = $1::regclass`,
@@ -30,7 +32,7 @@ export function vacuumOutbox(pool: pg.Pool, tables: readonly string[], logger: L
         );
         const dead = Number(rows[0]?.dead ?? 0);
         const live = Number(rows[0]?.live ?? 0);
-        if (dead >= MIN_DEAD && dead >= live / 4) {
+        if (dead >= MIN_DEAD && dead >= live / 4 && !stopped) {
           const started = Date.now();
           await pool.query(`VACUUM ${table}`);
           logger.debug({ table, dead, live, ms: Date.now() - started }, 'vacuumed');
@@ -53,6 +55,7 @@ export function vacuumOutbox(pool: pg.Pool, tables: readonly string[], logger: L
   }, everyMs);
   timer.unref();
   return async () => {
+    stopped = true;
     clearInterval(timer);
     await rebuild.stop();
     await inFlight;

@@ -14,7 +14,10 @@ function controller(): Dispatcher.DispatchController & { abortedWith: Error | un
   return c as unknown as Dispatcher.DispatchController & { abortedWith: Error | undefined };
 }
 
-test('an exchange still queued in undici ends at its deadline, and is aborted before it is sent when its turn comes', async () => {
+// Without an end of their own these would wait forever: a timeout makes them fail instead.
+const FAIL_AFTER = { timeout: 5_000 };
+
+test('an exchange still queued in undici ends at its deadline, and is aborted before it is sent when its turn comes', FAIL_AFTER, async () => {
   const exchange = new Exchange(20);
   await assert.rejects(exchange.answer, ExchangeTimeout);
   assert.equal(exchange.expired, true);
@@ -23,7 +26,7 @@ test('an exchange still queued in undici ends at its deadline, and is aborted be
   assert.ok(late.abortedWith instanceof ExchangeTimeout);
 });
 
-test('an exchange still queued ends when whoever asked gives up (shutdown)', async () => {
+test('an exchange still queued ends when whoever asked gives up (shutdown)', FAIL_AFTER, async () => {
   const exchange = new Exchange(60_000);
   const stop = new Error('stopping');
   exchange.abort(stop);
@@ -31,7 +34,7 @@ test('an exchange still queued ends when whoever asked gives up (shutdown)', asy
   assert.equal(exchange.expired, false);
 });
 
-test('an exchange under way is ended through its controller, and its answer rejects with the error undici reports', async () => {
+test('an exchange under way is ended through its controller, and its answer rejects with the error undici reports', FAIL_AFTER, async () => {
   const exchange = new Exchange(60_000);
   const running = controller();
   exchange.onRequestStart(running);

@@ -82,6 +82,13 @@ export class RowCondition {
   }
 }
 
+/** The SQLSTATE of a Postgres error, also when a RowFilterError wraps it. */
+export function sqlState(err: unknown): string | undefined {
+  const cause = err instanceof RowFilterError ? err.cause : err;
+  const code = (cause as { code?: unknown } | null | undefined)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
 /**
  * An error of the condition itself, not of the connection: a `where` that does not
  * compile against a relation's shape (a column it names added later or dropped since),
@@ -89,9 +96,9 @@ export class RowCondition {
  * same way on every reconnection, so such a row is delivered unfiltered instead.
  */
 export function isConditionError(err: unknown): boolean {
-  if (err instanceof RowFilterError) return isConditionError(err.cause);
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && /^(0A|21|22|2F|38|39|42|44|P0)/.test(code) && code !== '42P05';
+  const code = sqlState(err);
+  // Not a missing privilege (TEMP on the database, EXECUTE on a function): the operator must grant it, not lose the filter.
+  return typeof code === 'string' && /^(0A|21|22|2F|38|39|42|44|P0)/.test(code) && code !== '42P05' && code !== '42501';
 }
 
 /** The row as a one-row subquery: `$n::text::type` per sent column, then the stored generated ones computed from them. */

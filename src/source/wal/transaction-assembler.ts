@@ -7,7 +7,7 @@ import { lsnKey, type Lsn } from './lsn.js';
 import { pgMicrosToIso } from './pg-time.js';
 import type { PgOutputMessage, WireValue } from './pgoutput.js';
 import { fillUnchanged, loadShape, rowObject, type RelationShape, type RowJson } from './relation-cache.js';
-import { isConditionError, RowCondition } from './row-condition.js';
+import { isConditionError, RowCondition, sqlState } from './row-condition.js';
 import { errorMessage } from '../../errors.js';
 import type { TypeCatalog } from './type-catalog.js';
 import type { FullXid } from './full-xid.js';
@@ -300,7 +300,8 @@ export class TransactionAssembler {
   private unfiltered(table: CaptureTable, err: unknown, message: string): void {
     if (!isConditionError(err)) throw err;
     const name = `${table.schema}.${table.table}`;
-    this.warnOnce(`where:${name}:${errorMessage(err)}`, { table: name, where: table.where, err: errorMessage(err) }, message);
+    // Once per table and SQLSTATE: a message may quote the row's values, and each row would be a new one.
+    this.warnOnce(`where:${name}:${sqlState(err)}`, { table: name, where: table.where, err: errorMessage(err) }, message);
   }
 
   private warnOnce(key: string, fields: object, message: string): void {
