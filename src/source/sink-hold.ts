@@ -37,7 +37,8 @@ export interface HoldTiming {
   readonly sendingMaxMs: number;
 }
 
-const TIMING: HoldTiming = { checkEveryMs: 1000, sendingMaxMs: 2000 };
+/** 10 s: a burst's hold (a 50k burst into a single-event webhook takes about 6 s) keeps working; VACUUM waits no longer than that. */
+const TIMING: HoldTiming = { checkEveryMs: 1000, sendingMaxMs: 10_000 };
 
 /**
  * Notify mode's back-pressure: once every sink is full (FULL_SHARE) and
