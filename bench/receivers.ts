@@ -64,8 +64,9 @@ export class Receiver {
     return this.request({ op: 'wait', count, timeoutMs }) as Promise<Progress>;
   }
 
-  collect(): Promise<Collected> {
-    return this.request({ op: 'collect' }) as Promise<Collected>;
+  /** The rows that arrived (with `ids`, only those of that range) and when each first did. */
+  collect(ids?: { readonly first: number; readonly count: number }): Promise<Collected> {
+    return this.request({ op: 'collect', ids }) as Promise<Collected>;
   }
 
   /** Webhook: close the server (connections refused) / open it again on the same port. Replication: end / start streaming. */

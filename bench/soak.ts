@@ -70,7 +70,7 @@ async function tableFigures(
 
 /** Commit → receive latencies of rows [firstId, firstId + commitAt.length) among what the receiver holds. */
 async function minuteLatencies(receiver: Receiver, firstId: number, commitAt: Float64Array): Promise<number[]> {
-  const { ids, times } = await receiver.collect();
+  const { ids, times } = await receiver.collect({ first: firstId, count: commitAt.length });
   const values: number[] = [];
   for (let i = 0; i < ids.length; i++) {
     const offset = ids[i] - firstId;
