@@ -92,7 +92,7 @@ export async function deliveriesCount(db: TestDatabase): Promise<number> {
   return rows[0].n;
 }
 
-/** Prints the tally in the test output (a TAP diagnostic line under the test). */
+/** Prints the tally in the test output (a diagnostic line under the test). */
 export function report(t: TestContext, what: string, counts: Record<string, number | string>): void {
   const line = `${what}: ${Object.entries(counts)
     .map(([k, v]) => `${k}=${v}`)
