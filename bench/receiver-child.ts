@@ -18,6 +18,7 @@ import pg from 'pg';
 import { decodePgOutput } from '../src/source/wal/pgoutput.js';
 import { ReplicationStream } from '../src/source/wal/replication-stream.js';
 import { monoMs } from './stats.js';
+import { ArrivalTimes } from './arrival-times.js';
 
 export type ReceiverSpec =
   | { kind: 'http'; port?: number }
@@ -50,7 +51,7 @@ export interface Progress {
   readonly lastAt: number;
 }
 
-const firstSeen = new Map<number, number>();
+const firstSeen = new ArrivalTimes();
 let duplicates = 0;
 let deliveries = 0;
 let firstAt = Number.NaN;
@@ -65,11 +66,11 @@ let goDown: () => Promise<void> = stopHttp;
 let goUp: () => Promise<void> = () => startHttp(serverPort).then(() => undefined);
 
 function note(rowId: number, at: number): void {
-  if (firstSeen.has(rowId)) {
+  if (!Number.isSafeInteger(rowId) || rowId < 0) return; // not a bench row
+  if (!firstSeen.add(rowId, at)) {
     duplicates++;
     return;
   }
-  firstSeen.set(rowId, at);
   if (Number.isNaN(firstAt)) firstAt = at;
   lastAt = at;
   if (waiter && firstSeen.size >= waiter.count) {
@@ -339,14 +340,7 @@ async function handle(request: Request): Promise<unknown> {
         }
         return { ...progress(), ids: ids.slice(0, n), times: times.slice(0, n) };
       }
-      const ids = new Float64Array(firstSeen.size);
-      const times = new Float64Array(firstSeen.size);
-      let i = 0;
-      for (const [id, at] of firstSeen) {
-        ids[i] = id;
-        times[i++] = at;
-      }
-      return { ...progress(), ids, times };
+      return { ...progress(), ...firstSeen.entries() };
     }
     case 'down':
       await goDown();
