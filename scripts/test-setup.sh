@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# Run by `npm test` (pretest): makes sure every local service the tests talk to is up,
-# and that PostgreSQL runs with wal_level = logical (the `wal` mode's tests need it; the
-# setting needs a server restart, done once, the first time).
+# Run by `npm test` (pretest): installs the tools the tests run (install-test-tools.sh),
+# makes sure every local service the tests talk to is up, and that PostgreSQL runs with
+# wal_level = logical (the `wal` mode's tests need it; the setting needs a server restart,
+# done once, the first time).
 set -euo pipefail
+
+bash "$(dirname "$0")/install-test-tools.sh"
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 

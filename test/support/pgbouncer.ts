@@ -6,7 +6,7 @@ import { freePort } from './tcp.js';
 import { waitFor } from './bridge.js';
 import net from 'node:net';
 
-/** Debian's PgBouncer binary; .ci/run installs the package. */
+/** Debian's PgBouncer binary; scripts/install-test-tools.sh installs the package. */
 const PGBOUNCER = '/usr/sbin/pgbouncer';
 
 /**
