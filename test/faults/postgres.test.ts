@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test, type TestContext } from 'node:test';
-import { waitFor, type RunningBridge } from '../support/bridge.js';
+import { showingLogOnFailure, waitFor, type RunningBridge } from '../support/bridge.js';
 import { terminateBackends, type TestDatabase } from '../support/pg.js';
 import { WebhookServer } from '../support/webhook-server.js';
 import { itemsDatabase } from '../integration/outbox-harness.js';
@@ -94,7 +94,10 @@ describe('faults: Postgres', () => {
       recover: () =>
         component === 'outbox'
           ? undefined
-          : waitFor(() => progress() > before, 30_000, `the bridge to recover from losing its ${component} connection`),
+          : showingLogOnFailure(
+              x.bridge,
+              waitFor(() => progress() > before, 30_000, `the bridge to recover from losing its ${component} connection`),
+            ),
     };
   }
 
@@ -128,9 +131,12 @@ describe('faults: Postgres', () => {
         await restarted;
       };
       const recovered = (x: Target): Promise<void> =>
-        x.mode === 'outbox'
-          ? waitFor(() => countLogs(x.bridge, LOCK_HELD) >= 2, 60_000, 'the outbox bridge to deliver again')
-          : waitFor(() => lossWarnings(x.bridge) >= 1, 60_000, 'the notify bridge to listen again and log the loss');
+        showingLogOnFailure(
+          x.bridge,
+          x.mode === 'outbox'
+            ? waitFor(() => countLogs(x.bridge, LOCK_HELD) >= 2, 60_000, 'the outbox bridge to deliver again')
+            : waitFor(() => lossWarnings(x.bridge) >= 1, 60_000, 'the notify bridge to listen again and log the loss'),
+        );
       const runs = await Promise.all(
         targets.map((x) =>
           streamThroughFault({

@@ -146,3 +146,16 @@ export async function waitFor(condition: () => boolean | Promise<boolean>, timeo
     await new Promise((r) => setTimeout(r, 50));
   }
 }
+
+/** `work`, whose failure carries the bridge's last log lines: what it was doing when the test gave up. */
+export async function showingLogOnFailure<T>(bridge: RunningBridge, work: Promise<T>, lines = 60): Promise<T> {
+  try {
+    return await work;
+  } catch (err) {
+    const tail = bridge.logLines.slice(-lines).join('\n');
+    const message = err instanceof Error ? err.message : String(err);
+    throw new Error(`${message}\n--- the last ${lines} log lines of pgbridge (pid ${bridge.pid}, exit code ${bridge.exitCode}) ---\n${tail}`, {
+      cause: err,
+    });
+  }
+}
