@@ -142,7 +142,11 @@ export class Bridge {
         this.active = { source, runners };
         runners.forEach((r) => r.warmUp());
         await source.start();
-        const stopped = new Promise<'stopped'>((resolve) => this.stopping.signal.addEventListener('abort', () => resolve('stopped'), { once: true }));
+        // A stop asked for while the lock was taken or the source started has fired its event already.
+        const stopped = new Promise<'stopped'>((resolve) => {
+          if (this.stopping.signal.aborted) resolve('stopped');
+          else this.stopping.signal.addEventListener('abort', () => resolve('stopped'), { once: true });
+        });
         const why = await Promise.race([held.lost.then(() => 'lost' as const), stopped]);
         if (why === 'lost') {
           this.log.warn('lost the delivery lock (Postgres connection); stopping delivery and standing by');

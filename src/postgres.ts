@@ -19,6 +19,18 @@ export async function connectClient(config: Pick<BridgeConfig, 'postgres'>, purp
   return client;
 }
 
+/**
+ * Ends `client` whatever its state. pg's end() of a client still connecting
+ * sends a Terminate that the server may never answer, and pg then settles
+ * neither that end() nor the connect(): such a client's socket is destroyed
+ * instead (its 'end' event follows, and end() resolves on it).
+ */
+export async function endClient(client: pg.Client): Promise<void> {
+  const internals = client as unknown as { _connected: boolean; connection: { stream: { destroy(): void } } };
+  if (!internals._connected) internals.connection.stream.destroy();
+  await client.end().catch(() => {});
+}
+
 /** Database name of the connection, for CloudEvents `source`. */
 export async function databaseName(client: pg.ClientBase): Promise<string> {
   const { rows } = await client.query<{ db: string }>('SELECT current_database() AS db');

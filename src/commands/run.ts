@@ -13,19 +13,20 @@ export async function runCommand(config: BridgeConfig, scrubber: Scrubber): Prom
   const bridge = new Bridge(config, logger, metrics, scrubber);
   const consoleRoutes =
     config.http.port === 0 ? undefined : new ConsoleRoutes(config, () => bridge.status(), metrics, scrubber, logger.child({ component: 'console' }));
-  const server = await startHttp(config.http, metrics, () => bridge.readiness(), logger.child({ component: 'http' }), consoleRoutes);
-  bridge.start();
-
   const log = logger.child({ component: 'process' });
-  const failure = await new Promise<Error | undefined>((resolve) => {
+  // Listening for the signals before anything starts: one that comes while delivery starts is a stop like any other.
+  const stopRequested = new Promise<Error | undefined>((resolve) => {
     const onSignal = (signal: NodeJS.Signals) => {
       log.info({ signal }, 'shutting down');
       resolve(undefined);
     };
     process.once('SIGTERM', onSignal);
     process.once('SIGINT', onSignal);
-    void bridge.failed.then(resolve);
   });
+  const server = await startHttp(config.http, metrics, () => bridge.readiness(), logger.child({ component: 'http' }), consoleRoutes);
+  bridge.start();
+
+  const failure = await Promise.race([stopRequested, bridge.failed]);
   if (failure) log.error({ err: failure.message, code: (failure as { code?: string }).code }, 'cannot run');
   // A second signal, or a stop that hangs, must not keep the process forever.
   const hardStop = setTimeout(() => {

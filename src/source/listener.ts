@@ -3,7 +3,7 @@ import pg from 'pg';
 import type { BridgeConfig } from '../config/types.js';
 import { backoffDelay, sleep } from '../delivery/backoff.js';
 import { errorMessage } from '../errors.js';
-import { clientConfig } from '../postgres.js';
+import { clientConfig, endClient } from '../postgres.js';
 import { ident } from '../schema/quote.js';
 
 export interface ListenerHandlers {
@@ -23,6 +23,7 @@ export class Listener {
   private client: pg.Client | undefined;
   private stopped = false;
   private readonly stopSignal = new AbortController();
+  private readonly stopRequested = new Promise<void>((resolve) => this.stopSignal.signal.addEventListener('abort', () => resolve(), { once: true }));
   private lostAt = 0;
   private paused = false;
   private loop: Promise<void> | undefined;
@@ -77,15 +78,22 @@ export class Listener {
         client.on('error', resolve);
         client.on('end', () => resolve(new Error('connection ended')));
       });
+      const listening = this.listenOn(client);
       try {
-        await client.connect();
-        for (const channel of this.channels) await client.query(`LISTEN ${ident(channel)}`);
+        // A stop does not wait for the connection being made (pg may never settle a
+        // connect() that end() interrupted): it is ended below.
+        await Promise.race([listening, this.stopRequested]);
       } catch (err) {
-        await client.end().catch(() => {});
+        await endClient(client);
+        if (this.stopped) return;
         const delay = backoffDelay(attempt, RECONNECT);
         this.logger.warn({ err: errorMessage(err), retry_in_ms: delay }, 'cannot LISTEN on Postgres, retrying');
         await sleep(delay, this.stopSignal.signal);
         continue;
+      }
+      if (this.stopped) {
+        await endClient(client);
+        return;
       }
       attempt = 0;
       client.on('notification', (n) => {
@@ -109,6 +117,11 @@ export class Listener {
       this.logger.warn({ err: errorMessage(reason) }, 'listener connection lost, reconnecting');
       await client.end().catch(() => {});
     }
+  }
+
+  private async listenOn(client: pg.Client): Promise<void> {
+    await client.connect();
+    for (const channel of this.channels) await client.query(`LISTEN ${ident(channel)}`);
   }
 }
 

@@ -106,6 +106,7 @@ library.catch(() => undefined);
 export const connectMqtt: MqttConnector = async (settings, signal) => {
   signal.throwIfAborted();
   const { connect } = await library;
+  signal.throwIfAborted(); // its 'abort' event may have fired while the library loaded
   const client = connect(clientOptions(settings));
   return new Promise<MqttConnection>((resolve, reject) => {
     const settle = (outcome: { connack: Connack } | { error: RetriableError }): void => {

@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { endClient } from '../../postgres.js';
 import { ident, literal } from '../../schema/quote.js';
 import type { Lsn } from './lsn.js';
 import { nowPgMicros } from './pg-time.js';
@@ -47,7 +48,8 @@ export class ReplicationStream {
       this.client.on('end', () => reject(new Error('replication connection ended')));
     });
     lost.catch(() => {});
-    await this.client.connect();
+    // close() while connecting ends the connection, and pg then never settles connect(): `lost` does.
+    await Promise.race([this.client.connect(), lost]);
     for (const statement of SESSION_SETTINGS) await this.client.query(statement);
     const connection = (this.client as unknown as { connection: PgConnection }).connection;
     connection.on('copyData', (msg: { chunk: Buffer }) => this.onCopyData(msg.chunk));
@@ -89,7 +91,7 @@ export class ReplicationStream {
 
   async close(): Promise<void> {
     this.streaming = false;
-    await this.client.end().catch(() => {});
+    await endClient(this.client);
   }
 
   private onCopyData(chunk: Buffer): void {
