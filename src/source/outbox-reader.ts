@@ -8,10 +8,10 @@ import type { Metrics } from '../metrics.js';
 import type { Routes } from '../router.js';
 import type { OutboxCheckpoint, RowHolder } from './outbox-progress.js';
 import { PreparedSql } from './prepared-sql.js';
-import { pageQuery, routedSinks, rowToEvent, type OutboxRow } from './outbox-rows.js';
+import { Column, PAGE_TOTAL, pageQuery, routedSinks, rowToEvent, type OutboxRecord, type PageRecord } from './outbox-rows.js';
 import { withPooledClient } from '../postgres.js';
 import { literal } from '../schema/quote.js';
-import { LAST_ID_SQL, SettledWater, SNAPSHOT_SQL, type SnapshotRow } from './settled-water.js';
+import { LAST_ID_SQL, SettledWater, SNAPSHOT_SQL } from './settled-water.js';
 import { StrandedRowProbe } from './stranded-probe.js';
 
 export interface ReaderOptions {
@@ -154,8 +154,8 @@ export class OutboxReader implements RowHolder {
     for (const row of rows) this.take(row);
     this.countCaptured();
     // Full, or cut short by its byte budget: more may be waiting right after it.
-    const full = rows.length >= limit || (rows.length > 0 && rows[0].total > rows.length);
-    const last = rows.length > 0 ? BigInt(rows[rows.length - 1].id) : this.floor;
+    const full = rows.length >= limit || (rows.length > 0 && rows[0][PAGE_TOTAL]! > rows.length);
+    const last = rows.length > 0 ? BigInt(rows[rows.length - 1][Column.id]) : this.floor;
     const reach = full ? (last < water ? last : water) : water;
     if (reach > this.floor) {
       this.floor = reach;
@@ -172,7 +172,7 @@ export class OutboxReader implements RowHolder {
    * trips per page were most of a 1-row transaction's reading; all three are
    * prepared statements (see PreparedSql).
    */
-  private async readTogether(heldAbove: readonly string[], limit: number): Promise<{ water: bigint; rows: OutboxRow[] }> {
+  private async readTogether(heldAbove: readonly string[], limit: number): Promise<{ water: bigint; rows: PageRecord[] }> {
     const { lastId, snapshot, page } = this.statements;
     const held = `'{${heldAbove.join(',')}}'::bigint[]`;
     const results = await withPooledClient(this.pool, async (db) => {
@@ -182,16 +182,22 @@ export class OutboxReader implements RowHolder {
         snapshot.execute(db),
         page.execute(db, `${this.floor}::bigint`, held, literal(this.inlet.name), String(limit)),
       ].join(';');
-      return (await db.query(text)) as unknown as [pg.QueryResult<{ last: string }>, pg.QueryResult<SnapshotRow>, pg.QueryResult<OutboxRow>];
+      return (await db.query({ text, rowMode: 'array' })) as unknown as [
+        pg.QueryResult<[last: string]>,
+        pg.QueryResult<[xmin: string, nextXid: string, unknown: boolean]>,
+        pg.QueryResult<PageRecord>,
+      ];
     });
-    const water = this.settled.record(BigInt(results[0].rows[0].last), results[1].rows[0]);
+    const [xmin, nextXid, unknown] = results[1].rows[0];
+    const water = this.settled.record(BigInt(results[0].rows[0][0]), { xmin, next_xid: nextXid, unknown });
     return { water, rows: results[2].rows };
   }
 
   /** The same with a sequence read of the SettledWater's own (a test's): the water in its round trips, then the page. */
-  private async readApart(heldAbove: readonly string[], limit: number): Promise<{ water: bigint; rows: OutboxRow[] }> {
+  private async readApart(heldAbove: readonly string[], limit: number): Promise<{ water: bigint; rows: PageRecord[] }> {
     const water = await this.settled.advance(this.pool);
-    const { rows } = await this.pool.query<OutboxRow>(this.query, [this.floor.toString(), heldAbove, this.inlet.name, limit]);
+    const values = [this.floor.toString(), heldAbove, this.inlet.name, limit];
+    const { rows } = await this.pool.query<PageRecord>({ text: this.query, values, rowMode: 'array' });
     return { water, rows };
   }
 
@@ -203,23 +209,24 @@ export class OutboxReader implements RowHolder {
   }
 
   /** Hands a row read from the outbox to the inlet, or leaves it to the sinks it is routed to; false when left. */
-  private take(row: OutboxRow): boolean {
+  private take(row: OutboxRecord): boolean {
     const sink = this.inlet.name;
     const event = rowToEvent(row);
     const routed = routedSinks(row, event, this.routes);
-    const value = BigInt(row.id);
+    const rowId = row[Column.id];
+    const value = BigInt(rowId);
     if (routed.length === 0) {
-      this.held.set(row.id, value);
-      this.checkpoint.discard(row.id, this);
+      this.held.set(rowId, value);
+      this.checkpoint.discard(rowId, this);
       return true;
     }
     if (!routed.includes(sink)) {
-      this.skipped.set(row.id, value);
+      this.skipped.set(rowId, value);
       return false;
     }
-    this.held.set(row.id, value);
+    this.held.set(rowId, value);
     this.captured++;
-    this.inlet.push(envelopeFor(event, this.checkpoint, { rowId: row.id, sink, routed, event, holder: this }));
+    this.inlet.push(envelopeFor(event, this.checkpoint, { rowId, sink, routed, event, holder: this }));
     return true;
   }
 
@@ -230,7 +237,7 @@ export class OutboxReader implements RowHolder {
     const room = Math.max(1, this.inlet.room);
     if (found.length > room) this.probe.again();
     const rows = await this.probe.rows(found.slice(0, room));
-    const rescued = rows.filter((row) => !this.held.has(row.id) && this.take(row)).map((row) => row.id);
+    const rescued = rows.filter((row) => !this.held.has(row[Column.id]) && this.take(row)).map((row) => row[Column.id]);
     this.countCaptured();
     if (rescued.length === 0) return;
     this.metrics.outboxStranded.inc({ sink: this.inlet.name }, rescued.length);
