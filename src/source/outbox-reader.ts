@@ -1,11 +1,11 @@
 import type { Logger } from 'pino';
 import type pg from 'pg';
 import { backoffDelay, sleep } from '../delivery/backoff.js';
-import { envelopeFor } from '../delivery/envelope.js';
 import type { Inlet } from '../delivery/inlet.js';
 import { errorMessage } from '../errors.js';
 import type { Metrics } from '../metrics.js';
 import type { Routes } from '../router.js';
+import { OutboxEnvelope } from './outbox-envelope.js';
 import type { OutboxCheckpoint, RowHolder } from './outbox-progress.js';
 import { PreparedSql } from './prepared-sql.js';
 import { Column, PAGE_TOTAL, pageQuery, routedSinks, rowToEvent, type OutboxRecord, type PageRecord } from './outbox-rows.js';
@@ -226,7 +226,7 @@ export class OutboxReader implements RowHolder {
     }
     this.held.set(rowId, value);
     this.captured++;
-    this.inlet.push(envelopeFor(event, this.checkpoint, { rowId, sink, routed, event, holder: this }));
+    this.inlet.push(new OutboxEnvelope(event, rowId, sink, routed, this, this.checkpoint));
     return true;
   }
 
