@@ -187,7 +187,7 @@ export class OutboxProgress implements OutboxCheckpoint {
     const deleteComplete = `DELETE FROM ${this.table} WHERE id = ANY($1::bigint[])`;
     if (letters.length === 0 && completeShared.length === 0 && partialIds.length === 0) {
       // The common case, one sink and no dead letters: one statement is atomic by itself, two round trips fewer than BEGIN … COMMIT.
-      if (complete.length > 0) await this.pool.query(deleteComplete, [complete]);
+      if (complete.length > 0) await this.pool.query(deleteComplete, [idArray(complete)]);
       return;
     }
     await inTransaction(this.pool, async (db) => {
@@ -199,8 +199,8 @@ export class OutboxProgress implements OutboxCheckpoint {
         await db.query(`SELECT 1 FROM ${this.table} WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE`, [[...complete, ...partialRoutes.keys()]]);
       }
       await this.deadLetters.insert(db, letters);
-      if (complete.length > 0) await db.query(deleteComplete, [complete]);
-      if (completeShared.length > 0) await db.query('DELETE FROM pgbridge.deliveries WHERE event_id = ANY($1::bigint[])', [completeShared]);
+      if (complete.length > 0) await db.query(deleteComplete, [idArray(complete)]);
+      if (completeShared.length > 0) await db.query('DELETE FROM pgbridge.deliveries WHERE event_id = ANY($1::bigint[])', [idArray(completeShared)]);
       if (partialIds.length > 0) {
         await db.query(`INSERT INTO pgbridge.deliveries (event_id, sink) SELECT * FROM unnest($1::bigint[], $2::text[]) ON CONFLICT DO NOTHING`, [
           partialIds,
@@ -233,4 +233,9 @@ export class OutboxProgress implements OutboxCheckpoint {
     for (const { rowId, holder } of drops) add(holder, rowId);
     for (const [holder, ids] of byHolder) holder.release(ids);
   }
+}
+
+/** Row ids (digits) as one bigint[] literal: pg would quote and escape each id of a JS array with a regular expression. */
+function idArray(ids: readonly string[]): string {
+  return `{${ids.join(',')}}`;
 }

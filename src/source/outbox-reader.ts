@@ -54,6 +54,8 @@ export class OutboxReader implements RowHolder {
   private floor = 0n;
   /** Row ids (as the query returns them) with their value, compared to the floor on every page. */
   private readonly held = new Map<string, bigint>();
+  /** The highest value ever held: while the floor is at or above it, no held row is above the floor. */
+  private highestHeld = 0n;
   /** Rows above the floor routed to other sinks only: read once, left out of later pages. */
   private readonly skipped = new Map<string, bigint>();
   /** Room the inlet must have before the next page: one slot at a time would mean a page per settled event. */
@@ -149,7 +151,9 @@ export class OutboxReader implements RowHolder {
   private async readPage(): Promise<void> {
     const limit = Math.max(1, Math.min(this.options.batchSize, this.inlet.room));
     const heldAbove: string[] = [];
-    for (const ids of [this.held, this.skipped]) for (const [id, value] of ids) if (value > this.floor) heldAbove.push(id);
+    // A page's rows are above the floor until it passes them, which on a backlog is by the next page: no scan of thousands held.
+    if (this.highestHeld > this.floor) for (const [id, value] of this.held) if (value > this.floor) heldAbove.push(id);
+    for (const [id, value] of this.skipped) if (value > this.floor) heldAbove.push(id);
     const { water, rows } = this.settled.readsBySql ? await this.readTogether(heldAbove, limit) : await this.readApart(heldAbove, limit);
     for (const row of rows) this.take(row);
     this.countCaptured();
@@ -215,6 +219,7 @@ export class OutboxReader implements RowHolder {
     const routed = routedSinks(row, event, this.routes);
     const rowId = row[Column.id];
     const value = BigInt(rowId);
+    if (value > this.highestHeld) this.highestHeld = value;
     if (routed.length === 0) {
       this.held.set(rowId, value);
       this.checkpoint.discard(rowId, this);
