@@ -234,19 +234,22 @@ export class SinkRunner implements Inlet {
     const { metrics } = this.options;
     const now = Date.now();
     const labels = { sink: this.name };
-    // The events of one transaction share their ts: parsed once per run of equal ones.
+    // The events of one transaction share their ts: parsed and observed once per run of equal ones.
     let ts = '';
     let lag = -1;
+    let run = 0;
     for (const envelope of batch) {
       envelope.settle(outcome);
-      if (outcome.kind === 'delivered') {
-        if (envelope.event.ts !== ts) {
-          ts = envelope.event.ts;
-          lag = (now - Date.parse(ts)) / 1000;
-        }
-        if (lag >= 0) metrics.endToEndLag.observe(labels, lag);
+      if (outcome.kind !== 'delivered') continue;
+      if (envelope.event.ts !== ts) {
+        if (run > 0 && lag >= 0) metrics.endToEndLag.observe(labels, lag, run);
+        ts = envelope.event.ts;
+        lag = (now - Date.parse(ts)) / 1000;
+        run = 0;
       }
+      run++;
     }
+    if (run > 0 && lag >= 0) metrics.endToEndLag.observe(labels, lag, run);
     const label = outcome.kind === 'delivered' ? 'delivered' : 'dead_lettered';
     metrics.deliveries.inc({ sink: this.name, outcome: label }, batch.length);
     if (outcome.kind === 'dead') metrics.deadLetters.inc({ sink: this.name }, batch.length);
