@@ -1,4 +1,5 @@
 import client from 'prom-client';
+import { CountedHistogram } from './counted-histogram.js';
 
 /** Every metric pgbridge exports, on one registry (names prefixed pgbridge_, counters _total, durations _seconds). */
 export class Metrics {
@@ -23,7 +24,7 @@ export class Metrics {
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [this.registry],
   });
-  readonly endToEndLag = new client.Histogram({
+  readonly endToEndLag = new CountedHistogram({
     name: 'pgbridge_end_to_end_lag_seconds',
     help: 'From the change in Postgres to the sink confirming it.',
     labelNames: ['sink'] as const,

@@ -17,6 +17,9 @@ export function checkTemplate(template: string): string | undefined {
 
 const ROW_PLACEHOLDERS = ['{schema}', '{table}', '{op}'];
 
+/** The last rendering: consecutive events mostly share their table and op, and a sink renders its template for each. */
+let last: { readonly template: string; readonly event: BridgeEvent; readonly text: string } | undefined;
+
 /**
  * Fills a template for one event. A channel event has no schema, table or op:
  * under a row template (one naming any of them but not {channel}) it gets the
@@ -24,6 +27,19 @@ const ROW_PLACEHOLDERS = ['{schema}', '{table}', '{op}'];
  * such as "events" applies to it as written. {channel} in a row event's template becomes empty.
  */
 export function renderTemplate(template: string, event: BridgeEvent): string {
+  if (last !== undefined && last.template === template && sameNames(last.event, event)) return last.text;
+  const text = render(template, event);
+  last = { template, event, text };
+  return text;
+}
+
+/** Whether two events fill every placeholder alike. */
+function sameNames(a: BridgeEvent, b: BridgeEvent): boolean {
+  if (a.kind === 'channel' || b.kind === 'channel') return a.kind === 'channel' && b.kind === 'channel' && a.channel === b.channel;
+  return a.op === b.op && a.table === b.table && a.schema === b.schema;
+}
+
+function render(template: string, event: BridgeEvent): string {
   if (event.kind === 'channel' && !template.includes('{channel}') && ROW_PLACEHOLDERS.some((p) => template.includes(p))) return event.channel;
   return template.replace(PLACEHOLDER, (_, name: string) => {
     if (event.kind === 'channel') return name === 'channel' ? event.channel : '';

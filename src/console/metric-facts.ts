@@ -1,4 +1,3 @@
-import type client from 'prom-client';
 import type { Metrics } from '../metrics.js';
 
 /** Per-sink totals since this process started, read from its own metrics. */
@@ -15,7 +14,8 @@ export interface SinkCounters {
 
 const ZERO: SinkCounters = { delivered: 0, retries: 0, deadLettered: 0, sendSeconds: 0, sends: 0, lagSeconds: 0, lagged: 0 };
 
-type Reading = Awaited<ReturnType<client.Metric['get']>>;
+/** What get() returns of a prom-client metric (or of a CountedHistogram). */
+type Reading = { readonly values: ReadonlyArray<{ labels: Record<string, unknown>; value: number; metricName?: string }> };
 
 export async function sinkCounters(metrics: Metrics): Promise<Map<string, SinkCounters>> {
   const [deliveries, duration, lag] = await Promise.all([metrics.deliveries.get(), metrics.deliveryDuration.get(), metrics.endToEndLag.get()]);

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { orderingKey } from '../event.js';
+import type { BridgeEvent } from '../event.js';
 import { errorMessage, PermanentError, RetriableError } from '../errors.js';
 import type { Metrics } from '../metrics.js';
 import type { RetryConfig, Sink } from '../sinks/sink.js';
@@ -93,7 +93,7 @@ export class SinkRunner implements Inlet {
   push(envelope: Envelope): void {
     if (this.stopping) return;
     // One lane (stdout, a batched webhook): no ordering key to build per event.
-    const lane = this.lanes.length === 1 ? this.lanes[0] : this.lanes[laneIndex(orderingKey(envelope.event), this.lanes.length)];
+    const lane = this.lanes.length === 1 ? this.lanes[0] : this.lanes[laneIndex(envelope.event, this.lanes.length)];
     lane.queue.push(envelope);
     this.queued++;
     if (!lane.busy) void this.drain(lane);
@@ -234,19 +234,22 @@ export class SinkRunner implements Inlet {
     const { metrics } = this.options;
     const now = Date.now();
     const labels = { sink: this.name };
-    // The events of one transaction share their ts: parsed once per run of equal ones.
+    // The events of one transaction share their ts: parsed and observed once per run of equal ones.
     let ts = '';
     let lag = -1;
+    let run = 0;
     for (const envelope of batch) {
       envelope.settle(outcome);
-      if (outcome.kind === 'delivered') {
-        if (envelope.event.ts !== ts) {
-          ts = envelope.event.ts;
-          lag = (now - Date.parse(ts)) / 1000;
-        }
-        if (lag >= 0) metrics.endToEndLag.observe(labels, lag);
+      if (outcome.kind !== 'delivered') continue;
+      if (envelope.event.ts !== ts) {
+        if (run > 0 && lag >= 0) metrics.endToEndLag.observe(labels, lag, run);
+        ts = envelope.event.ts;
+        lag = (now - Date.parse(ts)) / 1000;
+        run = 0;
       }
+      run++;
     }
+    if (run > 0 && lag >= 0) metrics.endToEndLag.observe(labels, lag, run);
     const label = outcome.kind === 'delivered' ? 'delivered' : 'dead_lettered';
     metrics.deliveries.inc({ sink: this.name, outcome: label }, batch.length);
     if (outcome.kind === 'dead') metrics.deadLetters.inc({ sink: this.name }, batch.length);
@@ -263,13 +266,25 @@ export class SinkRunner implements Inlet {
   }
 }
 
-/** FNV-1a: cheap and well spread, so rows are balanced over lanes. */
-function laneIndex(key: string, lanes: number): number {
-  if (lanes === 1) return 0;
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < key.length; i++) {
-    hash ^= key.charCodeAt(i);
-    hash = Math.imul(hash, 0x01000193);
+/**
+ * FNV-1a of the event's orderingKey(), cheap and well spread, so rows are
+ * balanced over lanes; hashed part by part, the key is never built (a string per event).
+ */
+function laneIndex(event: BridgeEvent, lanes: number): number {
+  let hash: number;
+  if (event.kind === 'channel') {
+    hash = fnv1a(fnv1a(0x811c9dc5, 'c:'), event.channel);
+  } else {
+    hash = fnv1a(fnv1a(fnv1a(0x811c9dc5, 'r:'), event.schema), '.');
+    hash = fnv1a(fnv1a(fnv1a(hash, event.table), ':'), event.key ?? '');
   }
   return (hash >>> 0) % lanes;
+}
+
+function fnv1a(hash: number, text: string): number {
+  for (let i = 0; i < text.length; i++) {
+    hash ^= text.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return hash;
 }

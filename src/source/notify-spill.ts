@@ -6,7 +6,7 @@ import type { BridgeEvent } from '../event.js';
 import { errorMessage } from '../errors.js';
 import { inTransaction } from '../postgres.js';
 import { EVENT_COLUMNS, REPLAY_COLUMNS } from '../schema/outbox.js';
-import { rowToEvent, type OutboxRow } from './outbox-rows.js';
+import { Column, rowToEvent, type OutboxRecord } from './outbox-rows.js';
 import { SerialWriter } from './serial-writer.js';
 
 /** Spilled events written in one statement at most. */
@@ -88,17 +88,16 @@ export class NotifySpill {
    * spilling, since memory would overtake what is there. Run before listening.
    */
   async resume(sinks: readonly string[]): Promise<void> {
-    const { rows } = await this.pool.query<OutboxRow>(
-      `SELECT DISTINCT ON (o.target_sink) ${EVENT_COLUMNS}, 0 AS total
-         FROM ${this.table} o WHERE o.target_sink = ANY($1::text[]) ORDER BY o.target_sink, o.id DESC`,
-      [sinks],
-    );
+    const { rows } = await this.pool.query<OutboxRecord>({
+      text: `SELECT DISTINCT ON (o.target_sink) ${EVENT_COLUMNS}
+               FROM ${this.table} o WHERE o.target_sink = ANY($1::text[]) ORDER BY o.target_sink, o.id DESC`,
+      values: [sinks],
+      rowMode: 'array',
+    });
     for (const row of rows) {
-      this.last.set(row.target_sink!, identity(rowToEvent(row)));
-      this.logger.info(
-        { sink: row.target_sink },
-        'notify mode: events wait for this sink in the outbox table; new ones join them until it caught up',
-      );
+      const sink = row[Column.targetSink]!;
+      this.last.set(sink, identity(rowToEvent(row)));
+      this.logger.info({ sink }, 'notify mode: events wait for this sink in the outbox table; new ones join them until it caught up');
     }
   }
 

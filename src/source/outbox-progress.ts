@@ -28,11 +28,6 @@ export interface OutboxCheckpoint extends Checkpoint<OutboxPosition> {
   discard(rowId: string, holder: RowHolder): void;
 }
 
-interface Settlement {
-  readonly position: OutboxPosition;
-  readonly outcome: Outcome;
-}
-
 interface Discarded {
   readonly rowId: string;
   readonly holder: RowHolder;
@@ -57,7 +52,9 @@ const FLUSH_AT_EVENTS = 1000;
  * so a confirmed event is never read again.
  */
 export class OutboxProgress implements OutboxCheckpoint {
-  private pending: Settlement[] = [];
+  /** Settled positions, each with its outcome at the same index (no object per pair). */
+  private pending: OutboxPosition[] = [];
+  private outcomes: Outcome[] = [];
   private drops: Discarded[] = [];
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> | undefined;
@@ -73,7 +70,8 @@ export class OutboxProgress implements OutboxCheckpoint {
   ) {}
 
   settle(position: OutboxPosition, outcome: Outcome): void {
-    this.pending.push({ position, outcome });
+    this.pending.push(position);
+    this.outcomes.push(outcome);
     if (this.pending.length >= FLUSH_AT_EVENTS && this.timer && !this.flushing) {
       clearTimeout(this.timer);
       this.timer = undefined;
@@ -129,13 +127,18 @@ export class OutboxProgress implements OutboxCheckpoint {
   }
 
   private flush(): Promise<void> {
-    const batch = this.pending.splice(0);
-    const drops = this.drops.splice(0);
-    this.flushing = this.write(batch, drops)
+    const batch = this.pending;
+    const outcomes = this.outcomes;
+    const drops = this.drops;
+    this.pending = [];
+    this.outcomes = [];
+    this.drops = [];
+    this.flushing = this.write(batch, outcomes, drops)
       .then(() => this.release(batch, drops))
       .catch(async (err) => {
         this.logger.warn({ err: errorMessage(err), events: batch.length }, 'recording delivery progress failed, retrying');
         this.pending.unshift(...batch);
+        this.outcomes.unshift(...outcomes);
         this.drops.unshift(...drops);
         await new Promise((r) => setTimeout(r, 1000));
       })
@@ -146,13 +149,15 @@ export class OutboxProgress implements OutboxCheckpoint {
     return this.flushing;
   }
 
-  private async write(batch: readonly Settlement[], drops: readonly Discarded[]): Promise<void> {
+  private async write(batch: readonly OutboxPosition[], outcomes: readonly Outcome[], drops: readonly Discarded[]): Promise<void> {
     const letters: DeadLetter[] = [];
     const byRow = new Map<string, { routed: readonly string[]; done: Set<string> }>();
     const complete: string[] = drops.map((d) => d.rowId);
     // The common case, every event for one sink: each is done once that sink settled it (no map of sinks per row).
-    const oneSinkEach = batch.every((s) => s.position.routed.length === 1);
-    for (const { position: p, outcome } of batch) {
+    const oneSinkEach = batch.every((p) => p.routed.length === 1);
+    for (let i = 0; i < batch.length; i++) {
+      const p = batch[i];
+      const outcome = outcomes[i];
       if (outcome.kind === 'dead') letters.push(deadLetterOf(p.sink, p.event, outcome));
       if (oneSinkEach) {
         complete.push(p.rowId);
@@ -182,7 +187,7 @@ export class OutboxProgress implements OutboxCheckpoint {
     const deleteComplete = `DELETE FROM ${this.table} WHERE id = ANY($1::bigint[])`;
     if (letters.length === 0 && completeShared.length === 0 && partialIds.length === 0) {
       // The common case, one sink and no dead letters: one statement is atomic by itself, two round trips fewer than BEGIN … COMMIT.
-      if (complete.length > 0) await this.pool.query(deleteComplete, [complete]);
+      if (complete.length > 0) await this.pool.query(deleteComplete, [idArray(complete)]);
       return;
     }
     await inTransaction(this.pool, async (db) => {
@@ -194,8 +199,8 @@ export class OutboxProgress implements OutboxCheckpoint {
         await db.query(`SELECT 1 FROM ${this.table} WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE`, [[...complete, ...partialRoutes.keys()]]);
       }
       await this.deadLetters.insert(db, letters);
-      if (complete.length > 0) await db.query(deleteComplete, [complete]);
-      if (completeShared.length > 0) await db.query('DELETE FROM pgbridge.deliveries WHERE event_id = ANY($1::bigint[])', [completeShared]);
+      if (complete.length > 0) await db.query(deleteComplete, [idArray(complete)]);
+      if (completeShared.length > 0) await db.query('DELETE FROM pgbridge.deliveries WHERE event_id = ANY($1::bigint[])', [idArray(completeShared)]);
       if (partialIds.length > 0) {
         await db.query(`INSERT INTO pgbridge.deliveries (event_id, sink) SELECT * FROM unnest($1::bigint[], $2::text[]) ON CONFLICT DO NOTHING`, [
           partialIds,
@@ -217,15 +222,20 @@ export class OutboxProgress implements OutboxCheckpoint {
     });
   }
 
-  private release(batch: readonly Settlement[], drops: readonly Discarded[]): void {
+  private release(batch: readonly OutboxPosition[], drops: readonly Discarded[]): void {
     const byHolder = new Map<RowHolder, string[]>();
     const add = (holder: RowHolder, rowId: string): void => {
       const ids = byHolder.get(holder);
       if (ids) ids.push(rowId);
       else byHolder.set(holder, [rowId]);
     };
-    for (const { position } of batch) add(position.holder, position.rowId);
+    for (const position of batch) add(position.holder, position.rowId);
     for (const { rowId, holder } of drops) add(holder, rowId);
     for (const [holder, ids] of byHolder) holder.release(ids);
   }
+}
+
+/** Row ids (digits) as one bigint[] literal: pg would quote and escape each id of a JS array with a regular expression. */
+function idArray(ids: readonly string[]): string {
+  return `{${ids.join(',')}}`;
 }

@@ -1,17 +1,17 @@
 import type { Logger } from 'pino';
 import type pg from 'pg';
 import { backoffDelay, sleep } from '../delivery/backoff.js';
-import { envelopeFor } from '../delivery/envelope.js';
 import type { Inlet } from '../delivery/inlet.js';
 import { errorMessage } from '../errors.js';
 import type { Metrics } from '../metrics.js';
 import type { Routes } from '../router.js';
+import { OutboxEnvelope } from './outbox-envelope.js';
 import type { OutboxCheckpoint, RowHolder } from './outbox-progress.js';
 import { PreparedSql } from './prepared-sql.js';
-import { pageQuery, routedSinks, rowToEvent, type OutboxRow } from './outbox-rows.js';
+import { Column, PAGE_TOTAL, pageQuery, routedSinks, rowToEvent, type OutboxRecord, type PageRecord } from './outbox-rows.js';
 import { withPooledClient } from '../postgres.js';
 import { literal } from '../schema/quote.js';
-import { LAST_ID_SQL, SettledWater, SNAPSHOT_SQL, type SnapshotRow } from './settled-water.js';
+import { LAST_ID_SQL, SettledWater, SNAPSHOT_SQL } from './settled-water.js';
 import { StrandedRowProbe } from './stranded-probe.js';
 
 export interface ReaderOptions {
@@ -54,6 +54,8 @@ export class OutboxReader implements RowHolder {
   private floor = 0n;
   /** Row ids (as the query returns them) with their value, compared to the floor on every page. */
   private readonly held = new Map<string, bigint>();
+  /** The highest value ever held: while the floor is at or above it, no held row is above the floor. */
+  private highestHeld = 0n;
   /** Rows above the floor routed to other sinks only: read once, left out of later pages. */
   private readonly skipped = new Map<string, bigint>();
   /** Room the inlet must have before the next page: one slot at a time would mean a page per settled event. */
@@ -149,13 +151,15 @@ export class OutboxReader implements RowHolder {
   private async readPage(): Promise<void> {
     const limit = Math.max(1, Math.min(this.options.batchSize, this.inlet.room));
     const heldAbove: string[] = [];
-    for (const ids of [this.held, this.skipped]) for (const [id, value] of ids) if (value > this.floor) heldAbove.push(id);
+    // A page's rows are above the floor until it passes them, which on a backlog is by the next page: no scan of thousands held.
+    if (this.highestHeld > this.floor) for (const [id, value] of this.held) if (value > this.floor) heldAbove.push(id);
+    for (const [id, value] of this.skipped) if (value > this.floor) heldAbove.push(id);
     const { water, rows } = this.settled.readsBySql ? await this.readTogether(heldAbove, limit) : await this.readApart(heldAbove, limit);
     for (const row of rows) this.take(row);
     this.countCaptured();
     // Full, or cut short by its byte budget: more may be waiting right after it.
-    const full = rows.length >= limit || (rows.length > 0 && rows[0].total > rows.length);
-    const last = rows.length > 0 ? BigInt(rows[rows.length - 1].id) : this.floor;
+    const full = rows.length >= limit || (rows.length > 0 && rows[0][PAGE_TOTAL]! > rows.length);
+    const last = rows.length > 0 ? BigInt(rows[rows.length - 1][Column.id]) : this.floor;
     const reach = full ? (last < water ? last : water) : water;
     if (reach > this.floor) {
       this.floor = reach;
@@ -172,7 +176,7 @@ export class OutboxReader implements RowHolder {
    * trips per page were most of a 1-row transaction's reading; all three are
    * prepared statements (see PreparedSql).
    */
-  private async readTogether(heldAbove: readonly string[], limit: number): Promise<{ water: bigint; rows: OutboxRow[] }> {
+  private async readTogether(heldAbove: readonly string[], limit: number): Promise<{ water: bigint; rows: PageRecord[] }> {
     const { lastId, snapshot, page } = this.statements;
     const held = `'{${heldAbove.join(',')}}'::bigint[]`;
     const results = await withPooledClient(this.pool, async (db) => {
@@ -182,16 +186,22 @@ export class OutboxReader implements RowHolder {
         snapshot.execute(db),
         page.execute(db, `${this.floor}::bigint`, held, literal(this.inlet.name), String(limit)),
       ].join(';');
-      return (await db.query(text)) as unknown as [pg.QueryResult<{ last: string }>, pg.QueryResult<SnapshotRow>, pg.QueryResult<OutboxRow>];
+      return (await db.query({ text, rowMode: 'array' })) as unknown as [
+        pg.QueryResult<[last: string]>,
+        pg.QueryResult<[xmin: string, nextXid: string, unknown: boolean]>,
+        pg.QueryResult<PageRecord>,
+      ];
     });
-    const water = this.settled.record(BigInt(results[0].rows[0].last), results[1].rows[0]);
+    const [xmin, nextXid, unknown] = results[1].rows[0];
+    const water = this.settled.record(BigInt(results[0].rows[0][0]), { xmin, next_xid: nextXid, unknown });
     return { water, rows: results[2].rows };
   }
 
   /** The same with a sequence read of the SettledWater's own (a test's): the water in its round trips, then the page. */
-  private async readApart(heldAbove: readonly string[], limit: number): Promise<{ water: bigint; rows: OutboxRow[] }> {
+  private async readApart(heldAbove: readonly string[], limit: number): Promise<{ water: bigint; rows: PageRecord[] }> {
     const water = await this.settled.advance(this.pool);
-    const { rows } = await this.pool.query<OutboxRow>(this.query, [this.floor.toString(), heldAbove, this.inlet.name, limit]);
+    const values = [this.floor.toString(), heldAbove, this.inlet.name, limit];
+    const { rows } = await this.pool.query<PageRecord>({ text: this.query, values, rowMode: 'array' });
     return { water, rows };
   }
 
@@ -203,23 +213,25 @@ export class OutboxReader implements RowHolder {
   }
 
   /** Hands a row read from the outbox to the inlet, or leaves it to the sinks it is routed to; false when left. */
-  private take(row: OutboxRow): boolean {
+  private take(row: OutboxRecord): boolean {
     const sink = this.inlet.name;
     const event = rowToEvent(row);
     const routed = routedSinks(row, event, this.routes);
-    const value = BigInt(row.id);
+    const rowId = row[Column.id];
+    const value = BigInt(rowId);
+    if (value > this.highestHeld) this.highestHeld = value;
     if (routed.length === 0) {
-      this.held.set(row.id, value);
-      this.checkpoint.discard(row.id, this);
+      this.held.set(rowId, value);
+      this.checkpoint.discard(rowId, this);
       return true;
     }
     if (!routed.includes(sink)) {
-      this.skipped.set(row.id, value);
+      this.skipped.set(rowId, value);
       return false;
     }
-    this.held.set(row.id, value);
+    this.held.set(rowId, value);
     this.captured++;
-    this.inlet.push(envelopeFor(event, this.checkpoint, { rowId: row.id, sink, routed, event, holder: this }));
+    this.inlet.push(new OutboxEnvelope(event, rowId, sink, routed, this, this.checkpoint));
     return true;
   }
 
@@ -230,7 +242,7 @@ export class OutboxReader implements RowHolder {
     const room = Math.max(1, this.inlet.room);
     if (found.length > room) this.probe.again();
     const rows = await this.probe.rows(found.slice(0, room));
-    const rescued = rows.filter((row) => !this.held.has(row.id) && this.take(row)).map((row) => row.id);
+    const rescued = rows.filter((row) => !this.held.has(row[Column.id]) && this.take(row)).map((row) => row[Column.id]);
     this.countCaptured();
     if (rescued.length === 0) return;
     this.metrics.outboxStranded.inc({ sink: this.inlet.name }, rescued.length);

@@ -3,7 +3,7 @@ import { inTransaction } from '../postgres.js';
 import type { Routes } from '../router.js';
 import type { DeadLetter, DeadLetterWriter } from './dead-letters.js';
 import { EVENT_COLUMNS } from '../schema/outbox.js';
-import { routedSinks, rowToEvent, type OutboxRow } from './outbox-rows.js';
+import { Column, routedSinks, rowToEvent, type EventColumns } from './outbox-rows.js';
 
 const PAGE = 500;
 
@@ -14,9 +14,9 @@ export interface SweepResult {
   readonly returned: number;
 }
 
-interface StrandedRow extends OutboxRow {
-  done: string[];
-}
+/** The event's columns, then the sinks that have it (`done`). */
+type StrandedRecord = [...EventColumns, done: string[]];
+const DONE = 13;
 
 /**
  * Finishes outbox rows that no reader would ever take after a config change.
@@ -35,20 +35,23 @@ export async function sweepStrandedRows(
   let finished = 0;
   let returned = 0;
   for (let after = '0'; ;) {
-    const { rows } = await pool.query<StrandedRow>(strandedQuery(table), [after, sinks, PAGE]);
+    const { rows } = await pool.query<StrandedRecord>({ text: strandedQuery(table), values: [after, sinks, PAGE], rowMode: 'array' });
     if (rows.length === 0) return { finished, returned };
-    after = rows[rows.length - 1].id;
+    after = rows[rows.length - 1][Column.id];
     const remove: string[] = [];
     const letters: DeadLetter[] = [];
     for (const row of rows) {
       const event = rowToEvent(row);
-      if (row.target_sink !== null && !sinks.includes(row.target_sink)) {
-        letters.push({ sink: row.target_sink, event, error: `sink ${row.target_sink} is no longer configured`, attempts: 0 });
-        remove.push(row.id);
+      const id = row[Column.id];
+      const target = row[Column.targetSink];
+      if (target !== null && !sinks.includes(target)) {
+        letters.push({ sink: target, event, error: `sink ${target} is no longer configured`, attempts: 0 });
+        remove.push(id);
         continue;
       }
       const routed = routedSinks(row, event, routes);
-      if (routed.every((sink) => row.done.includes(sink))) remove.push(row.id);
+      const done = row[DONE];
+      if (routed.every((sink) => done.includes(sink))) remove.push(id);
     }
     if (remove.length === 0) continue;
     await inTransaction(pool, async (db) => {

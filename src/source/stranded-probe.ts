@@ -2,7 +2,7 @@ import type pg from 'pg';
 import type { Routes } from '../router.js';
 import type { RowOp } from '../event.js';
 import { EVENT_COLUMNS, OUTBOX_OP_CODE } from '../schema/outbox.js';
-import type { OutboxRow } from './outbox-rows.js';
+import type { OutboxRecord } from './outbox-rows.js';
 
 /** How often, at the least, a reader looks below its floor. */
 const PROBE_INTERVAL_MS = 5000;
@@ -48,7 +48,7 @@ SELECT o.id::text
                     WHERE r.s = o.schema_name AND r.t = o.table_name AND r.op = o.op::text))
  ORDER BY o.id
  LIMIT ${PROBE_LIMIT}`;
-    this.rowsQuery = `SELECT ${EVENT_COLUMNS}, 1 AS total FROM ${table} o WHERE o.id = ANY($1::bigint[]) ORDER BY o.id`;
+    this.rowsQuery = `SELECT ${EVENT_COLUMNS} FROM ${table} o WHERE o.id = ANY($1::bigint[]) ORDER BY o.id`;
   }
 
   due(): boolean {
@@ -82,8 +82,8 @@ SELECT o.id::text
     this.nextAt = Date.now();
   }
 
-  async rows(ids: readonly string[]): Promise<OutboxRow[]> {
-    const { rows } = await this.pool.query<OutboxRow>(this.rowsQuery, [ids]);
+  async rows(ids: readonly string[]): Promise<OutboxRecord[]> {
+    const { rows } = await this.pool.query<OutboxRecord>({ text: this.rowsQuery, values: [ids], rowMode: 'array' });
     return rows;
   }
 }

@@ -69,26 +69,7 @@ test('once spilling, a sink keeps spilling below the limit until its reader push
 test('a spill an earlier run left in the table: the sink spills from the start', async () => {
   const { pool, spill } = setup();
   pool.answer = (sql) =>
-    sql.includes('DISTINCT ON')
-      ? [
-          {
-            id: '90',
-            event_id: '7',
-            target_sink: 'a',
-            txid: '1',
-            ts: rowEvent(7).ts,
-            schema_name: 'public',
-            table_name: 'items',
-            op: 'I',
-            key: null,
-            data: '{}',
-            old: null,
-            channel: null,
-            payload: null,
-            total: 0,
-          },
-        ]
-      : [];
+    sql.includes('DISTINCT ON') ? [['90', '7', 'a', '1', rowEvent(7).ts, 'public', 'items', 'I', null, '{}', null, null, null]] : [];
   await spill.resume(['a', 'b']);
   const a = new CountingInlet('a');
   assert.equal(spill.wants(a), true);

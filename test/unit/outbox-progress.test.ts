@@ -31,7 +31,7 @@ describe('OutboxProgress records outcomes (fake pool)', () => {
     for (const id of ['5', '6']) progress.settle(position(id, 'hook', ['hook'], holder), { kind: 'delivered' });
     await until(() => holder.released.length === 2, 'the release');
     assert.deepEqual(pool.outline(), ['DELETE FROM pgbridge.outbox']);
-    assert.deepEqual(pool.statements[0].params, [['5', '6']]);
+    assert.deepEqual(pool.statements[0].params, ['{5,6}']);
     assert.deepEqual(holder.released, ['5', '6']);
   });
 
@@ -71,8 +71,8 @@ describe('OutboxProgress records outcomes (fake pool)', () => {
     progress.settle(position('8', 'b', ['b'], b), { kind: 'delivered' });
     await progress.drain();
     assert.deepEqual(pool.outline(), ['BEGIN', 'DELETE FROM pgbridge.outbox', 'DELETE FROM pgbridge.deliveries', 'COMMIT']);
-    assert.deepEqual(pool.statements[1].params, [['7', '8']]);
-    assert.deepEqual(pool.statements[2].params, [['7']]);
+    assert.deepEqual(pool.statements[1].params, ['{7,8}']);
+    assert.deepEqual(pool.statements[2].params, ['{7}']);
     assert.deepEqual(a.released, ['7']);
     assert.deepEqual(b.released, ['7', '8']);
   });
@@ -83,7 +83,7 @@ describe('OutboxProgress records outcomes (fake pool)', () => {
     progress.discard('3', holder);
     await progress.drain();
     assert.deepEqual(pool.outline(), ['DELETE FROM pgbridge.outbox']);
-    assert.deepEqual(pool.statements[0].params, [['3']]);
+    assert.deepEqual(pool.statements[0].params, ['{3}']);
     assert.deepEqual(holder.released, ['3']);
   });
 

@@ -18,14 +18,16 @@ export class FakePool {
   answer: (sql: string, params: readonly unknown[]) => unknown[] = () => [];
   private clients = 0;
 
-  query(sql: string, params: readonly unknown[] = []): Promise<{ rows: unknown[]; rowCount: number }> {
-    return this.run(sql, params, null);
+  /** A statement as text and parameters, or as pg's query config (rowMode 'array': `answer` gives the rows as arrays). */
+  query(sql: string | pg.QueryConfig, params: readonly unknown[] = []): Promise<{ rows: unknown[]; rowCount: number }> {
+    return typeof sql === 'string' ? this.run(sql, params, null) : this.run(sql.text, sql.values ?? [], null);
   }
 
   async connect(): Promise<unknown> {
     const id = ++this.clients;
     return {
-      query: (sql: string, params: readonly unknown[] = []) => this.run(sql, params, id),
+      query: (sql: string | pg.QueryConfig, params: readonly unknown[] = []) =>
+        typeof sql === 'string' ? this.run(sql, params, id) : this.run(sql.text, sql.values ?? [], id),
       on: () => {},
       off: () => {},
       release: () => {},
