@@ -1,5 +1,4 @@
 import type { Logger } from 'pino';
-import { orderingKey } from '../event.js';
 import { errorMessage, PermanentError, RetriableError } from '../errors.js';
 import type { Metrics } from '../metrics.js';
 import type { RetryConfig, Sink } from '../sinks/sink.js';
@@ -7,6 +6,7 @@ import { backoffDelay, sleep } from './backoff.js';
 import type { Envelope, Outcome } from './envelope.js';
 import { Fifo } from './fifo.js';
 import type { Inlet } from './inlet.js';
+import { laneIndex } from './lane-index.js';
 
 /** What the console and `status` show of a runner (read-only). */
 export interface RunnerStatus {
@@ -93,7 +93,7 @@ export class SinkRunner implements Inlet {
   push(envelope: Envelope): void {
     if (this.stopping) return;
     // One lane (stdout, a batched webhook): no ordering key to build per event.
-    const lane = this.lanes.length === 1 ? this.lanes[0] : this.lanes[laneIndex(orderingKey(envelope.event), this.lanes.length)];
+    const lane = this.lanes.length === 1 ? this.lanes[0] : this.lanes[laneIndex(envelope.event, this.lanes.length)];
     lane.queue.push(envelope);
     this.queued++;
     if (!lane.busy) void this.drain(lane);
@@ -261,15 +261,4 @@ export class SinkRunner implements Inlet {
     this.roomWaiters = waiting.filter((waiter) => room < waiter.atLeast);
     for (const waiter of waiting) if (room >= waiter.atLeast) waiter.wake();
   }
-}
-
-/** FNV-1a: cheap and well spread, so rows are balanced over lanes. */
-function laneIndex(key: string, lanes: number): number {
-  if (lanes === 1) return 0;
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < key.length; i++) {
-    hash ^= key.charCodeAt(i);
-    hash = Math.imul(hash, 0x01000193);
-  }
-  return (hash >>> 0) % lanes;
 }
