@@ -1,5 +1,4 @@
 import type { Logger } from 'pino';
-import type { BridgeEvent } from '../event.js';
 import { errorMessage, PermanentError, RetriableError } from '../errors.js';
 import type { Metrics } from '../metrics.js';
 import type { RetryConfig, Sink } from '../sinks/sink.js';
@@ -7,6 +6,7 @@ import { backoffDelay, sleep } from './backoff.js';
 import type { Envelope, Outcome } from './envelope.js';
 import { Fifo } from './fifo.js';
 import type { Inlet } from './inlet.js';
+import { laneIndex } from './lane-index.js';
 
 /** What the console and `status` show of a runner (read-only). */
 export interface RunnerStatus {
@@ -264,27 +264,4 @@ export class SinkRunner implements Inlet {
     this.roomWaiters = waiting.filter((waiter) => room < waiter.atLeast);
     for (const waiter of waiting) if (room >= waiter.atLeast) waiter.wake();
   }
-}
-
-/**
- * FNV-1a of the event's orderingKey(), cheap and well spread, so rows are
- * balanced over lanes; hashed part by part, the key is never built (a string per event).
- */
-function laneIndex(event: BridgeEvent, lanes: number): number {
-  let hash: number;
-  if (event.kind === 'channel') {
-    hash = fnv1a(fnv1a(0x811c9dc5, 'c:'), event.channel);
-  } else {
-    hash = fnv1a(fnv1a(fnv1a(0x811c9dc5, 'r:'), event.schema), '.');
-    hash = fnv1a(fnv1a(fnv1a(hash, event.table), ':'), event.key ?? '');
-  }
-  return (hash >>> 0) % lanes;
-}
-
-function fnv1a(hash: number, text: string): number {
-  for (let i = 0; i < text.length; i++) {
-    hash ^= text.charCodeAt(i);
-    hash = Math.imul(hash, 0x01000193);
-  }
-  return hash;
 }

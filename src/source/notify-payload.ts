@@ -1,5 +1,6 @@
 import { ROW_OPS, type RowChangeEvent, type RowOp } from '../event.js';
 import { PAYLOAD_SEPARATOR } from '../schema/outbox.js';
+import { LastValue } from './last-value.js';
 
 interface Header {
   id: string;
@@ -23,9 +24,17 @@ const OPS = new Set<string>(ROW_OPS);
 const TRIGGER_HEADER =
   /^\{"id" : "(\d+)", "schema" : "([^"\\\u0000-\u001f]*)", "table" : "([^"\\\u0000-\u001f]*)", "op" : "([A-Z]+)", "txid" : "(\d+)", "ts" : "([^"\\\u0000-\u001f]*)"\}$/;
 
+const schemas = new LastValue();
+const tables = new LastValue();
+const ops = new LastValue();
+const txids = new LastValue();
+const timestamps = new LastValue();
+
 function parseHeader(text: string): Header | undefined {
   const m = TRIGGER_HEADER.exec(text);
-  if (m) return { id: m[1], schema: m[2], table: m[3], op: m[4] as RowOp, txid: m[5], ts: m[6] };
+  if (m) {
+    return { id: m[1], schema: schemas.of(m[2]), table: tables.of(m[3]), op: ops.of(m[4]) as RowOp, txid: txids.of(m[5]), ts: timestamps.of(m[6]) };
+  }
   try {
     return JSON.parse(text) as Header;
   } catch {

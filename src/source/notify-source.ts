@@ -1,24 +1,20 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { withRetries } from '../delivery/backoff.js';
-import { envelopeFor, type Checkpoint, type Outcome } from '../delivery/envelope.js';
+import type { Checkpoint, Outcome } from '../delivery/envelope.js';
 import type { DeliveryStop, Inlet } from '../delivery/inlet.js';
 import { errorMessage } from '../errors.js';
 import { nowIso, type BridgeEvent } from '../event.js';
 import { deadLetterOf } from './dead-letters.js';
 import type { Listener } from './listener.js';
 import { listenChannels } from './listen-channels.js';
+import { NotifyEnvelope, type NotifyPosition } from './notify-envelope.js';
 import { parseNotifyPayload } from './notify-payload.js';
 import { NotifySpill, type Spilled } from './notify-spill.js';
 import { OutboxFeed } from './outbox-feed.js';
 import { SinkHold } from './sink-hold.js';
+import { RunCounter } from './run-counter.js';
 import type { Source, SourceContext } from './source.js';
-
-/** One notification's event at one sink. */
-interface NotifyPosition {
-  readonly sink: string;
-  readonly event: BridgeEvent;
-}
 
 /**
  * `delivery: notify`: events arrive in NOTIFY payloads and go straight to the
@@ -37,10 +33,12 @@ export class NotifySource implements Source, Checkpoint<NotifyPosition> {
   private readonly log: Logger;
   private readonly inlets: ReadonlyMap<string, Inlet>;
   private notListeningSince: number | undefined;
+  private readonly captured: RunCounter;
 
   constructor(private readonly ctx: SourceContext) {
     this.log = ctx.logger.child({ component: 'bridge' });
     this.notListeningSince = ctx.notListeningSince;
+    this.captured = new RunCounter((count) => ctx.metrics.eventsCaptured.inc({ source: 'notify' }, count));
     this.spill = new NotifySpill(
       ctx.pool,
       ctx.table,
@@ -94,7 +92,7 @@ export class NotifySource implements Source, Checkpoint<NotifyPosition> {
     if (unwritten.length === 0) return;
     const bySink = new Map<string, number>();
     for (const { sink, event } of unwritten) {
-      this.inlets.get(sink)!.push(envelopeFor(event, this, { sink, event }));
+      this.inlets.get(sink)!.push(new NotifyEnvelope(event, sink, this));
       bySink.set(sink, (bySink.get(sink) ?? 0) + 1);
     }
     this.log.warn(
@@ -164,7 +162,7 @@ export class NotifySource implements Source, Checkpoint<NotifyPosition> {
       this.log.warn({ channel, bytes: payload.length }, 'ignoring a notification that is not a pgbridge event');
       return;
     }
-    metrics.eventsCaptured.inc({ source: 'notify' });
+    this.captured.add();
     this.dispatch(event);
   }
 
@@ -174,7 +172,7 @@ export class NotifySource implements Source, Checkpoint<NotifyPosition> {
       // At the limit, memory takes what arrives while the listener holds (what it had read already).
       if (this.spill.wants(inlet) && (this.spill.spilling(inlet) || !this.hold.consider())) this.spill.spill(sink, event);
       else {
-        inlet.push(envelopeFor(event, this, { sink, event }));
+        inlet.push(new NotifyEnvelope(event, sink, this));
         this.hold.pushed(inlet);
       }
     }

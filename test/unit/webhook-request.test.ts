@@ -86,6 +86,12 @@ describe('buildRequest', () => {
     assert.notEqual(req.messageId, buildRequest(events.slice(0, 2), config({ batch: { max_events: 10, max_wait_ms: 0 } }), ctx).messageId);
   });
 
+  test('a batch of one event (batching on): still an array', () => {
+    const event = rowEvent({ id: '4' });
+    const req = buildRequest([event], config({ batch: { max_events: 10, max_wait_ms: 0 } }), ctx);
+    assert.equal(req.body, `[${buildRequest([event], config(), ctx).body}]`);
+  });
+
   test('skor format: the skor body', () => {
     const req = buildRequest([rowEvent({ table: 't', data: '{"id":1}', op: 'INSERT' })], config({ format: 'skor' }), ctx);
     assert.equal(req.body, '{"table":"t","schema":"public","op":"INSERT","data":{"id":1}}');

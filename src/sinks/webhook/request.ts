@@ -26,6 +26,18 @@ export function buildRequest(batch: readonly BridgeEvent[], config: WebhookSinkC
   }
   const contentType =
     config.format !== 'cloudevents' ? 'application/json' : single ? 'application/cloudevents+json' : 'application/cloudevents-batch+json';
-  const body = single ? encodeEvent(batch[0], config.format, ctx) : `[${batch.map((event) => encodeEvent(event, config.format, ctx)).join(',')}]`;
+  const body = single ? encodeEvent(batch[0], config.format, ctx) : jsonArray(batch, config.format, ctx);
   return { body, headers: contentHeaders(contentType), messageId };
+}
+
+/**
+ * The events as one JSON array, its brackets joined in with the first and
+ * last event: `[${join}]` made a string of three parts that undici's
+ * Buffer.from() copied whole once more before encoding it.
+ */
+function jsonArray(batch: readonly BridgeEvent[], format: WebhookSinkConfig['format'], ctx: FormatContext): string {
+  const parts = batch.map((event) => encodeEvent(event, format, ctx));
+  parts[0] = `[${parts[0]}`;
+  parts[parts.length - 1] += ']';
+  return parts.join(',');
 }
