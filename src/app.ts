@@ -143,11 +143,14 @@ export class Bridge {
         runners.forEach((r) => r.warmUp());
         await source.start();
         // A stop asked for while the lock was taken or the source started has fired its event already.
+        let onStop = (): void => {};
         const stopped = new Promise<'stopped'>((resolve) => {
-          if (this.stopping.signal.aborted) resolve('stopped');
-          else this.stopping.signal.addEventListener('abort', () => resolve('stopped'), { once: true });
+          onStop = () => resolve('stopped');
+          if (this.stopping.signal.aborted) onStop();
+          else this.stopping.signal.addEventListener('abort', onStop, { once: true });
         });
         const why = await Promise.race([held.lost.then(() => 'lost' as const), stopped]);
+        this.stopping.signal.removeEventListener('abort', onStop); // one per lost lock would pile up
         if (why === 'lost') {
           this.log.warn('lost the delivery lock (Postgres connection); stopping delivery and standing by');
           notListeningSince = Date.now();

@@ -64,7 +64,8 @@ export class CountedHistogram<T extends string> {
     let bucket = 0;
     while (bucket < this.bounds.length && value > this.bounds[bucket]) bucket++;
     series.buckets[bucket] += times;
-    series.sum += value * times;
+    // Added `times` times, as prom-client's observe() would: value * times rounds differently.
+    for (let i = 0; i < times; i++) series.sum += value;
     series.count += times;
   }
 

@@ -108,6 +108,8 @@ export class WalSource {
       let stream: ReplicationStream | undefined;
       try {
         const slot = await slotState(this.pool, this.config.wal.slot);
+        // A close() while the slot was read found no stream to end: none may start now.
+        if (this.stopped) break;
         this.xids.update(slot.nextXid);
         const tracker = new AckTracker(slot.confirmed, () => this.statusSoon());
         this.tracker = tracker;
