@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import pino from 'pino';
 import { Listener } from '../../src/source/listener.js';
+import { within } from '../support/bridge.js';
 import { createTestDatabase, type TestDatabase } from '../support/pg.js';
 
 let db: TestDatabase;
@@ -32,17 +33,6 @@ function listener(connected: () => void = () => {}): Listener {
     onNotification: () => {},
     onConnected: connected,
   });
-}
-
-/** Fails the test instead of hanging it when `promise` does not settle in time. */
-async function within<T>(ms: number, promise: Promise<T>, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} took over ${ms} ms`)), ms)));
-  try {
-    return await Promise.race([promise, late]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 test('stop() while the connection is being made: resolves and leaves no connection behind', async () => {

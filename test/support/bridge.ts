@@ -159,3 +159,14 @@ export async function showingLogOnFailure<T>(bridge: RunningBridge, work: Promis
     });
   }
 }
+
+/** Fails instead of hanging when `promise` does not settle within `ms`. */
+export async function within<T>(ms: number, promise: Promise<T>, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} took over ${ms} ms`)), ms)));
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

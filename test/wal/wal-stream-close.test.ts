@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { clientConfig } from '../../src/postgres.js';
 import { ReplicationStream } from '../../src/source/wal/replication-stream.js';
+import { within } from '../support/bridge.js';
 import { createTestDatabase, type TestDatabase } from '../support/pg.js';
 
 const SLOT_SUFFIX = '_close';
@@ -31,17 +32,6 @@ after(async () => {
   await db.query('SELECT pg_drop_replication_slot($1)', [slot]).catch(() => {});
   await db.drop();
 });
-
-/** Fails the test instead of hanging it when `promise` does not settle in time. */
-async function within<T>(ms: number, promise: Promise<T>, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} took over ${ms} ms`)), ms)));
-  try {
-    return await Promise.race([promise, late]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 test('close() at any point of start(): start() settles, close() resolves, no walsender left', async () => {
   const handlers = { onData: () => {}, onKeepalive: () => {} };
