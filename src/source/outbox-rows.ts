@@ -1,6 +1,7 @@
 import type { BridgeEvent } from '../event.js';
 import type { Routes } from '../router.js';
 import { EVENT_COLUMNS, opFromCode } from '../schema/outbox.js';
+import { LastValue } from './last-value.js';
 
 /** Byte budget of one page, so a run of 50 MB rows is read a few at a time. */
 export const PAGE_BYTES = 32 * 1024 * 1024;
@@ -73,26 +74,11 @@ SELECT ${EVENT_COLUMNS}, CASE WHEN o.rn = 1 THEN o.total::int END
  ORDER BY o.id`;
 }
 
-/**
- * The last value it was given, handed out again for an equal one: the rows of
- * one transaction share their schema, table, txid and ts, and an event that
- * keeps the string read with the first row leaves every later row's copy to
- * die young instead of being carried (and copied by the GC) until delivered.
- */
-class Repeated {
-  private last = '';
-
-  of(value: string): string {
-    if (value === this.last) return this.last;
-    this.last = value;
-    return value;
-  }
-}
-
-const schemas = new Repeated();
-const tables = new Repeated();
-const txids = new Repeated();
-const timestamps = new Repeated();
+// The rows of one transaction share these: each event keeps the first row's string (see LastValue).
+const schemas = new LastValue();
+const tables = new LastValue();
+const txids = new LastValue();
+const timestamps = new LastValue();
 
 export function rowToEvent(row: OutboxRecord): BridgeEvent {
   const id = row[Column.eventId] ?? row[Column.id];
