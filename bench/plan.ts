@@ -6,7 +6,7 @@
 import { runBareProcess, type BareClient, type BareResult } from './bare-process.js';
 import type { BareJob } from './bare/job.js';
 import { bareAmqp, bareKafka, bareListen, bareListenSteady, bareUndici, insertRate, type CeilingResult } from './ceilings.js';
-import { bareReplicationDrain, bareReplicationSteady, insertRateDecoded } from './wal-ceilings.js';
+import { bareReplicationDrain, bareReplicationSteady, insertRateDecoded, insertRateRecvlogical, type StreamedInsertRate } from './wal-ceilings.js';
 import type { Receiver } from './receivers.js';
 import { drain, liveBurst, steady, type BenchContext, type RunMeasurement, type SinkSetup } from './scenarios.js';
 import { summarize, type LatencySummary } from './stats.js';
@@ -121,6 +121,11 @@ function fromCeiling(c: CeilingResult, latency?: LatencySummary): Sample {
   };
 }
 
+/** An insert rate while a consumer streamed; its CPU per 10k rows in the CPU column. */
+function fromStreamedInsert(r: StreamedInsertRate, events: number): Sample {
+  return { rate: r.rate, events, received: events, cpuPer10k: (r.consumerCpuS / events) * 10_000, notes: [], extra: {} };
+}
+
 function fromBridge(m: RunMeasurement, extra: Record<string, unknown> = {}): Sample {
   return {
     rate: m.rate,
@@ -191,6 +196,7 @@ export function buildPlan(input: PlanInput): Plan {
       ceilings.insertNotify,
       ceilings.insertPublished,
       ceilings.insertDecoded,
+      ceilings.insertRecvlogical,
       ceilings.insertWal,
     ),
     repeatGroups: repeatGroups(ceilings, runs),
@@ -294,10 +300,19 @@ function ceilingScenarios(input: PlanInput, sinks: ReturnType<typeof benchSinks>
       sink: 'INSERT, published, walsender streaming to a bare decoder',
       ceiling: insertPlain,
       primary: 'rate',
-      run: async () => {
-        const rate = await insertRateDecoded(db, replication, n, txn);
-        return { rate, events: n, received: n, notes: [], extra: {} };
-      },
+      run: async () => fromStreamedInsert(await insertRateDecoded(db, replication, n, txn), n),
+    },
+  );
+  const insertRecvlogical = add(
+    replication && {
+      key: 'ceiling.insert.wal-recvlogical',
+      kind: 'ceiling',
+      workload: burstName,
+      mode: 'wal',
+      sink: 'INSERT, published, walsender streaming to pg_recvlogical (C, decodes nothing)',
+      ceiling: insertPlain,
+      primary: 'rate',
+      run: async () => fromStreamedInsert(await insertRateRecvlogical(db, n, txn), n),
     },
   );
   const walDecode = add(
@@ -465,6 +480,7 @@ function ceilingScenarios(input: PlanInput, sinks: ReturnType<typeof benchSinks>
     insertWal,
     insertPublished,
     insertDecoded,
+    insertRecvlogical,
     walDecode,
     listenBurst,
     undiciSingle,

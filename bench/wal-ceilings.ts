@@ -3,11 +3,12 @@
  * kind `replication`) that only decodes pgoutput, on a slot of its own made
  * afresh for each run, and the insert rate while a walsender streams to it.
  */
+import { spawn } from 'node:child_process';
 import { procSample } from './bridge.js';
 import { timedToReceiver, type CeilingResult } from './ceilings.js';
 import type { Receiver } from './receivers.js';
 import { monoMs } from './stats.js';
-import { dropSlot, freshSlot, insertBurst, rowsPerSecond, steadyLoad, TABLES, type BenchDatabase } from './workloads.js';
+import { dropSlot, freshSlot, insertBurst, rowsPerSecond, steadyLoad, TABLES, WAL_PUBLICATION, walMark, type BenchDatabase } from './workloads.js';
 
 const WAIT_MS = 120_000;
 
@@ -62,23 +63,88 @@ export async function bareReplicationSteady(
   }
 }
 
+/** An insert rate, and the consumer's CPU seconds from the first insert until it had every row. */
+export interface StreamedInsertRate {
+  readonly rate: number;
+  readonly consumerCpuS: number;
+}
+
 /**
  * Insert rate into the published table while its walsender streams to the
  * bare consumer (after a CHECKPOINT, as the other insert rates): what logical
  * decoding itself takes from the writes on this machine, without pgbridge.
  */
-export async function insertRateDecoded(db: BenchDatabase, receiver: Receiver, count: number, txnRows: number): Promise<number> {
+export async function insertRateDecoded(db: BenchDatabase, receiver: Receiver, count: number, txnRows: number): Promise<StreamedInsertRate> {
   await receiver.reset();
   await freshSlot(db, db.slots.bare);
   await receiver.up();
   try {
     await db.query('CHECKPOINT');
+    const cpu0 = childCpuS(receiver);
     const written = await insertBurst(db, TABLES.wal, count, txnRows);
     await receiver.wait(count, WAIT_MS);
-    return rowsPerSecond(written);
+    return { rate: rowsPerSecond(written), consumerCpuS: childCpuS(receiver) - cpu0 };
   } finally {
     await receiver.down();
     await dropSlot(db, db.slots.bare);
     await db.clean();
   }
+}
+
+/**
+ * The same with PostgreSQL's own pg_recvlogical as the consumer: it writes
+ * pgoutput's bytes to /dev/null and decodes nothing, so the writes lose only
+ * what the walsender takes. The gap to the bare decoder's rate is what a
+ * consumer that decodes takes from them while it shares their cores.
+ */
+export async function insertRateRecvlogical(db: BenchDatabase, count: number, txnRows: number): Promise<StreamedInsertRate> {
+  const slot = db.slots.recvlogical;
+  await freshSlot(db, slot);
+  const options = ['proto_version=1', `publication_names=${WAL_PUBLICATION}`, 'messages=true'].flatMap((o) => ['-o', o]);
+  const child = spawn('pg_recvlogical', ['-d', db.url, '-S', slot, '--start', '-f', '/dev/null', '-s', '1', ...options], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  const exited = new Promise<void>((resolve) => child.on('close', () => resolve()));
+  const failed = new Promise<never>((_, reject) => {
+    child.on('error', reject);
+    child.on('exit', (code) => reject(new Error(`pg_recvlogical exited with ${code}: ${stderr.trim()}`)));
+  });
+  failed.catch(() => undefined);
+  try {
+    const walsender = await Promise.race([activeWalsender(db, slot), failed]);
+    await db.query('CHECKPOINT');
+    const cpu0 = procSample(child.pid!)?.cpuS ?? Number.NaN;
+    const written = await insertBurst(db, TABLES.wal, count, txnRows);
+    await Promise.race([sentPast(db, walsender, await walMark(db)), failed]);
+    return { rate: rowsPerSecond(written), consumerCpuS: (procSample(child.pid!)?.cpuS ?? Number.NaN) - cpu0 };
+  } finally {
+    child.kill('SIGTERM');
+    await exited;
+    await dropSlot(db, slot);
+    await db.clean();
+  }
+}
+
+/** The pid of the walsender streaming from `slot`, once its consumer started streaming. */
+async function activeWalsender(db: BenchDatabase, slot: string): Promise<number> {
+  for (const deadline = monoMs() + 10_000; monoMs() < deadline; await new Promise((r) => setTimeout(r, 50))) {
+    const { rows } = await db.query<{ pid: number }>(
+      `SELECT r.pid FROM pg_replication_slots s JOIN pg_stat_replication r ON r.pid = s.active_pid
+        WHERE s.slot_name = $1 AND r.state = 'streaming'`,
+      [slot],
+    );
+    if (rows.length > 0) return rows[0].pid;
+  }
+  throw new Error(`nothing streamed from slot ${slot} within 10 s`);
+}
+
+/** Waits until the walsender `pid` has sent everything up to `lsn`. */
+async function sentPast(db: BenchDatabase, pid: number, lsn: string): Promise<void> {
+  for (const deadline = monoMs() + WAIT_MS; monoMs() < deadline; await new Promise((r) => setTimeout(r, 20))) {
+    const { rows } = await db.query<{ done: boolean }>(`SELECT sent_lsn >= $1::pg_lsn AS done FROM pg_stat_replication WHERE pid = $2`, [lsn, pid]);
+    if (rows[0]?.done) return;
+  }
+  throw new Error(`the walsender had not sent up to ${lsn} after ${WAIT_MS / 1000} s`);
 }

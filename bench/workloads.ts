@@ -40,8 +40,8 @@ export interface BenchDatabase extends TestDatabase {
   nextIds(count: number): number;
   /** Empties the bench tables (and checks the outbox is empty: a leftover means undelivered events). */
   clean(): Promise<{ outboxLeft: number }>;
-  /** The wal-mode instance's slot (`bridge`) and the bare replication consumer's (`bare`); slot names are per server. */
-  readonly slots: { readonly bridge: string; readonly bare: string };
+  /** The wal-mode instance's slot (`bridge`), the bare replication consumer's (`bare`) and pg_recvlogical's (`recvlogical`); slot names are per server. */
+  readonly slots: { readonly bridge: string; readonly bare: string; readonly recvlogical: string };
 }
 
 /**
@@ -87,7 +87,7 @@ export async function slotConfirmed(db: TestDatabase, slot: string, mark: string
 
 export async function createBenchDatabase(): Promise<BenchDatabase> {
   const db = await createTestDatabase('pgbridge_bench');
-  const slots = { bridge: `${db.name}_wal`.slice(0, 63), bare: `${db.name}_bare`.slice(0, 63) };
+  const slots = { bridge: `${db.name}_wal`.slice(0, 63), bare: `${db.name}_bare`.slice(0, 63), recvlogical: `${db.name}_recv`.slice(0, 63) };
   for (const table of Object.values(TABLES)) await db.query(`CREATE TABLE public.${table} (${COLUMNS})`);
   for (const mode of ['notify', 'outbox', 'wal'] as const) {
     const file = writeConfig({
