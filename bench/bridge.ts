@@ -67,7 +67,8 @@ export class BridgeProcess {
   ) {
     this.bridge = new RunningBridge(
       configFile,
-      {},
+      // A profile of dist/ itself: the bundle's frames would not name the modules profile.ts sorts them by.
+      options.profileDir ? { PGBRIDGE_UNBUNDLED: '1' } : {},
       {
         nodeArgs: options.profileDir ? ['--cpu-prof', '--cpu-prof-dir', options.profileDir] : [],
         stdout: 'ignore',

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
+import { packageFile } from '../package-root.js';
 
 export interface Asset {
   readonly type: string;
@@ -8,8 +8,9 @@ export interface Asset {
 }
 
 /** The console's folder in the package (beside dist/), and uPlot from node_modules: served as they are, no build step. */
-const folder = fileURLToPath(new URL('../../console/', import.meta.url));
-const require = createRequire(import.meta.url);
+const folder = packageFile('console/');
+// Not named `require`: the bundle (scripts/bundle.mjs) defines that name at the top of every file.
+const requireHere = createRequire(import.meta.url);
 
 const TYPES: Record<string, string> = {
   html: 'text/html; charset=utf-8',
@@ -30,8 +31,8 @@ export function consoleAssets(): ReadonlyMap<string, Asset> {
     ['/', load(`${folder}index.html`)],
     ['/console/app.js', load(`${folder}app.js`)],
     ['/console/style.css', load(`${folder}style.css`)],
-    ['/console/uPlot.iife.min.js', load(require.resolve('uplot/dist/uPlot.iife.min.js'))],
-    ['/console/uPlot.min.css', load(require.resolve('uplot/dist/uPlot.min.css'))],
+    ['/console/uPlot.iife.min.js', load(requireHere.resolve('uplot/dist/uPlot.iife.min.js'))],
+    ['/console/uPlot.min.css', load(requireHere.resolve('uplot/dist/uPlot.min.css'))],
   ]);
   return cached;
 }

@@ -3,6 +3,7 @@ import type pg from 'pg';
 import { CAPTURE_OPS, ROW_CAPTURE_OPS } from '../config/schema.js';
 import { qualifiedName } from '../config/table-name.js';
 import type { BridgeConfig, CaptureTable } from '../config/types.js';
+import { packageFile } from '../package-root.js';
 import { outboxTable, outboxTableSql } from '../schema/outbox.js';
 import { ident } from '../schema/quote.js';
 import { captureOpSql } from './capture-sql.js';
@@ -11,7 +12,7 @@ import { functionName, triggerName } from './names.js';
 import { compileRowFilter, RowFilterError } from '../schema/row-filter.js';
 import { planWalInstall, planWalUninstall, type WalPlan } from './wal-plan.js';
 
-const SCHEMA_SQL = readFileSync(new URL('../../sql/schema.sql', import.meta.url), 'utf8');
+const SCHEMA_SQL = readFileSync(packageFile('sql/schema.sql'), 'utf8');
 
 const INSTALL_LOCK = "SELECT pg_advisory_xact_lock(hashtext('pgbridge'), hashtext('install'));";
 

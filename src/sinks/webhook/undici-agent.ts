@@ -1,7 +1,8 @@
 import { createRequire } from 'node:module';
 import type { Agent as UndiciAgent } from 'undici';
 
-const require = createRequire(import.meta.url);
+// Not named `require`: the bundle (scripts/bundle.mjs) defines that name at the top of every file.
+const requireHere = createRequire(import.meta.url);
 
 /**
  * undici's Agent on its own. The package's index loads fetch, WebSocket,
@@ -12,9 +13,9 @@ const require = createRequire(import.meta.url);
  */
 function loadAgent(): typeof UndiciAgent {
   try {
-    return require('undici/lib/dispatcher/agent.js') as typeof UndiciAgent;
+    return requireHere('undici/lib/dispatcher/agent.js') as typeof UndiciAgent;
   } catch {
-    return (require('undici') as typeof import('undici')).Agent;
+    return (requireHere('undici') as typeof import('undici')).Agent;
   }
 }
 
