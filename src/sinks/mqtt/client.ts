@@ -100,7 +100,9 @@ function clientOptions(settings: ConnectionSettings): IClientOptions {
  * module is (only a process with an mqtt sink loads it), it compiles while
  * the outbox is read rather than after.
  */
-const library = import('mqtt');
+// Its `default` is MQTT.js's module.exports both under Node's own import of the CommonJS
+// package and in the bundle (scripts/bundle.mjs), whose chunk exports only a default.
+const library = import('mqtt').then((mqtt) => mqtt.default);
 library.catch(() => undefined);
 
 export const connectMqtt: MqttConnector = async (settings, signal) => {
