@@ -5,8 +5,10 @@
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import type { Readable } from 'node:stream';
 import { BIN, ROOT, RunningBridge, writeConfig } from '../test/support/bridge.js';
 import { freePort } from '../test/support/tcp.js';
+import { monoMs } from './stats.js';
 
 export { BIN, freePort, ROOT, writeConfig };
 
@@ -46,6 +48,15 @@ export function procSample(pid: number): ProcSample | undefined {
 export interface BridgeOptions {
   /** Directory for a V8 CPU profile (node --cpu-prof), written when the process exits. */
   readonly profileDir?: string;
+  /** Read its stdout and count the lines as they arrive (a stdout sink's events); else stdout goes to /dev/null. */
+  readonly countStdoutLines?: boolean;
+}
+
+/** Lines a bridge wrote to stdout so far, and when the first and the latest arrived (monotonic ms). */
+export interface StdoutArrivals {
+  count: number;
+  firstAt: number;
+  lastAt: number;
 }
 
 export class BridgeProcess {
@@ -59,6 +70,8 @@ export class BridgeProcess {
   /** Highest VmRSS seen by the 50 ms sampler (VmHWM is read too; this one can be reset per phase). */
   private rssPeak = 0;
   readonly rssTimeline: Array<{ t: number; rssMb: number }> = [];
+  /** Its stdout lines so far (countStdoutLines), else undefined. */
+  stdoutArrivals: StdoutArrivals | undefined;
 
   constructor(
     configFile: string,
@@ -71,10 +84,11 @@ export class BridgeProcess {
       options.profileDir ? { PGBRIDGE_UNBUNDLED: '1' } : {},
       {
         nodeArgs: options.profileDir ? ['--cpu-prof', '--cpu-prof-dir', options.profileDir] : [],
-        stdout: 'ignore',
+        stdout: options.countStdoutLines ? 'stream' : 'ignore',
         maxLogLines: 2000,
       },
     );
+    if (options.countStdoutLines) this.countLines(this.bridge.stdout!);
     BridgeProcess.live.add(this);
     this.exited = this.bridge.exited.then((code) => {
       BridgeProcess.live.delete(this);
@@ -85,6 +99,21 @@ export class BridgeProcess {
 
   get pid(): number {
     return this.bridge.pid;
+  }
+
+  /** One event per line: newlines counted as the bytes come, each chunk timed when it is read. */
+  private countLines(stdout: Readable): void {
+    const arrivals: StdoutArrivals = { count: 0, firstAt: Number.NaN, lastAt: Number.NaN };
+    this.stdoutArrivals = arrivals;
+    stdout.on('data', (chunk: Buffer) => {
+      let lines = 0;
+      for (let i = chunk.indexOf(10); i !== -1; i = chunk.indexOf(10, i + 1)) lines++;
+      if (lines === 0) return;
+      const now = monoMs();
+      if (arrivals.count === 0) arrivals.firstAt = now;
+      arrivals.count += lines;
+      arrivals.lastAt = now;
+    });
   }
 
   get logLines(): readonly string[] {

@@ -220,7 +220,7 @@ function benchSinks({ http, amqp, kafka, nats, mqtt, redis }: PlanInput) {
       receiver: nats.receiver,
     },
     mqtt: mqtt && { label: 'mqtt', config: { type: 'mqtt', url: mqtt.url, topic: `${mqtt.prefix}/{schema}/{table}/{op}` }, receiver: mqtt.receiver },
-    stdout: { label: 'stdout >/dev/null', config: { type: 'stdout' }, receiver: undefined },
+    stdout: { label: 'stdout, lines counted', config: { type: 'stdout' }, receiver: undefined },
     redis: redis && { label: 'redis', config: { type: 'redis', url: redis.url, stream: redis.streams.bridge }, receiver: redis.receiver },
   } satisfies Record<string, SinkSetup | undefined>;
 }

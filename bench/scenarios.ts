@@ -27,7 +27,7 @@ export interface SinkSetup {
   readonly label: string;
   /** The sink's config, without name. */
   readonly config: Record<string, unknown>;
-  /** Where its events land; undefined for stdout (counted from /metrics). */
+  /** Where its events land; undefined for stdout (its lines counted as the bench reads them from the bridge's stdout). */
   readonly receiver: Receiver | undefined;
 }
 
@@ -85,7 +85,10 @@ function bridgeConfig(db: BenchDatabase, mode: Mode, sink: SinkSetup, port: numb
 
 export async function startBridge(ctx: BenchContext, mode: Mode, sink: SinkSetup): Promise<BridgeProcess> {
   const port = await freePort();
-  return new BridgeProcess(writeConfig(bridgeConfig(ctx.db, mode, sink, port)), port, { profileDir: ctx.profileDir });
+  return new BridgeProcess(writeConfig(bridgeConfig(ctx.db, mode, sink, port)), port, {
+    profileDir: ctx.profileDir,
+    countStdoutLines: sink.receiver === undefined,
+  });
 }
 
 /** Ready to capture: the delivery lock held, and in wal mode the slot streaming. */
@@ -93,22 +96,17 @@ async function ready(bridge: BridgeProcess, mode: Mode): Promise<void> {
   await bridge.ready(mode === 'wal' ? 'streaming changes from the replication slot' : undefined);
 }
 
-/** Waits for `count` events at the receiver, or (stdout) for `count` deliveries in /metrics. */
+/** Waits for `count` events at the receiver, or (stdout) for `count` lines read from the bridge's stdout. */
 async function waitDelivered(
   bridge: BridgeProcess,
   sink: SinkSetup,
   count: number,
 ): Promise<{ count: number; duplicates: number; firstAt: number; lastAt: number }> {
   if (sink.receiver) return sink.receiver.wait(count, WAIT_MS);
+  const arrivals = bridge.stdoutArrivals!;
   const deadline = monoMs() + WAIT_MS;
-  let firstAt = Number.NaN;
-  for (;;) {
-    const delivered = await bridge.deliveries(SINK_NAME).catch(() => 0);
-    const now = monoMs();
-    if (delivered > 0 && Number.isNaN(firstAt)) firstAt = now;
-    if (delivered >= count || now > deadline) return { count: delivered, duplicates: 0, firstAt, lastAt: now };
-    await new Promise((r) => setTimeout(r, 25));
-  }
+  while (arrivals.count < count && monoMs() < deadline) await new Promise((r) => setTimeout(r, 10));
+  return { count: arrivals.count, duplicates: 0, firstAt: arrivals.firstAt, lastAt: arrivals.lastAt };
 }
 
 async function latencies(ctx: BenchContext, sink: SinkSetup, written: Written): Promise<LatencySummary | undefined> {
@@ -285,7 +283,7 @@ export async function steady(
     warmup = await latencies({ ...ctx, dumpFile: undefined }, sink, warm);
     await sink.receiver?.reset();
   }
-  const delivered0 = sink.receiver ? 0 : await bridge.deliveries(SINK_NAME);
+  const delivered0 = bridge.stdoutArrivals?.count ?? 0;
   const cpu0 = bridge.sample()?.cpuS ?? 0;
   const written = await steadyLoad(ctx.db, TABLES[mode], rate, txnRows, seconds);
   const got = await waitDelivered(bridge, sink, written.count + delivered0);

@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -37,8 +38,8 @@ export function cli(args: readonly string[], env: NodeJS.ProcessEnv = {}): Promi
 export interface LaunchOptions {
   /** Node flags before the CLI (`--cpu-prof` …). */
   readonly nodeArgs?: readonly string[];
-  /** `ignore`: stdout goes to /dev/null (a bench of the stdout sink); by default its lines are kept. */
-  readonly stdout?: 'lines' | 'ignore';
+  /** `ignore`: stdout goes to /dev/null; `stream`: the caller reads `stdout` itself (a bench of the stdout sink); by default its lines are kept. */
+  readonly stdout?: 'lines' | 'ignore' | 'stream';
   /** Keep this many log lines at most, dropping the older half when full (a long bench run); all by default. */
   readonly maxLogLines?: number;
 }
@@ -60,7 +61,7 @@ export class RunningBridge {
       stdio: ['pipe', devNull ?? 'pipe', 'pipe'],
     });
     if (devNull !== undefined) closeSync(devNull);
-    else collectLines(this.child.stdout!, this.stdoutLines);
+    else if (options.stdout !== 'stream') collectLines(this.child.stdout!, this.stdoutLines);
     collectLines(this.child.stderr!, this.logLines, options.maxLogLines);
     RunningBridge.live.add(this);
     this.exited = new Promise((resolve) =>
@@ -73,6 +74,11 @@ export class RunningBridge {
 
   get pid(): number {
     return this.child.pid!;
+  }
+
+  /** Its stdout, for `stdout: 'stream'` (null otherwise once collected or ignored). */
+  get stdout(): Readable | null {
+    return this.child.stdout;
   }
 
   /** The exit code once it has exited, else null. */
