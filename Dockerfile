@@ -15,8 +15,9 @@ WORKDIR /src
 
 # Dependencies first: this layer is reused until the lockfile changes.
 # --ignore-scripts: `npm ci` would otherwise run the package's own `prepare`
-# (tsc) before the sources are copied in; no runtime dependency needs an
-# install script (only esbuild, a dev dependency of tsx, has one).
+# (tsc and the bundle) before the sources are copied in; no runtime dependency
+# needs an install script (only esbuild, which the build uses, has one, and its
+# binary comes from its platform package without it).
 COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts --no-audit --no-fund
 

@@ -56,6 +56,8 @@ export interface BridgeOptions {
 export interface StdoutArrivals {
   count: number;
   firstAt: number;
+  /** Lines in the chunk read at firstAt (one read can bring hundreds). */
+  atFirst: number;
   lastAt: number;
 }
 
@@ -103,14 +105,17 @@ export class BridgeProcess {
 
   /** One event per line: newlines counted as the bytes come, each chunk timed when it is read. */
   private countLines(stdout: Readable): void {
-    const arrivals: StdoutArrivals = { count: 0, firstAt: Number.NaN, lastAt: Number.NaN };
+    const arrivals: StdoutArrivals = { count: 0, firstAt: Number.NaN, atFirst: 0, lastAt: Number.NaN };
     this.stdoutArrivals = arrivals;
     stdout.on('data', (chunk: Buffer) => {
       let lines = 0;
       for (let i = chunk.indexOf(10); i !== -1; i = chunk.indexOf(10, i + 1)) lines++;
       if (lines === 0) return;
       const now = monoMs();
-      if (arrivals.count === 0) arrivals.firstAt = now;
+      if (arrivals.count === 0) {
+        arrivals.firstAt = now;
+        arrivals.atFirst = lines;
+      }
       arrivals.count += lines;
       arrivals.lastAt = now;
     });

@@ -86,7 +86,7 @@ const elapsedS = (): number => (monoMs() - began) / 1000;
 const only = args.only?.split(',').filter(Boolean);
 const wanted = (key: string): boolean => !only || only.some((o) => key.includes(o));
 
-/** Rebuild dist/ when src/ changed after it (the bench runs the CLI as users do). */
+/** Rebuild when src/ changed after the bundle the CLI runs (dist/bundle/; a tsc-only build leaves it old). */
 function ensureBuilt(): void {
   const newest = (dir: string): number =>
     readdirSync(dir, { withFileTypes: true }).reduce((m, e) => {
@@ -95,12 +95,12 @@ function ensureBuilt(): void {
     }, 0);
   let built = 0;
   try {
-    built = newest(path.join(ROOT, 'dist'));
+    built = newest(path.join(ROOT, 'dist', 'bundle'));
   } catch {
     built = 0;
   }
   if (newest(path.join(ROOT, 'src')) > built) {
-    log('dist/ is older than src/: npm run build');
+    log('dist/bundle/ is older than src/: npm run build');
     execFileSync('npm', ['run', 'build'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
   }
 }

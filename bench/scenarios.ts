@@ -101,12 +101,12 @@ async function waitDelivered(
   bridge: BridgeProcess,
   sink: SinkSetup,
   count: number,
-): Promise<{ count: number; duplicates: number; firstAt: number; lastAt: number }> {
+): Promise<{ count: number; duplicates: number; firstAt: number; lastAt: number; atFirst?: number }> {
   if (sink.receiver) return sink.receiver.wait(count, WAIT_MS);
   const arrivals = bridge.stdoutArrivals!;
   const deadline = monoMs() + WAIT_MS;
   while (arrivals.count < count && monoMs() < deadline) await new Promise((r) => setTimeout(r, 10));
-  return { count: arrivals.count, duplicates: 0, firstAt: arrivals.firstAt, lastAt: arrivals.lastAt };
+  return { count: arrivals.count, duplicates: 0, firstAt: arrivals.firstAt, lastAt: arrivals.lastAt, atFirst: arrivals.atFirst };
 }
 
 async function latencies(ctx: BenchContext, sink: SinkSetup, written: Written): Promise<LatencySummary | undefined> {
@@ -254,7 +254,8 @@ export async function drain(ctx: BenchContext, mode: 'outbox' | 'wal', sink: Sin
     peakRssMb: sample?.hwmMb ?? Number.NaN,
     cpuPer10k: ((sample?.cpuS ?? 0) / Math.max(1, got.count)) * 10_000,
     firstEventS: (got.firstAt - spawnedAt) / 1000,
-    rateAfterFirst: (got.count - 1) / ((got.lastAt - got.firstAt) / 1000),
+    // The events after the first arrival's, over the time after it (a stdout read brings many at once).
+    rateAfterFirst: (got.count - (got.atFirst ?? 1)) / ((got.lastAt - got.firstAt) / 1000),
     ...end,
     notes,
   };
@@ -286,7 +287,9 @@ export async function steady(
   const delivered0 = bridge.stdoutArrivals?.count ?? 0;
   const cpu0 = bridge.sample()?.cpuS ?? 0;
   const written = await steadyLoad(ctx.db, TABLES[mode], rate, txnRows, seconds);
-  const got = await waitDelivered(bridge, sink, written.count + delivered0);
+  // A stdout sink's line count includes the warm-up's events: this window's are the rest.
+  const total = await waitDelivered(bridge, sink, written.count + delivered0);
+  const got = { ...total, count: total.count - delivered0 };
   const cpu1 = bridge.sample()?.cpuS ?? 0;
   const peakRssMb = bridge.sample()?.hwmMb ?? Number.NaN;
   const notes: string[] = [];

@@ -101,7 +101,8 @@ export async function insertRateRecvlogical(db: BenchDatabase, count: number, tx
   const slot = db.slots.recvlogical;
   await freshSlot(db, slot);
   const options = ['proto_version=1', `publication_names=${WAL_PUBLICATION}`, 'messages=true'].flatMap((o) => ['-o', o]);
-  const child = spawn('pg_recvlogical', ['-d', db.url, '-S', slot, '--start', '-f', '/dev/null', '-s', '1', ...options], {
+  // --no-loop: a lost connection ends it (and this measurement) instead of a retry every 5 s.
+  const child = spawn('pg_recvlogical', ['-d', db.url, '-S', slot, '--start', '--no-loop', '-f', '/dev/null', '-s', '1', ...options], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';
@@ -112,24 +113,28 @@ export async function insertRateRecvlogical(db: BenchDatabase, count: number, tx
     child.on('exit', (code) => reject(new Error(`pg_recvlogical exited with ${code}: ${stderr.trim()}`)));
   });
   failed.catch(() => undefined);
+  const done = new AbortController(); // ends the pollers below when the child failed first
   try {
-    const walsender = await Promise.race([activeWalsender(db, slot), failed]);
+    const walsender = await Promise.race([activeWalsender(db, slot, done.signal), failed]);
     await db.query('CHECKPOINT');
     const cpu0 = procSample(child.pid!)?.cpuS ?? Number.NaN;
     const written = await insertBurst(db, TABLES.wal, count, txnRows);
-    await Promise.race([sentPast(db, walsender, await walMark(db)), failed]);
+    await Promise.race([sentPast(db, walsender, await walMark(db), done.signal), failed]);
     return { rate: rowsPerSecond(written), consumerCpuS: (procSample(child.pid!)?.cpuS ?? Number.NaN) - cpu0 };
   } finally {
+    done.abort();
     child.kill('SIGTERM');
+    const killer = setTimeout(() => child.kill('SIGKILL'), 5000);
     await exited;
+    clearTimeout(killer);
     await dropSlot(db, slot);
     await db.clean();
   }
 }
 
-/** The pid of the walsender streaming from `slot`, once its consumer started streaming. */
-async function activeWalsender(db: BenchDatabase, slot: string): Promise<number> {
-  for (const deadline = monoMs() + 10_000; monoMs() < deadline; await new Promise((r) => setTimeout(r, 50))) {
+/** The pid of the walsender streaming from `slot`, once its consumer started streaming (or `signal` gave up). */
+async function activeWalsender(db: BenchDatabase, slot: string, signal: AbortSignal): Promise<number> {
+  for (const deadline = monoMs() + 10_000; monoMs() < deadline && !signal.aborted; await new Promise((r) => setTimeout(r, 50))) {
     const { rows } = await db.query<{ pid: number }>(
       `SELECT r.pid FROM pg_replication_slots s JOIN pg_stat_replication r ON r.pid = s.active_pid
         WHERE s.slot_name = $1 AND r.state = 'streaming'`,
@@ -140,9 +145,9 @@ async function activeWalsender(db: BenchDatabase, slot: string): Promise<number>
   throw new Error(`nothing streamed from slot ${slot} within 10 s`);
 }
 
-/** Waits until the walsender `pid` has sent everything up to `lsn`. */
-async function sentPast(db: BenchDatabase, pid: number, lsn: string): Promise<void> {
-  for (const deadline = monoMs() + WAIT_MS; monoMs() < deadline; await new Promise((r) => setTimeout(r, 20))) {
+/** Waits until the walsender `pid` has sent everything up to `lsn` (or `signal` gave up). */
+async function sentPast(db: BenchDatabase, pid: number, lsn: string, signal: AbortSignal): Promise<void> {
+  for (const deadline = monoMs() + WAIT_MS; monoMs() < deadline && !signal.aborted; await new Promise((r) => setTimeout(r, 20))) {
     const { rows } = await db.query<{ done: boolean }>(`SELECT sent_lsn >= $1::pg_lsn AS done FROM pg_stat_replication WHERE pid = $2`, [lsn, pid]);
     if (rows[0]?.done) return;
   }
