@@ -1,7 +1,7 @@
 // Bundles the compiled CLI (dist/cli.js) and the libraries it loads into
 // dist/bundle/: Node then reads a few large files instead of hundreds of
 // small ones, and a bridge reaches its first delivery about 0.1 s sooner
-// (bench/RESULTS.md, "Startup"). Each command and each sink type stays a
+// (bench/RESULTS.md, "Bundled build" at the top). Each command and each sink type stays a
 // chunk of its own, loaded only when used, as in dist/.
 // `PGBRIDGE_UNBUNDLED=1 node bin/pgbridge.js …` runs dist/ instead.
 import { rmSync } from 'node:fs';

@@ -14,7 +14,7 @@ function findPackageRoot(from: string): string {
   }
 }
 
-export const PACKAGE_ROOT: string = findPackageRoot(path.dirname(fileURLToPath(import.meta.url)));
+const PACKAGE_ROOT: string = findPackageRoot(path.dirname(fileURLToPath(import.meta.url)));
 
 /** A file of the package, by its path from the package's folder. */
 export const packageFile = (relative: string): string => path.join(PACKAGE_ROOT, relative);
