@@ -38,6 +38,7 @@ export type Request =
   | { op: 'collect'; ids?: { readonly first: number; readonly count: number } }
   | { op: 'down' }
   | { op: 'up' }
+  | { op: 'idle' }
   | { op: 'stop' };
 
 export interface Progress {
@@ -64,6 +65,14 @@ let serverPort = 0;
 /** What `down` and `up` do: the webhook server closed / listening again, or the replication stream ended / started. */
 let goDown: () => Promise<void> = stopHttp;
 let goUp: () => Promise<void> = () => startHttp(serverPort).then(() => undefined);
+/**
+ * What `idle` does between the scenarios that read this far end, and `reset` undoes: a consumer that
+ * costs CPU while nothing is sent to it stops. Kafka's fetch loop polls every 20 ms (12.5% of a core
+ * here), and a LISTEN hears every wake-up of the outbox triggers (1,000 a second in a steady run):
+ * both took a core's share from every other scenario on these two cores.
+ */
+let goIdle: () => Promise<void> = async () => {};
+let goActive: () => Promise<void> = async () => {};
 
 function note(rowId: number, at: number): void {
   if (!Number.isSafeInteger(rowId) || rowId < 0) return; // not a bench row
@@ -186,7 +195,8 @@ async function start(spec: ReceiverSpec): Promise<Record<string, unknown>> {
         const key = payload.split('\u0001')[1];
         if (key) note((JSON.parse(key) as { id: number }).id, at);
       });
-      await client.query(`LISTEN ${spec.channel}`);
+      goActive = async () => void (await client.query(`LISTEN ${spec.channel}`));
+      goIdle = async () => void (await client.query(`UNLISTEN ${spec.channel}`));
       stopHandlers.push(() => client.end());
       return {};
     }
@@ -224,6 +234,11 @@ async function start(spec: ReceiverSpec): Promise<Record<string, unknown>> {
         },
       });
       await joined;
+      // Paused, kafkajs sleeps out its wait instead of fetching.
+      const topics = spec.topics.map((topic) => ({ topic }));
+      goIdle = async () => consumer.pause(topics);
+      goActive = async () => consumer.resume(topics);
+      await goIdle();
       stopHandlers.push(() => consumer.disconnect());
       return {};
     }
@@ -305,6 +320,7 @@ async function handle(request: Request): Promise<unknown> {
       deliveries = 0;
       firstAt = Number.NaN;
       lastAt = Number.NaN;
+      await goActive();
       return {};
     case 'wait': {
       if (firstSeen.size < request.count) {
@@ -347,6 +363,9 @@ async function handle(request: Request): Promise<unknown> {
       return {};
     case 'up':
       await goUp();
+      return {};
+    case 'idle':
+      await goIdle();
       return {};
     case 'stop': {
       const handlers = stopHandlers;

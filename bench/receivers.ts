@@ -33,8 +33,12 @@ export class Receiver {
     });
   }
 
+  /** Every receiver started and not stopped, so that each scenario can leave them all idle. */
+  private static readonly live = new Set<Receiver>();
+
   static async start(spec: ReceiverSpec): Promise<Receiver> {
     const receiver = new Receiver(spec);
+    Receiver.live.add(receiver);
     receiver.info = (await receiver.request({ op: 'start', spec })) as Record<string, unknown>;
     return receiver;
   }
@@ -78,7 +82,16 @@ export class Receiver {
     await this.request({ op: 'up' });
   }
 
+  /**
+   * After a scenario: every far end whose consumer costs CPU while nothing arrives (Kafka, LISTEN)
+   * stops consuming until its next reset(), which every scenario reading it starts with.
+   */
+  static async idleAll(): Promise<void> {
+    await Promise.all([...Receiver.live].map((r) => r.request({ op: 'idle' })));
+  }
+
   async stop(): Promise<void> {
+    Receiver.live.delete(this);
     await this.request({ op: 'stop' }).catch(() => {});
     this.child.disconnect();
     await new Promise((resolve) => (this.child.exitCode !== null ? resolve(null) : this.child.once('exit', resolve)));

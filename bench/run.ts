@@ -212,7 +212,12 @@ async function runOnce(s: Scenario, results: Results): Promise<void> {
   const t0 = monoMs();
   const round = results.runs(s) + 1;
   log(`${s.key}${round > 1 ? ` (run ${round})` : ''}`);
-  const sample = await s.run();
+  let sample: Sample;
+  try {
+    sample = await s.run();
+  } finally {
+    await Receiver.idleAll();
+  }
   const load = os.loadavg()[0];
   sample.extra.loadavg1 = load;
   results.add(s, sample, (monoMs() - t0) / 1000);
