@@ -234,12 +234,24 @@ async function start(spec: ReceiverSpec): Promise<Record<string, unknown>> {
         },
       });
       await joined;
-      // Paused, kafkajs sleeps out its wait instead of fetching.
+      // Paused, kafkajs sleeps out its wait instead of fetching. It wakes at the end of each topic:
+      // what an earlier scenario left unread (one that timed out, late duplicates) stays unread,
+      // where a consumer running all along would have taken it in before the next reset.
+      const admin = kafka.admin();
+      await admin.connect();
       const topics = spec.topics.map((topic) => ({ topic }));
       goIdle = async () => consumer.pause(topics);
-      goActive = async () => consumer.resume(topics);
+      goActive = async () => {
+        for (const topic of spec.topics) {
+          for (const { partition, high } of await admin.fetchTopicOffsets(topic)) consumer.seek({ topic, partition, offset: high });
+        }
+        consumer.resume(topics);
+      };
       await goIdle();
-      stopHandlers.push(() => consumer.disconnect());
+      stopHandlers.push(async () => {
+        await admin.disconnect();
+        await consumer.disconnect();
+      });
       return {};
     }
     case 'nats': {
