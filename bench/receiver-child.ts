@@ -71,7 +71,7 @@ let goUp: () => Promise<void> = () => startHttp(serverPort).then(() => undefined
  * here), and a LISTEN hears every wake-up of the outbox triggers (1,000 a second in a steady run):
  * both took a core's share from every other scenario on these two cores.
  */
-let goIdle: () => Promise<void> = async () => {};
+let goIdle: (() => Promise<void>) | undefined;
 let goActive: () => Promise<void> = async () => {};
 
 function note(rowId: number, at: number): void {
@@ -324,7 +324,8 @@ async function start(spec: ReceiverSpec): Promise<Record<string, unknown>> {
 async function handle(request: Request): Promise<unknown> {
   switch (request.op) {
     case 'start':
-      return start(request.spec);
+      // `idles` tells the bench which far ends an `idle` is worth sending to.
+      return { ...(await start(request.spec)), idles: goIdle !== undefined };
     case 'reset':
       await Promise.all(resetHandlers.map((h) => h()));
       firstSeen.clear();
@@ -377,7 +378,7 @@ async function handle(request: Request): Promise<unknown> {
       await goUp();
       return {};
     case 'idle':
-      await goIdle();
+      await goIdle?.();
       return {};
     case 'stop': {
       const handlers = stopHandlers;

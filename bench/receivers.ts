@@ -33,12 +33,8 @@ export class Receiver {
     });
   }
 
-  /** Every receiver started and not stopped, so that each scenario can leave them all idle. */
-  private static readonly live = new Set<Receiver>();
-
   static async start(spec: ReceiverSpec): Promise<Receiver> {
     const receiver = new Receiver(spec);
-    Receiver.live.add(receiver);
     receiver.info = (await receiver.request({ op: 'start', spec })) as Record<string, unknown>;
     return receiver;
   }
@@ -86,15 +82,14 @@ export class Receiver {
    * After a scenario: every far end whose consumer costs CPU while nothing arrives (Kafka, LISTEN)
    * stops consuming until its next reset(), which every scenario reading it starts with.
    */
-  static async idleAll(): Promise<void> {
-    const costly = [...Receiver.live].filter((r) => (r.spec.kind === 'kafka' || r.spec.kind === 'listen') && r.child.connected);
+  static async idleAll(receivers: readonly Receiver[]): Promise<void> {
+    const costly = receivers.filter((r) => r.info.idles === true && r.child.connected);
     const results = await Promise.allSettled(costly.map((r) => r.request({ op: 'idle' })));
     // A receiver that cannot go idle costs the next scenario some CPU; it does not fail it.
     for (const r of results) if (r.status === 'rejected') console.error(`bench: ${String(r.reason)}`);
   }
 
   async stop(): Promise<void> {
-    Receiver.live.delete(this);
     await this.request({ op: 'stop' }).catch(() => {});
     this.child.disconnect();
     await new Promise((resolve) => (this.child.exitCode !== null ? resolve(null) : this.child.once('exit', resolve)));

@@ -208,7 +208,7 @@ async function startReceivers(db: BenchDatabase, notes: string[], into: Receiver
   return { http, listen, amqp, kafka, nats, mqtt, redis, replication, all: into };
 }
 
-async function runOnce(s: Scenario, results: Results): Promise<void> {
+async function runOnce(s: Scenario, results: Results, receivers: readonly Receiver[]): Promise<void> {
   const t0 = monoMs();
   const round = results.runs(s) + 1;
   log(`${s.key}${round > 1 ? ` (run ${round})` : ''}`);
@@ -216,7 +216,7 @@ async function runOnce(s: Scenario, results: Results): Promise<void> {
   try {
     sample = await s.run();
   } finally {
-    await Receiver.idleAll();
+    await Receiver.idleAll(receivers);
   }
   const load = os.loadavg()[0];
   sample.extra.loadavg1 = load;
@@ -225,9 +225,9 @@ async function runOnce(s: Scenario, results: Results): Promise<void> {
 }
 
 /** Every scenario once (the cheap insert-rate ceilings SCALE.repeats times, interleaved). */
-async function firstPass(plan: Plan, results: Results): Promise<void> {
-  for (let i = 0; i < SCALE.repeats; i++) for (const s of plan.inserts) await runOnce(s, results);
-  for (const s of plan.scenarios) if (!plan.inserts.includes(s)) await runOnce(s, results);
+async function firstPass(plan: Plan, results: Results, receivers: readonly Receiver[]): Promise<void> {
+  for (let i = 0; i < SCALE.repeats; i++) for (const s of plan.inserts) await runOnce(s, results, receivers);
+  for (const s of plan.scenarios) if (!plan.inserts.includes(s)) await runOnce(s, results, receivers);
 }
 
 /** A sink down for a while under steady writes; on a loaded machine the first pass runs long, and a shorter outage keeps the run under 5 minutes. */
@@ -243,7 +243,7 @@ async function outagePass(plan: Plan, ctx: BenchContext): Promise<Record<string,
 }
 
 /** Repeats of the scenarios behind the targets, each ceiling together with its pgbridge run, while the time budget lasts. */
-async function repeats(plan: Plan, results: Results): Promise<void> {
+async function repeats(plan: Plan, results: Results, receivers: readonly Receiver[]): Promise<void> {
   for (let round = 2; round <= SCALE.repeats; round++) {
     for (const members of plan.repeatGroups) {
       const group = members.filter((s) => results.runs(s) < round);
@@ -253,7 +253,7 @@ async function repeats(plan: Plan, results: Results): Promise<void> {
         log(`skipping run ${round} of ${group.map((s) => s.key).join(' + ')}: time budget (${BUDGET_S} s)`);
         continue;
       }
-      for (const s of group) await runOnce(s, results);
+      for (const s of group) await runOnce(s, results, receivers);
     }
   }
 }
@@ -324,9 +324,9 @@ async function main(): Promise<void> {
   try {
     const far = await startReceivers(db, notes, receivers);
     plan = buildPlan({ db, scale: SCALE, ...far, ctxFor, wanted });
-    await firstPass(plan, results);
+    await firstPass(plan, results, receivers);
     if (wanted('outage')) outageResult = await outagePass(plan, ctxFor('outage'));
-    await repeats(plan, results);
+    await repeats(plan, results, receivers);
   } finally {
     await Promise.all(receivers.map((r) => r.stop()));
     await mqttBroker?.dispose();
