@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import { procSample } from './bridge.js';
 import { timedToReceiver, type CeilingResult } from './ceilings.js';
 import type { Receiver } from './receivers.js';
+import { waitFor } from '../test/support/bridge.js';
 import { monoMs } from './stats.js';
 import { dropSlot, freshSlot, insertBurst, rowsPerSecond, steadyLoad, TABLES, WAL_PUBLICATION, walMark, type BenchDatabase } from './workloads.js';
 
@@ -134,22 +135,25 @@ export async function insertRateRecvlogical(db: BenchDatabase, count: number, tx
 
 /** The pid of the walsender streaming from `slot`, once its consumer started streaming (or `signal` gave up). */
 async function activeWalsender(db: BenchDatabase, slot: string, signal: AbortSignal): Promise<number> {
-  for (const deadline = monoMs() + 10_000; monoMs() < deadline && !signal.aborted; await new Promise((r) => setTimeout(r, 50))) {
+  let pid: number | undefined;
+  const streaming = async (): Promise<boolean> => {
     const { rows } = await db.query<{ pid: number }>(
       `SELECT r.pid FROM pg_replication_slots s JOIN pg_stat_replication r ON r.pid = s.active_pid
         WHERE s.slot_name = $1 AND r.state = 'streaming'`,
       [slot],
     );
-    if (rows.length > 0) return rows[0].pid;
-  }
-  throw new Error(`nothing streamed from slot ${slot} within 10 s`);
+    pid = rows[0]?.pid;
+    return pid !== undefined;
+  };
+  await waitFor(streaming, 10_000, `a walsender streaming from slot ${slot}`, { signal });
+  return pid!;
 }
 
 /** Waits until the walsender `pid` has sent everything up to `lsn` (or `signal` gave up). */
 async function sentPast(db: BenchDatabase, pid: number, lsn: string, signal: AbortSignal): Promise<void> {
-  for (const deadline = monoMs() + WAIT_MS; monoMs() < deadline && !signal.aborted; await new Promise((r) => setTimeout(r, 20))) {
+  const sent = async (): Promise<boolean> => {
     const { rows } = await db.query<{ done: boolean }>(`SELECT sent_lsn >= $1::pg_lsn AS done FROM pg_stat_replication WHERE pid = $2`, [lsn, pid]);
-    if (rows[0]?.done) return;
-  }
-  throw new Error(`the walsender had not sent up to ${lsn} after ${WAIT_MS / 1000} s`);
+    return rows[0]?.done === true;
+  };
+  await waitFor(sent, WAIT_MS, `the walsender to send up to ${lsn}`, { intervalMs: 20, signal });
 }

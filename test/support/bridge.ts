@@ -145,11 +145,24 @@ function collectLines(stream: NodeJS.ReadableStream, into: string[], max = Infin
   });
 }
 
-export async function waitFor(condition: () => boolean | Promise<boolean>, timeoutMs = 15000, what = 'condition'): Promise<void> {
+export interface WaitOptions {
+  /** Between two checks; 50 ms unless given. */
+  readonly intervalMs?: number;
+  /** Gives up early (rejecting with its reason) when aborted. */
+  readonly signal?: AbortSignal;
+}
+
+export async function waitFor(
+  condition: () => boolean | Promise<boolean>,
+  timeoutMs = 15000,
+  what = 'condition',
+  { intervalMs = 50, signal }: WaitOptions = {},
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await condition())) {
+    signal?.throwIfAborted();
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, intervalMs));
   }
 }
 
