@@ -71,7 +71,9 @@ export const rootSchema: Schema<RootConfig> = {
   sinks: list('Where events go; at least one.'),
   routes: list('Which events go to which sinks. Without routes every event goes to every sink.', null),
   outbox: {
-    batch_size: { doc: 'Events read from the outbox per query.', format: 'positive-int', default: 500 },
+    // 1000 rather than 500: half the page queries; in alternated bench drains (medians of 9–12 runs)
+    // AMQP +12%, MQTT +6%, NATS +5%, Redis +4%, Kafka +3%. A page never exceeds the sink's free room.
+    batch_size: { doc: 'Events read from the outbox per query.', format: 'positive-int', default: 1000 },
     poll_interval_ms: {
       doc: 'Backstop poll when no wake-up NOTIFY arrives (a lost wake-up delays, never loses).',
       format: 'positive-int',
