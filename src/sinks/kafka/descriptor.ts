@@ -6,7 +6,7 @@ export const kafkaDescriptor = defineSink({
   reference:
     "Each event is a record in the `topic` template's topic, keyed by the primary key (one key, one partition, commit order); a delivery counts once the brokers acknowledged it as `acks` asks.",
   schema: kafkaSchema,
-  // Each lane sends its own produce request: four lanes cut a 500-event page into
+  // Each lane sends its own produce request: four lanes cut 500 events into
   // four small requests, and one request already reaches every partition leader at once.
   defaults: { batch: { max_events: 500, max_wait_ms: 0 }, max_in_flight: 1 },
   docs: {

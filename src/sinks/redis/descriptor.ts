@@ -7,7 +7,7 @@ export const redisDescriptor = defineSink({
   reference:
     "Each event is an entry appended with `XADD` to the `stream` template's stream, with the fields `id` (the event id: consumers deduplicate by it), `op`, `table` or `channel`, and `event` (the formatted event). A batch is one `MULTI … EXEC`: a delivery counts once EXEC answered with an entry id for it; an entry the server refuses for good (`WRONGTYPE`, `NOPERM` on its key) is permanent.",
   schema: redisSchema,
-  // Each lane sends its own transaction: with several lanes an outbox page of 500 becomes
+  // Each lane sends its own transaction: with several lanes 500 events read together become
   // several small MULTIs, while one MULTI of 500 is already a single round trip.
   defaults: { batch: { max_events: 500, max_wait_ms: 0 }, max_in_flight: 1 },
   docs: {
