@@ -1,16 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import { withRetries } from '../delivery/backoff.js';
 import type { Checkpoint, Outcome } from '../delivery/envelope.js';
 import type { DeliveryStop, Inlet } from '../delivery/inlet.js';
-import { errorMessage } from '../errors.js';
 import { nowIso, type BridgeEvent } from '../event.js';
 import { deadLetterOf } from './dead-letters.js';
 import type { Listener } from './listener.js';
 import { listenChannels } from './listen-channels.js';
 import { NotifyEnvelope, type NotifyPosition } from './notify-envelope.js';
 import { parseNotifyPayload } from './notify-payload.js';
-import { NotifySpill, type Spilled } from './notify-spill.js';
+import { SinkSpill, type Spilled } from './sink-spill.js';
 import { OutboxFeed } from './outbox-feed.js';
 import { SinkHold } from './sink-hold.js';
 import { RunCounter } from './run-counter.js';
@@ -21,12 +19,12 @@ import type { Source, SourceContext } from './source.js';
  * sinks, memory the only buffer; what nobody listened to is lost, and the log
  * says so. Events too large for a payload wait in the outbox table (the
  * trigger sends an empty wake-up) and are read from there; so do a sink's
- * events past `notify.memory_limit_events` waiting in memory (NotifySpill).
+ * events past `notify.memory_limit_events` waiting in memory (SinkSpill).
  */
 export class NotifySource implements Source, Checkpoint<NotifyPosition> {
   private readonly listener: Listener;
   private readonly feed: OutboxFeed;
-  private readonly spill: NotifySpill;
+  private readonly spill: SinkSpill;
   private readonly hold: SinkHold;
   /** Why the listener is not reading now: the spill writer is behind, or the sinks are full (SinkHold). */
   private readonly paused = new Set<'spill' | 'hold'>();
@@ -39,11 +37,12 @@ export class NotifySource implements Source, Checkpoint<NotifyPosition> {
     this.log = ctx.logger.child({ component: 'bridge' });
     this.notListeningSince = ctx.notListeningSince;
     this.captured = new RunCounter((count) => ctx.metrics.eventsCaptured.inc({ source: 'notify' }, count));
-    this.spill = new NotifySpill(
+    this.spill = new SinkSpill(
       ctx.pool,
       ctx.table,
       ctx.config.notify.memoryLimitEvents,
       ctx.logger.child({ component: 'bridge' }),
+      'notify',
       () => this.feed.poke(),
       (pause) => this.pause('spill', pause),
     );
@@ -65,7 +64,7 @@ export class NotifySource implements Source, Checkpoint<NotifyPosition> {
   }
 
   async start(): Promise<void> {
-    await this.resumeSpill();
+    await this.spill.resume(this.ctx.inlets.map((inlet) => inlet.name));
     this.listener.start();
     this.feed.start();
   }
@@ -99,16 +98,6 @@ export class NotifySource implements Source, Checkpoint<NotifyPosition> {
       { events: Object.fromEntries(bySink) },
       'notify mode: stopping with events not yet kept in the outbox table (Postgres did not take them in time); delivering them from memory, possibly ahead of older events of the same rows kept there',
     );
-  }
-
-  /** A spill an earlier run left must be picked up before listening; after a few failed tries, start anyway and say so. */
-  private async resumeSpill(): Promise<void> {
-    const sinks = this.ctx.inlets.map((inlet) => inlet.name);
-    await withRetries(
-      () => this.spill.resume(sinks),
-      { initial_ms: 200, max_ms: 2000, max_attempts: 5 },
-      (err, attempt) => this.log.warn({ err: errorMessage(err), attempt }, 'reading what an earlier run kept in the outbox for the sinks failed'),
-    ).catch(() => this.log.error('starting without knowing what an earlier run kept in the outbox: new events may overtake those of the same row'));
   }
 
   private pause(reason: 'spill' | 'hold', on: boolean): void {
@@ -170,7 +159,8 @@ export class NotifySource implements Source, Checkpoint<NotifyPosition> {
     for (const sink of this.ctx.routes.sinksFor(event)) {
       const inlet = this.inlets.get(sink)!;
       // At the limit, memory takes what arrives while the listener holds (what it had read already).
-      if (this.spill.wants(inlet) && (this.spill.spilling(inlet) || !this.hold.consider())) this.spill.spill(sink, event);
+      if (this.spill.wants(inlet) && (this.spill.spilling(inlet) || !this.hold.consider()))
+        this.spill.spill({ sink, event }, 'memory limit of events waiting for this sink reached');
       else {
         inlet.push(new NotifyEnvelope(event, sink, this));
         this.hold.pushed(inlet);

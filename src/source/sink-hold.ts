@@ -46,7 +46,7 @@ const TIMING: HoldTiming = { checkEveryMs: 1000, sendingMaxMs: 10_000 };
  * Postgres's queue (as they do while the listener is busy) until a sink has
  * room again. No sink waits for another this way: all are full. Memory stays
  * at the sinks' working set, and a burst costs no outbox writes, reads and
- * deletes (NotifySpill), which on a small machine take the CPU the sink needs.
+ * deletes (SinkSpill), which on a small machine take the CPU the sink needs.
  * A failing sink, a sink with room beside a full one, or a notification queue
  * past QUEUE_USAGE_MAX: no hold, and memory fills to
  * notify.memory_limit_events, past which the sink spills.

@@ -216,6 +216,89 @@ describe('wal mode faults', () => {
     tallyNoLoss(t, 'standby-takeover', sent, arrivals(), 'wal');
   });
 
+  test("one of two sinks down for 20 s: the other keeps receiving, the down one's events wait in the outbox table and all arrive after, rows in order", async (t) => {
+    await reset();
+    const down = new WebhookServer();
+    const downUrl = await down.start();
+    t.after(() => down.stop());
+    const sinkFor = (name: string, to: string) => ({
+      name,
+      type: 'webhook',
+      url: to,
+      timeout_ms: 1000,
+      max_in_flight: 4,
+      batch: { max_events: 50, max_wait_ms: 5 },
+      retry: { initial_ms: 50, max_ms: 500 },
+    });
+    const file = writeConfig({
+      postgres: { url: db.url },
+      delivery: 'wal',
+      wal: { slot, heartbeat_interval_ms: 1000 },
+      capture: [{ table: 'public.items' }],
+      sinks: [sinkFor('hook', url), sinkFor('down', downUrl)],
+      http: { port: 0 },
+      shutdown_timeout_ms: 2000,
+    });
+    assert.equal((await cli(['install', '-c', file])).code, 0, 'install publishes updates too');
+    const bridge = await run(t, file);
+    const rows = new RowStream(db.url);
+    t.after(() => rows.stop());
+    await sleep(1000);
+    down.reply = () => ({ status: 503 });
+    const outageStartedAt = rows.lastSent;
+    await sleep(3000);
+    // One row updated ten times while the sink is down: its events must reach it in that order.
+    await db.query(`INSERT INTO items (id, v) VALUES (-1, '0')`);
+    for (let v = 1; v <= 10; v++) await db.query(`UPDATE items SET v = $1 WHERE id = -1`, [String(v)]);
+    // Long past the down sink's queue (1,000 events, full within seconds): the stream must not wait for it.
+    await sleep(12_000);
+    const lateInOutage = rows.lastSent;
+    await waitFor(() => new Set(arrivals().map((a) => a.rowId)).has(lateInOutage), 10_000, 'the healthy sink keeps receiving');
+    await sleep(5000);
+    const spilled = await db.query<{ n: string }>(`SELECT count(*) AS n FROM pgbridge.outbox WHERE target_sink = 'down'`);
+    assert.ok(Number(spilled.rows[0].n) > 0, "the down sink's events wait in the outbox table");
+    assert.ok(
+      bridge.logs().some((e) => e.level === 40 && String(e.msg).includes('this sink failed or stalled with its queue full')),
+      'the spill is logged',
+    );
+    down.reply = () => ({ status: 204 });
+    await sleep(1000);
+    const sent = await rows.stop();
+    await settle(sent);
+    const arrivedAt = (server: WebhookServer): Event[] =>
+      server.accepted().flatMap((r) => [JSON.parse(r.body) as (Event & { op: string }) | (Event & { op: string })[]].flat());
+    const downArrivals = (): Arrival[] =>
+      arrivedAt(down)
+        .filter((e) => e.table === 'items' && e.data.id > 0)
+        .map((e) => ({ eventId: e.id, rowId: Number(e.data.id) }));
+    await waitFor(() => new Set(downArrivals().map((a) => a.rowId)).size >= sent.length, 90_000, 'every row at the sink that was down').catch(
+      () => {},
+    );
+    tallyNoLoss(
+      t,
+      'other-sink-down (healthy sink)',
+      sent,
+      arrivals().filter((a) => a.rowId > 0),
+      'wal',
+    );
+    const counts = tallyNoLoss(t, 'other-sink-down (sink that was down)', sent, downArrivals(), 'wal');
+    assert.ok(
+      sent.some((id) => id > outageStartedAt),
+      'rows were committed during the outage',
+    );
+    assert.ok(counts.delivered >= sent.length);
+    const versions = arrivedAt(down)
+      .filter((e) => e.data.id === -1)
+      .map((e) => Number(e.data.v));
+    const firsts = versions.filter((v, i) => versions.indexOf(v) === i);
+    assert.deepEqual(firsts, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10], "one row's events in commit order");
+    await waitFor(
+      async () => Number((await db.query<{ n: string }>(`SELECT count(*) AS n FROM pgbridge.outbox`)).rows[0].n) === 0,
+      60_000,
+      'the outbox emptied',
+    );
+  });
+
   // Keep last: it restarts the server every other test on this machine uses.
   test('PostgreSQL restarted mid-stream: the bridge streams again from the slot, nothing lost', async (t) => {
     try {

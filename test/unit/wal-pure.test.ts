@@ -67,6 +67,31 @@ test('AckTracker confirms whole transactions in commit order only', () => {
   assert.deepEqual(confirmed, ['0/200', '0/300'], 'never backwards');
 });
 
+test('AckTracker behind a waiting transaction keeps each run of settled ones as one, and still confirms in order', () => {
+  const confirmed: bigint[] = [];
+  const tracker = new AckTracker(0n, (lsn) => confirmed.push(lsn));
+  const first = tracker.begin();
+  tracker.hold(first);
+  tracker.commit(first, 1n);
+  const late: ReturnType<AckTracker['begin']>[] = [];
+  for (let i = 2; i <= 100_000; i++) {
+    const tx = tracker.begin();
+    tracker.hold(tx);
+    tracker.commit(tx, BigInt(i));
+    if (i % 10_000 === 0) late.push(tx);
+    else tracker.settle(tx);
+  }
+  assert.ok(tracker.waiting < 5000, `${tracker.waiting} transactions kept for 100,000, 11 of them unsettled`);
+  assert.deepEqual(confirmed, []);
+  tracker.settle(first);
+  assert.deepEqual(confirmed, [9_999n], 'up to the first unsettled one');
+  for (const tx of late.slice(1)) tracker.settle(tx);
+  assert.deepEqual(confirmed, [9_999n], 'the first late one still holds the rest');
+  tracker.settle(late[0]);
+  assert.deepEqual(confirmed, [9_999n, 100_000n]);
+  assert.equal(tracker.idle, true);
+});
+
 test('FullXid puts the epoch back', () => {
   const xids = new FullXid((5n << 32n) | 100n);
   assert.equal(xids.full(90), ((5n << 32n) | 90n).toString());

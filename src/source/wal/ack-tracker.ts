@@ -18,6 +18,8 @@ export class AckTracker {
   private queue: TrackedTransaction[] = [];
   private head = 0;
   private confirmedLsn: Lsn;
+  /** Transactions waiting after the last compact(): the next one is due when they doubled. */
+  private compactedTo = 0;
 
   constructor(
     start: Lsn,
@@ -42,6 +44,7 @@ export class AckTracker {
   begin(): TrackedTransaction {
     const tx: TrackedTransaction = { unsettled: 0, endLsn: undefined };
     this.queue.push(tx);
+    if (this.waiting > 2 * this.compactedTo + 1024) this.compact();
     return tx;
   }
 
@@ -87,6 +90,27 @@ export class AckTracker {
       this.head = 0;
     }
     if (moved !== undefined) this.move(moved);
+  }
+
+  /**
+   * While an early transaction waits (a sink down with its events, the later
+   * ones in the outbox table), the settled ones behind it would pile up one
+   * per transaction: each run of them is kept as its last, whose end the slot
+   * would move to past the whole run anyway.
+   */
+  private compact(): void {
+    const kept: TrackedTransaction[] = [];
+    for (let i = this.head; i < this.queue.length; i++) {
+      const tx = this.queue[i];
+      if (tx.abandoned) continue;
+      const settled = tx.endLsn !== undefined && tx.unsettled === 0;
+      const previous = kept[kept.length - 1];
+      if (settled && previous !== undefined && previous.endLsn !== undefined && previous.unsettled === 0) kept[kept.length - 1] = tx;
+      else kept.push(tx);
+    }
+    this.queue = kept;
+    this.head = 0;
+    this.compactedTo = kept.length;
   }
 
   private move(lsn: Lsn): void {

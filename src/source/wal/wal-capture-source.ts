@@ -5,6 +5,7 @@ import { deadLetterOf } from '../dead-letters.js';
 import type { Listener } from '../listener.js';
 import { listenChannels } from '../listen-channels.js';
 import { OutboxFeed } from '../outbox-feed.js';
+import { SinkSpill } from '../sink-spill.js';
 import type { Source, SourceContext } from '../source.js';
 import { assertLogicalWal } from './wal-level.js';
 import { WalSource } from './wal-source.js';
@@ -12,17 +13,31 @@ import { WalSource } from './wal-source.js';
 /**
  * `delivery: wal` behind the Source seam: the replication slot (WalSource),
  * raw NOTIFY channels forwarded as in notify mode, and the outbox feed for
- * dead letters moved back by `pgbridge dead-letters retry`.
+ * dead letters moved back by `pgbridge dead-letters retry` and for the events
+ * of a sink that failed or stalled (SinkSpill): the stream goes on for the others.
  */
 export class WalCaptureSource implements Source {
   private readonly wal: WalSource;
   private readonly listener: Listener;
   private readonly feed: OutboxFeed;
   private readonly inlets: ReadonlyMap<string, Inlet>;
+  private readonly spill: SinkSpill;
+  /** Set while the spill's writes fall behind; resolved when they caught up. */
+  private spillCaughtUp: { promise: Promise<void>; resolve: () => void } | undefined;
 
   constructor(private readonly ctx: SourceContext) {
     this.inlets = new Map(ctx.inlets.map((inlet) => [inlet.name, inlet]));
-    this.feed = new OutboxFeed(ctx);
+    this.spill = new SinkSpill(
+      ctx.pool,
+      ctx.table,
+      0, // no count limit: wal mode spills a sink that fails or stalls (see WalSource)
+      ctx.logger.child({ component: 'wal' }),
+      'wal',
+      () => this.feed.poke(),
+      (behind) => this.spillBehind(behind),
+    );
+    // The readers push through the spill's watch, which sees the last spilled event handed over.
+    this.feed = new OutboxFeed({ ...ctx, inlets: ctx.inlets.map((inlet) => this.spill.watch(inlet)) });
     this.wal = new WalSource(
       ctx.config,
       ctx.pool,
@@ -30,7 +45,13 @@ export class WalCaptureSource implements Source {
         sinksFor: (event) => ctx.routes.sinksFor(event),
         hasRoom: (sink) => this.inlets.get(sink)!.room > 0,
         waitForRoom: (sink) => this.inlets.get(sink)!.waitForRoom(),
+        delivering: (sink) => this.inlets.get(sink)!.delivering,
+        othersDelivering: (sink) => ctx.inlets.some((inlet) => inlet.name !== sink && inlet.delivering),
         push: (sink, envelope) => this.inlets.get(sink)!.push(envelope),
+        spilling: (sink) => this.spill.spilling(this.inlets.get(sink)!),
+        spill: (sink, event, written) =>
+          this.spill.spill({ sink, event, written }, 'this sink failed or stalled with its queue full, and the stream goes on for the other sinks'),
+        spillBehind: () => this.spillCaughtUp?.promise,
         // Stored before the transaction counts as settled: the slot may then move past it.
         storeDeadLetter: (sink, event, outcome) => ctx.deadLetters.insert(ctx.pool, [deadLetterOf(sink, event, outcome)]),
       },
@@ -45,6 +66,7 @@ export class WalCaptureSource implements Source {
 
   async start(): Promise<void> {
     await assertLogicalWal(this.ctx.pool);
+    await this.spill.resume(this.ctx.inlets.map((inlet) => inlet.name));
     this.wal.start();
     this.listener.start();
     this.feed.start();
@@ -55,6 +77,9 @@ export class WalCaptureSource implements Source {
     await this.listener.stop();
     // What is queued is still in the slot (or the outbox): only the batches in flight finish.
     await this.feed.stop(() => delivery.stop(false), delivery.deadline);
+    // What the spill could not write in time is still in the slot: its transactions are not confirmed.
+    await this.spill.stop(delivery.deadline);
+    this.spillBehind(false);
     // After delivery stopped: what the sinks confirmed meanwhile is confirmed to the slot too.
     await this.wal.close();
     await this.ctx.deadLetters.flushed();
@@ -62,6 +87,17 @@ export class WalCaptureSource implements Source {
 
   readiness(): Record<string, string> {
     return { listener: this.listener.connected ? 'ok' : 'not connected', replication: this.wal.state };
+  }
+
+  private spillBehind(behind: boolean): void {
+    if (behind) {
+      let resolve = (): void => {};
+      const promise = new Promise<void>((r) => (resolve = r));
+      this.spillCaughtUp ??= { promise, resolve };
+    } else {
+      this.spillCaughtUp?.resolve();
+      this.spillCaughtUp = undefined;
+    }
   }
 
   private onNotification(channel: string, payload: string): void {

@@ -19,14 +19,26 @@ import { slotState } from './slot-state.js';
 /**
  * Where the WAL source hands its events: the sinks an event is routed to,
  * room in each, and a per-delivery settle callback (delivered or dead; a dead
- * letter must be stored before it counts as settled).
+ * letter must be stored before it counts as settled). A sink that cannot take
+ * events (failing, or stalled with its queue full) gets them in the outbox
+ * table instead, so that the stream goes on for the other sinks.
  */
 export interface WalInlet {
   sinksFor(event: BridgeEvent): readonly string[];
   hasRoom(sink: string): boolean;
   /** Resolves when the sink can take one more event. */
   waitForRoom(sink: string): Promise<void>;
+  /** False while the sink's last attempt failed (it retries). */
+  delivering(sink: string): boolean;
+  /** Whether any sink but this one delivers (one the stream would hold up by waiting). */
+  othersDelivering(sink: string): boolean;
   push(sink: string, envelope: Envelope): void;
+  /** Whether the sink's new events go to the outbox table (until its reader caught up with them). */
+  spilling(sink: string): boolean;
+  /** Writes the event to the outbox table for the sink; `written` once it is committed there. */
+  spill(sink: string, event: BridgeEvent, written: () => void): void;
+  /** While the table writes fall behind: resolves once they caught up. */
+  spillBehind(): Promise<void> | undefined;
   storeDeadLetter(sink: string, event: BridgeEvent, outcome: Extract<Outcome, { kind: 'dead' }>): Promise<void>;
 }
 
@@ -34,6 +46,14 @@ export interface WalInlet {
 const HIGH_WATER = 2000;
 const LOW_WATER = 200;
 const RECONNECT = { initial_ms: 200, max_ms: 10_000, max_attempts: 0 };
+/**
+ * A full sink that has taken no event for this long while the stream waits for
+ * it counts as stalled (a send hanging until its timeout, say): its events go
+ * to the outbox table. A sink that delivers frees room at every batch.
+ */
+const STALL_MS = 2000;
+/** How often a wait for room looks whether the sink failed or stalled meanwhile. */
+const CHECK_MS = 10;
 
 /** A decoded message, or why decoding failed (the stream then ends, and starts again from the slot). */
 type Item = PgOutputMessage | Error;
@@ -217,29 +237,61 @@ export class WalSource {
     }
   }
 
-  /** Synchronous while every routed sink has room; waits (backpressure) only when one is full. */
+  /**
+   * Synchronous while every routed sink has room or spills; waits
+   * (backpressure) only while a full sink delivers, or the spill's writes fall behind.
+   */
   private emit(event: BridgeEvent, tx: TrackedTransaction): void | Promise<void> {
     const sinks = this.inlet.sinksFor(event);
     if (sinks.length === 0) return;
     if (++this.captured >= 500) this.countCaptured();
     for (let i = 0; i < sinks.length; i++) {
-      if (!this.inlet.hasRoom(sinks[i])) return this.emitWaiting(event, tx, sinks.slice(i));
-      this.pushTo(sinks[i], event, tx);
+      const sink = sinks[i];
+      if (this.inlet.spilling(sink)) this.spillTo(sink, event, tx);
+      else if (this.inlet.hasRoom(sink)) this.pushTo(sink, event, tx);
+      else return this.emitWaiting(event, tx, sinks.slice(i));
     }
+    return this.inlet.spillBehind();
   }
 
   private async emitWaiting(event: BridgeEvent, tx: TrackedTransaction, sinks: readonly string[]): Promise<void> {
     for (const sink of sinks) {
-      await this.inlet.waitForRoom(sink);
+      const spill = this.inlet.spilling(sink) || (!this.inlet.hasRoom(sink) && (await this.failsWhileFull(sink)));
       if (this.stopped) return;
-      this.pushTo(sink, event, tx);
+      if (spill) this.spillTo(sink, event, tx);
+      else this.pushTo(sink, event, tx);
     }
+    await this.inlet.spillBehind();
+  }
+
+  /**
+   * Waits for room in a full sink; true (spill instead) once it fails, or
+   * takes nothing for STALL_MS, while another sink delivers. With no other
+   * sink to hold up, the stream waits and the slot keeps the events.
+   */
+  private async failsWhileFull(sink: string): Promise<boolean> {
+    let room = false;
+    const roomMade = this.inlet.waitForRoom(sink).then(() => (room = true));
+    const stalledAt = Date.now() + STALL_MS;
+    while (!room && !this.stopped) {
+      const stuck = !this.inlet.delivering(sink) || Date.now() >= stalledAt;
+      if (stuck && this.inlet.othersDelivering(sink)) return true;
+      await Promise.race([roomMade, new Promise((resolve) => setTimeout(resolve, CHECK_MS))]);
+    }
+    return false;
   }
 
   private pushTo(sink: string, event: BridgeEvent, tx: TrackedTransaction): void {
     const tracker = this.tracker!;
     tracker.hold(tx);
     this.inlet.push(sink, new WalEnvelope(event, sink, tx, tracker, this));
+  }
+
+  /** In the outbox table, the event is settled for this sink: its outbox reader delivers it. */
+  private spillTo(sink: string, event: BridgeEvent, tx: TrackedTransaction): void {
+    const tracker = this.tracker!;
+    tracker.hold(tx);
+    this.inlet.spill(sink, event, () => tracker.settle(tx));
   }
 
   private countCaptured(): void {

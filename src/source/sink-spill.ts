@@ -3,6 +3,7 @@ import type pg from 'pg';
 import type { Envelope } from '../delivery/envelope.js';
 import type { Inlet } from '../delivery/inlet.js';
 import type { BridgeEvent } from '../event.js';
+import { withRetries } from '../delivery/backoff.js';
 import { errorMessage } from '../errors.js';
 import { inTransaction } from '../postgres.js';
 import { EVENT_COLUMNS, REPLAY_COLUMNS } from '../schema/outbox.js';
@@ -25,6 +26,8 @@ const RETRY = { initial_ms: 200, max_ms: 5000, max_attempts: 0 };
 export interface Spilled {
   readonly sink: string;
   readonly event: BridgeEvent;
+  /** Called once the event is in the table (wal mode: the slot may then move past it). */
+  readonly written?: () => void;
 }
 
 /**
@@ -36,9 +39,11 @@ export interface Spilled {
 const identity = (e: BridgeEvent): string => `${e.kind}\u0000${e.id}`;
 
 /**
- * Notify mode's overflow: past `limit` events waiting in memory for a sink,
- * new events for it are written to the outbox table for that sink only
+ * A sink's overflow, in the modes whose events do not come from the outbox
+ * table: new events for the sink are written to that table for it only
  * (target_sink, keeping id, txid and ts), where its outbox reader finds them.
+ * Notify mode spills past `limit` events waiting in memory for a sink; wal
+ * mode when a full sink fails or stalls (so the stream goes on for the others).
  *
  * Per-row order: an event kept in memory while an earlier one of the same
  * row sits in the table would overtake it. So once a sink spills, every new
@@ -51,7 +56,7 @@ const identity = (e: BridgeEvent): string => `${e.kind}\u0000${e.id}`;
  * in arrival order, each batch's ids taken after its xid, and the reader
  * pushes rows by id once all lower ids are settled.
  */
-export class NotifySpill {
+export class SinkSpill {
   /** Per spilling sink: the identity of the last event written for it. */
   private readonly last = new Map<string, string>();
   private readonly writer: SerialWriter<Spilled>;
@@ -62,6 +67,8 @@ export class NotifySpill {
     private readonly table: string,
     private readonly limit: number,
     private readonly logger: Logger,
+    /** The delivery mode, for the log lines. */
+    private readonly mode: 'notify' | 'wal',
     /** Called after each written batch (the readers have something to read). */
     written: () => void,
     /** Stop / go on reading notifications, as the writer falls behind and catches up. */
@@ -70,6 +77,7 @@ export class NotifySpill {
     this.writer = new SerialWriter(
       async (batch) => {
         await this.insert(batch);
+        for (const item of batch) item.written?.();
         written();
         if (this.paused && this.writer.queued <= QUEUE_LOW) this.pressure(false);
       },
@@ -85,9 +93,20 @@ export class NotifySpill {
 
   /**
    * Picks up a spill an earlier run left in the table: its sinks start
-   * spilling, since memory would overtake what is there. Run before listening.
+   * spilling, since memory would overtake what is there. Run before the first
+   * event; after a few failed tries it gives up and says so.
    */
   async resume(sinks: readonly string[]): Promise<void> {
+    await withRetries(
+      () => this.readLeftovers(sinks),
+      { initial_ms: 200, max_ms: 2000, max_attempts: 5 },
+      (err, attempt) => this.logger.warn({ err: errorMessage(err), attempt }, 'reading what an earlier run kept in the outbox for the sinks failed'),
+    ).catch(() =>
+      this.logger.error('starting without knowing what an earlier run kept in the outbox: new events may overtake those of the same row'),
+    );
+  }
+
+  private async readLeftovers(sinks: readonly string[]): Promise<void> {
     const { rows } = await this.pool.query<OutboxRecord>({
       text: `SELECT DISTINCT ON (o.target_sink) ${EVENT_COLUMNS}
                FROM ${this.table} o WHERE o.target_sink = ANY($1::text[]) ORDER BY o.target_sink, o.id DESC`,
@@ -97,7 +116,7 @@ export class NotifySpill {
     for (const row of rows) {
       const sink = row[Column.targetSink]!;
       this.last.set(sink, identity(rowToEvent(row)));
-      this.logger.info({ sink }, 'notify mode: events wait for this sink in the outbox table; new ones join them until it caught up');
+      this.logger.info({ sink }, `${this.mode} mode: events wait for this sink in the outbox table; new ones join them until it caught up`);
     }
   }
 
@@ -111,15 +130,17 @@ export class NotifySpill {
     return this.last.has(inlet.name);
   }
 
-  spill(sink: string, event: BridgeEvent): void {
+  /** Writes `spilled.event` for its sink; `why` is logged when the sink starts spilling. */
+  spill(spilled: Spilled, why: string): void {
+    const { sink, event } = spilled;
     if (!this.last.has(sink)) {
       this.logger.warn(
-        { sink, limit: this.limit },
-        'notify mode: memory limit of events waiting for this sink reached; new ones wait in the outbox table until it caught up',
+        { sink, limit: this.limit || undefined },
+        `${this.mode} mode: ${why}; new events for it wait in the outbox table until it caught up`,
       );
     }
     this.last.set(sink, identity(event));
-    this.writer.push({ sink, event });
+    this.writer.push(spilled);
     if (!this.paused && this.writer.queued >= QUEUE_HIGH) this.pressure(true);
   }
 
@@ -132,6 +153,7 @@ export class NotifySpill {
   watch(inlet: Inlet): Inlet {
     const last = this.last;
     const logger = this.logger;
+    const mode = this.mode;
     return {
       get name() {
         return inlet.name;
@@ -153,7 +175,7 @@ export class NotifySpill {
         inlet.push(envelope);
         if (last.get(inlet.name) === identity(envelope.event)) {
           last.delete(inlet.name);
-          logger.info({ sink: inlet.name }, 'notify mode: every event kept in the outbox table for this sink is handed over; back to memory');
+          logger.info({ sink: inlet.name }, `${mode} mode: every event kept in the outbox table for this sink is handed over; back to memory`);
         }
       },
     };

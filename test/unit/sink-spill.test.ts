@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Envelope } from '../../src/delivery/envelope.js';
-import { NotifySpill } from '../../src/source/notify-spill.js';
+import { SinkSpill } from '../../src/source/sink-spill.js';
 import { CountingInlet } from './support/fake-inlet.js';
 import { FakePool } from './support/fake-pool.js';
 import { rowEvent, silent, until } from './support/fake-sink.js';
@@ -11,11 +11,12 @@ const envelope = (n: number): Envelope => ({ event: rowEvent(n), settle: () => {
 function setup(limit = 3) {
   const pool = new FakePool();
   const pauses: boolean[] = [];
-  const spill = new NotifySpill(
+  const spill = new SinkSpill(
     pool.asPool(),
     'pgbridge.outbox',
     limit,
     silent,
+    'notify',
     () => {},
     (p) => pauses.push(p),
   );
@@ -38,13 +39,13 @@ test('once spilling, a sink keeps spilling below the limit until its reader push
   const inlet = new CountingInlet('a');
   const watched = spill.watch(inlet);
   inlet.pending = 3;
-  spill.spill('a', rowEvent(1));
-  spill.spill('a', rowEvent(2));
+  spill.spill({ sink: 'a', event: rowEvent(1) }, 'full');
+  spill.spill({ sink: 'a', event: rowEvent(2) }, 'full');
   inlet.pending = 0;
   assert.equal(spill.wants(inlet), true, 'memory is free, but spilled events are still in the table');
   watched.push(envelope(1));
   assert.equal(spill.wants(inlet), true, 'the last spilled one is not handed over yet');
-  spill.spill('a', rowEvent(3));
+  spill.spill({ sink: 'a', event: rowEvent(3) }, 'full');
   watched.push(envelope(2));
   assert.equal(spill.wants(inlet), true, 'event 3 came later: still spilling');
   watched.push(envelope(3));
@@ -83,7 +84,7 @@ test('stop with Postgres refusing the writes: the events not in the table come b
   pool.failures = 1_000_000;
   const inlet = new CountingInlet('a');
   inlet.pending = 3;
-  for (const n of [1, 2, 3]) spill.spill('a', rowEvent(n));
+  for (const n of [1, 2, 3]) spill.spill({ sink: 'a', event: rowEvent(n) }, 'full');
   const left = await spill.stop(Date.now() + 100);
   assert.deepEqual(
     left.map((s) => [s.sink, s.event.id]),
