@@ -1,11 +1,12 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import convict, { type Schema } from 'convict';
-import YAML from 'yaml';
 import { ConfigError } from '../errors.js';
 import { sinkFormats, sinkTypes } from '../sinks/registry.js';
 import { substituteEnv } from './env.js';
 import { COMMON_FORMATS, describe, registerFormats } from './formats.js';
+import { parseJsonConfig } from './parse-json.js';
+import { parseYamlConfig } from './parse-yaml.js';
 import {
   ROUTE_OPS,
   ROW_CAPTURE_OPS,
@@ -54,25 +55,7 @@ function parseFile(file: string): unknown {
     const code = (err as NodeJS.ErrnoException).code;
     throw new ConfigError(file, [{ path: '', message: code === 'ENOENT' ? 'file not found' : `cannot read: ${code}` }]);
   }
-  const ext = path.extname(file).toLowerCase();
-  if (ext === '.json') {
-    try {
-      return JSON.parse(text);
-    } catch (err) {
-      throw new ConfigError(file, [{ path: '', message: `invalid JSON: ${(err as Error).message}` }]);
-    }
-  }
-  const lineCounter = new YAML.LineCounter();
-  const doc = YAML.parseDocument(text, { prettyErrors: false, uniqueKeys: true, lineCounter });
-  if (doc.errors.length > 0) {
-    const first = doc.errors[0];
-    const at = lineCounter.linePos(first.pos[0]);
-    const where = ` (line ${at.line}, column ${at.col})`;
-    throw new ConfigError(file, [{ path: '', message: `invalid YAML${where}: ${first.message.split('\n')[0]}` }]);
-  }
-  const value: unknown = doc.toJS();
-  if (value === null || value === undefined) throw new ConfigError(file, [{ path: '', message: 'the file is empty' }]);
-  return value;
+  return path.extname(file).toLowerCase() === '.json' ? parseJsonConfig(file, text) : parseYamlConfig(file, text);
 }
 
 /** Runs one convict schema over one object; problems get `prefix` in front of their key path. */

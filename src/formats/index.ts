@@ -1,5 +1,6 @@
 import type { BridgeEvent, RowChangeEvent } from '../event.js';
 import { lowerOp } from '../event.js';
+import { cloudEventSource } from './cloudevent-source.js';
 import { isJson, keyValues, quote } from './json-text.js';
 
 export const FORMAT_NAMES = ['pgbridge', 'skor', 'cloudevents'] as const;
@@ -66,11 +67,11 @@ export interface CloudEventAttributes {
 export function cloudEventAttributes(event: BridgeEvent, ctx: FormatContext): CloudEventAttributes {
   // Plain literals, no spreads: this runs once per event, and the spread version cost 4-5 µs of it.
   if (event.kind === 'channel') {
-    const source = `/pgbridge/${ctx.database}/channel/${event.channel}`;
+    const source = cloudEventSource(event, ctx.database);
     return { specversion: '1.0', id: event.id, time: event.ts, datacontenttype: 'application/json', type: 'pgbridge.notify', source };
   }
   const type = `pgbridge.row.${lowerOp(event.op)}`;
-  const source = `/pgbridge/${ctx.database}/${event.schema}.${event.table}`;
+  const source = cloudEventSource(event, ctx.database);
   const subject = cloudEventSubject(event);
   if (subject === undefined) return { specversion: '1.0', id: event.id, time: event.ts, datacontenttype: 'application/json', type, source };
   return { specversion: '1.0', id: event.id, time: event.ts, datacontenttype: 'application/json', type, source, subject };

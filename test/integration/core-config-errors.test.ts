@@ -246,7 +246,32 @@ const MATRIX: readonly BadConfig[] = [
   { name: 'a YAML key given twice', config: 'sinks: []\nsinks: []\n', ext: '.yaml', keyPath: null, what: /invalid YAML.*keys must be unique/ },
   { name: 'an empty YAML file', config: '', ext: '.yaml', keyPath: null, what: /the file is empty/ },
   { name: 'a YAML list instead of a map', config: '- a\n- b\n', ext: '.yaml', keyPath: null, what: /must be a map, got a list/ },
-  { name: 'a JSON syntax error', run: true, config: '{"sinks": [}', keyPath: null, what: /invalid JSON/ },
+  {
+    name: 'a YAML escape a string cannot hold',
+    config: 'sinks:\n  - name: h\n    secret: "whsec_\\pa55w0rd"\n',
+    ext: '.yaml',
+    keyPath: null,
+    what: /invalid YAML \(line 3, column 20\): an invalid escape sequence in a double-quoted string$/,
+    hidden: '\\p',
+  },
+  {
+    name: 'a YAML alias with no anchor',
+    run: true,
+    config: 'sinks:\n  - name: h\n    secret: *pa55w0rd\n',
+    ext: '.yaml',
+    keyPath: null,
+    what: /invalid YAML \(line 3, column 13\): an alias \(\*\) with no anchor \(&\) before it$/,
+    hidden: 'pa55w0rd',
+  },
+  { name: 'a JSON syntax error', run: true, config: '{"sinks": [}', keyPath: null, what: /invalid JSON \(line 1, column 12\)$/, hidden: 'sinks' },
+  {
+    name: 'a JSON syntax error at an unquoted secret',
+    run: true,
+    config: '{\n  "sinks": [{"name": "h", "type": "webhook", "url": "http://127.0.0.1:9/", "secret": whsec_pa55w0rd}]\n}\n',
+    keyPath: null,
+    what: /invalid JSON \(line 2, column 86\)$/,
+    hidden: 'whsec',
+  },
   { name: 'a JSON string instead of a map', config: '"hello"', keyPath: null, what: /must be a map/ },
 ];
 

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { loadConfig, resolveConfigPath } from '../../src/config/load.js';
+import { offsetInMessage } from '../../src/config/parse-json.js';
 import type { BridgeConfig } from '../../src/config/types.js';
 import { ConfigError } from '../../src/errors.js';
 
@@ -253,7 +254,7 @@ describe('loadConfig: errors name the key path', () => {
     ['top level not a map', '- a\n- b\n', /^must be a map, got a list$/],
     ['empty file', '', /^the file is empty$/],
     ['YAML syntax', 'sinks: [a\n', /^invalid YAML \(line \d+, column \d+\): /],
-    ['YAML duplicate key', `${MINIMAL}delivery: notify\ndelivery: outbox\n`, /^invalid YAML \(line 11, column 1\): Map keys must be unique/],
+    ['YAML duplicate key', `${MINIMAL}delivery: notify\ndelivery: outbox\n`, /^invalid YAML \(line 11, column 1\): map keys must be unique$/],
   ];
   for (const [name, content, expected] of cases) {
     test(name, () => {
@@ -262,14 +263,6 @@ describe('loadConfig: errors name the key path', () => {
       assert.match(found[0], expected);
     });
   }
-
-  test('invalid JSON', () => {
-    const name = file('{"sinks": [}', '.json');
-    assert.throws(
-      () => loadConfig(name, {}),
-      (err: Error) => err instanceof ConfigError && /^.+: invalid JSON: /.test(err.message),
-    );
-  });
 
   test('a missing file', () => {
     assert.throws(() => loadConfig(path.join(dir, 'nope.yaml'), {}), /nope\.yaml: file not found$/);
@@ -284,6 +277,49 @@ describe('loadConfig: errors name the key path', () => {
     ];
     assert.equal(found.length, 4);
     assert.ok(!found.join(' ').includes('pa55w0rd'), found.join(' '));
+  });
+});
+
+describe('a syntax error: the line and column, and no text of the file (the parsers quote it, secrets included)', () => {
+  const cases: [string, string, string, string][] = [
+    ['JSON, an unquoted value', '.json', '{\n  "sinks": [{"name": "h", "secret": whsec_pa55w0rd}]\n}\n', 'invalid JSON (line 2, column 37)'],
+    ['JSON, a stray bracket in a short file', '.json', '{"sinks": [}', 'invalid JSON (line 1, column 12)'],
+    ['JSON, a trailing comma', '.json', '{\n  "sinks": [\n    {"secret": "whsec_pa55w0rd",}\n  ]\n}\n', 'invalid JSON (line 3, column 33)'],
+    ['JSON, a bad escape', '.json', '{"sinks": [{"secret": "whsec_\\pa55w0rd"}]}', 'invalid JSON (line 1, column 31)'],
+    ['JSON, nothing at all', '.json', '', 'invalid JSON (line 1, column 1)'],
+    [
+      'YAML, a bad escape',
+      '.yaml',
+      `${MINIMAL}    secret: "whsec_\\pa55w0rd"\n`,
+      'invalid YAML (line 10, column 20): an invalid escape sequence in a double-quoted string',
+    ],
+    ['YAML, a block scalar header with more', '.yaml', `${MINIMAL}    secret: |pa55w0rd\n`, 'invalid YAML (line 10, column 14): unexpected text'],
+    ['YAML, a stray bracket', '.yaml', `${MINIMAL}    secret: [a] ]pa55w0rd\n`, 'invalid YAML (line 10, column 17): unexpected text'],
+    [
+      'YAML, an alias with no anchor',
+      '.yaml',
+      `${MINIMAL}    secret: *pa55w0rd\n`,
+      'invalid YAML (line 10, column 13): an alias (*) with no anchor (&) before it',
+    ],
+  ];
+  for (const [name, ext, content, expected] of cases) {
+    test(name, () => {
+      const where = file(content, ext);
+      assert.throws(
+        () => loadConfig(where, {}),
+        (err: Error) => {
+          assert.ok(err instanceof ConfigError, `a ConfigError, got ${String(err)}`);
+          assert.equal(err.message, `${where}: ${expected}`);
+          return true;
+        },
+      );
+    });
+  }
+
+  test("a JSON parser's message gives the offset, or none when it names no position", () => {
+    assert.equal(offsetInMessage(new SyntaxError('Bad escaped character in JSON at position 7 (line 1 column 8)')), 7);
+    assert.equal(offsetInMessage(new SyntaxError('Unexpected end of JSON input')), undefined);
+    assert.equal(offsetInMessage('at position 7'), undefined);
   });
 });
 
