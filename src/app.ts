@@ -140,7 +140,7 @@ export class Bridge {
           notListeningSince,
         });
         this.active = { source, runners };
-        runners.forEach((r) => r.warmUp());
+        runners.forEach((r) => r.keepConnected());
         await source.start();
         // A stop asked for while the lock was taken or the source started has fired its event already.
         let onStop = (): void => {};
