@@ -4,6 +4,7 @@ import { qualifiedName } from './config/table-name.js';
 import type { BridgeConfig, SinkConfig } from './config/types.js';
 import type { DeliveryStop } from './delivery/inlet.js';
 import { SinkRunner, type RunnerStatus } from './delivery/sink-runner.js';
+import { StandbySinks } from './delivery/standby-sinks.js';
 import { errorMessage } from './errors.js';
 import type { Metrics } from './metrics.js';
 import { clientConfig } from './postgres.js';
@@ -46,6 +47,8 @@ export class Bridge {
   private readonly table: string;
   private pool: pg.Pool | undefined;
   private active: Delivering | undefined;
+  /** While another instance holds the lock: this one's sinks, checked but never sent to. */
+  private standby: StandbySinks | undefined;
   private main: Promise<void> | undefined;
   private readonly lock: LeaderLock;
   /** When a requested stop must be over (shutdown_timeout_ms after the signal). */
@@ -86,16 +89,20 @@ export class Bridge {
     preloadSinkModules(this.config.sinks);
   }
 
+  /**
+   * Ready when Postgres and every sink are connected (and the source runs),
+   * the standby's own sinks included: a ready standby can take over at once.
+   * The role is informational, never a reason to be not ready.
+   */
   readiness(): Readiness {
     const components: Record<string, string> = {};
     const active = this.active;
-    // A connected standby is ready: it is exactly what a second replica should be.
     components.postgres = this.lock.connected ? 'ok' : 'not connected';
     components.role = active ? 'ok' : 'ok (standby: another instance delivers)';
-    if (active) {
-      Object.assign(components, active.source.readiness());
-      for (const runner of active.runners) components[`sink:${runner.name}`] = runner.sink.isReady() ? 'ok' : 'not connected';
-    }
+    if (active) Object.assign(components, active.source.readiness());
+    const sinks = active ? active.runners.map((r) => r.sink) : this.standby?.sinks;
+    for (const { name } of this.config.sinks) components[`sink:${name}`] = 'not checked yet';
+    for (const sink of sinks ?? []) components[`sink:${sink.name}`] = sink.isReady() ? 'ok' : 'not connected';
     return { ready: Object.values(components).every((v) => v.startsWith('ok')), components };
   }
 
@@ -125,7 +132,8 @@ export class Bridge {
     let notListeningSince: number | undefined;
     try {
       while (!this.stopping.signal.aborted) {
-        const held = await this.lock.acquire(this.stopping.signal);
+        const held = await this.lock.acquire(this.stopping.signal, () => this.standBy());
+        await this.stopStandingBy();
         if (!held) break;
         const runners = this.config.sinks.map((sinkConfig) => this.runner(sinkConfig, held.database));
         const source = sources[this.config.delivery]({
@@ -140,7 +148,7 @@ export class Bridge {
           notListeningSince,
         });
         this.active = { source, runners };
-        runners.forEach((r) => r.warmUp());
+        runners.forEach((r) => r.keepConnected());
         await source.start();
         // A stop asked for while the lock was taken or the source started has fired its event already.
         let onStop = (): void => {};
@@ -160,15 +168,36 @@ export class Bridge {
         await this.lock.release();
       }
     } finally {
+      await this.stopStandingBy();
       stopGauges();
     }
   }
 
+  /** Connects this instance's sinks while another delivers, so that /readyz checks them too. */
+  private standBy(): void {
+    if (this.standby !== undefined) return;
+    this.log.info('checking every sink while standing by (nothing is sent to them)');
+    // A standby never formats an event: the database name events carry is not needed.
+    this.standby = new StandbySinks(this.config.sinks, (sinkConfig) => this.sink(sinkConfig, ''), this.logger.child({ component: 'sink' }));
+  }
+
+  private async stopStandingBy(): Promise<void> {
+    const standby = this.standby;
+    this.standby = undefined;
+    await standby?.close();
+  }
+
   private runner(sinkConfig: SinkConfig, database: string): SinkRunner {
-    const sinkLogger = this.logger.child({ component: 'sink' });
-    const created = createSink(sinkConfig, { logger: sinkLogger.child({ sink: sinkConfig.name }), format: { database } });
-    const sink: Sink = new ScrubbedSink(created, this.scrubber);
-    return new SinkRunner(sink, { retry: sinkConfig.retry, logger: sinkLogger, metrics: this.metrics });
+    return new SinkRunner(this.sink(sinkConfig, database), {
+      retry: sinkConfig.retry,
+      logger: this.logger.child({ component: 'sink' }),
+      metrics: this.metrics,
+    });
+  }
+
+  private sink(sinkConfig: SinkConfig, database: string): Sink {
+    const logger = this.logger.child({ component: 'sink', sink: sinkConfig.name });
+    return new ScrubbedSink(createSink(sinkConfig, { logger, format: { database } }), this.scrubber);
   }
 
   /**

@@ -6,6 +6,7 @@ import { backoffDelay, sleep } from './backoff.js';
 import type { Envelope, Outcome } from './envelope.js';
 import { Fifo } from './fifo.js';
 import type { Inlet } from './inlet.js';
+import { keepConnected } from './keep-connected.js';
 import { laneIndex } from './lane-index.js';
 
 /** What the console and `status` show of a runner (read-only). */
@@ -201,24 +202,13 @@ export class SinkRunner implements Inlet {
   }
 
   /**
-   * Connects before the first event, so /readyz tells the truth on an idle
-   * bridge (a broker that is down shows before anything waits for it); retries
-   * with the sink's backoff until connected or stopped. Sends connect by themselves too.
+   * Connects before the first event and again whenever the sink turns not
+   * ready, until stopped, so /readyz tells the truth on an idle bridge (a far
+   * end that is down shows before anything waits for it, and one that is back shows too).
    */
-  warmUp(): void {
+  keepConnected(): void {
     const { retry, logger } = this.options;
-    void (async () => {
-      for (let attempt = 1; !this.stopping && !this.sink.isReady(); attempt++) {
-        try {
-          await this.connect(this.abort.signal);
-          return;
-        } catch (err) {
-          if (this.abort.signal.aborted) return;
-          if (attempt === 1) logger.warn({ sink: this.name, err: errorMessage(err) }, 'sink not reachable yet, retrying');
-          await sleep(backoffDelay(attempt, retry), this.giveUp.signal);
-        }
-      }
-    })();
+    void keepConnected(this.sink, () => this.connect(this.abort.signal), { retry, logger, signal: this.giveUp.signal });
   }
 
   /** One connect at a time, shared by all lanes. */

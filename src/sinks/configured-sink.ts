@@ -37,7 +37,7 @@ export class ConfiguredSink implements Sink {
     return this.config.batch.max_wait_ms;
   }
 
-  /** Connects the client unless it is ready already (a webhook client is ready without ever connecting). */
+  /** Connects the client unless it is ready already. */
   async connect(signal: AbortSignal): Promise<void> {
     const client = this.client ?? (await this.loading);
     if (!client.isReady()) await client.connect(signal);

@@ -28,8 +28,9 @@ export class LeaderLock {
    * Resolves holding the lock, with a promise that settles when it is lost and
    * the database's name (asked in the same round trip); undefined when stopped first. Rejects with NoOwnSessionError, before any
    * lock is taken, when the connection is not a session of its own (a pooler).
+   * `onStandby` is called once, when another instance is first found holding it.
    */
-  async acquire(signal: AbortSignal): Promise<{ lost: Promise<void>; database: string } | undefined> {
+  async acquire(signal: AbortSignal, onStandby: () => void = () => {}): Promise<{ lost: Promise<void>; database: string } | undefined> {
     let announced = false;
     while (!signal.aborted) {
       let client: pg.Client | undefined;
@@ -52,8 +53,11 @@ export class LeaderLock {
             this.logger.info({ instance: this.config.instance }, 'holding the delivery lock: this instance delivers');
             return { lost, database: rows[0].database };
           }
-          if (!announced) this.logger.info({ instance: this.config.instance }, 'another pgbridge instance delivers; standing by');
-          announced = true;
+          if (!announced) {
+            this.logger.info({ instance: this.config.instance }, 'another pgbridge instance delivers; standing by');
+            announced = true;
+            onStandby();
+          }
           await Promise.race([sleep(this.pollMs, signal), lost]);
         }
       } catch (err) {

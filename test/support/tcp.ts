@@ -11,11 +11,23 @@ export async function freePort(): Promise<number> {
   return address.port;
 }
 
+export interface Forwarder {
+  /** Client connections open now, and accepted so far. */
+  readonly open: number;
+  readonly accepted: number;
+  close(): void;
+}
+
 /** Listens on `port` and pipes every connection to `target` (host:port); close() also cuts open connections. */
-export async function forward(port: number, target: string): Promise<{ close(): void }> {
+export async function forward(port: number, target: string): Promise<Forwarder> {
   const colon = target.lastIndexOf(':');
   const sockets = new Set<Socket>();
+  const clients = new Set<Socket>();
+  let accepted = 0;
   const server = createServer((client) => {
+    accepted++;
+    clients.add(client);
+    client.on('close', () => clients.delete(client));
     const upstream = tcpConnect(Number(target.slice(colon + 1)), target.slice(0, colon));
     for (const socket of [client, upstream]) {
       sockets.add(socket);
@@ -26,6 +38,12 @@ export async function forward(port: number, target: string): Promise<{ close(): 
   });
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
   return {
+    get open() {
+      return clients.size;
+    },
+    get accepted() {
+      return accepted;
+    },
     close() {
       server.close();
       sockets.forEach((socket) => socket.destroy());

@@ -23,7 +23,8 @@ export class WebhookSink implements SinkClient {
   private lastHeaders: Record<string, string> = {};
   /** Requests under way, by the signal that aborts them. */
   private readonly inFlight = new WeakMap<AbortSignal, Set<Exchange>>();
-  private reachable = true;
+  /** The last probe or request got an HTTP answer (any status: the server is up); false until one does. */
+  private reachable = false;
 
   constructor(
     private readonly config: WebhookSinkConfig,
@@ -44,8 +45,9 @@ export class WebhookSink implements SinkClient {
     return this.config.name;
   }
 
-  /** Reachability probe: any HTTP answer to a HEAD request will do. */
+  /** Reachability probe, unless reachable already: any HTTP answer to a HEAD request will do. */
   async connect(signal: AbortSignal): Promise<void> {
+    if (this.reachable) return;
     const exchange = new Exchange(this.config.timeout_ms);
     try {
       await this.dispatch(exchange, 'HEAD', this.headers, null, signal);

@@ -1,0 +1,109 @@
+/**
+ * /readyz of an idle bridge (no events) whose sinks' servers cannot be
+ * reached: a webhook port that refuses connections, AMQP and Redis ports
+ * nothing listens on. 503 naming each sink, then 200 once each is reachable
+ * (a real server there, or a forwarder to the real broker); a webhook that a
+ * send cannot reach turns not ready again, and ready when it is back.
+ */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { AMQP_URL, AmqpAdmin, uniqueName } from '../support/amqp.js';
+import { cli, RunningBridge, showingLogOnFailure, waitFor, writeConfig } from '../support/bridge.js';
+import { createTestDatabase, type TestDatabase } from '../support/pg.js';
+import { untilReadyz } from '../support/readyz.js';
+import { REDIS_URL, readStream, redisAdmin } from '../support/redis.js';
+import { forward, freePort, type Forwarder } from '../support/tcp.js';
+import { WebhookServer } from '../support/webhook-server.js';
+
+const RETRY = { initial_ms: 100, max_ms: 500 };
+const NOT_CONNECTED = { 'sink:hook': 'not connected', 'sink:queue': 'not connected', 'sink:stream': 'not connected' };
+const ALL_OK = { postgres: 'ok', role: 'ok', 'sink:hook': 'ok', 'sink:queue': 'ok', 'sink:stream': 'ok' };
+
+let db: TestDatabase;
+let bridge: RunningBridge;
+let base: string;
+let hookPort: number;
+let amqpPort: number;
+let redisPort: number;
+const exchange = uniqueName('readyz');
+const stream = uniqueName('readyz');
+const hooks: WebhookServer[] = [];
+const forwarders: Forwarder[] = [];
+
+/** The broker URL with its host and port replaced by 127.0.0.1:`port` (credentials kept). */
+function viaPort(url: string, port: number): string {
+  const parsed = new URL(url);
+  parsed.hostname = '127.0.0.1';
+  parsed.port = String(port);
+  return parsed.toString();
+}
+
+async function hookOnPort(): Promise<WebhookServer> {
+  const hook = new WebhookServer();
+  await hook.start(hookPort);
+  hooks.push(hook);
+  return hook;
+}
+
+before(async () => {
+  db = await createTestDatabase();
+  await db.query('CREATE TABLE items (id bigint PRIMARY KEY, name text)');
+  [hookPort, amqpPort, redisPort] = [await freePort(), await freePort(), await freePort()];
+  const port = await freePort();
+  base = `http://127.0.0.1:${port}`;
+  const config = writeConfig({
+    postgres: { url: db.url },
+    capture: [{ table: 'items' }],
+    sinks: [
+      { name: 'hook', type: 'webhook', url: `http://127.0.0.1:${hookPort}/hook`, retry: RETRY },
+      { name: 'queue', type: 'amqp', url: viaPort(AMQP_URL, amqpPort), exchange, retry: RETRY },
+      { name: 'stream', type: 'redis', url: viaPort(REDIS_URL, redisPort), stream, retry: RETRY },
+    ],
+    http: { port, host: '127.0.0.1' },
+  });
+  assert.equal((await cli(['install', '-c', config])).code, 0);
+  bridge = new RunningBridge(config);
+  await bridge.ready();
+});
+
+after(async () => {
+  await bridge?.stop();
+  for (const hook of hooks) await hook.stop();
+  for (const forwarder of forwarders) forwarder.close();
+  const admin = await AmqpAdmin.connect();
+  await admin.deleteExchange(exchange);
+  await admin.close();
+  const redis = await redisAdmin();
+  await redis.del(stream);
+  await redis.close();
+  await db?.drop();
+});
+
+test('an idle bridge whose sinks cannot be reached answers 503 naming each of them', async () => {
+  const answer = await showingLogOnFailure(bridge, untilReadyz(base, 503, { postgres: 'ok', role: 'ok', ...NOT_CONNECTED }));
+  assert.deepEqual(
+    Object.keys(answer.components).filter((name) => name.startsWith('sink:')),
+    ['sink:hook', 'sink:queue', 'sink:stream'],
+  );
+});
+
+test('200 once a server listens on the webhook port and the brokers are reachable, with no event sent', async () => {
+  const hook = await hookOnPort();
+  await showingLogOnFailure(bridge, untilReadyz(base, 503, { 'sink:hook': 'ok', 'sink:queue': 'not connected' }));
+  forwarders.push(await forward(amqpPort, `${new URL(AMQP_URL).hostname}:${new URL(AMQP_URL).port || 5672}`));
+  forwarders.push(await forward(redisPort, `${new URL(REDIS_URL).hostname}:${new URL(REDIS_URL).port || 6379}`));
+  await showingLogOnFailure(bridge, untilReadyz(base, 200, ALL_OK));
+  assert.equal(hook.requests.length, 0, 'a probe is not a delivery');
+});
+
+test('a webhook a send cannot reach is not ready (503), and ready again once its server is back', async () => {
+  await hooks[0].stop();
+  await db.query("INSERT INTO items VALUES (1, 'one')");
+  await showingLogOnFailure(bridge, untilReadyz(base, 503, { 'sink:hook': 'not connected', 'sink:queue': 'ok', 'sink:stream': 'ok' }));
+  const hook = await hookOnPort();
+  await showingLogOnFailure(bridge, untilReadyz(base, 200, ALL_OK));
+  await waitFor(() => hook.delivered().length === 1, 10_000, 'the event at the webhook once it is back');
+  const redis = await redisAdmin();
+  assert.equal((await readStream(redis, stream)).length, 1);
+  await redis.close();
+});
