@@ -26,6 +26,7 @@ const RETRY = { initial_ms: 50, max_ms: 2000 };
 /** Per path: how to answer its n-th request (0-based). Anything not listed gets 204. */
 const SCRIPTS: Record<string, (n: number) => Reply> = {
   '/e500': (n) => (n === 0 ? { status: 500, body: 'boom' } : { status: 204 }),
+  '/e408': (n) => (n === 0 ? { status: 408, body: 'request timeout' } : { status: 204 }),
   '/e400': (n) => (n === 0 ? { status: 400, body: 'bad event' } : { status: 204 }),
   '/e429': (n) => (n === 0 ? { status: 429, headers: { 'retry-after': '1' } } : { status: 200, body: 'ok' }),
   '/e429cap': (n) => (n === 0 ? { status: 429, headers: { 'retry-after': '1' } } : { status: 204 }),
@@ -58,7 +59,7 @@ describe('webhook delivery', () => {
     };
     const base = await server.start();
     const url = (path: string): string => base.replace(/\/hook$/, path);
-    const tables = ['e500', 'e400', 'e429', 'e429cap', 'hang', 'reset', 'signed', 'rotated', 'batched', 'basic'];
+    const tables = ['e500', 'e408', 'e400', 'e429', 'e429cap', 'hang', 'reset', 'signed', 'rotated', 'batched', 'basic'];
     for (const t of tables) await db.query(`CREATE TABLE ${t} (id int PRIMARY KEY, note text)`);
     const sink = (name: string, extra: Record<string, unknown> = {}) => ({ name, type: 'webhook', url: url(`/${name}`), retry: RETRY, ...extra });
     const file = writeConfig({
@@ -66,6 +67,7 @@ describe('webhook delivery', () => {
       capture: tables.map((table) => ({ table })),
       sinks: [
         sink('e500'),
+        sink('e408'),
         sink('e400'),
         sink('e429'),
         sink('e429cap', { retry: { initial_ms: 50, max_ms: 300 } }),
@@ -98,6 +100,15 @@ describe('webhook delivery', () => {
     await new Promise((r) => setTimeout(r, 300));
     assert.equal(at('/e500').length, 2, 'no third attempt after the success');
     await waitFor(async () => (await db.query(`SELECT 1 FROM pgbridge.outbox WHERE table_name = 'e500'`)).rowCount === 0, 5000, 'outbox row removed');
+  });
+
+  test('408 Request Timeout: retried with the same event id, never a dead letter', async () => {
+    await db.query(`INSERT INTO e408 VALUES (1, 'try again')`);
+    const [first, second] = await requests('/e408', 2);
+    assert.equal((JSON.parse(second.body) as Event).id, (JSON.parse(first.body) as Event).id);
+    await waitFor(async () => (await db.query(`SELECT 1 FROM pgbridge.outbox WHERE table_name = 'e408'`)).rowCount === 0, 5000, 'outbox row removed');
+    const dead = await db.query(`SELECT 1 FROM pgbridge.dead_letters WHERE sink = 'e408'`);
+    assert.equal(dead.rowCount, 0);
   });
 
   test('400: permanent, exactly one request, a dead letter with sink, error and attempts; the next event goes on', async () => {
