@@ -29,7 +29,7 @@ const YAML_PROBLEMS: Readonly<Record<ErrorCode, string>> = {
   NON_STRING_KEY: 'a key that is not a string',
   RESOURCE_EXHAUSTION: 'aliases expand to too much data',
   TAB_AS_INDENT: 'tabs are not allowed as indentation',
-  TAG_RESOLVE_FAILED: 'an unknown tag',
+  TAG_RESOLVE_FAILED: 'an unknown tag: a value that starts with ! must be quoted',
   UNEXPECTED_TOKEN: 'unexpected text',
 };
 
@@ -55,7 +55,8 @@ function unresolvedAliasOffset(doc: Document): number | undefined {
 export function parseYamlConfig(file: string, text: string): unknown {
   const lineCounter = new YAML.LineCounter();
   const doc = YAML.parseDocument(text, { prettyErrors: false, uniqueKeys: true, lineCounter });
-  const [first] = doc.errors;
+  // A warning is an error here: an unknown tag (`secret: !pa55 word`) would silently keep only part of the value.
+  const [first] = [...doc.errors, ...doc.warnings];
   if (first) throw yamlProblem(file, YAML_PROBLEMS[first.code], lineCounter.linePos(first.pos[0]));
   let value: unknown;
   try {

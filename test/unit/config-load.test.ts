@@ -296,6 +296,12 @@ describe('a syntax error: the line and column, and no text of the file (the pars
     ['YAML, a block scalar header with more', '.yaml', `${MINIMAL}    secret: |pa55w0rd\n`, 'invalid YAML (line 10, column 14): unexpected text'],
     ['YAML, a stray bracket', '.yaml', `${MINIMAL}    secret: [a] ]pa55w0rd\n`, 'invalid YAML (line 10, column 17): unexpected text'],
     [
+      'YAML, a value read as a tag (only part of it would be kept)',
+      '.yaml',
+      `${MINIMAL}    secret: !pa55 w0rd\n`,
+      'invalid YAML (line 10, column 13): an unknown tag: a value that starts with ! must be quoted',
+    ],
+    [
       'YAML, an alias with no anchor',
       '.yaml',
       `${MINIMAL}    secret: *pa55w0rd\n`,
