@@ -4,7 +4,7 @@ import { qualifiedName } from './config/table-name.js';
 import type { BridgeConfig, SinkConfig } from './config/types.js';
 import type { DeliveryStop } from './delivery/inlet.js';
 import { SinkRunner, type RunnerStatus } from './delivery/sink-runner.js';
-import { StandbySinks } from './delivery/standby-sinks.js';
+import { checkedWhileStandingBy, StandbySinks, UNCHECKED_STANDBY_SINK } from './delivery/standby-sinks.js';
 import { errorMessage } from './errors.js';
 import type { Metrics } from './metrics.js';
 import { clientConfig } from './postgres.js';
@@ -101,7 +101,10 @@ export class Bridge {
     components.role = active ? 'ok' : 'ok (standby: another instance delivers)';
     if (active) Object.assign(components, active.source.readiness());
     const sinks = active ? active.runners.map((r) => r.sink) : this.standby?.sinks;
-    for (const { name } of this.config.sinks) components[`sink:${name}`] = 'not checked yet';
+    for (const sink of this.config.sinks) {
+      const unchecked = !active && this.standby !== undefined && !checkedWhileStandingBy(sink);
+      components[`sink:${sink.name}`] = unchecked ? `ok (${UNCHECKED_STANDBY_SINK})` : 'not checked yet';
+    }
     for (const sink of sinks ?? []) components[`sink:${sink.name}`] = sink.isReady() ? 'ok' : 'not connected';
     return { ready: Object.values(components).every((v) => v.startsWith('ok')), components };
   }
@@ -178,7 +181,8 @@ export class Bridge {
     if (this.standby !== undefined) return;
     this.log.info('checking every sink while standing by (nothing is sent to them)');
     // A standby never formats an event: the database name events carry is not needed.
-    this.standby = new StandbySinks(this.config.sinks, (sinkConfig) => this.sink(sinkConfig, ''), this.logger.child({ component: 'sink' }));
+    const checked = this.config.sinks.filter(checkedWhileStandingBy);
+    this.standby = new StandbySinks(checked, (sinkConfig) => this.sink(sinkConfig, ''), this.logger.child({ component: 'sink' }));
   }
 
   private async stopStandingBy(): Promise<void> {

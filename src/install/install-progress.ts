@@ -45,7 +45,8 @@ export async function watchInstall(
     () => (finished = true),
     () => (finished = true),
   );
-  const pause = (ms: number) => Promise.race([over, new Promise((resolve) => setTimeout(resolve, ms))]);
+  // Unref'd: a finished install exits at once, not a second later.
+  const pause = (ms: number) => Promise.race([over, new Promise((resolve) => setTimeout(resolve, ms).unref())]);
   await pause(FIRST_REPORT_MS);
   if (finished) return;
   let db: pg.Client | undefined;

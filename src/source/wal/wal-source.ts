@@ -269,16 +269,21 @@ export class WalSource {
    * takes nothing for STALL_MS, while another sink delivers. With no other
    * sink to hold up, the stream waits and the slot keeps the events.
    */
-  private async failsWhileFull(sink: string): Promise<boolean> {
-    let room = false;
-    const roomMade = this.inlet.waitForRoom(sink).then(() => (room = true));
-    const stalledAt = Date.now() + STALL_MS;
-    while (!room && !this.stopped) {
-      const stuck = !this.inlet.delivering(sink) || Date.now() >= stalledAt;
-      if (stuck && this.inlet.othersDelivering(sink)) return true;
-      await Promise.race([roomMade, new Promise((resolve) => setTimeout(resolve, CHECK_MS))]);
-    }
-    return false;
+  private failsWhileFull(sink: string): Promise<boolean> {
+    return new Promise((resolve) => {
+      const stalledAt = Date.now() + STALL_MS;
+      const finish = (spill: boolean): void => {
+        clearInterval(check);
+        resolve(spill);
+      };
+      // One wait for room and one timer, however long the sink stays full (a single sink down for hours).
+      const check = setInterval(() => {
+        if (this.stopped) return finish(false);
+        const stuck = !this.inlet.delivering(sink) || Date.now() >= stalledAt;
+        if (stuck && this.inlet.othersDelivering(sink)) finish(true);
+      }, CHECK_MS);
+      void this.inlet.waitForRoom(sink).then(() => finish(false));
+    });
   }
 
   private pushTo(sink: string, event: BridgeEvent, tx: TrackedTransaction): void {
