@@ -7,7 +7,8 @@ import { withRetries } from '../delivery/backoff.js';
 import { errorMessage } from '../errors.js';
 import { inTransaction } from '../postgres.js';
 import { EVENT_COLUMNS, REPLAY_COLUMNS } from '../schema/outbox.js';
-import { Column, rowToEvent, type OutboxRecord } from './outbox-rows.js';
+import type { OutboxEnvelope } from './outbox-envelope.js';
+import { Column, type OutboxRecord } from './outbox-rows.js';
 import { SerialWriter } from './serial-writer.js';
 
 /** Spilled events written in one statement at most. */
@@ -30,13 +31,15 @@ export interface Spilled {
   readonly written?: () => void;
 }
 
-/**
- * What tells the last spilled event apart when the outbox reader hands it
- * over: the row's event_id keeps its id (a sequence value, a channel
- * message's UUID). Not its ts: a channel message's comes back from the
- * table in another rendering.
- */
-const identity = (e: BridgeEvent): string => `${e.kind}\u0000${e.id}`;
+/** Where a spilling sink stands: what is written for it, and what its reader handed over. */
+interface SpillState {
+  /** Events handed to the writer and not yet in the table. */
+  pending: number;
+  /** The highest outbox row id written for it (as a number: ids grow with the write order). */
+  written: bigint;
+  /** The highest row id its reader pushed into its inlet. */
+  pushed: bigint;
+}
 
 /**
  * A sink's overflow, in the modes whose events do not come from the outbox
@@ -47,18 +50,20 @@ const identity = (e: BridgeEvent): string => `${e.kind}\u0000${e.id}`;
  *
  * Per-row order: an event kept in memory while an earlier one of the same
  * row sits in the table would overtake it. So once a sink spills, every new
- * event for it is spilled too, until the reader has pushed the last spilled
- * one into the sink's inlet; only then do new events go to memory again.
- * That switch happens inside the reader's push, synchronously: a notification
- * handled before it was spilled (and became the new last one, so the switch
- * waits for it), one handled after it is pushed behind everything spilled.
- * The reader hands spilled rows over in write order: one writer writes them
- * in arrival order, each batch's ids taken after its xid, and the reader
- * pushes rows by id once all lower ids are settled.
+ * event for it is spilled too, until nothing is waiting for the writer and
+ * the reader has pushed the highest row written for it into the sink's
+ * inlet; only then do new events go to memory again. That switch happens
+ * synchronously, inside the reader's push or right after a write: an event
+ * spilled before it is among what the reader pushes, one after it goes
+ * behind everything spilled. The reader hands spilled rows over in write
+ * order: one writer writes them in arrival order, each batch's ids taken
+ * after its xid, and the reader pushes rows by id once all lower ids are
+ * settled. Row ids, not event ids, tell where the spill ends: a replication
+ * slot replayed after a restart spills the same events again, ids and all.
  */
 export class SinkSpill {
-  /** Per spilling sink: the identity of the last event written for it. */
-  private readonly last = new Map<string, string>();
+  /** Per spilling sink. */
+  private readonly spills = new Map<string, SpillState>();
   private readonly writer: SerialWriter<Spilled>;
   private paused = false;
 
@@ -115,7 +120,7 @@ export class SinkSpill {
     });
     for (const row of rows) {
       const sink = row[Column.targetSink]!;
-      this.last.set(sink, identity(rowToEvent(row)));
+      this.spills.set(sink, { pending: 0, written: BigInt(row[Column.id]), pushed: 0n });
       this.logger.info({ sink }, `${this.mode} mode: events wait for this sink in the outbox table; new ones join them until it caught up`);
     }
   }
@@ -127,19 +132,22 @@ export class SinkSpill {
 
   /** Whether `inlet`'s sink is spilling: its new events go to the table until its reader handed the last one over. */
   spilling(inlet: Inlet): boolean {
-    return this.last.has(inlet.name);
+    return this.spills.has(inlet.name);
   }
 
   /** Writes `spilled.event` for its sink; `why` is logged when the sink starts spilling. */
   spill(spilled: Spilled, why: string): void {
-    const { sink, event } = spilled;
-    if (!this.last.has(sink)) {
+    const { sink } = spilled;
+    let state = this.spills.get(sink);
+    if (state === undefined) {
       this.logger.warn(
         { sink, limit: this.limit || undefined },
         `${this.mode} mode: ${why}; new events for it wait in the outbox table until it caught up`,
       );
+      state = { pending: 0, written: 0n, pushed: 0n };
+      this.spills.set(sink, state);
     }
-    this.last.set(sink, identity(event));
+    state.pending++;
     this.writer.push(spilled);
     if (!this.paused && this.writer.queued >= QUEUE_HIGH) this.pressure(true);
   }
@@ -149,11 +157,18 @@ export class SinkSpill {
     this.backPressure(pause);
   }
 
-  /** The inlet the sink's outbox reader pushes to: it ends the spill once the last spilled event is in. */
+  /** Ends `sink`'s spill once nothing waits for the writer and its reader pushed the highest row written. */
+  private endIfCaughtUp(sink: string): void {
+    const state = this.spills.get(sink);
+    if (state === undefined || state.pending > 0 || state.pushed < state.written) return;
+    this.spills.delete(sink);
+    this.logger.info({ sink }, `${this.mode} mode: every event kept in the outbox table for this sink is handed over; back to memory`);
+  }
+
+  /** The inlet the sink's outbox reader pushes to: it ends the spill once the last spilled row is in. */
   watch(inlet: Inlet): Inlet {
-    const last = this.last;
-    const logger = this.logger;
-    const mode = this.mode;
+    const spills = this.spills;
+    const endIfCaughtUp = (sink: string): void => this.endIfCaughtUp(sink);
     return {
       get name() {
         return inlet.name;
@@ -173,10 +188,12 @@ export class SinkSpill {
       waitForRoom: (atLeast) => inlet.waitForRoom(atLeast),
       push(envelope: Envelope) {
         inlet.push(envelope);
-        if (last.get(inlet.name) === identity(envelope.event)) {
-          last.delete(inlet.name);
-          logger.info({ sink: inlet.name }, `${mode} mode: every event kept in the outbox table for this sink is handed over; back to memory`);
-        }
+        const state = spills.get(inlet.name);
+        const rowId = (envelope as Partial<OutboxEnvelope>).rowId;
+        if (state === undefined || rowId === undefined) return;
+        const id = BigInt(rowId);
+        if (id > state.pushed) state.pushed = id;
+        endIfCaughtUp(inlet.name);
       },
     };
   }
@@ -199,15 +216,16 @@ export class SinkSpill {
   private async insert(batch: readonly Spilled[]): Promise<void> {
     const col = <T>(f: (s: Spilled) => T): T[] => batch.map(f);
     const row = (s: Spilled) => (s.event.kind === 'row' ? s.event : undefined);
-    await inTransaction(this.pool, async (db) => {
+    const { rows } = await inTransaction(this.pool, async (db) => {
       await db.query('SELECT pg_current_xact_id()');
-      await db.query(
+      return db.query<{ id: string; sink: string }>(
         `INSERT INTO ${this.table} (${REPLAY_COLUMNS})
          SELECT x.event_id, x.sink, coalesce(x.txid::xid8, pg_current_xact_id()), x.ts::timestamptz, x.schema_name, x.table_name,
                 x.op::"char", x.key::json, x.data::json, x.old::json, x.channel, x.payload
            FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[])
                 WITH ORDINALITY AS x(event_id, sink, txid, ts, schema_name, table_name, op, key, data, old, channel, payload, n)
-          ORDER BY x.n`,
+          ORDER BY x.n
+         RETURNING id::text AS id, target_sink AS sink`,
         [
           col((s) => s.event.id),
           col((s) => s.sink),
@@ -224,5 +242,14 @@ export class SinkSpill {
         ],
       );
     });
+    for (const { id, sink } of rows) {
+      const state = this.spills.get(sink);
+      if (state !== undefined && BigInt(id) > state.written) state.written = BigInt(id);
+    }
+    for (const { sink } of batch) {
+      const state = this.spills.get(sink);
+      if (state !== undefined) state.pending--;
+    }
+    for (const sink of new Set(batch.map((s) => s.sink))) this.endIfCaughtUp(sink);
   }
 }

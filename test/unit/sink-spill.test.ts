@@ -6,8 +6,6 @@ import { CountingInlet } from './support/fake-inlet.js';
 import { FakePool } from './support/fake-pool.js';
 import { rowEvent, silent, until } from './support/fake-sink.js';
 
-const envelope = (n: number): Envelope => ({ event: rowEvent(n), settle: () => {} });
-
 function setup(limit = 3) {
   const pool = new FakePool();
   const pauses: boolean[] = [];
@@ -34,8 +32,18 @@ test('below the limit nothing spills; at it the sink spills, and only that sink'
   assert.equal(spill.wants(b), false);
 });
 
-test('once spilling, a sink keeps spilling below the limit until its reader pushed the last spilled event', async () => {
+/** An outbox row handed over by the sink's reader: the event and its row id. */
+const fromTable = (n: number, rowId: number): Envelope => ({ event: rowEvent(n), rowId: String(rowId), settle: () => {} }) as Envelope;
+
+/** The pool numbers the rows it is asked to insert from 101 on, as Postgres's sequence would. */
+function numberRows(pool: FakePool): void {
+  let next = 101;
+  pool.answer = (sql, params) => (sql.includes('RETURNING') ? (params[1] as string[]).map((sink) => ({ id: String(next++), sink })) : []);
+}
+
+test('once spilling, a sink keeps spilling below the limit until its reader pushed the highest row written, nothing pending', async () => {
   const { pool, spill } = setup();
+  numberRows(pool);
   const inlet = new CountingInlet('a');
   const watched = spill.watch(inlet);
   inlet.pending = 3;
@@ -43,16 +51,18 @@ test('once spilling, a sink keeps spilling below the limit until its reader push
   spill.spill({ sink: 'a', event: rowEvent(2) }, 'full');
   inlet.pending = 0;
   assert.equal(spill.wants(inlet), true, 'memory is free, but spilled events are still in the table');
-  watched.push(envelope(1));
+  await spill.flushed();
+  watched.push(fromTable(1, 101));
   assert.equal(spill.wants(inlet), true, 'the last spilled one is not handed over yet');
   spill.spill({ sink: 'a', event: rowEvent(3) }, 'full');
-  watched.push(envelope(2));
+  watched.push(fromTable(2, 102));
   assert.equal(spill.wants(inlet), true, 'event 3 came later: still spilling');
-  watched.push(envelope(3));
+  await spill.flushed();
+  assert.equal(spill.wants(inlet), true, 'event 3 is written, not yet handed over');
+  watched.push(fromTable(3, 103));
   inlet.pending = 0;
   assert.equal(spill.wants(inlet), false, 'everything spilled is in the inlet: memory again');
   assert.deepEqual(inlet.pushed, ['1', '2', '3']);
-  await spill.flushed();
   const insert = pool.statements.filter((s) => s.sql.includes('INSERT INTO pgbridge.outbox'));
   assert.ok(insert.length >= 1);
   assert.ok(
@@ -67,6 +77,19 @@ test('once spilling, a sink keeps spilling below the limit until its reader push
   assert.deepEqual([...new Set(insert.flatMap((s) => s.params[1] as string[]))], ['a'], 'for that sink only');
 });
 
+test('the reader handing a row over before its write was seen to end: the spill ends right after the write', async () => {
+  const { pool, spill } = setup();
+  numberRows(pool);
+  const inlet = new CountingInlet('a');
+  inlet.pending = 3;
+  spill.spill({ sink: 'a', event: rowEvent(1) }, 'full');
+  spill.watch(inlet).push(fromTable(1, 101));
+  inlet.pending = 0;
+  assert.equal(spill.wants(inlet), true, 'still being written');
+  await spill.flushed();
+  assert.equal(spill.wants(inlet), false);
+});
+
 test('a spill an earlier run left in the table: the sink spills from the start', async () => {
   const { pool, spill } = setup();
   pool.answer = (sql) =>
@@ -75,8 +98,27 @@ test('a spill an earlier run left in the table: the sink spills from the start',
   const a = new CountingInlet('a');
   assert.equal(spill.wants(a), true);
   assert.equal(spill.wants(new CountingInlet('b')), false);
-  spill.watch(a).push(envelope(7));
+  spill.watch(a).push(fromTable(7, 90));
   await until(() => !spill.wants(a), 'the spill ended');
+});
+
+test('the same events spilled again (a replication slot replayed after a restart): the old copy of the last one does not end the spill', async () => {
+  const { pool, spill } = setup();
+  pool.answer = (sql) =>
+    sql.includes('DISTINCT ON') ? [['90', '7', 'a', '1', rowEvent(7).ts, 'public', 'items', 'I', null, '{}', null, null, null]] : [];
+  await spill.resume(['a']);
+  let next = 91;
+  pool.answer = (sql, params) => (sql.includes('RETURNING') ? (params[1] as string[]).map((sink) => ({ id: String(next++), sink })) : []);
+  for (const n of [6, 7]) spill.spill({ sink: 'a', event: rowEvent(n) }, 'full');
+  const a = new CountingInlet('a');
+  const watched = spill.watch(a);
+  watched.push(fromTable(7, 90));
+  assert.equal(spill.spilling(a), true, 'event 7 again is still waiting for its write');
+  await spill.flushed();
+  watched.push(fromTable(6, 91));
+  assert.equal(spill.spilling(a), true, 'its copy of event 7 (row 92) is not handed over yet');
+  watched.push(fromTable(7, 92));
+  assert.equal(spill.spilling(a), false);
 });
 
 test('stop with Postgres refusing the writes: the events not in the table come back in arrival order', async () => {
