@@ -4,13 +4,14 @@ import { qualifiedName } from './config/table-name.js';
 import type { BridgeConfig, SinkConfig } from './config/types.js';
 import type { DeliveryStop } from './delivery/inlet.js';
 import { SinkRunner, type RunnerStatus } from './delivery/sink-runner.js';
-import { checkedWhileStandingBy, StandbySinks, UNCHECKED_STANDBY_SINK } from './delivery/standby-sinks.js';
+import { StandbySinks } from './delivery/standby-sinks.js';
 import { errorMessage } from './errors.js';
 import type { Metrics } from './metrics.js';
 import { clientConfig } from './postgres.js';
 import { Router } from './router.js';
 import { outboxTable } from './schema/outbox.js';
 import { createSink, preloadSinkModules } from './sinks/create.js';
+import { notCheckedOnStandby } from './sinks/registry.js';
 import { ScrubbedSink } from './sinks/scrubbed-sink.js';
 import type { Sink } from './sinks/sink.js';
 import type { Scrubber } from './secrets.js';
@@ -102,8 +103,8 @@ export class Bridge {
     if (active) Object.assign(components, active.source.readiness());
     const sinks = active ? active.runners.map((r) => r.sink) : this.standby?.sinks;
     for (const sink of this.config.sinks) {
-      const unchecked = !active && this.standby !== undefined && !checkedWhileStandingBy(sink);
-      components[`sink:${sink.name}`] = unchecked ? `ok (${UNCHECKED_STANDBY_SINK})` : 'not checked yet';
+      const unchecked = !active && this.standby !== undefined ? notCheckedOnStandby(sink) : undefined;
+      components[`sink:${sink.name}`] = unchecked === undefined ? 'not checked yet' : `ok (not checked while standing by: ${unchecked})`;
     }
     for (const sink of sinks ?? []) components[`sink:${sink.name}`] = sink.isReady() ? 'ok' : 'not connected';
     return { ready: Object.values(components).every((v) => v.startsWith('ok')), components };
@@ -181,7 +182,7 @@ export class Bridge {
     if (this.standby !== undefined) return;
     this.log.info('checking every sink while standing by (nothing is sent to them)');
     // A standby never formats an event: the database name events carry is not needed.
-    const checked = this.config.sinks.filter(checkedWhileStandingBy);
+    const checked = this.config.sinks.filter((sink) => notCheckedOnStandby(sink) === undefined);
     this.standby = new StandbySinks(checked, (sinkConfig) => this.sink(sinkConfig, ''), this.logger.child({ component: 'sink' }));
   }
 

@@ -5,14 +5,6 @@ import type { Sink } from '../sinks/sink.js';
 import { keepConnected } from './keep-connected.js';
 
 /**
- * A standby connects its sinks to check them, except an MQTT sink with a fixed
- * client_id: brokers keep one connection per client id, so the standby's would
- * push the delivering instance's off.
- */
-export const checkedWhileStandingBy = (sink: SinkConfig): boolean => !(sink.type === 'mqtt' && sink.client_id != null);
-export const UNCHECKED_STANDBY_SINK = 'not checked while standing by: its fixed client_id allows one connection';
-
-/**
  * The sinks of an instance that stands by, connected and kept connected so
  * that /readyz says whether it could take over at once. Nothing is ever sent
  * on them: close() ends the checks and closes every connection before a

@@ -29,6 +29,11 @@ export interface SinkDescriptor<C extends object> {
   readonly formats?: Readonly<Record<string, ConfigFormat>>;
   /** Checks convict cannot express, on the loaded config; paths are relative to the sink. */
   check?(config: C & CommonSinkConfig): ConfigProblem[];
+  /**
+   * Why a standby must not connect this sink to check it (a second connection
+   * would push the delivering instance's off the far end), or undefined.
+   */
+  notCheckedOnStandby?(config: C & CommonSinkConfig): string | undefined;
   /** Values in this sink's config that must never be logged (passwords, secrets). */
   secrets?(config: C & CommonSinkConfig): string[];
   /** The runtime module: `() => import('./sink.js')`. */

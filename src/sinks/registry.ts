@@ -1,4 +1,5 @@
 import type { ConfigFormat } from '../config/formats.js';
+import type { SinkConfig } from '../config/types.js';
 import { amqpDescriptor } from './amqp/descriptor.js';
 import { eraseConfigType, type AnySinkDescriptor } from './descriptor.js';
 import { kafkaDescriptor } from './kafka/descriptor.js';
@@ -20,6 +21,9 @@ const descriptors: readonly AnySinkDescriptor[] = [
 
 /** Every sink type, by the `type` a config names. A new type is one folder and one entry in the list above. */
 export const sinkTypes: ReadonlyMap<string, AnySinkDescriptor> = new Map(descriptors.map((d) => [d.type, d]));
+
+/** Why a standby leaves this sink unconnected rather than check it (see SinkDescriptor.notCheckedOnStandby), or undefined. */
+export const notCheckedOnStandby = (sink: SinkConfig): string | undefined => sinkTypes.get(sink.type)?.notCheckedOnStandby?.(sink);
 
 /** The convict formats the sink types bring, each name owned by one type. */
 export function sinkFormats(): Record<string, ConfigFormat> {

@@ -54,7 +54,7 @@ export class NotifySource implements Source, Checkpoint<NotifyPosition> {
       (on) => this.pause('hold', on),
       () => this.listener.backendPid,
     );
-    // The readers push through the spill's watch, which sees the last spilled event handed over.
+    // The readers push through the spill's watch, which sees the last spilled row handed over.
     this.feed = new OutboxFeed({ ...ctx, inlets: ctx.inlets.map((inlet) => this.spill.watch(inlet)) });
     this.inlets = new Map(ctx.inlets.map((inlet) => [inlet.name, inlet]));
     this.listener = listenChannels(ctx, {

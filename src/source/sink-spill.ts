@@ -76,7 +76,7 @@ export class SinkSpill {
     private readonly mode: 'notify' | 'wal',
     /** Called after each written batch (the readers have something to read). */
     written: () => void,
-    /** Stop / go on reading notifications, as the writer falls behind and catches up. */
+    /** Stop / go on taking events (notifications, the replication stream), as the writer falls behind and catches up. */
     private readonly backPressure: (pause: boolean) => void,
   ) {
     this.writer = new SerialWriter(

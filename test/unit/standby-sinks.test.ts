@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { SinkConfig } from '../../src/config/types.js';
-import { checkedWhileStandingBy, StandbySinks } from '../../src/delivery/standby-sinks.js';
+import { StandbySinks } from '../../src/delivery/standby-sinks.js';
+import { notCheckedOnStandby } from '../../src/sinks/registry.js';
 import { FakeSink, silent, until } from './support/fake-sink.js';
 
 const RETRY = { initial_ms: 1, max_ms: 2, max_attempts: 0 };
@@ -29,8 +30,10 @@ test('StandbySinks connects every sink, sends nothing, and close() ends the chec
 
 test('a standby checks every sink but an MQTT sink with a fixed client_id (the broker would push the delivering one off)', () => {
   const sink = (config: object) => ({ name: 's', retry: RETRY, ...config }) as SinkConfig;
+  const checkedWhileStandingBy = (config: SinkConfig): boolean => notCheckedOnStandby(config) === undefined;
   assert.equal(checkedWhileStandingBy(sink({ type: 'mqtt', client_id: null })), true);
   assert.equal(checkedWhileStandingBy(sink({ type: 'mqtt', client_id: 'plant-7' })), false);
   assert.equal(checkedWhileStandingBy(sink({ type: 'kafka', client_id: 'pgbridge' })), true, "kafka's client_id is only a label");
   assert.equal(checkedWhileStandingBy(sink({ type: 'webhook' })), true);
+  assert.equal(notCheckedOnStandby(sink({ type: 'mqtt', client_id: 'plant-7' })), 'its fixed client_id allows one connection');
 });

@@ -15,6 +15,8 @@ export const mqttDescriptor = defineSink({
   },
   formats: { 'mqtt-url': urlFormat(['mqtt:', 'mqtts:']) },
   check: checkMqttConfig,
+  // Brokers keep one connection per client id.
+  notCheckedOnStandby: (config) => (config.client_id === null ? undefined : 'its fixed client_id allows one connection'),
   secrets: mqttSecrets,
   load: () => import('./sink.js'),
 });

@@ -36,7 +36,7 @@ export class WalCaptureSource implements Source {
       () => this.feed.poke(),
       (behind) => this.spillBehind(behind),
     );
-    // The readers push through the spill's watch, which sees the last spilled event handed over.
+    // The readers push through the spill's watch, which sees the last spilled row handed over.
     this.feed = new OutboxFeed({ ...ctx, inlets: ctx.inlets.map((inlet) => this.spill.watch(inlet)) });
     this.wal = new WalSource(
       ctx.config,
