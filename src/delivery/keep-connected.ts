@@ -15,11 +15,12 @@ export interface KeepConnectedOptions {
 /**
  * Connects a sink, and again whenever it turns not ready (a broker connection
  * lost, a webhook no probe or request reached), with the sink's backoff,
+ * and lets a ready one look at its far end again (an idle webhook),
  * until `signal` aborts. Sends connect by themselves too, but an idle bridge
  * has none: without this loop /readyz would stay 503 after the far end is back.
  */
 export async function keepConnected(
-  sink: { readonly name: string; isReady(): boolean },
+  sink: { readonly name: string; isReady(): boolean; recheck?(signal: AbortSignal): Promise<void> },
   connect: () => Promise<void>,
   { retry, logger, signal }: KeepConnectedOptions,
 ): Promise<void> {
@@ -28,6 +29,7 @@ export async function keepConnected(
     if (sink.isReady()) {
       failures = 0;
       await sleep(READY_CHECK_MS, signal);
+      await sink.recheck?.(signal);
       continue;
     }
     try {

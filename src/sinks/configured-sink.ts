@@ -52,6 +52,10 @@ export class ConfiguredSink implements Sink {
     return this.client?.isReady() ?? false;
   }
 
+  async recheck(signal: AbortSignal): Promise<void> {
+    await this.client?.recheck?.(signal);
+  }
+
   async close(): Promise<void> {
     const client = this.client ?? (await this.loading.catch(() => undefined));
     await client?.close();

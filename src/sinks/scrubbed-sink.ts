@@ -41,6 +41,10 @@ export class ScrubbedSink implements Sink {
     return this.inner.isReady();
   }
 
+  async recheck(signal: AbortSignal): Promise<void> {
+    await this.inner.recheck?.(signal);
+  }
+
   close(): Promise<void> {
     return this.inner.close();
   }

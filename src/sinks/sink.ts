@@ -20,6 +20,12 @@ export interface SinkClient {
   send(batch: readonly BridgeEvent[], signal: AbortSignal): Promise<void>;
   /** True while connected and able to deliver (drives /readyz). */
   isReady(): boolean;
+  /**
+   * For a client whose connection cannot tell that the far end went away
+   * (HTTP): looks again now and then. Called about once a second while the
+   * sink is ready; turns isReady() false when the far end is gone. Never rejects.
+   */
+  recheck?(signal: AbortSignal): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -36,7 +36,7 @@ async function bridgeConfig(hookUrl: string, redisUrl: string, stream: string): 
     postgres: { url: db.url },
     capture: [{ table: 'items' }],
     sinks: [
-      { name: 'hook', type: 'webhook', url: hookUrl, retry: RETRY },
+      { name: 'hook', type: 'webhook', url: hookUrl, retry: RETRY, probe_interval_ms: 1000 },
       { name: 'stream', type: 'redis', url: redisUrl, stream, retry: RETRY },
     ],
     http: { port, host: '127.0.0.1' },
@@ -95,6 +95,15 @@ test('the standby is ready (200) once its sinks are reachable, and sends them no
   await redis.close();
   assert.equal(standbyHook.requests.length, 0, 'the standby sent to the webhook');
   assert.equal((await readyz(standbyBase)).status, 200);
+});
+
+test('a standby notices its webhook going away (probed again, nothing sent) and coming back', async () => {
+  await standbyHook!.stop();
+  await showingLogOnFailure(standby, untilReadyz(standbyBase, 503, { role: STANDBY, 'sink:hook': 'not connected', 'sink:stream': 'ok' }));
+  standbyHook = new WebhookServer();
+  await standbyHook.start(standbyHookPort);
+  await showingLogOnFailure(standby, untilReadyz(standbyBase, 200, { role: STANDBY, 'sink:hook': 'ok', 'sink:stream': 'ok' }));
+  assert.equal(standbyHook.requests.length, 0, 'the standby sent to the webhook');
 });
 
 test('on takeover the standby closes its checking connections and delivers on fresh ones; on stop it closes those too', async () => {

@@ -3,7 +3,8 @@
  * reached: a webhook port that refuses connections, AMQP and Redis ports
  * nothing listens on. 503 naming each sink, then 200 once each is reachable
  * (a real server there, or a forwarder to the real broker); a webhook that a
- * send cannot reach turns not ready again, and ready when it is back.
+ * send cannot reach turns not ready again, and ready when it is back; so does
+ * one that goes away while nothing is sent (probe_interval_ms).
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -16,6 +17,7 @@ import { forward, freePort, type Forwarder } from '../support/tcp.js';
 import { WebhookServer } from '../support/webhook-server.js';
 
 const RETRY = { initial_ms: 100, max_ms: 500 };
+const PROBE_INTERVAL_MS = 1000;
 const NOT_CONNECTED = { 'sink:hook': 'not connected', 'sink:queue': 'not connected', 'sink:stream': 'not connected' };
 const ALL_OK = { postgres: 'ok', role: 'ok', 'sink:hook': 'ok', 'sink:queue': 'ok', 'sink:stream': 'ok' };
 
@@ -55,7 +57,7 @@ before(async () => {
     postgres: { url: db.url },
     capture: [{ table: 'items' }],
     sinks: [
-      { name: 'hook', type: 'webhook', url: `http://127.0.0.1:${hookPort}/hook`, retry: RETRY },
+      { name: 'hook', type: 'webhook', url: `http://127.0.0.1:${hookPort}/hook`, retry: RETRY, probe_interval_ms: PROBE_INTERVAL_MS },
       { name: 'queue', type: 'amqp', url: viaPort(AMQP_URL, amqpPort), exchange, retry: RETRY },
       { name: 'stream', type: 'redis', url: viaPort(REDIS_URL, redisPort), stream, retry: RETRY },
     ],
@@ -106,4 +108,14 @@ test('a webhook a send cannot reach is not ready (503), and ready again once its
   const redis = await redisAdmin();
   assert.equal((await readStream(redis, stream)).length, 1);
   await redis.close();
+});
+
+test('an idle webhook whose server goes away turns not ready, with no event sent, and ready once it is back', async () => {
+  const delivered = hooks.at(-1)!.delivered().length;
+  await hooks.at(-1)!.stop();
+  await showingLogOnFailure(bridge, untilReadyz(base, 503, { 'sink:hook': 'not connected', 'sink:queue': 'ok', 'sink:stream': 'ok' }));
+  const hook = await hookOnPort();
+  await showingLogOnFailure(bridge, untilReadyz(base, 200, ALL_OK));
+  assert.equal(hook.requests.length, 0, 'nothing was sent to find out');
+  assert.equal(delivered, 1);
 });

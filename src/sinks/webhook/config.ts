@@ -7,6 +7,7 @@ export interface WebhookConfig {
   method: 'POST' | 'PUT';
   headers: Record<string, string>;
   timeout_ms: number;
+  probe_interval_ms: number;
   secret: string | string[] | null;
   cloudevents_mode: 'structured' | 'binary';
 }
@@ -18,6 +19,11 @@ export const webhookSchema: Schema<WebhookConfig> = {
   method: { doc: 'HTTP method.', format: ['POST', 'PUT'], default: 'POST' },
   headers: { doc: 'Extra request headers (e.g. Authorization: Bearer ${TOKEN}).', format: 'string-map', default: {} },
   timeout_ms: { doc: 'Time for the whole request; past it the attempt counts as failed and is retried.', format: 'positive-int', default: 10000 },
+  probe_interval_ms: {
+    doc: 'How long the webhook may go without an HTTP answer before a HEAD request checks it is still there (for /readyz while no event is sent); 0 = never.',
+    format: 'non-negative-int',
+    default: 30000,
+  },
   secret: {
     doc: 'Standard Webhooks signing secret (whsec_<base64>), or a list while rotating: adds webhook-id, webhook-timestamp, webhook-signature.',
     format: (value: unknown) => {

@@ -25,6 +25,8 @@ export class WebhookSink implements SinkClient {
   private readonly inFlight = new WeakMap<AbortSignal, Set<Exchange>>();
   /** The last probe or request got an HTTP answer (any status: the server is up); false until one does. */
   private reachable = false;
+  /** When (performance.now()) the last HTTP answer came. */
+  private answeredAt = 0;
 
   constructor(
     private readonly config: WebhookSinkConfig,
@@ -48,18 +50,40 @@ export class WebhookSink implements SinkClient {
   /** Reachability probe, unless reachable already: any HTTP answer to a HEAD request will do. */
   async connect(signal: AbortSignal): Promise<void> {
     if (this.reachable) return;
-    const exchange = new Exchange(this.config.timeout_ms);
-    try {
-      await this.dispatch(exchange, 'HEAD', this.headers, null, signal);
-      this.reachable = true;
-    } catch (err) {
-      const reason = exchange.expired ? `no answer within ${this.config.timeout_ms} ms` : errorMessage(err);
-      throw new RetriableError(`webhook ${this.name}: cannot reach ${new URL(this.url).host}: ${reason}`, { cause: err });
-    }
+    const unreachable = await this.probe(signal);
+    if (unreachable)
+      throw new RetriableError(`webhook ${this.name}: cannot reach ${new URL(this.url).host}: ${unreachable.reason}`, { cause: unreachable.err });
   }
 
   isReady(): boolean {
     return this.reachable;
+  }
+
+  /** An HTTP server can go away without a connection to notice it: probed again once it has not answered for probe_interval_ms. */
+  async recheck(signal: AbortSignal): Promise<void> {
+    const interval = this.config.probe_interval_ms;
+    if (!this.reachable || interval === 0 || performance.now() - this.answeredAt < interval) return;
+    const unreachable = await this.probe(signal);
+    if (unreachable === undefined || signal.aborted) return;
+    this.reachable = false;
+    this.ctx.logger.warn({ err: unreachable.reason }, 'webhook no longer answers its probe');
+  }
+
+  /** A HEAD request: any HTTP answer will do. Resolves with why it got none. */
+  private async probe(signal: AbortSignal): Promise<{ reason: string; err: unknown } | undefined> {
+    const exchange = new Exchange(this.config.timeout_ms);
+    try {
+      await this.dispatch(exchange, 'HEAD', this.headers, null, signal);
+      this.answered();
+      return undefined;
+    } catch (err) {
+      return { reason: exchange.expired ? `no answer within ${this.config.timeout_ms} ms` : errorMessage(err), err };
+    }
+  }
+
+  private answered(): void {
+    this.reachable = true;
+    this.answeredAt = performance.now();
   }
 
   async send(batch: readonly BridgeEvent[], signal: AbortSignal): Promise<void> {
@@ -97,7 +121,7 @@ export class WebhookSink implements SinkClient {
     const exchange = new Exchange(this.config.timeout_ms);
     try {
       const answer = await this.dispatch(exchange, this.config.method, headers, body, signal);
-      this.reachable = true;
+      this.answered();
       return answer;
     } catch (err) {
       if (signal.aborted && !exchange.expired) throw err;

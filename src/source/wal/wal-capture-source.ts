@@ -78,7 +78,9 @@ export class WalCaptureSource implements Source {
     // What is queued is still in the slot (or the outbox): only the batches in flight finish.
     await this.feed.stop(() => delivery.stop(false), delivery.deadline);
     // What the spill could not write in time is still in the slot: its transactions are not confirmed.
-    await this.spill.stop(delivery.deadline);
+    // A quarter of what is left (at most 500 ms) stays for the last confirmation to the slot.
+    const left = Math.max(0, delivery.deadline - Date.now());
+    await this.spill.stop(delivery.deadline - Math.min(500, left / 4));
     this.spillBehind(false);
     // After delivery stopped: what the sinks confirmed meanwhile is confirmed to the slot too.
     await this.wal.close();
