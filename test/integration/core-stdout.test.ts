@@ -81,4 +81,33 @@ break and "quotes"')`);
       if (!pretty) for (const line of bridge.logLines.filter((l) => l !== '')) JSON.parse(line);
     });
   }
+
+  test('a json value or a NOTIFY payload written over several lines still makes one line per event', async () => {
+    await db.query(`CREATE TABLE docs (id int PRIMARY KEY, js json)`);
+    const file = writeConfig({
+      postgres: { url: db.url },
+      instance: 'multiline',
+      capture: [{ table: 'docs' }],
+      channels: [{ name: 'jobs' }],
+      sinks: [{ name: 'out', type: 'stdout' }],
+      http: { port: 0 },
+    });
+    assert.equal((await cli(['install', '-c', file])).code, 0);
+    const bridge = new RunningBridge(file);
+    try {
+      await waitFor(() => bridge.logLines.some((l) => l.includes('holding the delivery lock')), 15_000, 'the delivery lock');
+      await new Promise((r) => setTimeout(r, 300));
+      await db.query(`INSERT INTO docs VALUES (1, E'{"a":\n 1,\r\n"b":\t"x\\\\ny"}')`);
+      await db.query(`NOTIFY jobs, E'{"job":\n 7}'`);
+      await waitFor(() => bridge.stdoutLines.filter((l) => l !== '').length >= 2, 10_000, 'two lines on stdout');
+      await new Promise((r) => setTimeout(r, 300));
+    } finally {
+      assert.equal(await bridge.kill('SIGTERM'), 0, 'clean exit on SIGTERM');
+    }
+    const lines = bridge.stdoutLines.filter((l) => l !== '');
+    assert.equal(lines.length, 2, `one line per event:\n${lines.join('\n')}`);
+    const [row, channel] = lines.map((l) => JSON.parse(l) as Event);
+    assert.deepEqual(row.data, { id: 1, js: { a: 1, b: 'x\ny' } });
+    assert.deepEqual(channel.payload, { job: 7 });
+  });
 });

@@ -18,7 +18,7 @@ export class StdoutSink implements SinkClient {
   async send(batch: readonly BridgeEvent[]): Promise<void> {
     // One flat string for the batch (join), not a tree of `+=` pieces flattened again when written.
     const lines = new Array<string>(batch.length + 1);
-    for (let i = 0; i < batch.length; i++) lines[i] = encodeEvent(batch[i], this.config.format, this.ctx.format);
+    for (let i = 0; i < batch.length; i++) lines[i] = oneLine(encodeEvent(batch[i], this.config.format, this.ctx.format));
     lines[batch.length] = '';
     const text = lines.join('\n');
     // Resolve only once the bytes are handed to the OS, so a crash right after cannot lose a confirmed line.
@@ -31,6 +31,19 @@ export class StdoutSink implements SinkClient {
   }
 
   async close(): Promise<void> {}
+}
+
+const LINE_BREAK = /[\r\n]/g;
+
+/**
+ * An event's JSON on one line. A json column (or a NOTIFY payload) keeps its
+ * text as written, line breaks between tokens included; inside JSON strings
+ * they are always escaped, so every raw one is whitespace and a space keeps
+ * the value the same.
+ */
+export function oneLine(json: string): string {
+  LINE_BREAK.lastIndex = 0;
+  return LINE_BREAK.test(json) ? json.replace(LINE_BREAK, ' ') : json;
 }
 
 export const createSink = (config: CommonSinkConfig, ctx: SinkContext): SinkClient => new StdoutSink(config, ctx);
