@@ -9,7 +9,16 @@ COMMENT ON SCHEMA pgbridge IS 'pgbridge: change capture outbox, dead letters, tr
 -- CACHE 1 is required: with a per-session cache, ids would no longer follow the
 -- order in which transactions take them, and the outbox readers' settled point
 -- (src/source/settled-water.ts) could pass a row not yet committed.
-CREATE SEQUENCE IF NOT EXISTS pgbridge.event_id_seq AS bigint;
+-- It starts at the time it is created, in microseconds since 1970 (below 2^53 until
+-- the year 2255), not at 1: after an uninstall, a new install's ids never repeat the
+-- old ones, which consumers and brokers deduplicate by (JetStream's Nats-Msg-Id).
+DO $$
+BEGIN
+  IF to_regclass('pgbridge.event_id_seq') IS NULL THEN
+    EXECUTE format('CREATE SEQUENCE pgbridge.event_id_seq AS bigint START WITH %s',
+                   (extract(epoch FROM clock_timestamp()) * 1000000)::bigint);
+  END IF;
+END $$;
 ALTER SEQUENCE pgbridge.event_id_seq CACHE 1;
 
 -- Events a sink refused for good, or whose retries ran out.

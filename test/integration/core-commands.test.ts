@@ -329,4 +329,24 @@ describe('commands', () => {
     const again = await cli(['uninstall', '-c', onlyOrders]);
     assert.equal(again.code, 0, again.stderr);
   });
+
+  test("after an uninstall, a new install's events never reuse an earlier install's ids (consumers deduplicate by id)", async () => {
+    const ids = (): bigint[] => server.delivered().map((e) => BigInt((e as { id: string }).id));
+    const before = ids();
+    assert.ok(before.length > 0, 'events of the first install arrived');
+    assert.equal((await cli(['install', '-c', onlyOrders])).code, 0);
+    const bridge = new RunningBridge(onlyOrders);
+    try {
+      await bridge.ready();
+      await db.query(`UPDATE orders SET status = 'reinstalled' WHERE id = 2`);
+      await waitFor(() => server.requests.some((r) => r.body.includes('"reinstalled"')), 10_000, 'the event of the new install');
+    } finally {
+      await bridge.kill('SIGTERM');
+      assert.equal((await cli(['uninstall', '-c', onlyOrders])).code, 0);
+    }
+    const newer = ids().slice(before.length);
+    assert.equal(newer.length, 1);
+    const highest = before.reduce((a, b) => (a > b ? a : b));
+    assert.ok(newer[0] > highest, `the new id ${newer[0]} is above every earlier one (up to ${highest})`);
+  });
 });
