@@ -2,8 +2,10 @@ import type pg from 'pg';
 import { qualifiedName, type TableName } from '../config/table-name.js';
 import type { BridgeConfig, CaptureTable } from '../config/types.js';
 import { errorMessage } from '../errors.js';
+import type { RowChangeEvent } from '../event.js';
 import { primaryKeyColumns } from '../install/catalog.js';
 import { ident } from '../schema/quote.js';
+import { Router } from '../router.js';
 import { compileRowFilter } from '../schema/row-filter.js';
 import { boundSql, chunkCte, chunkOrder, type ChunkSource } from './chunk-sql.js';
 import { emitterFor, type Emitter } from './emitter.js';
@@ -52,6 +54,11 @@ export async function runBackfill(config: BridgeConfig, db: pg.ClientBase, optio
   if (options.sink !== undefined && !config.sinks.some((s) => s.name === options.sink)) {
     throw new BackfillError(`--sink ${JSON.stringify(options.sink)}: no sink of that name in ${config.file}`);
   }
+  if (options.sink === undefined && sinksForReads(config, captured).length === 0) {
+    throw new BackfillError(
+      `no route sends READ events of ${name} to a sink: add read to a route's ops (a route without ops takes every op), or name a sink with --sink`,
+    );
+  }
   await requireInstalled(db);
   const key = await primaryKeyColumns(db, captured);
   if (key.length === 0) throw new BackfillError(`${name} has no primary key; backfill reads in key order, to read in chunks and to resume`);
@@ -85,6 +92,27 @@ export async function runBackfill(config: BridgeConfig, db: pg.ClientBase, optio
       if (ahead > 0) await new Promise((resolve) => setTimeout(resolve, ahead));
     }
   }
+}
+
+/** The sinks the routes give a READ event of `table`. */
+function sinksForReads(config: BridgeConfig, table: TableName): readonly string[] {
+  const router = new Router(
+    config.routes,
+    config.sinks.map((sink) => sink.name),
+  );
+  const read: RowChangeEvent = {
+    kind: 'row',
+    id: '',
+    schema: table.schema,
+    table: table.table,
+    op: 'READ',
+    data: '{}',
+    old: null,
+    key: null,
+    txid: '',
+    ts: '',
+  };
+  return router.sinksFor(read);
 }
 
 async function readChunk(

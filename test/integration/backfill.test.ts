@@ -53,10 +53,12 @@ for (const delivery of ['outbox', 'notify'] as const) {
       await db.query(`CREATE TABLE live (id int PRIMARY KEY, v int NOT NULL)`);
       await db.query(`INSERT INTO live SELECT i, 0 FROM generate_series(1, 20000) i`);
       await db.query(`CREATE TABLE uncaptured (id int PRIMARY KEY)`);
+      await db.query(`CREATE TABLE unread (id int PRIMARY KEY)`);
+      await db.query(`INSERT INTO unread SELECT generate_series(1, 10)`);
       file = writeConfig({
         postgres: { url: db.url },
         delivery,
-        capture: ['items', { table: 'pairs', where: 'NOT hidden' }, 'routed', 'nopk', 'big', 'live'],
+        capture: ['items', { table: 'pairs', where: 'NOT hidden' }, 'routed', 'nopk', 'big', 'live', 'unread'],
         sinks: [
           { name: 'out', type: 'stdout' },
           { name: 'hook', type: 'webhook', url, batch: { max_events: 50 }, retry: { initial_ms: 50, max_ms: 500 } },
@@ -69,6 +71,7 @@ for (const delivery of ['outbox', 'notify'] as const) {
           { from: { table: 'nopk' }, to: ['out'] },
           { from: { table: 'big' }, to: ['out'] },
           { from: { table: 'live' }, to: ['out', 'hook'] },
+          { from: { table: 'unread', ops: ['insert', 'update'] }, to: ['out', 'hook'] },
         ],
         http: { port: 0 },
       });
@@ -132,7 +135,7 @@ for (const delivery of ['outbox', 'notify'] as const) {
       assert.equal(atHook('items').length, before, '--sink out: nothing for hook');
     });
 
-    test('refused with a clear message, nothing emitted: no primary key, bad --where, unknown sink, table not captured', async () => {
+    test('refused with a clear message, nothing emitted: no primary key, bad --where, unknown sink, table not captured, no route for READs', async () => {
       const stdoutBefore = bridge.stdoutLines.length;
       const outboxBefore = await outboxRows();
       const cases: Array<[string[], RegExp]> = [
@@ -142,6 +145,7 @@ for (const delivery of ['outbox', 'notify'] as const) {
         [['items', '--where', 'id = 1; DELETE FROM items'], /not a valid condition on public\.items/],
         [['items', '--sink', 'nowhere'], /--sink "nowhere": no sink of that name/],
         [['uncaptured'], /public\.uncaptured is not in capture/],
+        [['unread'], /no route sends READ events of public\.unread to a sink: add read to a route's ops/],
       ];
       for (const [args, message] of cases) {
         const run = await backfill(...args);
