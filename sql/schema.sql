@@ -35,6 +35,8 @@ CREATE TABLE IF NOT EXISTS pgbridge.dead_letters (
   failed_at  timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX IF NOT EXISTS dead_letters_sink_idx ON pgbridge.dead_letters (instance, sink, id);
+-- A sink's event is dead-lettered once, however often a replay fails it again.
+CREATE INDEX IF NOT EXISTS dead_letters_event_idx ON pgbridge.dead_letters (instance, sink, event_id);
 
 -- Outbox mode with several sinks: which sink already has which event. A row
 -- leaves the outbox once every sink routed to it is here; with one sink, never written.

@@ -20,10 +20,18 @@ export const deadLetterOf = (sink: string, event: BridgeEvent, outcome: Extract<
   attempts: outcome.attempts,
 });
 
+/**
+ * An event a sink dead-lettered already is not written again: wal mode, after a
+ * crash, replays from the slot's confirmed position and fails the same events
+ * again, which `dead-letters retry` would otherwise send twice. (A retry deletes
+ * the letter, so a later failure of the same event is written.)
+ */
 const INSERT_SQL = `INSERT INTO pgbridge.dead_letters (instance, sink, event_id, event, key, error, attempts)
      SELECT $1, x.sink, x.event_id, x.event::json, x.key::json, x.error, x.attempts
-       FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::int[])
-            AS x(sink, event_id, event, key, error, attempts)`;
+       FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::int[]) WITH ORDINALITY
+            AS x(sink, event_id, event, key, error, attempts, n)
+      WHERE NOT EXISTS (SELECT 1 FROM pgbridge.dead_letters d WHERE d.instance = $1 AND d.sink = x.sink AND d.event_id = x.event_id)
+      ORDER BY x.n`;
 
 /** Letters written by one statement at most. */
 const BATCH = 500;
@@ -53,7 +61,8 @@ export class DeadLetterWriter {
   }
 
   /** One INSERT for many dead letters, in the caller's transaction (or on its own with the pool). */
-  async insert(db: pg.ClientBase | pg.Pool, letters: readonly DeadLetter[]): Promise<void> {
+  async insert(db: pg.ClientBase | pg.Pool, batch: readonly DeadLetter[]): Promise<void> {
+    const letters = firstOfEach(batch);
     if (letters.length === 0) return;
     await db.query(INSERT_SQL, [
       this.instance,
@@ -75,4 +84,15 @@ export class DeadLetterWriter {
   flushed(): Promise<void> {
     return this.background.flushed();
   }
+}
+
+/** The first letter of each sink and event, in order (a replay can bring an event twice). */
+function firstOfEach(letters: readonly DeadLetter[]): readonly DeadLetter[] {
+  const seen = new Set<string>();
+  return letters.filter((l) => {
+    const key = `${l.sink}\0${l.event.id}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
 }
