@@ -37,6 +37,7 @@ export async function runCommand(config: BridgeConfig, scrubber: Scrubber): Prom
   await bridge.stop();
   await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
   await consoleRoutes?.close();
+  clearTimeout(hardStop);
   log.info('stopped');
   logger.flush();
   return failure ? 1 : 0;
