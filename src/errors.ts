@@ -25,14 +25,44 @@ export class RetriableError extends BridgeError {
   }
 }
 
+/** One event a sink refused for good, and why. */
+export interface EventFailure {
+  readonly id: string;
+  readonly reason: string;
+}
+
 /** Sending the same events again cannot succeed: they go to the dead-letter table. */
 export class PermanentError extends BridgeError {
   /** Ids of the events that failed; undefined means the whole batch. The others were delivered. */
   readonly failedIds: readonly string[] | undefined;
+  /** Events of one batch can fail for reasons of their own (each its own subject, topic, key). */
+  private readonly reasons: Map<string, string>;
 
-  constructor(message: string, options?: { cause?: unknown; failedIds?: readonly string[]; code?: string }) {
+  constructor(message: string, options?: { cause?: unknown; failedIds?: readonly string[]; code?: string; reasons?: ReadonlyMap<string, string> }) {
     super(message, options?.code ?? 'PGBRIDGE_PERMANENT', false, options);
     this.failedIds = options?.failedIds;
+    this.reasons = new Map(options?.reasons);
+  }
+
+  /** Events refused for reasons of their own: the message gives the first, each event's dead letter its own. */
+  static ofEvents(failures: readonly EventFailure[], code: string): PermanentError {
+    const more = failures.length > 1 ? ` (and ${failures.length - 1} more event(s))` : '';
+    return new PermanentError(`${failures[0].reason}${more}`, {
+      failedIds: failures.map((f) => f.id),
+      reasons: new Map(failures.map((f) => [f.id, f.reason])),
+      code,
+    });
+  }
+
+  /** What the dead letter of event `id` records: its own reason when the sink gave one, else the message. */
+  reasonFor(id: string): string {
+    return this.reasons.get(id) ?? this.message;
+  }
+
+  /** Rewrites the message and every event's reason in place (ScrubbedSink takes secrets out of them). */
+  rewrite(edit: (text: string) => string): void {
+    this.message = edit(this.message);
+    for (const [id, reason] of this.reasons) this.reasons.set(id, edit(reason));
   }
 }
 

@@ -167,12 +167,16 @@ export class SinkRunner implements Inlet {
         this.lastError = errorMessage(err);
         if (err instanceof PermanentError) {
           const failed = new Set(err.failedIds ?? batch.map((e) => e.event.id));
-          const dead: Outcome = { kind: 'dead', error: errorMessage(err), attempts: attempt };
           logger.error({ sink: this.name, events: failed.size, err: errorMessage(err) }, 'permanent failure: moving events to dead letters');
-          this.settle(
-            batch.filter((e) => failed.has(e.event.id)),
-            dead,
-          );
+          // Each dead letter records its own event's reason: events of one batch can fail for different ones.
+          const byReason = new Map<string, Envelope[]>();
+          for (const envelope of batch.filter((e) => failed.has(e.event.id))) {
+            const reason = err.reasonFor(envelope.event.id);
+            const group = byReason.get(reason);
+            if (group === undefined) byReason.set(reason, [envelope]);
+            else group.push(envelope);
+          }
+          for (const [reason, envelopes] of byReason) this.settle(envelopes, { kind: 'dead', error: reason, attempts: attempt });
           this.settle(
             batch.filter((e) => !failed.has(e.event.id)),
             { kind: 'delivered' },

@@ -1,3 +1,4 @@
+import { PermanentError } from '../errors.js';
 import type { BridgeEvent } from '../event.js';
 import type { Scrubber } from '../secrets.js';
 import type { Sink } from './sink.js';
@@ -49,9 +50,10 @@ export class ScrubbedSink implements Sink {
     return this.inner.close();
   }
 
-  /** In place, so the error keeps its class, code, retryAfterMs and failedIds. */
+  /** In place, so the error keeps its class, code, retryAfterMs and failedIds; each event's own reason is scrubbed too. */
   private scrubbed(err: unknown): unknown {
-    if (err instanceof Error) err.message = this.scrubber.scrub(err.message);
+    if (err instanceof PermanentError) err.rewrite((text) => this.scrubber.scrub(text));
+    else if (err instanceof Error) err.message = this.scrubber.scrub(err.message);
     return err;
   }
 }

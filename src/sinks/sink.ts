@@ -15,7 +15,8 @@ export interface SinkClient {
   /**
    * Resolves only when the far end confirmed every event of the batch.
    * Rejects with RetriableError (send the batch again later) or PermanentError
-   * (`failedIds` failed for good, the rest were delivered). Any other error counts as retriable.
+   * (`failedIds` failed for good, the rest were delivered; PermanentError.ofEvents
+   * gives each its own reason). Any other error counts as retriable.
    */
   send(batch: readonly BridgeEvent[], signal: AbortSignal): Promise<void>;
   /** True while connected and able to deliver (drives /readyz). */

@@ -43,3 +43,25 @@ test('ScrubbedSink: errors lose their secrets and keep class, code, retryAfterMs
     return true;
   });
 });
+
+test('ScrubbedSink: the reason of each event of a PermanentError loses its secrets too', async () => {
+  const inner = failing(
+    new Error('unused'),
+    PermanentError.ofEvents(
+      [
+        { id: '1', reason: 'refused tok-secret for 1' },
+        { id: '2', reason: 'refused tok-secret for 2' },
+      ],
+      'PGBRIDGE_X',
+    ),
+  );
+  const sink = new ScrubbedSink(inner, new Scrubber(['tok-secret']));
+  await assert.rejects(sink.send([rowEvent()], never), (err: unknown) => {
+    assert.ok(err instanceof PermanentError);
+    assert.equal(err.message, 'refused *** for 1 (and 1 more event(s))');
+    assert.deepEqual(err.failedIds, ['1', '2']);
+    assert.equal(err.reasonFor('1'), 'refused *** for 1');
+    assert.equal(err.reasonFor('2'), 'refused *** for 2');
+    return true;
+  });
+});

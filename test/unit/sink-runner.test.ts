@@ -103,6 +103,32 @@ describe('SinkRunner with a fake sink', () => {
     await r.stop(1000, true);
   });
 
+  test("a permanent failure with a reason per event: each dead letter records its own event's reason, not the first one's", async () => {
+    const sink = new FakeSink();
+    sink.failures.push(
+      PermanentError.ofEvents(
+        [
+          { id: '1', reason: 'subject "a.b.c" refused' },
+          { id: '3', reason: 'subject "x.y.z" refused' },
+          { id: '4', reason: 'subject "a.b.c" refused' },
+        ],
+        'PGBRIDGE_TEST',
+      ),
+    );
+    const m = metrics();
+    const r = runner(sink, RETRY, undefined, m);
+    const outcomes = new Map<string, Outcome[]>();
+    for (let n = 1; n <= 4; n++) r.push(collecting(rowEvent(n), outcomes));
+    await until(() => outcomes.size === 4, 'four outcomes');
+    assert.deepEqual(outcomes.get('1'), [{ kind: 'dead', error: 'subject "a.b.c" refused', attempts: 1 }]);
+    assert.deepEqual(outcomes.get('2'), [{ kind: 'delivered' }]);
+    assert.deepEqual(outcomes.get('3'), [{ kind: 'dead', error: 'subject "x.y.z" refused', attempts: 1 }]);
+    assert.deepEqual(outcomes.get('4'), [{ kind: 'dead', error: 'subject "a.b.c" refused', attempts: 1 }]);
+    assert.equal((await m.deadLetters.get()).values[0]?.value, 3);
+    assert.equal(r.pending, 0);
+    await r.stop(1000, true);
+  });
+
   test('room: push fills it, waitForRoom resolves once settled events free enough of it', async () => {
     const sink = new FakeSink('fake', 2, 1);
     let open!: () => void;

@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { jetstream, jetstreamManager, StorageType, type JetStreamClient } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager, StorageType, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import { connect, credsAuthenticator, headers as natsHeaders, nanos, type NatsConnection, type NodeConnectionOptions } from '@nats-io/transport-node';
 import { PermanentError, RetriableError } from '../../errors.js';
 import type { NatsTlsConfig } from './config.js';
@@ -46,6 +46,8 @@ export interface NatsPublisher {
   connect(onLost: (reason: string) => void): Promise<void>;
   /** Publishes in order, pipelined; resolves with one outcome per message once each has its PubAck or failed. */
   publish(messages: readonly NatsMessage[]): Promise<PublishOutcome[]>;
+  /** The subject filters the `stream` listens on, looked up now; undefined when unknown (no `stream`, not connected, the look-up failed). */
+  streamSubjects(): Promise<readonly string[] | undefined>;
   close(): Promise<void>;
 }
 
@@ -58,6 +60,7 @@ export const createNatsPublisher: NatsPublisherFactory = (settings) => new JetSt
 class JetStreamPublisher implements NatsPublisher {
   private connection: NatsConnection | undefined;
   private js: JetStreamClient | undefined;
+  private jsm: JetStreamManager | undefined;
   private closedByUs = false;
 
   constructor(private readonly settings: ClientSettings) {}
@@ -74,7 +77,7 @@ class JetStreamPublisher implements NatsPublisher {
       if (!this.closedByUs) onLost(err instanceof Error ? fromNatsError(err).message : 'connection closed');
     });
     try {
-      await this.ensureStream(connection);
+      this.jsm = await this.ensureStream(connection);
     } catch (err) {
       await this.close();
       throw asUnavailable(err);
@@ -89,10 +92,23 @@ class JetStreamPublisher implements NatsPublisher {
     return Promise.all(messages.map((message) => this.publishOne(js, message)));
   }
 
+  async streamSubjects(): Promise<readonly string[] | undefined> {
+    const { jsm } = this;
+    const stream = this.settings.stream;
+    if (jsm === undefined || stream === null) return undefined;
+    try {
+      // A stream without subjects of its own (a mirror) takes no publish at all.
+      return (await jsm.streams.info(stream.name)).config.subjects ?? [];
+    } catch {
+      return undefined;
+    }
+  }
+
   async close(): Promise<void> {
     const connection = this.connection;
     this.connection = undefined;
     this.js = undefined;
+    this.jsm = undefined;
     if (connection === undefined || connection.isClosed()) return;
     this.closedByUs = true;
     // A black-holed server never answers; the socket is given up after a while.
@@ -130,13 +146,14 @@ class JetStreamPublisher implements NatsPublisher {
     return fromNatsError(err, message.subject);
   }
 
-  private async ensureStream(connection: NatsConnection): Promise<void> {
+  /** The JetStream manager, once `stream` (when set) is there. */
+  private async ensureStream(connection: NatsConnection): Promise<JetStreamManager> {
     const jsm = await jetstreamManager(connection, { timeout: this.settings.pubAckTimeoutMs });
     const stream = this.settings.stream;
-    if (stream === null) return;
+    if (stream === null) return jsm;
     try {
       await jsm.streams.info(stream.name);
-      return;
+      return jsm;
     } catch (err) {
       if (!(err instanceof Error) || err.name !== 'StreamNotFoundError') throw err;
       if (!stream.declare)
@@ -149,6 +166,7 @@ class JetStreamPublisher implements NatsPublisher {
         storage: StorageType.File,
         duplicate_window: nanos(stream.duplicateWindowMs),
       });
+      return jsm;
     } catch (err) {
       throw new RetriableError(
         `nats: cannot create stream ${JSON.stringify(stream.name)} over ${stream.subjects.join(', ')}: ${fromNatsError(err).message.replace(/^nats: /, '')}`,

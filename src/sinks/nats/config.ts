@@ -61,7 +61,7 @@ export const natsSchema: Schema<NatsConfig> = {
     default: 'pgbridge.channel.{channel}',
   },
   stream: {
-    doc: 'JetStream stream the events must land in: every publish expects it (a subject stored by another stream is refused), and connect checks that it exists. Unset: whatever stream takes the subject.',
+    doc: "JetStream stream the events must land in: every publish expects it (a subject stored by another stream is refused), and connect checks that it exists. An event whose subject none of the stream's subjects matches (e.g. a dotted schema or table name under a `*` wildcard) is refused alone (dead-lettered). Unset: whatever stream takes the subject; one that no stream takes is retried.",
     format: (value: unknown) => {
       if (value === null) return;
       if (typeof value !== 'string' || !STREAM_NAME.test(value)) throw new Error('must be a stream name without whitespace, dots, *, >, / or \\');

@@ -41,6 +41,12 @@ function rootError(err: unknown): unknown {
   return current;
 }
 
+/** Whether the server answered "no responders": nothing listens on the subject (no stream takes it, or JetStream is not up). */
+export function isNoResponders(err: unknown): boolean {
+  const root = rootError(err);
+  return isError(root) && root.name === 'NoResponders';
+}
+
 /**
  * A NATS client or JetStream failure as pgbridge's RetriableError or
  * PermanentError, decided from what the server answered; the original kept as `cause`.

@@ -1,19 +1,14 @@
-import { errorMessage, PermanentError, RetriableError } from '../../errors.js';
+import { errorMessage, PermanentError, RetriableError, type EventFailure } from '../../errors.js';
 import type { BridgeEvent } from '../../event.js';
 import type { SinkClient, SinkContext } from '../sink.js';
 import { SinkConnection } from '../sink-connection.js';
 import { untilAborted } from '../until-aborted.js';
 import { createNatsPublisher, type ClientSettings, type NatsPublisher, type NatsPublisherFactory, type PublishOutcome } from './client.js';
 import { serverList, streamSubjects, type NatsSinkConfig } from './config.js';
-import { NATS_REJECTED, NATS_UNAVAILABLE } from './errors.js';
+import { isNoResponders, NATS_REJECTED, NATS_UNAVAILABLE } from './errors.js';
 import { toNatsMessage, type MessageSettings, type NatsMessage } from './message.js';
 import { describeServers, serverAddresses } from './servers.js';
-import { subjectProblem } from './subject.js';
-
-interface Failure {
-  readonly id: string;
-  readonly reason: string;
-}
+import { outsideStream, subjectProblem } from './subject.js';
 
 /**
  * Publishes each event to JetStream with Nats-Msg-Id = event id, pipelined
@@ -84,7 +79,7 @@ export class NatsSink implements SinkClient {
     const publisher = this.connection.usable();
     if (publisher === undefined) throw new RetriableError(`nats sink "${this.name}": not connected`, { code: NATS_UNAVAILABLE });
     if (signal.aborted) throw abortError(signal);
-    const failures: Failure[] = [];
+    const failures: EventFailure[] = [];
     const sendable: NatsMessage[] = [];
     for (const event of batch) {
       const message = toNatsMessage(event, this.messageSettings, this.ctx.format);
@@ -94,11 +89,11 @@ export class NatsSink implements SinkClient {
     }
     if (sendable.length > 0) {
       const outcomes = await untilAborted(publisher.publish(sendable), signal, abortError);
-      failures.push(...this.refused(publisher, sendable, outcomes));
+      const judged = await untilAborted(this.outsideStream(publisher, sendable, outcomes), signal, abortError);
+      failures.push(...this.refused(publisher, sendable, judged));
     }
-    if (failures.length > 0) {
-      throw new PermanentError(failures[0].reason, { failedIds: failures.map((f) => f.id), code: NATS_REJECTED });
-    }
+    // Each event's dead letter names its own subject.
+    if (failures.length > 0) throw PermanentError.ofEvents(failures, NATS_REJECTED);
   }
 
   close(): Promise<void> {
@@ -106,11 +101,37 @@ export class NatsSink implements SinkClient {
   }
 
   /**
+   * "No responders" means that nothing listens on the subject: no stream
+   * takes it, or JetStream is not up (yet). With `stream` set, its subjects,
+   * looked up now (they may have changed since connect), tell which: a message
+   * whose subject none of them matches fails for good, alone, so that it
+   * neither holds up the events behind it nor has its batch published again
+   * on every retry. Matched, or with the subjects unknown (the stream gone, no
+   * `stream` key: it may yet be created), it stays retriable. The server's
+   * answer comes first, so that a subject mapping on the server that leads
+   * into the stream is never refused.
+   */
+  private async outsideStream(publisher: NatsPublisher, messages: readonly NatsMessage[], outcomes: PublishOutcome[]): Promise<PublishOutcome[]> {
+    const stream = this.config.stream;
+    const unheard = (o: PublishOutcome): boolean => !o.ok && !(o.error instanceof PermanentError) && isNoResponders(o.error.cause);
+    if (stream === null || !outcomes.some(unheard)) return outcomes;
+    const filters = await publisher.streamSubjects();
+    if (filters === undefined) return outcomes;
+    return outcomes.map((outcome, i) => {
+      if (outcome.ok || !unheard(outcome)) return outcome;
+      const reason = outsideStream(messages[i].subject, stream, filters);
+      return reason === undefined
+        ? outcome
+        : { ok: false, error: new PermanentError(`nats: ${reason}`, { cause: outcome.error, code: NATS_REJECTED }) };
+    });
+  }
+
+  /**
    * The messages JetStream refused for good. Any failure that may pass later
    * rejects the whole batch instead: sent again, what was stored already is
    * dropped as a duplicate, and the rest keeps its order.
    */
-  private refused(publisher: NatsPublisher, messages: readonly NatsMessage[], outcomes: readonly PublishOutcome[]): Failure[] {
+  private refused(publisher: NatsPublisher, messages: readonly NatsMessage[], outcomes: readonly PublishOutcome[]): EventFailure[] {
     const duplicates = outcomes.filter((o) => o.ok && o.duplicate).length;
     if (duplicates > 0) this.ctx.logger.info({ sink: this.name, duplicates }, 'JetStream dropped redelivered events as duplicates');
     const errors = outcomes.flatMap((o) => (o.ok ? [] : [o.error]));
