@@ -64,8 +64,11 @@ export class OutboxReader implements RowHolder {
   private readonly probe: StrandedRowProbe;
   private readonly query: string;
   private readonly statements: ReaderStatements;
-  /** Rows pushed since the events-captured counter was last brought up to date. */
-  private captured = 0;
+  /**
+   * Row changes and channel messages pushed since the events-captured counter was last
+   * brought up to date; each counted by the reader of the first sink it is routed to only.
+   */
+  private readonly captured = { rows: 0, channel: 0 };
   private dirty = true;
   private wake: (() => void) | undefined;
   private stopped = false;
@@ -207,9 +210,11 @@ export class OutboxReader implements RowHolder {
 
   /** One inc() of the labelled counter per page, not one per row. */
   private countCaptured(): void {
-    if (this.captured === 0) return;
-    this.metrics.eventsCaptured.inc({ source: 'outbox' }, this.captured);
-    this.captured = 0;
+    const { rows, channel } = this.captured;
+    if (rows > 0) this.metrics.eventsCaptured.inc({ source: 'outbox' }, rows);
+    if (channel > 0) this.metrics.eventsCaptured.inc({ source: 'channel' }, channel);
+    this.captured.rows = 0;
+    this.captured.channel = 0;
   }
 
   /** Hands a row read from the outbox to the inlet, or leaves it to the sinks it is routed to; false when left. */
@@ -230,7 +235,7 @@ export class OutboxReader implements RowHolder {
       return false;
     }
     this.held.set(rowId, value);
-    this.captured++;
+    if (routed[0] === sink) this.captured[event.kind === 'channel' ? 'channel' : 'rows']++;
     this.inlet.push(new OutboxEnvelope(event, rowId, sink, routed, this, this.checkpoint));
     return true;
   }

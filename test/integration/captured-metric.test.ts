@@ -1,0 +1,60 @@
+/**
+ * pgbridge_events_captured_total counts each event once, however many sinks
+ * it goes to: in outbox mode every sink has a reader of its own, and each used
+ * to count what it read (three sinks: three times the events), channel
+ * messages under source="outbox". Now rows count under "outbox" and channel
+ * messages under "channel", as notify and wal mode label them.
+ */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { cli, RunningBridge, waitFor, writeConfig } from '../support/bridge.js';
+import { createTestDatabase, type TestDatabase } from '../support/pg.js';
+import { freePort } from '../support/tcp.js';
+
+let db: TestDatabase;
+let bridge: RunningBridge;
+let base: string;
+
+before(async () => {
+  db = await createTestDatabase();
+  await db.query('CREATE TABLE items (id int PRIMARY KEY)');
+  await db.query('CREATE TABLE notes (id int PRIMARY KEY)');
+  const port = await freePort();
+  base = `http://127.0.0.1:${port}`;
+  const file = writeConfig({
+    postgres: { url: db.url },
+    capture: [{ table: 'items' }, { table: 'notes' }],
+    channels: [{ name: 'jobs' }],
+    sinks: ['a', 'b', 'c'].map((name) => ({ name, type: 'stdout' })),
+    routes: [
+      { from: { table: 'items' }, to: ['a', 'b', 'c'] },
+      { from: { table: 'notes' }, to: ['c'] },
+      { from: { channel: 'jobs' }, to: ['b', 'c'] },
+    ],
+    http: { port, host: '127.0.0.1' },
+  });
+  assert.equal((await cli(['install', '-c', file])).code, 0);
+  bridge = new RunningBridge(file);
+  await bridge.ready();
+});
+
+after(async () => {
+  await bridge?.stop();
+  await db?.drop();
+});
+
+async function captured(): Promise<Record<string, number>> {
+  const text = await (await fetch(`${base}/metrics`)).text();
+  const counts: Record<string, number> = {};
+  for (const [, source, value] of text.matchAll(/^pgbridge_events_captured_total\{source="(\w+)"\} (\d+)$/gm)) counts[source] = Number(value);
+  return counts;
+}
+
+test('outbox mode: each event counted once, whatever the number of sinks it goes to; channel messages as channel', async () => {
+  await db.query('INSERT INTO items SELECT generate_series(1, 5)');
+  await db.query('INSERT INTO notes SELECT generate_series(1, 2)');
+  await db.query(`NOTIFY jobs, 'j1'`);
+  const lines = 5 * 3 + 2 + 2;
+  await waitFor(() => bridge.stdoutLines.filter((l) => l !== '').length >= lines, 10_000, `${lines} lines on stdout`);
+  assert.deepEqual(await captured(), { outbox: 7, channel: 1 });
+});
