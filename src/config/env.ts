@@ -25,8 +25,9 @@ export function substituteEnv(value: unknown, env: NodeJS.ProcessEnv, problems: 
 
 function substituteString(text: string, env: NodeJS.ProcessEnv, problems: EnvProblem[], path: string): unknown {
   const replaced = text.replace(REFERENCE, (whole, name: string, fallback: string | undefined) => {
+    // As the shell does: `:-` takes the default for an empty variable too; a bare reference keeps the empty value.
     const found = env[name];
-    if (found !== undefined && found !== '') return found;
+    if (found !== undefined && (found !== '' || fallback === undefined)) return found;
     if (fallback !== undefined) return fallback;
     problems.push({ path, message: `environment variable ${name} is not set (write \${${name}:-default} for a default)` });
     return whole;

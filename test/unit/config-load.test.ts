@@ -160,6 +160,10 @@ describe('loadConfig: ${VAR} and ${VAR:-default}', () => {
     assert.equal(load(`${MINIMAL}instance: \${NAME:-blue}\n`, { NAME: '' }).instance, 'blue');
   });
 
+  test('a variable set to the empty string is that, as in the shell (only `:-` replaces it)', () => {
+    assert.equal(load(`${MINIMAL}notify_channel: x\${EMPTY}\n`, { EMPTY: '' }).notifyChannel, 'x');
+  });
+
   test('a default may be empty; a value is not substituted twice', () => {
     assert.equal(load(`${MINIMAL}notify_channel: x\${EMPTY:-}\n`).notifyChannel, 'x');
     assert.equal(load(`${MINIMAL}notify_channel: \${A}\n`, { A: '${B}', B: 'no' }).notifyChannel, '${B}');
