@@ -4,7 +4,7 @@ import convict, { type Schema } from 'convict';
 import { ConfigError } from '../errors.js';
 import { sinkFormats, sinkTypes } from '../sinks/registry.js';
 import { substituteEnv } from './env.js';
-import { COMMON_FORMATS, describe, registerFormats } from './formats.js';
+import { COMMON_FORMATS, describe, registerFormats, type ConfigFormat } from './formats.js';
 import { parseJsonConfig } from './parse-json.js';
 import { parseYamlConfig } from './parse-yaml.js';
 import {
@@ -102,9 +102,32 @@ function typeProblems(schema: Record<string, unknown>, value: Record<string, unk
       problems.push({ path: at, message: `must be true or false, got ${describe(item)}` });
     } else if (spec.format === 'port' && typeof item !== 'number') {
       problems.push({ path: at, message: `must be a port number, got ${describe(item)}` });
+    } else if (item !== null && typeof item === 'object' && !Array.isArray(item)) {
+      mapProblems(spec.format, item as Record<string, unknown>, at, problems);
     }
   }
 }
+
+/**
+ * A map given for a key that is one value (a list, a map of strings, TLS options):
+ * convict descends into it, and a map inside fails there with a bare TypeError
+ * ("Cannot read properties of undefined"). The key's own format decides first,
+ * then no value inside may be a map.
+ */
+function mapProblems(format: unknown, item: Record<string, unknown>, at: string, problems: Problem[]): void {
+  const named = typeof format === 'string' ? knownFormats()[format] : undefined;
+  try {
+    if (typeof format === 'function') (format as (value: unknown) => void)(item);
+    else named?.validate(item);
+  } catch (err) {
+    problems.push({ path: at, message: (err as Error).message });
+    return;
+  }
+  const nested = Object.entries(item).find(([, value]) => value !== null && typeof value === 'object' && !Array.isArray(value));
+  if (nested) problems.push({ path: `${at}.${nested[0]}`, message: 'must be a string, a number, true or false, or a list; got a map' });
+}
+
+const knownFormats = (): Readonly<Record<string, ConfigFormat>> => ({ ...COMMON_FORMATS, ...sinkFormats() });
 
 function convictProblem(line: string, prefix: string): Problem {
   const join = (key: string) => (prefix ? `${prefix}.${key}` : key);

@@ -193,6 +193,32 @@ describe('loadConfig: errors name the key path', () => {
     ['wrong type: string for list', base({ capture: 'orders' }), /^capture: must be a list, got string$/],
     ['wrong type: map for list', base({ sinks: { hooks: { type: 'stdout' } } }), /^sinks: must be a list, got a map$/],
     ['wrong type: scalar for section', base({ outbox: 5 }), /^outbox: must be a map, got number$/],
+    ['wrong type: map for the routes list', base({ routes: { from: { table: 'orders' }, to: ['hooks'] } }), /^routes: must be a list$/],
+    [
+      'wrong type: map for a header',
+      base({ sinks: [{ name: 'h', type: 'webhook', url: 'http://x/', headers: { 'X-A': {} } }] }),
+      /^sinks\[0\]\.headers: \.X-A must be a string, got a map$/,
+    ],
+    [
+      'a header name with a space',
+      base({ sinks: [{ name: 'h', type: 'webhook', url: 'http://x/', headers: { 'Bad Header': 'x' } }] }),
+      /^sinks\[0\]\.headers\.Bad Header: is not a valid HTTP header name/,
+    ],
+    [
+      'a header value with a line break',
+      base({ sinks: [{ name: 'h', type: 'webhook', url: 'http://x/', headers: { 'X-A': 'a\r\nX-Evil: 1' } }] }),
+      /^sinks\[0\]\.headers\.X-A: may not hold a line break or a NUL character$/,
+    ],
+    [
+      'wrong type: map inside sasl',
+      base({ sinks: [{ name: 'k', type: 'kafka', brokers: ['k:9092'], sasl: { mechanism: 'plain', username: 'u', password: { x: 'K' } } }] }),
+      /^sinks\[0\]\.sasl\.password: must be a string, a number, true or false, or a list; got a map$/,
+    ],
+    [
+      'wrong type: map inside tls',
+      base({ sinks: [{ name: 'r', type: 'redis', url: 'rediss://x', tls: { ca: { x: 1 } } }] }),
+      /^sinks\[0\]\.tls\.ca: must be a string, a number, true or false, or a list; got a map$/,
+    ],
     ['wrong type: string for boolean', base({ log: { pretty: 'yes' } }), /^log\.pretty: must be true or false, got string$/],
     ['wrong type: string for port', base({ http: { port: '80' } }), /^http\.port: must be a port number, got string$/],
     ['port out of range', base({ http: { port: 70000 } }), /^http\.port: /],

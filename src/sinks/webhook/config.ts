@@ -42,8 +42,18 @@ export const webhookSchema: Schema<WebhookConfig> = {
 
 const SECRET_HEADER = /auth|token|key|secret|cookie|signature|password/i;
 
+/** RFC 9110 field names: a token. */
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+/** What a field value may not hold: it would end the header or be refused by undici. */
+const HEADER_VALUE_BREAK = /[\r\n\0]/;
+
 export function checkWebhook(config: WebhookSinkConfig): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
+  for (const [name, value] of Object.entries(config.headers)) {
+    if (!HEADER_NAME.test(name))
+      problems.push({ path: `headers.${name}`, message: "is not a valid HTTP header name (letters, digits and !#$%&'*+.^_`|~- only)" });
+    else if (HEADER_VALUE_BREAK.test(value)) problems.push({ path: `headers.${name}`, message: 'may not hold a line break or a NUL character' });
+  }
   if (config.format === 'cloudevents' && config.cloudevents_mode === 'binary' && config.batch.max_events > 1) {
     problems.push({
       path: 'batch.max_events',
