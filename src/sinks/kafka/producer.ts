@@ -169,7 +169,7 @@ function saslOptions(sasl: KafkaSaslConfig | null): SASLOptions | undefined {
 
 /** kafkajs' own log lines, at warn and above, into the service log; extra fields are dropped (they may echo config). */
 function pinoLogCreator(logger: Logger) {
-  const log = logger.child({ component: 'kafkajs' });
+  const log = logger.child({ library: 'kafkajs' });
   return () =>
     ({ namespace, level, log: entry }: LogEntry): void => {
       if (level > logLevel.WARN) return;

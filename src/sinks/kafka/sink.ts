@@ -40,7 +40,7 @@ export class KafkaSink implements SinkClient {
       compression: config.compression,
       timeoutMs: config.timeout_ms,
       allowAutoTopicCreation: config.allow_auto_topic_creation,
-      logger: ctx.logger.child({ sink: config.name }),
+      logger: ctx.logger,
     };
   }
 
