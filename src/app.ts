@@ -99,7 +99,7 @@ export class Bridge {
     const components: Record<string, string> = {};
     const active = this.active;
     components.postgres = this.lock.connected ? 'ok' : 'not connected';
-    components.role = active ? 'ok' : 'ok (standby: another instance delivers)';
+    components.role = active ? 'ok' : this.lock.connected ? 'ok (standby: another instance delivers)' : 'ok (not delivering: no Postgres connection)';
     if (active) Object.assign(components, active.source.readiness());
     const sinks = active ? active.runners.map((r) => r.sink) : this.standby?.sinks;
     for (const sink of this.config.sinks) {

@@ -119,3 +119,24 @@ test('an idle webhook whose server goes away turns not ready, with no event sent
   assert.equal(hook.requests.length, 0, 'nothing was sent to find out');
   assert.equal(delivered, 1);
 });
+
+test('without Postgres: 503, postgres not connected, and the role says so rather than naming a standby', async () => {
+  const port = await freePort();
+  const file = writeConfig({
+    postgres: { url: `postgres://postgres@127.0.0.1:${await freePort()}/nowhere` },
+    instance: 'no_postgres',
+    capture: [{ table: 'items' }],
+    sinks: [{ name: 'out', type: 'stdout' }],
+    http: { port, host: '127.0.0.1' },
+  });
+  const alone = new RunningBridge(file);
+  try {
+    await alone.waitForLog((e) => e.msg === 'pgbridge starting'); // logged once /readyz listens
+    await showingLogOnFailure(
+      alone,
+      untilReadyz(`http://127.0.0.1:${port}`, 503, { postgres: 'not connected', role: 'ok (not delivering: no Postgres connection)' }),
+    );
+  } finally {
+    await alone.stop();
+  }
+});
