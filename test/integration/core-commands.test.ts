@@ -4,11 +4,13 @@
  * uninstall, sql, check, --help and --version.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
-import { cli, ROOT, RunningBridge, waitFor, writeConfig } from '../support/bridge.js';
+import { BIN, cli, ROOT, RunningBridge, waitFor, writeConfig } from '../support/bridge.js';
 import { createTestDatabase, type TestDatabase } from '../support/pg.js';
 import { WebhookServer } from '../support/webhook-server.js';
 
@@ -256,6 +258,16 @@ describe('commands', () => {
     // Back to what the later tests expect: install with their config drops the trigger of `listed`.
     assert.equal((await cli(['install', '-c', both])).code, 0);
     await db.query('DROP TABLE listed');
+  });
+
+  test('check whose reader closes standard output early (| head -1) ends without a stack trace', async () => {
+    const child = spawn(process.execPath, [BIN, 'check', '-c', both], { cwd: ROOT });
+    child.stdout.destroy();
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    const [code] = (await once(child, 'close')) as [number | null];
+    assert.equal(code, 1);
+    assert.doesNotMatch(stderr, /EPIPE|\n\s+at /, stderr);
   });
 
   test('check: FAIL and exit 1 when Postgres is unreachable', async () => {
