@@ -1,10 +1,13 @@
 import pg from 'pg';
 import type { BridgeConfig } from './config/types.js';
+import { libpqUrl, sslFromEnvironment } from './postgres-ssl.js';
 
-/** Connection settings: the URL when given, else libpq's PG* variables (pg reads them itself). */
+/** Connection settings: the URL when given, else libpq's PG* variables (pg reads them itself; PGSSLMODE as libpq does, see postgres-ssl.ts). */
 export function clientConfig(config: Pick<BridgeConfig, 'postgres'>, purpose: string): pg.ClientConfig {
+  const ssl = config.postgres.url ? undefined : sslFromEnvironment(process.env);
   return {
-    ...(config.postgres.url ? { connectionString: config.postgres.url } : {}),
+    ...(config.postgres.url ? { connectionString: libpqUrl(config.postgres.url) } : {}),
+    ...(ssl === undefined ? {} : { ssl }),
     application_name: `pgbridge ${purpose}`,
     keepAlive: true,
     connectionTimeoutMillis: 10_000,

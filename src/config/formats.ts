@@ -1,4 +1,5 @@
 import convict from 'convict';
+import { sslModeProblem } from '../postgres-ssl.js';
 
 /**
  * Custom convict formats used by the schemas. A format throws with a short
@@ -56,6 +57,9 @@ export const COMMON_FORMATS: Readonly<Record<string, ConfigFormat>> = {
     validate(value: unknown) {
       if (value === null || value === '') return; // libpq PG* variables apply
       checkUrl(value, ['postgres:', 'postgresql:']);
+      const mode = new URL(value as string).searchParams.get('sslmode');
+      const problem = mode === null ? undefined : sslModeProblem(mode);
+      if (problem) throw new Error(problem);
     },
   },
   'string-map': {

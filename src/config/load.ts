@@ -4,6 +4,7 @@ import convict, { type Schema } from 'convict';
 import { ConfigError } from '../errors.js';
 import { sinkFormats, sinkTypes } from '../sinks/registry.js';
 import { substituteEnv } from './env.js';
+import { sslModeProblem } from '../postgres-ssl.js';
 import { COMMON_FORMATS, describe, registerFormats, type ConfigFormat } from './formats.js';
 import { parseJsonConfig } from './parse-json.js';
 import { parseYamlConfig } from './parse-yaml.js';
@@ -43,6 +44,8 @@ export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): 
   const substituted = substituteEnv(raw, env, problems);
   if (problems.length > 0) throw new ConfigError(file, problems);
   const config = validate(substituted, problems);
+  const envMode = env.PGSSLMODE ? sslModeProblem(env.PGSSLMODE) : undefined;
+  if (config !== undefined && !config.postgres.url && envMode) problems.push({ path: 'PGSSLMODE (environment)', message: envMode });
   if (problems.length > 0 || config === undefined) throw new ConfigError(file, problems);
   return { ...config, file };
 }

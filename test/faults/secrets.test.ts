@@ -178,6 +178,22 @@ describe('TLS settings reach the clients', () => {
     assert.match(result.stdout, /^postgres: FAIL: .*does not support SSL/m);
   });
 
+  test('sslmode=prefer asks for TLS as libpq would, without the non-JSON warning pg prints; an unknown sslmode is a config error', async () => {
+    const prefer = await cli(['check', '-c', base('postgres://postgres@127.0.0.1:5432/postgres?sslmode=prefer', [{ name: 'out', type: 'stdout' }])]);
+    assert.equal(prefer.code, 1);
+    assert.match(prefer.stdout, /^postgres: FAIL: .*does not support SSL/m);
+    assert.doesNotMatch(prefer.stderr, /SECURITY WARNING/);
+    const disabled = await cli([
+      'check',
+      '-c',
+      base('postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable', [{ name: 'out', type: 'stdout' }]),
+    ]);
+    assert.match(disabled.stdout, /^postgres: ok/m);
+    const bogus = await cli(['check', '-c', base('postgres://postgres@127.0.0.1:5432/postgres?sslmode=bogus', [{ name: 'out', type: 'stdout' }])]);
+    assert.equal(bogus.code, 2);
+    assert.match(bogus.stderr, /postgres\.url: sslmode "bogus" is not one of/);
+  });
+
   test('sslmode=require, amqps:// and kafka ssl: each client opens with TLS; without them, in plain text', async () => {
     const sniffers = { pg: new WireSniffer(), amqps: new WireSniffer(), kafka: new WireSniffer(), plain: new WireSniffer() };
     const [pg, amqps, kafka, plain] = await Promise.all(Object.values(sniffers).map((s) => s.start()));

@@ -160,6 +160,17 @@ describe('loadConfig: ${VAR} and ${VAR:-default}', () => {
     assert.equal(load(`${MINIMAL}instance: \${NAME:-blue}\n`, { NAME: '' }).instance, 'blue');
   });
 
+  test('PGSSLMODE, read when there is no postgres.url, must be an sslmode libpq knows', () => {
+    assert.deepEqual(problems(base({}), { PGSSLMODE: 'bogus' }), [
+      'PGSSLMODE (environment): sslmode "bogus" is not one of disable, allow, prefer, require, verify-ca, verify-full, no-verify',
+    ]);
+    assert.equal(
+      load(base({ postgres: { url: 'postgres://h/db' } }), { PGSSLMODE: 'bogus' }).postgres.url,
+      'postgres://h/db',
+      'the URL is what counts',
+    );
+  });
+
   test('a variable set to the empty string is that, as in the shell (only `:-` replaces it)', () => {
     assert.equal(load(`${MINIMAL}notify_channel: x\${EMPTY}\n`, { EMPTY: '' }).notifyChannel, 'x');
   });
@@ -274,6 +285,11 @@ describe('loadConfig: errors name the key path', () => {
       /^sinks\[0\]\.url: must use http:\/\/ or https:\/\/, got ftp:\/\/$/,
     ],
     ['wrong postgres scheme', base({ postgres: { url: 'mysql://h/db' } }), /^postgres\.url: must use postgres:\/\/ or postgresql:\/\//],
+    [
+      'an sslmode libpq does not know',
+      base({ postgres: { url: 'postgres://h/db?sslmode=bogus' } }),
+      /^postgres\.url: sslmode "bogus" is not one of disable, /,
+    ],
     ['bad instance', base({ instance: 'Blue-1' }), /^instance: must be lower-case letters/],
     [
       'bad retry',
