@@ -108,7 +108,7 @@ export class NotifySource implements Source, Checkpoint<NotifyPosition> {
   }
 
   readiness(): Record<string, string> {
-    return { listener: this.listener.connected ? 'ok' : 'not connected' };
+    return { listener: this.listener.connected ? 'ok' : 'not connected', ...this.feed.readiness() };
   }
 
   settle(position: NotifyPosition, outcome: Outcome): void {

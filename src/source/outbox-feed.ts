@@ -33,6 +33,12 @@ export class OutboxFeed {
     this.stopVacuum = vacuumOutbox(this.pool, [this.table, 'pgbridge.deliveries'], this.logger);
   }
 
+  /** /readyz: `outbox` ok, or why a reader cannot read it (the table missing, say). */
+  readiness(): Record<string, string> {
+    const failing = this.readers.find((r) => r.failing !== undefined)?.failing;
+    return { outbox: failing === undefined ? 'ok' : `not reading: ${failing}` };
+  }
+
   /** Something may have been written (a wake-up NOTIFY, a reconnection). */
   poke(): void {
     this.readers.forEach((r) => r.poke());

@@ -68,6 +68,7 @@ export class OutboxReader implements RowHolder {
    * Row changes and channel messages pushed since the events-captured counter was last
    * brought up to date; each counted by the reader of the first sink it is routed to only.
    */
+  private lastFailure: string | undefined;
   private readonly captured = { rows: 0, channel: 0 };
   private dirty = true;
   private wake: (() => void) | undefined;
@@ -118,6 +119,11 @@ export class OutboxReader implements RowHolder {
     await this.loop;
   }
 
+  /** Why the last read failed, until one succeeds (/readyz). */
+  get failing(): string | undefined {
+    return this.lastFailure;
+  }
+
   private async run(): Promise<void> {
     for (let failures = 0; !this.stopped;) {
       await this.inlet.waitForRoom(this.lowWater);
@@ -129,8 +135,10 @@ export class OutboxReader implements RowHolder {
         if (this.probe.due()) await this.rescueStranded();
         await this.readPage();
         failures = 0;
+        this.lastFailure = undefined;
       } catch (err) {
         failures++;
+        this.lastFailure = errorMessage(err);
         this.dirty = true;
         const delay = backoffDelay(failures, RETRY);
         this.logger.warn({ sink: this.inlet.name, err: errorMessage(err), retry_in_ms: delay }, 'reading the outbox failed, retrying');

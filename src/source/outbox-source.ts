@@ -47,7 +47,7 @@ export class OutboxSource implements Source {
   }
 
   readiness(): Record<string, string> {
-    return { listener: this.listener.connected ? 'ok' : 'not connected' };
+    return { listener: this.listener.connected ? 'ok' : 'not connected', ...this.feed.readiness() };
   }
 
   /** Clears rows a config change left behind (see sweepStrandedRows); a failure only delays that. */

@@ -11,7 +11,7 @@ import { after, before, test } from 'node:test';
 import { AMQP_URL, AmqpAdmin, uniqueName } from '../support/amqp.js';
 import { cli, RunningBridge, showingLogOnFailure, waitFor, writeConfig } from '../support/bridge.js';
 import { createTestDatabase, type TestDatabase } from '../support/pg.js';
-import { untilReadyz } from '../support/readyz.js';
+import { readyz, untilReadyz, type ReadyzAnswer } from '../support/readyz.js';
 import { REDIS_URL, readStream, redisAdmin } from '../support/redis.js';
 import { forward, freePort, type Forwarder } from '../support/tcp.js';
 import { WebhookServer } from '../support/webhook-server.js';
@@ -138,5 +138,37 @@ test('without Postgres: 503, postgres not connected, and the role says so rather
     );
   } finally {
     await alone.stop();
+  }
+});
+
+test('an instance never installed: 503, the outbox named as not read, and ready once install ran', async () => {
+  const port = await freePort();
+  const file = writeConfig({
+    postgres: { url: db.url },
+    instance: 'never_installed',
+    capture: [{ table: 'items' }],
+    sinks: [{ name: 'out', type: 'stdout' }],
+    outbox: { poll_interval_ms: 200 },
+    http: { port, host: '127.0.0.1' },
+  });
+  const uninstalled = new RunningBridge(file);
+  try {
+    await uninstalled.waitForLog((e) => e.msg === 'pgbridge starting');
+    let answer: ReadyzAnswer | undefined;
+    await showingLogOnFailure(
+      uninstalled,
+      waitFor(
+        async () => (answer = await readyz(`http://127.0.0.1:${port}`)).components.outbox?.startsWith('not reading'),
+        15_000,
+        'outbox not read',
+      ),
+    );
+    assert.equal(answer!.status, 503);
+    assert.match(answer!.components.outbox, /^not reading: relation "pgbridge\.outbox_never_installed" does not exist/);
+    assert.equal((await cli(['install', '-c', file])).code, 0);
+    await showingLogOnFailure(uninstalled, untilReadyz(`http://127.0.0.1:${port}`, 200, { outbox: 'ok' }));
+  } finally {
+    await uninstalled.stop();
+    await cli(['uninstall', '-c', file]);
   }
 });

@@ -88,7 +88,7 @@ export class WalCaptureSource implements Source {
   }
 
   readiness(): Record<string, string> {
-    return { listener: this.listener.connected ? 'ok' : 'not connected', replication: this.wal.state };
+    return { listener: this.listener.connected ? 'ok' : 'not connected', replication: this.wal.state, ...this.feed.readiness() };
   }
 
   private spillBehind(behind: boolean): void {
