@@ -45,6 +45,31 @@ export interface CommandArgs {
   readonly rate?: string;
 }
 
+type CommandOption = Exclude<keyof CommandArgs, 'positionals'>;
+
+/** The options and how many arguments each command takes: anything else is a usage error, not silently ignored. */
+const ACCEPTS: Readonly<Record<string, { options: readonly CommandOption[]; most: number }>> = {
+  run: { options: [], most: 0 },
+  install: { options: [], most: 0 },
+  uninstall: { options: [], most: 0 },
+  sql: { options: [], most: 0 },
+  check: { options: [], most: 0 },
+  status: { options: ['json'], most: 0 },
+  'dead-letters': { options: ['sink', 'id', 'limit'], most: 1 },
+  backfill: { options: ['where', 'sink', 'restart', 'status', 'json', 'chunk', 'rate'], most: 1 },
+};
+
+/** Why `args` do not fit command `name`, or undefined. */
+function usageProblem(name: string, values: Readonly<Record<string, unknown>>, rest: readonly string[]): string | undefined {
+  const accepts = ACCEPTS[name];
+  if (accepts === undefined) return undefined;
+  const given = Object.keys(values).filter((key) => !['config', 'help', 'version'].includes(key) && values[key] !== undefined);
+  const foreign = given.find((key) => !accepts.options.includes(key as CommandOption));
+  if (foreign !== undefined) return `${name} takes no --${foreign}`;
+  if (rest.length > accepts.most) return `${name}: unexpected argument ${JSON.stringify(rest[accepts.most])}`;
+  return undefined;
+}
+
 async function command(name: string): Promise<Command | undefined> {
   switch (name) {
     case 'run':
@@ -115,6 +140,11 @@ export async function main(argv: readonly string[]): Promise<number> {
   const run = await command(name);
   if (!run) {
     process.stderr.write(`pgbridge: unknown command ${JSON.stringify(name)}\n\n${HELP}`);
+    return 2;
+  }
+  const usage = usageProblem(name, values, rest);
+  if (usage !== undefined) {
+    process.stderr.write(`pgbridge: ${usage}\n\n${HELP}`);
     return 2;
   }
 

@@ -7,7 +7,8 @@ import type { Scrubber } from '../secrets.js';
 /** `dead-letters list` prints one JSON line per dead letter; `dead-letters retry` hands them back to the outbox. */
 export async function deadLettersCommand(config: BridgeConfig, _scrubber: Scrubber, args: CommandArgs): Promise<number> {
   const [action] = args.positionals;
-  if (action !== 'list' && action !== 'retry') {
+  const limit = args.limit === undefined ? 100 : Number(args.limit);
+  if ((action !== 'list' && action !== 'retry') || !Number.isInteger(limit) || limit < 1) {
     process.stderr.write('usage: pgbridge dead-letters list|retry [--sink S] [--id ID] [--limit N]\n');
     return 2;
   }
@@ -15,8 +16,7 @@ export async function deadLettersCommand(config: BridgeConfig, _scrubber: Scrubb
   const db = await connectClient(config, 'dead-letters');
   try {
     if (action === 'list') {
-      const limit = Number(args.limit ?? 100);
-      const lines = await deadLetterLines(db, config.instance, filter, Number.isFinite(limit) ? limit : 100);
+      const lines = await deadLetterLines(db, config.instance, filter, limit);
       for (const line of lines) process.stdout.write(`${line}\n`);
       process.stderr.write(`${lines.length} dead letter(s)\n`);
       return 0;

@@ -87,6 +87,22 @@ describe('commands', () => {
     assert.match(result.stderr, /unknown command "frobnicate"/);
   });
 
+  test('an option a command does not take, an extra argument or a bad --limit: exit 2, nothing done', async () => {
+    const cases: Array<[string[], RegExp]> = [
+      [['run', 'extra'], /run: unexpected argument "extra"/],
+      [['check', '--json'], /check takes no --json/],
+      [['status', 'extra'], /status: unexpected argument "extra"/],
+      [['install', '--sink', 'hook'], /install takes no --sink/],
+      [['dead-letters', 'list', '--limit', 'abc'], /usage: pgbridge dead-letters/],
+      [['dead-letters', 'list', '--limit', '0'], /usage: pgbridge dead-letters/],
+    ];
+    for (const [args, message] of cases) {
+      const result = await cli([...args, '-c', both]);
+      assert.equal(result.code, 2, `${args.join(' ')}: ${result.stderr}`);
+      assert.match(result.stderr, message);
+    }
+  });
+
   test('sql prints the SQL install would run, and changes nothing', async () => {
     const result = await cli(['sql', '-c', both]);
     assert.equal(result.code, 0, result.stderr);
