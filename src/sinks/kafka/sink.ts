@@ -79,7 +79,7 @@ export class KafkaSink implements SinkClient {
     }
     if (sendable.length > 0) failures.push(...(await this.deliver(producer, sendable, signal)));
     if (failures.length > 0) {
-      throw new PermanentError(failures[0].reason, { failedIds: failures.map((f) => f.id), code: KAFKA_REJECTED });
+      throw PermanentError.ofEvents(failures, KAFKA_REJECTED);
     }
   }
 

@@ -94,7 +94,7 @@ export class MqttSink implements SinkClient {
     // Sent again whole: what was acknowledged arrives twice, which at-least-once allows.
     if (retriable !== undefined) throw retriable;
     if (failures.length > 0) {
-      throw new PermanentError(failures[0].reason, { failedIds: failures.map((f) => f.id), code: MQTT_REJECTED });
+      throw PermanentError.ofEvents(failures, MQTT_REJECTED);
     }
   }
 

@@ -79,7 +79,10 @@ export class RedisSink implements SinkClient {
     // Any entry refused only for now: the whole batch again (what EXEC wrote arrives twice, ids unchanged).
     const retriable = failures.find((f) => f.error instanceof RetriableError);
     if (retriable !== undefined) throw this.noteFailure(client, retriable.error);
-    throw new PermanentError(failures[0].error.message, { failedIds: failures.map((f) => f.id), code: REDIS_REJECTED });
+    throw PermanentError.ofEvents(
+      failures.map((f) => ({ id: f.id, reason: f.error.message })),
+      REDIS_REJECTED,
+    );
   }
 
   close(): Promise<void> {
