@@ -11,6 +11,7 @@ import {
   utcIso,
 } from '../schema/outbox.js';
 import { dollarQuote, ident, literal } from '../schema/quote.js';
+import { FUNCTION_SET_CLAUSES } from '../schema/render-settings.js';
 import { functionName, triggerName } from './names.js';
 import { changedCondition, type CompiledRowFilter } from '../schema/row-filter.js';
 
@@ -201,7 +202,8 @@ export function captureOpSql(table: CaptureTable, op: CaptureOp, ctx: CaptureCon
         ? `AFTER ${op.toUpperCase()} ON ${target} FOR EACH ROW${triggerWhen(table, op, ctx)}`
         : `AFTER ${op.toUpperCase()} ON ${target} REFERENCING ${op === 'insert' ? 'NEW' : 'OLD'} TABLE AS ${op === 'insert' ? 'new_rows' : 'old_rows'} FOR EACH STATEMENT`;
   return [
-    `CREATE OR REPLACE FUNCTION ${fn}() RETURNS trigger LANGUAGE plpgsql AS ${dollarQuote(body)};`,
+    // Rendered with pgbridge's settings, not the writer's; a trigger's WHEN is evaluated before the function, in the writer's session.
+    `CREATE OR REPLACE FUNCTION ${fn}() RETURNS trigger LANGUAGE plpgsql ${FUNCTION_SET_CLAUSES} AS ${dollarQuote(body)};`,
     `COMMENT ON FUNCTION ${fn}() IS ${literal(`pgbridge ${ctx.instance}: ${op} on ${table.schema}.${table.table}`)};`,
     `CREATE OR REPLACE TRIGGER ${trigger} ${timing} EXECUTE FUNCTION ${fn}();`,
   ].join('\n');
