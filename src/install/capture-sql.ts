@@ -13,7 +13,8 @@ import {
 import { dollarQuote, ident, literal } from '../schema/quote.js';
 import { FUNCTION_SET_CLAUSES } from '../schema/render-settings.js';
 import { functionName, triggerName } from './names.js';
-import { changedCondition, type CompiledRowFilter } from '../schema/row-filter.js';
+import { changedCondition, type ChangedColumn } from '../schema/changed-columns.js';
+import type { CompiledRowFilter } from '../schema/row-filter.js';
 
 export { NOTIFY_LIMIT_BYTES, OUTBOX_OP_CODE, PAYLOAD_SEPARATOR };
 const OP_NAME: Record<CaptureOp, RowOp> = { insert: 'INSERT', update: 'UPDATE', delete: 'DELETE', truncate: 'TRUNCATE' };
@@ -36,6 +37,8 @@ export interface CaptureContext {
   readonly partitioned?: boolean;
   /** The table's `where`, compiled by compileRowFilter; absent = every row. */
   readonly filter?: CompiledRowFilter;
+  /** The table's `changed`, compiled by compileChanged; absent = every update. */
+  readonly changed?: readonly ChangedColumn[];
 }
 
 /**
@@ -91,7 +94,7 @@ function triggerWhen(table: CaptureTable, op: CaptureOp, ctx: CaptureContext): s
   const rowLevel = op === 'update' || (ctx.partitioned && op !== 'truncate');
   if (!rowLevel) return '';
   const conditions: string[] = [];
-  if (op === 'update' && table.changed) conditions.push(changedCondition(table.changed));
+  if (op === 'update' && ctx.changed) conditions.push(changedCondition(ctx.changed));
   if (ctx.filter) conditions.push(ctx.filter.over(op === 'delete' ? 'OLD' : 'NEW'));
   return conditions.length > 0 ? ` WHEN (${conditions.join(' AND ')})` : '';
 }

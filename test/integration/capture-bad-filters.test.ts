@@ -92,6 +92,17 @@ describe('bad where filters', () => {
     }
   });
 
+  test('changed: a json column is compared by its text, every other column by its equality operator', async () => {
+    await db.query('ALTER TABLE orders ADD COLUMN doc json');
+    try {
+      const sql = await cli(['sql', '-c', config('true', ['status', 'doc'])]);
+      assert.equal(sql.code, 0, sql.stderr);
+      assert.match(sql.stdout, /WHEN \(\(NEW\."status" IS DISTINCT FROM OLD\."status" OR NEW\."doc"::text IS DISTINCT FROM OLD\."doc"::text\) AND/);
+    } finally {
+      await db.query('ALTER TABLE orders DROP COLUMN doc');
+    }
+  });
+
   test('check reports a filter that no longer compiles after a migration', async () => {
     const file = config("status <> 'draft'");
     assert.equal((await cli(['install', '-c', file])).code, 0);
