@@ -9,6 +9,7 @@ import pg from 'pg';
 import { compileRowFilter } from '../../src/schema/row-filter.js';
 import { cli, writeConfig } from '../support/bridge.js';
 import { createTestDatabase, type TestDatabase } from '../support/pg.js';
+import { dropSlots, slotName } from '../support/wal.js';
 
 describe('bad where filters', () => {
   let db: TestDatabase;
@@ -19,6 +20,7 @@ describe('bad where filters', () => {
     await db.query('CREATE TABLE orders (id int PRIMARY KEY, status text, amount numeric)');
   });
   after(async () => {
+    if (db) await dropSlots(db);
     await db?.drop();
   });
 
@@ -100,6 +102,38 @@ describe('bad where filters', () => {
       assert.match(sql.stdout, /WHEN \(\(NEW\."status" IS DISTINCT FROM OLD\."status" OR NEW\."doc"::text IS DISTINCT FROM OLD\."doc"::text\) AND/);
     } finally {
       await db.query('ALTER TABLE orders DROP COLUMN doc');
+    }
+  });
+
+  test('wal mode: install fails naming the table; check reports a filter that no longer compiles after a migration', async () => {
+    const wal = (where: string) =>
+      writeConfig({
+        postgres: { url: db.url },
+        delivery: 'wal',
+        wal: { slot: slotName(db) },
+        capture: [{ table: 'orders', where, changed: ['amount'] }],
+        sinks: [{ name: 'out', type: 'stdout' }],
+      });
+    try {
+      const bad = await cli(['install', '-c', wal('nope > 1')]);
+      assert.equal(bad.code, 1);
+      assert.match(bad.stderr, /where of public\.orders .*column "nope" does not exist/);
+      const file = wal("status <> 'draft'");
+      const installed = await cli(['install', '-c', file]);
+      assert.equal(installed.code, 0, installed.stderr);
+      assert.match((await cli(['check', '-c', file])).stdout, /capture: ok/);
+      await db.query('ALTER TABLE orders RENAME COLUMN status TO state');
+      const check = await cli(['check', '-c', file]);
+      assert.equal(check.code, 1, check.stdout);
+      assert.match(check.stdout, /capture: FAIL: where of public\.orders .*column "status" does not exist/);
+      await db.query('ALTER TABLE orders RENAME COLUMN state TO status');
+      await db.query('ALTER TABLE orders RENAME COLUMN amount TO total');
+      assert.match((await cli(['check', '-c', file])).stdout, /capture: FAIL: public\.orders has no column "amount" \(changed\)/);
+    } finally {
+      await cli(['uninstall', '-c', wal('true')]);
+      await dropSlots(db);
+      await db.query('ALTER TABLE orders RENAME COLUMN state TO status').catch(() => {});
+      await db.query('ALTER TABLE orders RENAME COLUMN total TO amount').catch(() => {});
     }
   });
 
