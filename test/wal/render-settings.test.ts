@@ -129,7 +129,7 @@ describe('every mode renders values with the same pinned settings, whatever the 
     assert.match(lines('outbox')[0], /"f4_third":0\.033333333830038704\}/);
   });
 
-  test('install gives the trigger functions the settings again (an install of an older version had none)', async () => {
+  test('check notices trigger functions without the settings (an older install); install gives them the settings', async () => {
     const settings = async () =>
       (
         await db.query<{ config: string[] | null }>(
@@ -143,11 +143,15 @@ describe('every mode renders values with the same pinned settings, whatever the 
         EXECUTE format('ALTER FUNCTION %s RESET ALL', f);
       END LOOP; END$$`);
     assert.deepEqual(await settings(), Array(6).fill(null));
+    const check = await cli(['check', '-c', files.get('outbox')!]);
+    assert.equal(check.code, 1);
+    assert.match(check.stdout, /capture: FAIL: capture functions of an older install render values with the writer's session settings/);
     for (const mode of ['outbox', 'notify'] as const) {
       const run = await cli(['install', '-c', files.get(mode)!]);
       assert.equal(run.code, 0, run.stderr);
     }
     assert.deepEqual(await settings(), Array(6).fill(pinned));
+    assert.match((await cli(['check', '-c', files.get('outbox')!])).stdout, /capture: ok/);
   });
 
   test('backfill reads the rows with the same settings in every mode', async () => {
