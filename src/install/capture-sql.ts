@@ -10,11 +10,11 @@ import {
   ROW_CHANGE_COLUMNS,
   utcIso,
 } from '../schema/outbox.js';
+import { changedCondition, type ChangedColumn } from '../schema/changed-columns.js';
 import { dollarQuote, ident, literal } from '../schema/quote.js';
 import { FUNCTION_SET_CLAUSES } from '../schema/render-settings.js';
-import { functionName, triggerName } from './names.js';
-import { changedCondition, type ChangedColumn } from '../schema/changed-columns.js';
 import type { CompiledRowFilter } from '../schema/row-filter.js';
+import { functionName, triggerName } from './names.js';
 
 export { NOTIFY_LIMIT_BYTES, OUTBOX_OP_CODE, PAYLOAD_SEPARATOR };
 const OP_NAME: Record<CaptureOp, RowOp> = { insert: 'INSERT', update: 'UPDATE', delete: 'DELETE', truncate: 'TRUNCATE' };

@@ -1,10 +1,10 @@
 import type pg from 'pg';
 import { qualifiedName } from '../config/table-name.js';
 import type { BridgeConfig } from '../config/types.js';
+import { RowFilterError } from '../schema/row-filter.js';
 import { inspectCapturedTable } from './captured-table.js';
 import { InstallError } from './install-error.js';
 import { publicationRowFilters, rowFilterOf } from './publication-filter.js';
-import { RowFilterError } from '../schema/row-filter.js';
 import { walCatalog } from './wal-catalog.js';
 import { publishedOps } from './wal-sql.js';
 

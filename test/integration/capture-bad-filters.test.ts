@@ -94,14 +94,19 @@ describe('bad where filters', () => {
     }
   });
 
-  test('changed: a json column is compared by its text, every other column by its equality operator', async () => {
-    await db.query('ALTER TABLE orders ADD COLUMN doc json');
+  test('changed: a json column is compared by its text, every other column by its equality operator (NOT NULL domains too)', async () => {
+    await db.query(`CREATE DOMAIN nn_int AS int NOT NULL; CREATE DOMAIN nn_json AS json NOT NULL`);
+    await db.query(`ALTER TABLE orders ADD COLUMN doc json, ADD COLUMN n nn_int DEFAULT 0, ADD COLUMN dj nn_json DEFAULT '{}'`);
     try {
-      const sql = await cli(['sql', '-c', config('true', ['status', 'doc'])]);
+      const sql = await cli(['sql', '-c', config('true', ['status', 'doc', 'n', 'dj'])]);
       assert.equal(sql.code, 0, sql.stderr);
-      assert.match(sql.stdout, /WHEN \(\(NEW\."status" IS DISTINCT FROM OLD\."status" OR NEW\."doc"::text IS DISTINCT FROM OLD\."doc"::text\) AND/);
+      assert.match(
+        sql.stdout,
+        /WHEN \(\(NEW\."status" IS DISTINCT FROM OLD\."status" OR NEW\."doc"::text IS DISTINCT FROM OLD\."doc"::text OR NEW\."n" IS DISTINCT FROM OLD\."n" OR NEW\."dj"::text IS DISTINCT FROM OLD\."dj"::text\) AND/,
+      );
     } finally {
-      await db.query('ALTER TABLE orders DROP COLUMN doc');
+      await db.query('ALTER TABLE orders DROP COLUMN doc, DROP COLUMN n, DROP COLUMN dj');
+      await db.query('DROP DOMAIN nn_int; DROP DOMAIN nn_json');
     }
   });
 
