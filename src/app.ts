@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import pg from 'pg';
+import type pg from 'pg';
 import { qualifiedName } from './config/table-name.js';
 import type { BridgeConfig, SinkConfig } from './config/types.js';
 import type { DeliveryStop } from './delivery/inlet.js';
@@ -7,7 +7,7 @@ import { SinkRunner, type RunnerStatus } from './delivery/sink-runner.js';
 import { StandbySinks } from './delivery/standby-sinks.js';
 import { errorMessage } from './errors.js';
 import type { Metrics } from './metrics.js';
-import { clientConfig } from './postgres.js';
+import { createPool } from './postgres.js';
 import { Router } from './router.js';
 import { outboxTable } from './schema/outbox.js';
 import { createSink, preloadSinkModules } from './sinks/create.js';
@@ -123,7 +123,7 @@ export class Bridge {
   }
 
   private async run(): Promise<void> {
-    const pool = new pg.Pool({ ...clientConfig(this.config, 'outbox'), max: this.config.sinks.length + 3 });
+    const pool = createPool(this.config, 'outbox', { max: this.config.sinks.length + 3 });
     this.pool = pool;
     pool.on('error', (err) => this.log.warn({ err: errorMessage(err) }, 'idle Postgres connection lost'));
     const stopGauges = sampleGauges(pool, this.table, this.metrics);

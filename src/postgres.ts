@@ -1,6 +1,7 @@
 import pg from 'pg';
 import type { BridgeConfig } from './config/types.js';
 import { libpqUrl, sslFromEnvironment } from './postgres-ssl.js';
+import { SESSION_SETTINGS_SQL } from './schema/render-settings.js';
 
 /** Connection settings: the URL when given, else libpq's PG* variables (pg reads them itself; PGSSLMODE as libpq does, see postgres-ssl.ts). */
 export function clientConfig(config: Pick<BridgeConfig, 'postgres'>, purpose: string): pg.ClientConfig {
@@ -14,12 +15,30 @@ export function clientConfig(config: Pick<BridgeConfig, 'postgres'>, purpose: st
   };
 }
 
+/** The settings values are written and read with (schema/render-settings.ts); run on every connection before anything else. */
+export async function pinRenderSettings(client: pg.ClientBase): Promise<void> {
+  await client.query(SESSION_SETTINGS_SQL);
+}
+
 export async function connectClient(config: Pick<BridgeConfig, 'postgres'>, purpose: string): Promise<pg.Client> {
   const client = new pg.Client(clientConfig(config, purpose));
   // An idle client that loses its server emits 'error'; the owner decides what to do, but it must never crash us.
   client.on('error', () => {});
   await client.connect();
+  try {
+    await pinRenderSettings(client);
+  } catch (err) {
+    await endClient(client);
+    throw err;
+  }
   return client;
+}
+
+/** A pool whose every connection has the render settings before it is handed out (pg-pool awaits onConnect). */
+export function createPool(config: Pick<BridgeConfig, 'postgres'>, purpose: string, options: pg.PoolConfig = {}): pg.Pool {
+  // @types/pg says onConnect returns void, but pg-pool waits for its promise (and drops the client if it rejects).
+  // eslint-disable-next-line @typescript-eslint/no-misused-promises
+  return new pg.Pool({ ...clientConfig(config, purpose), ...options, onConnect: pinRenderSettings });
 }
 
 /**

@@ -3,7 +3,7 @@ import pino from 'pino';
 import type { BridgeConfig } from '../config/types.js';
 import { errorMessage } from '../errors.js';
 import { qualifiedName } from '../config/table-name.js';
-import { installedTriggers } from '../install/catalog.js';
+import { functionsWithoutRenderSettings, installedTriggers } from '../install/catalog.js';
 import { triggerName } from '../install/names.js';
 import { InstallError, planInstall } from '../install/plan.js';
 import { walCheck } from '../install/wal-check.js';
@@ -91,6 +91,8 @@ async function captureState(config: BridgeConfig, db: pg.ClientBase): Promise<st
       .map((op) => `${qualifiedName(table)} ${op}`),
   );
   if (missing.length > 0) return `FAIL: not captured yet: ${missing.join(', ')}; run \`pgbridge install\``;
+  if ((await functionsWithoutRenderSettings(db, config.instance)).length > 0)
+    return "FAIL: capture functions of an older install render values with the writer's session settings; run `pgbridge install`";
   return `ok (${config.capture.length} table(s))`;
 }
 

@@ -158,7 +158,7 @@ export const captureSchema: Schema<CaptureItem> = {
     default: null,
   },
   changed: {
-    doc: 'Update events only when one of these columns changed (IS DISTINCT FROM); an update changing none sends nothing.',
+    doc: 'Update events only when one of these columns changed (IS DISTINCT FROM; by its text for a type without equality, such as json); an update changing none sends nothing.',
     format: (value: unknown) => {
       if (value === null) return;
       if (!Array.isArray(value) || value.length === 0 || !value.every((c) => typeof c === 'string' && c !== ''))

@@ -1,12 +1,12 @@
 import type http from 'node:http';
-import pg from 'pg';
+import type pg from 'pg';
 import type { Logger } from 'pino';
 import type { BridgeStatus } from '../app.js';
 import type { BridgeConfig } from '../config/types.js';
 import { deadLetterEvent, deadLetterSummaries, discardDeadLetters, retryDeadLetters } from '../delivery/dead-letter-store.js';
 import { errorMessage } from '../errors.js';
 import type { Metrics } from '../metrics.js';
-import { clientConfig, withPooledClient } from '../postgres.js';
+import { createPool, withPooledClient } from '../postgres.js';
 import type { Scrubber } from '../secrets.js';
 import { consoleAssets } from './assets.js';
 import { sameOrigin } from './auth.js';
@@ -59,7 +59,7 @@ export class ConsoleRoutes {
     private readonly scrubber: Scrubber,
     private readonly logger: Logger,
   ) {
-    this.pool = new pg.Pool({ ...clientConfig(config, 'console'), max: 2 });
+    this.pool = createPool(config, 'console', { max: 2 });
     this.pool.on('error', () => {});
     this.history = new DeliveryHistory(
       metrics,

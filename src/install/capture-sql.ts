@@ -10,9 +10,11 @@ import {
   ROW_CHANGE_COLUMNS,
   utcIso,
 } from '../schema/outbox.js';
+import { changedCondition, type ChangedColumn } from '../schema/changed-columns.js';
 import { dollarQuote, ident, literal } from '../schema/quote.js';
+import { FUNCTION_SET_CLAUSES } from '../schema/render-settings.js';
+import type { CompiledRowFilter } from '../schema/row-filter.js';
 import { functionName, triggerName } from './names.js';
-import { changedCondition, type CompiledRowFilter } from '../schema/row-filter.js';
 
 export { NOTIFY_LIMIT_BYTES, OUTBOX_OP_CODE, PAYLOAD_SEPARATOR };
 const OP_NAME: Record<CaptureOp, RowOp> = { insert: 'INSERT', update: 'UPDATE', delete: 'DELETE', truncate: 'TRUNCATE' };
@@ -35,6 +37,8 @@ export interface CaptureContext {
   readonly partitioned?: boolean;
   /** The table's `where`, compiled by compileRowFilter; absent = every row. */
   readonly filter?: CompiledRowFilter;
+  /** The table's `changed`, compiled by compileChanged; absent = every update. */
+  readonly changed?: readonly ChangedColumn[];
 }
 
 /**
@@ -90,7 +94,7 @@ function triggerWhen(table: CaptureTable, op: CaptureOp, ctx: CaptureContext): s
   const rowLevel = op === 'update' || (ctx.partitioned && op !== 'truncate');
   if (!rowLevel) return '';
   const conditions: string[] = [];
-  if (op === 'update' && table.changed) conditions.push(changedCondition(table.changed));
+  if (op === 'update' && ctx.changed) conditions.push(changedCondition(ctx.changed));
   if (ctx.filter) conditions.push(ctx.filter.over(op === 'delete' ? 'OLD' : 'NEW'));
   return conditions.length > 0 ? ` WHEN (${conditions.join(' AND ')})` : '';
 }
@@ -201,7 +205,8 @@ export function captureOpSql(table: CaptureTable, op: CaptureOp, ctx: CaptureCon
         ? `AFTER ${op.toUpperCase()} ON ${target} FOR EACH ROW${triggerWhen(table, op, ctx)}`
         : `AFTER ${op.toUpperCase()} ON ${target} REFERENCING ${op === 'insert' ? 'NEW' : 'OLD'} TABLE AS ${op === 'insert' ? 'new_rows' : 'old_rows'} FOR EACH STATEMENT`;
   return [
-    `CREATE OR REPLACE FUNCTION ${fn}() RETURNS trigger LANGUAGE plpgsql AS ${dollarQuote(body)};`,
+    // Rendered with pgbridge's settings, not the writer's; a trigger's WHEN is evaluated before the function, in the writer's session.
+    `CREATE OR REPLACE FUNCTION ${fn}() RETURNS trigger LANGUAGE plpgsql ${FUNCTION_SET_CLAUSES} AS ${dollarQuote(body)};`,
     `COMMENT ON FUNCTION ${fn}() IS ${literal(`pgbridge ${ctx.instance}: ${op} on ${table.schema}.${table.table}`)};`,
     `CREATE OR REPLACE TRIGGER ${trigger} ${timing} EXECUTE FUNCTION ${fn}();`,
   ].join('\n');

@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import type { TableName } from '../config/table-name.js';
 import { CAPTURE_OPS } from '../config/schema.js';
+import { RENDER_SETTINGS } from '../schema/render-settings.js';
 import { functionPrefix, triggerName } from './names.js';
 
 export interface TableInfo {
@@ -77,6 +78,16 @@ export async function installedFunctions(db: pg.ClientBase, instance: string): P
     `SELECT p.proname AS name FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
       WHERE n.nspname = 'pgbridge' AND p.proname ~ $1 ORDER BY 1`,
     [`^${functionPrefix(instance)}[0-9a-f]{12}_(${CAPTURE_OPS.join('|')})$`],
+  );
+  return rows.map((r) => r.name);
+}
+
+/** This instance's capture functions that lack a render setting (made by an install older than them): they render with the writer's settings. */
+export async function functionsWithoutRenderSettings(db: pg.ClientBase, instance: string): Promise<string[]> {
+  const { rows } = await db.query<{ name: string }>(
+    `SELECT p.proname AS name FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+      WHERE n.nspname = 'pgbridge' AND p.proname ~ $1 AND NOT coalesce(p.proconfig @> $2::text[], false) ORDER BY 1`,
+    [`^${functionPrefix(instance)}[0-9a-f]{12}_(${CAPTURE_OPS.join('|')})$`, RENDER_SETTINGS.map(([name, value]) => `${name}=${value}`)],
   );
   return rows.map((r) => r.name);
 }

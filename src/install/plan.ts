@@ -1,15 +1,15 @@
 import { readFileSync } from 'node:fs';
 import type pg from 'pg';
-import { CAPTURE_OPS, ROW_CAPTURE_OPS } from '../config/schema.js';
+import { CAPTURE_OPS } from '../config/schema.js';
 import { qualifiedName } from '../config/table-name.js';
-import type { BridgeConfig, CaptureTable } from '../config/types.js';
+import type { BridgeConfig } from '../config/types.js';
 import { packageFile } from '../package-root.js';
 import { outboxTable, outboxTableSql } from '../schema/outbox.js';
 import { ident } from '../schema/quote.js';
 import { captureOpSql } from './capture-sql.js';
-import { installedFunctions, installedTriggers, otherOutboxes, tableInfo } from './catalog.js';
+import { installedFunctions, installedTriggers, otherOutboxes } from './catalog.js';
+import { inspectCapturedTable } from './captured-table.js';
 import { functionName, triggerName } from './names.js';
-import { compileRowFilter, RowFilterError } from '../schema/row-filter.js';
 import { planWalInstall, planWalUninstall, type WalPlan } from './wal-plan.js';
 
 const SCHEMA_SQL = readFileSync(packageFile('sql/schema.sql'), 'utf8');
@@ -40,26 +40,16 @@ export async function planInstall(config: BridgeConfig, db: pg.ClientBase): Prom
   const wantedFunctions = new Set<string>();
 
   for (const table of config.capture) {
-    const info = await tableInfo(db, table);
+    const { info, filter, changed } = await inspectCapturedTable(db, table);
     const name = qualifiedName(table);
-    if (!info.exists) throw new InstallError(`captured table ${name} does not exist`);
-    if (!['r', 'p'].includes(info.kind)) throw new InstallError(`${name} is not a table (relkind ${info.kind})`);
-    for (const op of ROW_CAPTURE_OPS) {
-      const missing = (table.columns[op] ?? []).filter((c) => !info.columns.includes(c));
-      if (table.ops.has(op) && missing.length > 0) {
-        throw new InstallError(`${name} has no column ${missing.map((c) => JSON.stringify(c)).join(', ')} (columns for ${op})`);
-      }
-    }
-    const unknownChanged = (table.changed ?? []).filter((c) => !info.columns.includes(c));
-    if (unknownChanged.length > 0)
-      throw new InstallError(`${name} has no column ${unknownChanged.map((c) => JSON.stringify(c)).join(', ')} (changed)`);
     const ctx = {
       instance: config.instance,
       delivery: config.delivery,
       notifyChannel: config.notifyChannel,
       primaryKey: info.primaryKey,
       partitioned: info.kind === 'p',
-      filter: table.where ? await compileFilter(db, table, table.where) : undefined,
+      filter,
+      changed,
     };
     for (const op of CAPTURE_OPS) {
       // wal mode captures from the slot: no triggers (those of an earlier mode are removed below).
@@ -68,7 +58,11 @@ export async function planInstall(config: BridgeConfig, db: pg.ClientBase): Prom
       wanted.add(`${table.schema}\0${table.table}\0${triggerName(config.instance, op)}`);
       wantedFunctions.add(functionName(config.instance, table, op));
     }
-    const filters = [table.where ? `, where ${table.where}` : '', table.changed ? `, changed ${table.changed.join(', ')}` : ''].join('');
+    const byText = (changed ?? []).filter((c) => c.byText).map((c) => c.name);
+    const filters = [
+      table.where ? `, where ${table.where}` : '',
+      table.changed ? `, changed ${table.changed.join(', ')}${byText.length > 0 ? ` (${byText.join(', ')} by text: no equality operator)` : ''}` : '',
+    ].join('');
     changes.push(
       `capture ${name}: ${[...table.ops].join(', ')} (${config.delivery} mode${info.primaryKey.length ? `, key ${info.primaryKey.join(', ')}` : ', no primary key'}${filters})`,
     );
@@ -92,15 +86,6 @@ export async function planInstall(config: BridgeConfig, db: pg.ClientBase): Prom
 async function hasBackfills(db: pg.ClientBase): Promise<boolean> {
   const { rows } = await db.query<{ ok: boolean }>("SELECT to_regclass('pgbridge.backfills') IS NOT NULL AS ok");
   return rows[0].ok;
-}
-
-async function compileFilter(db: pg.ClientBase, table: CaptureTable, where: string) {
-  try {
-    return await compileRowFilter(db, table, where);
-  } catch (err) {
-    if (err instanceof RowFilterError) throw new InstallError(err.message);
-    throw err;
-  }
 }
 
 /** What `uninstall` runs: this instance's triggers, functions and outbox; the schema too when no other instance uses it. */

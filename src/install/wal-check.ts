@@ -1,6 +1,9 @@
 import type pg from 'pg';
 import { qualifiedName } from '../config/table-name.js';
 import type { BridgeConfig } from '../config/types.js';
+import { RowFilterError } from '../schema/row-filter.js';
+import { inspectCapturedTable } from './captured-table.js';
+import { InstallError } from './install-error.js';
 import { publicationRowFilters, rowFilterOf } from './publication-filter.js';
 import { walCatalog } from './wal-catalog.js';
 import { publishedOps } from './wal-sql.js';
@@ -31,6 +34,7 @@ export async function walCheck(config: BridgeConfig, db: pg.ClientBase): Promise
   }
   if (!catalog.publicationExists) {
     out.push(['publication', `FAIL: publication ${publication} does not exist; run \`pgbridge install\``]);
+    out.push(['capture', await captureState(config, db)]);
     return out;
   }
   const published = new Set(catalog.publicationTables.map((t) => `${t.schema}\0${t.table}`));
@@ -49,7 +53,23 @@ export async function walCheck(config: BridgeConfig, db: pg.ClientBase): Promise
     ].filter(Boolean);
     out.push(['publication', `FAIL: ${reasons.join('; ')}; run \`pgbridge install\``]);
   } else out.push(['publication', `ok (${publication}: ${config.capture.length} table(s))`]);
+  out.push(['capture', await captureState(config, db)]);
   return out;
+}
+
+/**
+ * Each captured table as install would take it now: a migration since may have
+ * renamed a column a `where` or `changed` names, and the bridge, unable to
+ * compile the condition, would deliver that table's rows unfiltered.
+ */
+async function captureState(config: BridgeConfig, db: pg.ClientBase): Promise<string> {
+  try {
+    for (const table of config.capture) await inspectCapturedTable(db, table);
+  } catch (err) {
+    if (err instanceof InstallError) return `FAIL: ${err.message}; fix the config or the table, then run \`pgbridge install\``;
+    throw err;
+  }
+  return `ok (${config.capture.length} table(s))`;
 }
 
 /**
@@ -58,7 +78,14 @@ export async function walCheck(config: BridgeConfig, db: pg.ClientBase): Promise
  * drop rows by the old condition, or send rows the bridge takes as filtered.
  */
 async function rowFiltersNotAsConfigured(db: pg.ClientBase, config: BridgeConfig): Promise<string[]> {
-  const wanted = await publicationRowFilters(db, config.capture, publishedOps(config.capture));
+  let wanted: ReadonlyMap<string, string>;
+  try {
+    wanted = await publicationRowFilters(db, config.capture, publishedOps(config.capture));
+  } catch (err) {
+    // A `where` that no longer compiles: the capture line says so, naming the table.
+    if (err instanceof RowFilterError) return [];
+    throw err;
+  }
   const { rows } = await db.query<{ schema: string; table: string; rowfilter: string | null }>(
     `SELECT schemaname AS schema, tablename AS table, rowfilter FROM pg_publication_tables WHERE pubname = $1 ORDER BY 1, 2`,
     [config.wal.publication],

@@ -13,7 +13,7 @@ export function oneStatement(text: string): pg.QueryConfig {
   return { text, queryMode: 'extended' } as pg.QueryConfig;
 }
 
-/** A `where` rejected by Postgres: names the table and carries Postgres' own message. */
+/** A `where` or `changed` rejected by Postgres: names the table and carries Postgres' own message. */
 export class RowFilterError extends Error {
   override name = 'RowFilterError';
 }
@@ -72,9 +72,4 @@ export async function compileRowFilter(
   } finally {
     await db.query('ROLLBACK').catch(() => {});
   }
-}
-
-/** The `changed` condition of an UPDATE trigger: at least one listed column differs between OLD and NEW. */
-export function changedCondition(columns: readonly string[]): string {
-  return `(${columns.map((c) => `NEW.${ident(c)} IS DISTINCT FROM OLD.${ident(c)}`).join(' OR ')})`;
 }

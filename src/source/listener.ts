@@ -3,7 +3,7 @@ import pg from 'pg';
 import type { BridgeConfig } from '../config/types.js';
 import { backoffDelay, sleep } from '../delivery/backoff.js';
 import { errorMessage } from '../errors.js';
-import { clientConfig, endClient } from '../postgres.js';
+import { clientConfig, endClient, pinRenderSettings } from '../postgres.js';
 import { ident } from '../schema/quote.js';
 
 export interface ListenerHandlers {
@@ -121,6 +121,7 @@ export class Listener {
 
   private async listenOn(client: pg.Client): Promise<void> {
     await client.connect();
+    await pinRenderSettings(client);
     for (const channel of this.channels) await client.query(`LISTEN ${ident(channel)}`);
   }
 }

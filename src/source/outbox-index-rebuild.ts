@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import pg from 'pg';
 import { errorMessage } from '../errors.js';
+import { pinRenderSettings } from '../postgres.js';
 
 export interface RebuildLimits {
   /** An index is rebuilt once it is this large … */
@@ -97,6 +98,7 @@ export class OutboxIndexRebuild {
     db.on('error', () => {}); // a connection lost mid-statement also rejects that statement, handled below
     try {
       await db.connect();
+      await pinRenderSettings(db);
       const { rows } = await db.query<{ pid: number }>(`SELECT pg_backend_pid() AS pid, set_config('statement_timeout', $1, false)`, [
         String(Math.round(this.limits.statementTimeoutMs)),
       ]);

@@ -9,6 +9,7 @@ import pg from 'pg';
 import { compileRowFilter } from '../../src/schema/row-filter.js';
 import { cli, writeConfig } from '../support/bridge.js';
 import { createTestDatabase, type TestDatabase } from '../support/pg.js';
+import { dropSlots, slotName } from '../support/wal.js';
 
 describe('bad where filters', () => {
   let db: TestDatabase;
@@ -19,6 +20,7 @@ describe('bad where filters', () => {
     await db.query('CREATE TABLE orders (id int PRIMARY KEY, status text, amount numeric)');
   });
   after(async () => {
+    if (db) await dropSlots(db);
     await db?.drop();
   });
 
@@ -89,6 +91,54 @@ describe('bad where filters', () => {
       assert.equal(rows[0].n, 0);
     } finally {
       await client.end();
+    }
+  });
+
+  test('changed: a json column is compared by its text, every other column by its equality operator (NOT NULL domains too)', async () => {
+    await db.query(`CREATE DOMAIN nn_int AS int NOT NULL; CREATE DOMAIN nn_json AS json NOT NULL`);
+    await db.query(`ALTER TABLE orders ADD COLUMN doc json, ADD COLUMN n nn_int DEFAULT 0, ADD COLUMN dj nn_json DEFAULT '{}'`);
+    try {
+      const sql = await cli(['sql', '-c', config('true', ['status', 'doc', 'n', 'dj'])]);
+      assert.equal(sql.code, 0, sql.stderr);
+      assert.match(
+        sql.stdout,
+        /WHEN \(\(NEW\."status" IS DISTINCT FROM OLD\."status" OR NEW\."doc"::text IS DISTINCT FROM OLD\."doc"::text OR NEW\."n" IS DISTINCT FROM OLD\."n" OR NEW\."dj"::text IS DISTINCT FROM OLD\."dj"::text\) AND/,
+      );
+    } finally {
+      await db.query('ALTER TABLE orders DROP COLUMN doc, DROP COLUMN n, DROP COLUMN dj');
+      await db.query('DROP DOMAIN nn_int; DROP DOMAIN nn_json');
+    }
+  });
+
+  test('wal mode: install fails naming the table; check reports a filter that no longer compiles after a migration', async () => {
+    const wal = (where: string) =>
+      writeConfig({
+        postgres: { url: db.url },
+        delivery: 'wal',
+        wal: { slot: slotName(db) },
+        capture: [{ table: 'orders', where, changed: ['amount'] }],
+        sinks: [{ name: 'out', type: 'stdout' }],
+      });
+    try {
+      const bad = await cli(['install', '-c', wal('nope > 1')]);
+      assert.equal(bad.code, 1);
+      assert.match(bad.stderr, /where of public\.orders .*column "nope" does not exist/);
+      const file = wal("status <> 'draft'");
+      const installed = await cli(['install', '-c', file]);
+      assert.equal(installed.code, 0, installed.stderr);
+      assert.match((await cli(['check', '-c', file])).stdout, /capture: ok/);
+      await db.query('ALTER TABLE orders RENAME COLUMN status TO state');
+      const check = await cli(['check', '-c', file]);
+      assert.equal(check.code, 1, check.stdout);
+      assert.match(check.stdout, /capture: FAIL: where of public\.orders .*column "status" does not exist/);
+      await db.query('ALTER TABLE orders RENAME COLUMN state TO status');
+      await db.query('ALTER TABLE orders RENAME COLUMN amount TO total');
+      assert.match((await cli(['check', '-c', file])).stdout, /capture: FAIL: public\.orders has no column "amount" \(changed\)/);
+    } finally {
+      await cli(['uninstall', '-c', wal('true')]);
+      await dropSlots(db);
+      await db.query('ALTER TABLE orders RENAME COLUMN state TO status').catch(() => {});
+      await db.query('ALTER TABLE orders RENAME COLUMN total TO amount').catch(() => {});
     }
   });
 

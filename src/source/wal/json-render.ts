@@ -19,7 +19,7 @@ export type JsonKind =
 
 const JSON_NUMBER = /^-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?$/;
 
-/** `text` is the type's output (DateStyle ISO, IntervalStyle postgres, the walsender's settings); returns JSON text. */
+/** `text` is the type's output with the render settings (schema/render-settings.ts: the walsender's too); returns JSON text. */
 export function renderValue(text: string, type: JsonKind): string {
   switch (type.kind) {
     case 'number':

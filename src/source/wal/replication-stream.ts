@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { endClient } from '../../postgres.js';
+import { endClient, pinRenderSettings } from '../../postgres.js';
 import { ident, literal } from '../../schema/quote.js';
 import type { Lsn } from './lsn.js';
 import { nowPgMicros } from './pg-time.js';
@@ -10,15 +10,6 @@ export interface StreamHandlers {
   /** A primary keepalive: the server has sent everything before `walEnd`. */
   onKeepalive(walEnd: Lsn, replyRequested: boolean): void;
 }
-
-/**
- * Session settings of the walsender, whose type output functions write the
- * values pgoutput sends. They are what to_json sees in a session left at the
- * defaults: ISO dates (converted to to_json's XSD form by json-render), the
- * postgres interval style, shortest exact floats, hex bytea. TimeZone stays the
- * server's (or the database's / role's) default, as in a writer that sets none.
- */
-const SESSION_SETTINGS = ["SET DateStyle = 'ISO, MDY'", "SET IntervalStyle = 'postgres'", 'SET extra_float_digits = 1', "SET bytea_output = 'hex'"];
 
 /**
  * A logical replication connection (pg's `replication: 'database'`, CopyBoth
@@ -50,7 +41,8 @@ export class ReplicationStream {
     lost.catch(() => {});
     // close() while connecting ends the connection, and pg then never settles connect(): `lost` does.
     await Promise.race([this.client.connect(), lost]);
-    for (const statement of SESSION_SETTINGS) await this.client.query(statement);
+    // The walsender's output functions write the values pgoutput sends: with the same settings as every other rendering.
+    await pinRenderSettings(this.client);
     const connection = (this.client as unknown as { connection: PgConnection }).connection;
     connection.on('copyData', (msg: { chunk: Buffer }) => this.onCopyData(msg.chunk));
     const started = new Promise<void>((resolve) =>

@@ -3,6 +3,7 @@ import type pg from 'pg';
 import type { CaptureOp } from '../../config/schema.js';
 import type { CaptureTable } from '../../config/types.js';
 import { ident } from '../../schema/quote.js';
+import { changedCondition, compileChanged } from '../../schema/changed-columns.js';
 import { compileRowFilter, RowFilterError } from '../../schema/row-filter.js';
 import { statementPrefix } from '../prepared-sql.js';
 import type { WireValue } from './pgoutput.js';
@@ -14,7 +15,8 @@ type Db = () => Promise<pg.ClientBase & { release?: () => void }>;
  * A captured table's `where` and `changed`, applied by the bridge to what the
  * slot sends, exactly as the trigger modes apply them: `where` on the new row
  * of an INSERT or UPDATE and on the old row of a DELETE, NULL counting as
- * false; `changed` as IS DISTINCT FROM between the old and new row. Postgres
+ * false; `changed` as IS DISTINCT FROM between the old and new row (by text
+ * for a type without equality: schema/changed-columns.ts). Postgres
  * evaluates it (one prepared query per row of such a table) over the row's
  * values as pgoutput sent them, typed by the relation's shape, stored
  * generated columns included; the condition is compiled against that shape
@@ -31,7 +33,13 @@ export class RowCondition {
     const client = await db();
     let where: string | undefined;
     let inPublication = false;
+    let changed: string | undefined;
     try {
+      if (table.changed) {
+        // A listed column no longer in the table cannot have changed.
+        const present = shape.columns.filter((c) => table.changed!.includes(c.name));
+        changed = changedCondition(await compileChanged(client, table, present), 'r', 'o');
+      }
       if (table.where) {
         const compiled = await compileRowFilter(client, table, table.where, shape.columns);
         where = compiled.over('r');
@@ -52,9 +60,9 @@ export class RowCondition {
       queries.set('insert', { text, withOld: false });
       queries.set('delete', { text, withOld: false });
     }
-    const update = [where ? `coalesce(${where}, false)` : '', changedSql(shape, table.changed)].filter(Boolean);
+    const update = [where ? `coalesce(${where}, false)` : '', changed ?? ''].filter(Boolean);
     if (update.length > 0) {
-      const withOld = Boolean(table.changed);
+      const withOld = changed !== undefined;
       const oldRow = withOld ? `, ${rowSource(shape, shape.columns.filter((c) => c.wire >= 0).length)} o` : '';
       queries.set('update', { text: `SELECT ${update.join(' AND ')} FROM ${newRow}${oldRow}`, withOld });
     }
@@ -107,11 +115,4 @@ function rowSource(shape: RelationShape, offset: number): string {
   const generated = shape.columns.filter((c) => c.wire < 0 && c.expr !== null).map((c) => `(${c.expr}) AS ${ident(c.name)}`);
   const sent = `(SELECT ${inputs.join(', ')})`;
   return generated.length > 0 ? `(SELECT t.*, ${generated.join(', ')} FROM ${sent} t)` : sent;
-}
-
-/** The trigger modes' changedCondition over r (new) and o (old); a listed column no longer in the table cannot have changed. */
-function changedSql(shape: RelationShape, changed: readonly string[] | null | undefined): string {
-  if (!changed) return '';
-  const present = changed.filter((c) => shape.index.has(c));
-  return present.length === 0 ? 'false' : `(${present.map((c) => `r.${ident(c)} IS DISTINCT FROM o.${ident(c)}`).join(' OR ')})`;
 }
