@@ -7,7 +7,7 @@ import { deadLetterOf } from './dead-letters.js';
 import type { Listener } from './listener.js';
 import { listenChannels } from './listen-channels.js';
 import { NotifyEnvelope, type NotifyPosition } from './notify-envelope.js';
-import { parseNotifyPayload } from './notify-payload.js';
+import { parseKeptNotice, parseNotifyPayload } from './notify-payload.js';
 import { SinkSpill, type Spilled } from './sink-spill.js';
 import { OutboxFeed } from './outbox-feed.js';
 import { SinkHold } from './sink-hold.js';
@@ -18,7 +18,7 @@ import type { Source, SourceContext } from './source.js';
  * `delivery: notify`: events arrive in NOTIFY payloads and go straight to the
  * sinks, memory the only buffer; what nobody listened to is lost, and the log
  * says so. Events too large for a payload wait in the outbox table (the
- * trigger sends an empty wake-up) and are read from there; so do a sink's
+ * trigger sends a kept notice in their place) and are read from there; so do a sink's
  * events past `notify.memory_limit_events` waiting in memory (SinkSpill).
  */
 export class NotifySource implements Source, Checkpoint<NotifyPosition> {
@@ -142,11 +142,16 @@ export class NotifySource implements Source, Checkpoint<NotifyPosition> {
       return;
     }
     if (payload === '') {
-      // An event too large for NOTIFY waits in the outbox.
+      // A wake-up: a dead letter moved back into the outbox (or a trigger installed before kept notices).
       this.feed.poke();
       return;
     }
     const event = parseNotifyPayload(payload);
+    if (!event && parseKeptNotice(payload)) {
+      // An event too large for NOTIFY waits in the outbox.
+      this.feed.poke();
+      return;
+    }
     if (!event) {
       this.log.warn({ channel, bytes: payload.length }, 'ignoring a notification that is not a pgbridge event');
       return;
