@@ -7,6 +7,7 @@ import { deadLetterOf } from './dead-letters.js';
 import type { Listener } from './listener.js';
 import { listenChannels } from './listen-channels.js';
 import { NotifyEnvelope, type NotifyPosition } from './notify-envelope.js';
+import { KeptEventOrder } from './kept-event-order.js';
 import { parseKeptNotice, parseNotifyPayload } from './notify-payload.js';
 import { SinkSpill, type Spilled } from './sink-spill.js';
 import { OutboxFeed } from './outbox-feed.js';
@@ -14,11 +15,15 @@ import { SinkHold } from './sink-hold.js';
 import { RunCounter } from './run-counter.js';
 import type { Source, SourceContext } from './source.js';
 
+/** Why a sink's events go to the outbox table, for the log line when it starts spilling. */
+const MEMORY_FULL = 'memory limit of events waiting for this sink reached';
+
 /**
  * `delivery: notify`: events arrive in NOTIFY payloads and go straight to the
  * sinks, memory the only buffer; what nobody listened to is lost, and the log
  * says so. Events too large for a payload wait in the outbox table (the
- * trigger sends a kept notice in their place) and are read from there; so do a sink's
+ * trigger sends a kept notice in their place) and are read from there, later
+ * events of their rows waiting for them (KeptEventOrder); so do a sink's
  * events past `notify.memory_limit_events` waiting in memory (SinkSpill).
  */
 export class NotifySource implements Source, Checkpoint<NotifyPosition> {
@@ -26,6 +31,7 @@ export class NotifySource implements Source, Checkpoint<NotifyPosition> {
   private readonly feed: OutboxFeed;
   private readonly spill: SinkSpill;
   private readonly hold: SinkHold;
+  private readonly kept: KeptEventOrder;
   /** Why the listener is not reading now: the spill writer is behind, or the sinks are full (SinkHold). */
   private readonly paused = new Set<'spill' | 'hold'>();
   private readonly log: Logger;
@@ -54,8 +60,15 @@ export class NotifySource implements Source, Checkpoint<NotifyPosition> {
       (on) => this.pause('hold', on),
       () => this.listener.backendPid,
     );
-    // The readers push through the spill's watch, which sees the last spilled row handed over.
-    this.feed = new OutboxFeed({ ...ctx, inlets: ctx.inlets.map((inlet) => this.spill.watch(inlet)) });
+    this.kept = new KeptEventOrder(
+      ctx.inlets.map((inlet) => inlet.name),
+      ctx.config.notify.memoryLimitEvents,
+      { hasRead: (sink, rowId) => this.feed.hasRead(sink, rowId), readUpTo: (sink) => this.feed.readUpTo(sink) },
+      (sink, event) => this.released(this.inlets.get(sink)!, event),
+    );
+    // The readers push through the spill's watch, which sees the last spilled row handed over, and the
+    // kept events' watch, which sees each kept event handed over.
+    this.feed = new OutboxFeed({ ...ctx, inlets: ctx.inlets.map((inlet) => this.kept.watch(this.spill.watch(inlet))) });
     this.inlets = new Map(ctx.inlets.map((inlet) => [inlet.name, inlet]));
     this.listener = listenChannels(ctx, {
       onNotification: (channel, payload) => this.onNotification(channel, payload),
@@ -72,7 +85,12 @@ export class NotifySource implements Source, Checkpoint<NotifyPosition> {
   async stop(delivery: DeliveryStop): Promise<void> {
     await this.listener.stop();
     this.hold.stop();
+    this.kept.stop();
     this.log.warn('notify mode: stopped listening; row changes committed from now until a pgbridge listens again are lost');
+    // Events waiting for a kept event of their row follow it into the table, in order, for the next run.
+    for (const sink of this.inlets.keys()) {
+      for (const event of this.kept.openAll(sink)) this.spill.spill({ sink, event }, 'stopping while events wait for a larger one of their row');
+    }
     // What was spilled is kept in the table for the next run; the readers stop below. Half the time
     // left goes to writing what is still waiting for the table; the rest to delivering memory.
     const unwritten = await this.spill.stop(Date.now() + Math.max(0, delivery.deadline - Date.now()) / 2);
@@ -147,29 +165,45 @@ export class NotifySource implements Source, Checkpoint<NotifyPosition> {
       return;
     }
     const event = parseNotifyPayload(payload);
-    if (!event && parseKeptNotice(payload)) {
-      // An event too large for NOTIFY waits in the outbox.
+    if (event) {
+      this.captured.add();
+      this.dispatch(event);
+      return;
+    }
+    const kept = parseKeptNotice(payload);
+    if (kept) {
+      this.kept.noticed(kept, this.ctx.routes.sinksFor(kept.event));
       this.feed.poke();
       return;
     }
-    if (!event) {
-      this.log.warn({ channel, bytes: payload.length }, 'ignoring a notification that is not a pgbridge event');
-      return;
-    }
-    this.captured.add();
-    this.dispatch(event);
+    this.log.warn({ channel, bytes: payload.length }, 'ignoring a notification that is not a pgbridge event');
   }
 
   private dispatch(event: BridgeEvent): void {
     for (const sink of this.ctx.routes.sinksFor(event)) {
       const inlet = this.inlets.get(sink)!;
-      // At the limit, memory takes what arrives while the listener holds (what it had read already).
-      if (this.spill.wants(inlet) && (this.spill.spilling(inlet) || !this.hold.consider()))
-        this.spill.spill({ sink, event }, 'memory limit of events waiting for this sink reached');
-      else {
-        inlet.push(new NotifyEnvelope(event, sink, this));
-        this.hold.pushed(inlet);
-      }
+      if (this.memoryFull(inlet)) {
+        // The table keeps the order from here: what waits for kept events (all older than this write) goes first.
+        for (const waiting of this.kept.openAll(sink)) this.spill.spill({ sink, event: waiting }, MEMORY_FULL);
+        this.spill.spill({ sink, event }, MEMORY_FULL);
+      } else if (!this.kept.hold(sink, event)) this.remember(inlet, event);
     }
+  }
+
+  /** An event whose row's kept event was handed over: nothing of its row is ahead of it now. */
+  private released(inlet: Inlet, event: BridgeEvent): void {
+    if (this.memoryFull(inlet)) this.spill.spill({ sink: inlet.name, event }, MEMORY_FULL);
+    else this.remember(inlet, event);
+  }
+
+  /** Whether new events for `inlet`'s sink go to the table: it spills, or memory is at its limit and the listener does not hold. */
+  private memoryFull(inlet: Inlet): boolean {
+    // At the limit, memory takes what arrives while the listener holds (what it had read already).
+    return this.spill.wants(inlet, this.kept.waiting(inlet.name)) && (this.spill.spilling(inlet) || !this.hold.consider());
+  }
+
+  private remember(inlet: Inlet, event: BridgeEvent): void {
+    inlet.push(new NotifyEnvelope(event, inlet.name, this));
+    this.hold.pushed(inlet);
   }
 }

@@ -13,6 +13,7 @@ import type { SourceContext } from './source.js';
 export class OutboxFeed {
   private readonly progress: OutboxProgress;
   private readonly readers: OutboxReader[];
+  private readonly bySink: ReadonlyMap<string, OutboxReader>;
   private readonly pool: pg.Pool;
   private readonly table: string;
   private readonly logger: Logger;
@@ -26,6 +27,17 @@ export class OutboxFeed {
     this.progress = new OutboxProgress(ctx.pool, ctx.table, ctx.deadLetters, logger);
     const options = { table: ctx.table, batchSize: ctx.config.outbox.batchSize, pollIntervalMs: ctx.config.outbox.pollIntervalMs };
     this.readers = ctx.inlets.map((inlet) => new OutboxReader(ctx.pool, inlet, ctx.routes, this.progress, options, logger, ctx.metrics));
+    this.bySink = new Map(this.readers.map((reader, i) => [ctx.inlets[i].name, reader]));
+  }
+
+  /** Whether `sink`'s reader is past outbox row `rowId` (see OutboxReader.hasRead). */
+  hasRead(sink: string, rowId: string): boolean {
+    return this.bySink.get(sink)?.hasRead(rowId) ?? false;
+  }
+
+  /** How far `sink`'s reader has read every row. */
+  readUpTo(sink: string): bigint {
+    return this.bySink.get(sink)?.readUpTo ?? 0n;
   }
 
   start(): void {

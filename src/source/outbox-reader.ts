@@ -89,6 +89,16 @@ export class OutboxReader implements RowHolder {
     this.lowWater = Math.max(1, Math.min(Math.ceil(options.batchSize / 2), Math.floor(inlet.capacity / 2)));
   }
 
+  /** Whether outbox row `rowId` is behind this reader: pushed and not settled yet, or at or below its floor. */
+  hasRead(rowId: string): boolean {
+    return this.held.has(rowId) || BigInt(rowId) <= this.floor;
+  }
+
+  /** Every row up to it has been read: pushed, or left to other sinks. */
+  get readUpTo(): bigint {
+    return this.floor;
+  }
+
   /** Rows whose outcome is committed: they are gone from the table, or this sink has them. */
   release(rowIds: readonly string[]): void {
     for (const id of rowIds) this.held.delete(id);

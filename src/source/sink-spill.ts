@@ -128,9 +128,12 @@ export class SinkSpill {
     }
   }
 
-  /** Whether `event` for `inlet`'s sink goes to the table: the sink is spilling already, or memory holds its limit. */
-  wants(inlet: Inlet): boolean {
-    return this.spilling(inlet) || inlet.pending >= this.limit;
+  /**
+   * Whether `event` for `inlet`'s sink goes to the table: the sink is spilling already, or memory holds its
+   * limit (its inlet's events and `waitingElsewhere`, events the source holds back for it).
+   */
+  wants(inlet: Inlet, waitingElsewhere = 0): boolean {
+    return this.spilling(inlet) || inlet.pending + waitingElsewhere >= this.limit;
   }
 
   /** Whether `inlet`'s sink is spilling: its new events go to the table until its reader handed the last one over. */
