@@ -20,13 +20,14 @@ interface Arrived {
 let db: TestDatabase;
 let hook: WebhookServer;
 let bridge: RunningBridge;
+let file: string;
 
 before(async () => {
   db = await createTestDatabase();
   await db.query('CREATE TABLE nb (id int PRIMARY KEY, t text)');
   hook = new WebhookServer();
   const url = await hook.start();
-  const file = writeConfig({
+  file = writeConfig({
     postgres: { url: db.url },
     delivery: 'notify',
     capture: [{ table: 'public.nb' }],
@@ -66,21 +67,27 @@ function byRow(events: readonly Arrived[]): Map<number, string[]> {
 const atWebhook = (): Arrived[] => hook.delivered() as Arrived[];
 const onStdout = (): Arrived[] => bridge.stdoutLines.filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as Arrived);
 
-/** Waits until both sinks have every expected event of `rows`, then checks each row's order at each. */
-async function assertArrivedInOrder(expected: ReadonlyMap<number, readonly string[]>): Promise<void> {
-  const count = [...expected.values()].reduce((n, labels) => n + labels.length, 0);
+/**
+ * Waits until both sinks have every expected event of `rows` (`atWebhookOnly`: the webhook's
+ * expectations, where they differ), then checks each row's order at each.
+ */
+async function assertArrivedInOrder(
+  expected: ReadonlyMap<number, readonly string[]>,
+  atWebhookOnly: ReadonlyMap<number, readonly string[]> = expected,
+): Promise<void> {
+  const count = (rows: ReadonlyMap<number, readonly string[]>) => [...rows.values()].reduce((n, labels) => n + labels.length, 0);
   const mine = (events: Arrived[]) => events.filter((e) => expected.has(e.data.id));
-  const complete = (events: Arrived[]) => new Set(mine(events).map((e) => e.id)).size >= count;
+  const complete = (events: Arrived[], rows: ReadonlyMap<number, readonly string[]>) => new Set(mine(events).map((e) => e.id)).size >= count(rows);
   await showingLogOnFailure(
     bridge,
-    waitFor(() => complete(atWebhook()) && complete(onStdout()), 30_000, `${count} events at the webhook and on stdout`),
+    waitFor(() => complete(atWebhook(), atWebhookOnly) && complete(onStdout(), expected), 30_000, 'the events at the webhook and on stdout'),
   );
-  for (const [sink, events] of [
-    ['webhook', atWebhook()],
-    ['stdout', onStdout()],
+  for (const [sink, events, rows] of [
+    ['webhook', atWebhook(), atWebhookOnly],
+    ['stdout', onStdout(), expected],
   ] as const) {
     const got = byRow(mine(events));
-    for (const [row, labels] of expected) assert.deepEqual(got.get(row), labels, `row ${row} at ${sink}, in commit order`);
+    for (const [row, labels] of rows) assert.deepEqual(got.get(row), labels, `row ${row} at ${sink}, in commit order`);
   }
 }
 
@@ -108,4 +115,16 @@ test('rows holding 9000 characters: their small second UPDATEs arrive after the 
     for (let row = from; row <= to; row++) expected.set(row, ['INSERT x×9000', 'UPDATE small', 'UPDATE small2']);
   }
   await assertArrivedInOrder(expected);
+});
+
+test("a backfill's over-limit READs for one sink (--sink): that sink gets each row's later UPDATE after its READ", async () => {
+  await db.query(`INSERT INTO nb SELECT g, repeat('R', 9000) FROM generate_series(201, 203) g`);
+  const backfill = await cli(['backfill', '-c', file, 'public.nb', '--where', 'id BETWEEN 201 AND 203', '--sink', 'hook']);
+  assert.equal(backfill.code, 0, backfill.stderr);
+  await db.query(`UPDATE nb SET t = 'small' WHERE id BETWEEN 201 AND 203`);
+  const rows = [201, 202, 203];
+  await assertArrivedInOrder(
+    new Map(rows.map((row) => [row, ['INSERT R×9000', 'UPDATE small']])),
+    new Map(rows.map((row) => [row, ['INSERT R×9000', 'READ R×9000', 'UPDATE small']])),
+  );
 });
