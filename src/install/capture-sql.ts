@@ -3,8 +3,8 @@ import type { CaptureTable } from '../config/types.js';
 import type { RowOp } from '../event.js';
 import {
   EVENT_ID_SEQUENCE,
-  NOTIFY_LIMIT_BYTES,
   KEPT_ANY_ROW,
+  NOTIFY_LIMIT_BYTES,
   OUTBOX_OP_CODE,
   outboxTable,
   PAYLOAD_SEPARATOR,

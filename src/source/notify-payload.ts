@@ -110,7 +110,8 @@ export function parseKeptNotice(payload: string): KeptNotice | undefined {
   if (at === undefined || at[2] !== at[1] + 1 || at[2] !== payload.length - 1) return undefined;
   const [a, b] = at;
   const header = checkedHeader(payload.slice(0, a));
-  if (header === undefined) return undefined;
+  // Its id is an outbox row's, compared as a number.
+  if (header === undefined || !/^\d+$/.test(header.id)) return undefined;
   const key = payload.slice(a + 1, b);
   const anyRow = key === KEPT_ANY_ROW;
   return { event: rowEvent(header, anyRow ? '' : key, '', ''), anyRow };

@@ -110,6 +110,7 @@ describe('parseKeptNotice', () => {
       [header(), '{"id":7}', ''].join(SEP),
       ['not json', '{"id":7}', '', ''].join(SEP),
       ['null', '', '', ''].join(SEP),
+      [header({ id: 'abc' }), '{"id":7}', '', ''].join(SEP),
     ]) {
       assert.equal(parseKeptNotice(payload), undefined, JSON.stringify(payload));
     }
