@@ -1,172 +1,159 @@
+import type { Envelope } from '../delivery/envelope.js';
 import { orderingKey, type BridgeEvent } from '../event.js';
 import type { KeptNotice } from './notify-payload.js';
 
-/** An event kept in the outbox table that the later events of its row wait for. */
-class Barrier {
-  readonly id: bigint;
-  passed = false;
+/** An event kept in the outbox table, holding its place among its row's events until it is read from there. */
+class Placeholder {
+  /** Read (its envelope, or none when it is not for this sink or is gone): it goes on like any event. */
+  filled = false;
+  envelope: Envelope | undefined;
 
-  constructor(
-    readonly rowId: string,
-    readonly gate: Gate,
-  ) {
-    this.id = BigInt(rowId);
-  }
+  constructor(readonly rowId: string) {}
 }
 
-/** One row's waiting line: its kept events (barriers) and, behind them, its later events; those before `head` have gone. */
-interface Gate {
+/** One row's events in order (or, while a notice could not tell its row, every row's), from `head` on. */
+interface Line {
   readonly key: string;
-  readonly items: Array<Barrier | BridgeEvent>;
+  readonly items: Array<Placeholder | Envelope>;
   head: number;
 }
 
-/** Every row event waits here, until the reader's floor passes `upTo`. */
-interface WholeSinkGate {
-  readonly events: BridgeEvent[];
-  upTo: bigint;
-}
+/** The key of the line every row event joins while a notice without a row key waits. */
+const WHOLE_SINK = '';
 
 /**
  * One sink's per-row order around events kept in the outbox table (notify
- * mode's events too large for NOTIFY). Their kept notice arrives in commit
- * order with the NOTIFY payloads, but the event itself only once the sink's
- * outbox reader has read it from the table: until then, later events of its
- * row wait here, in order, and events of other rows go on. A kept event is
- * passed when the reader pushes it (exact), or once the reader's floor is at
- * or past its row id (it was read earlier, before its notice arrived).
- *
- * A notice whose key was too large to send cannot tell its row; and past
- * `maxBarriers` kept events waited for, memory would grow with each. Then
- * every row event of the sink waits, until the floor passes the highest of them.
+ * mode's events too large for NOTIFY). A kept notice arrives in its event's
+ * place in commit order, without the event: it leaves a placeholder in its
+ * row's line, and the row's later events queue behind it while other rows go
+ * on. Once the event is read from the table (fill), it takes the
+ * placeholder's place and goes on, and so does what follows it, up to the
+ * next placeholder. A notice whose key was too large to send cannot tell its
+ * row: every row's events then wait in one line, the rows already waiting
+ * folded into it in their order, until it is empty.
  */
 export class RowGates {
-  private readonly gates = new Map<string, Gate>();
-  private readonly barriers = new Map<string, Barrier>();
-  private wholeSink: WholeSinkGate | undefined;
-  private waitingEvents = 0;
-  /** The floor last looked at: a kept event is only waited for while above the floor, so an unchanged one passes nothing. */
-  private floorSeen = 0n;
+  private readonly lines = new Map<string, Line>();
+  private readonly placeholders = new Map<string, { readonly placeholder: Placeholder; line: Line }>();
+  private waitingEnvelopes = 0;
 
   constructor(
-    private readonly maxBarriers: number,
-    /** Where an event goes once nothing of its row is ahead of it. */
-    private readonly release: (event: BridgeEvent) => void,
+    /** Where an envelope goes once nothing of its row is ahead of it. */
+    private readonly release: (envelope: Envelope) => void,
   ) {}
 
-  /** Events waiting (not the kept ones waited for). */
+  /** Envelopes waiting (the placeholders not counted). */
   get waiting(): number {
-    return this.waitingEvents;
+    return this.waitingEnvelopes;
   }
 
-  /** Nothing is waited for. */
+  /** Nothing waits. */
   get open(): boolean {
-    return this.gates.size === 0 && this.wholeSink === undefined;
+    return this.lines.size === 0;
   }
 
-  /** Later events of `notice`'s row wait until its kept event is passed; for a kept event its reader has not read. */
+  /** A placeholder for `notice`'s event, in its row's line. */
   close(notice: KeptNotice): void {
     const { id } = notice.event;
-    if (this.barriers.has(id)) return;
-    if (this.wholeSink !== undefined) {
-      if (BigInt(id) > this.wholeSink.upTo) this.wholeSink.upTo = BigInt(id);
-      return;
+    if (this.placeholders.has(id)) return;
+    let line = this.lines.get(WHOLE_SINK) ?? (notice.anyRow ? this.foldIntoWholeSink() : undefined);
+    if (line === undefined) {
+      const key = orderingKey(notice.event);
+      line = this.lines.get(key) ?? this.newLine(key);
     }
-    if (notice.anyRow || this.barriers.size >= this.maxBarriers) return this.closeWholeSink(BigInt(id));
-    const key = orderingKey(notice.event);
-    let gate = this.gates.get(key);
-    if (gate === undefined) {
-      gate = { key, items: [], head: 0 };
-      this.gates.set(key, gate);
-    }
-    const barrier = new Barrier(id, gate);
-    gate.items.push(barrier);
-    this.barriers.set(id, barrier);
+    const placeholder = new Placeholder(id);
+    line.items.push(placeholder);
+    this.placeholders.set(id, { placeholder, line });
   }
 
-  /** Queues `event` behind a kept event of its row; false when nothing of its row is waited for. */
-  hold(event: BridgeEvent): boolean {
-    // Channel events keep their order by channel: no kept event is ahead of them.
-    if (event.kind !== 'row' || this.open) return false;
-    if (this.wholeSink !== undefined) this.wholeSink.events.push(event);
-    else {
-      const gate = this.gates.get(orderingKey(event));
-      if (gate === undefined) return false;
-      gate.items.push(event);
-    }
-    this.waitingEvents++;
+  /** Whether an event of `event`'s row would wait (a placeholder is ahead of it). */
+  holds(event: BridgeEvent): boolean {
+    return this.lineOf(event) !== undefined;
+  }
+
+  /** Queues `envelope` behind a placeholder of its row; false when nothing of its row waits. */
+  hold(envelope: Envelope): boolean {
+    const line = this.lineOf(envelope.event);
+    if (line === undefined) return false;
+    line.items.push(envelope);
+    this.waitingEnvelopes++;
     return true;
   }
 
-  /** The sink's reader pushed outbox row `rowId`. */
-  handedOver(rowId: string): void {
-    const barrier = this.barriers.get(rowId);
-    if (barrier !== undefined) this.pass(barrier);
-  }
-
-  /** The sink's reader has read every row up to `floor`. */
-  floorAt(floor: bigint): void {
-    if (floor <= this.floorSeen) return;
-    this.floorSeen = floor;
-    if (this.wholeSink !== undefined && floor >= this.wholeSink.upTo) {
-      const { events } = this.wholeSink;
-      this.wholeSink = undefined;
-      this.waitingEvents -= events.length;
-      for (const event of events) this.release(event);
-    }
-    for (const barrier of this.barriers.values()) if (barrier.id <= floor) this.pass(barrier);
+  /**
+   * Kept event `rowId` was read: `envelope` takes its placeholder's place
+   * (none: not for this sink, or gone from the table). False when it has no
+   * placeholder here (no notice came for it): the caller sends it on.
+   */
+  fill(rowId: string, envelope: Envelope | undefined): boolean {
+    const entry = this.placeholders.get(rowId);
+    if (entry === undefined) return false;
+    this.placeholders.delete(rowId);
+    entry.placeholder.filled = true;
+    entry.placeholder.envelope = envelope;
+    this.drain(entry.line);
+    return true;
   }
 
   /**
-   * Takes every waiting event out, each row's in order, and waits for
-   * nothing any more: for a caller that writes them to the outbox table,
-   * behind every kept event noticed so far, so the table keeps their order.
+   * Takes every waiting envelope out, each row's in order, and drops the
+   * placeholders: for a stop that cannot wait for the kept events any more.
    */
-  openAll(): BridgeEvent[] {
-    const events = this.wholeSink?.events ?? this.gateEvents();
-    this.gates.clear();
-    this.barriers.clear();
-    this.wholeSink = undefined;
-    this.waitingEvents = 0;
-    return events;
-  }
-
-  private closeWholeSink(upTo: bigint): void {
-    for (const barrier of this.barriers.values()) if (barrier.id > upTo) upTo = barrier.id;
-    const events = this.gateEvents();
-    this.gates.clear();
-    this.barriers.clear();
-    this.wholeSink = { events, upTo };
-  }
-
-  /** The events waiting in the row gates, each row's in order. */
-  private gateEvents(): BridgeEvent[] {
-    const events: BridgeEvent[] = [];
-    for (const gate of this.gates.values()) {
-      for (let i = gate.head; i < gate.items.length; i++) {
-        const item = gate.items[i];
-        if (!(item instanceof Barrier)) events.push(item);
+  openAll(): Envelope[] {
+    const envelopes: Envelope[] = [];
+    for (const line of this.lines.values()) {
+      for (let i = line.head; i < line.items.length; i++) {
+        const item = line.items[i];
+        if (!(item instanceof Placeholder)) envelopes.push(item);
+        else if (item.envelope !== undefined) envelopes.push(item.envelope);
       }
     }
-    return events;
+    this.lines.clear();
+    this.placeholders.clear();
+    this.waitingEnvelopes = 0;
+    return envelopes;
   }
 
-  private pass(barrier: Barrier): void {
-    barrier.passed = true;
-    this.barriers.delete(barrier.rowId);
-    const { gate } = barrier;
-    while (gate.head < gate.items.length) {
-      const item = gate.items[gate.head];
-      if (item instanceof Barrier && !item.passed) break;
-      gate.head++;
-      if (item instanceof Barrier) continue;
-      this.waitingEvents--;
+  /** The line an event of `event`'s row joins: the whole sink's while there is one, else its row's, if any. */
+  private lineOf(event: BridgeEvent): Line | undefined {
+    // Channel events keep their order by channel: no kept event is ahead of them.
+    if (this.lines.size === 0 || event.kind !== 'row') return undefined;
+    return this.lines.get(WHOLE_SINK) ?? this.lines.get(orderingKey(event));
+  }
+
+  private newLine(key: string): Line {
+    const line: Line = { key, items: [], head: 0 };
+    this.lines.set(key, line);
+    return line;
+  }
+
+  /** Every row's line folded, each in its order, into the whole sink's. */
+  private foldIntoWholeSink(): Line {
+    const whole: Line = { key: WHOLE_SINK, items: [], head: 0 };
+    for (const line of this.lines.values()) whole.items.push(...line.items.slice(line.head));
+    for (const entry of this.placeholders.values()) entry.line = whole;
+    this.lines.clear();
+    this.lines.set(WHOLE_SINK, whole);
+    return whole;
+  }
+
+  private drain(line: Line): void {
+    while (line.head < line.items.length) {
+      const item = line.items[line.head];
+      if (item instanceof Placeholder && !item.filled) break;
+      line.head++;
+      if (item instanceof Placeholder) {
+        if (item.envelope !== undefined) this.release(item.envelope);
+        continue;
+      }
+      this.waitingEnvelopes--;
       this.release(item);
     }
-    if (gate.head === gate.items.length && this.gates.get(gate.key) === gate) this.gates.delete(gate.key);
-    else if (gate.head > 1024 && gate.head * 2 > gate.items.length) {
-      gate.items.splice(0, gate.head);
-      gate.head = 0;
+    if (line.head === line.items.length) {
+      if (this.lines.get(line.key) === line) this.lines.delete(line.key);
+    } else if (line.head > 1024 && line.head * 2 > line.items.length) {
+      line.items.splice(0, line.head);
+      line.head = 0;
     }
   }
 }

@@ -128,3 +128,28 @@ test("a backfill's over-limit READs for one sink (--sink): that sink gets each r
     new Map(rows.map((row) => [row, ['INSERT R×9000', 'READ R×9000', 'UPDATE small']])),
   );
 });
+
+test("a kept row that comes without a notice (an earlier version's trigger sends an empty wake-up) is still delivered", async () => {
+  await db.query(
+    `INSERT INTO pgbridge.outbox (schema_name, table_name, op, key, data) VALUES ('public', 'nb', 'I', '{"id":301}', json_build_object('id', 301, 't', repeat('W', 9000)))`,
+  );
+  await db.query(`SELECT pg_notify('pgbridge', '')`);
+  await assertArrivedInOrder(new Map([[301, ['INSERT W×9000']]]));
+  await waitFor(
+    async () => (await db.query(`SELECT 1 FROM pgbridge.outbox WHERE key::text = '{"id":301}'`)).rowCount === 0,
+    10_000,
+    'the row gone from the outbox',
+  );
+});
+
+test('a kept row committed while no bridge was listening is delivered by the next one once it listens', async () => {
+  assert.equal(await bridge.stop(), 0);
+  await db.query(`INSERT INTO nb VALUES (401, repeat('Z', 9000))`);
+  bridge = new RunningBridge(file);
+  await bridge.ready();
+  await assertArrivedInOrder(new Map([[401, ['INSERT Z×9000']]]));
+  assert.ok(
+    bridge.logs().some((e) => typeof e.msg === 'string' && e.msg.includes('came without a notice')),
+    'the log says it came without its notice',
+  );
+});
