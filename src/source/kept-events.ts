@@ -134,6 +134,8 @@ export class KeptEvents implements RowHolder {
       const ids = [...this.toRead].slice(0, READ_BATCH);
       try {
         const { rows, found } = await readKeptRows(this.ctx.pool, this.ctx.table, ids);
+        // Stopped meanwhile: the rows stay in the table for the next run.
+        if (this.halt.signal.aborted) return;
         failures = 0;
         for (const row of rows) this.handOver(row);
         for (const id of ids) if (!found.has(id)) this.gone(id);
@@ -157,8 +159,10 @@ export class KeptEvents implements RowHolder {
     const event = rowToEvent(record);
     const routed = routedSinks(record, event, this.ctx.routes);
     const to = routed.filter((sink) => !done.includes(sink));
-    this.inHand.set(rowId, Math.max(1, to.length));
-    if (routed.length === 0) this.ctx.checkpoint.discard(rowId, this);
+    if (routed.length === 0) {
+      this.inHand.set(rowId, 1);
+      this.ctx.checkpoint.discard(rowId, this);
+    } else if (to.length > 0) this.inHand.set(rowId, to.length);
     for (const [sink, gates] of this.gates) {
       const envelope = to.includes(sink) ? new OutboxEnvelope(event, rowId, sink, routed, this, this.ctx.checkpoint) : undefined;
       if (!gates.fill(rowId, envelope) && envelope !== undefined) this.ctx.release(sink, envelope);
