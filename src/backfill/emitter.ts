@@ -40,8 +40,9 @@ SELECT count(*)::int AS emitted FROM ins`,
 
 /**
  * Notify mode: READs travel as NOTIFY payloads exactly like the triggers'
- * events (too large ones kept in the outbox, with a wake-up), so they reach the
- * bridge in commit order with the live changes of the same rows.
+ * events (too large ones kept in the outbox, with a kept notice in their
+ * place), so they reach the bridge in commit order with the live changes of
+ * the same rows.
  */
 export function notifyEmitter(config: BridgeConfig, table: TableName): Emitter {
   return {
@@ -59,9 +60,9 @@ export function notifyEmitter(config: BridgeConfig, table: TableName): Emitter {
         sink: `$${sinkParam}::text`,
       });
       return `, ${ctes}
-SELECT ((SELECT count(*) FROM big) + (SELECT count(*) FROM notified))::int AS emitted`;
+SELECT count(*)::int AS emitted FROM notified`;
     },
-    finish: [`SELECT pg_notify(${literal(config.notifyChannel)}, '')`],
+    finish: [],
   };
 }
 

@@ -3,6 +3,7 @@ import type { CaptureTable } from '../config/types.js';
 import type { RowOp } from '../event.js';
 import {
   EVENT_ID_SEQUENCE,
+  KEPT_ANY_ROW,
   NOTIFY_LIMIT_BYTES,
   OUTBOX_OP_CODE,
   outboxTable,
@@ -138,12 +139,27 @@ export interface NotifyEventsOptions {
 /**
  * Notify mode: one statement that sends each row of `rows` as a NOTIFY payload
  * (header, key, data, old separated by \u0001), in order, and keeps those too
- * large for NOTIFY in the outbox (same id). Returns columns `spilled` and `sent`.
+ * large for NOTIFY in the outbox (same id), sending a kept notice in their
+ * place (see keptNotice). Returns column `sent`, one per row.
  * Used by the capture triggers and by backfill alike, so a READ travels exactly like a change.
  */
 export function notifyEventsSql(o: NotifyEventsOptions): string {
   return `WITH ${notifyEventsCtes(o)}
-  SELECT (SELECT count(*) FROM big) AS spilled, (SELECT count(*) FROM notified) AS sent`;
+  SELECT count(*) AS sent FROM notified`;
+}
+
+/**
+ * What goes out in the place of `payload` (SQL, text) when it is too large:
+ * its header and key, data and old left out, so that the bridge holds back
+ * the row's later events until it has read this one from the outbox (see
+ * parseKeptNotice). A key too large for that as well is sent as `*`: any row
+ * of the table. The header and the key cannot hold the separator unescaped.
+ */
+function keptNotice(payload: string, key: string): string {
+  const header = `split_part(${payload}, ${SEPARATOR_SQL}, 1)`;
+  return `(SELECT CASE WHEN octet_length(n.notice) <= ${NOTIFY_LIMIT_BYTES} THEN n.notice
+                ELSE ${header} || ${SEPARATOR_SQL} || '${KEPT_ANY_ROW}' || ${SEPARATOR_SQL} || ${SEPARATOR_SQL} END
+           FROM (SELECT ${header} || ${SEPARATOR_SQL} || coalesce(${key}::text, '') || ${SEPARATOR_SQL} || ${SEPARATOR_SQL} AS notice) n)`;
 }
 
 /** The CTEs of notifyEventsSql (e, p, big, notified), for a statement that continues a WITH of its own. */
@@ -155,14 +171,15 @@ export function notifyEventsCtes(o: NotifyEventsOptions): string {
   ), p AS (
     SELECT e.*, ${header} || ${SEPARATOR_SQL} || coalesce(e.key::text, '') || ${SEPARATOR_SQL} || coalesce(e.data::text, 'null') || ${SEPARATOR_SQL} || coalesce(e.old::text, '') AS payload FROM e
   ), big AS (
-    -- Too large for NOTIFY: kept in the outbox (same id), which the bridge reads on a wake-up.
+    -- Too large for NOTIFY: kept in the outbox (same id), which the bridge reads on its kept notice.
     INSERT INTO ${o.outbox} (id, ${ROW_CHANGE_COLUMNS}${o.sink === undefined ? '' : ', target_sink'})
     SELECT p.id, ${literal(o.schema)}, ${literal(o.table)}, '${OUTBOX_OP_CODE[o.op]}', p.key, p.data, p.old${o.sink === undefined ? '' : `, ${o.sink}`}
     FROM p WHERE octet_length(p.payload) > ${NOTIFY_LIMIT_BYTES}
     RETURNING 1
   ), notified AS (
     SELECT pg_notify(${literal(o.channel)}, q.payload)
-    FROM (SELECT p.id, p.payload FROM p WHERE octet_length(p.payload) <= ${NOTIFY_LIMIT_BYTES} ORDER BY p.id) q
+    FROM (SELECT p.id, CASE WHEN octet_length(p.payload) <= ${NOTIFY_LIMIT_BYTES} THEN p.payload ELSE ${keptNotice('p.payload', 'p.key')} END AS payload
+            FROM p ORDER BY p.id) q
   )`;
 }
 
@@ -181,13 +198,9 @@ function notifyBody(table: CaptureTable, op: CaptureOp, ctx: CaptureContext): st
 DECLARE
   tx text := pg_current_xact_id()::text;
   ts text := ${UTC_TS};
-  spilled bigint;
   sent bigint;
 BEGIN
-  ${statement} INTO spilled, sent;
-  IF spilled > 0 THEN
-    PERFORM pg_notify(${literal(ctx.notifyChannel)}, '');
-  END IF;
+  ${statement} INTO sent;
   RETURN NULL;
 END`;
 }

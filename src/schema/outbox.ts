@@ -34,6 +34,9 @@ export const WAL_READ_PREFIX = 'pgbridge-read';
 /** NOTIFY payloads must stay below 8000 bytes; larger events travel through the outbox table. */
 export const NOTIFY_LIMIT_BYTES = 7999;
 
+/** The key part of a notify-mode kept notice whose row's key was too large to send: any row of the table. */
+export const KEPT_ANY_ROW = '*';
+
 /** Columns a capture trigger writes for a row change (`id`, `txid`, `ts` take their defaults). */
 export const ROW_CHANGE_COLUMNS = 'schema_name, table_name, op, key, data, old';
 /** Columns of a channel message. */

@@ -1,36 +1,52 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { Checkpoint, Outcome } from '../delivery/envelope.js';
+import type { Checkpoint, Envelope, Outcome } from '../delivery/envelope.js';
 import type { DeliveryStop, Inlet } from '../delivery/inlet.js';
 import { nowIso, type BridgeEvent } from '../event.js';
 import { deadLetterOf } from './dead-letters.js';
 import type { Listener } from './listener.js';
 import { listenChannels } from './listen-channels.js';
 import { NotifyEnvelope, type NotifyPosition } from './notify-envelope.js';
-import { parseNotifyPayload } from './notify-payload.js';
+import { KeptEvents } from './kept-events.js';
+import { ListenerSync } from './listener-sync.js';
+import { parseKeptNotice, parseNotifyPayload } from './notify-payload.js';
+import { OutboxEnvelope } from './outbox-envelope.js';
 import { SinkSpill, type Spilled } from './sink-spill.js';
 import { OutboxFeed } from './outbox-feed.js';
 import { SinkHold } from './sink-hold.js';
 import { RunCounter } from './run-counter.js';
 import type { Source, SourceContext } from './source.js';
+import { UnnoticedSweep } from './unnoticed-sweep.js';
+
+/** Why a sink's events go to the outbox table, for the log line when it starts spilling. */
+const MEMORY_FULL = 'memory limit of events waiting for this sink reached';
+const DELIVERED: Outcome = { kind: 'delivered' };
 
 /**
  * `delivery: notify`: events arrive in NOTIFY payloads and go straight to the
  * sinks, memory the only buffer; what nobody listened to is lost, and the log
- * says so. Events too large for a payload wait in the outbox table (the
- * trigger sends an empty wake-up) and are read from there; so do a sink's
- * events past `notify.memory_limit_events` waiting in memory (SinkSpill).
+ * says so. Events too large for a payload wait in the outbox table, and the
+ * trigger sends a kept notice in their place: each is read from there and
+ * handed on in that place, later events of its row waiting for it
+ * (KeptEvents). A sink's events past `notify.memory_limit_events` waiting in
+ * memory wait in the outbox table too, for that sink (SinkSpill), and its
+ * reader hands them over.
  */
 export class NotifySource implements Source, Checkpoint<NotifyPosition> {
   private readonly listener: Listener;
   private readonly feed: OutboxFeed;
   private readonly spill: SinkSpill;
   private readonly hold: SinkHold;
-  /** Why the listener is not reading now: the spill writer is behind, or the sinks are full (SinkHold). */
-  private readonly paused = new Set<'spill' | 'hold'>();
+  private readonly kept: KeptEvents;
+  private readonly sync: ListenerSync;
+  private readonly sweep: UnnoticedSweep;
+  /** Why the listener is not reading now: the spill writer is behind, the sinks are full (SinkHold), or kept events are slow to read. */
+  private readonly paused = new Set<'spill' | 'hold' | 'kept'>();
   private readonly log: Logger;
   private readonly inlets: ReadonlyMap<string, Inlet>;
   private notListeningSince: number | undefined;
+  /** Stopping: the listener no longer reads, so it is not held (SinkHold) either. */
+  private stopping = false;
   private readonly captured: RunCounter;
 
   constructor(private readonly ctx: SourceContext) {
@@ -54,9 +70,24 @@ export class NotifySource implements Source, Checkpoint<NotifyPosition> {
       (on) => this.pause('hold', on),
       () => this.listener.backendPid,
     );
-    // The readers push through the spill's watch, which sees the last spilled row handed over.
-    this.feed = new OutboxFeed({ ...ctx, inlets: ctx.inlets.map((inlet) => this.spill.watch(inlet)) });
+    // The readers push through the spill's watch, which sees the last spilled row handed over. The rows the
+    // triggers kept are not theirs: KeptEvents reads those, each at its notice.
+    this.feed = new OutboxFeed({ ...ctx, inlets: ctx.inlets.map((inlet) => this.spill.watch(inlet)) }, true);
     this.inlets = new Map(ctx.inlets.map((inlet) => [inlet.name, inlet]));
+    this.kept = new KeptEvents({
+      pool: ctx.pool,
+      table: ctx.table,
+      routes: ctx.routes,
+      checkpoint: this.feed.checkpoint,
+      sinks: ctx.inlets.map((inlet) => inlet.name),
+      limit: ctx.config.notify.memoryLimitEvents,
+      logger: this.log,
+      metrics: ctx.metrics,
+      release: (sink, envelope) => this.released(this.inlets.get(sink)!, envelope),
+      backPressure: (pause) => this.pause('kept', pause),
+    });
+    this.sync = new ListenerSync(ctx.pool, ctx.config.notifyChannel);
+    this.sweep = new UnnoticedSweep(ctx.pool, ctx.table, this.sync, this.kept, this.log);
     this.listener = listenChannels(ctx, {
       onNotification: (channel, payload) => this.onNotification(channel, payload),
       onConnected: (outage) => this.onConnected(outage),
@@ -70,9 +101,14 @@ export class NotifySource implements Source, Checkpoint<NotifyPosition> {
   }
 
   async stop(delivery: DeliveryStop): Promise<void> {
+    this.stopping = true;
     await this.listener.stop();
     this.hold.stop();
+    this.sweep.stop();
+    this.sync.lost();
     this.log.warn('notify mode: stopped listening; row changes committed from now until a pgbridge listens again are lost');
+    // Kept events noticed are read (one query) and handed on in their place, with what waits for them.
+    await this.kept.stop(Date.now() + Math.max(0, delivery.deadline - Date.now()) / 4);
     // What was spilled is kept in the table for the next run; the readers stop below. Half the time
     // left goes to writing what is still waiting for the table; the rest to delivering memory.
     const unwritten = await this.spill.stop(Date.now() + Math.max(0, delivery.deadline - Date.now()) / 2);
@@ -100,7 +136,7 @@ export class NotifySource implements Source, Checkpoint<NotifyPosition> {
     );
   }
 
-  private pause(reason: 'spill' | 'hold', on: boolean): void {
+  private pause(reason: 'spill' | 'hold' | 'kept', on: boolean): void {
     if (on) this.paused.add(reason);
     else this.paused.delete(reason);
     if (this.paused.size > 0) this.listener.pause();
@@ -131,6 +167,10 @@ export class NotifySource implements Source, Checkpoint<NotifyPosition> {
         'notify mode: listening from now on; row changes committed while no pgbridge was listening (before this start or takeover) are lost (use delivery: outbox to keep them)',
       );
     }
+    // Notifications on their way on a lost connection are lost, round trips included; kept rows whose
+    // notice was among them (or never came) are swept up.
+    this.sync.lost();
+    this.sweep.connected();
     this.feed.poke();
   }
 
@@ -142,29 +182,48 @@ export class NotifySource implements Source, Checkpoint<NotifyPosition> {
       return;
     }
     if (payload === '') {
-      // An event too large for NOTIFY waits in the outbox.
+      // A wake-up: a dead letter moved back into the outbox, or an event kept by a trigger installed before kept notices.
       this.feed.poke();
+      this.sweep.request();
       return;
     }
     const event = parseNotifyPayload(payload);
-    if (!event) {
-      this.log.warn({ channel, bytes: payload.length }, 'ignoring a notification that is not a pgbridge event');
+    if (event) {
+      this.captured.add();
+      this.dispatch(event);
       return;
     }
-    this.captured.add();
-    this.dispatch(event);
+    const kept = parseKeptNotice(payload);
+    if (kept) this.kept.noticed(kept);
+    else if (!this.sync.handled(payload)) this.log.warn({ channel, bytes: payload.length }, 'ignoring a notification that is not a pgbridge event');
   }
 
   private dispatch(event: BridgeEvent): void {
     for (const sink of this.ctx.routes.sinksFor(event)) {
       const inlet = this.inlets.get(sink)!;
-      // At the limit, memory takes what arrives while the listener holds (what it had read already).
-      if (this.spill.wants(inlet) && (this.spill.spilling(inlet) || !this.hold.consider()))
-        this.spill.spill({ sink, event }, 'memory limit of events waiting for this sink reached');
-      else {
-        inlet.push(new NotifyEnvelope(event, sink, this));
-        this.hold.pushed(inlet);
-      }
+      // Behind a kept event of its row: it waits for that one's read, whatever memory holds.
+      if (this.kept.holds(sink, event)) this.kept.hold(sink, new NotifyEnvelope(event, sink, this));
+      else if (this.memoryFull(inlet)) this.spill.spill({ sink, event }, MEMORY_FULL);
+      else this.remember(inlet, new NotifyEnvelope(event, sink, this));
     }
+  }
+
+  /** An envelope nothing of its row is ahead of any more (a kept event read, or what waited for it). */
+  private released(inlet: Inlet, envelope: Envelope): void {
+    if (!this.memoryFull(inlet)) return this.remember(inlet, envelope);
+    // A kept row is settled for this sink once its copy for the sink is in the table.
+    const written = envelope instanceof OutboxEnvelope ? () => envelope.settle(DELIVERED) : undefined;
+    this.spill.spill({ sink: inlet.name, event: envelope.event, written }, MEMORY_FULL);
+  }
+
+  /** Whether new events for `inlet`'s sink go to the table: it spills, or memory is at its limit and the listener does not hold. */
+  private memoryFull(inlet: Inlet): boolean {
+    // At the limit, memory takes what arrives while the listener holds (what it had read already).
+    return this.spill.wants(inlet, this.kept.waiting(inlet.name)) && (this.spill.spilling(inlet) || this.stopping || !this.hold.consider());
+  }
+
+  private remember(inlet: Inlet, envelope: Envelope): void {
+    inlet.push(envelope);
+    if (!this.stopping) this.hold.pushed(inlet);
   }
 }

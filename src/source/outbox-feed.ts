@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type pg from 'pg';
-import { OutboxProgress } from './outbox-progress.js';
+import { OutboxProgress, type OutboxCheckpoint } from './outbox-progress.js';
 import { OutboxReader } from './outbox-reader.js';
 import { vacuumOutbox } from './outbox-vacuum.js';
 import type { SourceContext } from './source.js';
@@ -8,7 +8,8 @@ import type { SourceContext } from './source.js';
 /**
  * The outbox table's way to the sinks: one reader per inlet, the progress
  * they all record to, and the vacuum that keeps the table small. Outbox mode
- * delivers everything this way; notify mode the events too large for a NOTIFY payload.
+ * delivers everything this way; notify and wal mode what a sink spilled, and
+ * dead letters moved back.
  */
 export class OutboxFeed {
   private readonly progress: OutboxProgress;
@@ -18,14 +19,20 @@ export class OutboxFeed {
   private readonly logger: Logger;
   private stopVacuum: (() => Promise<void>) | undefined;
 
-  constructor(ctx: SourceContext) {
+  /** `skipKept`: notify mode, whose source reads the rows its triggers kept itself (see NOT_KEPT). */
+  constructor(ctx: SourceContext, skipKept = false) {
     const logger = ctx.logger.child({ component: 'outbox' });
     this.pool = ctx.pool;
     this.table = ctx.table;
     this.logger = logger;
     this.progress = new OutboxProgress(ctx.pool, ctx.table, ctx.deadLetters, logger);
-    const options = { table: ctx.table, batchSize: ctx.config.outbox.batchSize, pollIntervalMs: ctx.config.outbox.pollIntervalMs };
+    const options = { table: ctx.table, batchSize: ctx.config.outbox.batchSize, pollIntervalMs: ctx.config.outbox.pollIntervalMs, skipKept };
     this.readers = ctx.inlets.map((inlet) => new OutboxReader(ctx.pool, inlet, ctx.routes, this.progress, options, logger, ctx.metrics));
+  }
+
+  /** Where the outcome of an outbox row pushed to a sink is recorded (for rows read other than by the readers). */
+  get checkpoint(): OutboxCheckpoint {
+    return this.progress;
   }
 
   start(): void {

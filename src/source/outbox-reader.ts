@@ -18,6 +18,8 @@ export interface ReaderOptions {
   readonly table: string;
   readonly batchSize: number;
   readonly pollIntervalMs: number;
+  /** Notify mode: leave the rows a trigger kept for being too large for NOTIFY to the notify source (see NOT_KEPT). */
+  readonly skipKept?: boolean;
 }
 
 const RETRY = { initial_ms: 200, max_ms: 5000, max_attempts: 0 };
@@ -28,17 +30,18 @@ interface ReaderStatements {
   readonly page: PreparedSql;
 }
 
-/** One set per outbox table, shared by its readers, so a connection prepares each once. */
+/** One set per outbox table (and skipKept), shared by its readers, so a connection prepares each once. */
 const statementsByTable = new Map<string, ReaderStatements>();
-function readerStatements(table: string): ReaderStatements {
-  let statements = statementsByTable.get(table);
+function readerStatements(table: string, skipKept: boolean): ReaderStatements {
+  const key = `${table}\0${skipKept}`;
+  let statements = statementsByTable.get(key);
   if (!statements) {
     statements = {
       lastId: new PreparedSql(LAST_ID_SQL),
       snapshot: new PreparedSql(SNAPSHOT_SQL),
-      page: new PreparedSql(pageQuery(table), ['bigint', 'bigint[]', 'text', 'int']),
+      page: new PreparedSql(pageQuery(table, skipKept), ['bigint', 'bigint[]', 'text', 'int']),
     };
-    statementsByTable.set(table, statements);
+    statementsByTable.set(key, statements);
   }
   return statements;
 }
@@ -87,9 +90,9 @@ export class OutboxReader implements RowHolder {
     settled = new SettledWater(),
   ) {
     this.settled = settled;
-    this.probe = new StrandedRowProbe(pool, options.table, inlet.name, routes);
-    this.query = pageQuery(options.table);
-    this.statements = readerStatements(options.table);
+    this.probe = new StrandedRowProbe(pool, options.table, inlet.name, routes, options.skipKept);
+    this.query = pageQuery(options.table, options.skipKept);
+    this.statements = readerStatements(options.table, options.skipKept ?? false);
     this.lowWater = Math.max(1, Math.min(Math.ceil(options.batchSize / 2), Math.floor(inlet.capacity / 2)));
   }
 

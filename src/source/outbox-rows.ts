@@ -52,12 +52,21 @@ export type PageRecord = [...EventColumns, total: number | null];
 export const PAGE_TOTAL = 13;
 
 /**
+ * Rows a notify-mode trigger (or backfill) kept for being too large for
+ * NOTIFY have no event id of their own; spilled rows and dead letters moved
+ * back do. The notify source reads the kept ones itself, each at its notice.
+ */
+export const KEPT = 'event_id IS NULL';
+export const NOT_KEPT = 'event_id IS NOT NULL';
+
+/**
  * One page of a sink's pending events above `floor`, oldest first, skipping
- * ids this process holds already and events the sink has (deliveries).
+ * ids this process holds already and events the sink has (deliveries), and,
+ * with `skipKept`, the rows of NOT_KEPT's kind.
  * json columns come back as text, untouched. The running size keeps the page
  * within PAGE_BYTES (at least one row) without detoasting the rows it leaves out.
  */
-export function pageQuery(table: string): string {
+export function pageQuery(table: string, skipKept = false): string {
   return `
 SELECT ${EVENT_COLUMNS}, CASE WHEN o.rn = 1 THEN o.total::int END
   FROM (SELECT p.*,
@@ -67,7 +76,7 @@ SELECT ${EVENT_COLUMNS}, CASE WHEN o.rn = 1 THEN o.total::int END
                count(*) OVER () AS total
           FROM (SELECT * FROM ${table} q
                  WHERE q.id > $1::bigint AND q.id <> ALL($2::bigint[])
-                   AND (q.target_sink IS NULL OR q.target_sink = $3)
+                   AND (q.target_sink IS NULL OR q.target_sink = $3)${skipKept ? ` AND q.${NOT_KEPT}` : ''}
                    AND NOT EXISTS (SELECT 1 FROM pgbridge.deliveries d WHERE d.event_id = q.id AND d.sink = $3)
                  ORDER BY q.id LIMIT $4) p) o
  WHERE o.running <= ${PAGE_BYTES} OR o.rn = 1

@@ -59,7 +59,9 @@ interface SpillState {
  * order: one writer writes them in arrival order, each batch's ids taken
  * after its xid, and the reader pushes rows by id once all lower ids are
  * settled. Row ids, not event ids, tell where the spill ends: a replication
- * slot replayed after a restart spills the same events again, ids and all.
+ * slot replayed after a restart spills the same events again, ids and all;
+ * and only rows a spill wrote count, not the rows of events too large for
+ * NOTIFY that the triggers keep in the same table (notify mode).
  */
 export class SinkSpill {
   /** Per spilling sink. */
@@ -97,9 +99,10 @@ export class SinkSpill {
   }
 
   /**
-   * Picks up a spill an earlier run left in the table: its sinks start
-   * spilling, since memory would overtake what is there. Run before the first
-   * event; after a few failed tries it gives up and says so.
+   * Picks up a spill an earlier run left in the table (rows with an event id
+   * of their own; a backfill's over-limit READ for one sink is not one): its
+   * sinks start spilling, since memory would overtake what is there. Run
+   * before the first event; after a few failed tries it gives up and says so.
    */
   async resume(sinks: readonly string[]): Promise<void> {
     await withRetries(
@@ -114,7 +117,7 @@ export class SinkSpill {
   private async readLeftovers(sinks: readonly string[]): Promise<void> {
     const { rows } = await this.pool.query<OutboxRecord>({
       text: `SELECT DISTINCT ON (o.target_sink) ${EVENT_COLUMNS}
-               FROM ${this.table} o WHERE o.target_sink = ANY($1::text[]) ORDER BY o.target_sink, o.id DESC`,
+               FROM ${this.table} o WHERE o.target_sink = ANY($1::text[]) AND o.event_id IS NOT NULL ORDER BY o.target_sink, o.id DESC`,
       values: [sinks],
       rowMode: 'array',
     });
@@ -125,9 +128,12 @@ export class SinkSpill {
     }
   }
 
-  /** Whether `event` for `inlet`'s sink goes to the table: the sink is spilling already, or memory holds its limit. */
-  wants(inlet: Inlet): boolean {
-    return this.spilling(inlet) || inlet.pending >= this.limit;
+  /**
+   * Whether `event` for `inlet`'s sink goes to the table: the sink is spilling already, or memory holds its
+   * limit (its inlet's events and `waitingElsewhere`, events the source holds back for it).
+   */
+  wants(inlet: Inlet, waitingElsewhere = 0): boolean {
+    return this.spilling(inlet) || inlet.pending + waitingElsewhere >= this.limit;
   }
 
   /** Whether `inlet`'s sink is spilling: its new events go to the table until its reader handed the last one over. */
@@ -190,7 +196,9 @@ export class SinkSpill {
         inlet.push(envelope);
         const state = spills.get(inlet.name);
         const rowId = (envelope as Partial<OutboxEnvelope>).rowId;
-        if (state === undefined || rowId === undefined) return;
+        // Only a spill's own rows, which keep their event's id apart from theirs, tell where it ends: a row
+        // a trigger kept (notify mode, its id the event's) may be read ahead of a spilled row still committing.
+        if (state === undefined || rowId === undefined || envelope.event.id === rowId) return;
         const id = BigInt(rowId);
         if (id > state.pushed) state.pushed = id;
         endIfCaughtUp(inlet.name);

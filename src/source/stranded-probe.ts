@@ -2,7 +2,7 @@ import type pg from 'pg';
 import type { Routes } from '../router.js';
 import type { RowOp } from '../event.js';
 import { EVENT_COLUMNS, OUTBOX_OP_CODE } from '../schema/outbox.js';
-import type { OutboxRecord } from './outbox-rows.js';
+import { NOT_KEPT, type OutboxRecord } from './outbox-rows.js';
 
 /** How often, at the least, a reader looks below its floor. */
 const PROBE_INTERVAL_MS = 5000;
@@ -34,13 +34,15 @@ export class StrandedRowProbe {
     table: string,
     private readonly sink: string,
     router: Routes,
+    /** Leave out the rows a notify-mode trigger kept (see NOT_KEPT). */
+    skipKept = false,
   ) {
     this.sources = router.sourcesFor(sink);
     this.idsQuery = `
 SELECT o.id::text
   FROM ${table} o
  WHERE o.id <= $1::bigint AND o.id <> ALL($2::bigint[])
-   AND (o.target_sink IS NULL OR o.target_sink = $3)
+   AND (o.target_sink IS NULL OR o.target_sink = $3)${skipKept ? ` AND o.${NOT_KEPT}` : ''}
    AND o.ts < statement_timestamp() - ${MIN_AGE}
    AND NOT EXISTS (SELECT 1 FROM pgbridge.deliveries d WHERE d.event_id = o.id AND d.sink = $3)
    AND ($4::boolean OR o.target_sink = $3 OR o.channel = ANY($5::text[])

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { PAYLOAD_SEPARATOR } from '../../src/schema/outbox.js';
-import { parseNotifyPayload } from '../../src/source/notify-payload.js';
+import { parseKeptNotice, parseNotifyPayload } from '../../src/source/notify-payload.js';
 
 const SEP = PAYLOAD_SEPARATOR;
 const header = (extra: Record<string, unknown> = {}) =>
@@ -74,5 +74,45 @@ describe('parseNotifyPayload', () => {
     }
     const raw = '{"id" : "17", "schema" : "a\tb", "table" : "t", "op" : "INSERT", "txid" : "1", "ts" : "x"}';
     assert.equal(parseNotifyPayload([raw, '', '{}', ''].join(SEP)), undefined, 'a raw control character is not JSON');
+  });
+});
+
+describe('parseKeptNotice', () => {
+  test('an event kept in the outbox table: its header and key, data and old empty; not an event', () => {
+    const payload = [header(), '{"id":7}', '', ''].join(SEP);
+    assert.equal(parseNotifyPayload(payload), undefined);
+    const notice = parseKeptNotice(payload);
+    assert.equal(notice?.anyRow, false);
+    assert.deepEqual(
+      [notice?.event.id, notice?.event.schema, notice?.event.table, notice?.event.op, notice?.event.key],
+      ['17', 'public', 'orders', 'UPDATE', '{"id":7}'],
+    );
+  });
+
+  test('a key too large to send is `*`: any row of the table; no key (no primary key) is the row without one', () => {
+    assert.deepEqual(
+      [parseKeptNotice([header(), '*', '', ''].join(SEP))?.anyRow, parseKeptNotice([header(), '*', '', ''].join(SEP))?.event.key],
+      [true, null],
+    );
+    const keyless = parseKeptNotice([header(), '', '', ''].join(SEP));
+    assert.deepEqual([keyless?.anyRow, keyless?.event.key], [false, null]);
+  });
+
+  test("backfill's --sink travels in the notice too", () => {
+    assert.equal(parseKeptNotice([header({ op: 'READ', sink: 'hook' }), '{"id":7}', '', ''].join(SEP))?.event.targetSink, 'hook');
+  });
+
+  test('an event, or anything else, is not a kept notice', () => {
+    for (const payload of [
+      '',
+      [header(), '{"id":7}', '{"id":7}', ''].join(SEP),
+      [header(), '{"id":7}', '', '{"id":7}'].join(SEP),
+      [header(), '{"id":7}', ''].join(SEP),
+      ['not json', '{"id":7}', '', ''].join(SEP),
+      ['null', '', '', ''].join(SEP),
+      [header({ id: 'abc' }), '{"id":7}', '', ''].join(SEP),
+    ]) {
+      assert.equal(parseKeptNotice(payload), undefined, JSON.stringify(payload));
+    }
   });
 });

@@ -90,6 +90,22 @@ test('the reader handing a row over before its write was seen to end: the spill 
   assert.equal(spill.wants(inlet), false);
 });
 
+test("a kept event's row (notify mode; its event id is its row id) read ahead of a spilled row still being written does not end the spill", async () => {
+  const { pool, spill } = setup();
+  numberRows(pool);
+  const inlet = new CountingInlet('a');
+  const watched = spill.watch(inlet);
+  inlet.pending = 3;
+  spill.spill({ sink: 'a', event: rowEvent(1) }, 'full');
+  inlet.pending = 0;
+  // Row 150: a trigger's over-limit event, whose transaction took its id after the spill's and committed first.
+  watched.push({ event: rowEvent(150), rowId: '150', settle: () => {} } as Envelope);
+  await spill.flushed();
+  assert.equal(spill.spilling(inlet), true, 'spilled row 101 is not handed over yet');
+  watched.push(fromTable(1, 101));
+  assert.equal(spill.spilling(inlet), false);
+});
+
 test('a spill an earlier run left in the table: the sink spills from the start', async () => {
   const { pool, spill } = setup();
   pool.answer = (sql) =>

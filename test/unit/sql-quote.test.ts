@@ -106,11 +106,12 @@ describe('capture SQL', () => {
     assert.doesNotMatch(captureOpSql(table, 'insert', parted), /REFERENCING/);
   });
 
-  test('notify mode: events over the NOTIFY limit go to the outbox, and a wake-up follows', () => {
+  test('notify mode: events over the NOTIFY limit go to the outbox, and a kept notice goes out in their place', () => {
     const table = { schema: 'public', table: 't', ops: new Set(['insert'] as const), columns: { insert: null, update: null, delete: null } };
     const sql = captureOpSql(table, 'insert', { ...ctx, delivery: 'notify' });
     assert.match(sql, /octet_length\(p\.payload\) > 7999/);
-    assert.match(sql, /octet_length\(p\.payload\) <= 7999/);
+    assert.match(sql, /CASE WHEN octet_length\(p\.payload\) <= 7999 THEN p\.payload ELSE \(SELECT CASE WHEN octet_length\(n\.notice\) <= 7999/);
     assert.match(sql, /INSERT INTO pgbridge\.outbox/);
+    assert.doesNotMatch(sql, /pg_notify\('pgbridge', ''\)/, 'no wake-up: the notices are');
   });
 });
