@@ -13,7 +13,6 @@ import path from 'node:path';
 import { after, before, describe, test, type TestContext } from 'node:test';
 import { HTTP, type CloudEvent } from 'cloudevents';
 import { PermanentError, RetriableError } from '../../src/errors.js';
-import type { BridgeEvent } from '../../src/event.js';
 import { NATS_REJECTED, NATS_RETRIABLE, NATS_UNAVAILABLE } from '../../src/sinks/nats/errors.js';
 import type { Sink } from '../../src/sinks/sink.js';
 import { waitFor } from '../support/bridge.js';
@@ -22,7 +21,7 @@ import { channelEvent, rowEvent } from '../support/events.js';
 import { NATS_URL, NatsAdmin, PrivateNatsServer } from '../support/nats.js';
 import { makeTlsFiles, operatorSetup, tlsServerConfig } from '../support/nats-auth.js';
 import { terminateBackends, type TestDatabase } from '../support/pg.js';
-import { silentContext, sinkFromConfig } from '../support/sink-config.js';
+import { sendError, silentContext, sinkFromConfig } from '../support/sink-config.js';
 import { client, insertItems, installedConfig, itemsDatabase, logsWith, outboxCount, startBridge } from './outbox-harness.js';
 
 const never = new AbortController().signal;
@@ -53,16 +52,6 @@ async function declared(t: TestContext, extra: Record<string, unknown> = {}): Pr
   const made = sink(t, { stream: s.stream, subject: s.subject, channel_subject: s.channel_subject, declare: true, ...extra });
   await made.connect(never);
   return { sink: made, stream: s.stream, prefix: s.prefix };
-}
-
-/** The error a send rejects with. */
-async function sendError(target: Sink, batch: readonly BridgeEvent[]): Promise<unknown> {
-  try {
-    await target.send(batch, never);
-  } catch (err) {
-    return err;
-  }
-  assert.fail('send resolved');
 }
 
 async function connectError(target: Sink): Promise<RetriableError> {

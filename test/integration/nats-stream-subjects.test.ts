@@ -13,14 +13,13 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test, type TestContext } from 'node:test';
 import { PermanentError, RetriableError } from '../../src/errors.js';
-import type { BridgeEvent } from '../../src/event.js';
 import { NATS_REJECTED } from '../../src/sinks/nats/errors.js';
 import type { Sink } from '../../src/sinks/sink.js';
 import { cli, RunningBridge, waitFor, writeConfig } from '../support/bridge.js';
 import { rowEvent } from '../support/events.js';
 import { NATS_URL, NatsAdmin } from '../support/nats.js';
 import { createTestDatabase, type TestDatabase } from '../support/pg.js';
-import { silentContext, sinkFromConfig } from '../support/sink-config.js';
+import { sendError, silentContext, sinkFromConfig } from '../support/sink-config.js';
 import { dropSlots, slotInfo, slotName } from '../support/wal.js';
 import { logsWith, outboxCount } from './outbox-harness.js';
 
@@ -167,15 +166,6 @@ describe('nats sink: subjects checked against the stream when JetStream answers 
     );
     t.after(() => made.close());
     return made;
-  }
-
-  async function sendError(target: Sink, batch: readonly BridgeEvent[]): Promise<unknown> {
-    try {
-      await target.send(batch, never);
-    } catch (err) {
-      return err;
-    }
-    assert.fail('send resolved');
   }
 
   const dotted = (table = 'x.y', op: 'INSERT' | 'UPDATE' = 'INSERT') => rowEvent({ schema: 'My.Schema', table, op });

@@ -1,6 +1,8 @@
+import assert from 'node:assert/strict';
 import { pino } from 'pino';
 import { loadConfig, sinkKeys, type Problem } from '../../src/config/load.js';
 import type { SinkConfig } from '../../src/config/types.js';
+import type { BridgeEvent } from '../../src/event.js';
 import { ConfiguredSink } from '../../src/sinks/configured-sink.js';
 import { createSink } from '../../src/sinks/create.js';
 import type { Sink, SinkClient, SinkContext } from '../../src/sinks/sink.js';
@@ -29,3 +31,13 @@ export function sinkFromConfig(raw: Record<string, unknown>, ctx: SinkContext): 
 
 /** A configured sink around a client the test built itself (e.g. a stdout client writing to a file). */
 export const configuredSink = (config: SinkConfig, client: SinkClient): Sink => new ConfiguredSink(config, async () => client);
+
+/** The error `target.send(batch)` rejects with; fails the test when it resolves. */
+export async function sendError(target: Sink, batch: readonly BridgeEvent[]): Promise<unknown> {
+  try {
+    await target.send(batch, new AbortController().signal);
+  } catch (err) {
+    return err;
+  }
+  assert.fail('send resolved');
+}
