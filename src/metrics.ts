@@ -1,6 +1,8 @@
 import client from 'prom-client';
 import { CountedHistogram } from './counted-histogram.js';
 
+const MISNAMED_DEFAULT_GAUGES = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
+
 /** Every metric pgbridge exports, on one registry (names prefixed pgbridge_, counters _total, durations _seconds). */
 export class Metrics {
   readonly registry = new client.Registry();
@@ -94,13 +96,23 @@ export class Metrics {
     registers: [this.registry],
   });
 
-  /** pgbridge_sink_queue_events{sink} reads `size` from now on. */
-  watchSinkQueue(sink: string, size: () => number): void {
+  /**
+   * A sink's series exist from the start, at 0: a counter whose series appears
+   * only with its first increment jumps from absent to 1, which `increase()`
+   * (and so the dead-letter alert) never sees. From now on
+   * pgbridge_sink_queue_events{sink} reads `size`.
+   */
+  watchSink(sink: string, size: () => number): void {
     this.sinkQueueSizes.set(sink, size);
+    for (const outcome of ['delivered', 'retried', 'dead_lettered']) this.deliveries.inc({ sink, outcome }, 0);
+    this.deadLetters.inc({ sink }, 0);
+    this.outboxStranded.inc({ sink }, 0);
   }
 
   constructor(version: string) {
     this.buildInfo.set({ version, node: process.version }, 1);
     client.collectDefaultMetrics({ register: this.registry, prefix: 'pgbridge_' });
+    // Gauges named like counters, which Prometheus' own checks refuse; the same counts by type stay (nodejs_active_handles{type}).
+    for (const name of MISNAMED_DEFAULT_GAUGES) this.registry.removeSingleMetric(`pgbridge_${name}`);
   }
 }

@@ -59,7 +59,7 @@ export class SinkRunner implements Inlet {
   ) {
     this.lanes = Array.from({ length: Math.max(1, sink.maxInFlight) }, () => ({ queue: new Fifo<Envelope>(), busy: false }));
     this.capacity = options.capacity ?? Math.max(1000, 4 * sink.maxBatch * this.lanes.length);
-    options.metrics.watchSinkQueue(sink.name, () => this.queued);
+    options.metrics.watchSink(sink.name, () => this.queued);
   }
 
   get name(): string {

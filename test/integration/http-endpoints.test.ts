@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
@@ -53,6 +54,24 @@ test('/livez answers 200 and /readyz 200 with every component ok', async () => {
   const body = (await ready.json()) as { status: string; components: Record<string, string> };
   assert.equal(ready.status, 200, JSON.stringify(body));
   assert.equal(body.components['sink:hook'], 'ok');
+});
+
+test("before anything failed, each sink's counters are there at 0, so the first dead letter is an increase an alert sees", async () => {
+  const text = await (await fetch(`${base}/metrics`)).text();
+  for (const series of [
+    'pgbridge_dead_letters_total{sink="hook"} 0',
+    'pgbridge_deliveries_total{sink="hook",outcome="dead_lettered"} 0',
+    'pgbridge_deliveries_total{sink="hook",outcome="retried"} 0',
+    'pgbridge_outbox_stranded_total{sink="hook"} 0',
+  ]) {
+    assert.ok(text.includes(series), `no ${series} in\n${text}`);
+  }
+});
+
+test('/metrics passes promtool check metrics (Prometheus naming: only counters end in _total)', async () => {
+  const text = await (await fetch(`${base}/metrics`)).text();
+  const result = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8', timeout: 60_000 });
+  assert.equal(result.status, 0, `${result.stdout}${result.stderr}`);
 });
 
 test('/metrics exports the pgbridge metrics, counting a delivered event, and no secret', async () => {
