@@ -79,7 +79,7 @@ export class Metrics {
   });
   readonly oldestPending = new client.Gauge({
     name: 'pgbridge_oldest_pending_seconds',
-    help: 'Age of the oldest event in the outbox a sink has yet to confirm (0 when none).',
+    help: 'Age of the oldest event a sink has yet to confirm, in the outbox table or (notify and wal mode) in memory; 0 when none.',
     labelNames: ['sink'] as const,
     registers: [this.registry],
   });

@@ -2,6 +2,7 @@ import type { BridgeStatus } from '../app.js';
 import type { BridgeConfig } from '../config/types.js';
 import type { Metrics } from '../metrics.js';
 import type { DatabaseFacts } from './database-facts.js';
+import { heldInMemory, oldestPending } from './status-report.js';
 
 /**
  * Keeps the status gauges the alert rules read (deploy/prometheus/alerts.yaml)
@@ -24,7 +25,11 @@ export function sampleStatusGauges(
     if (!withFacts) return;
     try {
       const database = await facts();
-      for (const [sink, backlog] of database.sinks) metrics.oldestPending.set({ sink }, backlog.oldestPendingSeconds ?? 0);
+      const runners = bridge().sinks;
+      for (const sink of config.sinks) {
+        const inTable = database.sinks.get(sink.name)?.oldestPendingSeconds ?? null;
+        metrics.oldestPending.set({ sink: sink.name }, oldestPending(inTable, heldInMemory(config, runners.get(sink.name)).oldestSeconds) ?? 0);
+      }
     } catch {
       // Postgres unreachable: /readyz says so; keep the last values.
     }

@@ -1,5 +1,6 @@
 import type { BridgeStatus } from '../app.js';
 import type { BridgeConfig } from '../config/types.js';
+import type { RunnerStatus } from '../delivery/sink-runner.js';
 import type { DatabaseFacts, TableCapture } from './database-facts.js';
 import type { HistoryPoint } from './history.js';
 import { countersOf, type SinkCounters } from './metric-facts.js';
@@ -63,6 +64,22 @@ export interface LiveFacts {
   readonly replicationLagBytes?: number;
 }
 
+/**
+ * Events waiting for a sink that only memory holds: in notify and wal mode
+ * they are not (yet) in the outbox table, so its backlog and age miss them.
+ * In outbox mode every event in memory is still in the table, counted there.
+ */
+export function heldInMemory(config: BridgeConfig, runner: RunnerStatus | undefined): { events: number; oldestSeconds: number | null } {
+  if (config.delivery === 'outbox' || runner === undefined) return { events: 0, oldestSeconds: null };
+  return { events: runner.queued, oldestSeconds: runner.oldestHeld === null ? null : Math.max(0, (Date.now() - runner.oldestHeld) / 1000) };
+}
+
+/** The older of the table's oldest pending event and memory's. */
+export function oldestPending(inTable: number | null, inMemory: number | null): number | null {
+  if (inTable === null) return inMemory;
+  return inMemory === null ? inTable : Math.max(inTable, inMemory);
+}
+
 /** What the running bridge reports about itself (GET /api/status). */
 export function liveReport(config: BridgeConfig, facts: LiveFacts): StatusReport {
   const { bridge, database } = facts;
@@ -71,14 +88,13 @@ export function liveReport(config: BridgeConfig, facts: LiveFacts): StatusReport
     const runner = bridge.sinks.get(sink.name);
     const counters = countersOf(facts.counters, sink.name);
     const backlog = database?.sinks.get(sink.name);
-    // Notify mode holds events in memory before the outbox: those wait too.
-    const inMemory = config.delivery === 'notify' ? (runner?.queued ?? 0) : 0;
+    const held = heldInMemory(config, runner);
     return {
       name: sink.name,
       type: sink.type,
       state: runner?.state ?? 'standby',
-      backlog: backlog ? backlog.backlog + inMemory : null,
-      oldest_pending_seconds: backlog?.oldestPendingSeconds ?? null,
+      backlog: backlog ? backlog.backlog + held.events : null,
+      oldest_pending_seconds: oldestPending(backlog?.oldestPendingSeconds ?? null, held.oldestSeconds),
       delivered: counters.delivered,
       retries: counters.retries,
       dead_lettered: counters.deadLettered,

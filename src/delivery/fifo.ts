@@ -15,6 +15,11 @@ export class Fifo<T> {
     this.items.push(item);
   }
 
+  /** The front item, left in place. */
+  peek(): T | undefined {
+    return this.items[this.head];
+  }
+
   /** Removes and returns up to `max` items from the front. */
   take(max: number): T[] {
     const end = Math.min(this.items.length, this.head + max);

@@ -18,11 +18,15 @@ export interface RunnerStatus {
   /** Since when the sink keeps failing (ms since the epoch), and the last error (scrubbed by ScrubbedSink). */
   readonly failingSince: number | null;
   readonly lastError: string | null;
+  /** Commit time (ms since the epoch) of the oldest event held in memory, waiting or in flight; null when none. */
+  readonly oldestHeld: number | null;
 }
 
 interface Lane {
   readonly queue: Fifo<Envelope>;
   busy: boolean;
+  /** The batch being sent (or waiting to be retried), older than anything queued. */
+  sending: readonly Envelope[] | undefined;
 }
 
 export interface RunnerOptions {
@@ -57,7 +61,7 @@ export class SinkRunner implements Inlet {
     readonly sink: Sink,
     private readonly options: RunnerOptions,
   ) {
-    this.lanes = Array.from({ length: Math.max(1, sink.maxInFlight) }, () => ({ queue: new Fifo<Envelope>(), busy: false }));
+    this.lanes = Array.from({ length: Math.max(1, sink.maxInFlight) }, () => ({ queue: new Fifo<Envelope>(), busy: false, sending: undefined }));
     this.capacity = options.capacity ?? Math.max(1000, 4 * sink.maxBatch * this.lanes.length);
     options.metrics.watchSink(sink.name, () => this.queued);
   }
@@ -81,7 +85,19 @@ export class SinkRunner implements Inlet {
 
   status(): RunnerStatus {
     const state = this.failingSince === null ? 'delivering' : this.sink.isReady() ? 'retrying' : 'down';
-    return { state, queued: this.queued, failingSince: this.failingSince, lastError: this.lastError };
+    return { state, queued: this.queued, failingSince: this.failingSince, lastError: this.lastError, oldestHeld: this.oldestHeld() };
+  }
+
+  /** Lanes are in arrival order, so each lane's oldest is its batch in flight, else its queue's front. */
+  private oldestHeld(): number | null {
+    let oldest: number | null = null;
+    for (const lane of this.lanes) {
+      const front = lane.sending?.[0] ?? lane.queue.peek();
+      if (front === undefined) continue;
+      const ts = Date.parse(front.event.ts);
+      if (!Number.isNaN(ts) && (oldest === null || ts < oldest)) oldest = ts;
+    }
+    return oldest;
   }
 
   /** Resolves when there is room for `atLeast` more events (at most the capacity), or when stopping. */
@@ -136,10 +152,13 @@ export class SinkRunner implements Inlet {
         const wait = this.sink.batchWaitMs ?? 0;
         if (wait > 0 && lane.queue.length < this.sink.maxBatch && !this.stopping) await sleep(wait, this.abort.signal);
         const batch = lane.queue.take(this.sink.maxBatch);
+        lane.sending = batch;
         await this.deliver(batch);
+        lane.sending = undefined;
       }
     } finally {
       lane.busy = false;
+      lane.sending = undefined;
       if (this.lanes.every((l) => !l.busy && (l.queue.length === 0 || this.abort.signal.aborted))) {
         this.idleWaiters.splice(0).forEach((wake) => wake());
       }

@@ -42,13 +42,14 @@ test('from the database: stopped when no process holds the lock (failing), unkno
   assert.equal(failingSinks(unknown).length, 0);
 });
 
-test('live: runner states, notify mode adds what is held in memory, no last_error without a token', () => {
+test('live: runner states, notify mode adds what is held in memory (and its age), no last_error without a token', () => {
+  const heldSince = Date.now() - 60_000;
   const report = liveReport(config, {
     bridge: {
       role: 'delivering',
       sinks: new Map([
-        ['a', { state: 'retrying', queued: 4, failingSince: 1_000, lastError: 'HTTP 503: {"id":1}' }],
-        ['b', { state: 'delivering', queued: 0, failingSince: null, lastError: null }],
+        ['a', { state: 'retrying', queued: 4, failingSince: 1_000, lastError: 'HTTP 503: {"id":1}', oldestHeld: heldSince }],
+        ['b', { state: 'delivering', queued: 0, failingSince: null, lastError: null, oldestHeld: null }],
       ]),
     },
     database: facts(true),
@@ -58,6 +59,11 @@ test('live: runner states, notify mode adds what is held in memory, no last_erro
   const [a, b] = report.sinks;
   assert.equal(a.state, 'retrying');
   assert.equal(a.backlog, 9);
+  assert.ok(
+    a.oldest_pending_seconds! >= 60 && a.oldest_pending_seconds! < 70,
+    `the event held 60 s, older than the table's 12 s: ${a.oldest_pending_seconds}`,
+  );
+  assert.equal(report.sinks[1].oldest_pending_seconds, null);
   assert.equal(a.failing_since, new Date(1_000).toISOString());
   assert.ok(!('last_error' in a));
   assert.equal(b.state, 'delivering');
