@@ -215,7 +215,8 @@ export class Bridge {
       deadline,
       stop: async (finishQueued) => {
         const runnersMs = Math.max(0, deadline - reserve - Date.now());
-        await Promise.all(runners.map((r) => r.stop(runnersMs, finishQueued)));
+        const unconfirmed = await Promise.all(runners.map((r) => r.stop(runnersMs, finishQueued)));
+        return new Map(runners.map((r, i) => [r.name, unconfirmed[i]]));
       },
     };
   }

@@ -27,6 +27,7 @@ export interface DeliveryStop {
   /**
    * With `finishQueued`, delivers what is queued too (memory is all there is);
    * otherwise only the batches in flight (the rest is still in Postgres).
+   * Resolves with what no sink confirmed in time, per sink: unsettled.
    */
-  stop(finishQueued: boolean): Promise<void>;
+  stop(finishQueued: boolean): Promise<ReadonlyMap<string, readonly Envelope[]>>;
 }

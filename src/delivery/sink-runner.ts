@@ -120,9 +120,10 @@ export class SinkRunner implements Inlet {
    * Stops taking events. With `finishQueued`, delivers what is queued too (notify
    * mode: memory is all there is); otherwise only the batches already in flight
    * (outbox mode: the rest is still in the table). After `timeoutMs` whatever
-   * is still unconfirmed is abandoned unsettled, never marked delivered.
+   * is still unconfirmed is abandoned unsettled, never marked delivered, and
+   * returned (oldest first per lane) for a source that can keep it elsewhere.
    */
-  async stop(timeoutMs: number, finishQueued: boolean): Promise<void> {
+  async stop(timeoutMs: number, finishQueued: boolean): Promise<Envelope[]> {
     this.stopping = true;
     this.roomWaiters.splice(0).forEach((waiter) => waiter.wake());
     if (!finishQueued) {
@@ -135,12 +136,16 @@ export class SinkRunner implements Inlet {
       else this.idleWaiters.push(resolve);
     });
     const timer = new Promise<'timeout'>((resolve) => setTimeout(resolve, timeoutMs, 'timeout').unref());
+    let unconfirmed: Envelope[] = [];
     if ((await Promise.race([idle, timer])) === 'timeout') {
       this.options.logger.warn({ sink: this.name, unconfirmed: this.queued }, 'shutdown timeout: abandoning unconfirmed deliveries');
+      // Taken before the abort: a batch whose send succeeds in this very moment is both delivered and returned (at least once).
+      unconfirmed = this.lanes.flatMap((lane) => [...(lane.sending ?? []), ...lane.queue.take(lane.queue.length)]);
     }
     this.abort.abort();
     this.giveUp.abort();
     await this.sink.close().catch((err) => this.options.logger.warn({ sink: this.name, err: errorMessage(err) }, 'close failed'));
+    return unconfirmed;
   }
 
   private async drain(lane: Lane): Promise<void> {

@@ -4,6 +4,7 @@ import type { Checkpoint, Envelope, Outcome } from '../delivery/envelope.js';
 import type { DeliveryStop, Inlet } from '../delivery/inlet.js';
 import { nowIso, type BridgeEvent } from '../event.js';
 import { deadLetterOf } from './dead-letters.js';
+import { errorMessage } from '../errors.js';
 import type { Listener } from './listener.js';
 import { listenChannels } from './listen-channels.js';
 import { NotifyEnvelope, type NotifyPosition } from './notify-envelope.js';
@@ -21,6 +22,8 @@ import { UnnoticedSweep } from './unnoticed-sweep.js';
 /** Why a sink's events go to the outbox table, for the log line when it starts spilling. */
 const MEMORY_FULL = 'memory limit of events waiting for this sink reached';
 const DELIVERED: Outcome = { kind: 'delivered' };
+/** Time given to keeping unconfirmed events in the table at shutdown, whatever the deadline left. */
+const KEEP_AT_LEAST_MS = 250;
 
 /**
  * `delivery: notify`: events arrive in NOTIFY payloads and go straight to the
@@ -113,9 +116,47 @@ export class NotifySource implements Source, Checkpoint<NotifyPosition> {
     // left goes to writing what is still waiting for the table; the rest to delivering memory.
     const unwritten = await this.spill.stop(Date.now() + Math.max(0, delivery.deadline - Date.now()) / 2);
     this.handOver(unwritten);
-    // Memory is all there is: what is queued is still delivered.
-    await this.feed.stop(() => delivery.stop(true), delivery.deadline);
+    // Memory is all there is: what is queued is still delivered, and what is not confirmed in time is kept in the table.
+    let unconfirmed: ReadonlyMap<string, readonly Envelope[]> = new Map();
+    await this.feed.stop(async () => {
+      unconfirmed = await delivery.stop(true);
+    }, delivery.deadline);
+    await this.keepUnconfirmed(unconfirmed, delivery.deadline);
     await this.ctx.deadLetters.flushed();
+  }
+
+  /**
+   * Events a sink did not confirm by the shutdown deadline, that only memory
+   * held, go to the outbox table for that sink, as a spill does: the next run
+   * delivers them first (SinkSpill.resume). Rows read from the table are still
+   * there. Behind a spill of this run they land after newer events of their
+   * rows, so the log says so.
+   */
+  private async keepUnconfirmed(unconfirmed: ReadonlyMap<string, readonly Envelope[]>, deadline: number): Promise<void> {
+    const spilled: Spilled[] = [];
+    const bySink: Record<string, number> = {};
+    const behindSpill: string[] = [];
+    for (const [sink, envelopes] of unconfirmed) {
+      const own = envelopes.filter((envelope) => envelope instanceof NotifyEnvelope);
+      if (own.length === 0) continue;
+      bySink[sink] = own.length;
+      if (this.spill.spilling(this.inlets.get(sink)!)) behindSpill.push(sink);
+      for (const envelope of own) spilled.push({ sink, event: envelope.event });
+    }
+    if (spilled.length === 0) return;
+    // At least the time a small batch takes, even when the sinks used up every last millisecond.
+    const { kept, error } = await this.spill.keep(spilled, Math.max(deadline, Date.now() + KEEP_AT_LEAST_MS));
+    if (error === undefined) {
+      this.log.warn(
+        { events: bySink, ...(behindSpill.length > 0 ? { behind_newer_events_of_their_rows: behindSpill } : {}) },
+        'notify mode: events the sinks did not confirm before shutdown_timeout_ms are kept in the outbox table; the next run delivers them',
+      );
+    } else {
+      this.log.error(
+        { events: bySink, kept, lost: spilled.length - kept, err: errorMessage(error) },
+        'notify mode: events the sinks did not confirm before shutdown_timeout_ms could not all be kept in the outbox table; the rest are lost',
+      );
+    }
   }
 
   /**

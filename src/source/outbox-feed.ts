@@ -56,7 +56,7 @@ export class OutboxFeed {
    * full inlet (a sink down, a backlog) only wakes when delivery stops. Then
    * records the last outcomes, until `deadline` (ms since the epoch) at the latest.
    */
-  async stop(delivery: () => Promise<void>, deadline: number): Promise<void> {
+  async stop(delivery: () => Promise<unknown>, deadline: number): Promise<void> {
     const vacuum = this.stopVacuum?.();
     const readers = Promise.all(this.readers.map((r) => r.stop()));
     await delivery();

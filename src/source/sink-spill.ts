@@ -220,6 +220,25 @@ export class SinkSpill {
     return this.writer.stop(deadline);
   }
 
+  /**
+   * After stop(): writes `spilled` straight to the table, in order, a batch
+   * at a time, until `deadline` (ms since the epoch); no retries. Returns how
+   * many are in the table, and the error that ended it when not all are.
+   */
+  async keep(spilled: readonly Spilled[], deadline: number): Promise<{ kept: number; error?: unknown }> {
+    let kept = 0;
+    try {
+      while (kept < spilled.length && Date.now() < deadline) {
+        const batch = spilled.slice(kept, kept + SPILL_BATCH);
+        await this.insert(batch);
+        kept += batch.length;
+      }
+      return kept === spilled.length ? { kept } : { kept, error: new Error('shutdown_timeout_ms ran out') };
+    } catch (error) {
+      return { kept, error };
+    }
+  }
+
   /** The xid first, then the ids (see SettledWater); one statement for the batch, in arrival order. */
   private async insert(batch: readonly Spilled[]): Promise<void> {
     const col = <T>(f: (s: Spilled) => T): T[] => batch.map(f);
