@@ -8,6 +8,7 @@ import { pgMicrosToIso } from './pg-time.js';
 import type { PgOutputMessage, WireValue } from './pgoutput.js';
 import { fillUnchanged, loadShape, rowObject, type RelationShape, type RowJson } from './relation-cache.js';
 import { isConditionError, RowCondition, sqlState } from './row-condition.js';
+import type { OnceLog } from './once-log.js';
 import { errorMessage } from '../../errors.js';
 import type { TypeCatalog } from './type-catalog.js';
 import type { FullXid } from './full-xid.js';
@@ -28,7 +29,7 @@ export interface AssemblerOutput {
   emit(event: BridgeEvent, tx: TrackedTransaction): void | Promise<void>;
   /** A heartbeat (or other non-transactional message) decoded at `lsn`. */
   idlePosition(lsn: Lsn): void;
-  warn(fields: object, message: string): void;
+  readonly log: OnceLog;
 }
 
 interface OpenTransaction {
@@ -53,7 +54,6 @@ export class TransactionAssembler {
   private readonly conditions = new Map<number, RowCondition>();
   private readonly captured: ReadonlyMap<string, CaptureTable>;
   private open: OpenTransaction | undefined;
-  private readonly warned = new Set<string>();
 
   constructor(
     capture: readonly CaptureTable[],
@@ -151,7 +151,7 @@ export class TransactionAssembler {
     const key = `${shape.schema}\0${shape.table}`;
     const table = this.captured.get(key);
     if (table) return table;
-    this.warnOnce(
+    this.out.log.warn(
       `table:${key}`,
       { table: `${shape.schema}.${shape.table}` },
       "a published table not in this process's config (install ran since start): captured with every column and op; restart to apply its config",
@@ -270,7 +270,7 @@ export class TransactionAssembler {
     if (!msg.transactional) {
       // Heartbeats are written non-transactionally; they only tell where the stream is.
       if (!msg.prefix.startsWith(CHANNEL_PREFIX)) return this.out.idlePosition(msg.lsn);
-      this.warnOnce(
+      this.out.log.warn(
         `nontx:${msg.prefix}`,
         { prefix: msg.prefix },
         'ignoring a non-transactional pgbridge: message; use pg_logical_emit_message(true, …) for channel events',
@@ -287,7 +287,7 @@ export class TransactionAssembler {
     if (!msg.prefix.startsWith(CHANNEL_PREFIX)) return;
     const channel = msg.prefix.slice(CHANNEL_PREFIX.length);
     if (!this.channels.has(channel)) {
-      this.warnOnce(`chan:${channel}`, { channel }, 'a pgbridge: message for a channel not in the config; not delivered (add it to channels)');
+      this.out.log.warn(`chan:${channel}`, { channel }, 'a pgbridge: message for a channel not in the config; not delivered (add it to channels)');
       return;
     }
     await this.out.emit(
@@ -301,13 +301,7 @@ export class TransactionAssembler {
     if (!isConditionError(err)) throw err;
     const name = `${table.schema}.${table.table}`;
     // Once per table and SQLSTATE: a message may quote the row's values, and each row would be a new one.
-    this.warnOnce(`where:${name}:${sqlState(err)}`, { table: name, where: table.where, err: errorMessage(err) }, message);
-  }
-
-  private warnOnce(key: string, fields: object, message: string): void {
-    if (this.warned.has(key)) return;
-    this.warned.add(key);
-    this.out.warn(fields, message);
+    this.out.log.warn(`where:${name}:${sqlState(err)}`, { table: name, where: table.where, err: errorMessage(err) }, message);
   }
 }
 

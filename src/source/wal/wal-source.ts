@@ -13,6 +13,7 @@ import { formatLsn, type Lsn } from './lsn.js';
 import { decodePgOutput, type PgOutputMessage } from './pgoutput.js';
 import { ReplicationStream } from './replication-stream.js';
 import { HEARTBEAT_PREFIX, TransactionAssembler } from './transaction-assembler.js';
+import { OnceLog } from './once-log.js';
 import { TypeCatalog } from './type-catalog.js';
 import { slotState } from './slot-state.js';
 
@@ -83,6 +84,8 @@ export class WalSource {
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly types: TypeCatalog;
   private readonly xids = new FullXid(0n);
+  /** Outlives each stream: a warning about a table is said once per run, not once per reconnection. */
+  private readonly once: OnceLog;
 
   constructor(
     private readonly config: BridgeConfig,
@@ -92,6 +95,7 @@ export class WalSource {
     private readonly metrics: Metrics,
   ) {
     this.types = new TypeCatalog(() => pool.connect());
+    this.once = new OnceLog(logger);
   }
 
   /** 'ok' while streaming, else why not (for /readyz). */
@@ -144,7 +148,7 @@ export class WalSource {
           {
             emit: (event, tx) => this.emit(event, tx),
             idlePosition: (lsn) => this.idleAt(lsn),
-            warn: (fields, message) => this.logger.warn(fields, message),
+            log: this.once,
           },
           this.config.wal.publication,
         );
