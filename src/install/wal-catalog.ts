@@ -8,6 +8,11 @@ export interface RecordedIdentity {
   readonly index: string | null;
   /** The table's identity now ('' when the table is gone). */
   readonly current: string;
+  /**
+   * Another wal-mode instance whose publication includes the table (or a
+   * partitioned table above it): it still needs FULL, and takes the record over.
+   */
+  readonly heldBy: string | null;
 }
 
 export interface WalCatalog {
@@ -22,9 +27,21 @@ export interface WalCatalog {
   /** Tables in the publication now. */
   readonly publicationTables: readonly { readonly schema: string; readonly table: string }[];
   readonly identities: readonly RecordedIdentity[];
+  /** pgbridge.wal_instances exists (installs before it have none). */
+  readonly instancesTable: boolean;
 }
 
-const IDENTITY_TABLE = `SELECT to_regclass('pgbridge.replica_identity') IS NOT NULL AS present`;
+const TABLES_PRESENT = `SELECT to_regclass('pgbridge.replica_identity') IS NOT NULL AS identities,
+                               to_regclass('pgbridge.wal_instances') IS NOT NULL AS instances`;
+
+/** The first other instance (by name) whose publication has the recorded table r, itself or as a partition. */
+const HELD_BY = `(SELECT min(w.instance) FROM pgbridge.wal_instances w JOIN pg_publication_tables p ON p.pubname = w.publication
+   WHERE w.instance <> $1
+     AND ((p.schemaname = r.schema_name AND p.tablename = r.table_name)
+          OR (p.schemaname, p.tablename) IN (
+               SELECT n.nspname, c.relname
+                 FROM pg_partition_ancestors(to_regclass(format('%I.%I', r.schema_name, r.table_name))) a
+                 JOIN pg_class c ON c.oid = a.relid JOIN pg_namespace n ON n.oid = c.relnamespace)))`;
 
 /** What wal-mode install and uninstall plan from; reads only. */
 export async function walCatalog(db: pg.ClientBase, instance: string, slot: string, publication: string): Promise<WalCatalog> {
@@ -47,12 +64,14 @@ export async function walCatalog(db: pg.ClientBase, instance: string, slot: stri
   );
   const row = rows[0];
   let identities: RecordedIdentity[] = [];
-  if ((await db.query<{ present: boolean }>(IDENTITY_TABLE)).rows[0].present) {
+  const present = (await db.query<{ identities: boolean; instances: boolean }>(TABLES_PRESENT)).rows[0];
+  if (present.identities) {
     identities = (
       await db.query<RecordedIdentity>(
         `SELECT r.schema_name AS schema, r.table_name AS table, r.previous, r.index_name AS index,
                 coalesce((SELECT c.relreplident::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-                           WHERE n.nspname = r.schema_name AND c.relname = r.table_name), '') AS current
+                           WHERE n.nspname = r.schema_name AND c.relname = r.table_name), '') AS current,
+                ${present.instances ? HELD_BY : 'NULL::text'} AS "heldBy"
            FROM pgbridge.replica_identity r WHERE r.instance = $1 ORDER BY 1, 2`,
         [instance],
       )
@@ -67,6 +86,7 @@ export async function walCatalog(db: pg.ClientBase, instance: string, slot: stri
     viaRoot: row.via_root,
     publicationTables: row.tables.map(([schema, table]) => ({ schema, table })),
     identities,
+    instancesTable: present.instances,
   };
 }
 

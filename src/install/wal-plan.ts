@@ -3,14 +3,18 @@ import { qualifiedName } from '../config/table-name.js';
 import type { BridgeConfig } from '../config/types.js';
 import { InstallError } from './install-error.js';
 import { publicationRowFilters, rowFilterOf } from './publication-filter.js';
-import { partitionsOf, replicaIdentity, walCatalog } from './wal-catalog.js';
+import { partitionsOf, replicaIdentity, walCatalog, type RecordedIdentity } from './wal-catalog.js';
 import {
   IDENTITY_TABLE_SQL,
+  INSTANCES_TABLE_SQL,
   createSlotSql,
   dropPublicationSql,
   dropSlotSql,
+  forgetInstanceSql,
+  handOverIdentitySql,
   publicationSql,
   publishedOps,
+  registerInstanceSql,
   restoreIdentitySql,
   setFullIdentitySql,
 } from './wal-sql.js';
@@ -35,7 +39,11 @@ export async function planWalInstall(config: BridgeConfig, db: pg.ClientBase): P
   const { slot, publication } = config.wal;
   const catalog = await walCatalog(db, config.instance, slot, publication);
   const wal = config.delivery === 'wal';
-  const inside: string[] = [IDENTITY_TABLE_SQL];
+  const inside: string[] = [
+    IDENTITY_TABLE_SQL,
+    INSTANCES_TABLE_SQL,
+    wal ? registerInstanceSql(config.instance, publication) : forgetInstanceSql(config.instance),
+  ];
   const changes: string[] = [];
   const captured = new Set(wal ? config.capture.map((t) => `${t.schema}\0${t.table}`) : []);
   const partitions = new Map<string, Awaited<ReturnType<typeof partitionsOf>>>();
@@ -48,8 +56,9 @@ export async function planWalInstall(config: BridgeConfig, db: pg.ClientBase): P
   }
   for (const recorded of catalog.identities) {
     if (captured.has(`${recorded.schema}\0${recorded.table}`)) continue;
-    inside.push(restoreIdentitySql(config.instance, recorded));
-    changes.push(`restore replica identity of ${recorded.schema}.${recorded.table}`);
+    const { sql, change } = letGo(config.instance, recorded);
+    inside.push(sql);
+    changes.push(change);
   }
   if (!wal) {
     if (catalog.publicationExists) {
@@ -96,11 +105,12 @@ export async function planWalInstall(config: BridgeConfig, db: pg.ClientBase): P
 export async function planWalUninstall(config: BridgeConfig, db: pg.ClientBase): Promise<WalPlan> {
   const { slot, publication } = config.wal;
   const catalog = await walCatalog(db, config.instance, slot, publication);
-  const inside: string[] = [];
+  const inside: string[] = catalog.instancesTable ? [forgetInstanceSql(config.instance)] : [];
   const changes: string[] = [];
   for (const recorded of catalog.identities) {
-    inside.push(restoreIdentitySql(config.instance, recorded));
-    changes.push(`restore replica identity of ${recorded.schema}.${recorded.table}`);
+    const { sql, change } = letGo(config.instance, recorded);
+    inside.push(sql);
+    changes.push(change);
   }
   if (catalog.publicationExists) {
     inside.push(dropPublicationSql(publication));
@@ -109,4 +119,18 @@ export async function planWalUninstall(config: BridgeConfig, db: pg.ClientBase):
   const ownSlot = catalog.slotDatabase === catalog.database;
   if (ownSlot) changes.push(`remove replication slot ${slot}`);
   return { before: ownSlot ? [dropSlotSql(slot)] : [], inside, after: [], changes };
+}
+
+/**
+ * A recorded identity this instance no longer needs: put back, unless another
+ * wal-mode instance still captures the table (restoring would take FULL from
+ * under it); that one then takes the record over.
+ */
+function letGo(instance: string, recorded: RecordedIdentity): { sql: string; change: string } {
+  const name = `${recorded.schema}.${recorded.table}`;
+  if (recorded.heldBy !== null && recorded.current === 'f') {
+    const change = `keep replica identity FULL of ${name}: instance ${recorded.heldBy} still captures it`;
+    return { sql: handOverIdentitySql(instance, recorded, recorded.heldBy, change), change };
+  }
+  return { sql: restoreIdentitySql(instance, recorded), change: `restore replica identity of ${name}` };
 }

@@ -13,6 +13,15 @@ export const IDENTITY_TABLE_SQL = `CREATE TABLE IF NOT EXISTS pgbridge.replica_i
   PRIMARY KEY (instance, schema_name, table_name)
 );`;
 
+/**
+ * Each wal-mode instance's publication: a table another instance still
+ * publishes keeps REPLICA IDENTITY FULL when this one lets go of it.
+ */
+export const INSTANCES_TABLE_SQL = `CREATE TABLE IF NOT EXISTS pgbridge.wal_instances (
+  instance    text PRIMARY KEY,
+  publication text NOT NULL
+);`;
+
 const OPS_ORDER = ['insert', 'update', 'delete', 'truncate'];
 
 const target = (t: { schema: string; table: string }) => `${ident(t.schema)}.${ident(t.table)}`;
@@ -83,6 +92,30 @@ export function restoreIdentitySql(instance: string, recorded: RecordedIdentity)
   const how =
     recorded.previous === 'n' ? 'NOTHING' : recorded.previous === 'i' && recorded.index ? `USING INDEX ${ident(recorded.index)}` : 'DEFAULT';
   return `ALTER TABLE ${target(recorded)} REPLICA IDENTITY ${how};\n${forget}`;
+}
+
+export function registerInstanceSql(instance: string, publication: string): string {
+  return `INSERT INTO pgbridge.wal_instances (instance, publication) VALUES (${literal(instance)}, ${literal(publication)})
+ON CONFLICT (instance) DO UPDATE SET publication = EXCLUDED.publication;`;
+}
+
+export function forgetInstanceSql(instance: string): string {
+  return `DELETE FROM pgbridge.wal_instances WHERE instance = ${literal(instance)};`;
+}
+
+/**
+ * Leaves the table FULL for `heir`, another instance that still captures it,
+ * and hands it the record (unless it has its own): the last instance to let
+ * go of the table restores what was there before the first install.
+ */
+export function handOverIdentitySql(instance: string, recorded: RecordedIdentity, heir: string, why: string): string {
+  // A quoted table name may hold a line break, which would end the comment.
+  const note = why.replace(/[\r\n]+/g, ' ');
+  const row = (who: string) => `instance = ${literal(who)} AND schema_name = ${literal(recorded.schema)} AND table_name = ${literal(recorded.table)}`;
+  return `-- ${note}
+UPDATE pgbridge.replica_identity SET instance = ${literal(heir)}
+ WHERE ${row(instance)} AND NOT EXISTS (SELECT 1 FROM pgbridge.replica_identity WHERE ${row(heir)});
+DELETE FROM pgbridge.replica_identity WHERE ${row(instance)};`;
 }
 
 /** Outside the install transaction: a logical slot cannot be created in one that has written. */

@@ -5,8 +5,9 @@ import { FullXid } from '../../src/source/wal/full-xid.js';
 import { renderValue, type JsonKind } from '../../src/source/wal/json-render.js';
 import { formatLsn, parseLsn } from '../../src/source/wal/lsn.js';
 import { pgMicrosToIso } from '../../src/source/wal/pg-time.js';
-import { decodePgOutput, UNCHANGED } from '../../src/source/wal/pgoutput.js';
+import { decodePgOutput, UNCHANGED, type WireValue } from '../../src/source/wal/pgoutput.js';
 import { RelationShape, rowObject } from '../../src/source/wal/relation-cache.js';
+import { missingOldRow, partialRow, withoutUnchanged } from '../../src/source/wal/missing-old-row.js';
 
 const num: JsonKind = { kind: 'number' };
 const str: JsonKind = { kind: 'string' };
@@ -128,7 +129,15 @@ test('pgoutput: an update with the old tuple and an unchanged TOAST value', () =
 });
 
 test('rowObject: every column, a listed subset in its order, dropped columns left out', () => {
-  const column = (name: string, wire: number, kind: JsonKind) => ({ name, wire, kind, serverRendered: false, expr: null, sqlType: 'text' });
+  const column = (name: string, wire: number, kind: JsonKind) => ({
+    name,
+    wire,
+    kind,
+    serverRendered: false,
+    expr: null,
+    sqlType: 'text',
+    replicaKey: false,
+  });
   const shape = new RelationShape(1, 'public', 't', 'f', ['id'], [column('id', 0, num), column('na"me', 1, str), column('n', 2, num)], 3);
   const row = shape.render(['7', 'x\n"y', null], async () => Promise.reject(new Error('no server rendering here')));
   assert.ok(!(row instanceof Promise));
@@ -141,4 +150,41 @@ test('rowObject: every column, a listed subset in its order, dropped columns lef
   assert.ok(!(other instanceof Promise));
   assert.equal(rowObject(other, null), '{"id":8,"na\\"me":"","n":1.5}', 'the same plan, the next row');
   assert.equal(rowObject(row, null), JSON.stringify({ id: 7, 'na"me': 'x\n"y', n: null }));
+});
+
+test('a change without the whole old row: what the WAL record has, restricted to the capture columns', () => {
+  // Primary key id; replica identity USING INDEX on code (a key-only old row has code alone).
+  const column = (name: string, wire: number, replicaKey = false) => ({
+    name,
+    wire,
+    kind: name === 'id' ? num : str,
+    serverRendered: false,
+    expr: null,
+    sqlType: 'text',
+    replicaKey,
+  });
+  const shape = new RelationShape(1, 'public', 't', 'i', ['id'], [column('id', 0), column('code', 1, true), column('big', 2)], 3);
+  const render = (values: Parameters<RelationShape['render']>[0]) => shape.render(values, async () => Promise.reject(new Error('unused')));
+  const whole = ['1', 'a', 'x'];
+  assert.equal(missingOldRow(shape, 'insert', whole, null, false), undefined);
+  assert.equal(missingOldRow(shape, 'update', ['1', 'a', UNCHANGED], whole, false), undefined, 'FULL: the old row fills it in');
+
+  const values: WireValue[] = ['1', 'b', UNCHANGED];
+  const noOld = missingOldRow(shape, 'update', values, null, false)!;
+  assert.deepEqual(noOld, { old: 'none', unchanged: ['big'] });
+  const newRow = render(withoutUnchanged(values));
+  assert.ok(!(newRow instanceof Promise));
+  assert.deepEqual(partialRow('update', null, noOld, newRow, null), { data: '{"id":1,"code":"b"}', old: null, key: '{"id":1}' });
+  assert.deepEqual(partialRow('update', ['big', 'id'], noOld, newRow, null), { data: '{"id":1}', old: null, key: '{"id":1}' });
+
+  const keyOld = [null, 'a', null];
+  const deleted = missingOldRow(shape, 'delete', null, keyOld, true)!;
+  assert.deepEqual(deleted, { old: 'key', unchanged: [] });
+  const oldRow = render(keyOld);
+  assert.ok(!(oldRow instanceof Promise));
+  assert.deepEqual(
+    partialRow('delete', null, deleted, null, oldRow),
+    { data: '{"code":"a"}', old: '{"code":"a"}', key: null },
+    'no primary key in it',
+  );
 });

@@ -20,6 +20,8 @@ export interface RowColumn {
   readonly serverRendered: boolean;
   readonly expr: string | null;
   readonly sqlType: string;
+  /** A column of the replica identity: the only ones a key-only old row ('K') has. */
+  readonly replicaKey: boolean;
 }
 
 /** Row values as JSON text, in the shape's column order. */
@@ -154,6 +156,7 @@ export async function loadShape(
     serverRendered: needsServer(kinds[i]),
     expr: null,
     sqlType: typeOf.get(c.name) ?? `pg_catalog.text`,
+    replicaKey: c.key,
   }));
   // The message's columns are the truth (the catalog may already be newer); generated ones go after the column they follow.
   const ordered = [...wireColumns];
@@ -161,7 +164,7 @@ export async function loadShape(
     if (!c.generated || ordered.some((o) => o.name === c.name)) return;
     const before = i === 0 ? -1 : ordered.findIndex((o) => o.name === catalog[i - 1].name);
     const at = before < 0 && i > 0 ? ordered.length : before + 1;
-    ordered.splice(at, 0, { name: c.name, wire: -1, kind: undefined, serverRendered: true, expr: c.expr, sqlType: c.type });
+    ordered.splice(at, 0, { name: c.name, wire: -1, kind: undefined, serverRendered: true, expr: c.expr, sqlType: c.type, replicaKey: false });
   });
   return new RelationShape(message.relationOid, message.schema, message.name, message.replicaIdentity, primaryKey, ordered, message.columns.length);
 }

@@ -73,6 +73,11 @@ export class RowCondition {
     return this.queries.has(op);
   }
 
+  /** Whether judging `op` takes the old row: a DELETE's `where`, an UPDATE's `changed`. */
+  needsOldRow(op: CaptureOp): boolean {
+    return op === 'delete' ? this.queries.has(op) : this.queries.get(op)?.withOld === true;
+  }
+
   /** `values`: the new row (INSERT, UPDATE) or the old one (DELETE); `old`: an UPDATE's old row. */
   async holds(op: CaptureOp, values: readonly WireValue[], old: readonly WireValue[] | null, db: Db): Promise<boolean> {
     const query = this.queries.get(op);

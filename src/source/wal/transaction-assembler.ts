@@ -8,6 +8,8 @@ import { pgMicrosToIso } from './pg-time.js';
 import type { PgOutputMessage, WireValue } from './pgoutput.js';
 import { fillUnchanged, loadShape, rowObject, type RelationShape, type RowJson } from './relation-cache.js';
 import { isConditionError, RowCondition, sqlState } from './row-condition.js';
+import { missingOldRow, missingOldRowReason, partialRow, withoutUnchanged, type MissingOldRow } from './missing-old-row.js';
+import type { OnceLog } from './once-log.js';
 import { errorMessage } from '../../errors.js';
 import type { TypeCatalog } from './type-catalog.js';
 import type { FullXid } from './full-xid.js';
@@ -26,9 +28,11 @@ const ALL_OPS: ReadonlySet<CaptureOp> = new Set<CaptureOp>(['insert', 'update', 
 export interface AssemblerOutput {
   /** Hands one event to delivery; a promise only when it must wait for room in a sink. */
   emit(event: BridgeEvent, tx: TrackedTransaction): void | Promise<void>;
+  /** Stores the event as a dead letter for every sink routed to it; a promise only when the stream must wait. */
+  deadLetter(event: RowChangeEvent, tx: TrackedTransaction, error: string): void | Promise<void>;
   /** A heartbeat (or other non-transactional message) decoded at `lsn`. */
   idlePosition(lsn: Lsn): void;
-  warn(fields: object, message: string): void;
+  readonly log: OnceLog;
 }
 
 interface OpenTransaction {
@@ -53,7 +57,6 @@ export class TransactionAssembler {
   private readonly conditions = new Map<number, RowCondition>();
   private readonly captured: ReadonlyMap<string, CaptureTable>;
   private open: OpenTransaction | undefined;
-  private readonly warned = new Set<string>();
 
   constructor(
     capture: readonly CaptureTable[],
@@ -120,9 +123,9 @@ export class TransactionAssembler {
       case 'insert':
         return this.row(msg.relationOid, 'insert', msg.values, null);
       case 'update':
-        return this.row(msg.relationOid, 'update', msg.values, msg.oldIsKeyOnly ? null : msg.old);
+        return this.row(msg.relationOid, 'update', msg.values, msg.old, msg.oldIsKeyOnly);
       case 'delete':
-        return this.row(msg.relationOid, 'delete', null, msg.oldIsKeyOnly ? null : msg.old, msg.oldIsKeyOnly);
+        return this.row(msg.relationOid, 'delete', null, msg.old, msg.oldIsKeyOnly);
       case 'truncate':
         return this.truncate(msg.relationOids);
       case 'message':
@@ -151,7 +154,7 @@ export class TransactionAssembler {
     const key = `${shape.schema}\0${shape.table}`;
     const table = this.captured.get(key);
     if (table) return table;
-    this.warnOnce(
+    this.out.log.warn(
       `table:${key}`,
       { table: `${shape.schema}.${shape.table}` },
       "a published table not in this process's config (install ran since start): captured with every column and op; restart to apply its config",
@@ -171,32 +174,80 @@ export class TransactionAssembler {
     const shape = this.shape(oid);
     const table = this.tables.get(oid)!;
     if (!table.ops.has(op)) return;
-    if (old === null && op !== 'insert') {
-      const name = `${shape.schema}.${shape.table}`;
-      // Without REPLICA IDENTITY FULL the old row is incomplete: refuse rather than send a partial event.
-      throw new Error(
-        `${name}: ${op} without the whole old row (replica identity ${describeIdentity(shape.replicaIdentity)}${keyOnly ? ', key only' : ''}); run \`pgbridge install\` to set REPLICA IDENTITY FULL`,
+    const condition = this.conditions.get(oid);
+    const filter = condition?.appliesTo(op) ? condition : undefined;
+    const missing = missingOldRow(shape, op, values, old, keyOnly);
+    if (missing) return this.incomplete(open, index, shape, table, op, values, old, missing, filter);
+    // Whole: every unchanged TOASTed value is in the old row.
+    const filled = values ? fillUnchanged(values, old)! : null;
+    if (filter) {
+      return this.judged(filter, op, (filled ?? old)!, old, table).then((passes) =>
+        passes ? this.renderRow(open, index, shape, table, op, filled, old) : undefined,
       );
     }
-    let filled: readonly WireValue[] | null = null;
-    if (values) {
-      filled = fillUnchanged(values, old) ?? null;
-      if (!filled)
-        throw new Error(
-          `${shape.schema}.${shape.table}: an unchanged TOASTed value without the old row to take it from; run \`pgbridge install\` (REPLICA IDENTITY FULL)`,
-        );
-    }
-    const condition = this.conditions.get(oid);
-    if (condition?.appliesTo(op)) {
-      return condition
-        .holds(op, (filled ?? old)!, old, this.db)
-        .catch((err: unknown) => {
-          this.unfiltered(table, err, '`where` / `changed` failed for a row: delivered unfiltered');
-          return true;
-        })
-        .then((passes) => (passes ? this.renderRow(open, index, shape, table, op, filled, old) : undefined));
-    }
     return this.renderRow(open, index, shape, table, op, filled, old);
+  }
+
+  /** Whether the row passes `where` / `changed`; one the condition fails for passes (delivered unfiltered). */
+  private judged(
+    filter: RowCondition,
+    op: CaptureOp,
+    values: readonly WireValue[],
+    old: readonly WireValue[] | null,
+    table: CaptureTable,
+  ): Promise<boolean> {
+    return filter.holds(op, values, old, this.db).catch((err: unknown) => {
+      this.unfiltered(table, err, '`where` / `changed` failed for a row: delivered unfiltered');
+      return true;
+    });
+  }
+
+  /**
+   * A change whose WAL record lacks the old row (MissingOldRow): a dead letter
+   * for every routed sink, never a stop of the stream. A filter is still
+   * applied when what the record has is enough to judge the row (an UPDATE's
+   * `where` on its whole new row); otherwise the letter says it was not.
+   */
+  private incomplete(
+    open: OpenTransaction,
+    index: number,
+    shape: RelationShape,
+    table: CaptureTable,
+    op: CaptureOp,
+    values: readonly WireValue[] | null,
+    old: readonly WireValue[] | null,
+    missing: MissingOldRow,
+    filter: RowCondition | undefined,
+  ): void | Promise<void> {
+    const name = `${shape.schema}.${shape.table}`;
+    const judgeable = filter !== undefined && values !== null && missing.unchanged.length === 0 && !filter.needsOldRow(op);
+    const reason = missingOldRowReason(shape, op, missing, filter !== undefined && !judgeable);
+    this.out.log.error(
+      `old:${name}`,
+      { table: name, err: reason },
+      "UPDATE or DELETE without the whole old row in the WAL (the table's replica identity was not FULL when it was written): each such change becomes a dead letter for its sinks, and the stream goes on",
+    );
+    const letter = (): void | Promise<void> => {
+      const newRow = values ? shape.render(withoutUnchanged(values), this.db) : null;
+      const oldRow = old ? shape.render(old, this.db) : null;
+      const store = (n: RowJson | null, o: RowJson | null): void | Promise<void> => {
+        const event: RowChangeEvent = {
+          kind: 'row',
+          id: `${open.idPrefix}-${index}`,
+          schema: shape.schema,
+          table: shape.table,
+          op: OP_NAMES[op],
+          ...partialRow(op, table.columns[op as RowCaptureOp], missing, n, o),
+          txid: open.txid,
+          ts: open.ts,
+        };
+        return this.out.deadLetter(event, open.tracked, reason);
+      };
+      if (newRow instanceof Promise || oldRow instanceof Promise) return Promise.all([newRow, oldRow]).then(([n, o]) => store(n, o));
+      return store(newRow, oldRow);
+    };
+    if (judgeable) return this.judged(filter, op, values, null, table).then((passes) => (passes ? letter() : undefined));
+    return letter();
   }
 
   private renderRow(
@@ -270,7 +321,7 @@ export class TransactionAssembler {
     if (!msg.transactional) {
       // Heartbeats are written non-transactionally; they only tell where the stream is.
       if (!msg.prefix.startsWith(CHANNEL_PREFIX)) return this.out.idlePosition(msg.lsn);
-      this.warnOnce(
+      this.out.log.warn(
         `nontx:${msg.prefix}`,
         { prefix: msg.prefix },
         'ignoring a non-transactional pgbridge: message; use pg_logical_emit_message(true, …) for channel events',
@@ -287,7 +338,7 @@ export class TransactionAssembler {
     if (!msg.prefix.startsWith(CHANNEL_PREFIX)) return;
     const channel = msg.prefix.slice(CHANNEL_PREFIX.length);
     if (!this.channels.has(channel)) {
-      this.warnOnce(`chan:${channel}`, { channel }, 'a pgbridge: message for a channel not in the config; not delivered (add it to channels)');
+      this.out.log.warn(`chan:${channel}`, { channel }, 'a pgbridge: message for a channel not in the config; not delivered (add it to channels)');
       return;
     }
     await this.out.emit(
@@ -301,16 +352,6 @@ export class TransactionAssembler {
     if (!isConditionError(err)) throw err;
     const name = `${table.schema}.${table.table}`;
     // Once per table and SQLSTATE: a message may quote the row's values, and each row would be a new one.
-    this.warnOnce(`where:${name}:${sqlState(err)}`, { table: name, where: table.where, err: errorMessage(err) }, message);
+    this.out.log.warn(`where:${name}:${sqlState(err)}`, { table: name, where: table.where, err: errorMessage(err) }, message);
   }
-
-  private warnOnce(key: string, fields: object, message: string): void {
-    if (this.warned.has(key)) return;
-    this.warned.add(key);
-    this.out.warn(fields, message);
-  }
-}
-
-function describeIdentity(code: string): string {
-  return { d: 'default', n: 'nothing', f: 'full', i: 'index' }[code] ?? code;
 }

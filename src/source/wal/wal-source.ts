@@ -3,7 +3,7 @@ import type pg from 'pg';
 import type { BridgeConfig } from '../../config/types.js';
 import { backoffDelay, sleep } from '../../delivery/backoff.js';
 import type { Envelope, Outcome } from '../../delivery/envelope.js';
-import type { BridgeEvent } from '../../event.js';
+import type { BridgeEvent, RowChangeEvent } from '../../event.js';
 import { errorMessage } from '../../errors.js';
 import type { Metrics } from '../../metrics.js';
 import { clientConfig } from '../../postgres.js';
@@ -13,6 +13,7 @@ import { formatLsn, type Lsn } from './lsn.js';
 import { decodePgOutput, type PgOutputMessage } from './pgoutput.js';
 import { ReplicationStream } from './replication-stream.js';
 import { HEARTBEAT_PREFIX, TransactionAssembler } from './transaction-assembler.js';
+import { OnceLog } from './once-log.js';
 import { TypeCatalog } from './type-catalog.js';
 import { slotState } from './slot-state.js';
 
@@ -54,6 +55,8 @@ const RECONNECT = { initial_ms: 200, max_ms: 10_000, max_attempts: 0 };
 const STALL_MS = 2000;
 /** How often a wait for room looks whether the sink failed or stalled meanwhile. */
 const CHECK_MS = 10;
+/** Dead letters of changes without their old row being stored at once, at most: a bulk UPDATE makes one per row. */
+const MAX_STORING = 1000;
 
 /** A decoded message, or why decoding failed (the stream then ends, and starts again from the slot). */
 type Item = PgOutputMessage | Error;
@@ -83,6 +86,10 @@ export class WalSource {
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly types: TypeCatalog;
   private readonly xids = new FullXid(0n);
+  /** Outlives each stream: a warning about a table is said once per run, not once per reconnection. */
+  private readonly once: OnceLog;
+  private storing = 0;
+  private roomToStore: (() => void) | undefined;
 
   constructor(
     private readonly config: BridgeConfig,
@@ -92,6 +99,7 @@ export class WalSource {
     private readonly metrics: Metrics,
   ) {
     this.types = new TypeCatalog(() => pool.connect());
+    this.once = new OnceLog(logger);
   }
 
   /** 'ok' while streaming, else why not (for /readyz). */
@@ -143,8 +151,9 @@ export class WalSource {
           this.xids,
           {
             emit: (event, tx) => this.emit(event, tx),
+            deadLetter: (event, tx, error) => this.deadLetterAtSinks(event, tx, error),
             idlePosition: (lsn) => this.idleAt(lsn),
-            warn: (fields, message) => this.logger.warn(fields, message),
+            log: this.once,
           },
           this.config.wal.publication,
         );
@@ -303,6 +312,35 @@ export class WalSource {
     if (this.captured === 0) return;
     this.metrics.eventsCaptured.inc({ source: 'wal' }, this.captured);
     this.captured = 0;
+  }
+
+  /**
+   * An event that cannot be built whole (a change without its old row) is a
+   * dead letter at every routed sink without being sent, stored as a sink's
+   * own are; the stream waits only while too many of them are being stored.
+   */
+  private deadLetterAtSinks(event: RowChangeEvent, tx: TrackedTransaction, error: string): void | Promise<void> {
+    const sinks = this.inlet.sinksFor(event);
+    if (sinks.length === 0) return;
+    if (++this.captured >= 500) this.countCaptured();
+    const tracker = this.tracker!;
+    for (const sink of sinks) {
+      tracker.hold(tx);
+      this.storing++;
+      this.metrics.deliveries.inc({ sink, outcome: 'dead_lettered' });
+      this.metrics.deadLetters.inc({ sink });
+      void this.deadLetter(sink, event, { kind: 'dead', error, attempts: 0 }).then(() => {
+        tracker.settle(tx);
+        if (--this.storing < MAX_STORING / 2) this.roomToStore?.();
+      });
+    }
+    if (this.storing < MAX_STORING) return;
+    return new Promise<void>((resolve) => {
+      this.roomToStore = () => {
+        this.roomToStore = undefined;
+        resolve();
+      };
+    });
   }
 
   /** A dead letter counts as settled only once stored; until then the slot keeps the transaction. */
