@@ -86,10 +86,11 @@ export async function planWalInstall(config: BridgeConfig, db: pg.ClientBase): P
   inside.push(...publicationSql(publication, config.capture, catalog, filters));
   changes.push(`publication ${publication}: ${config.capture.map(qualifiedName).join(', ') || 'no tables'}`);
   for (const table of config.capture) {
-    if (table.where) {
-      changes.push(
-        `${qualifiedName(table)}: where ${rowFilterOf(filters, table) ? 'in the publication (row filter)' : 'applied by the bridge (a row filter would not give the same events)'}`,
-      );
+    if (table.where && rowFilterOf(filters, table)) changes.push(`${qualifiedName(table)}: where in the publication (row filter)`);
+    else if (table.where) {
+      changes.push(`${qualifiedName(table)}: where applied by the bridge (a row filter would not give the same events)`);
+      // Nothing in the SQL does it, so `pgbridge sql` would not show it at all.
+      inside.push(sqlComment(`${qualifiedName(table)}: where (${table.where}) is applied by pgbridge to each change, not by the publication`));
     }
     const own = (await replicaIdentity(db, table.schema, table.table)) === 'f' ? [] : [table];
     for (const t of [...own, ...(partitions.get(`${table.schema}\0${table.table}`) ?? []).filter((p) => p.ident !== 'f')]) {
@@ -134,3 +135,6 @@ function letGo(instance: string, recorded: RecordedIdentity): { sql: string; cha
   }
   return { sql: restoreIdentitySql(instance, recorded), change: `restore replica identity of ${name}` };
 }
+
+/** A `--` comment line for the printed SQL: a line break in the text would end the comment early. */
+const sqlComment = (text: string): string => `-- ${text.replace(/\r?\n/g, ' ')}`;

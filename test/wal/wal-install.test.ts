@@ -64,6 +64,14 @@ describe('wal mode install', () => {
     assert.match(check.stdout, /^publication: ok \(pgbridge_default: 3 table\(s\)\)$/m);
   });
 
+  test('sql shows a where that the bridge applies (UPDATE is published: no row filter can), as a comment on one line', async () => {
+    const file = config({ capture: [{ table: 'a', where: "v <> 'x'\n  OR v IS NULL" }, { table: 'b' }] });
+    const sql = await cli(['sql', '-c', file]);
+    assert.equal(sql.code, 0, sql.stderr);
+    assert.match(sql.stdout, /^-- public\.a: where \(v <> 'x'   OR v IS NULL\) is applied by pgbridge to each change, not by the publication$/m);
+    assert.doesNotMatch(sql.stdout, /-- public\.b:/);
+  });
+
   test('a table dropped from capture gets its identity back; check notices a table not published yet', async () => {
     const file = config({ capture: [{ table: 'a' }, { table: 'c' }] });
     assert.equal((await cli(['install', '-c', file])).code, 0);
