@@ -6,7 +6,8 @@ import type { RowChangeEvent } from '../event.js';
 import { primaryKeyColumns } from '../install/catalog.js';
 import { ident } from '../schema/quote.js';
 import { Router } from '../router.js';
-import { compileRowFilter } from '../schema/row-filter.js';
+import { compileRowFilter, standardConformingStrings } from '../schema/row-filter.js';
+import { whyNotSelfContained } from '../schema/self-contained.js';
 import { boundSql, chunkCte, chunkOrder, type ChunkSource } from './chunk-sql.js';
 import { emitterFor, type Emitter } from './emitter.js';
 import { claimBackfill, recordChunk, recordTotal } from './progress-store.js';
@@ -144,7 +145,11 @@ async function readChunk(
   }
 }
 
-/** The table's compiled `where` and --where, each over alias r; a --where Postgres rejects stops here, before anything is emitted. */
+/**
+ * The table's compiled `where` and --where, each over alias r. A --where that is not one
+ * condition of its own (it would close the parenthesis it is put in), or that Postgres
+ * rejects, stops here, before anything is emitted.
+ */
 async function conditions(db: pg.ClientBase, table: CaptureTable, where: string | undefined): Promise<string[]> {
   const result: string[] = [];
   if (table.where) {
@@ -155,7 +160,14 @@ async function conditions(db: pg.ClientBase, table: CaptureTable, where: string 
     }
   }
   if (where !== undefined) {
-    const condition = `(${where})`;
+    const escape = whyNotSelfContained(where, { standardConformingStrings: await standardConformingStrings(db) });
+    if (escape !== undefined) {
+      throw new BackfillError(
+        `--where ${JSON.stringify(where)} is not a valid condition on ${qualifiedName(table)}: not one condition of its own: ${escape}`,
+      );
+    }
+    // The line break ends a -- comment the condition may end with, before the parenthesis.
+    const condition = `(${where}\n)`;
     try {
       // Values given: the extended protocol, one statement only.
       await db.query(`EXPLAIN SELECT 1 FROM ${ident(table.schema)}.${ident(table.table)} r WHERE ${condition}`, []);
