@@ -4,6 +4,7 @@ import type { BridgeConfig, CaptureTable } from '../config/types.js';
 import { errorMessage } from '../errors.js';
 import type { RowChangeEvent } from '../event.js';
 import { primaryKeyColumns } from '../install/catalog.js';
+import { applicationName, listenerPurpose } from '../postgres.js';
 import { ident } from '../schema/quote.js';
 import { Router } from '../router.js';
 import { compileRowFilter, standardConformingStrings } from '../schema/row-filter.js';
@@ -65,7 +66,7 @@ export async function runBackfill(config: BridgeConfig, db: pg.ClientBase, optio
   if (key.length === 0) throw new BackfillError(`${name} has no primary key; backfill reads in key order, to read in chunks and to resume`);
   const source: ChunkSource = { table: captured, key, columns: captured.columns.insert, conditions: await conditions(db, captured, options.where) };
   const emitter = emitterFor(config, captured);
-  if (config.delivery === 'notify') await requireListener(db);
+  if (config.delivery === 'notify') await requireListener(db, config.instance);
 
   const state = await claimBackfill(db, config.instance, captured, {
     filter: options.where ?? null,
@@ -184,14 +185,15 @@ async function requireInstalled(db: pg.ClientBase): Promise<void> {
   if (!rows[0].ok) throw new BackfillError('pgbridge objects are missing or older than this version; run `pgbridge install` first');
 }
 
-/** Notify mode delivers only to a listening bridge: without one every READ would be lost. */
-async function requireListener(db: pg.ClientBase): Promise<void> {
+/** Notify mode delivers only to a listening bridge of this instance: without one every READ would be lost. */
+async function requireListener(db: pg.ClientBase, instance: string): Promise<void> {
   const { rows } = await db.query<{ n: number }>(
-    "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'pgbridge listener'",
+    'SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name = $1',
+    [applicationName(listenerPurpose(instance))],
   );
   if (rows[0].n === 0) {
     throw new BackfillError(
-      'delivery is notify and no `pgbridge run` is listening on this database: the READ events would be lost; start the bridge first',
+      `delivery is notify and no \`pgbridge run\` is listening on this database for instance ${JSON.stringify(instance)}: the READ events would be lost; start the bridge first`,
     );
   }
 }
