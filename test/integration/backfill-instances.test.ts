@@ -5,8 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { cli, installAndRun, writeConfig, type RunningBridge } from '../support/bridge.js';
+import { cli, installAndRun, RunningBridge, waitFor, writeConfig } from '../support/bridge.js';
 import { createTestDatabase, type TestDatabase } from '../support/pg.js';
+import { dropSlots, slotName } from '../support/wal.js';
 
 interface Event {
   table: string;
@@ -56,5 +57,83 @@ describe('notify mode, two instances on one notify_channel: a captures bn and sh
     assert.match(run.stderr, /no `pgbridge run` is listening on this database for instance "b": the READ events would be lost/);
     await settle();
     assert.equal(eventsAt(a, 'bnc').length, 0);
+  });
+});
+
+describe('wal mode, two instances in one database: a captures f1, b captures f2 and f3', () => {
+  let db: TestDatabase;
+  const bridges: RunningBridge[] = [];
+  let a: RunningBridge;
+  let b: RunningBridge;
+  let fileB: string;
+
+  const start = async (file: string): Promise<RunningBridge> => {
+    const bridge = new RunningBridge(file);
+    bridges.push(bridge);
+    await bridge.waitForLog((e) => e.msg === 'streaming changes from the replication slot', 30_000);
+    return bridge;
+  };
+
+  before(async () => {
+    db = await createTestDatabase();
+    for (const table of ['f1', 'f2', 'f3']) {
+      await db.query(`CREATE TABLE ${table} (id int PRIMARY KEY, v int NOT NULL)`);
+      await db.query(`INSERT INTO ${table} SELECT i, 0 FROM generate_series(1, 11) i`);
+    }
+    const config = (instance: string, capture: string[]) =>
+      writeConfig({
+        postgres: { url: db.url },
+        delivery: 'wal',
+        instance,
+        wal: { slot: slotName(db, instance), heartbeat_interval_ms: 500, status_interval_ms: 1000 },
+        capture,
+        sinks: [{ name: 'out', type: 'stdout' }],
+        http: { port: 0 },
+      });
+    const fileA = config('a', ['f1']);
+    fileB = config('b', ['f2', 'f3']);
+    for (const file of [fileA, fileB]) {
+      const installed = await cli(['install', '-c', file]);
+      assert.equal(installed.code, 0, installed.stderr);
+    }
+    a = await start(fileA);
+    b = await start(fileB);
+  });
+
+  after(async () => {
+    for (const bridge of bridges) await bridge.stop();
+    if (db) await dropSlots(db);
+    await db?.drop();
+  });
+
+  test("b's backfill of f2: its 11 READs reach b's bridge, none reach a's", async () => {
+    const run = await cli(['backfill', '-c', fileB, 'f2']);
+    assert.equal(run.code, 0, run.stderr);
+    await waitFor(() => eventsAt(b, 'f2', 'READ').length >= 11, 30_000, "b's READs");
+    // A change after the backfill: once a has it, a has read past the READs in the WAL.
+    await db.query('UPDATE f1 SET v = 1 WHERE id = 1');
+    await waitFor(() => eventsAt(a, 'f1', 'UPDATE').length === 1, 30_000, "a's update of f1");
+    await settle();
+    assert.equal(eventsAt(b, 'f2', 'READ').length, 11);
+    assert.equal(eventsAt(a, 'f2').length, 0, "a's bridge delivered none of b's READs");
+  });
+
+  test('a READ message from before the upgrade (no instance in its prefix) goes to the bridges that capture its table', async () => {
+    const legacyRead = (table: string, id: number) =>
+      db.query(
+        `SELECT pg_logical_emit_message(true, 'pgbridge-read',
+           json_build_object('id', '', 'schema', 'public', 'table', $1::text, 'op', 'READ', 'txid', '1', 'ts', '')::text
+           || chr(1) || json_build_object('id', $2::int)::text || chr(1) || json_build_object('id', $2::int, 'v', 0)::text || chr(1))`,
+        [table, id],
+      );
+    await legacyRead('f3', 7);
+    await legacyRead('f1', 8);
+    await waitFor(() => eventsAt(b, 'f3', 'READ').length === 1 && eventsAt(a, 'f1', 'READ').length === 1, 30_000, 'the legacy READs');
+    await settle();
+    assert.deepEqual(
+      eventsAt(b, 'f3', 'READ').map((e) => e.data.id),
+      [7],
+    );
+    assert.equal(eventsAt(a, 'f3').length + eventsAt(b, 'f1').length, 0, 'none at the bridge that does not capture the table');
   });
 });

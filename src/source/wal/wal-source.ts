@@ -147,6 +147,7 @@ export class WalSource {
             warn: (fields, message) => this.logger.warn(fields, message),
           },
           this.config.wal.publication,
+          this.config.instance,
         );
         stream = new ReplicationStream(clientConfig(this.config, 'replication'), {
           onData: (walStart, body) => this.onData(walStart, body),
