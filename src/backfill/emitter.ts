@@ -57,6 +57,7 @@ export function notifyEmitter(config: BridgeConfig, table: TableName): Emitter {
         channel: config.notifyChannel,
         txid: 'pg_current_xact_id()::text',
         ts: UTC_TS,
+        instance: config.instance,
         sink: `$${sinkParam}::text`,
       });
       return `, ${ctes}
