@@ -24,6 +24,8 @@ export interface RowChangeEvent {
   readonly ts: string;
   /** Set by `backfill --sink` in notify mode: this sink only, whatever the routes say. */
   readonly targetSink?: string;
+  /** Notify mode: the instance whose trigger or backfill sent it (absent from a trigger installed before events named it). */
+  readonly fromInstance?: string;
 }
 
 export interface ChannelEvent {

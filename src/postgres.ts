@@ -3,13 +3,19 @@ import type { BridgeConfig } from './config/types.js';
 import { libpqUrl, sslFromEnvironment } from './postgres-ssl.js';
 import { SESSION_SETTINGS_SQL } from './schema/render-settings.js';
 
+/** Every connection's application_name: what it is for, as pg_stat_activity shows it. */
+export const applicationName = (purpose: string): string => `pgbridge ${purpose}`;
+
+/** The listener's purpose: with its instance, so that a notify-mode backfill finds a bridge of its own instance listening, not another's. */
+export const listenerPurpose = (instance: string): string => `listener ${instance}`;
+
 /** Connection settings: the URL when given, else libpq's PG* variables (pg reads them itself; PGSSLMODE as libpq does, see postgres-ssl.ts). */
 export function clientConfig(config: Pick<BridgeConfig, 'postgres'>, purpose: string): pg.ClientConfig {
   const ssl = config.postgres.url ? undefined : sslFromEnvironment(process.env);
   return {
     ...(config.postgres.url ? { connectionString: libpqUrl(config.postgres.url) } : {}),
     ...(ssl === undefined ? {} : { ssl }),
-    application_name: `pgbridge ${purpose}`,
+    application_name: applicationName(purpose),
     keepAlive: true,
     connectionTimeoutMillis: 10_000,
   };

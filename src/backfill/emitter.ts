@@ -1,6 +1,6 @@
 import type { BridgeConfig } from '../config/types.js';
 import { notifyEventsCtes, OUTBOX_OP_CODE, UTC_TS } from '../install/capture-sql.js';
-import { outboxTable, PAYLOAD_SEPARATOR, WAL_READ_PREFIX } from '../schema/outbox.js';
+import { outboxTable, PAYLOAD_SEPARATOR, walReadPrefix } from '../schema/outbox.js';
 import { literal } from '../schema/quote.js';
 import type { TableName } from '../config/table-name.js';
 
@@ -57,6 +57,7 @@ export function notifyEmitter(config: BridgeConfig, table: TableName): Emitter {
         channel: config.notifyChannel,
         txid: 'pg_current_xact_id()::text',
         ts: UTC_TS,
+        instance: config.instance,
         sink: `$${sinkParam}::text`,
       });
       return `, ${ctes}
@@ -68,18 +69,18 @@ SELECT count(*)::int AS emitted FROM notified`;
 
 /**
  * wal mode: each READ is a transactional logical message in the chunk's
- * transaction (WAL_READ_PREFIX, the notify wire format as its content), which
+ * transaction (walReadPrefix, the notify wire format as its content), which
  * the slot delivers in commit order with the live changes; the wal source
  * gives it an id from its commit position, like every other wal event.
  */
-export function walEmitter(_config: BridgeConfig, table: TableName): Emitter {
+export function walEmitter(config: BridgeConfig, table: TableName): Emitter {
   const header = (sinkParam: number) =>
     `json_build_object('id', '', 'schema', ${literal(table.schema)}, 'table', ${literal(table.table)}, 'op', 'READ', 'txid', pg_current_xact_id()::text, 'ts', ${UTC_TS}, 'sink', $${sinkParam}::text)::text`;
   const sep = `chr(${PAYLOAD_SEPARATOR.charCodeAt(0)})`;
   return {
     prepare: [],
     emit: (order, sinkParam) => `, emitted AS (
-  SELECT pg_logical_emit_message(true, ${literal(WAL_READ_PREFIX)}, ${header(sinkParam)} || ${sep} || coalesce(q.key::text, '') || ${sep} || q.data::text || ${sep})
+  SELECT pg_logical_emit_message(true, ${literal(walReadPrefix(config.instance))}, ${header(sinkParam)} || ${sep} || coalesce(q.key::text, '') || ${sep} || q.data::text || ${sep})
     FROM (SELECT c.key, c.data FROM chunk c ORDER BY ${order}) q)
 SELECT count(*)::int AS emitted FROM emitted`,
     finish: [],

@@ -4,9 +4,11 @@ import type { BridgeConfig, CaptureTable } from '../config/types.js';
 import { errorMessage } from '../errors.js';
 import type { RowChangeEvent } from '../event.js';
 import { primaryKeyColumns } from '../install/catalog.js';
+import { applicationName, listenerPurpose } from '../postgres.js';
 import { ident } from '../schema/quote.js';
 import { Router } from '../router.js';
-import { compileRowFilter } from '../schema/row-filter.js';
+import { compileRowFilter, standardConformingStrings } from '../schema/row-filter.js';
+import { whyNotSelfContained } from '../schema/self-contained.js';
 import { boundSql, chunkCte, chunkOrder, type ChunkSource } from './chunk-sql.js';
 import { emitterFor, type Emitter } from './emitter.js';
 import { claimBackfill, recordChunk, recordTotal } from './progress-store.js';
@@ -64,7 +66,7 @@ export async function runBackfill(config: BridgeConfig, db: pg.ClientBase, optio
   if (key.length === 0) throw new BackfillError(`${name} has no primary key; backfill reads in key order, to read in chunks and to resume`);
   const source: ChunkSource = { table: captured, key, columns: captured.columns.insert, conditions: await conditions(db, captured, options.where) };
   const emitter = emitterFor(config, captured);
-  if (config.delivery === 'notify') await requireListener(db);
+  if (config.delivery === 'notify') await requireListener(db, config.instance);
 
   const state = await claimBackfill(db, config.instance, captured, {
     filter: options.where ?? null,
@@ -144,7 +146,11 @@ async function readChunk(
   }
 }
 
-/** The table's compiled `where` and --where, each over alias r; a --where Postgres rejects stops here, before anything is emitted. */
+/**
+ * The table's compiled `where` and --where, each over alias r. A --where that is not one
+ * condition of its own (it would close the parenthesis it is put in), or that Postgres
+ * rejects, stops here, before anything is emitted.
+ */
 async function conditions(db: pg.ClientBase, table: CaptureTable, where: string | undefined): Promise<string[]> {
   const result: string[] = [];
   if (table.where) {
@@ -155,7 +161,14 @@ async function conditions(db: pg.ClientBase, table: CaptureTable, where: string 
     }
   }
   if (where !== undefined) {
-    const condition = `(${where})`;
+    const escape = whyNotSelfContained(where, { standardConformingStrings: await standardConformingStrings(db) });
+    if (escape !== undefined) {
+      throw new BackfillError(
+        `--where ${JSON.stringify(where)} is not a valid condition on ${qualifiedName(table)}: not one condition of its own: ${escape}`,
+      );
+    }
+    // The line break ends a -- comment the condition may end with, before the parenthesis.
+    const condition = `(${where}\n)`;
     try {
       // Values given: the extended protocol, one statement only.
       await db.query(`EXPLAIN SELECT 1 FROM ${ident(table.schema)}.${ident(table.table)} r WHERE ${condition}`, []);
@@ -172,14 +185,15 @@ async function requireInstalled(db: pg.ClientBase): Promise<void> {
   if (!rows[0].ok) throw new BackfillError('pgbridge objects are missing or older than this version; run `pgbridge install` first');
 }
 
-/** Notify mode delivers only to a listening bridge: without one every READ would be lost. */
-async function requireListener(db: pg.ClientBase): Promise<void> {
+/** Notify mode delivers only to a listening bridge of this instance: without one every READ would be lost. */
+async function requireListener(db: pg.ClientBase, instance: string): Promise<void> {
   const { rows } = await db.query<{ n: number }>(
-    "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'pgbridge listener'",
+    'SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name = $1',
+    [applicationName(listenerPurpose(instance))],
   );
   if (rows[0].n === 0) {
     throw new BackfillError(
-      'delivery is notify and no `pgbridge run` is listening on this database: the READ events would be lost; start the bridge first',
+      `delivery is notify and no \`pgbridge run\` is listening on this database for instance ${JSON.stringify(instance)}: the READ events would be lost; start the bridge first`,
     );
   }
 }

@@ -53,7 +53,7 @@ export const rootSchema: Schema<RootConfig> = {
     default: 'outbox',
   },
   instance: {
-    doc: 'Name of this bridge: its advisory lock, outbox table and trigger names. Give configs that split tables between bridges different names.',
+    doc: 'Name of this bridge: its advisory lock, outbox table and trigger names (and its slot and publication by default). Give configs that split tables between bridges different names: instances can share a database, each delivering only its own events and backfills.',
     format: (value: unknown) => {
       if (typeof value !== 'string' || !/^[a-z][a-z0-9_]{0,29}$/.test(value)) {
         throw new Error('must be lower-case letters, digits and _ (starting with a letter, at most 30)');

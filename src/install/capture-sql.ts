@@ -132,6 +132,8 @@ export interface NotifyEventsOptions {
   /** SQL expressions of the transaction id and timestamp (text). */
   readonly txid: string;
   readonly ts: string;
+  /** The instance sending them: instances may share a channel, and each bridge takes only its own instance's events. */
+  readonly instance: string;
   /** SQL expression of the only sink these events go to (backfill --sink); absent = routed. */
   readonly sink?: string;
 }
@@ -165,7 +167,7 @@ function keptNotice(payload: string, key: string): string {
 /** The CTEs of notifyEventsSql (e, p, big, notified), for a statement that continues a WITH of its own. */
 export function notifyEventsCtes(o: NotifyEventsOptions): string {
   const sink = o.sink === undefined ? '' : `, 'sink', ${o.sink}`;
-  const header = `json_build_object('id', e.id::text, 'schema', ${literal(o.schema)}, 'table', ${literal(o.table)}, 'op', '${o.op}', 'txid', ${o.txid}, 'ts', ${o.ts}${sink})::text`;
+  const header = `json_build_object('id', e.id::text, 'schema', ${literal(o.schema)}, 'table', ${literal(o.table)}, 'op', '${o.op}', 'txid', ${o.txid}, 'ts', ${o.ts}, 'instance', ${literal(o.instance)}${sink})::text`;
   return `e AS (
     SELECT nextval('${EVENT_ID_SEQUENCE}') AS id, v.key, v.data, v.old FROM (${o.rows}) v
   ), p AS (
@@ -193,6 +195,7 @@ function notifyBody(table: CaptureTable, op: CaptureOp, ctx: CaptureContext): st
     channel: ctx.notifyChannel,
     txid: 'tx',
     ts: 'ts',
+    instance: ctx.instance,
   });
   return `
 DECLARE

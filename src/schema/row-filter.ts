@@ -3,6 +3,10 @@ import type pg from 'pg';
 import { qualifiedName, type TableName } from '../config/table-name.js';
 import { errorMessage } from '../errors.js';
 import { ident } from './quote.js';
+import { whyNotSelfContained } from './self-contained.js';
+
+/** SQLSTATE syntax_error. */
+const SYNTAX_ERROR = '42601';
 
 /**
  * A query sent with the extended protocol, which runs one statement only
@@ -13,7 +17,13 @@ export function oneStatement(text: string): pg.QueryConfig {
   return { text, queryMode: 'extended' } as pg.QueryConfig;
 }
 
-/** A `where` or `changed` rejected by Postgres: names the table and carries Postgres' own message. */
+/** The session's standard_conforming_strings: whether a backslash is an ordinary character in '…'. */
+export async function standardConformingStrings(db: pg.ClientBase): Promise<boolean> {
+  const { rows } = await db.query<{ on: boolean }>("SELECT current_setting('standard_conforming_strings') = 'on' AS on");
+  return rows[0].on;
+}
+
+/** A `where` or `changed` rejected (by Postgres, or as not one condition of its own): names the table and carries the reason. */
 export class RowFilterError extends Error {
   override name = 'RowFilterError';
 }
@@ -29,8 +39,10 @@ export interface CompiledRowFilter {
 }
 
 /**
- * Checks a `where` the way Postgres checks an index predicate (columns exist,
- * the syntax, a boolean, no subquery, only immutable functions: what a
+ * Checks that a `where` is one condition of its own (self-contained.ts: `a) OR (b`
+ * is refused, though Postgres would take it inside the parentheses below), then
+ * the way Postgres checks an index predicate (columns exist, the syntax, a
+ * boolean, no subquery, only immutable functions: what a
  * trigger WHEN and a publication row filter can evaluate without surprises),
  * against an empty copy of the table, then lets Postgres print it back with
  * each column qualified. That text, never the configured one, goes into the
@@ -46,6 +58,15 @@ export async function compileRowFilter(
   /** The columns to compile against (name and SQL type) instead of the table's now: a row decoded from the WAL has the shape it was written with. */
   columns?: ReadonlyArray<{ readonly name: string; readonly sqlType: string }>,
 ): Promise<CompiledRowFilter> {
+  const escape = whyNotSelfContained(where, { standardConformingStrings: await standardConformingStrings(db) });
+  if (escape !== undefined) {
+    // Postgres' class for it: wal mode treats the filter as it treats one Postgres finds a syntax error in (row-condition.ts).
+    const cause = Object.assign(new Error(escape), { code: SYNTAX_ERROR });
+    throw new RowFilterError(
+      `where of ${qualifiedName(table)} (${JSON.stringify(where)}) is not a valid row filter: not one condition of its own: ${escape}`,
+      { cause },
+    );
+  }
   const alias = `pgbridge_row_${randomBytes(6).toString('hex')}`;
   const copy = `pg_temp.${alias}_copy`;
   const marker = `${alias}_w`;
@@ -53,11 +74,12 @@ export async function compileRowFilter(
   await db.query('BEGIN');
   try {
     await db.query(`CREATE TEMP TABLE ${alias}_copy (${definition})`);
-    await db.query(oneStatement(`CREATE INDEX ON ${copy} ((1)) WHERE (${where})`));
+    // The line breaks end a -- comment the condition may end with, before the parenthesis.
+    await db.query(oneStatement(`CREATE INDEX ON ${copy} ((1)) WHERE (${where}\n)`));
     const predicate = await db.query<{ text: string }>(
       `SELECT pg_get_expr(indpred, indrelid) AS text FROM pg_index WHERE indrelid = '${copy}'::regclass`,
     );
-    await db.query(oneStatement(`CREATE TEMP VIEW ${alias}_view AS SELECT (${where}) AS ${marker} FROM ${copy} ${alias}`));
+    await db.query(oneStatement(`CREATE TEMP VIEW ${alias}_view AS SELECT (${where}\n) AS ${marker} FROM ${copy} ${alias}`));
     const { rows } = await db.query<{ def: string }>(`SELECT pg_get_viewdef('pg_temp.${alias}_view'::regclass) AS def`);
     const def = rows[0].def;
     const start = def.indexOf('SELECT ') + 'SELECT '.length;

@@ -3,7 +3,7 @@ import pg from 'pg';
 import type { BridgeConfig } from '../config/types.js';
 import { backoffDelay, sleep } from '../delivery/backoff.js';
 import { errorMessage } from '../errors.js';
-import { clientConfig, endClient, pinRenderSettings } from '../postgres.js';
+import { clientConfig, endClient, listenerPurpose, pinRenderSettings } from '../postgres.js';
 import { ident } from '../schema/quote.js';
 
 export interface ListenerHandlers {
@@ -29,7 +29,7 @@ export class Listener {
   private loop: Promise<void> | undefined;
 
   constructor(
-    private readonly config: Pick<BridgeConfig, 'postgres'>,
+    private readonly config: Pick<BridgeConfig, 'postgres' | 'instance'>,
     private readonly channels: readonly string[],
     private readonly logger: Logger,
     private readonly handlers: ListenerHandlers,
@@ -73,7 +73,7 @@ export class Listener {
 
   private async run(): Promise<void> {
     for (let attempt = 1; !this.stopped; attempt++) {
-      const client = new pg.Client(clientConfig(this.config, 'listener'));
+      const client = new pg.Client(clientConfig(this.config, listenerPurpose(this.config.instance)));
       const lost = new Promise<unknown>((resolve) => {
         client.on('error', resolve);
         client.on('end', () => resolve(new Error('connection ended')));

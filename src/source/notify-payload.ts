@@ -11,6 +11,8 @@ interface Header {
   ts: string;
   /** Backfill's --sink. */
   sink?: string;
+  /** The sender's instance; absent from triggers installed before headers named it. */
+  instance?: string;
 }
 
 const OPS = new Set<string>(ROW_OPS);
@@ -22,18 +24,28 @@ const OPS = new Set<string>(ROW_OPS);
  * Anything else on the channel takes the JSON.parse path.
  */
 const TRIGGER_HEADER =
-  /^\{"id" : "(\d+)", "schema" : "([^"\\\u0000-\u001f]*)", "table" : "([^"\\\u0000-\u001f]*)", "op" : "([A-Z]+)", "txid" : "(\d+)", "ts" : "([^"\\\u0000-\u001f]*)"\}$/;
+  /^\{"id" : "(\d+)", "schema" : "([^"\\\u0000-\u001f]*)", "table" : "([^"\\\u0000-\u001f]*)", "op" : "([A-Z]+)", "txid" : "(\d+)", "ts" : "([^"\\\u0000-\u001f]*)"(?:, "instance" : "([a-z][a-z0-9_]*)")?\}$/;
 
 const schemas = new LastValue();
 const tables = new LastValue();
 const ops = new LastValue();
 const txids = new LastValue();
 const timestamps = new LastValue();
+const instances = new LastValue();
 
 function parseHeader(text: string): Header | undefined {
   const m = TRIGGER_HEADER.exec(text);
   if (m) {
-    return { id: m[1], schema: schemas.of(m[2]), table: tables.of(m[3]), op: ops.of(m[4]) as RowOp, txid: txids.of(m[5]), ts: timestamps.of(m[6]) };
+    const header: Header = {
+      id: m[1],
+      schema: schemas.of(m[2]),
+      table: tables.of(m[3]),
+      op: ops.of(m[4]) as RowOp,
+      txid: txids.of(m[5]),
+      ts: timestamps.of(m[6]),
+    };
+    if (m[7] !== undefined) header.instance = instances.of(m[7]);
+    return header;
   }
   try {
     return JSON.parse(text) as Header;
@@ -73,6 +85,7 @@ function rowEvent(header: Header, key: string, data: string, old: string): RowCh
     txid: String(header.txid),
     ts: String(header.ts),
     ...(typeof header.sink === 'string' ? { targetSink: header.sink } : {}),
+    ...(typeof header.instance === 'string' ? { fromInstance: header.instance } : {}),
   };
 }
 

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Checkpoint, Envelope, Outcome } from '../delivery/envelope.js';
 import type { DeliveryStop, Inlet } from '../delivery/inlet.js';
-import { nowIso, type BridgeEvent } from '../event.js';
+import { nowIso, type BridgeEvent, type RowChangeEvent } from '../event.js';
 import { deadLetterOf } from './dead-letters.js';
 import { errorMessage } from '../errors.js';
 import type { Listener } from './listener.js';
@@ -12,6 +12,7 @@ import { KeptEvents } from './kept-events.js';
 import { ListenerSync } from './listener-sync.js';
 import { parseKeptNotice, parseNotifyPayload } from './notify-payload.js';
 import { OutboxEnvelope } from './outbox-envelope.js';
+import { OwnEvents } from './own-events.js';
 import { SinkSpill, type Spilled } from './sink-spill.js';
 import { OutboxFeed } from './outbox-feed.js';
 import { SinkHold } from './sink-hold.js';
@@ -51,11 +52,13 @@ export class NotifySource implements Source, Checkpoint<NotifyPosition> {
   /** Stopping: the listener no longer reads, so it is not held (SinkHold) either. */
   private stopping = false;
   private readonly captured: RunCounter;
+  private readonly own: OwnEvents;
 
   constructor(private readonly ctx: SourceContext) {
     this.log = ctx.logger.child({ component: 'bridge' });
     this.notListeningSince = ctx.notListeningSince;
     this.captured = new RunCounter((count) => ctx.metrics.eventsCaptured.inc({ source: 'notify' }, count));
+    this.own = new OwnEvents(ctx.config.instance, ctx.config.capture);
     this.spill = new SinkSpill(
       ctx.pool,
       ctx.table,
@@ -230,13 +233,28 @@ export class NotifySource implements Source, Checkpoint<NotifyPosition> {
     }
     const event = parseNotifyPayload(payload);
     if (event) {
+      if (!this.isOwn(event)) return;
       this.captured.add();
       this.dispatch(event);
       return;
     }
     const kept = parseKeptNotice(payload);
-    if (kept) this.kept.noticed(kept);
-    else if (!this.sync.handled(payload)) this.log.warn({ channel, bytes: payload.length }, 'ignoring a notification that is not a pgbridge event');
+    if (kept) {
+      if (this.isOwn(kept.event)) this.kept.noticed(kept);
+    } else if (!this.sync.handled(payload)) this.log.warn({ channel, bytes: payload.length }, 'ignoring a notification that is not a pgbridge event');
+  }
+
+  /** Another instance's event on a shared notify_channel is its own bridge's to deliver (OwnEvents). */
+  private isOwn(event: RowChangeEvent): boolean {
+    if (this.own.has(event)) return true;
+    // A busy instance beside this one sends many: no log object built unless it is written.
+    if (this.log.isLevelEnabled('debug')) {
+      this.log.debug(
+        { table: `${event.schema}.${event.table}`, op: event.op, instance: event.fromInstance ?? null },
+        "ignoring another instance's event on the notify channel",
+      );
+    }
+    return false;
   }
 
   private dispatch(event: BridgeEvent): void {

@@ -67,7 +67,8 @@ describe('notify mode listener', () => {
     // The reconnected listener must be the one that hears this.
     await waitFor(
       async () =>
-        (await db.query(`SELECT 1 FROM pg_stat_activity WHERE datname = $1 AND application_name = 'pgbridge listener'`, [db.name])).rowCount === 1,
+        (await db.query(`SELECT 1 FROM pg_stat_activity WHERE datname = $1 AND application_name = 'pgbridge listener default'`, [db.name]))
+          .rowCount === 1,
     );
 
     await db.query(`INSERT INTO items VALUES (2, 'after')`);
@@ -93,7 +94,8 @@ describe('notify mode listener', () => {
     }
     await waitFor(
       async () =>
-        (await db.query(`SELECT 1 FROM pg_stat_activity WHERE datname = $1 AND application_name = 'pgbridge listener'`, [db.name])).rowCount === 1,
+        (await db.query(`SELECT 1 FROM pg_stat_activity WHERE datname = $1 AND application_name = 'pgbridge listener default'`, [db.name]))
+          .rowCount === 1,
     );
     await db.query(`INSERT INTO items VALUES (3, 'third')`);
     await waitFor(() => received().some((e) => e.data.id === 3), 10_000, 'the event after two reconnections');

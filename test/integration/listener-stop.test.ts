@@ -22,14 +22,14 @@ after(async () => {
 
 const listenerBackends = async (): Promise<number> => {
   const { rows } = await db.query<{ n: number }>(
-    `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1 AND application_name = 'pgbridge listener'`,
+    `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1 AND application_name = 'pgbridge listener default'`,
     [db.name],
   );
   return rows[0].n;
 };
 
 function listener(connected: () => void = () => {}): Listener {
-  return new Listener({ postgres: { url: db.url } }, ['pgbridge'], pino({ level: 'silent' }), {
+  return new Listener({ postgres: { url: db.url }, instance: 'default' }, ['pgbridge'], pino({ level: 'silent' }), {
     onNotification: () => {},
     onConnected: connected,
   });

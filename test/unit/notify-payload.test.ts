@@ -72,6 +72,9 @@ describe('parseNotifyPayload', () => {
       const event = parseNotifyPayload([pgHeader(schema, table), '{"id":1}', '{"id":1}', '{"id":1}'].join(SEP));
       assert.deepEqual([event?.schema, event?.table, event?.op, event?.id, event?.txid], [schema, table, 'DELETE', '17', '981']);
     }
+    const named = `{"id" : "17", "schema" : "public", "table" : "t", "op" : "INSERT", "txid" : "1", "ts" : "x", "instance" : "eu_2"}`;
+    assert.equal(parseNotifyPayload([named, '', '{}', ''].join(SEP))?.fromInstance, 'eu_2', "the sender's instance, as triggers write it now");
+    assert.equal(parseNotifyPayload([pgHeader('public', 't'), '', '{}', ''].join(SEP))?.fromInstance, undefined, 'a trigger from before');
     const raw = '{"id" : "17", "schema" : "a\tb", "table" : "t", "op" : "INSERT", "txid" : "1", "ts" : "x"}';
     assert.equal(parseNotifyPayload([raw, '', '{}', ''].join(SEP)), undefined, 'a raw control character is not JSON');
   });
@@ -98,8 +101,9 @@ describe('parseKeptNotice', () => {
     assert.deepEqual([keyless?.anyRow, keyless?.event.key], [false, null]);
   });
 
-  test("backfill's --sink travels in the notice too", () => {
-    assert.equal(parseKeptNotice([header({ op: 'READ', sink: 'hook' }), '{"id":7}', '', ''].join(SEP))?.event.targetSink, 'hook');
+  test("backfill's --sink and the sender's instance travel in the notice too", () => {
+    const notice = parseKeptNotice([header({ op: 'READ', instance: 'b', sink: 'hook' }), '{"id":7}', '', ''].join(SEP));
+    assert.deepEqual([notice?.event.targetSink, notice?.event.fromInstance], ['hook', 'b']);
   });
 
   test('an event, or anything else, is not a kept notice', () => {

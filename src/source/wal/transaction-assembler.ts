@@ -13,7 +13,7 @@ import type { OnceLog } from './once-log.js';
 import { errorMessage } from '../../errors.js';
 import type { TypeCatalog } from './type-catalog.js';
 import type { FullXid } from './full-xid.js';
-import { WAL_READ_PREFIX } from '../../schema/outbox.js';
+import { LEGACY_WAL_READ_PREFIX, walReadPrefix } from '../../schema/outbox.js';
 import { parseNotifyPayload } from '../notify-payload.js';
 
 /** Prefix of pg_logical_emit_message() messages delivered as channel events: `pgbridge:<channel>`. */
@@ -56,6 +56,8 @@ export class TransactionAssembler {
   /** The `where` / `changed` of a relation's table, when it has one the publication does not apply. */
   private readonly conditions = new Map<number, RowCondition>();
   private readonly captured: ReadonlyMap<string, CaptureTable>;
+  /** The prefix of this instance's backfill READ messages; other instances' are left alone. */
+  private readonly readPrefix: string;
   private open: OpenTransaction | undefined;
 
   constructor(
@@ -67,8 +69,10 @@ export class TransactionAssembler {
     private readonly xids: FullXid,
     private readonly out: AssemblerOutput,
     private readonly publication: string,
+    instance: string,
   ) {
     this.captured = new Map(capture.map((t) => [`${t.schema}\0${t.table}`, t]));
+    this.readPrefix = walReadPrefix(instance);
   }
 
   get inTransaction(): boolean {
@@ -330,9 +334,12 @@ export class TransactionAssembler {
     }
     const open = this.need('message');
     const index = open.next++;
-    if (msg.prefix === WAL_READ_PREFIX) {
+    if (msg.prefix === this.readPrefix || msg.prefix === LEGACY_WAL_READ_PREFIX) {
       const read = parseNotifyPayload(msg.content.toString('utf8'));
-      if (read) await this.out.emit({ ...read, id: `${open.idPrefix}-${index}`, ts: open.ts }, open.tracked);
+      if (!read) return;
+      // Written by a backfill before an upgrade, still in the slot: its instance unknown, taken if this one captures its table.
+      if (msg.prefix === LEGACY_WAL_READ_PREFIX && !this.captured.has(`${read.schema}\0${read.table}`)) return;
+      await this.out.emit({ ...read, id: `${open.idPrefix}-${index}`, ts: open.ts }, open.tracked);
       return;
     }
     if (!msg.prefix.startsWith(CHANNEL_PREFIX)) return;

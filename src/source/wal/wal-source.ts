@@ -156,6 +156,7 @@ export class WalSource {
             log: this.once,
           },
           this.config.wal.publication,
+          this.config.instance,
         );
         stream = new ReplicationStream(clientConfig(this.config, 'replication'), {
           onData: (walStart, body) => this.onData(walStart, body),
