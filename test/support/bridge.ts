@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
@@ -9,8 +9,15 @@ export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '
 export const BIN = path.join(ROOT, 'bin', 'pgbridge.js');
 
 /** Writes a config object as JSON (or raw text) into a fresh temp file. */
+/** Every folder writeConfig made in this test process: removed when it exits, so a run leaves none behind. */
+const configDirs: string[] = [];
+process.once('exit', () => {
+  for (const dir of configDirs) rmSync(dir, { recursive: true, force: true });
+});
+
 export function writeConfig(config: object | string, ext = '.json'): string {
   const dir = mkdtempSync(path.join(tmpdir(), 'pgbridge-test-'));
+  configDirs.push(dir);
   const file = path.join(dir, `pgbridge${ext}`);
   writeFileSync(file, typeof config === 'string' ? config : JSON.stringify(config, null, 2));
   return file;
