@@ -15,7 +15,7 @@ interface CaptureEntry {
  * skor's triggers.json → a pgbridge config on stdout. skor's own file is a
  * list, as gen-triggers.py reads it: [{"table": "t", "schema": "s",
  * "columns": "*" | ["id"] | {"insert": "*", "update": ["id"], "delete": ["id"]}}],
- * where a per-op map captures only the ops it names. Its names
+ * where a per-op map captures only the ops it names, in any case. Its names
  * are read as Postgres reads them in the SQL gen-triggers.py writes (see
  * skorIdentifier). Also accepted, names as written: a map
  * {"table": {"insert": {"columns": "*"}, …}} and the shorter {"table": {"insert": "*", …}}.
@@ -98,13 +98,15 @@ function fromMap(triggers: unknown): CaptureEntry[] {
   });
 }
 
-/** `column` turns a column as written into its name. */
+/** Ops in any case, as gen-triggers.py lower-cases them; `column` turns a column as written into its name. */
 function perOp(table: string, spec: Record<string, unknown>, at: string, column = (name: string): string => name): CaptureEntry {
   const ops: string[] = [];
   const columns: Record<string, Columns> = {};
-  for (const [op, cols] of Object.entries(spec)) {
-    if (!(OPS as readonly string[]).includes(op)) throw new Error(`${at}.${op}: unknown operation`);
-    if (!isColumns(cols)) throw new Error(`${at}.${op}: columns must be "*" or a list of names`);
+  for (const [key, cols] of Object.entries(spec)) {
+    const op = key.toLowerCase();
+    if (!(OPS as readonly string[]).includes(op)) throw new Error(`${at}.${key}: unknown operation`);
+    if (ops.includes(op)) throw new Error(`${at}.${key}: ${op} is given twice`);
+    if (!isColumns(cols)) throw new Error(`${at}.${key}: columns must be "*" or a list of names`);
     ops.push(op);
     columns[op] = cols === '*' ? cols : cols.map(column);
   }

@@ -70,6 +70,18 @@ describe('import-skor', () => {
     assert.equal(Buffer.byteLength(config.capture[4].table), 63);
   });
 
+  test('operation keys in any case, as gen-triggers.py lower-cases them; one given twice is refused', () => {
+    const config = load(skorToConfig([{ table: 'ops_t', columns: { INSERT: '*', Delete: ['id'] } }], 'http://127.0.0.1:5000/'));
+    assert.deepEqual([...config.capture[0].ops].sort(), ['delete', 'insert']);
+    assert.deepEqual(config.capture[0].columns, { insert: null, update: null, delete: ['id'] });
+    assert.deepEqual([...load(skorToConfig({ t: { UPDATE: '*' } }, 'http://h/')).capture[0].ops], ['update']);
+    assert.throws(
+      () => skorToConfig([{ table: 't', columns: { insert: '*', INSERT: ['id'] } }], 'u'),
+      /\[0\]\.columns\.INSERT: insert is given twice/,
+    );
+    assert.throws(() => skorToConfig([{ table: 't', columns: { UPSERT: '*' } }], 'u'), /\[0\]\.columns\.UPSERT: unknown operation/);
+  });
+
   test("skor's list: what it refuses", () => {
     assert.throws(() => skorToConfig([], 'u'), /no tables/);
     assert.throws(() => skorToConfig([{ columns: '*' }], 'u'), /\[0\]\.table: must be a table name/);
