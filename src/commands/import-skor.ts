@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import YAML from 'yaml';
 import { errorMessage } from '../errors.js';
+import { skorIdentifier } from './skor-identifier.js';
 
 type Columns = '*' | string[];
 
@@ -14,7 +15,9 @@ interface CaptureEntry {
  * skor's triggers.json → a pgbridge config on stdout. skor's own file is a
  * list, as gen-triggers.py reads it: [{"table": "t", "schema": "s",
  * "columns": "*" | ["id"] | {"insert": "*", "update": ["id"], "delete": ["id"]}}],
- * where a per-op map captures only the ops it names. Also accepted: a map
+ * where a per-op map captures only the ops it names, in any case. Its names
+ * are read as Postgres reads them in the SQL gen-triggers.py writes (see
+ * skorIdentifier). Also accepted, names as written: a map
  * {"table": {"insert": {"columns": "*"}, …}} and the shorter {"table": {"insert": "*", …}}.
  */
 export async function importSkorCommand(args: readonly string[]): Promise<number> {
@@ -71,12 +74,13 @@ function fromSkorList(item: unknown, i: number): CaptureEntry {
   if (unknown.length > 0) throw new Error(`${at}.${unknown[0]}: unknown key; skor knows table, schema, columns`);
   if (typeof table !== 'string' || table === '') throw new Error(`${at}.table: must be a table name`);
   if (typeof schema !== 'string' || schema === '') throw new Error(`${at}.schema: must be a schema name`);
-  const name = `${namePart(schema)}.${namePart(table)}`;
-  if (isColumns(columns)) return columns === '*' ? { table: name, ops: [...OPS] } : { table: name, ops: [...OPS], columns };
+  const name = `${namePart(skorIdentifier(schema))}.${namePart(skorIdentifier(table))}`;
+  if (isColumns(columns))
+    return columns === '*' ? { table: name, ops: [...OPS] } : { table: name, ops: [...OPS], columns: columns.map(skorIdentifier) };
   if (columns === null || typeof columns !== 'object' || Array.isArray(columns)) {
     throw new Error(`${at}.columns: must be "*", a list of names or {insert, update, delete}`);
   }
-  return perOp(name, columns as Record<string, unknown>, `${at}.columns`);
+  return perOp(name, columns as Record<string, unknown>, `${at}.columns`, skorIdentifier);
 }
 
 /** The map forms: {"table": {"insert": {"columns": …}}} or {"table": {"insert": …}}. */
@@ -94,14 +98,17 @@ function fromMap(triggers: unknown): CaptureEntry[] {
   });
 }
 
-function perOp(table: string, spec: Record<string, unknown>, at: string): CaptureEntry {
+/** Ops in any case, as gen-triggers.py lower-cases them; `column` turns a column as written into its name. */
+function perOp(table: string, spec: Record<string, unknown>, at: string, column = (name: string): string => name): CaptureEntry {
   const ops: string[] = [];
   const columns: Record<string, Columns> = {};
-  for (const [op, cols] of Object.entries(spec)) {
-    if (!(OPS as readonly string[]).includes(op)) throw new Error(`${at}.${op}: unknown operation`);
-    if (!isColumns(cols)) throw new Error(`${at}.${op}: columns must be "*" or a list of names`);
+  for (const [key, cols] of Object.entries(spec)) {
+    const op = key.toLowerCase();
+    if (!(OPS as readonly string[]).includes(op)) throw new Error(`${at}.${key}: unknown operation`);
+    if (ops.includes(op)) throw new Error(`${at}.${key}: ${op} is given twice`);
+    if (!isColumns(cols)) throw new Error(`${at}.${key}: columns must be "*" or a list of names`);
     ops.push(op);
-    columns[op] = cols;
+    columns[op] = cols === '*' ? cols : cols.map(column);
   }
   if (ops.length === 0) throw new Error(`${at}: no operation (insert, update, delete)`);
   return { table, ops, columns };

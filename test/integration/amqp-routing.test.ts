@@ -2,10 +2,14 @@
  * AMQP exchanges and routing keys through the real bridge (install + run):
  * topic bindings get exactly what their pattern matches, a direct exchange
  * routes by a custom key, and an event no queue is bound for becomes a dead
- * letter of that sink only, while the other sinks still receive it.
+ * letter of that sink only, while the other sinks still receive it. A
+ * routing key AMQP cannot carry (over 255 bytes; amqplib throws on it, which
+ * used to be retried forever) makes that event alone a dead letter.
  * (Sink-level behaviour is in amqp-sink.test.ts.)
  */
 import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
+import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { AMQP_URL, AmqpAdmin, type RecordingQueue } from '../support/amqp.js';
 import { installAndRun, waitFor, writeConfig, type RunningBridge } from '../support/bridge.js';
@@ -28,6 +32,15 @@ interface DeadLetter {
 }
 
 const label = (e: Event): string => `${e.table} ${e.op} ${e.data.id}`;
+
+const deadLettersOf = async (db: TestDatabase): Promise<DeadLetter[]> =>
+  (await db.query<DeadLetter>(`SELECT sink, error, attempts, event_id, event FROM pgbridge.dead_letters`)).rows;
+
+/** Every event handled, and a moment more so that a stray extra delivery would show. */
+async function outboxEmptied(db: TestDatabase): Promise<void> {
+  await waitFor(async () => (await db.query(`SELECT 1 FROM pgbridge.outbox`)).rowCount === 0, 30_000, 'an empty outbox');
+  await new Promise((resolve) => setTimeout(resolve, 500));
+}
 
 describe('amqp routing through the bridge', () => {
   let db: TestDatabase;
@@ -83,7 +96,7 @@ describe('amqp routing through the bridge', () => {
     await db.query(`INSERT INTO items VALUES (10, 'lamp')`);
     await db.query(`DELETE FROM items WHERE id = 10`);
 
-    const deadLetters = async () => (await db.query<DeadLetter>(`SELECT sink, error, attempts, event_id, event FROM pgbridge.dead_letters`)).rows;
+    const deadLetters = () => deadLettersOf(db);
     await waitFor(
       async () =>
         orders.messages.length >= 4 &&
@@ -94,8 +107,7 @@ describe('amqp routing through the bridge', () => {
       30_000,
       'every sink and the dead letter',
     );
-    await waitFor(async () => (await db.query(`SELECT 1 FROM pgbridge.outbox`)).rowCount === 0, 30_000, 'an empty outbox');
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    await outboxEmptied(db);
 
     const ordersEvents = ['orders DELETE 2', 'orders INSERT 1', 'orders INSERT 2', 'orders UPDATE 1'];
     for (const [queue, key] of [
@@ -139,5 +151,66 @@ describe('amqp routing through the bridge', () => {
     assert.equal(label(dead[0].event), 'items INSERT 10');
     const sameEventAtHooks = hooked.find((e) => label(e) === 'items INSERT 10');
     assert.equal(dead[0].event_id, sameEventAtHooks?.id, 'the webhook received the very event the topic sink dead-lettered');
+  });
+});
+
+// Postgres' longest name: 63 bytes. Five of them and four dots make a 319-byte routing key.
+const LONG_TABLE = `long_${'x'.repeat(58)}`;
+
+describe('amqp: a routing key over 255 bytes through the bridge', () => {
+  let db: TestDatabase;
+  let amqp: AmqpAdmin;
+  let bridge: RunningBridge;
+  let inbox: RecordingQueue;
+  let configFile: string;
+
+  before(async () => {
+    db = await createTestDatabase();
+    await db.query(`CREATE TABLE ${LONG_TABLE} (id int PRIMARY KEY)`);
+    await db.query(`CREATE TABLE items (id int PRIMARY KEY)`);
+    amqp = await AmqpAdmin.connect();
+    const exchange = await amqp.exchange('topic');
+    inbox = await amqp.queue(exchange, '#');
+    configFile = writeConfig({
+      postgres: { url: db.url },
+      capture: [{ table: LONG_TABLE }, { table: 'items' }],
+      sinks: [{ name: 'rabbit', type: 'amqp', url: AMQP_URL, exchange, routing_key: '{table}.{table}.{table}.{table}.{table}' }],
+      http: { port: 0 },
+    });
+    bridge = await installAndRun(configFile);
+  });
+
+  after(async () => {
+    await bridge?.kill('SIGTERM');
+    await amqp?.close();
+    await db?.drop();
+    if (configFile !== undefined) rmSync(path.dirname(configFile), { recursive: true, force: true });
+  });
+
+  test('that event alone is dead-lettered at once, naming the key and its size; the others are delivered', async () => {
+    await db.query(`BEGIN; INSERT INTO items VALUES (1); INSERT INTO ${LONG_TABLE} VALUES (1); INSERT INTO items VALUES (2); COMMIT`);
+    await db.query(`INSERT INTO items VALUES (3)`);
+
+    const deadLetters = () => deadLettersOf(db);
+    await waitFor(async () => inbox.messages.length >= 3 && (await deadLetters()).length >= 1, 30_000, 'the three items and the dead letter');
+    await outboxEmptied(db);
+
+    // Different rows: no order between them.
+    assert.deepEqual(inbox.bodies<Event>().map(label).sort(), ['items INSERT 1', 'items INSERT 2', 'items INSERT 3']);
+    assert.deepEqual(
+      inbox.messages.map((m) => m.fields.routingKey),
+      Array(3).fill('items.items.items.items.items'),
+    );
+
+    const dead = await deadLetters();
+    assert.equal(dead.length, 1, JSON.stringify(dead));
+    assert.equal(dead[0].sink, 'rabbit');
+    assert.equal(dead[0].attempts, 1);
+    assert.equal(label(dead[0].event), `${LONG_TABLE} INSERT 1`);
+    const longKey = Array(5).fill(LONG_TABLE).join('.');
+    assert.equal(
+      dead[0].error,
+      `amqp sink "rabbit": routing key "${longKey}" is 319 bytes, over AMQP's 255-byte limit; shorten the routing_key template`,
+    );
   });
 });

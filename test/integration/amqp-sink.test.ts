@@ -241,6 +241,31 @@ describe('amqp sink', () => {
     assert.deepEqual(orders.ids(), [first.id, last.id, again.id]);
   });
 
+  test('a routing key over 255 UTF-8 bytes, or headers amqplib cannot encode: a PermanentError for those alone; the rest arrives', async (t) => {
+    const ex = await admin.exchange('topic', t);
+    const inbox = await admin.queue(ex, '#', t);
+    const sink = await connected(t, sinkConfig({ exchange: ex }, 'cloudevents'));
+    const first = rowEvent({ op: 'INSERT' });
+    // 139 characters but 264 bytes: the limit is on bytes.
+    const longKey = rowEvent({ op: 'INSERT', table: 'é'.repeat(125) });
+    // Its cloudEvents:subject header alone is over amqplib's 64 KiB header buffer.
+    const hugeSubject = rowEvent({ op: 'INSERT', key: `{"id":"${'k'.repeat(70_000)}"}` });
+    const last = rowEvent({ op: 'UPDATE' });
+
+    const err = await sink.send([first, longKey, hugeSubject, last], never).then(
+      () => assert.fail('send should reject'),
+      (e: unknown) => e,
+    );
+
+    assert.ok(err instanceof PermanentError, `expected PermanentError, got ${String(err)}`);
+    assert.deepEqual(err.failedIds, [longKey.id, hugeSubject.id]);
+    assert.match(err.reasonFor(longKey.id), /routing key "public\.é+\.insert" is 264 bytes, over AMQP's 255-byte limit/);
+    assert.match(err.reasonFor(hugeSubject.id), /cannot encode the message: .*exceeds the 65536 byte encoding buffer/);
+    await inbox.settle(2);
+    assert.deepEqual(inbox.ids(), [first.id, last.id]);
+    assert.equal(sink.isReady(), true);
+  });
+
   test('declare: false uses an existing exchange and fails to connect when it is missing', async (t) => {
     const missing = uniqueName('missing');
     const absent = new AmqpSink(sinkConfig({ exchange: missing, declare: false }), ctx);

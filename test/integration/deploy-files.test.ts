@@ -15,6 +15,8 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import YAML from 'yaml';
+import { loadConfig } from '../../src/config/load.js';
+import { Scrubber } from '../../src/secrets.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const read = (file: string): string => readFileSync(path.join(root, file), 'utf8');
@@ -166,6 +168,23 @@ describe('config/compose.yaml', () => {
     assert.deepEqual(jobs?.to, [webhook]);
     assert.deepEqual(config.channels, [{ name: 'jobs' }]);
     assert.equal(config.capture[0].table, 'public.orders');
+  });
+
+  test("with docker-compose.yml's default password, the scrubber masks it and leaves every host name readable", () => {
+    const services = (YAML.parse(read('docker-compose.yml')) as Json).services as Record<string, Json>;
+    const defaultOf = (value: string): string => /^\$\{POSTGRES_PASSWORD:-([^}]+)\}$/.exec(value)?.[1] ?? assert.fail(value);
+    const password = defaultOf(services.pgbridge.environment.POSTGRES_PASSWORD);
+    assert.equal(defaultOf(services.postgres.environment.POSTGRES_PASSWORD), password);
+    assert.ok(read('config/compose.yaml').includes(`:\${POSTGRES_PASSWORD:-${password}}@`), 'config/compose.yaml has the same default');
+
+    const env = { WEBHOOK_SECRET: 'whsec_cGdicmlkZ2UtY29tcG9zZS1kZW1vLXNlY3JldC0zMmI=' };
+    const loaded = loadConfig(path.join(root, 'config/compose.yaml'), env);
+    const scrubber = new Scrubber(loaded.secrets);
+    assert.equal(scrubber.scrub(loaded.postgres.url!), 'postgres://postgres:***@postgres:5432/shop');
+    const hosts = [loaded.postgres.url!, ...loaded.sinks.flatMap((s) => ('url' in s ? [s.url] : []))].map((url) => new URL(String(url)).hostname);
+    hosts.push(...loaded.sinks.flatMap((s) => ('brokers' in s ? (s.brokers as string[]) : [])).map((broker) => broker.split(':')[0]));
+    assert.deepEqual(new Set(hosts), new Set(['postgres', 'webhook', 'rabbitmq', 'kafka', 'nats', 'mqtt', 'redis']));
+    for (const host of hosts) assert.equal(scrubber.scrub(`getaddrinfo ENOTFOUND ${host}`), `getaddrinfo ENOTFOUND ${host}`);
   });
 });
 

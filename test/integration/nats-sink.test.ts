@@ -114,6 +114,27 @@ describe('nats sink: what a JetStream consumer reads', () => {
     assert.equal(info.config.storage, 'file');
   });
 
+  test('declare: true with a channel_subject the subject wildcard covers: the stream goes over the broader one alone and stores both', async (t) => {
+    const { stream, prefix } = scope();
+    t.after(() => Promise.all([admin.deleteStream(stream), admin.deleteStream(`${stream}_both`)]));
+    const target = sink(t, { stream, declare: true, subject: `${prefix}.{table}.{op}`, channel_subject: `${prefix}.ch.{channel}` });
+    await target.connect(never);
+
+    assert.deepEqual((await admin.jsm.streams.info(stream)).config.subjects, [`${prefix}.*.*`]);
+    await target.send([rowEvent({ op: 'INSERT' }), channelEvent({ channel: 'jobs' })], never);
+    assert.deepEqual(
+      (await admin.read(stream)).map((m) => m.subject),
+      [`${prefix}.orders.insert`, `${prefix}.ch.jobs`],
+    );
+    // Why leaving one out is needed, and why a partial overlap is a config error: JetStream refuses both.
+    for (const subjects of [
+      [`${prefix}.*.*`, `${prefix}.ch.*`],
+      [`${prefix}.*.y`, `${prefix}.a.*`],
+    ]) {
+      await assert.rejects(admin.createStream(`${stream}_both`, subjects), /overlaps with/);
+    }
+  });
+
   test('a redelivery (the same batch sent again, ids unchanged) is stored once, payloads as CONTRACT §3 says', async (t) => {
     const { sink: target, stream } = await declared(t);
     const batch = [rowEvent(), rowEvent(), channelEvent()];

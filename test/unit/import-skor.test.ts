@@ -37,13 +37,49 @@ describe('import-skor', () => {
         ['public', 'labels', all, { insert: null, update: ['id', 'name'], delete: ['id'] }],
         // A per-op map captures only the ops it names, as skor's gen-triggers.py does.
         ['public', 'charts', ['update'], { insert: null, update: ['id'], delete: null }],
-        ['my.schema', 'Order Items', all, { insert: null, update: null, delete: null }],
+        // Unquoted in skor's SQL, so folded (the space would have made that SQL fail anyway).
+        ['my.schema', 'order items', all, { insert: null, update: null, delete: null }],
       ],
     );
     assert.deepEqual(
       config.sinks.map((s) => [s.name, s.type, s.format, s.url]),
       [['skor', 'webhook', 'skor', 'http://127.0.0.1:5000/']],
     );
+  });
+
+  test("skor's list: names as Postgres reads them in gen-triggers.py's SQL, unquoted folded to lower case, double-quoted kept", () => {
+    const triggers = [
+      { table: 'MixedCase', columns: ['C1'] },
+      { table: 'skor_test_t5', schema: 'Other' },
+      { table: 'T6', schema: '"Kept"', columns: { insert: '*', update: ['ID', '"Col"', '"say ""hi"""'] } },
+      { table: '"Order.Items"', schema: 'SALES' },
+      // Postgres folds only ASCII letters (in a UTF-8 database) and cuts a name to 63 bytes.
+      { table: `Ünïcode_${'X'.repeat(60)}` },
+    ];
+    const config = load(skorToConfig(triggers, 'http://127.0.0.1:5000/'));
+    assert.deepEqual(
+      config.capture.map((c) => [c.schema, c.table, c.columns]),
+      [
+        ['public', 'mixedcase', { insert: ['c1'], update: ['c1'], delete: ['c1'] }],
+        ['other', 'skor_test_t5', { insert: null, update: null, delete: null }],
+        ['Kept', 't6', { insert: null, update: ['id', 'Col', 'say "hi"'], delete: null }],
+        ['sales', 'Order.Items', { insert: null, update: null, delete: null }],
+        ['public', `Ünïcode_${'x'.repeat(53)}`, { insert: null, update: null, delete: null }],
+      ],
+    );
+    assert.equal(Buffer.byteLength(config.capture[4].table), 63);
+  });
+
+  test('operation keys in any case, as gen-triggers.py lower-cases them; one given twice is refused', () => {
+    const config = load(skorToConfig([{ table: 'ops_t', columns: { INSERT: '*', Delete: ['id'] } }], 'http://127.0.0.1:5000/'));
+    assert.deepEqual([...config.capture[0].ops].sort(), ['delete', 'insert']);
+    assert.deepEqual(config.capture[0].columns, { insert: null, update: null, delete: ['id'] });
+    assert.deepEqual([...load(skorToConfig({ t: { UPDATE: '*' } }, 'http://h/')).capture[0].ops], ['update']);
+    assert.throws(
+      () => skorToConfig([{ table: 't', columns: { insert: '*', INSERT: ['id'] } }], 'u'),
+      /\[0\]\.columns\.INSERT: insert is given twice/,
+    );
+    assert.throws(() => skorToConfig([{ table: 't', columns: { UPSERT: '*' } }], 'u'), /\[0\]\.columns\.UPSERT: unknown operation/);
   });
 
   test("skor's list: what it refuses", () => {

@@ -4,8 +4,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { ConfigError } from '../../src/errors.js';
-import { natsSecrets, serverList, streamSubjects, type NatsSinkConfig } from '../../src/sinks/nats/config.js';
+import { natsSecrets, serverList, type NatsSinkConfig } from '../../src/sinks/nats/config.js';
 import { serverAddresses } from '../../src/sinks/nats/servers.js';
+import { streamSubjects } from '../../src/sinks/nats/stream-subjects.js';
 import { subjectProblem, subjectWildcard } from '../../src/sinks/nats/subject.js';
 import { loadSinkConfig } from '../support/sink-config.js';
 
@@ -43,6 +44,13 @@ describe('nats sink config', () => {
     assert.match(problems({ creds: '/nonexistent.creds' }), /sinks\[0\]\.creds: cannot read "\/nonexistent.creds"/);
     assert.match(problems({ tls: { ca: 'x' } }), /sinks\[0\]\.tls: \.ca is not a known key/);
     assert.match(problems({ subject: 'x.{tabel}' }), /sinks\[0\]\.subject: unknown placeholder \{tabel\}/);
+    const overlapping = { stream: 'S', declare: true, subject: 'x.{table}.y', channel_subject: 'x.a.{channel}' };
+    assert.match(
+      problems(overlapping),
+      /sinks\[0\]\.declare: cannot create a stream over subject "x\.\{table\}\.y" \(x\.\*\.y\) and channel_subject "x\.a\.\{channel\}" \(x\.a\.\*\)/,
+    );
+    // Declared by someone else, the same templates are the user's business.
+    assert.doesNotThrow(() => nats({ ...overlapping, declare: false }));
   });
 
   test('a list of URLs, and several in one string', () => {

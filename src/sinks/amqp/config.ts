@@ -41,7 +41,7 @@ export const amqpSchema: Schema<AmqpConfig> = {
     default: true,
   },
   routing_key: {
-    doc: 'Routing key template: {schema}, {table}, {op} (insert|update|delete), {channel}. A channel event is routed by its channel name under a template with {schema}, {table} or {op} but no {channel}; a fixed template (no placeholder) applies to it as written.',
+    doc: 'Routing key template: {schema}, {table}, {op} (insert|update|delete), {channel}. A channel event is routed by its channel name under a template with {schema}, {table} or {op} but no {channel}; a fixed template (no placeholder) applies to it as written. AMQP allows at most 255 bytes (UTF-8): an event whose key renders longer is dead-lettered.',
     format: String,
     default: '{schema}.{table}.{op}',
   },

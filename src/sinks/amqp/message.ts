@@ -41,3 +41,24 @@ export function toMessage(event: BridgeEvent, settings: MessageSettings, ctx: Fo
     },
   };
 }
+
+/** AMQP 0-9-1 carries the routing key as a shortstr: a length byte, then at most 255 bytes of UTF-8. */
+const MAX_ROUTING_KEY_BYTES = 255;
+
+/** Why the broker could never be given this routing key, or undefined when it fits. */
+export function routingKeyProblem(routingKey: string): string | undefined {
+  const bytes = Buffer.byteLength(routingKey, 'utf8');
+  if (bytes <= MAX_ROUTING_KEY_BYTES) return undefined;
+  return `routing key ${JSON.stringify(routingKey)} is ${bytes} bytes, over AMQP's ${MAX_ROUTING_KEY_BYTES}-byte limit; shorten the routing_key template`;
+}
+
+/**
+ * Whether a publish threw because amqplib could not encode this message
+ * (a field over its size, headers over its 64 KiB table buffer): it encodes
+ * the whole frame before writing any of it, so nothing went out and the
+ * channel is fine, but the same message fails the same way every time. A
+ * closed channel throws amqplib's IllegalOperationError instead.
+ */
+export function isUnencodable(err: unknown): boolean {
+  return err instanceof TypeError || err instanceof RangeError;
+}

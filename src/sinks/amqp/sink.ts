@@ -2,15 +2,16 @@ import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Message } from 'amqplib';
 import type { BridgeEvent } from '../../event.js';
-import { errorMessage, PermanentError, RetriableError } from '../../errors.js';
+import { errorMessage, PermanentError, RetriableError, type EventFailure } from '../../errors.js';
 import { Scrubber } from '../../secrets.js';
+import { renderTemplate } from '../../template.js';
 import type { SinkClient, SinkContext } from '../sink.js';
 import { SinkConnection } from '../sink-connection.js';
 import { untilAborted } from '../until-aborted.js';
 import { amqpSecrets, type AmqpSinkConfig } from './config.js';
 import { describeUrl, openSession, type AmqpSession } from './connect.js';
 import { BatchConfirms } from './batch-confirms.js';
-import { toMessage, type MessageSettings } from './message.js';
+import { isUnencodable, routingKeyProblem, toMessage, type MessageSettings } from './message.js';
 
 /** One open connection and what happened on it; replaced as a whole by connect(). */
 interface Live extends AmqpSession {
@@ -71,11 +72,24 @@ export class AmqpSink implements SinkClient {
     if (live === undefined) throw new RetriableError(`amqp sink "${this.name}": not connected`, { code: 'PGBRIDGE_NOT_CONNECTED' });
     if (signal.aborted) throw new RetriableError(`amqp sink "${this.name}": send aborted`, { cause: signal.reason });
 
-    const messages = batch.map((event) => toMessage(event, this.settings, this.ctx.format));
+    const refused: EventFailure[] = [];
     const confirms = new BatchConfirms();
     try {
-      for (const message of messages) {
-        const flushed = live.channel.publish(this.config.exchange, message.routingKey, message.content, message.options, confirms.confirm);
+      for (const event of batch) {
+        const message = toMessage(event, this.settings, this.ctx.format);
+        const problem = routingKeyProblem(message.routingKey);
+        if (problem !== undefined) {
+          refused.push({ id: event.id, reason: `amqp sink "${this.name}": ${problem}` });
+          continue;
+        }
+        let flushed: boolean;
+        try {
+          flushed = live.channel.publish(this.config.exchange, message.routingKey, message.content, message.options, confirms.confirm);
+        } catch (err) {
+          if (!isUnencodable(err)) throw err;
+          refused.push({ id: event.id, reason: `amqp sink "${this.name}": cannot encode the message: ${errorMessage(err)}` });
+          continue;
+        }
         confirms.published();
         if (!flushed) await Promise.race([once(live.channel, 'drain'), live.lost]);
       }
@@ -89,13 +103,14 @@ export class AmqpSink implements SinkClient {
       for (const event of batch) live.returned.delete(event.id);
       throw this.failure(live, failed);
     }
-    const unroutable = batch.filter((event) => live.returned.delete(event.id)).map((event) => event.id);
-    if (unroutable.length > 0) {
-      throw new PermanentError(
-        `amqp sink "${this.name}": ${unroutable.length} of ${batch.length} message(s) unroutable: exchange "${this.config.exchange}" has no binding for them`,
-        { failedIds: unroutable, code: 'PGBRIDGE_AMQP_UNROUTABLE' },
-      );
-    }
+    const unroutable = batch.filter((event) => live.returned.delete(event.id)).map((event) => ({ id: event.id, reason: this.unroutable(event) }));
+    if (refused.length > 0) throw PermanentError.ofEvents([...refused, ...unroutable], 'PGBRIDGE_AMQP_REFUSED');
+    if (unroutable.length > 0) throw PermanentError.ofEvents(unroutable, 'PGBRIDGE_AMQP_UNROUTABLE');
+  }
+
+  private unroutable(event: BridgeEvent): string {
+    const routingKey = renderTemplate(this.settings.routingKey, event);
+    return `amqp sink "${this.name}": message unroutable: exchange "${this.config.exchange}" has no binding for routing key ${JSON.stringify(routingKey)}`;
   }
 
   close(): Promise<void> {

@@ -3,7 +3,7 @@ import type { Schema } from 'convict';
 import { errorMessage } from '../../errors.js';
 import { checkTemplate } from '../../template.js';
 import type { CommonSinkConfig, ConfigProblem } from '../../config/sink-schema.js';
-import { subjectWildcard } from './subject.js';
+import { streamSubjectsProblem } from './stream-subjects.js';
 
 /** TLS as written in the file: true (the system's CAs), or files and switches. */
 export interface NatsTlsConfig {
@@ -69,7 +69,7 @@ export const natsSchema: Schema<NatsConfig> = {
     default: null,
   },
   declare: {
-    doc: 'Create the stream on connect when it does not exist, over the wildcards of `subject` and `channel_subject` (`pgbridge.*.*.*` and `pgbridge.channel.*`), file storage. An existing stream is left as it is. Needs `stream`.',
+    doc: 'Create the stream on connect when it does not exist, over the wildcards of `subject` and `channel_subject` (`pgbridge.*.*.*` and `pgbridge.channel.*`), file storage; a wildcard the other covers is left out (`x.*.*` takes `x.ch.*`), and two that overlap without one covering the other are a config error (JetStream refuses them). An existing stream is left as it is. Needs `stream`.',
     format: Boolean,
     default: false,
   },
@@ -139,11 +139,6 @@ export function serverList(urls: readonly unknown[] | string): string[] {
     .filter((url) => url !== '');
 }
 
-/** The subjects a declared stream is created over: one wildcard per template (deduplicated). */
-export function streamSubjects(config: Pick<NatsConfig, 'subject' | 'channel_subject'>): string[] {
-  return [...new Set([subjectWildcard(config.subject), subjectWildcard(config.channel_subject)])];
-}
-
 export function checkNatsConfig(config: NatsSinkConfig): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
   for (const key of ['subject', 'channel_subject'] as const) {
@@ -151,6 +146,8 @@ export function checkNatsConfig(config: NatsSinkConfig): ConfigProblem[] {
     if (problem !== undefined) problems.push({ path: key, message: problem });
   }
   if (config.declare && config.stream === null) problems.push({ path: 'declare', message: 'needs `stream`: the name of the stream to create' });
+  const overlap = config.declare ? streamSubjectsProblem(config) : undefined;
+  if (overlap !== undefined) problems.push({ path: 'declare', message: overlap });
   if ((config.user === null) !== (config.password === null)) {
     problems.push({ path: config.user === null ? 'user' : 'password', message: 'user and password go together' });
   }
