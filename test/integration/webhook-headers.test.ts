@@ -1,0 +1,83 @@
+/**
+ * The headers of a webhook request, read from the raw request at a real HTTP
+ * server: in CloudEvents binary mode every key reaches the receiver, its
+ * ce-* values percent-encoded as the CloudEvents HTTP binding says.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { HTTP, type CloudEvent } from 'cloudevents';
+import { installAndRun, waitFor, writeConfig } from '../support/bridge.js';
+import { createTestDatabase } from '../support/pg.js';
+import { startedWebhook, type ReceivedRequest } from '../support/webhook-server.js';
+
+/** Each header of a request once per name (lower case), with every value it came with, in order. */
+function headerValues(request: ReceivedRequest): Map<string, string[]> {
+  const values = new Map<string, string[]>();
+  for (let i = 0; i < request.rawHeaders.length; i += 2) {
+    const name = request.rawHeaders[i].toLowerCase();
+    values.set(name, [...(values.get(name) ?? []), request.rawHeaders[i + 1]]);
+  }
+  return values;
+}
+
+/** The binding's decoding (§3.1.3.2): one round of percent-decoding of each ce-* value. The SDK (cloudevents 10.0.0) does not do it. */
+function decodedCeHeaders(request: ReceivedRequest): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const [name, values] of headerValues(request)) headers[name] = name.startsWith('ce-') ? decodeURIComponent(values[0]) : values[0];
+  return headers;
+}
+
+describe('webhook, format cloudevents, cloudevents_mode binary', () => {
+  test('every key arrives: ce-* values are percent-encoded (CloudEvents HTTP binding §3.1.3.2) and decode back to the key', async (t) => {
+    const db = await createTestDatabase('pgbridge_headers');
+    t.after(() => db.drop());
+    await db.query('CREATE TABLE public.keyed (k text PRIMARY KEY, n int)');
+    const hook = await startedWebhook(t);
+    const file = writeConfig({
+      postgres: { url: db.url },
+      capture: [{ table: 'public.keyed' }],
+      sinks: [
+        {
+          name: 'ce',
+          type: 'webhook',
+          url: hook.url,
+          format: 'cloudevents',
+          cloudevents_mode: 'binary',
+          timeout_ms: 2000,
+          retry: { initial_ms: 50, max_ms: 500 },
+        },
+      ],
+      http: { port: 0 },
+    });
+    const bridge = await installAndRun(file);
+    t.after(() => bridge.stop());
+
+    // Written out from the binding: UTF-8 bytes of everything but printable ASCII, and space, " and %, as upper-case %XX.
+    const subjects: Record<string, string> = {
+      'Ω-key': '%CE%A9-key',
+      'k é/1': 'k%20%C3%A9/1',
+      '100% "q"': '100%25%20%22q%22',
+      'line\nbreak\ttab': 'line%0Abreak%09tab',
+      '😀': '%F0%9F%98%80',
+      'plain-1': 'plain-1',
+    };
+    for (const key of Object.keys(subjects)) await db.query('INSERT INTO public.keyed VALUES ($1, 1)', [key]);
+    await waitFor(() => hook.accepted().length >= Object.keys(subjects).length, 15_000, 'a request per row');
+    const requests = hook.accepted();
+    assert.equal(requests.length, Object.keys(subjects).length);
+
+    const received = new Map(requests.map((request) => [headerValues(request).get('ce-subject')?.[0], request]));
+    assert.deepEqual([...received.keys()].sort(), Object.values(subjects).sort(), 'ce-subject as it came over the wire');
+    for (const [key, encoded] of Object.entries(subjects)) {
+      const request = received.get(encoded)!;
+      for (const [name, values] of headerValues(request)) {
+        if (name.startsWith('ce-')) assert.match(values[0], /^(?:[\x21\x23\x24\x26-\x7e]|%[0-9A-F]{2})+$/, `${name}: ${values[0]}`);
+      }
+      const event = HTTP.toEvent({ headers: decodedCeHeaders(request), body: request.body }) as CloudEvent<unknown>;
+      assert.equal(event.validate(), true);
+      assert.equal(event.subject, key);
+      assert.equal(event.source, `/pgbridge/${db.name}/public.keyed`);
+      assert.deepEqual(event.data, { data: { k: key, n: 1 }, old: null });
+    }
+  });
+});
