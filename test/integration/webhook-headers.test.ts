@@ -1,13 +1,17 @@
 /**
  * The headers of a webhook request, read from the raw request at a real HTTP
  * server: in CloudEvents binary mode every key reaches the receiver, its
- * ce-* values percent-encoded as the CloudEvents HTTP binding says.
+ * ce-* values percent-encoded as the CloudEvents HTTP binding says; a request
+ * the HTTP client refuses to build for its event is dead-lettered, not retried.
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { HTTP, type CloudEvent } from 'cloudevents';
+import { PermanentError } from '../../src/errors.js';
 import { installAndRun, waitFor, writeConfig } from '../support/bridge.js';
+import { rowEvent } from '../support/events.js';
 import { createTestDatabase } from '../support/pg.js';
+import { sendError, silentContext, sinkFromConfig } from '../support/sink-config.js';
 import { startedWebhook, type ReceivedRequest } from '../support/webhook-server.js';
 
 /** Each header of a request once per name (lower case), with every value it came with, in order. */
@@ -79,5 +83,29 @@ describe('webhook, format cloudevents, cloudevents_mode binary', () => {
       assert.equal(event.source, `/pgbridge/${db.name}/public.keyed`);
       assert.deepEqual(event.data, { data: { k: key, n: 1 }, old: null });
     }
+  });
+});
+
+describe('webhook: a request the HTTP client refuses to build', () => {
+  test('fails for good, naming its event (a dead letter, not a network retry); the sink stays ready and the next event goes', async (t) => {
+    const hook = await startedWebhook(t);
+    const sink = sinkFromConfig({ name: 'signed', type: 'webhook', url: hook.url, secret: 'whsec_c2VjcmV0LWtleQ==' }, silentContext('db'));
+    t.after(() => sink.close());
+    await sink.connect(new AbortController().signal);
+    // pgbridge's ids are digits; this one stands for any event whose own text lands in a header undici refuses (webhook-id here).
+    const doomed = rowEvent({ id: 'Ω-1' });
+    const err = await sendError(sink, [doomed]);
+    assert.ok(err instanceof PermanentError, `not a PermanentError: ${String(err)}`);
+    assert.deepEqual(err.failedIds, [doomed.id]);
+    assert.match(err.message, /invalid webhook-id header/);
+    assert.equal(hook.requests.length, 0, 'nothing was sent');
+
+    assert.ok(sink.isReady(), 'the receiver is not held for unreachable');
+    const next = rowEvent();
+    await sink.send([next], new AbortController().signal);
+    assert.deepEqual(
+      hook.accepted().map((r) => headerValues(r).get('webhook-id')),
+      [[next.id]],
+    );
   });
 });
