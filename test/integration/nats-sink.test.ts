@@ -185,6 +185,51 @@ describe('nats sink: what a JetStream consumer reads', () => {
     assert.deepEqual(events[0].data, { data: JSON.parse(row.data), old: JSON.parse(row.old!) });
     assert.equal(events[1].data, 'plain text');
   });
+
+  test('header values are percent-encoded (CloudEvents NATS binding): a name or key with a line break, space, % or non-ASCII letters travels and decodes back, with the rest of its batch', async (t) => {
+    for (const format of ['pgbridge', 'cloudevents']) {
+      const s = scope();
+      t.after(() => admin.deleteStream(s.stream));
+      // One subject for every row: these names could not be subject tokens.
+      const target = sink(t, { stream: s.stream, declare: true, subject: `${s.prefix}.rows`, channel_subject: s.channel_subject, format });
+      await target.connect(never);
+      const first = rowEvent();
+      const broken = rowEvent({ table: 'nl\nx', key: '{"k":"a\\r\\nb"}' });
+      const odd = rowEvent({ schema: 'My Schema', table: ' 100% "q" ', key: '{"k":"Ω-key é"}' });
+      const last = rowEvent();
+      await target.send([first, broken, odd, last], never);
+
+      const stored = await admin.read(s.stream);
+      assert.deepEqual(
+        stored.map((m) => m.headers['Nats-Msg-Id']),
+        [first.id, broken.id, odd.id, last.id],
+        `format ${format}: the whole batch stored`,
+      );
+      const headers = new Map(stored.map((m) => [m.headers['Nats-Msg-Id'], m.headers]));
+      // Written out from the binding: UTF-8 bytes of all but printable ASCII, and space, " and %, as %XX.
+      assert.equal(headers.get(broken.id)?.['pgbridge-table'], 'public.nl%0Ax');
+      assert.equal(headers.get(odd.id)?.['pgbridge-table'], 'My%20Schema.%20100%25%20%22q%22%20');
+      for (const event of [broken, odd]) {
+        const decoded = Object.fromEntries(
+          Object.entries(headers.get(event.id) ?? {}).map(([name, value]) => [
+            name,
+            /^(pgbridge|ce)-/.test(name) ? decodeURIComponent(value) : value,
+          ]),
+        );
+        assert.equal(decoded['pgbridge-table'], `${event.schema}.${event.table}`);
+        if (format !== 'cloudevents') continue;
+        const message = stored.find((m) => m.headers['Nats-Msg-Id'] === event.id)!;
+        const cloudEvent = HTTP.toEvent({ headers: decoded, body: message.data }) as CloudEvent<unknown>;
+        assert.equal(cloudEvent.validate(), true);
+        assert.equal(cloudEvent.subject, event === broken ? 'a\r\nb' : 'Ω-key é');
+      }
+      if (format === 'cloudevents') {
+        assert.equal(headers.get(broken.id)?.['ce-subject'], 'a%0D%0Ab');
+        assert.equal(headers.get(odd.id)?.['ce-subject'], '%CE%A9-key%20%C3%A9');
+        assert.equal(headers.get(odd.id)?.['ce-source'], '/pgbridge/itdb/My%2520Schema.%2520100%2525%2520%2522q%2522%2520');
+      }
+    }
+  });
 });
 
 describe('nats sink: retried or permanent, as the real server answers', () => {
