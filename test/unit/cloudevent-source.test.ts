@@ -66,7 +66,7 @@ function webhookConfig(overrides: Partial<WebhookSinkConfig>): WebhookSinkConfig
   }) as unknown as WebhookSinkConfig;
 }
 
-/** The `source` each sink binding carries for one event, as its consumer reads it: HTTP binary mode's and NATS's ce-* values after the binding's one round of percent-decoding. */
+/** The `source` each sink binding carries for one event, as its consumer reads it: the ce-* values of HTTP binary mode, NATS and MQTT after one round of percent-decoding. */
 function sourcesOnTheWire(event: BridgeEvent, ctx: FormatContext): Record<string, string | undefined> {
   const structured = (body: string): string => (JSON.parse(body) as { source: string }).source;
   const binaryWebhook = buildRequest([event], webhookConfig({ cloudevents_mode: 'binary' }), ctx);
@@ -81,7 +81,7 @@ function sourcesOnTheWire(event: BridgeEvent, ctx: FormatContext): Record<string
     kafka: kafka.message.headers['ce_source'],
     amqp: amqp.options.headers?.['cloudEvents:source'] as string | undefined,
     nats: decodeURIComponent(nats.headers['ce-source']),
-    mqtt: mqtt.properties.userProperties['ce-source'],
+    mqtt: decodeURIComponent(mqtt.properties.userProperties['ce-source']),
     redis: structured(redis.fields.event),
   };
 }
