@@ -99,7 +99,9 @@ export interface BinaryCloudEvent {
 }
 
 /** Every attribute but datacontenttype (the binding's own content type), in the order they go on the wire. */
-const BINARY_ATTRIBUTES = ['specversion', 'id', 'time', 'type', 'source', 'subject'] as const satisfies ReadonlyArray<keyof CloudEventAttributes>;
+export const BINARY_ATTRIBUTES = ['specversion', 'id', 'time', 'type', 'source', 'subject'] as const satisfies ReadonlyArray<
+  keyof CloudEventAttributes
+>;
 
 const asIs = (value: string): string => value;
 

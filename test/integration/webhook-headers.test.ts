@@ -2,16 +2,18 @@
  * The headers of a webhook request, read from the raw request at a real HTTP
  * server: in CloudEvents binary mode every key reaches the receiver, its
  * ce-* values percent-encoded as the CloudEvents HTTP binding says; a request
- * the HTTP client refuses to build for its event is dead-lettered, not retried.
+ * the HTTP client refuses to build for its event is dead-lettered, not retried;
+ * the sink's `headers` replace pgbridge's defaults of the same name in any
+ * case, and cannot name the headers pgbridge sets itself.
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { PermanentError } from '../../src/errors.js';
+import { ConfigError, PermanentError } from '../../src/errors.js';
 import { binaryCloudEventOf } from '../support/binary-cloud-event.js';
-import { installAndRun, waitFor, writeConfig } from '../support/bridge.js';
+import { cli, installAndRun, waitFor, writeConfig } from '../support/bridge.js';
 import { rowEvent } from '../support/events.js';
 import { createTestDatabase } from '../support/pg.js';
-import { sendError, silentContext, sinkFromConfig } from '../support/sink-config.js';
+import { loadSinkConfig, sendError, silentContext, sinkFromConfig } from '../support/sink-config.js';
 import { startedWebhook, type ReceivedRequest } from '../support/webhook-server.js';
 
 /** Each header of a request once per name (lower case), with every value it came with, in order. */
@@ -99,5 +101,84 @@ describe('webhook: a request the HTTP client refuses to build', () => {
       hook.accepted().map((r) => headerValues(r).get('webhook-id')),
       [[next.id]],
     );
+  });
+});
+
+describe("webhook: your headers and pgbridge's", () => {
+  test("a header of yours replaces pgbridge's default of the same name, whatever its case: sent once, spelled as you wrote it", async (t) => {
+    const hook = await startedWebhook(t);
+    const withCredentials = hook.url.replace('http://', 'http://alice:s3cret@');
+    const sent = async (raw: Record<string, unknown>): Promise<ReceivedRequest> => {
+      const sink = sinkFromConfig({ name: 'h', type: 'webhook', url: withCredentials, ...raw }, silentContext('db'));
+      t.after(() => sink.close());
+      await sink.connect(new AbortController().signal);
+      await sink.send([rowEvent()], new AbortController().signal);
+      return hook.accepted().at(-1)!;
+    };
+
+    const yours = await sent({ headers: { 'User-Agent': 'mine/1.0', AUTHORIZATION: 'Bearer t0ken', 'X-Trace': 'abc' } });
+    const values = headerValues(yours);
+    assert.deepEqual(values.get('user-agent'), ['mine/1.0']);
+    assert.deepEqual(values.get('authorization'), ['Bearer t0ken']);
+    assert.deepEqual(values.get('content-type'), ['application/json']);
+    for (const name of ['User-Agent', 'AUTHORIZATION', 'X-Trace']) assert.ok(yours.rawHeaders.includes(name), `${name} spelled as written`);
+
+    const defaults = headerValues(await sent({}));
+    assert.deepEqual(defaults.get('user-agent'), ['pgbridge']);
+    assert.deepEqual(defaults.get('authorization'), [`Basic ${Buffer.from('alice:s3cret').toString('base64')}`]);
+
+    const binary = headerValues(
+      await sent({ format: 'cloudevents', cloudevents_mode: 'binary', secret: 'whsec_c2VjcmV0LWtleQ==', headers: { 'X-Tenant': 'eu' } }),
+    );
+    for (const name of ['content-type', 'ce-id', 'ce-source', 'webhook-id', 'webhook-signature', 'user-agent', 'x-tenant'])
+      assert.equal(binary.get(name)?.length, 1, `${name} once`);
+  });
+
+  test('headers pgbridge sets itself, a name given twice (in any case) and a value HTTP cannot carry are config errors naming the key', async () => {
+    const refused = (headers: Record<string, string>): string => {
+      try {
+        loadSinkConfig({ name: 'h', type: 'webhook', url: 'http://127.0.0.1:9/hook', headers });
+      } catch (err) {
+        assert.ok(err instanceof ConfigError, String(err));
+        return err.message;
+      }
+      assert.fail(`accepted: ${JSON.stringify(headers)}`);
+    };
+    const own = {
+      'Content-Type': 'text/plain',
+      'content-length': '5',
+      'Transfer-Encoding': 'chunked',
+      Expect: '100-continue',
+      'Keep-Alive': 'timeout=5',
+      Upgrade: 'h2c',
+      'Webhook-Id': 'x',
+      'webhook-timestamp': '1',
+      'WEBHOOK-SIGNATURE': 'v1,x',
+      'CE-ID': 'x',
+      'ce-source': '/mine',
+      'Ce-Subject': 'x',
+    };
+    for (const [name, value] of Object.entries(own))
+      assert.match(refused({ [name]: value }), new RegExp(`sinks\\[0\\]\\.headers\\.${name}: .*pgbridge sets`, 'i'));
+    assert.match(refused({ 'X-A': '1', 'x-a': '2' }), /headers\.x-a: .*given twice/);
+    assert.match(refused({ 'X-Name': 'Ωmega' }), /headers\.X-Name: /);
+    assert.match(refused({ 'X-Name': 'a\u0001b' }), /headers\.X-Name: /);
+    assert.match(refused({ 'X-Name': 'a\nb' }), /headers\.X-Name: /);
+
+    const accepted = loadSinkConfig({
+      name: 'h',
+      type: 'webhook',
+      url: 'http://127.0.0.1:9/hook',
+      headers: { 'X-Name': 'café\ttab', Host: 'example.org' },
+    });
+    assert.equal(accepted.name, 'h');
+
+    const file = writeConfig({
+      capture: ['public.t'],
+      sinks: [{ name: 'h', type: 'webhook', url: 'http://127.0.0.1:9/hook', headers: { 'Content-Type': 'text/plain' } }],
+    });
+    const checked = await cli(['check', '-c', file]);
+    assert.equal(checked.code, 2);
+    assert.match(checked.stderr, /sinks\[0\]\.headers\.Content-Type/);
   });
 });

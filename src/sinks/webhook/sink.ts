@@ -4,6 +4,7 @@ import { errorMessage, PermanentError, RetriableError } from '../../errors.js';
 import type { SinkClient, SinkContext } from '../sink.js';
 import type { WebhookSinkConfig } from './config.js';
 import { Exchange, type Answer } from './exchange.js';
+import { withDefaults } from './headers.js';
 import { buildRequest } from './request.js';
 import { parseRetryAfter } from './retry-after.js';
 import { signWebhook } from './signature.js';
@@ -40,8 +41,7 @@ export class WebhookSink implements SinkClient {
     const parsed = new URL(url);
     this.origin = parsed.origin;
     this.path = `${parsed.pathname}${parsed.search}`;
-    const hasAuthorization = Object.keys(config.headers).some((name) => name.toLowerCase() === 'authorization');
-    this.headers = { 'user-agent': USER_AGENT, ...(authorization && !hasAuthorization ? { authorization } : {}), ...config.headers };
+    this.headers = withDefaults(config.headers, { 'user-agent': USER_AGENT, ...(authorization ? { authorization } : {}) });
     this.agent = new Agent({ connections: config.max_in_flight, keepAliveTimeout: 30_000, connect: { timeout: config.timeout_ms } });
   }
 
