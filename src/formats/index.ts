@@ -99,15 +99,23 @@ export interface BinaryCloudEvent {
 }
 
 /** Every attribute but datacontenttype (the binding's own content type), in the order they go on the wire. */
-const BINARY_ATTRIBUTES = ['specversion', 'id', 'time', 'type', 'source', 'subject'] as const satisfies ReadonlyArray<keyof CloudEventAttributes>;
+export const BINARY_ATTRIBUTES = ['specversion', 'id', 'time', 'type', 'source', 'subject'] as const satisfies ReadonlyArray<
+  keyof CloudEventAttributes
+>;
 
-/** The one attribute mapping of every binary-mode binding; only the prefix differs by protocol. */
-export function binaryCloudEvent(event: BridgeEvent, ctx: FormatContext, prefix: string): BinaryCloudEvent {
+const asIs = (value: string): string => value;
+
+/**
+ * The one attribute mapping of every binary-mode binding; the prefix differs
+ * by protocol, and so does what a value must become to fit in a header
+ * (`headerValue`: percent-encoding for HTTP and NATS, nothing for Kafka's bytes).
+ */
+export function binaryCloudEvent(event: BridgeEvent, ctx: FormatContext, prefix: string, headerValue = asIs): BinaryCloudEvent {
   const all = cloudEventAttributes(event, ctx);
   const attributes: Record<string, string> = {};
   for (const name of BINARY_ATTRIBUTES) {
     const value = all[name];
-    if (value !== undefined) attributes[`${prefix}${name}`] = value;
+    if (value !== undefined) attributes[`${prefix}${name}`] = headerValue(value);
   }
   return { attributes, contentType: all.datacontenttype, data: cloudEventData(event) };
 }

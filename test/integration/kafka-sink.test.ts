@@ -12,7 +12,7 @@ import { ackLevel, brokerList, checkKafkaConfig, kafkaSecrets, type KafkaSinkCon
 import { kafkaDescriptor } from '../../src/sinks/kafka/descriptor.js';
 import { KafkaSink } from '../../src/sinks/kafka/sink.js';
 import { cloudEventAttributesOf, cloudEventDataBody, pgbridgeBody, skorBody } from '../support/contract-bodies.js';
-import { channelEvent, rowEvent } from '../support/events.js';
+import { channelEvent, ODD_SUBJECTS, oddlyNamedRows, rowEvent } from '../support/events.js';
 import { sinkConfigKeys } from '../support/sink-config.js';
 import { forward, freePort } from '../support/tcp.js';
 import { consumeMessages, createTopic, kafkaBrokers, readTopic, startMockCluster, type ReceivedMessage } from '../support/kafka.js';
@@ -214,6 +214,23 @@ describe('kafka sink', () => {
     assert.equal(byId(got, keyless.id).headers.ce_subject, undefined);
     assert.equal(byId(got, notice.id).headers.ce_type, 'pgbridge.notify');
     assert.equal(byId(got, notice.id).value, '{"job":1}');
+  });
+
+  test('headers carry names and keys as they are, UTF-8, as the Kafka binding says: a line break, %, spaces, Ω, U+FFFF', async () => {
+    const sink = await connected({ format: 'cloudevents', topic: `odd_${run}` });
+    const { broken, odd } = oddlyNamedRows();
+    await sink.send([broken, odd], never);
+    const got = await readTopic(brokers, `odd_${run}`, { atLeast: 2 });
+    // source is a URI-reference, its names percent-encoded (CONTRACT §3.3); the header carries it as it is, not encoded again.
+    for (const [event, subject, source] of [
+      [broken, ODD_SUBJECTS[1], '/pgbridge/shop/public.nl%0Ax'],
+      [odd, ODD_SUBJECTS[2], '/pgbridge/shop/m%C3%BCnchen.%20100%25%20%22q%22%20%CE%A9'],
+    ] as const) {
+      const message = byId(got, event.id);
+      assert.equal(message.headers['pgbridge-table'], `${event.schema}.${event.table}`);
+      assert.equal(message.headers.ce_subject, subject);
+      assert.equal(message.headers.ce_source, source);
+    }
   });
 
   test('acks 0 and gzip compression still deliver the exact bytes', async () => {

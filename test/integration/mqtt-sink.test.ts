@@ -16,10 +16,11 @@ import { fromPublishReasonCode } from '../../src/sinks/mqtt/errors.js';
 import { publishPacketBytes, toMqttMessage } from '../../src/sinks/mqtt/message.js';
 import type { Sink } from '../../src/sinks/sink.js';
 import { cli, installAndRun, waitFor, writeConfig } from '../support/bridge.js';
-import { channelEvent, rowEvent } from '../support/events.js';
+import { binaryCloudEventOf } from '../support/binary-cloud-event.js';
+import { channelEvent, ODD_SUBJECTS, oddlyNamedRows, rowEvent } from '../support/events.js';
 import { MosquittoBroker, MqttSubscriber, SUBSCRIBER_ACL, type BrokerUser } from '../support/mqtt.js';
 import { createTestDatabase } from '../support/pg.js';
-import { sinkFromConfig } from '../support/sink-config.js';
+import { sendError, sinkFromConfig } from '../support/sink-config.js';
 import { closedPort } from './outbox-harness.js';
 
 const never = new AbortController().signal;
@@ -148,6 +149,60 @@ describe('mqtt sink against Mosquitto', () => {
       good.map((e) => e.id),
     );
     await sub.stop();
+  });
+
+  test('a topic with a control character or a noncharacter: the broker would drop the connection (Malformed UTF-8), so the sink refuses the event itself', async () => {
+    const raw = await rawPublish('pgbridge/public/nl\nx/insert', 'x');
+    assert.equal(raw.error, 'connection closed', `the broker's answer to a line break in a topic: ${JSON.stringify(raw)}`);
+
+    const sub = await subscriber(['pgbridge/public/ctl_ok/+']);
+    const mq = sink();
+    await mq.connect(never);
+    const broken = rowEvent({ table: 'nl\nx' });
+    const nonCharacter = rowEvent({ table: 'x\uffff' });
+    const batch = [rowEvent({ table: 'ctl_ok' }), broken, nonCharacter, rowEvent({ table: 'ctl_ok' })];
+    const err = await sendError(mq, batch);
+    assert.ok(err instanceof PermanentError, String(err));
+    assert.deepEqual(err.failedIds, [broken.id, nonCharacter.id]);
+    assert.match(err.message, /control character or a Unicode noncharacter/);
+    assert.ok(mq.isReady(), 'the connection was not dropped');
+    assert.deepEqual(idsOf(await sub.settled()), [batch[0].id, batch[3].id]);
+    await sub.stop();
+  });
+
+  test('user properties: what an MQTT string cannot hold (control characters, noncharacters) and % are percent-encoded, the rest as it is; a name or key with a line break travels with its batch', async () => {
+    for (const format of ['pgbridge', 'cloudevents']) {
+      const topic = `odd_props/${format}`;
+      const sub = await subscriber([topic]);
+      const mq = sink({ topic, format });
+      await mq.connect(never);
+      const { broken, odd } = oddlyNamedRows();
+      const batch = [rowEvent(), broken, odd, rowEvent()];
+      await mq.send(batch, never);
+      assert.ok(mq.isReady(), `format ${format}: the connection was not dropped`);
+
+      const received = await sub.settled();
+      const properties = received.map((m) => m.userProperties);
+      assert.deepEqual(
+        properties.map((p) => p['pgbridge-id']),
+        batch.map((e) => e.id),
+        `format ${format}: the whole batch arrived`,
+      );
+      // Written out by hand: the UTF-8 bytes of each such character as %XX; ü, é, Ω, spaces and " as they are.
+      assert.equal(properties[1]['pgbridge-table'], 'public.nl%0Ax');
+      assert.equal(properties[2]['pgbridge-table'], 'münchen. 100%25 "q" Ω');
+      for (const i of [1, 2]) {
+        assert.equal(decodeURIComponent(properties[i]['pgbridge-table']), `${batch[i].schema}.${batch[i].table}`);
+        const headers = { ...properties[i], 'content-type': received[i].contentType ?? '' };
+        if (format === 'cloudevents') assert.equal(binaryCloudEventOf(headers, received[i].body).subject, ODD_SUBJECTS[i]);
+      }
+      if (format === 'cloudevents') {
+        assert.equal(properties[1]['ce-subject'], 'a%0D%0A%C2%85b%EF%BF%BF');
+        assert.equal(properties[2]['ce-subject'], 'Ω-key é');
+        assert.equal(properties[2]['ce-source'], '/pgbridge/shop/m%25C3%25BCnchen.%2520100%2525%2520%2522q%2522%2520%25CE%25A9');
+      }
+      await sub.stop();
+    }
   });
 
   test("an event over the broker's Maximum Packet Size: refused before sending (the broker would disconnect, 0x95); the size is exact", async () => {

@@ -16,8 +16,9 @@ import { PermanentError, RetriableError } from '../../src/errors.js';
 import { NATS_REJECTED, NATS_RETRIABLE, NATS_UNAVAILABLE } from '../../src/sinks/nats/errors.js';
 import type { Sink } from '../../src/sinks/sink.js';
 import { waitFor } from '../support/bridge.js';
+import { binaryCloudEventOf } from '../support/binary-cloud-event.js';
 import { pgbridgeBody } from '../support/contract-bodies.js';
-import { channelEvent, rowEvent } from '../support/events.js';
+import { channelEvent, ODD_SUBJECTS, oddlyNamedRows, rowEvent } from '../support/events.js';
 import { NATS_URL, NatsAdmin, PrivateNatsServer } from '../support/nats.js';
 import { makeTlsFiles, operatorSetup, tlsServerConfig } from '../support/nats-auth.js';
 import { terminateBackends, type TestDatabase } from '../support/pg.js';
@@ -205,6 +206,39 @@ describe('nats sink: what a JetStream consumer reads', () => {
     );
     assert.deepEqual(events[0].data, { data: JSON.parse(row.data), old: JSON.parse(row.old!) });
     assert.equal(events[1].data, 'plain text');
+  });
+
+  test('header values are percent-encoded (CloudEvents NATS binding): a name or key with a line break, space, % or non-ASCII letters travels and decodes back, with the rest of its batch', async (t) => {
+    for (const format of ['pgbridge', 'cloudevents']) {
+      const s = scope();
+      t.after(() => admin.deleteStream(s.stream));
+      // One subject for every row: these names could not be subject tokens.
+      const target = sink(t, { stream: s.stream, declare: true, subject: `${s.prefix}.rows`, channel_subject: s.channel_subject, format });
+      await target.connect(never);
+      const { broken, odd } = oddlyNamedRows();
+      const batch = [rowEvent(), broken, odd, rowEvent()];
+      await target.send(batch, never);
+
+      const stored = await admin.read(s.stream);
+      assert.deepEqual(
+        stored.map((m) => m.headers['Nats-Msg-Id']),
+        batch.map((e) => e.id),
+        `format ${format}: the whole batch stored`,
+      );
+      const headers = stored.map((m) => m.headers);
+      // Written out from the binding: UTF-8 bytes of all but printable ASCII, and space, " and %, as %XX.
+      assert.equal(headers[1]['pgbridge-table'], 'public.nl%0Ax');
+      assert.equal(headers[2]['pgbridge-table'], 'm%C3%BCnchen.%20100%25%20%22q%22%20%CE%A9');
+      for (const i of [1, 2]) {
+        assert.equal(decodeURIComponent(headers[i]['pgbridge-table']), `${batch[i].schema}.${batch[i].table}`);
+        if (format === 'cloudevents') assert.equal(binaryCloudEventOf(headers[i], stored[i].data).subject, ODD_SUBJECTS[i]);
+      }
+      if (format === 'cloudevents') {
+        assert.equal(headers[1]['ce-subject'], 'a%0D%0A%C2%85b%EF%BF%BF');
+        assert.equal(headers[2]['ce-subject'], '%CE%A9-key%20%C3%A9');
+        assert.equal(headers[2]['ce-source'], '/pgbridge/itdb/m%25C3%25BCnchen.%2520100%2525%2520%2522q%2522%2520%25CE%25A9');
+      }
+    }
   });
 });
 

@@ -31,3 +31,18 @@ export function channelEvent(overrides: Partial<ChannelEvent> = {}): ChannelEven
     ...overrides,
   };
 }
+
+/**
+ * Row events whose names and key no header carries as they are: a line break
+ * and other control characters, a noncharacter, spaces, %, " and non-ASCII
+ * letters, all of which a quoted Postgres name or a text key may hold.
+ */
+export function oddlyNamedRows(): { readonly broken: RowChangeEvent; readonly odd: RowChangeEvent } {
+  return {
+    broken: rowEvent({ table: 'nl\nx', key: '{"k":"a\\r\\n\\u0085b\\uffff"}' }),
+    odd: rowEvent({ schema: 'münchen', table: ' 100% "q" Ω', key: '{"k":"Ω-key é"}' }),
+  };
+}
+
+/** The CloudEvents subjects of [any, broken, odd] from oddlyNamedRows(): their keys' values. */
+export const ODD_SUBJECTS = ['', 'a\r\n\u0085b\uffff', 'Ω-key é'] as const;

@@ -13,6 +13,8 @@ export interface ReceivedRequest {
   readonly method: string;
   readonly url: string;
   readonly headers: http.IncomingHttpHeaders;
+  /** Names and values as they came, alternating, in order: duplicates and the sender's spelling kept (Node merges or drops them in `headers`). */
+  readonly rawHeaders: readonly string[];
   readonly body: string;
 }
 
@@ -46,7 +48,13 @@ export class WebhookServer {
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       if (req.method !== 'POST') return void res.writeHead(200).end(); // reachability probes
-      const received = { method: req.method, url: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks).toString('utf8') };
+      const received = {
+        method: req.method,
+        url: req.url ?? '',
+        headers: req.headers,
+        rawHeaders: req.rawHeaders,
+        body: Buffer.concat(chunks).toString('utf8'),
+      };
       const index = this.requests.push(received) - 1;
       const reply = this.reply(received, index);
       this.replies[index] = reply;

@@ -66,7 +66,7 @@ function webhookConfig(overrides: Partial<WebhookSinkConfig>): WebhookSinkConfig
   }) as unknown as WebhookSinkConfig;
 }
 
-/** The `source` each sink binding puts on the wire for one event. */
+/** The `source` each sink binding carries for one event, as its consumer reads it: the ce-* values of HTTP binary mode, NATS and MQTT after one round of percent-decoding. */
 function sourcesOnTheWire(event: BridgeEvent, ctx: FormatContext): Record<string, string | undefined> {
   const structured = (body: string): string => (JSON.parse(body) as { source: string }).source;
   const binaryWebhook = buildRequest([event], webhookConfig({ cloudevents_mode: 'binary' }), ctx);
@@ -77,11 +77,11 @@ function sourcesOnTheWire(event: BridgeEvent, ctx: FormatContext): Record<string
   const redis = toStreamEntry(event, { stream: 's', format: 'cloudevents' }, ctx);
   return {
     'webhook structured': structured(buildRequest([event], webhookConfig({}), ctx).body),
-    'webhook binary': binaryWebhook.headers['ce-source'],
+    'webhook binary': decodeURIComponent(binaryWebhook.headers['ce-source']),
     kafka: kafka.message.headers['ce_source'],
     amqp: amqp.options.headers?.['cloudEvents:source'] as string | undefined,
-    nats: nats.headers['ce-source'],
-    mqtt: mqtt.properties.userProperties['ce-source'],
+    nats: decodeURIComponent(nats.headers['ce-source']),
+    mqtt: decodeURIComponent(mqtt.properties.userProperties['ce-source']),
     redis: structured(redis.fields.event),
   };
 }

@@ -218,7 +218,7 @@ describe('loadConfig: errors name the key path', () => {
     [
       'a header value with a line break',
       base({ sinks: [{ name: 'h', type: 'webhook', url: 'http://x/', headers: { 'X-A': 'a\r\nX-Evil: 1' } }] }),
-      /^sinks\[0\]\.headers\.X-A: may not hold a line break or a NUL character$/,
+      /^sinks\[0\]\.headers\.X-A: may not hold a line break, another control character than tab, or a character beyond Latin-1 \(U\+00FF\): HTTP cannot send it$/,
     ],
     [
       'wrong type: map inside sasl',

@@ -12,6 +12,7 @@ import {
   pgbridgeJson,
   skorJson,
 } from '../../src/formats/index.js';
+import { cloudEventsHeaderValue } from '../../src/formats/percent-encoding.js';
 import { channelEvent, rowEvent } from '../support/events.js';
 
 const ctx = { database: 'shop' };
@@ -130,6 +131,25 @@ describe('cloudevents format', () => {
     for (const format of FORMAT_NAMES) {
       for (const event of [rowEvent({ data: BIG }), channelEvent()]) JSON.parse(encodeEvent(event, format, ctx));
     }
+  });
+});
+
+describe('header values of the CloudEvents HTTP and NATS bindings', () => {
+  test("the binding's own example: space, € and 😀 as the UTF-8 bytes of each, upper-case %XX", () => {
+    assert.equal(cloudEventsHeaderValue('Euro € 😀'), 'Euro%20%E2%82%AC%20%F0%9F%98%80');
+  });
+
+  test('printable ASCII stays as it is, but for space, " and %; control characters and Latin-1 letters are encoded', () => {
+    assert.equal(
+      cloudEventsHeaderValue("/pgbridge/shop/public.orders!#$&'()*+,-.:;<=>?@[\\]^_`{|}~"),
+      "/pgbridge/shop/public.orders!#$&'()*+,-.:;<=>?@[\\]^_`{|}~",
+    );
+    assert.equal(cloudEventsHeaderValue('100% "q"\r\n\t\u0000\u007f é'), '100%25%20%22q%22%0D%0A%09%00%7F%20%C3%A9');
+  });
+
+  test('decodeURIComponent reads every value back', () => {
+    for (const value of ['Ω-key', 'k é/1', '%41', 'a\nb', '😀,x', '\u0085\uffff'])
+      assert.equal(decodeURIComponent(cloudEventsHeaderValue(value)), value);
   });
 });
 

@@ -4,6 +4,7 @@ import mqttPacket from 'mqtt-packet';
 import { PermanentError, RetriableError } from '../../src/errors.js';
 import { fromConnackReasonCode, fromPublishReasonCode } from '../../src/sinks/mqtt/errors.js';
 import { publishPacketBytes, toMqttMessage, topicProblem, type MqttMessage } from '../../src/sinks/mqtt/message.js';
+import { userPropertyValue } from '../../src/sinks/mqtt/utf8-string.js';
 import { channelEvent, rowEvent } from '../support/events.js';
 
 const ctx = { database: 'shop' };
@@ -63,13 +64,21 @@ describe('mqtt message mapping', () => {
     });
   });
 
+  test('user property values: control characters, noncharacters and % as UTF-8 %XX, the rest (é, Ω, spaces) as it is', () => {
+    assert.equal(userPropertyValue('public.café Ω 😀'), 'public.café Ω 😀');
+    assert.equal(userPropertyValue('100%\n\t\u0000\u007f\u0085\ufdd0\uffff\u{10ffff}'), '100%25%0A%09%00%7F%C2%85%EF%B7%90%EF%BF%BF%F4%8F%BF%BF');
+    for (const value of ['nl\nx', '%41', 'Ω-key\u0085', '/pgbridge/db/caf%C3%A9']) assert.equal(decodeURIComponent(userPropertyValue(value)), value);
+  });
+
   test('topics MQTT forbids for a PUBLISH are named', () => {
     assert.equal(topicProblem('pgbridge/public/orders/insert'), undefined);
     assert.equal(topicProblem('/leading/slash and space'), undefined);
     assert.match(topicProblem('pgbridge/a+b/insert') ?? '', /wildcard/);
     assert.match(topicProblem('pgbridge/#') ?? '', /wildcard/);
     assert.match(topicProblem('') ?? '', /empty/);
-    assert.match(topicProblem('a\u0000b') ?? '', /NUL/);
+    assert.equal(topicProblem('pgbridge/café/Ω 😀/insert'), undefined);
+    for (const odd of ['a\u0000b', 'nl\nx', 'tab\tx', 'del\u007f', 'c1\u0085', 'x\ufdd0', 'x\uffff', 'x\u{10ffff}'])
+      assert.match(topicProblem(odd) ?? '', /control character or a Unicode noncharacter/, JSON.stringify(odd));
     assert.match(topicProblem('x'.repeat(65_536)) ?? '', /over MQTT's 65535/);
   });
 

@@ -30,7 +30,7 @@ export const mqttSchema: Schema<MqttConfig> = {
     sensitive: true,
   },
   topic: {
-    doc: 'Topic template: {schema}, {table}, {op} (insert|update|delete), {channel}. A channel event goes to the topic named after its channel under a template with {schema}, {table} or {op} but no {channel}; a fixed template (no placeholder) applies to it as written. A rendered topic with + or # is refused (dead-lettered): MQTT topics to publish to have no wildcards.',
+    doc: 'Topic template: {schema}, {table}, {op} (insert|update|delete), {channel}. A channel event goes to the topic named after its channel under a template with {schema}, {table} or {op} but no {channel}; a fixed template (no placeholder) applies to it as written. A rendered topic with + or # (MQTT topics to publish to have no wildcards), or with a control character or a Unicode noncharacter (MQTT strings cannot carry them), is refused (dead-lettered).',
     format: String,
     default: 'pgbridge/{schema}/{table}/{op}',
   },

@@ -2,6 +2,7 @@ import type { BridgeEvent } from '../../event.js';
 import { binaryCloudEvent, encodeEvent, type FormatContext, type FormatName } from '../../formats/index.js';
 import { renderTemplate } from '../../template.js';
 import { eventHeaders } from '../event-headers.js';
+import { beyondMqttStrings, userPropertyValue } from './utf8-string.js';
 
 /** MQTT 5 PUBLISH properties the sink sets. */
 export interface PublishProperties {
@@ -27,11 +28,12 @@ export interface MessageSettings {
  * One event as a PUBLISH. CloudEvents in binary mode: every attribute but
  * datacontenttype as a `ce-` user property (the names the HTTP binding gives
  * its headers), datacontenttype as the MQTT 5 Content Type, the data as payload.
+ * Every user property value is percent-encoded where an MQTT string could not carry it.
  */
 export function toMqttMessage(event: BridgeEvent, settings: MessageSettings, ctx: FormatContext): MqttMessage {
-  const cloudEvent = settings.format === 'cloudevents' ? binaryCloudEvent(event, ctx, 'ce-') : undefined;
+  const cloudEvent = settings.format === 'cloudevents' ? binaryCloudEvent(event, ctx, 'ce-', userPropertyValue) : undefined;
   const body = cloudEvent?.data ?? encodeEvent(event, settings.format, ctx);
-  const userProperties = { ...eventHeaders(event), ...cloudEvent?.attributes };
+  const userProperties = { ...eventHeaders(event, userPropertyValue), ...cloudEvent?.attributes };
   return {
     eventId: event.id,
     topic: renderTemplate(settings.topic, event),
@@ -45,13 +47,15 @@ const MAX_TOPIC_BYTES = 65535;
 /**
  * Why `topic` cannot be published to, or undefined when it can. The broker
  * does not refuse such a PUBLISH: it closes the connection (Mosquitto:
- * DISCONNECT 0x82 protocol error), with every other unacknowledged message on it.
+ * DISCONNECT 0x82 protocol error for a wildcard, a plain close for a control
+ * character), with every other unacknowledged message on it.
  */
 export function topicProblem(topic: string): string | undefined {
   if (topic === '') return 'the topic template gave an empty topic';
   if (topic.includes('+') || topic.includes('#'))
     return `topic ${JSON.stringify(topic)} has a wildcard (+ or #), which MQTT allows only in subscriptions; change the sink's topic template`;
-  if (topic.includes('\u0000')) return `topic ${JSON.stringify(topic)} holds a NUL character`;
+  if (beyondMqttStrings(topic))
+    return `topic ${JSON.stringify(topic)} holds a control character or a Unicode noncharacter, which MQTT strings cannot carry; change the sink's topic template`;
   if (Buffer.byteLength(topic) > MAX_TOPIC_BYTES) return `topic is ${Buffer.byteLength(topic)} bytes, over MQTT's ${MAX_TOPIC_BYTES}`;
   return undefined;
 }

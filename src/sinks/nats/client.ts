@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { jetstream, jetstreamManager, StorageType, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import { connect, credsAuthenticator, headers as natsHeaders, nanos, type NatsConnection, type NodeConnectionOptions } from '@nats-io/transport-node';
-import { PermanentError, RetriableError } from '../../errors.js';
+import { errorMessage, PermanentError, RetriableError } from '../../errors.js';
 import type { NatsTlsConfig } from './config.js';
 import { fromNatsError, NATS_REJECTED, NATS_UNAVAILABLE } from './errors.js';
 import type { NatsMessage } from './message.js';
@@ -117,7 +117,15 @@ class JetStreamPublisher implements NatsPublisher {
 
   private async publishOne(js: JetStreamClient, message: NatsMessage): Promise<PublishOutcome> {
     const headers = natsHeaders();
-    for (const [name, value] of Object.entries(message.headers)) headers.set(name, value);
+    try {
+      for (const [name, value] of Object.entries(message.headers)) headers.set(name, value);
+    } catch (err) {
+      // A header the client refuses (it throws at once, out of the batch) fails this message alone, for good.
+      return {
+        ok: false,
+        error: new PermanentError(`nats: ${errorMessage(err)} (subject ${JSON.stringify(message.subject)})`, { cause: err, code: NATS_REJECTED }),
+      };
+    }
     const stream = this.settings.stream;
     try {
       const ack = await js.publish(message.subject, message.data, {

@@ -1,5 +1,6 @@
 import type { BridgeEvent } from '../../event.js';
 import { binaryCloudEvent, encodeEvent, type FormatContext, type FormatName } from '../../formats/index.js';
+import { cloudEventsHeaderValue } from '../../formats/percent-encoding.js';
 import { renderTemplate } from '../../template.js';
 import { eventHeaders } from '../event-headers.js';
 
@@ -22,23 +23,26 @@ export interface MessageSettings {
 /**
  * The event headers, and for `cloudevents` the CloudEvents NATS binding's
  * binary mode: attributes as ce-* headers (as in HTTP binary mode),
- * datacontenttype as content-type, data as the payload.
+ * datacontenttype as content-type, data as the payload. Every pgbridge-* and
+ * ce-* value is percent-encoded as that binding says (v1.0.3 §3.1.3.2, the
+ * HTTP binding's rule): NATS headers are HTTP-like lines, which a line break
+ * in a table name or key would end, and the client trims the spaces around a value.
  */
 export function toNatsMessage(event: BridgeEvent, settings: MessageSettings, ctx: FormatContext): NatsMessage {
   const subject = renderTemplate(event.kind === 'channel' ? settings.channelSubject : settings.subject, event);
   if (settings.format === 'cloudevents') {
-    const cloudEvent = binaryCloudEvent(event, ctx, 'ce-');
+    const cloudEvent = binaryCloudEvent(event, ctx, 'ce-', cloudEventsHeaderValue);
     return {
       msgId: event.id,
       subject,
       data: cloudEvent.data,
-      headers: { ...eventHeaders(event), ...cloudEvent.attributes, 'content-type': cloudEvent.contentType },
+      headers: { ...eventHeaders(event, cloudEventsHeaderValue), ...cloudEvent.attributes, 'content-type': cloudEvent.contentType },
     };
   }
   return {
     msgId: event.id,
     subject,
     data: encodeEvent(event, settings.format, ctx),
-    headers: { ...eventHeaders(event), 'content-type': 'application/json' },
+    headers: { ...eventHeaders(event, cloudEventsHeaderValue), 'content-type': 'application/json' },
   };
 }

@@ -1,6 +1,7 @@
 import type { Schema } from 'convict';
 import { urlPassword } from '../../config/secrets.js';
 import type { CommonSinkConfig, ConfigProblem } from '../../config/sink-schema.js';
+import { headerProblems } from './headers.js';
 
 export interface WebhookConfig {
   url: string;
@@ -17,7 +18,11 @@ export type WebhookSinkConfig = WebhookConfig & CommonSinkConfig;
 export const webhookSchema: Schema<WebhookConfig> = {
   url: { doc: 'Endpoint (http:// or https://).', format: 'http-url', default: null as unknown as string },
   method: { doc: 'HTTP method.', format: ['POST', 'PUT'], default: 'POST' },
-  headers: { doc: 'Extra request headers (e.g. Authorization: Bearer ${TOKEN}).', format: 'string-map', default: {} },
+  headers: {
+    doc: "Extra request headers (e.g. Authorization: Bearer ${TOKEN}), sent as written. One named as a default of pgbridge's (user-agent: pgbridge; authorization from user:password in the url), in any case, replaces it. The headers pgbridge sets itself are refused: content-type, content-length, transfer-encoding, keep-alive, upgrade, expect, webhook-id, webhook-timestamp, webhook-signature, and the CloudEvents ce-specversion, ce-id, ce-time, ce-type, ce-source, ce-subject.",
+    format: 'string-map',
+    default: {},
+  },
   timeout_ms: { doc: 'Time for the whole request; past it the attempt counts as failed and is retried.', format: 'positive-int', default: 10000 },
   probe_interval_ms: {
     doc: 'How long the webhook may go without an HTTP answer before a HEAD request checks it is still there (for /readyz while no event is sent); 0 = never.',
@@ -42,18 +47,8 @@ export const webhookSchema: Schema<WebhookConfig> = {
 
 const SECRET_HEADER = /auth|token|key|secret|cookie|signature|password/i;
 
-/** RFC 9110 field names: a token. */
-const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-/** What a field value may not hold: it would end the header or be refused by undici. */
-const HEADER_VALUE_BREAK = /[\r\n\0]/;
-
 export function checkWebhook(config: WebhookSinkConfig): ConfigProblem[] {
-  const problems: ConfigProblem[] = [];
-  for (const [name, value] of Object.entries(config.headers)) {
-    if (!HEADER_NAME.test(name))
-      problems.push({ path: `headers.${name}`, message: "is not a valid HTTP header name (letters, digits and !#$%&'*+.^_`|~- only)" });
-    else if (HEADER_VALUE_BREAK.test(value)) problems.push({ path: `headers.${name}`, message: 'may not hold a line break or a NUL character' });
-  }
+  const problems = headerProblems(config.headers);
   if (config.format === 'cloudevents' && config.cloudevents_mode === 'binary' && config.batch.max_events > 1) {
     problems.push({
       path: 'batch.max_events',

@@ -1,5 +1,6 @@
 import type { BridgeEvent } from '../../event.js';
 import { binaryCloudEvent, encodeEvent, type FormatContext } from '../../formats/index.js';
+import { cloudEventsHeaderValue } from '../../formats/percent-encoding.js';
 import type { WebhookSinkConfig } from './config.js';
 
 export interface WebhookRequest {
@@ -20,8 +21,8 @@ export function buildRequest(batch: readonly BridgeEvent[], config: WebhookSinkC
   const single = config.batch.max_events === 1;
   const messageId = single ? batch[0].id : `${batch[0].id}-${batch[batch.length - 1].id}`;
   if (config.format === 'cloudevents' && config.cloudevents_mode === 'binary') {
-    // CloudEvents HTTP binding: attributes as ce-* headers, datacontenttype as Content-Type.
-    const cloudEvent = binaryCloudEvent(batch[0], ctx, 'ce-');
+    // CloudEvents HTTP binding: attributes as ce-* headers, percent-encoded, datacontenttype as Content-Type.
+    const cloudEvent = binaryCloudEvent(batch[0], ctx, 'ce-', cloudEventsHeaderValue);
     return { body: cloudEvent.data, headers: { 'content-type': cloudEvent.contentType, ...cloudEvent.attributes }, messageId };
   }
   const contentType =

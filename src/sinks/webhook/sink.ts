@@ -4,11 +4,14 @@ import { errorMessage, PermanentError, RetriableError } from '../../errors.js';
 import type { SinkClient, SinkContext } from '../sink.js';
 import type { WebhookSinkConfig } from './config.js';
 import { Exchange, type Answer } from './exchange.js';
+import { withDefaults } from './headers.js';
 import { buildRequest } from './request.js';
 import { parseRetryAfter } from './retry-after.js';
 import { signWebhook } from './signature.js';
 
 const USER_AGENT = 'pgbridge';
+/** undici's code for a request it will not build (a header value it cannot send, …). */
+const UNDICI_INVALID_ARGUMENT = 'UND_ERR_INVALID_ARG';
 
 /** POSTs events to one URL. 2xx is success; 408, 429, 5xx and network errors are retriable; the rest is permanent. */
 export class WebhookSink implements SinkClient {
@@ -38,8 +41,7 @@ export class WebhookSink implements SinkClient {
     const parsed = new URL(url);
     this.origin = parsed.origin;
     this.path = `${parsed.pathname}${parsed.search}`;
-    const hasAuthorization = Object.keys(config.headers).some((name) => name.toLowerCase() === 'authorization');
-    this.headers = { 'user-agent': USER_AGENT, ...(authorization && !hasAuthorization ? { authorization } : {}), ...config.headers };
+    this.headers = withDefaults(config.headers, { 'user-agent': USER_AGENT, ...(authorization ? { authorization } : {}) });
     this.agent = new Agent({ connections: config.max_in_flight, keepAliveTimeout: 30_000, connect: { timeout: config.timeout_ms } });
   }
 
@@ -96,7 +98,7 @@ export class WebhookSink implements SinkClient {
       headers['webhook-timestamp'] = String(timestamp);
       headers['webhook-signature'] = signWebhook(this.secrets, req.messageId, timestamp, req.body);
     }
-    const answer = await this.exchange(headers, req.body, signal);
+    const answer = await this.exchange(headers, req.body, signal, batch);
     const { statusCode } = answer;
     if (statusCode >= 200 && statusCode < 300) return;
     const text = answer.text.slice(0, 200);
@@ -116,8 +118,12 @@ export class WebhookSink implements SinkClient {
     return this.lastHeaders;
   }
 
-  /** One request; network errors and the deadline become RetriableError, an abort by `signal` is passed on as it is. */
-  private async exchange(headers: Record<string, string>, body: string, signal: AbortSignal): Promise<Answer> {
+  /**
+   * One request; network errors and the deadline become RetriableError, an abort by `signal` is passed on as it is.
+   * A request undici refuses to build fails for good for `batch`: the sink's own headers went out with its probe
+   * already, so what undici refuses is what this request adds for its events, refused the same on every retry.
+   */
+  private async exchange(headers: Record<string, string>, body: string, signal: AbortSignal, batch: readonly BridgeEvent[]): Promise<Answer> {
     const exchange = new Exchange(this.config.timeout_ms);
     try {
       const answer = await this.dispatch(exchange, this.config.method, headers, body, signal);
@@ -125,6 +131,13 @@ export class WebhookSink implements SinkClient {
       return answer;
     } catch (err) {
       if (signal.aborted && !exchange.expired) throw err;
+      if ((err as { code?: unknown }).code === UNDICI_INVALID_ARGUMENT) {
+        throw new PermanentError(`webhook ${this.name}: the request cannot be built: ${errorMessage(err)}`, {
+          cause: err,
+          code: 'PGBRIDGE_WEBHOOK_INVALID_REQUEST',
+          failedIds: batch.map((event) => event.id),
+        });
+      }
       this.reachable = false;
       const reason = exchange.expired ? `no answer within ${this.config.timeout_ms} ms` : errorMessage(err);
       throw new RetriableError(`webhook ${this.name}: ${reason}`, { cause: err, code: 'PGBRIDGE_WEBHOOK_NETWORK' });
