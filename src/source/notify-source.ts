@@ -23,8 +23,6 @@ import { UnnoticedSweep } from './unnoticed-sweep.js';
 /** Why a sink's events go to the outbox table, for the log line when it starts spilling. */
 const MEMORY_FULL = 'memory limit of events waiting for this sink reached';
 const DELIVERED: Outcome = { kind: 'delivered' };
-/** Time given to keeping unconfirmed events in the table at shutdown, whatever the deadline left. */
-const KEEP_AT_LEAST_MS = 250;
 
 /**
  * `delivery: notify`: events arrive in NOTIFY payloads and go straight to the
@@ -132,34 +130,31 @@ export class NotifySource implements Source, Checkpoint<NotifyPosition> {
    * Events a sink did not confirm by the shutdown deadline, that only memory
    * held, go to the outbox table for that sink, as a spill does: the next run
    * delivers them first (SinkSpill.resume). Rows read from the table are still
-   * there. Behind a spill of this run they land after newer events of their
-   * rows, so the log says so.
+   * there; what a spill of this run left there goes after these (SinkSpill.keep).
    */
   private async keepUnconfirmed(unconfirmed: ReadonlyMap<string, readonly Envelope[]>, deadline: number): Promise<void> {
     const spilled: Spilled[] = [];
     const bySink: Record<string, number> = {};
-    const behindSpill: string[] = [];
     for (const [sink, envelopes] of unconfirmed) {
       const own = envelopes.filter((envelope) => envelope instanceof NotifyEnvelope);
       if (own.length === 0) continue;
       bySink[sink] = own.length;
-      if (this.spill.spilling(this.inlets.get(sink)!)) behindSpill.push(sink);
       for (const envelope of own) spilled.push({ sink, event: envelope.event });
     }
     if (spilled.length === 0) return;
-    // At least the time a small batch takes, even when the sinks used up every last millisecond.
-    const { kept, error } = await this.spill.keep(spilled, Math.max(deadline, Date.now() + KEEP_AT_LEAST_MS));
-    if (error === undefined) {
-      this.log.warn(
-        { events: bySink, ...(behindSpill.length > 0 ? { behind_newer_events_of_their_rows: behindSpill } : {}) },
-        'notify mode: events the sinks did not confirm before shutdown_timeout_ms are kept in the outbox table; the next run delivers them',
-      );
-    } else {
+    // A spill of this run (ended or not) may have left newer events of the same rows in the table.
+    const outcome = await this.spill.keep(spilled, Object.keys(bySink), deadline);
+    if ('error' in outcome) {
       this.log.error(
-        { events: bySink, kept, lost: spilled.length - kept, err: errorMessage(error) },
-        'notify mode: events the sinks did not confirm before shutdown_timeout_ms could not all be kept in the outbox table; the rest are lost',
+        { events: bySink, err: errorMessage(outcome.error) },
+        'notify mode: events the sinks did not confirm before shutdown_timeout_ms could not be kept in the outbox table; they are lost',
       );
+      return;
     }
+    this.log.warn(
+      { events: bySink, ...(outcome.moved > 0 ? { spilled_rows_moved_behind_them: outcome.moved } : {}) },
+      'notify mode: events the sinks did not confirm before shutdown_timeout_ms are kept in the outbox table; the next run delivers them',
+    );
   }
 
   /**

@@ -8,7 +8,7 @@ import { errorMessage } from '../errors.js';
 import { inTransaction } from '../postgres.js';
 import { EVENT_COLUMNS, REPLAY_COLUMNS } from '../schema/outbox.js';
 import type { OutboxEnvelope } from './outbox-envelope.js';
-import { Column, type OutboxRecord } from './outbox-rows.js';
+import { Column, NOT_KEPT, type OutboxRecord } from './outbox-rows.js';
 import { SerialWriter } from './serial-writer.js';
 
 /** Spilled events written in one statement at most. */
@@ -221,53 +221,47 @@ export class SinkSpill {
   }
 
   /**
-   * After stop(): writes `spilled` straight to the table, in order, a batch
-   * at a time, until `deadline` (ms since the epoch); no retries. Returns how
-   * many are in the table, and the error that ended it when not all are.
+   * After stop(): writes `spilled` straight to the table, in order, in one
+   * transaction that must end by `deadline` (ms since the epoch); no retries.
+   * The rows an earlier spill left for the sinks in `behind` are older than
+   * none of these (they came after them, memory being full), so they are
+   * written again after them, in their order: a row's events stay in commit
+   * order for the next run. Resolves with how many were kept, or why none were.
    */
-  async keep(spilled: readonly Spilled[], deadline: number): Promise<{ kept: number; error?: unknown }> {
-    let kept = 0;
+  async keep(
+    spilled: readonly Spilled[],
+    behind: readonly string[],
+    deadline: number,
+  ): Promise<{ kept: number; moved: number } | { error: unknown }> {
+    if (spilled.length === 0) return { kept: 0, moved: 0 };
     try {
-      while (kept < spilled.length && Date.now() < deadline) {
-        const batch = spilled.slice(kept, kept + SPILL_BATCH);
-        await this.insert(batch);
-        kept += batch.length;
-      }
-      return kept === spilled.length ? { kept } : { kept, error: new Error('shutdown_timeout_ms ran out') };
+      return await inTransaction(this.pool, async (db) => {
+        const timeLeft = async (): Promise<void> => {
+          await db.query(`SET LOCAL statement_timeout = ${Math.max(1, Math.round(deadline - Date.now()))}`);
+        };
+        await timeLeft();
+        await db.query('SELECT pg_current_xact_id()');
+        const { rows } = await this.insertOn(db, spilled);
+        if (behind.length === 0) return { kept: rows.length, moved: 0 };
+        const first = rows.reduce((min, r) => (BigInt(r.id) < min ? BigInt(r.id) : min), BigInt(rows[0].id));
+        await timeLeft();
+        const moved = await db.query(
+          `WITH moved AS (DELETE FROM ${this.table} WHERE target_sink = ANY($1::text[]) AND ${NOT_KEPT} AND id < $2::bigint RETURNING id, ${REPLAY_COLUMNS})
+           INSERT INTO ${this.table} (${REPLAY_COLUMNS}) SELECT ${REPLAY_COLUMNS} FROM moved ORDER BY id`,
+          [behind, first.toString()],
+        );
+        return { kept: rows.length, moved: moved.rowCount ?? 0 };
+      });
     } catch (error) {
-      return { kept, error };
+      return { error };
     }
   }
 
   /** The xid first, then the ids (see SettledWater); one statement for the batch, in arrival order. */
   private async insert(batch: readonly Spilled[]): Promise<void> {
-    const col = <T>(f: (s: Spilled) => T): T[] => batch.map(f);
-    const row = (s: Spilled) => (s.event.kind === 'row' ? s.event : undefined);
     const { rows } = await inTransaction(this.pool, async (db) => {
       await db.query('SELECT pg_current_xact_id()');
-      return db.query<{ id: string; sink: string }>(
-        `INSERT INTO ${this.table} (${REPLAY_COLUMNS})
-         SELECT x.event_id, x.sink, coalesce(x.txid::xid8, pg_current_xact_id()), x.ts::timestamptz, x.schema_name, x.table_name,
-                x.op::"char", x.key::json, x.data::json, x.old::json, x.channel, x.payload
-           FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[])
-                WITH ORDINALITY AS x(event_id, sink, txid, ts, schema_name, table_name, op, key, data, old, channel, payload, n)
-          ORDER BY x.n
-         RETURNING id::text AS id, target_sink AS sink`,
-        [
-          col((s) => s.event.id),
-          col((s) => s.sink),
-          col((s) => row(s)?.txid ?? null),
-          col((s) => s.event.ts),
-          col((s) => row(s)?.schema ?? null),
-          col((s) => row(s)?.table ?? null),
-          col((s) => row(s)?.op.charAt(0) ?? null),
-          col((s) => row(s)?.key ?? null),
-          col((s) => row(s)?.data ?? null),
-          col((s) => row(s)?.old ?? null),
-          col((s) => (s.event.kind === 'channel' ? s.event.channel : null)),
-          col((s) => (s.event.kind === 'channel' ? s.event.payload : null)),
-        ],
-      );
+      return this.insertOn(db, batch);
     });
     for (const { id, sink } of rows) {
       const state = this.spills.get(sink);
@@ -278,5 +272,34 @@ export class SinkSpill {
       if (state !== undefined) state.pending--;
     }
     for (const sink of new Set(batch.map((s) => s.sink))) this.endIfCaughtUp(sink);
+  }
+
+  /** One INSERT of `batch`, ids taken in its order; the caller's transaction has taken its xid already. */
+  private insertOn(db: pg.ClientBase, batch: readonly Spilled[]): Promise<pg.QueryResult<{ id: string; sink: string }>> {
+    const col = <T>(f: (s: Spilled) => T): T[] => batch.map(f);
+    const row = (s: Spilled) => (s.event.kind === 'row' ? s.event : undefined);
+    return db.query<{ id: string; sink: string }>(
+      `INSERT INTO ${this.table} (${REPLAY_COLUMNS})
+       SELECT x.event_id, x.sink, coalesce(x.txid::xid8, pg_current_xact_id()), x.ts::timestamptz, x.schema_name, x.table_name,
+              x.op::"char", x.key::json, x.data::json, x.old::json, x.channel, x.payload
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[])
+              WITH ORDINALITY AS x(event_id, sink, txid, ts, schema_name, table_name, op, key, data, old, channel, payload, n)
+        ORDER BY x.n
+       RETURNING id::text AS id, target_sink AS sink`,
+      [
+        col((s) => s.event.id),
+        col((s) => s.sink),
+        col((s) => row(s)?.txid ?? null),
+        col((s) => s.event.ts),
+        col((s) => row(s)?.schema ?? null),
+        col((s) => row(s)?.table ?? null),
+        col((s) => row(s)?.op.charAt(0) ?? null),
+        col((s) => row(s)?.key ?? null),
+        col((s) => row(s)?.data ?? null),
+        col((s) => row(s)?.old ?? null),
+        col((s) => (s.event.kind === 'channel' ? s.event.channel : null)),
+        col((s) => (s.event.kind === 'channel' ? s.event.payload : null)),
+      ],
+    );
   }
 }
