@@ -132,6 +132,13 @@ describe("webhook: your headers and pgbridge's", () => {
     );
     for (const name of ['content-type', 'ce-id', 'ce-source', 'webhook-id', 'webhook-signature', 'user-agent', 'x-tenant'])
       assert.equal(binary.get(name)?.length, 1, `${name} once`);
+
+    // The common `Content-Type: application/json` line still loads, and pgbridge's own is the one sent.
+    const json = await sent({ headers: { 'Content-Type': 'application/json; charset=utf-8' } });
+    assert.deepEqual(headerValues(json).get('content-type'), ['application/json']);
+    assert.ok(!json.rawHeaders.includes('Content-Type'));
+    const structured = await sent({ format: 'cloudevents', headers: { 'content-type': 'application/json' } });
+    assert.deepEqual(headerValues(structured).get('content-type'), ['application/cloudevents+json']);
   });
 
   test('headers pgbridge sets itself, a name given twice (in any case) and a value HTTP cannot carry are config errors naming the key', async () => {

@@ -19,7 +19,7 @@ export const webhookSchema: Schema<WebhookConfig> = {
   url: { doc: 'Endpoint (http:// or https://).', format: 'http-url', default: null as unknown as string },
   method: { doc: 'HTTP method.', format: ['POST', 'PUT'], default: 'POST' },
   headers: {
-    doc: "Extra request headers (e.g. Authorization: Bearer ${TOKEN}), sent as written. One named as a default of pgbridge's (user-agent: pgbridge; authorization from user:password in the url), in any case, replaces it. The headers pgbridge sets itself are refused: content-type, content-length, transfer-encoding, keep-alive, upgrade, expect, webhook-id, webhook-timestamp, webhook-signature, and the CloudEvents ce-specversion, ce-id, ce-time, ce-type, ce-source, ce-subject.",
+    doc: "Extra request headers (e.g. Authorization: Bearer ${TOKEN}), sent as written. One named as a default of pgbridge's (user-agent: pgbridge; authorization from user:password in the url), in any case, replaces it. The headers pgbridge sets itself are refused: content-type (but for application/json, which pgbridge sends anyway: accepted and left to pgbridge), content-length, transfer-encoding, keep-alive, upgrade, expect, webhook-id, webhook-timestamp, webhook-signature, and the CloudEvents ce-specversion, ce-id, ce-time, ce-type, ce-source, ce-subject.",
     format: 'string-map',
     default: {},
   },

@@ -25,6 +25,14 @@ const PGBRIDGE_SETS: ReadonlyMap<string, string> = new Map([
   ...BINARY_ATTRIBUTES.map((attribute): [string, string] => [`ce-${attribute}`, CLOUDEVENT]),
 ]);
 
+/**
+ * `Content-Type: application/json`, a line many webhook configs carry: what
+ * pgbridge sends anyway for JSON bodies, so accepted and left to pgbridge
+ * (which sends the CloudEvents media types where the format calls for them).
+ */
+const JSON_CONTENT_TYPE = /^\s*application\/json\s*(;.*)?$/i;
+const redundant = (lower: string, value: string): boolean => lower === 'content-type' && JSON_CONTENT_TYPE.test(value);
+
 /** RFC 9110 field names: a token. */
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 /** What a field value may not hold (undici's rule): control characters but tab, and anything beyond Latin-1. */
@@ -39,7 +47,8 @@ export function headerProblems(headers: Readonly<Record<string, string>>): Confi
     const lower = name.toLowerCase();
     const reason = PGBRIDGE_SETS.get(lower);
     if (!HEADER_NAME.test(name)) problems.push({ path, message: "is not a valid HTTP header name (letters, digits and !#$%&'*+.^_`|~- only)" });
-    else if (reason !== undefined) problems.push({ path, message: `cannot be set: pgbridge sets ${lower} itself, since ${reason}` });
+    else if (reason !== undefined && !redundant(lower, value))
+      problems.push({ path, message: `cannot be set: pgbridge sets ${lower} itself, since ${reason}` });
     else if (seen.has(lower)) problems.push({ path, message: 'is given twice: header names are the same in any case' });
     else if (BEYOND_FIELD_VALUE.test(value))
       problems.push({
@@ -51,9 +60,10 @@ export function headerProblems(headers: Readonly<Record<string, string>>): Confi
   return problems;
 }
 
-/** A sink's `headers` as written, with each of pgbridge's `defaults` whose name they do not give in any case. */
+/** A sink's `headers` as written (a redundant content-type left out), with each of pgbridge's `defaults` whose name they do not give in any case. */
 export function withDefaults(headers: Readonly<Record<string, string>>, defaults: Readonly<Record<string, string>>): Record<string, string> {
-  const given = new Set(Object.keys(headers).map((name) => name.toLowerCase()));
+  const own = Object.entries(headers).filter(([name, value]) => !redundant(name.toLowerCase(), value));
+  const given = new Set(own.map(([name]) => name.toLowerCase()));
   const kept = Object.entries(defaults).filter(([name]) => !given.has(name));
-  return { ...Object.fromEntries(kept), ...headers };
+  return { ...Object.fromEntries(kept), ...Object.fromEntries(own) };
 }
