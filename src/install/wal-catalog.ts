@@ -13,6 +13,12 @@ export interface RecordedIdentity {
    * partitioned table above it): it still needs FULL, and takes the record over.
    */
   readonly heldBy: string | null;
+  /**
+   * Another publication that includes the table and no registered instance
+   * owns (one installed before pgbridge.wal_instances, or not pgbridge's):
+   * its subscriber may need FULL too, and nobody is known to hand the record to.
+   */
+  readonly publishedBy: string | null;
 }
 
 export interface WalCatalog {
@@ -34,14 +40,21 @@ export interface WalCatalog {
 const TABLES_PRESENT = `SELECT to_regclass('pgbridge.replica_identity') IS NOT NULL AS identities,
                                to_regclass('pgbridge.wal_instances') IS NOT NULL AS instances`;
 
-/** The first other instance (by name) whose publication has the recorded table r, itself or as a partition. */
-const HELD_BY = `(SELECT min(w.instance) FROM pgbridge.wal_instances w JOIN pg_publication_tables p ON p.pubname = w.publication
-   WHERE w.instance <> $1
-     AND ((p.schemaname = r.schema_name AND p.tablename = r.table_name)
+/** pg_publication_tables row p lists the recorded table r, itself or as a partition. */
+const LISTS_TABLE = `((p.schemaname = r.schema_name AND p.tablename = r.table_name)
           OR (p.schemaname, p.tablename) IN (
                SELECT n.nspname, c.relname
                  FROM pg_partition_ancestors(to_regclass(format('%I.%I', r.schema_name, r.table_name))) a
-                 JOIN pg_class c ON c.oid = a.relid JOIN pg_namespace n ON n.oid = c.relnamespace)))`;
+                 JOIN pg_class c ON c.oid = a.relid JOIN pg_namespace n ON n.oid = c.relnamespace))`;
+
+/** The first other instance (by name) whose publication has the recorded table r. */
+const HELD_BY = `(SELECT min(w.instance) FROM pgbridge.wal_instances w JOIN pg_publication_tables p ON p.pubname = w.publication
+   WHERE w.instance <> $1 AND ${LISTS_TABLE})`;
+
+/** The first other publication with the recorded table r that no registered instance owns ($2: this instance's own). */
+const publishedBy = (instancesTable: boolean): string => `(SELECT min(p.pubname) FROM pg_publication_tables p
+   WHERE p.pubname <> $2 AND ${LISTS_TABLE}
+     ${instancesTable ? 'AND NOT EXISTS (SELECT 1 FROM pgbridge.wal_instances w WHERE w.publication = p.pubname)' : ''})`;
 
 /** What wal-mode install and uninstall plan from; reads only. */
 export async function walCatalog(db: pg.ClientBase, instance: string, slot: string, publication: string): Promise<WalCatalog> {
@@ -71,9 +84,10 @@ export async function walCatalog(db: pg.ClientBase, instance: string, slot: stri
         `SELECT r.schema_name AS schema, r.table_name AS table, r.previous, r.index_name AS index,
                 coalesce((SELECT c.relreplident::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
                            WHERE n.nspname = r.schema_name AND c.relname = r.table_name), '') AS current,
-                ${present.instances ? HELD_BY : 'NULL::text'} AS "heldBy"
+                ${present.instances ? HELD_BY : 'NULL::text'} AS "heldBy",
+                ${publishedBy(present.instances)} AS "publishedBy"
            FROM pgbridge.replica_identity r WHERE r.instance = $1 ORDER BY 1, 2`,
-        [instance],
+        [instance, publication],
       )
     ).rows;
   }

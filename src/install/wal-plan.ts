@@ -133,8 +133,13 @@ function letGo(instance: string, recorded: RecordedIdentity): { sql: string; cha
     const change = `keep replica identity FULL of ${name}: instance ${recorded.heldBy} still captures it`;
     return { sql: handOverIdentitySql(instance, recorded, recorded.heldBy, change), change };
   }
+  if (recorded.publishedBy !== null && recorded.current === 'f') {
+    // Its instance, if it is one, registers at its next install: until then the record stays here.
+    const change = `keep replica identity FULL of ${name} and its record: publication ${recorded.publishedBy} still publishes it`;
+    return { sql: sqlComment(change), change };
+  }
   return { sql: restoreIdentitySql(instance, recorded), change: `restore replica identity of ${name}` };
 }
 
 /** A `--` comment line for the printed SQL: a line break in the text would end the comment early. */
-const sqlComment = (text: string): string => `-- ${text.replace(/\r?\n/g, ' ')}`;
+const sqlComment = (text: string): string => `-- ${text.replace(/[\r\n]+/g, ' ')}`;

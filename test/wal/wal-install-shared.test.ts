@@ -102,4 +102,17 @@ describe('wal mode install: two instances capturing one table', () => {
     await run('uninstall', '-c', withoutU);
     assert.equal(await identities(), 'only_a=d parts=d parts_1=d u=i(u_id)');
   });
+
+  test('a publication no registered instance owns (an instance installed by an older pgbridge) keeps FULL too, and the record', async () => {
+    await run('install', '-c', config('a', ['u']));
+    // What an older pgbridge's install of instance c left: its publication, no row in pgbridge.wal_instances.
+    await db.query('CREATE PUBLICATION pgbridge_c FOR TABLE u');
+    try {
+      const out = await run('uninstall', '-c', config('a', ['u']));
+      assert.match(out, /^pgbridge uninstall: keep replica identity FULL of public\.u and its record: publication pgbridge_c still publishes it$/m);
+      assert.equal(await identities(), 'only_a=d parts=d parts_1=d u=f');
+    } finally {
+      await db.query('DROP PUBLICATION pgbridge_c');
+    }
+  });
 });
