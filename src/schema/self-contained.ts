@@ -123,6 +123,9 @@ function blockCommentEnd(sql: string, i: number): number {
 
 /** `$$` or `$tag$` at `i` (a tag is a word that does not start with a digit: `$1` is a parameter); undefined when the `$` starts none. */
 function dollarTag(sql: string, i: number): string | undefined {
-  const match = /^\$(?:[A-Za-z_\u0080-\uffff][A-Za-z0-9_\u0080-\uffff]*)?\$/.exec(sql.slice(i, i + 200));
-  return match?.[0];
+  DOLLAR_TAG.lastIndex = i;
+  return DOLLAR_TAG.exec(sql)?.[0];
 }
+
+/** Sticky: matches at lastIndex only, however long the tag. */
+const DOLLAR_TAG = /\$(?:[A-Za-z_\u0080-\uffff][A-Za-z0-9_\u0080-\uffff]*)?\$/y;

@@ -26,6 +26,7 @@ describe('whyNotSelfContained: SQL that stays inside the parentheses it is paste
     "'a'\n'b' = 'ab'",
     'x = $1',
     'v <> 3 -- ends with a comment',
+    `x = $${'t'.repeat(250)}$ ' ) $${'t'.repeat(250)}$ AND (y)`,
   ];
   for (const sql of accepted) {
     test(`accepts ${JSON.stringify(sql)}`, () => assert.equal(whyNotSelfContained(sql), undefined));
