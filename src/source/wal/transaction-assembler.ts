@@ -231,10 +231,8 @@ export class TransactionAssembler {
       { table: name, err: reason },
       "UPDATE or DELETE without the whole old row in the WAL (the table's replica identity was not FULL when it was written): each such change becomes a dead letter for its sinks, and the stream goes on",
     );
-    const letter = (): void | Promise<void> => {
-      const newRow = values ? shape.render(withoutUnchanged(values), this.db) : null;
-      const oldRow = old ? shape.render(old, this.db) : null;
-      const store = (n: RowJson | null, o: RowJson | null): void | Promise<void> => {
+    const letter = (): void | Promise<void> =>
+      this.renderRows(shape, values && withoutUnchanged(values), old, (n, o) => {
         const event: RowChangeEvent = {
           kind: 'row',
           id: `${open.idPrefix}-${index}`,
@@ -246,10 +244,7 @@ export class TransactionAssembler {
           ts: open.ts,
         };
         return this.out.deadLetter(event, open.tracked, reason);
-      };
-      if (newRow instanceof Promise || oldRow instanceof Promise) return Promise.all([newRow, oldRow]).then(([n, o]) => store(n, o));
-      return store(newRow, oldRow);
-    };
+      });
     if (judgeable) return this.judged(filter, op, values, null, table).then((passes) => (passes ? letter() : undefined));
     return letter();
   }
@@ -263,12 +258,20 @@ export class TransactionAssembler {
     filled: readonly WireValue[] | null,
     old: readonly WireValue[] | null,
   ): void | Promise<void> {
-    const newRow = filled ? shape.render(filled, this.db) : null;
+    return this.renderRows(shape, filled, old, (n, o) => this.emitRow(open, index, shape, table, op, n, o));
+  }
+
+  /** The new and old rows' JSON handed to `use`: at once, unless rendering one needs a query (then after it). */
+  private renderRows(
+    shape: RelationShape,
+    values: readonly WireValue[] | null,
+    old: readonly WireValue[] | null,
+    use: (newRow: RowJson | null, oldRow: RowJson | null) => void | Promise<void>,
+  ): void | Promise<void> {
+    const newRow = values ? shape.render(values, this.db) : null;
     const oldRow = old ? shape.render(old, this.db) : null;
-    if (newRow instanceof Promise || oldRow instanceof Promise) {
-      return Promise.all([newRow, oldRow]).then(([n, o]) => this.emitRow(open, index, shape, table, op, n, o));
-    }
-    return this.emitRow(open, index, shape, table, op, newRow, oldRow);
+    if (newRow instanceof Promise || oldRow instanceof Promise) return Promise.all([newRow, oldRow]).then(([n, o]) => use(n, o));
+    return use(newRow, oldRow);
   }
 
   private emitRow(
