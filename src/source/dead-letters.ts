@@ -35,14 +35,24 @@ const INSERT_SQL = `INSERT INTO pgbridge.dead_letters (instance, sink, event_id,
 
 /** Letters written by one statement at most. */
 const BATCH = 500;
+/** wal mode's letters are never given up: until written, the slot keeps their transactions. */
+const UNTIL_WRITTEN = { initial_ms: 200, max_ms: 10_000, max_attempts: 0 };
+
+interface Storing {
+  readonly letter: DeadLetter;
+  readonly stored: () => void;
+}
 
 /**
  * The one writer of pgbridge.dead_letters. In outbox mode a dead letter is
  * written in the transaction that removes its row (`insert`); in notify mode
- * nothing else is written with it (`record`: batched, retried, a loss logged).
+ * nothing else is written with it (`record`: batched, retried, a loss logged);
+ * in wal mode its transaction is confirmed to the slot once it is written
+ * (`store`: batched, retried until written).
  */
 export class DeadLetterWriter {
   private readonly background: SerialWriter<DeadLetter>;
+  private readonly storing: SerialWriter<Storing>;
 
   constructor(
     private readonly pool: pg.Pool,
@@ -58,6 +68,25 @@ export class DeadLetterWriter {
         for (const l of letters) this.logger.error({ sink: l.sink, id: l.event.id, err: errorMessage(err) }, 'could not write a dead letter');
       },
     });
+    this.storing = new SerialWriter(
+      async (items) => {
+        await this.insert(
+          this.pool,
+          items.map((item) => item.letter),
+        );
+        for (const item of items) item.stored();
+      },
+      {
+        batch: BATCH,
+        retry: UNTIL_WRITTEN,
+        onFailure: (items, attempt, err) =>
+          this.logger.warn(
+            { letters: items.length, attempt, err: errorMessage(err) },
+            'could not store dead letters; the slot keeps their transactions, retrying',
+          ),
+        onLost: () => {},
+      },
+    );
   }
 
   /** One INSERT for many dead letters, in the caller's transaction (or on its own with the pool). */
@@ -78,6 +107,16 @@ export class DeadLetterWriter {
   /** Writes `letter` soon, on its own. */
   record(letter: DeadLetter): void {
     this.background.push(letter);
+  }
+
+  /** Writes `letter` soon, with others, retrying until it is written; then calls `stored`. */
+  store(letter: DeadLetter, stored: () => void): void {
+    this.storing.push({ letter, stored });
+  }
+
+  /** Stops storing at `deadline`: what is not written by then is left where it came from (the slot). */
+  async stopStoring(deadline: number): Promise<void> {
+    await this.storing.stop(deadline);
   }
 
   /** Resolves once every recorded letter is written (or reported lost). */

@@ -9,7 +9,7 @@ import { cli, RunningBridge, waitFor, writeConfig } from '../support/bridge.js';
 import { createTestDatabase, PG_ADMIN_URL, terminateBackends, type TestDatabase } from '../support/pg.js';
 import { ensurePostgresRunning, restartPostgres } from './postgres-server.js';
 import { WebhookServer } from '../support/webhook-server.js';
-import { dropSlots, slotInfo, slotName } from '../support/wal.js';
+import { dropSlots, slotInfo, slotName, STREAMING } from '../support/wal.js';
 import { RowStream } from './row-stream.js';
 import { tallyNoLoss, type Arrival } from './tally.js';
 import pg from 'pg';
@@ -52,7 +52,7 @@ describe('wal mode faults', () => {
       .filter((e) => e.table === table)
       .map((e) => ({ eventId: e.id, rowId: Number(e.data.id) }));
   const streaming = (bridge: RunningBridge, count = 1) =>
-    waitFor(() => bridge.logs().filter((e) => e.msg === 'streaming changes from the replication slot').length >= count, 60_000, 'streaming');
+    waitFor(() => bridge.logs().filter((e) => e.msg === STREAMING).length >= count, 60_000, 'streaming');
   const run = async (t: TestContext, file: string): Promise<RunningBridge> => {
     const bridge = new RunningBridge(file);
     t.after(() => bridge.kill('SIGKILL'));

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { cli, installAndRun, RunningBridge, waitFor, writeConfig } from '../support/bridge.js';
 import { createTestDatabase, type TestDatabase } from '../support/pg.js';
-import { dropSlots, slotName } from '../support/wal.js';
+import { dropSlots, slotName, streaming } from '../support/wal.js';
 
 interface Event {
   table: string;
@@ -117,7 +117,7 @@ describe('wal mode, two instances in one database: a captures f1, b captures f2 
   const start = async (file: string): Promise<RunningBridge> => {
     const bridge = new RunningBridge(file);
     bridges.push(bridge);
-    await bridge.waitForLog((e) => e.msg === 'streaming changes from the replication slot', 30_000);
+    await streaming(bridge);
     return bridge;
   };
 

@@ -20,7 +20,7 @@ import { rowEvent } from '../support/events.js';
 import { NATS_URL, NatsAdmin } from '../support/nats.js';
 import { createTestDatabase, type TestDatabase } from '../support/pg.js';
 import { sendError, silentContext, sinkFromConfig } from '../support/sink-config.js';
-import { dropSlots, slotInfo, slotName } from '../support/wal.js';
+import { dropSlots, lsnValue, slotInfo, slotName, streaming } from '../support/wal.js';
 import { logsWith, outboxCount } from './outbox-harness.js';
 
 const never = new AbortController().signal;
@@ -38,11 +38,6 @@ function scope(t: TestContext): { stream: string; prefix: string; subject: strin
   t.after(() => admin.deleteStream(`${prefix}_S`));
   return { stream: `${prefix}_S`, prefix, subject: `${prefix}.{schema}.{table}.{op}`, channel_subject: `${prefix}.channel.{channel}` };
 }
-
-const lsnValue = (text: string): bigint => {
-  const [hi, lo] = text.split('/');
-  return (BigInt(`0x${hi}`) << 32n) | BigInt(`0x${lo}`);
-};
 
 interface DeadLetter {
   sink: string;
@@ -97,7 +92,7 @@ describe('nats sink through the bridge: an event whose subject the stream does n
     assert.equal(install.code, 0, install.stderr);
     const bridge = new RunningBridge(file);
     t.after(() => bridge.kill('SIGKILL'));
-    if (mode === 'wal') await bridge.waitForLog((e) => e.msg === 'streaming changes from the replication slot', 30_000);
+    if (mode === 'wal') await streaming(bridge);
     else await bridge.ready();
 
     await db.query(`INSERT INTO "My.Schema"."x.y" VALUES (5, 'dotted'); UPDATE "My.Schema"."x.y" SET v = 'again' WHERE id = 5;

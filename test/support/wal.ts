@@ -1,5 +1,7 @@
+import assert from 'node:assert/strict';
 import pg from 'pg';
 import { PG_ADMIN_URL, type TestDatabase } from './pg.js';
+import { cli, RunningBridge } from './bridge.js';
 
 /** A slot name no other test uses (slot names are per server, not per database). */
 export const slotName = (db: TestDatabase, suffix = 's'): string => `${db.name}_${suffix}`.slice(0, 63);
@@ -54,4 +56,33 @@ export async function slotInfo(slot: string): Promise<SlotInfo> {
 /** Strips what differs between modes by design (id; ts is statement time in outbox mode, commit time in wal mode). */
 export function comparable(line: string): string {
   return line.replace(/^\{"id":"[^"]*",/, '{').replace(/,"ts":"[^"]*"\}$/, '}');
+}
+
+/** What a wal-mode bridge logs once it streams from its slot. */
+export const STREAMING = 'streaming changes from the replication slot';
+
+/** Resolves once the bridge streams from its slot: a wal-mode bridge is ready for changes only then. */
+export const streaming = (bridge: RunningBridge, timeoutMs = 30_000): Promise<void> => bridge.waitForLog((e) => e.msg === STREAMING, timeoutMs);
+
+/** An LSN (`16/B374D848`) as a number, to compare positions. */
+export function lsnValue(text: string): bigint {
+  const [hi, lo] = text.split('/');
+  return (BigInt(`0x${hi}`) << 32n) | BigInt(`0x${lo}`);
+}
+
+/** Runs `install` for the config, then starts its bridge: resolves once it streams from its slot. */
+export async function installedAndStreaming(file: string): Promise<RunningBridge> {
+  const installed = await cli(['install', '-c', file]);
+  assert.equal(installed.code, 0, installed.stderr);
+  const bridge = new RunningBridge(file);
+  await streaming(bridge);
+  return bridge;
+}
+
+/** Kills the bridges, then drops the database's slots and the database (a slot would keep both, and WAL, alive). */
+export async function endWalTest(db: TestDatabase | undefined, ...bridges: Array<RunningBridge | undefined>): Promise<void> {
+  for (const bridge of bridges) await bridge?.kill('SIGKILL');
+  if (!db) return;
+  await dropSlots(db);
+  await db.drop();
 }

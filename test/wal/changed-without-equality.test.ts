@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { cli, RunningBridge, waitFor, writeConfig } from '../support/bridge.js';
 import { createTestDatabase } from '../support/pg.js';
-import { dropSlots, slotName } from '../support/wal.js';
+import { dropSlots, slotName, streaming } from '../support/wal.js';
 
 const MODES = ['outbox', 'notify', 'wal'] as const;
 type Mode = (typeof MODES)[number];
@@ -96,7 +96,7 @@ async function run(mode: Mode): Promise<{ lines: Line[]; texts: string[]; warnin
     const check = await cli(['check', '-c', file]);
     assert.equal(check.code, 0, `${mode} check:\n${check.stdout}${check.stderr}`);
     bridge = new RunningBridge(file);
-    if (mode === 'wal') await bridge.waitForLog((e) => e.msg === 'streaming changes from the replication slot', 30_000);
+    if (mode === 'wal') await streaming(bridge);
     else await bridge.ready();
     for (const sql of STATEMENTS) await db.query(sql);
     await db.query(`INSERT INTO marks VALUES (1)`);

@@ -10,7 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import { cli, RunningBridge, showingLogOnFailure, waitFor, writeConfig } from '../support/bridge.js';
 import { createTestDatabase, type TestDatabase } from '../support/pg.js';
 import { WebhookServer } from '../support/webhook-server.js';
-import { dropSlots, slotInfo, slotName } from '../support/wal.js';
+import { endWalTest, installedAndStreaming, lsnValue, slotInfo, slotName } from '../support/wal.js';
 
 interface Event {
   id: string;
@@ -28,11 +28,6 @@ interface Letter {
   error: string;
   attempts: number;
 }
-
-const lsnValue = (text: string): bigint => {
-  const [hi, lo] = text.split('/');
-  return (BigInt(`0x${hi}`) << 32n) | BigInt(`0x${lo}`);
-};
 
 describe('wal mode: a change without the whole old row', () => {
   let db: TestDatabase;
@@ -68,16 +63,11 @@ describe('wal mode: a change without the whole old row', () => {
       sinks: urls.map((url, i) => ({ name: `hook${i + 1}`, type: 'webhook', url, retry: { initial_ms: 50, max_ms: 200 } })),
       http: { port: 0 },
     });
-    const r = await cli(['install', '-c', file]);
-    assert.equal(r.code, 0, r.stderr);
-    bridge = new RunningBridge(file);
-    await bridge.waitForLog((e) => e.msg === 'streaming changes from the replication slot', 30_000);
+    bridge = await installedAndStreaming(file);
   });
 
   after(async () => {
-    await bridge?.kill('SIGKILL');
-    if (db) await dropSlots(db);
-    await db?.drop();
+    await endWalTest(db, bridge);
     for (const h of hooks) await h.stop();
   });
 

@@ -13,7 +13,7 @@ import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import { cli, RunningBridge, waitFor, writeConfig } from '../support/bridge.js';
 import { createTestDatabase, type TestDatabase } from '../support/pg.js';
-import { comparable, dropSlots, slotName } from '../support/wal.js';
+import { comparable, dropSlots, slotName, streaming } from '../support/wal.js';
 
 /** The text of an event's `data`, untouched by a JSON parse (which would round floats). */
 const dataText = (line: string): string => line.replace(/^.*?"data":/, '').replace(/,"old":.*$/, '');
@@ -89,7 +89,7 @@ describe('every mode renders values with the same pinned settings, whatever the 
     }
     for (const mode of MODES) {
       const bridge = bridges.get(mode)!;
-      if (mode === 'wal') await bridge.waitForLog((e) => e.msg === 'streaming changes from the replication slot', 30_000);
+      if (mode === 'wal') await streaming(bridge);
       else await bridge.ready(30_000);
     }
   });

@@ -9,7 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import { cli, RunningBridge, waitFor, writeConfig } from '../support/bridge.js';
 import { createTestDatabase, type TestDatabase } from '../support/pg.js';
 import { WebhookServer } from '../support/webhook-server.js';
-import { dropSlots, slotInfo, slotName } from '../support/wal.js';
+import { dropSlots, lsnValue, slotInfo, slotName, streaming } from '../support/wal.js';
 
 interface Event {
   id: string;
@@ -22,11 +22,6 @@ interface Event {
   ts: string;
 }
 
-const lsnValue = (text: string): bigint => {
-  const [hi, lo] = text.split('/');
-  return (BigInt(`0x${hi}`) << 32n) | BigInt(`0x${lo}`);
-};
-
 describe('wal mode delivery', () => {
   let db: TestDatabase;
   let hook: WebhookServer;
@@ -37,7 +32,7 @@ describe('wal mode delivery', () => {
   const start = async (): Promise<RunningBridge> => {
     const bridge = new RunningBridge(file);
     bridges.push(bridge);
-    await bridge.waitForLog((e) => e.msg === 'streaming changes from the replication slot', 30_000);
+    await streaming(bridge);
     return bridge;
   };
   // accepted(): what the webhook really answered 2xx (delivered() asks the current reply function again).
@@ -177,7 +172,7 @@ describe('wal mode delivery', () => {
     bridges.push(second);
     await second.waitForLog((e) => e.msg === 'another pgbridge instance delivers; standing by', 30_000);
     await first.kill('SIGKILL');
-    await second.waitForLog((e) => e.msg === 'streaming changes from the replication slot', 60_000);
+    await streaming(second, 60_000);
     await db.query(`INSERT INTO items VALUES (100, 'after takeover')`);
     await waitFor(() => events().some((e) => e.data?.id === 100), 30_000, 'the row after takeover');
     await second.kill('SIGTERM');

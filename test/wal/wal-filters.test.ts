@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { cli, RunningBridge, waitFor, writeConfig } from '../support/bridge.js';
 import { createTestDatabase, type TestDatabase } from '../support/pg.js';
-import { dropSlots, slotName } from '../support/wal.js';
+import { dropSlots, slotName, streaming } from '../support/wal.js';
 
 interface Line {
   table: string;
@@ -147,7 +147,7 @@ async function eventsIn(mode: 'outbox' | 'wal', c: Case): Promise<{ lines: objec
     const installed = await cli(['install', '-c', file]);
     assert.equal(installed.code, 0, installed.stderr);
     bridge = new RunningBridge(file);
-    if (mode === 'wal') await bridge.waitForLog((e) => e.msg === 'streaming changes from the replication slot', 30_000);
+    if (mode === 'wal') await streaming(bridge);
     else await bridge.ready();
     for (const sql of c.statements) await db.query(sql);
     await db.query(`INSERT INTO marks VALUES (1)`);
@@ -200,7 +200,7 @@ describe('wal mode: a `where` Postgres cannot evaluate does not stop the stream'
       assert.equal(installed.code, 0, installed.stderr);
     }
     const bridge = new RunningBridge(file);
-    await bridge.waitForLog((e) => e.msg === 'streaming changes from the replication slot', 30_000);
+    await streaming(bridge);
     return { bridge, file };
   };
   const arrivedIds = async (bridge: RunningBridge, db: TestDatabase): Promise<number[]> => {

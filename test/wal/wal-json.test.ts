@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { cli, RunningBridge, waitFor, writeConfig } from '../support/bridge.js';
 import { createTestDatabase, type TestDatabase } from '../support/pg.js';
-import { comparable, dropSlots, slotName } from '../support/wal.js';
+import { comparable, dropSlots, slotName, STREAMING } from '../support/wal.js';
 
 const ROWS = `
 INSERT INTO everything (i2, i4, i8, num, num_nan, f8, f8_nan, f8_inf, f8_ninf, f8_negzero, f4, b, t, j, jb, ia, ta, d, tm, ttz, ts, tstz, iv, by, u, e, dom, dom_text, comp, comp_arr, tstz_arr, e_arr, nothing, big, d_inf)
@@ -62,7 +62,7 @@ describe('wal mode renders rows exactly as outbox mode', () => {
     await outboxBridge.ready();
     await walBridge.ready();
     await walBridge
-      .waitForLog((e) => e.msg === 'streaming changes from the replication slot')
+      .waitForLog((e) => e.msg === STREAMING)
       .catch((err) => {
         throw new Error(`${err}\n${walBridge!.logLines.join('\n')}`);
       });

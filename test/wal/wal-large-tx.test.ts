@@ -6,9 +6,9 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
-import { cli, RunningBridge, waitFor, writeConfig } from '../support/bridge.js';
+import { RunningBridge, waitFor, writeConfig } from '../support/bridge.js';
 import { createTestDatabase, type TestDatabase } from '../support/pg.js';
-import { dropSlots, slotName } from '../support/wal.js';
+import { endWalTest, installedAndStreaming, slotName } from '../support/wal.js';
 
 const ROWS = Number(process.env.PGBRIDGE_WAL_BIG_ROWS ?? 2_000_000);
 const RSS_LIMIT_MB = 300;
@@ -29,9 +29,7 @@ describe('wal mode: one huge transaction', () => {
   });
 
   after(async () => {
-    await bridge?.kill('SIGKILL');
-    if (db) await dropSlots(db);
-    await db?.drop();
+    await endWalTest(db, bridge);
   });
 
   test(`${ROWS} rows in one transaction: every event arrives, peak RSS under ${RSS_LIMIT_MB} MB`, { timeout: 900_000 }, async (t) => {
@@ -43,9 +41,7 @@ describe('wal mode: one huge transaction', () => {
       sinks: [{ name: 'out', type: 'stdout' }],
       http: { port: 0 },
     });
-    assert.equal((await cli(['install', '-c', file])).code, 0);
-    bridge = new RunningBridge(file);
-    await bridge.waitForLog((e) => e.msg === 'streaming changes from the replication slot', 30_000);
+    bridge = await installedAndStreaming(file);
     const baseline = peakRssMb(bridge.pid);
     const started = Date.now();
     await db.query(`INSERT INTO big (id, payload) SELECT g, md5(g::text) FROM generate_series(1, ${ROWS}) g`);

@@ -4,10 +4,10 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { cli, RunningBridge, showingLogOnFailure, waitFor, writeConfig } from '../support/bridge.js';
+import { RunningBridge, showingLogOnFailure, waitFor, writeConfig } from '../support/bridge.js';
 import { createTestDatabase, terminateBackends, type TestDatabase } from '../support/pg.js';
 import { WebhookServer } from '../support/webhook-server.js';
-import { dropSlots, slotName } from '../support/wal.js';
+import { endWalTest, installedAndStreaming, slotName, STREAMING } from '../support/wal.js';
 
 describe('wal mode: warnings once per run', () => {
   let db: TestDatabase;
@@ -29,16 +29,11 @@ describe('wal mode: warnings once per run', () => {
       sinks: [{ name: 'hook', type: 'webhook', url: await hook.start() }],
       http: { port: 0 },
     });
-    const r = await cli(['install', '-c', file]);
-    assert.equal(r.code, 0, r.stderr);
-    bridge = new RunningBridge(file);
-    await bridge.waitForLog((e) => e.msg === 'streaming changes from the replication slot', 30_000);
+    bridge = await installedAndStreaming(file);
   });
 
   after(async () => {
-    await bridge?.kill('SIGKILL');
-    if (db) await dropSlots(db);
-    await db?.drop();
+    await endWalTest(db, bridge);
     await hook.stop();
   });
 
@@ -49,7 +44,7 @@ describe('wal mode: warnings once per run', () => {
       waitFor(() => delivered() === 1, 30_000, 'h 1 delivered unfiltered'),
     );
     assert.equal(await terminateBackends(db.name, 'pgbridge replication'), 1);
-    await waitFor(() => logged('streaming changes from the replication slot') === 2, 30_000, 'the stream back');
+    await waitFor(() => logged(STREAMING) === 2, 30_000, 'the stream back');
     await db.query(`INSERT INTO h VALUES (2, 0)`);
     await showingLogOnFailure(
       bridge,

@@ -53,7 +53,7 @@ export class WalCaptureSource implements Source {
           this.spill.spill({ sink, event, written }, 'this sink failed or stalled with its queue full, and the stream goes on for the other sinks'),
         spillBehind: () => this.spillCaughtUp?.promise,
         // Stored before the transaction counts as settled: the slot may then move past it.
-        storeDeadLetter: (sink, event, outcome) => ctx.deadLetters.insert(ctx.pool, [deadLetterOf(sink, event, outcome)]),
+        storeDeadLetter: (sink, event, outcome, stored) => ctx.deadLetters.store(deadLetterOf(sink, event, outcome), stored),
       },
       ctx.logger.child({ component: 'wal' }),
       ctx.metrics,
@@ -77,10 +77,11 @@ export class WalCaptureSource implements Source {
     await this.listener.stop();
     // What is queued is still in the slot (or the outbox): only the batches in flight finish.
     await this.feed.stop(() => delivery.stop(false), delivery.deadline);
-    // What the spill could not write in time is still in the slot: its transactions are not confirmed.
+    // What the spill and the dead-letter store could not write in time is still in the slot: its transactions are not confirmed.
     // A quarter of what is left (at most 500 ms) stays for the last confirmation to the slot.
     const left = Math.max(0, delivery.deadline - Date.now());
-    await this.spill.stop(delivery.deadline - Math.min(500, left / 4));
+    const writesEnd = delivery.deadline - Math.min(500, left / 4);
+    await Promise.all([this.spill.stop(writesEnd), this.ctx.deadLetters.stopStoring(writesEnd)]);
     this.spillBehind(false);
     // After delivery stopped: what the sinks confirmed meanwhile is confirmed to the slot too.
     await this.wal.close();

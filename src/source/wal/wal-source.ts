@@ -40,7 +40,8 @@ export interface WalInlet {
   spill(sink: string, event: BridgeEvent, written: () => void): void;
   /** While the table writes fall behind: resolves once they caught up. */
   spillBehind(): Promise<void> | undefined;
-  storeDeadLetter(sink: string, event: BridgeEvent, outcome: Extract<Outcome, { kind: 'dead' }>): Promise<void>;
+  /** Stores the dead letter, retrying until it is stored; then calls `stored`. */
+  storeDeadLetter(sink: string, event: BridgeEvent, outcome: Extract<Outcome, { kind: 'dead' }>, stored: () => void): void;
 }
 
 /** Buffered pgoutput messages before the socket is paused (backpressure reaches the walsender through TCP). */
@@ -55,7 +56,7 @@ const RECONNECT = { initial_ms: 200, max_ms: 10_000, max_attempts: 0 };
 const STALL_MS = 2000;
 /** How often a wait for room looks whether the sink failed or stalled meanwhile. */
 const CHECK_MS = 10;
-/** Dead letters of changes without their old row being stored at once, at most: a bulk UPDATE makes one per row. */
+/** Dead letters waiting to be stored before the stream waits: a bulk UPDATE of rows without their old row makes one per row. */
 const MAX_STORING = 1000;
 
 /** A decoded message, or why decoding failed (the stream then ends, and starts again from the slot). */
@@ -327,13 +328,9 @@ export class WalSource {
     const tracker = this.tracker!;
     for (const sink of sinks) {
       tracker.hold(tx);
-      this.storing++;
       this.metrics.deliveries.inc({ sink, outcome: 'dead_lettered' });
       this.metrics.deadLetters.inc({ sink });
-      void this.deadLetter(sink, event, { kind: 'dead', error, attempts: 0 }).then(() => {
-        tracker.settle(tx);
-        if (--this.storing < MAX_STORING / 2) this.roomToStore?.();
-      });
+      this.deadLetter(sink, event, { kind: 'dead', error, attempts: 0 }, () => tracker.settle(tx));
     }
     if (this.storing < MAX_STORING) return;
     return new Promise<void>((resolve) => {
@@ -345,19 +342,12 @@ export class WalSource {
   }
 
   /** A dead letter counts as settled only once stored; until then the slot keeps the transaction. */
-  async deadLetter(sink: string, event: BridgeEvent, outcome: Extract<Outcome, { kind: 'dead' }>): Promise<void> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await this.inlet.storeDeadLetter(sink, event, outcome);
-        return;
-      } catch (err) {
-        this.logger.warn(
-          { sink, id: event.id, attempt, err: errorMessage(err) },
-          'could not store a dead letter; the slot keeps its transaction, retrying',
-        );
-        await sleep(backoffDelay(attempt, RECONNECT));
-      }
-    }
+  deadLetter(sink: string, event: BridgeEvent, outcome: Extract<Outcome, { kind: 'dead' }>, settle: () => void): void {
+    this.storing++;
+    this.inlet.storeDeadLetter(sink, event, outcome, () => {
+      settle();
+      if (--this.storing < MAX_STORING / 2) this.roomToStore?.();
+    });
   }
 
   /** Status updates are coalesced: one per tick however many transactions were confirmed. */
@@ -416,7 +406,7 @@ class WalEnvelope implements Envelope {
 
   settle(outcome: Outcome): void {
     if (outcome.kind === 'delivered') this.tracker.settle(this.tx);
-    else void this.source.deadLetter(this.sink, this.event, outcome).then(() => this.tracker.settle(this.tx));
+    else this.source.deadLetter(this.sink, this.event, outcome, () => this.tracker.settle(this.tx));
   }
 }
 
