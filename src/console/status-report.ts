@@ -67,11 +67,11 @@ export interface LiveFacts {
 /**
  * Events waiting for a sink that only memory holds: in notify and wal mode
  * they are not (yet) in the outbox table, so its backlog and age miss them.
- * In outbox mode every event in memory is still in the table, counted there.
+ * Events read from the table (outbox mode, a spill read back) are counted there.
  */
 export function heldInMemory(config: BridgeConfig, runner: RunnerStatus | undefined): { events: number; oldestSeconds: number | null } {
   if (config.delivery === 'outbox' || runner === undefined) return { events: 0, oldestSeconds: null };
-  return { events: runner.queued, oldestSeconds: runner.oldestHeld === null ? null : Math.max(0, (Date.now() - runner.oldestHeld) / 1000) };
+  return { events: runner.onlyInMemory, oldestSeconds: runner.oldestHeld === null ? null : Math.max(0, (Date.now() - runner.oldestHeld) / 1000) };
 }
 
 /** The older of the table's oldest pending event and memory's. */

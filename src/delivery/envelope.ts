@@ -14,6 +14,8 @@ export interface Checkpoint<Position> {
 /** An event on its way to one sink, carrying its own acknowledgement. */
 export interface Envelope {
   readonly event: BridgeEvent;
+  /** The event is a row of the outbox table too, counted in its backlog (an outbox reader's envelope). */
+  readonly inTable?: boolean;
   settle(outcome: Outcome): void;
 }
 

@@ -15,6 +15,8 @@ export interface RunnerStatus {
   readonly state: 'delivering' | 'retrying' | 'down';
   /** Events held in memory (waiting or in flight). */
   readonly queued: number;
+  /** Of those, the events only memory holds: not rows of the outbox table too. */
+  readonly onlyInMemory: number;
   /** Since when the sink keeps failing (ms since the epoch), and the last error (scrubbed by ScrubbedSink). */
   readonly failingSince: number | null;
   readonly lastError: string | null;
@@ -47,6 +49,7 @@ export class SinkRunner implements Inlet {
   readonly capacity: number;
   private readonly lanes: Lane[];
   private queued = 0;
+  private onlyInMemory = 0;
   private stopping = false;
   private readonly abort = new AbortController();
   /** Aborted when waiting to retry is pointless: at once on an outbox-mode stop, else with `abort`. */
@@ -85,7 +88,14 @@ export class SinkRunner implements Inlet {
 
   status(): RunnerStatus {
     const state = this.failingSince === null ? 'delivering' : this.sink.isReady() ? 'retrying' : 'down';
-    return { state, queued: this.queued, failingSince: this.failingSince, lastError: this.lastError, oldestHeld: this.oldestHeld() };
+    return {
+      state,
+      queued: this.queued,
+      onlyInMemory: this.onlyInMemory,
+      failingSince: this.failingSince,
+      lastError: this.lastError,
+      oldestHeld: this.oldestHeld(),
+    };
   }
 
   /** Lanes are in arrival order, so each lane's oldest is its batch in flight, else its queue's front. */
@@ -113,6 +123,7 @@ export class SinkRunner implements Inlet {
     const lane = this.lanes.length === 1 ? this.lanes[0] : this.lanes[laneIndex(envelope.event, this.lanes.length)];
     lane.queue.push(envelope);
     this.queued++;
+    if (envelope.inTable !== true) this.onlyInMemory++;
     if (!lane.busy) void this.drain(lane);
   }
 
@@ -127,7 +138,7 @@ export class SinkRunner implements Inlet {
     this.stopping = true;
     this.roomWaiters.splice(0).forEach((waiter) => waiter.wake());
     if (!finishQueued) {
-      for (const lane of this.lanes) this.queued -= lane.queue.clear();
+      for (const lane of this.lanes) this.release(lane.queue.take(lane.queue.length));
       // A batch waiting to retry is handed back now (it stays in the outbox), not after the timeout.
       this.giveUp.abort();
     }
@@ -276,6 +287,7 @@ export class SinkRunner implements Inlet {
 
   private release(batch: readonly Envelope[]): void {
     this.queued -= batch.length;
+    for (const envelope of batch) if (envelope.inTable !== true) this.onlyInMemory--;
     if (this.roomWaiters.length === 0) return;
     const room = this.room;
     const waiting = this.roomWaiters;

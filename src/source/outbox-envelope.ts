@@ -18,6 +18,10 @@ export class OutboxEnvelope implements Envelope, OutboxPosition {
     private readonly checkpoint: OutboxCheckpoint,
   ) {}
 
+  get inTable(): boolean {
+    return true;
+  }
+
   settle(outcome: Outcome): void {
     this.checkpoint.settle(this, outcome);
   }

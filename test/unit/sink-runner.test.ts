@@ -154,16 +154,19 @@ describe('SinkRunner with a fake sink', () => {
     sink.failures.push(new RetriableError('down'));
     const r = runner(sink, { initial_ms: 60_000, max_ms: 60_000, max_attempts: 0 });
     const outcomes = new Map<string, Outcome[]>();
-    for (let n = 1; n <= 5; n++) r.push(collecting(rowEvent(n), outcomes));
+    // Two read from the outbox table (a spill read back): held, but not only in memory.
+    for (let n = 1; n <= 5; n++) r.push({ ...collecting(rowEvent(n), outcomes), inTable: n % 2 === 0 });
     await until(() => r.status().state === 'retrying', 'the retry wait');
     const status = r.status();
     assert.equal(status.queued, 5);
+    assert.equal(status.onlyInMemory, 3);
     assert.equal(status.lastError, 'down');
     assert.ok(status.failingSince !== null);
     await r.stop(5000, false);
     assert.equal(outcomes.size, 0, 'nothing settled');
     assert.equal(sink.sent.length, 0);
     assert.equal(r.pending, 0);
+    assert.equal(r.status().onlyInMemory, 0);
   });
 
   test('stop finishing the queue (notify mode): what is queued is still delivered', async () => {

@@ -48,8 +48,9 @@ test('live: runner states, notify mode adds what is held in memory (and its age)
     bridge: {
       role: 'delivering',
       sinks: new Map([
-        ['a', { state: 'retrying', queued: 4, failingSince: 1_000, lastError: 'HTTP 503: {"id":1}', oldestHeld: heldSince }],
-        ['b', { state: 'delivering', queued: 0, failingSince: null, lastError: null, oldestHeld: null }],
+        // Of the 6 held, 2 were read from the outbox table: counted there already.
+        ['a', { state: 'retrying', queued: 6, onlyInMemory: 4, failingSince: 1_000, lastError: 'HTTP 503: {"id":1}', oldestHeld: heldSince }],
+        ['b', { state: 'delivering', queued: 0, onlyInMemory: 0, failingSince: null, lastError: null, oldestHeld: null }],
       ]),
     },
     database: facts(true),
