@@ -23,8 +23,12 @@ import { sources } from './source/sources.js';
 
 /** What `status` and the console read of the running bridge. */
 export interface BridgeStatus {
-  /** standby: another instance holds the delivery lock (or this one is still waiting for it). */
-  readonly role: 'delivering' | 'standby';
+  /**
+   * standby: another instance holds the delivery lock (or this one is still
+   * waiting for it); disconnected: this one has no Postgres connection, so it
+   * delivers nothing and cannot tell whether another one does.
+   */
+  readonly role: 'delivering' | 'standby' | 'disconnected';
   readonly sinks: ReadonlyMap<string, RunnerStatus>;
 }
 
@@ -112,7 +116,8 @@ export class Bridge {
 
   status(): BridgeStatus {
     const runners = this.active?.runners ?? [];
-    return { role: this.active ? 'delivering' : 'standby', sinks: new Map(runners.map((r) => [r.name, r.status()])) };
+    const role = this.active ? 'delivering' : this.lock.connected ? 'standby' : 'disconnected';
+    return { role, sinks: new Map(runners.map((r) => [r.name, r.status()])) };
   }
 
   async stop(): Promise<void> {

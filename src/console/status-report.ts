@@ -8,7 +8,8 @@ import { countersOf, type SinkCounters } from './metric-facts.js';
 /**
  * delivering / retrying (the last attempt failed) / down (not connected) come
  * from the running bridge; standby: another instance delivers; stopped: no
- * instance holds the delivery lock; unknown: one does, but it could not be asked.
+ * instance holds the delivery lock, or the running one lost Postgres; unknown:
+ * one holds it, but it could not be asked.
  */
 export type SinkState = 'delivering' | 'retrying' | 'down' | 'standby' | 'stopped' | 'unknown';
 
@@ -35,7 +36,7 @@ export interface StatusReport {
   readonly source: 'bridge' | 'database';
   readonly instance: string;
   readonly delivery: string;
-  readonly role: 'delivering' | 'standby' | 'stopped' | 'unknown';
+  readonly role: 'delivering' | 'standby' | 'disconnected' | 'stopped' | 'unknown';
   /** ok, or why Postgres could not be read. */
   readonly postgres: string;
   readonly outbox_backlog: number | null;
@@ -92,7 +93,7 @@ export function liveReport(config: BridgeConfig, facts: LiveFacts): StatusReport
     return {
       name: sink.name,
       type: sink.type,
-      state: runner?.state ?? 'standby',
+      state: runner?.state ?? (bridge.role === 'disconnected' ? 'stopped' : 'standby'),
       backlog: backlog ? backlog.backlog + held.events : null,
       oldest_pending_seconds: oldestPending(backlog?.oldestPendingSeconds ?? null, held.oldestSeconds),
       delivered: counters.delivered,
