@@ -17,7 +17,7 @@ Commands:
   sql                      print the SQL install would run
   check                    validate the config, connect to Postgres and each sink
   status [--json]          each sink's state, backlog, oldest pending age; exit 1 if one is failing
-  dead-letters list        show dead letters [--sink S] [--limit N]
+  dead-letters list        show dead letters [--sink S] [--id ID] [--limit N]
   dead-letters retry       deliver dead letters again [--sink S] [--id ID]
   backfill TABLE           emit every current row as a READ event [--where SQL] [--sink S] [--restart] [--chunk N] [--rate R]
   backfill --status        list backfills: running, interrupted, finished [--json]
@@ -55,18 +55,25 @@ const ACCEPTS: Readonly<Record<string, { options: readonly CommandOption[]; most
   sql: { options: [], most: 0 },
   check: { options: [], most: 0 },
   status: { options: ['json'], most: 0 },
-  'dead-letters': { options: ['sink', 'id', 'limit'], most: 1 },
+  'dead-letters list': { options: ['sink', 'id', 'limit'], most: 1 },
+  'dead-letters retry': { options: ['sink', 'id'], most: 1 },
   backfill: { options: ['where', 'sink', 'restart', 'status', 'json', 'chunk', 'rate'], most: 1 },
 };
 
+/** Commands made of a command and one of these as its first argument: each takes its own options. */
+const SUBCOMMANDS: Readonly<Record<string, readonly string[]>> = { 'dead-letters': ['list', 'retry'] };
+
 /** Why `args` do not fit command `name`, or undefined. */
 function usageProblem(name: string, values: Readonly<Record<string, unknown>>, rest: readonly string[]): string | undefined {
-  const accepts = ACCEPTS[name];
+  const subcommands = SUBCOMMANDS[name];
+  if (subcommands !== undefined && !subcommands.includes(rest[0] ?? '')) return `${name}: give ${subcommands.join(' or ')}`;
+  const full = subcommands === undefined ? name : `${name} ${rest[0]}`;
+  const accepts = ACCEPTS[full];
   if (accepts === undefined) return undefined;
   const given = Object.keys(values).filter((key) => !['config', 'help', 'version'].includes(key) && values[key] !== undefined);
   const foreign = given.find((key) => !accepts.options.includes(key as CommandOption));
-  if (foreign !== undefined) return `${name} takes no --${foreign}`;
-  if (rest.length > accepts.most) return `${name}: unexpected argument ${JSON.stringify(rest[accepts.most])}`;
+  if (foreign !== undefined) return `${full} takes no --${foreign}`;
+  if (rest.length > accepts.most) return `${full}: unexpected argument ${JSON.stringify(rest[accepts.most])}`;
   return undefined;
 }
 

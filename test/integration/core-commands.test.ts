@@ -95,11 +95,20 @@ describe('commands', () => {
       [['install', '--sink', 'hook'], /install takes no --sink/],
       [['dead-letters', 'list', '--limit', 'abc'], /usage: pgbridge dead-letters/],
       [['dead-letters', 'list', '--limit', '0'], /usage: pgbridge dead-letters/],
+      [['dead-letters', 'retry', '--limit', '3'], /dead-letters retry takes no --limit/],
+      [['dead-letters', 'list', '--json'], /dead-letters list takes no --json/],
+      [['dead-letters', 'list', 'extra'], /dead-letters list: unexpected argument "extra"/],
     ];
     for (const [args, message] of cases) {
       const result = await cli([...args, '-c', both]);
       assert.equal(result.code, 2, `${args.join(' ')}: ${result.stderr}`);
       assert.match(result.stderr, message);
+    }
+    // A usage error is told before the config is looked for.
+    for (const args of [['dead-letters'], ['dead-letters', 'frob']]) {
+      const result = await cli([...args, '-c', '/nonexistent/pgbridge.yaml']);
+      assert.equal(result.code, 2, `${args.join(' ')}: ${result.stderr}`);
+      assert.match(result.stderr, /dead-letters: give list or retry/);
     }
   });
 
