@@ -7,7 +7,7 @@ const STATUS_EVERY_MS = 2000;
 const DEAD_LETTERS_EVERY_MS = 5000;
 const $ = (id) => document.getElementById(id);
 const charts = new Map(); // sink name -> { card, rate, latency }
-let actions = false;
+let actions; // unknown until the first status: then the dead-letter panel or the note on http.token
 let shownDeadLetter;
 
 function el(tag, props = {}, ...children) {
@@ -60,17 +60,31 @@ function sinkCard(sink) {
   const error = el('p', { class: 'error', hidden: true });
   const rateBox = el('div', { class: 'chart' });
   const latencyBox = el('div', { class: 'chart' });
-  const card = el('article', { class: 'sink', 'data-sink': sink.name },
+  const card = el(
+    'article',
+    { class: 'sink', 'data-sink': sink.name },
     el('h3', {}, el('span', { class: 'name' }, sink.name), el('span', { class: 'type' }, sink.type), el('span', { class: 'state' })),
-    facts, error, rateBox, latencyBox);
+    facts,
+    error,
+    rateBox,
+    latencyBox,
+  );
   $('sinks').append(card);
   const width = Math.max(300, card.clientWidth - 32);
-  const rate = new uPlot(chartOptions('events/s delivered', [{ label: 'events/s', stroke: '#2f5fd0', fill: '#2f5fd022', width: 2, points: { show: false } }], width), [[], []], rateBox);
+  const rate = new uPlot(
+    chartOptions('events/s delivered', [{ label: 'events/s', stroke: '#2f5fd0', fill: '#2f5fd022', width: 2, points: { show: false } }], width),
+    [[], []],
+    rateBox,
+  );
   const latency = new uPlot(
-    chartOptions('delivery latency (ms)', [
-      { label: 'send', stroke: '#1e7d32', width: 2, points: { show: false } },
-      { label: 'end-to-end', stroke: '#b26a00', width: 2, points: { show: false } },
-    ], width),
+    chartOptions(
+      'delivery latency (ms)',
+      [
+        { label: 'send', stroke: '#1e7d32', width: 2, points: { show: false } },
+        { label: 'end-to-end', stroke: '#b26a00', width: 2, points: { show: false } },
+      ],
+      width,
+    ),
     [[], [], []],
     latencyBox,
   );
@@ -106,17 +120,27 @@ function renderSink(sink) {
 }
 
 function renderTables(tables) {
-  $('tables').tBodies[0].replaceChildren(...tables.map((t) =>
-    el('tr', {},
-      el('td', {}, t.table),
-      el('td', {}, t.mode),
-      el('td', {}, t.ops.join(', ')),
-      el('td', {}, t.inPlace.join(', ') || '–'),
-      el('td', { class: t.missing.length ? 'missing' : '' }, t.missing.length ? `${t.missing.join(', ')} (run pgbridge install)` : '–'))));
+  $('tables').tBodies[0].replaceChildren(
+    ...tables.map((t) =>
+      el(
+        'tr',
+        {},
+        el('td', {}, t.table),
+        el('td', {}, t.mode),
+        el('td', {}, t.ops.join(', ')),
+        el('td', {}, t.inPlace.join(', ') || '–'),
+        el('td', { class: t.missing.length ? 'missing' : '' }, t.missing.length ? `${t.missing.join(', ')} (run pgbridge install)` : '–'),
+      ),
+    ),
+  );
 }
 
 function renderSummary(status) {
-  const parts = [`instance ${status.instance}`, `${status.delivery} mode`, status.role === 'delivering' ? 'delivering' : `this instance: ${status.role}`];
+  const parts = [
+    `instance ${status.instance}`,
+    `${status.delivery} mode`,
+    status.role === 'delivering' ? 'delivering' : `this instance: ${status.role}`,
+  ];
   if (status.outbox_backlog !== null) parts.push(`outbox backlog ${count(status.outbox_backlog)}`);
   if (status.replication_lag_bytes !== null) parts.push(`slot lag ${count(status.replication_lag_bytes)} bytes`);
   $('summary').textContent = parts.join(' · ');
@@ -171,17 +195,26 @@ async function refreshDeadLetters() {
     return;
   }
   const checked = new Set(selectedIds());
-  $('dl-table').tBodies[0].replaceChildren(...list.map((d) => {
-    const box = el('input', { type: 'checkbox', value: d.dead_letter_id, checked: checked.has(d.dead_letter_id) });
-    box.setAttribute('aria-label', `select dead letter ${d.dead_letter_id}`);
-    box.addEventListener('click', (e) => e.stopPropagation());
-    box.addEventListener('change', updateButtons);
-    const row = el('tr', { class: `dl${d.dead_letter_id === shownDeadLetter ? ' shown' : ''}`, 'data-id': d.dead_letter_id },
-      el('td', {}, box), el('td', {}, d.dead_letter_id), el('td', {}, d.sink), el('td', {}, d.error),
-      el('td', {}, String(d.attempts)), el('td', {}, new Date(d.failed_at).toLocaleString()));
-    row.addEventListener('click', () => showEvent(d.dead_letter_id));
-    return row;
-  }));
+  $('dl-table').tBodies[0].replaceChildren(
+    ...list.map((d) => {
+      const box = el('input', { type: 'checkbox', value: d.dead_letter_id, checked: checked.has(d.dead_letter_id) });
+      box.setAttribute('aria-label', `select dead letter ${d.dead_letter_id}`);
+      box.addEventListener('click', (e) => e.stopPropagation());
+      box.addEventListener('change', updateButtons);
+      const row = el(
+        'tr',
+        { class: `dl${d.dead_letter_id === shownDeadLetter ? ' shown' : ''}`, 'data-id': d.dead_letter_id },
+        el('td', {}, box),
+        el('td', {}, d.dead_letter_id),
+        el('td', {}, d.sink),
+        el('td', {}, d.error),
+        el('td', {}, String(d.attempts)),
+        el('td', {}, new Date(d.failed_at).toLocaleString()),
+      );
+      row.addEventListener('click', () => showEvent(d.dead_letter_id));
+      return row;
+    }),
+  );
   $('dl-empty').hidden = list.length > 0;
   $('dl-all').checked = list.length > 0 && list.every((d) => checked.has(d.dead_letter_id));
   updateButtons();

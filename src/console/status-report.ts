@@ -112,7 +112,8 @@ export function liveReport(config: BridgeConfig, facts: LiveFacts): StatusReport
     role: bridge.role,
     postgres: database ? 'ok' : `unreachable: ${facts.postgresError ?? 'unknown error'}`,
     outbox_backlog: database?.outboxBacklog ?? null,
-    replication_lag_bytes: facts.replicationLagBytes ?? database?.replicationLagBytes ?? null,
+    // The gauge exists (at 0) in every mode; only wal mode has a slot.
+    replication_lag_bytes: config.delivery === 'wal' ? (facts.replicationLagBytes ?? database?.replicationLagBytes ?? null) : null,
     sinks,
     tables: database?.tables ?? [],
     actions: details,

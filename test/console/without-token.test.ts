@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { launchChromium } from '../support/browser.js';
 import { cli, RunningBridge, waitFor, writeConfig } from '../support/bridge.js';
 import { createTestDatabase, type TestDatabase } from '../support/pg.js';
 import { freePort } from '../support/tcp.js';
@@ -87,7 +88,7 @@ test('no response carries dead-letter contents, and actions are refused', async 
 });
 
 test('status still shows the sink and its dead-letter count, without the error', async () => {
-  type Status = { actions: boolean; sinks: Record<string, unknown>[] };
+  type Status = { actions: boolean; sinks: Record<string, unknown>[]; replication_lag_bytes: number | null };
   const read = async () => (await (await fetch(`${base}/api/status`)).json()) as Status;
   // Postgres is read at most once a second, so the count may trail the table by that much.
   await waitFor(async () => (await read()).sinks[0].dead_letters === 1, 10_000, 'the dead letter counted');
@@ -95,8 +96,27 @@ test('status still shows the sink and its dead-letter count, without the error',
   assert.equal(status.actions, false);
   assert.equal(status.sinks[0].dead_lettered, 1);
   assert.ok(!('last_error' in status.sinks[0]));
+  assert.equal(status.replication_lag_bytes, null, 'no slot in outbox mode');
   const cliStatus = await cli(['status', '-c', config]);
   assert.equal(cliStatus.code, 0, cliStatus.stderr);
+  assert.doesNotMatch(cliStatus.stdout, /replication lag/);
   assert.match(cliStatus.stdout, /^hook +webhook +delivering +0 +- +1 +0 +1$/m);
   assert.ok(!cliStatus.stdout.includes(ECHO) && !cliStatus.stdout.includes(CONTENT));
+});
+
+test('in Chromium: the note on http.token instead of the dead-letter panel; no slot lag outside wal mode', async () => {
+  const browser = await launchChromium();
+  try {
+    const page = await browser.context.newPage();
+    page.on('pageerror', (err) => assert.fail(`console script error: ${err.message}`));
+    await page.goto(base);
+    await page.locator('#no-token:not([hidden])').waitFor({ timeout: 15_000 });
+    assert.match((await page.locator('#no-token').textContent()) ?? '', /Set http\.token to list, inspect, retry and discard dead letters/);
+    assert.equal(await page.locator('#dl-panel').isHidden(), true);
+    const summary = (await page.locator('#summary').textContent()) ?? '';
+    assert.match(summary, /outbox mode/);
+    assert.doesNotMatch(summary, /slot lag/);
+  } finally {
+    await browser.close();
+  }
 });
