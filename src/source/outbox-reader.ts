@@ -246,7 +246,8 @@ export class OutboxReader implements RowHolder {
       return false;
     }
     this.held.set(rowId, value);
-    if (routed[0] === sink) this.captured[event.kind === 'channel' ? 'channel' : 'rows']++;
+    // A row with an event id of its own was captured before: a dead letter retried, a spill, what a stop kept.
+    if (routed[0] === sink && row[Column.eventId] === null) this.captured[event.kind === 'channel' ? 'channel' : 'rows']++;
     this.inlet.push(new OutboxEnvelope(event, rowId, sink, routed, this, this.checkpoint));
     return true;
   }

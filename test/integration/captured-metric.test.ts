@@ -3,7 +3,8 @@
  * it goes to: in outbox mode every sink has a reader of its own, and each used
  * to count what it read (three sinks: three times the events), channel
  * messages under source="outbox". Now rows count under "outbox" and channel
- * messages under "channel", as notify and wal mode label them.
+ * messages under "channel", as notify and wal mode label them. A dead letter
+ * retried (like a spill read back) was captured before: not counted again.
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -14,6 +15,7 @@ import { freePort } from '../support/tcp.js';
 let db: TestDatabase;
 let bridge: RunningBridge;
 let base: string;
+let file: string;
 
 before(async () => {
   db = await createTestDatabase();
@@ -21,7 +23,7 @@ before(async () => {
   await db.query('CREATE TABLE notes (id int PRIMARY KEY)');
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;
-  const file = writeConfig({
+  file = writeConfig({
     postgres: { url: db.url },
     capture: [{ table: 'items' }, { table: 'notes' }],
     channels: [{ name: 'jobs' }],
@@ -57,4 +59,26 @@ test('outbox mode: each event counted once, whatever the number of sinks it goes
   const lines = 5 * 3 + 2 + 2;
   await waitFor(() => bridge.stdoutLines.filter((l) => l !== '').length >= lines, 10_000, `${lines} lines on stdout`);
   assert.deepEqual(await captured(), { outbox: 7, channel: 1 });
+});
+
+test('a dead letter retried is delivered again without counting as captured again', async () => {
+  const before = await captured();
+  const event = {
+    id: 'retried-4f2a',
+    schema: 'public',
+    table: 'items',
+    op: 'INSERT',
+    data: { id: 99 },
+    old: null,
+    txid: '1',
+    ts: '2026-12-07T00:00:00Z',
+  };
+  await db.query(
+    `INSERT INTO pgbridge.dead_letters (instance, sink, event_id, event, key, error, attempts) VALUES ('default', 'a', $1, $2, '{"id":99}', 'HTTP 500', 3)`,
+    [event.id, JSON.stringify(event)],
+  );
+  const retry = await cli(['dead-letters', 'retry', '--sink', 'a', '-c', file]);
+  assert.equal(retry.code, 0, retry.stderr);
+  await waitFor(() => bridge.stdoutLines.some((l) => l.includes(event.id)), 10_000, 'the retried dead letter on stdout');
+  assert.deepEqual(await captured(), before);
 });
