@@ -7,7 +7,7 @@ import { SinkRunner, type RunnerStatus } from './delivery/sink-runner.js';
 import { StandbySinks } from './delivery/standby-sinks.js';
 import { errorMessage } from './errors.js';
 import type { Metrics } from './metrics.js';
-import { createPool } from './postgres.js';
+import { closeEveryConnection, createPool } from './postgres.js';
 import { Router } from './router.js';
 import { outboxTable } from './schema/outbox.js';
 import { createSink, preloadSinkModules } from './sinks/create.js';
@@ -166,11 +166,12 @@ export class Bridge {
           if (this.stopping.signal.aborted) onStop();
           else this.stopping.signal.addEventListener('abort', onStop, { once: true });
         });
-        const why = await Promise.race([held.lost.then(() => 'lost' as const), stopped]);
+        const why = await Promise.race([held.lost, stopped]);
         this.stopping.signal.removeEventListener('abort', onStop); // one per lost lock would pile up
-        if (why === 'lost') {
+        if (why !== 'stopped') {
           this.log.warn('lost the delivery lock (Postgres connection); stopping delivery and standing by');
           notListeningSince = Date.now();
+          if (why === 'unanswered') closeEveryConnection();
         }
         await source.stop(this.deliveryStop(runners, this.stopDeadline ?? Date.now() + this.config.shutdownTimeoutMs));
         this.active = undefined;

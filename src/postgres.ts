@@ -2,6 +2,7 @@ import pg from 'pg';
 import type { BridgeConfig } from './config/types.js';
 import { libpqUrl, sslFromEnvironment } from './postgres-ssl.js';
 import { SESSION_SETTINGS_SQL } from './schema/render-settings.js';
+import { liveConnections, noteSession, noteStranded, type ServerSession } from './stranded-sessions.js';
 
 /** Every connection's application_name: what it is for, as pg_stat_activity shows it. */
 export const applicationName = (purpose: string): string => `pgbridge ${purpose}`;
@@ -21,9 +22,16 @@ export function clientConfig(config: Pick<BridgeConfig, 'postgres'>, purpose: st
   };
 }
 
-/** The settings values are written and read with (schema/render-settings.ts); run on every connection before anything else. */
+const SESSION_SQL = `${SESSION_SETTINGS_SQL}, pg_backend_pid() AS pid, (SELECT backend_start::text FROM pg_stat_activity WHERE pid = pg_backend_pid()) AS started`;
+
+/**
+ * The settings values are written and read with (schema/render-settings.ts);
+ * run on every connection before anything else. Notes the session too, in
+ * the same round trip, to end it should the connection stop answering.
+ */
 export async function pinRenderSettings(client: pg.ClientBase): Promise<void> {
-  await client.query(SESSION_SETTINGS_SQL);
+  const { rows } = await client.query<ServerSession>(SESSION_SQL);
+  noteSession(client, rows[0]);
 }
 
 export async function connectClient(config: Pick<BridgeConfig, 'postgres'>, purpose: string): Promise<pg.Client> {
@@ -47,16 +55,44 @@ export function createPool(config: Pick<BridgeConfig, 'postgres'>, purpose: stri
   return new pg.Pool({ ...clientConfig(config, purpose), ...options, onConnect: pinRenderSettings });
 }
 
+/** A pg client's socket (pg does not expose it). */
+function socketOf(client: pg.Client): { destroy(): void } {
+  return (client as unknown as { connection: { stream: { destroy(): void } } }).connection.stream;
+}
+
+/** Closes the client's socket at once: its 'error' (for a query in flight) and 'end' events follow; its session may outlive it on the server. */
+export function destroySocket(client: pg.Client): void {
+  noteStranded(client);
+  socketOf(client).destroy();
+}
+
+/** How long end() may wait for the server to close the connection before its socket is destroyed. */
+const END_WITHIN_MS = 2000;
+
 /**
  * Ends `client` whatever its state. pg's end() of a client still connecting
  * sends a Terminate that the server may never answer, and pg then settles
  * neither that end() nor the connect(): such a client's socket is destroyed
- * instead (its 'end' event follows, and end() resolves on it).
+ * instead (its 'end' event follows, and end() resolves on it). So is the
+ * socket of a connection whose far end does not answer the Terminate.
  */
 export async function endClient(client: pg.Client): Promise<void> {
-  const internals = client as unknown as { _connected: boolean; connection: { stream: { destroy(): void } } };
-  if (!internals._connected) internals.connection.stream.destroy();
+  const internals = client as unknown as { _connected: boolean };
+  if (!internals._connected) destroySocket(client);
+  const unanswered = setTimeout(() => destroySocket(client), END_WITHIN_MS);
+  unanswered.unref();
   await client.end().catch(() => {});
+  clearTimeout(unanswered);
+}
+
+/**
+ * Closes every connection of this process at once, pooled or dedicated, in
+ * use or idle: once one was found not answering, the others may have stopped
+ * too (the same NAT, the same partition), and queries waiting on them would
+ * never end, nor would delivery's stop. Their sessions count as stranded.
+ */
+export function closeEveryConnection(): void {
+  for (const client of liveConnections()) destroySocket(client as pg.Client);
 }
 
 /** Database name of the connection, for CloudEvents `source`. */

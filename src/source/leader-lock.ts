@@ -4,8 +4,13 @@ import type { BridgeConfig } from '../config/types.js';
 import { sleep } from '../delivery/backoff.js';
 import { errorMessage } from '../errors.js';
 import { LOCK_SQL } from '../schema/outbox.js';
-import { connectClient } from '../postgres.js';
+import { connectClient, endClient } from '../postgres.js';
+import { CONNECTION_WATCH, ConnectionWatch } from './connection-watch.js';
 import { assertOwnSession, NoOwnSessionError } from './session-check.js';
+import { endStrandedSessions } from '../stranded-sessions.js';
+
+/** Why a held lock was lost: its connection closed or failed, or stopped answering (then other connections may hang too). */
+export type LockLoss = 'closed' | 'unanswered';
 
 /**
  * Several `pgbridge run` on one database: the one holding this advisory lock
@@ -15,6 +20,7 @@ import { assertOwnSession, NoOwnSessionError } from './session-check.js';
  */
 export class LeaderLock {
   private client: pg.Client | undefined;
+  private watch: ConnectionWatch | undefined;
   /** The connection used to poll or hold the lock is up. */
   connected = false;
 
@@ -30,22 +36,32 @@ export class LeaderLock {
    * lock is taken, when the connection is not a session of its own (a pooler).
    * `onStandby` is called once, when another instance is first found holding it.
    */
-  async acquire(signal: AbortSignal, onStandby: () => void = () => {}): Promise<{ lost: Promise<void>; database: string } | undefined> {
+  async acquire(signal: AbortSignal, onStandby: () => void = () => {}): Promise<{ lost: Promise<LockLoss>; database: string } | undefined> {
     let announced = false;
     while (!signal.aborted) {
       let client: pg.Client | undefined;
       try {
         client = await connectClient(this.config, 'lock');
         this.connected = true;
-        const lost = new Promise<void>((resolve) => {
+        let unanswered = false;
+        const lost = new Promise<LockLoss>((resolve) => {
           const down = () => {
             this.connected = false;
-            resolve();
+            resolve(unanswered ? 'unanswered' : 'closed');
           };
           client!.on('error', down);
           client!.on('end', down);
         });
+        this.watch = new ConnectionWatch(client, {
+          ...CONNECTION_WATCH,
+          onDead: () => {
+            unanswered = true;
+            this.logger.warn({ within_ms: CONNECTION_WATCH.withinMs }, "the delivery lock's Postgres connection stopped answering; closing it");
+          },
+        });
         await assertOwnSession(client, this.config);
+        // One that held the lock before its connection stopped answering would hold it for hours.
+        await endStrandedSessions(client, this.logger);
         while (!signal.aborted) {
           const { rows } = await client.query<{ locked: boolean; database: string }>(LOCK_SQL, [this.config.instance]);
           if (rows[0].locked) {
@@ -63,13 +79,13 @@ export class LeaderLock {
       } catch (err) {
         this.connected = false;
         if (err instanceof NoOwnSessionError) {
-          await client?.end().catch(() => {});
+          await this.end(client);
           throw err;
         }
         this.logger.warn({ err: errorMessage(err) }, 'cannot reach Postgres for the delivery lock, retrying');
         await sleep(this.pollMs, signal);
       }
-      await client?.end().catch(() => {});
+      await this.end(client);
     }
     return undefined;
   }
@@ -78,6 +94,12 @@ export class LeaderLock {
     const client = this.client;
     this.client = undefined;
     this.connected = false;
-    await client?.end().catch(() => {});
+    await this.end(client);
+  }
+
+  private async end(client: pg.Client | undefined): Promise<void> {
+    this.watch?.stop();
+    this.watch = undefined;
+    if (client) await endClient(client);
   }
 }

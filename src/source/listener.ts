@@ -5,6 +5,8 @@ import { backoffDelay, sleep } from '../delivery/backoff.js';
 import { errorMessage } from '../errors.js';
 import { clientConfig, endClient, listenerPurpose, pinRenderSettings } from '../postgres.js';
 import { ident } from '../schema/quote.js';
+import { CONNECTION_WATCH, ConnectionWatch } from './connection-watch.js';
+import { endStrandedSessions } from '../stranded-sessions.js';
 
 export interface ListenerHandlers {
   onNotification(channel: string, payload: string): void;
@@ -26,6 +28,7 @@ export class Listener {
   private readonly stopRequested = new Promise<void>((resolve) => this.stopSignal.signal.addEventListener('abort', () => resolve(), { once: true }));
   private lostAt = 0;
   private paused = false;
+  private watch: ConnectionWatch | undefined;
   private loop: Promise<void> | undefined;
 
   constructor(
@@ -50,12 +53,14 @@ export class Listener {
    */
   pause(): void {
     this.paused = true;
+    this.watch?.suspend();
     if (this.client) socketOf(this.client).pause();
   }
 
   resume(): void {
     this.paused = false;
     if (this.client) socketOf(this.client).resume();
+    this.watch?.resume();
   }
 
   start(): void {
@@ -65,9 +70,10 @@ export class Listener {
   async stop(): Promise<void> {
     this.stopped = true;
     this.stopSignal.abort();
+    this.watch?.stop();
     // end() resolves on the socket's close, which a paused socket never reaches.
     this.resume();
-    await this.client?.end().catch(() => {});
+    if (this.client) await endClient(this.client);
     await this.loop;
   }
 
@@ -106,22 +112,32 @@ export class Listener {
       });
       this.client = client;
       if (this.paused) socketOf(client).pause();
+      this.watch = new ConnectionWatch(client, {
+        ...CONNECTION_WATCH,
+        onDead: () => this.logger.warn({ within_ms: CONNECTION_WATCH.withinMs }, "the listener's Postgres connection stopped answering; closing it"),
+      });
+      // Asked only while it reads: a paused socket holds notifications back on purpose, and answers nothing.
+      if (this.paused) this.watch.suspend();
       const outage = this.lostAt === 0 ? 0 : Date.now() - this.lostAt;
       if (outage > 0) this.logger.info({ outage_ms: outage }, 'listener reconnected');
       else this.logger.info({ channels: this.channels }, 'listening for notifications');
       this.handlers.onConnected(outage);
       const reason = await lost;
+      this.watch.stop();
+      this.watch = undefined;
       this.client = undefined;
       if (this.stopped) return;
       this.lostAt = Date.now();
       this.logger.warn({ err: errorMessage(reason) }, 'listener connection lost, reconnecting');
-      await client.end().catch(() => {});
+      await endClient(client);
     }
   }
 
   private async listenOn(client: pg.Client): Promise<void> {
     await client.connect();
     await pinRenderSettings(client);
+    // A listener left LISTENing on the server would keep every NOTIFY of the cluster queued.
+    await endStrandedSessions(client, this.logger);
     for (const channel of this.channels) await client.query(`LISTEN ${ident(channel)}`);
   }
 }

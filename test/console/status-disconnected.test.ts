@@ -6,9 +6,10 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { TcpProxy } from '../faults/tcp-proxy.js';
+import type { TcpProxy } from '../faults/tcp-proxy.js';
 import { cli, RunningBridge, waitFor, writeConfig } from '../support/bridge.js';
 import { createTestDatabase, type TestDatabase } from '../support/pg.js';
+import { proxiedDatabase } from '../support/pg-proxy.js';
 import { freePort } from '../support/tcp.js';
 
 interface Report {
@@ -30,14 +31,12 @@ const readyz = async (): Promise<Record<string, string>> =>
 before(async () => {
   db = await createTestDatabase();
   await db.query('CREATE TABLE items (id bigint PRIMARY KEY)');
-  const server = new URL(db.url);
-  proxy = new TcpProxy(server.hostname, Number(server.port || 5432));
-  const proxied = new URL(db.url);
-  proxied.port = String(await proxy.start());
+  const proxied = await proxiedDatabase(db);
+  proxy = proxied.proxy;
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;
   config = writeConfig({
-    postgres: { url: proxied.toString() },
+    postgres: { url: proxied.url },
     capture: [{ table: 'items' }],
     sinks: [{ name: 'out', type: 'stdout' }],
     http: { port, host: '127.0.0.1' },

@@ -3,7 +3,8 @@
  * network for real: `drop` resets every open connection and every new one,
  * `blackHole` accepts connections but forwards nothing in either direction
  * (a partition: bytes wait, unanswered), `restore` lets traffic flow again,
- * including what waited. Protocol-agnostic (HTTP, AMQP, Kafka); a `rewrite`
+ * including what waited; `strand` leaves every open connection open and
+ * silent for good while new ones pass (a NAT or firewall that forgot them). Protocol-agnostic (HTTP, AMQP, Kafka); a `rewrite`
  * hook per connection lets the Kafka proxy patch broker addresses.
  */
 import net, { type AddressInfo } from 'node:net';
@@ -32,6 +33,7 @@ export class TcpProxy {
   private modeNow: ProxyMode = 'pass';
   private stopped = false;
   private readonly links = new Set<Link>();
+  private readonly stranded = new Set<Link>();
   private readonly server = net.createServer((socket) => this.accept(socket));
   /** Connections accepted over the proxy's life, for tests that check traffic really went through it. */
   accepted = 0;
@@ -78,6 +80,20 @@ export class TcpProxy {
     }
   }
 
+  /** Open connections never forward another byte, nor a close (the server keeps its end), until the proxy stops; new ones pass. */
+  strand(): void {
+    for (const link of this.links) {
+      for (const socket of [link.client, link.upstream]) {
+        socket?.removeAllListeners('data');
+        socket?.removeAllListeners('close');
+        socket?.pause();
+      }
+      this.links.delete(link);
+      this.stranded.add(link);
+    }
+    this.modeNow = 'pass';
+  }
+
   /** Traffic flows again; connections that stalled in the black hole go on where they stopped. */
   restore(): void {
     this.modeNow = 'pass';
@@ -93,7 +109,7 @@ export class TcpProxy {
   async stop(): Promise<void> {
     this.stopped = true;
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
-    for (const link of this.links) this.cut(link);
+    for (const link of [...this.links, ...this.stranded]) this.cut(link);
     await closed;
   }
 
@@ -133,7 +149,7 @@ export class TcpProxy {
   }
 
   private cut(link: Link): void {
-    if (!this.links.delete(link)) return;
+    if (!this.links.delete(link) && !this.stranded.delete(link)) return;
     abort(link.client, this.stopped);
     if (link.upstream) abort(link.upstream, this.stopped);
   }

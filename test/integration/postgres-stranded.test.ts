@@ -1,0 +1,94 @@
+/**
+ * pgbridge's Postgres connections stop answering without being closed (a NAT
+ * or firewall that forgot them; the server keeps its end): the bridge notices
+ * within seconds, connects again, ends the sessions it left on the server
+ * (the delivery lock's, the listener's, a pool connection's), and delivers
+ * every event, in outbox and in notify mode. Cut for real by a TCP proxy
+ * between bridge and server; counted at the far end.
+ */
+import assert from 'node:assert/strict';
+import { after, describe, test } from 'node:test';
+import type { TcpProxy } from '../faults/tcp-proxy.js';
+import { cli, RunningBridge, showingLogOnFailure, waitFor, writeConfig } from '../support/bridge.js';
+import { createTestDatabase, type TestDatabase } from '../support/pg.js';
+import { proxiedDatabase } from '../support/pg-proxy.js';
+import { freePort } from '../support/tcp.js';
+
+const ROWS = 50;
+
+for (const delivery of ['outbox', 'notify'] as const) {
+  describe(`${delivery} mode, every connection to Postgres stranded`, () => {
+    let db: TestDatabase;
+    let proxy: TcpProxy;
+    let bridge: RunningBridge;
+    let base: string;
+
+    after(async () => {
+      await bridge?.kill('SIGKILL');
+      await proxy?.stop();
+      await db?.drop();
+    });
+
+    const delivered = (): Set<number> => {
+      const ids = new Set<number>();
+      for (const line of bridge.stdoutLines) {
+        if (line.startsWith('{')) ids.add((JSON.parse(line) as { data: { id: number } }).data.id);
+      }
+      return ids;
+    };
+    /** The bridge's sessions on the server, as pid and start time. */
+    const sessions = async (): Promise<string[]> =>
+      (
+        await db.query<{ session: string }>(
+          `SELECT pid || ' ' || application_name || ' ' || backend_start AS session FROM pg_stat_activity WHERE datname = current_database() AND application_name LIKE 'pgbridge%'`,
+        )
+      ).rows.map((r) => r.session);
+    const logged = (text: string): boolean => bridge.logs().some((e) => typeof e.msg === 'string' && e.msg.includes(text));
+
+    test('noticed, sessions on the server ended, every event delivered', async () => {
+      db = await createTestDatabase();
+      await db.query('CREATE TABLE items (id int PRIMARY KEY)');
+      const proxied = await proxiedDatabase(db);
+      proxy = proxied.proxy;
+      const port = await freePort();
+      base = `http://127.0.0.1:${port}`;
+      const config = writeConfig({
+        postgres: { url: proxied.url },
+        delivery,
+        capture: [{ table: 'items' }],
+        sinks: [{ name: 'out', type: 'stdout' }],
+        http: { port, host: '127.0.0.1' },
+      });
+      assert.equal((await cli(['install', '-c', config])).code, 0);
+      bridge = new RunningBridge(config);
+      await bridge.ready();
+      await db.query(`INSERT INTO items SELECT generate_series(1, ${ROWS})`);
+      await waitFor(() => delivered().size === ROWS, 15_000, 'the rows before');
+      const before = await sessions();
+
+      proxy.strand();
+      if (delivery === 'outbox') await db.query(`INSERT INTO items SELECT generate_series(${ROWS + 1}, ${2 * ROWS})`);
+      await showingLogOnFailure(
+        bridge,
+        waitFor(() => logged('stopped answering; closing it'), 30_000, 'a connection found not answering'),
+      );
+      await showingLogOnFailure(
+        bridge,
+        waitFor(async () => ((await (await fetch(`${base}/readyz`)).json()) as { status: string }).status === 'ready', 30_000, 'ready again'),
+      );
+      // Notify mode loses what is committed while nobody listens (the log says so); what comes after arrives.
+      if (delivery === 'notify') await db.query(`INSERT INTO items SELECT generate_series(${ROWS + 1}, ${2 * ROWS})`);
+      await showingLogOnFailure(
+        bridge,
+        waitFor(() => delivered().size === 2 * ROWS, 30_000, `${2 * ROWS} rows delivered`),
+      );
+      assert.ok(logged('ended the server sessions of connections that stopped answering'), 'the stranded sessions ended');
+      const left = async (): Promise<string[]> => (await sessions()).filter((session) => before.includes(session));
+      await waitFor(async () => (await left()).length === 0, 15_000, 'no session of before the cut on the server').catch(async (err: Error) => {
+        throw new Error(`${err.message}: ${(await left()).join(', ')}`);
+      });
+      if (delivery === 'outbox')
+        await waitFor(async () => (await db.query('SELECT 1 FROM pgbridge.outbox')).rowCount === 0, 15_000, 'the outbox empty');
+    });
+  });
+}
