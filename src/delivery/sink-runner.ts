@@ -265,11 +265,20 @@ export class SinkRunner implements Inlet {
     void keepConnected(this.sink, () => this.connect(this.abort.signal), { retry, logger, signal: this.giveUp.signal });
   }
 
-  /** One connect at a time, shared by all lanes. */
+  /**
+   * One connect at a time, shared by all lanes and keepConnected. Its failure is the last error too:
+   * while a batch waits out its backoff, keepConnected's attempts are what finds out why the far end is down now.
+   */
   private connect(signal: AbortSignal): Promise<void> {
-    this.connecting ??= this.sink.connect(signal).finally(() => {
-      this.connecting = undefined;
-    });
+    this.connecting ??= this.sink
+      .connect(signal)
+      .catch((err: unknown) => {
+        if (!signal.aborted) this.lastError = errorMessage(err);
+        throw err;
+      })
+      .finally(() => {
+        this.connecting = undefined;
+      });
     return this.connecting;
   }
 

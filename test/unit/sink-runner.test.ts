@@ -228,6 +228,25 @@ describe('SinkRunner with a fake sink', () => {
     assert.equal(r.pending, 0, 'a stopped runner takes nothing');
   });
 
+  test("while a batch waits out its backoff, a failed reconnect (keepConnected) is the last error, not the batch's older one", async () => {
+    const sink = new FakeSink();
+    sink.failures.push(new RetriableError('HTTP 500'));
+    const r = runner(sink, { initial_ms: 60_000, max_ms: 60_000, max_attempts: 0 });
+    const outcomes = new Map<string, Outcome[]>();
+    r.push(collecting(rowEvent(1), outcomes));
+    await until(() => r.status().lastError === 'HTTP 500', 'the first failure');
+    sink.disconnect();
+    sink.connectFailures = Number.MAX_SAFE_INTEGER;
+    r.keepConnected();
+    try {
+      await until(() => r.status().lastError === 'connection refused', 'the connection error as the last error', 2000);
+      assert.equal(r.status().state, 'down');
+    } finally {
+      await r.stop(1000, false);
+    }
+    assert.equal(outcomes.size, 0);
+  });
+
   test('a sink that cannot connect is down, and delivers once it can', async () => {
     const sink = new FakeSink();
     sink.disconnect();
