@@ -11,13 +11,16 @@ import { laneIndex } from './lane-index.js';
 
 /** What the console and `status` show of a runner (read-only). */
 export interface RunnerStatus {
-  /** retrying: the last attempt failed and the sink is connected; down: it is not connected. */
+  /** retrying: failing (see failingSince) and connected; down: failing and not connected. */
   readonly state: 'delivering' | 'retrying' | 'down';
   /** Events held in memory (waiting or in flight). */
   readonly queued: number;
   /** Of those, the events only memory holds: not rows of the outbox table too. */
   readonly onlyInMemory: number;
-  /** Since when the sink keeps failing (ms since the epoch), and the last error (scrubbed by ScrubbedSink). */
+  /**
+   * Since when the sink keeps failing (ms since the epoch): from a failed attempt until a delivery, or until
+   * a batch is dead-lettered with nothing else held. And the last error (scrubbed by ScrubbedSink).
+   */
   readonly failingSince: number | null;
   readonly lastError: string | null;
   /** Commit time (ms since the epoch) of the oldest event held in memory, waiting or in flight; null when none. */
@@ -216,6 +219,7 @@ export class SinkRunner implements Inlet {
             batch.filter((e) => !failed.has(e.event.id)),
             { kind: 'delivered' },
           );
+          this.stopFailingIfIdle();
           return;
         }
         if (retry.max_attempts > 0 && attempt >= retry.max_attempts) {
@@ -224,6 +228,7 @@ export class SinkRunner implements Inlet {
             'retries exhausted: moving events to dead letters',
           );
           this.settle(batch, { kind: 'dead', error: errorMessage(err), attempts: attempt });
+          this.stopFailingIfIdle();
           return;
         }
         if (this.giveUp.signal.aborted) return this.release(batch); // stopping: hand back unsettled
@@ -241,6 +246,16 @@ export class SinkRunner implements Inlet {
   }
 
   /**
+   * A batch settled dead leaves nothing to retry: with nothing else held the sink is no longer
+   * failing (an idle sink would otherwise stay "retrying" until its next delivery). With events
+   * still held it stays failing until one is delivered, so the failing gauge does not drop
+   * between two batches that both fail.
+   */
+  private stopFailingIfIdle(): void {
+    if (this.queued === 0) this.failingSince = null;
+  }
+
+  /**
    * Connects before the first event and again whenever the sink turns not
    * ready, until stopped, so /readyz tells the truth on an idle bridge (a far
    * end that is down shows before anything waits for it, and one that is back shows too).
@@ -250,11 +265,20 @@ export class SinkRunner implements Inlet {
     void keepConnected(this.sink, () => this.connect(this.abort.signal), { retry, logger, signal: this.giveUp.signal });
   }
 
-  /** One connect at a time, shared by all lanes. */
+  /**
+   * One connect at a time, shared by all lanes and keepConnected. Its failure is the last error too:
+   * while a batch waits out its backoff, keepConnected's attempts are what finds out why the far end is down now.
+   */
   private connect(signal: AbortSignal): Promise<void> {
-    this.connecting ??= this.sink.connect(signal).finally(() => {
-      this.connecting = undefined;
-    });
+    this.connecting ??= this.sink
+      .connect(signal)
+      .catch((err: unknown) => {
+        if (!signal.aborted) this.lastError = errorMessage(err);
+        throw err;
+      })
+      .finally(() => {
+        this.connecting = undefined;
+      });
     return this.connecting;
   }
 

@@ -14,9 +14,8 @@ export interface ConnectionHandlers<C> {
   abortError(signal: AbortSignal): unknown;
   /** What connect() rejects with when opening failed (default: open()'s own rejection). */
   connectError?(err: unknown): unknown;
+  /** The sink's logger (bound to its name). */
   readonly logger: Logger;
-  /** The sink's name, for the log. */
-  readonly sink: string;
 }
 
 /**
@@ -98,7 +97,7 @@ export class SinkConnection<C> {
     try {
       await this.handlers.close(connection);
     } catch (err) {
-      this.handlers.logger.debug({ sink: this.handlers.sink, err: errorMessage(err) }, 'close failed');
+      this.handlers.logger.debug({ err: errorMessage(err) }, 'close failed');
     }
   }
 }

@@ -43,6 +43,7 @@ export interface Sink extends SinkClient {
 }
 
 export interface SinkContext {
+  /** Bound to the sink's name (its lines carry `sink` already): a log call that names it again writes the key twice. */
   readonly logger: Logger;
   readonly format: FormatContext;
 }

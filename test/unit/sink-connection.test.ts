@@ -18,7 +18,6 @@ class Far {
     },
     abortError: () => new RetriableError('aborted'),
     logger: pino({ level: 'silent' }),
-    sink: 'test',
   });
 }
 

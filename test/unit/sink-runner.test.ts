@@ -90,6 +90,54 @@ describe('SinkRunner with a fake sink', () => {
     await r.stop(1000, true);
   });
 
+  test('retries exhausted with nothing else to send: no longer failing (delivering, no failing_since), the last error kept', async () => {
+    const sink = new FakeSink();
+    sink.failures.push(new RetriableError('HTTP 500'), new RetriableError('HTTP 500'), new RetriableError('HTTP 500'));
+    const r = runner(sink, { initial_ms: 1, max_ms: 1, max_attempts: 3 });
+    const outcomes = new Map<string, Outcome[]>();
+    r.push(collecting(rowEvent(1), outcomes));
+    await until(() => outcomes.size === 1, 'the outcome');
+    assert.deepEqual(outcomes.get('1'), [{ kind: 'dead', error: 'HTTP 500', attempts: 3 }]);
+    const status = r.status();
+    assert.equal(status.state, 'delivering', 'nothing is left to retry');
+    assert.equal(status.failingSince, null);
+    assert.equal(status.lastError, 'HTTP 500', 'the last error stays for the console');
+    assert.equal(r.delivering, true);
+    await r.stop(1000, true);
+  });
+
+  test('retries exhausted batch after batch while events wait: failing throughout, since the first failure; not once none is left', async () => {
+    const sink = new FakeSink('fake', 1, 1);
+    for (let n = 0; n < 6; n++) sink.failures.push(new RetriableError('HTTP 500'));
+    const r = runner(sink, { initial_ms: 1, max_ms: 1, max_attempts: 2 });
+    const failingAtSend: Array<number | null> = [];
+    sink.onSend = () => failingAtSend.push(r.status().failingSince);
+    const outcomes = new Map<string, Outcome[]>();
+    for (let n = 1; n <= 3; n++) r.push(collecting(rowEvent(n), outcomes));
+    await until(() => outcomes.size === 3, 'three outcomes');
+    assert.ok([...outcomes.values()].every((o) => o.length === 1 && o[0].kind === 'dead'));
+    assert.equal(failingAtSend.length, 6, 'two attempts for each of three batches');
+    assert.equal(failingAtSend[0], null, 'not failing before the first attempt');
+    const since = failingAtSend[1];
+    assert.ok(since !== null);
+    assert.deepEqual(failingAtSend.slice(1), Array(5).fill(since), 'failing from the first failure on, between batches too');
+    assert.equal(r.status().failingSince, null, 'not failing once nothing is left');
+    await r.stop(1000, true);
+  });
+
+  test('a permanent failure after retried ones, with nothing else to send: no longer failing', async () => {
+    const sink = new FakeSink();
+    sink.failures.push(new RetriableError('HTTP 500'), new PermanentError('HTTP 400'));
+    const r = runner(sink);
+    const outcomes = new Map<string, Outcome[]>();
+    r.push(collecting(rowEvent(1), outcomes));
+    await until(() => outcomes.size === 1, 'the outcome');
+    assert.deepEqual(outcomes.get('1'), [{ kind: 'dead', error: 'HTTP 400', attempts: 2 }]);
+    assert.equal(r.status().state, 'delivering');
+    assert.equal(r.status().failingSince, null);
+    await r.stop(1000, true);
+  });
+
   test('a permanent failure kills only the events it names; the rest of the batch is delivered', async () => {
     const sink = new FakeSink();
     sink.failures.push(new PermanentError('event 2 refused', { failedIds: ['2'] }));
@@ -178,6 +226,25 @@ describe('SinkRunner with a fake sink', () => {
     assert.equal(outcomes.size, 7);
     r.push(collecting(rowEvent(8), outcomes));
     assert.equal(r.pending, 0, 'a stopped runner takes nothing');
+  });
+
+  test("while a batch waits out its backoff, a failed reconnect (keepConnected) is the last error, not the batch's older one", async () => {
+    const sink = new FakeSink();
+    sink.failures.push(new RetriableError('HTTP 500'));
+    const r = runner(sink, { initial_ms: 60_000, max_ms: 60_000, max_attempts: 0 });
+    const outcomes = new Map<string, Outcome[]>();
+    r.push(collecting(rowEvent(1), outcomes));
+    await until(() => r.status().lastError === 'HTTP 500', 'the first failure');
+    sink.disconnect();
+    sink.connectFailures = Number.MAX_SAFE_INTEGER;
+    r.keepConnected();
+    try {
+      await until(() => r.status().lastError === 'connection refused', 'the connection error as the last error', 2000);
+      assert.equal(r.status().state, 'down');
+    } finally {
+      await r.stop(1000, false);
+    }
+    assert.equal(outcomes.size, 0);
   });
 
   test('a sink that cannot connect is down, and delivers once it can', async () => {

@@ -45,13 +45,11 @@ export class AmqpSink implements SinkClient {
     this.settings = { routingKey: config.routing_key, format: config.format };
     this.connection = new SinkConnection({
       open: async (signal) => this.watch(await openSession(this.config, this.scrubber, signal)),
-      opened: () =>
-        this.ctx.logger.info({ sink: this.name, broker: describeUrl(this.config.url), exchange: this.config.exchange }, 'amqp sink connected'),
+      opened: () => this.ctx.logger.info({ broker: describeUrl(this.config.url), exchange: this.config.exchange }, 'amqp sink connected'),
       close: (live) => closeLive(live),
       abortError: (signal) =>
         new RetriableError(`amqp sink "${this.name}": connect aborted`, { cause: signal.reason, code: 'PGBRIDGE_AMQP_CONNECT' }),
       logger: ctx.logger,
-      sink: config.name,
     });
   }
 
@@ -139,11 +137,10 @@ export class AmqpSink implements SinkClient {
     session.connection.on('close', (err?: Error) => {
       if (err !== undefined) live.lastError ??= errorMessage(err);
       lose();
-      if (!live.closedByUs)
-        this.ctx.logger.warn({ sink: this.name, reason: this.scrubber.scrub(live.lastError ?? 'closed') }, 'amqp sink disconnected');
+      if (!live.closedByUs) this.ctx.logger.warn({ reason: this.scrubber.scrub(live.lastError ?? 'closed') }, 'amqp sink disconnected');
     });
-    session.connection.on('blocked', (reason: string) => this.ctx.logger.warn({ sink: this.name, reason }, 'amqp broker blocked publishing'));
-    session.connection.on('unblocked', () => this.ctx.logger.info({ sink: this.name }, 'amqp broker unblocked publishing'));
+    session.connection.on('blocked', (reason: string) => this.ctx.logger.warn({ reason }, 'amqp broker blocked publishing'));
+    session.connection.on('unblocked', () => this.ctx.logger.info('amqp broker unblocked publishing'));
     // The broker sends basic.return before the confirm of the same message, so the id is here when send() looks.
     session.channel.on('return', (message: Message) => {
       const id: unknown = message.properties.messageId;

@@ -39,12 +39,7 @@ export class MqttSink implements SinkClient {
       close: (connection) => connection.close(),
       abortError: () => cannotConnect(this.where, 'aborted'),
       logger: ctx.logger,
-      sink: config.name,
     });
-  }
-
-  private get name(): string {
-    return this.config.name;
   }
 
   isReady(): boolean {
@@ -57,11 +52,10 @@ export class MqttSink implements SinkClient {
 
   private opened(connection: MqttConnection): void {
     void connection.lost.then((reason) => {
-      if (this.connection.lost(connection)) this.ctx.logger.warn({ sink: this.name, reason }, 'mqtt sink disconnected');
+      if (this.connection.lost(connection)) this.ctx.logger.warn({ reason }, 'mqtt sink disconnected');
     });
     this.ctx.logger.info(
       {
-        sink: this.name,
         broker: describeBroker(this.config.url),
         qos: this.config.qos,
         receive_maximum: connection.limits.receiveMaximum,

@@ -52,7 +52,7 @@ export class NatsSink implements SinkClient {
     };
     this.connection = new SinkConnection({
       open: () => this.open(),
-      opened: () => this.ctx.logger.info({ sink: this.name, servers: this.where, stream: this.config.stream }, 'nats sink connected'),
+      opened: () => this.ctx.logger.info({ servers: this.where, stream: this.config.stream }, 'nats sink connected'),
       close: (publisher) => publisher.close(),
       abortError,
       connectError: (err) => {
@@ -60,7 +60,6 @@ export class NatsSink implements SinkClient {
         return new RetriableError(`nats sink "${this.name}" (${this.where}): ${reason}`, { cause: err, code: NATS_UNAVAILABLE });
       },
       logger: ctx.logger,
-      sink: config.name,
     });
   }
 
@@ -134,7 +133,7 @@ export class NatsSink implements SinkClient {
    */
   private refused(publisher: NatsPublisher, messages: readonly NatsMessage[], outcomes: readonly PublishOutcome[]): EventFailure[] {
     const duplicates = outcomes.filter((o) => o.ok && o.duplicate).length;
-    if (duplicates > 0) this.ctx.logger.info({ sink: this.name, duplicates }, 'JetStream dropped redelivered events as duplicates');
+    if (duplicates > 0) this.ctx.logger.info({ duplicates }, 'JetStream dropped redelivered events as duplicates');
     const errors = outcomes.flatMap((o) => (o.ok ? [] : [o.error]));
     const retriable = errors.find((error) => !(error instanceof PermanentError));
     if (retriable !== undefined) {
@@ -153,7 +152,7 @@ export class NatsSink implements SinkClient {
 
   /** The connection ended (server gone, stale pings, closed by the server): not ready, unless a newer one replaced it. */
   private lost(publisher: NatsPublisher, reason: string): void {
-    if (this.connection.lost(publisher)) this.ctx.logger.warn({ sink: this.name, servers: this.where, reason }, 'nats sink disconnected');
+    if (this.connection.lost(publisher)) this.ctx.logger.warn({ servers: this.where, reason }, 'nats sink disconnected');
   }
 
   /** A publisher connected (its stream there), or none left open. */

@@ -71,6 +71,9 @@ class NodeRedisClient implements RedisStreamClient {
     client.on('error', (err: unknown) => {
       this.lastError = err instanceof Error ? err.message : String(err);
     });
+    // With reconnectStrategy false a lost socket ends the client with 'terminated' (and 'error'), never
+    // 'end', which only destroy() and close() emit: without this an idle sink stayed ready on a dead socket.
+    client.on('terminated', (cause: unknown) => this.lose(cause instanceof Error ? cause.message : String(cause)));
     client.on('end', () => this.lose(this.lastError ?? 'connection closed'));
     try {
       await client.connect();

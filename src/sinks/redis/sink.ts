@@ -38,15 +38,14 @@ export class RedisSink implements SinkClient {
       opened: (client) => {
         // Called at once when the connection already went in the meantime.
         client.onLost((reason) => {
-          if (this.connection.lost(client)) this.ctx.logger.warn({ sink: this.name, server: this.where, reason }, 'redis sink disconnected');
+          if (this.connection.lost(client)) this.ctx.logger.warn({ server: this.where, reason }, 'redis sink disconnected');
         });
-        this.ctx.logger.info({ sink: this.name, server: this.where }, 'redis sink connected');
+        this.ctx.logger.info({ server: this.where }, 'redis sink connected');
       },
       close: (client) => client.close(),
       abortError,
       connectError: (err) => (err instanceof RetriableError ? err : new RetriableError(errorMessage(err), { cause: err, code: REDIS_UNAVAILABLE })),
       logger: ctx.logger,
-      sink: config.name,
     });
   }
 

@@ -34,6 +34,8 @@ export class FakeSink implements Sink {
   readonly failures: Error[] = [];
   /** While set, a send waits for it before it answers. */
   gate: Promise<void> | undefined;
+  /** Called as each send() starts, before it answers. */
+  onSend: (() => void) | undefined;
   connectFailures = 0;
   connects = 0;
   closed = false;
@@ -60,6 +62,7 @@ export class FakeSink implements Sink {
   }
 
   async send(batch: readonly BridgeEvent[], signal: AbortSignal): Promise<void> {
+    this.onSend?.();
     if (this.gate) await Promise.race([this.gate, new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }))]);
     if (signal.aborted) throw new Error('aborted');
     const failure = this.failures.shift();
