@@ -361,4 +361,14 @@ describe('${VAR} and ${VAR:-default}', () => {
     assert.match(result.stdout, /^postgres: ok/m);
     assert.match(result.stdout, /^sink hooks: ok \(webhook\)$/m);
   });
+
+  test('a value that reads as a number or true/false is a string for a string key', async () => {
+    const sink = { url, headers: { 'X-Key': '${PGB_TEST_KEY}' }, secret: '${PGB_TEST_SECRET}' };
+    const file = writeConfig(base({ http: { port: 0, token: '${PGB_TEST_TOKEN}' } }, sink));
+    const env = { PGB_TEST_KEY: '0123', PGB_TEST_TOKEN: '000123', PGB_TEST_SECRET: '12345678' };
+    const result = await cli(['check', '-c', file], env);
+    assert.notEqual(result.code, 2, result.stderr);
+    assert.match(result.stdout, /^config: ok/m);
+    assert.match(result.stdout, /^sink hooks: ok \(webhook\)$/m);
+  });
 });
