@@ -6,7 +6,7 @@ import { sinkFormats, sinkTypes } from '../sinks/registry.js';
 import { substituteEnv } from './env.js';
 import { typeEnvValues } from './env-types.js';
 import { sslModeProblem } from '../postgres-ssl.js';
-import { COMMON_FORMATS, describe, registerFormats, type ConfigFormat } from './formats.js';
+import { COMMON_FORMATS, EntryProblem, describe, registerFormats, type ConfigFormat } from './formats.js';
 import { parseJsonConfig } from './parse-json.js';
 import { parseYamlConfig } from './parse-yaml.js';
 import {
@@ -110,27 +110,29 @@ function typeProblems(schema: Record<string, unknown>, value: Record<string, unk
       problems.push({ path: at, message: `must be true or false, got ${describe(item)}` });
     } else if (spec.format === 'port' && typeof item !== 'number') {
       problems.push({ path: at, message: `must be a port number, got ${describe(item)}` });
-    } else if (item !== null && typeof item === 'object' && !Array.isArray(item)) {
-      mapProblems(spec.format, item as Record<string, unknown>, at, problems);
+    } else if (item !== null && typeof item === 'object') {
+      entryProblems(spec.format, item, at, problems);
     }
   }
 }
 
 /**
- * A map given for a key that is one value (a list, a map of strings, TLS options):
- * convict descends into it, and a map inside fails there with a bare TypeError
- * ("Cannot read properties of undefined"). The key's own format decides first,
- * then no value inside may be a map.
+ * A list or a map given for a key that is one value (a list, a map of strings,
+ * TLS options). The key's own format decides first, here rather than in
+ * convict, so that a problem with one entry is reported at that entry's path.
+ * Then no value inside a map may be a map: convict would descend into it and
+ * fail there with a bare TypeError ("Cannot read properties of undefined").
  */
-function mapProblems(format: unknown, item: Record<string, unknown>, at: string, problems: Problem[]): void {
+function entryProblems(format: unknown, item: object, at: string, problems: Problem[]): void {
   const named = typeof format === 'string' ? knownFormats()[format] : undefined;
   try {
     if (typeof format === 'function') (format as (value: unknown) => void)(item);
     else named?.validate(item);
   } catch (err) {
-    problems.push({ path: at, message: (err as Error).message });
+    problems.push({ path: err instanceof EntryProblem ? `${at}${err.entry}` : at, message: (err as Error).message });
     return;
   }
+  if (Array.isArray(item)) return;
   const nested = Object.entries(item).find(([, value]) => value !== null && typeof value === 'object' && !Array.isArray(value));
   if (nested) problems.push({ path: `${at}.${nested[0]}`, message: 'must be a string, a number, true or false, or a list; got a map' });
 }

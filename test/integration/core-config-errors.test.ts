@@ -82,7 +82,18 @@ const MATRIX: readonly BadConfig[] = [
     keyPath: 'capture[0].columns',
     what: /"\*" or a non-empty list/,
   },
-  { name: 'a number as a header value', config: base({}, { headers: { 'x-a': 5 } }), keyPath: 'sinks[0].headers', what: /x-a must be a string/ },
+  {
+    name: 'a number as a header value',
+    config: base({}, { headers: { 'X-Key': 5 } }),
+    keyPath: 'sinks[0].headers.X-Key',
+    what: /headers\.X-Key: must be a string, got number$/,
+  },
+  {
+    name: 'a number in a list of names',
+    config: base({ routes: [{ from: { table: 'public.orders' }, to: ['hooks', 5] }] }),
+    keyPath: 'routes[0].to[1]',
+    what: /to\[1\]: must be a non-empty string$/,
+  },
   { name: 'an empty secret', config: base({}, { secret: '' }), keyPath: 'sinks[0].secret', what: /must be a secret/ },
   {
     name: 'a secret that is not base64',

@@ -250,7 +250,17 @@ describe('loadConfig: errors name the key path', () => {
     [
       'wrong type: map for a header',
       base({ sinks: [{ name: 'h', type: 'webhook', url: 'http://x/', headers: { 'X-A': {} } }] }),
-      /^sinks\[0\]\.headers: \.X-A must be a string, got a map$/,
+      /^sinks\[0\]\.headers\.X-A: must be a string, got a map$/,
+    ],
+    [
+      'wrong type: number for a header',
+      base({ sinks: [{ name: 'h', type: 'webhook', url: 'http://x/', headers: { 'X-Key': 123 } }] }),
+      /^sinks\[0\]\.headers\.X-Key: must be a string, got number$/,
+    ],
+    [
+      'an empty name in a list of names',
+      base({ routes: [{ from: { table: 'orders' }, to: ['hooks', ''] }] }),
+      /^routes\[0\]\.to\[1\]: must be a non-empty string$/,
     ],
     [
       'a header name with a space',
@@ -338,7 +348,11 @@ describe('loadConfig: errors name the key path', () => {
       base({ sinks: [{ name: 'h', type: 'webhook', url: 'http://x/', retry: { initial_ms: 0 } }] }),
       /^sinks\[0\]\.retry\.initial_ms: must be a whole number of at least 1, got 0$/,
     ],
-    ['bad header value', base({ sinks: [{ name: 'h', type: 'webhook', url: 'http://x/', headers: { 'x-n': 1 } }] }), /^sinks\[0\]\.headers: /],
+    [
+      'bad header value',
+      base({ sinks: [{ name: 'h', type: 'webhook', url: 'http://x/', headers: { 'x-n': 1 } }] }),
+      /^sinks\[0\]\.headers\.x-n: must be a string, got number$/,
+    ],
     ['top level not a map', '- a\n- b\n', /^must be a map, got a list$/],
     ['empty file', '', /^the file is empty$/],
     ['YAML syntax', 'sinks: [a\n', /^invalid YAML \(line \d+, column \d+\): /],
