@@ -307,6 +307,13 @@ const MATRIX: readonly BadConfig[] = [
     hidden: 'whsec',
   },
   { name: 'a JSON string instead of a map', config: '"hello"', keyPath: null, what: /must be a map/ },
+  {
+    name: 'a JSON key given twice',
+    run: true,
+    config: `{\n  "postgres": {"url": "${PG_ADMIN_URL}"},\n  "capture": ["orders"],\n  "sinks": [{"name": "a", "type": "stdout"}],\n  "sinks": [{"name": "b", "type": "stdout"}]\n}\n`,
+    keyPath: null,
+    what: /invalid JSON \(line 5, column 3\): map keys must be unique; "sinks" is given twice$/,
+  },
 ];
 
 /** Runs `pgbridge <command>` on the config and asserts the one-line config error. */

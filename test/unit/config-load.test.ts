@@ -390,6 +390,18 @@ describe('a syntax error: the line and column, and no text of the file (the pars
     ['JSON, a bad escape', '.json', '{"sinks": [{"secret": "whsec_\\pa55w0rd"}]}', 'invalid JSON (line 1, column 31)'],
     ['JSON, nothing at all', '.json', '', 'invalid JSON (line 1, column 1)'],
     [
+      'JSON, a key given twice with the same value (as YAML refuses it)',
+      '.json',
+      '{\n  "delivery": "outbox",\n  "delivery": "outbox"\n}\n',
+      'invalid JSON (line 3, column 3): map keys must be unique; "delivery" is given twice',
+    ],
+    [
+      'JSON, a key given twice in a nested map, once escaped',
+      '.json',
+      '{"sinks": [{"name": "h", "headers": {"X-A": "1", "X-B": "2", "X-\\u0041": "3"}}], "headers": {"X-A": "4"}}',
+      'invalid JSON (line 1, column 62): map keys must be unique; "X-A" is given twice',
+    ],
+    [
       'YAML, a bad escape',
       '.yaml',
       `${MINIMAL}    secret: "whsec_\\pa55w0rd"\n`,
