@@ -10,21 +10,33 @@ export interface EnvProblem {
   message: string;
 }
 
-export function substituteEnv(value: unknown, env: NodeJS.ProcessEnv, problems: EnvProblem[], path = ''): unknown {
-  if (typeof value === 'string') return substituteString(value, env, problems, path);
-  if (Array.isArray(value)) return value.map((item, i) => substituteEnv(item, env, problems, `${path}[${i}]`));
-  if (value !== null && typeof value === 'object') {
-    const out: Record<string, unknown> = {};
-    for (const [key, item] of Object.entries(value)) {
-      out[key] = substituteEnv(item, env, problems, path ? `${path}.${key}` : key);
-    }
-    return out;
-  }
-  return value;
+/** The config with every reference replaced: a string stays a string, whatever the variable holds. */
+export interface Substituted {
+  readonly value: unknown;
+  /** Key paths (`sinks[0].timeout_ms`) whose whole value was one reference: the key's type decides what it becomes (env-types.ts). */
+  readonly wholeReferences: ReadonlySet<string>;
 }
 
-function substituteString(text: string, env: NodeJS.ProcessEnv, problems: EnvProblem[], path: string): unknown {
-  const replaced = text.replace(REFERENCE, (whole, name: string, fallback: string | undefined) => {
+export function substituteEnv(value: unknown, env: NodeJS.ProcessEnv, problems: EnvProblem[]): Substituted {
+  const wholeReferences = new Set<string>();
+  const walk = (item: unknown, path: string): unknown => {
+    if (typeof item === 'string') {
+      if (WHOLE_REFERENCE.test(item)) wholeReferences.add(path);
+      return substituteString(item, env, problems, path);
+    }
+    if (Array.isArray(item)) return item.map((entry, i) => walk(entry, `${path}[${i}]`));
+    if (item !== null && typeof item === 'object') {
+      const out: Record<string, unknown> = {};
+      for (const [key, entry] of Object.entries(item)) out[key] = walk(entry, path ? `${path}.${key}` : key);
+      return out;
+    }
+    return item;
+  };
+  return { value: walk(value, ''), wholeReferences };
+}
+
+function substituteString(text: string, env: NodeJS.ProcessEnv, problems: EnvProblem[], path: string): string {
+  return text.replace(REFERENCE, (whole, name: string, fallback: string | undefined) => {
     // As the shell does: `:-` takes the default for an empty variable too; a bare reference keeps the empty value.
     const found = env[name];
     if (found !== undefined && (found !== '' || fallback === undefined)) return found;
@@ -32,10 +44,4 @@ function substituteString(text: string, env: NodeJS.ProcessEnv, problems: EnvPro
     problems.push({ path, message: `environment variable ${name} is not set (write \${${name}:-default} for a default)` });
     return whole;
   });
-  // `port: ${PORT}` should still be a number once PORT is known.
-  if (WHOLE_REFERENCE.test(text)) {
-    if (/^-?\d+$/.test(replaced)) return Number(replaced);
-    if (replaced === 'true' || replaced === 'false') return replaced === 'true';
-  }
-  return replaced;
 }

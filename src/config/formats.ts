@@ -9,6 +9,19 @@ import { sslModeProblem } from '../postgres-ssl.js';
 export const describe = (value: unknown): string =>
   value === null ? 'null' : Array.isArray(value) ? 'a list' : typeof value === 'object' ? 'a map' : typeof value;
 
+/**
+ * A format's problem with one entry of a map or list: the loader names the
+ * entry in the key path (`headers.X-Key: must be a string`), as for any key.
+ */
+export class EntryProblem extends Error {
+  /** The entry's path below the key: `.X-Key` or `[1]`. */
+  readonly entry: string;
+  constructor(entry: string, message: string) {
+    super(message);
+    this.entry = entry;
+  }
+}
+
 export function requireString(value: unknown): asserts value is string {
   if (value === null || value === undefined || value === '') throw new Error('is required');
   if (typeof value !== 'string') throw new Error(`must be a string, got ${describe(value)}`);
@@ -68,7 +81,7 @@ export const COMMON_FORMATS: Readonly<Record<string, ConfigFormat>> = {
         throw new Error(`must be a map of names to strings, got ${describe(value)}`);
       }
       for (const [key, item] of Object.entries(value)) {
-        if (typeof item !== 'string') throw new Error(`.${key} must be a string, got ${describe(item)}`);
+        if (typeof item !== 'string') throw new EntryProblem(`.${key}`, `must be a string, got ${describe(item)}`);
       }
     },
   },
@@ -76,7 +89,7 @@ export const COMMON_FORMATS: Readonly<Record<string, ConfigFormat>> = {
     validate(value: unknown) {
       if (!Array.isArray(value)) throw new Error(`must be a list of strings, got ${describe(value)}`);
       value.forEach((item, i) => {
-        if (typeof item !== 'string' || item === '') throw new Error(`[${i}] must be a non-empty string`);
+        if (typeof item !== 'string' || item === '') throw new EntryProblem(`[${i}]`, 'must be a non-empty string');
       });
     },
   },
@@ -84,7 +97,7 @@ export const COMMON_FORMATS: Readonly<Record<string, ConfigFormat>> = {
     validate(value: unknown) {
       if (!Array.isArray(value) || value.length === 0) throw new Error(`must be a non-empty list of strings`);
       value.forEach((item, i) => {
-        if (typeof item !== 'string' || item === '') throw new Error(`[${i}] must be a non-empty string`);
+        if (typeof item !== 'string' || item === '') throw new EntryProblem(`[${i}]`, 'must be a non-empty string');
       });
     },
   },

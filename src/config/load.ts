@@ -4,8 +4,9 @@ import convict, { type Schema } from 'convict';
 import { ConfigError } from '../errors.js';
 import { sinkFormats, sinkTypes } from '../sinks/registry.js';
 import { substituteEnv } from './env.js';
+import { typeEnvValues } from './env-types.js';
 import { sslModeProblem } from '../postgres-ssl.js';
-import { COMMON_FORMATS, describe, registerFormats, type ConfigFormat } from './formats.js';
+import { COMMON_FORMATS, EntryProblem, describe, registerFormats, type ConfigFormat } from './formats.js';
 import { parseJsonConfig } from './parse-json.js';
 import { parseYamlConfig } from './parse-yaml.js';
 import {
@@ -41,9 +42,9 @@ export function resolveConfigPath(explicit: string | undefined, env: NodeJS.Proc
 export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): BridgeConfig {
   const raw = parseFile(file);
   const problems: Problem[] = [];
-  const substituted = substituteEnv(raw, env, problems);
+  const { value: substituted, wholeReferences } = substituteEnv(raw, env, problems);
   if (problems.length > 0) throw new ConfigError(file, problems);
-  const config = validate(substituted, problems);
+  const config = validate(substituted, problems, wholeReferences);
   const envMode = env.PGSSLMODE ? sslModeProblem(env.PGSSLMODE) : undefined;
   if (config !== undefined && !config.postgres.url && envMode) problems.push({ path: 'PGSSLMODE (environment)', message: envMode });
   if (problems.length > 0 || config === undefined) throw new ConfigError(file, problems);
@@ -61,20 +62,24 @@ function parseFile(file: string): unknown {
   return path.extname(file).toLowerCase() === '.json' ? parseJsonConfig(file, text) : parseYamlConfig(file, text);
 }
 
-/** Runs one convict schema over one object; problems get `prefix` in front of their key path. */
-function check<T>(schema: Schema<T>, value: unknown, prefix: string, problems: Problem[]): T | undefined {
+/**
+ * Runs one convict schema over one object; problems get `prefix` in front of
+ * their key path. `wholeReferences`: the key paths whose value was one whole ${NAME}.
+ */
+function check<T>(schema: Schema<T>, value: unknown, prefix: string, problems: Problem[], wholeReferences: ReadonlySet<string>): T | undefined {
   registerFormats(COMMON_FORMATS);
   registerFormats(sinkFormats());
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     problems.push({ path: prefix, message: `must be a map, got ${Array.isArray(value) ? 'a list' : JSON.stringify(value)}` });
     return undefined;
   }
+  const typed = typeEnvValues(schema, value as Record<string, unknown>, prefix, wholeReferences, knownFormats());
   const before = problems.length;
-  typeProblems(schema, value as Record<string, unknown>, prefix, problems);
+  typeProblems(schema, typed, prefix, problems);
   if (problems.length > before) return undefined;
   const instance = convict<T>(schema, { args: [], env: {} });
   try {
-    instance.load(value);
+    instance.load(typed);
     instance.validate({ allowed: 'strict' });
   } catch (err) {
     for (const line of (err as Error).message.split('\n')) problems.push(convictProblem(line, prefix));
@@ -105,27 +110,29 @@ function typeProblems(schema: Record<string, unknown>, value: Record<string, unk
       problems.push({ path: at, message: `must be true or false, got ${describe(item)}` });
     } else if (spec.format === 'port' && typeof item !== 'number') {
       problems.push({ path: at, message: `must be a port number, got ${describe(item)}` });
-    } else if (item !== null && typeof item === 'object' && !Array.isArray(item)) {
-      mapProblems(spec.format, item as Record<string, unknown>, at, problems);
+    } else if (item !== null && typeof item === 'object') {
+      entryProblems(spec.format, item, at, problems);
     }
   }
 }
 
 /**
- * A map given for a key that is one value (a list, a map of strings, TLS options):
- * convict descends into it, and a map inside fails there with a bare TypeError
- * ("Cannot read properties of undefined"). The key's own format decides first,
- * then no value inside may be a map.
+ * A list or a map given for a key that is one value (a list, a map of strings,
+ * TLS options). The key's own format decides first, here rather than in
+ * convict, so that a problem with one entry is reported at that entry's path.
+ * Then no value inside a map may be a map: convict would descend into it and
+ * fail there with a bare TypeError ("Cannot read properties of undefined").
  */
-function mapProblems(format: unknown, item: Record<string, unknown>, at: string, problems: Problem[]): void {
+function entryProblems(format: unknown, item: object, at: string, problems: Problem[]): void {
   const named = typeof format === 'string' ? knownFormats()[format] : undefined;
   try {
     if (typeof format === 'function') (format as (value: unknown) => void)(item);
     else named?.validate(item);
   } catch (err) {
-    problems.push({ path: at, message: (err as Error).message });
+    problems.push({ path: err instanceof EntryProblem ? `${at}${err.entry}` : at, message: (err as Error).message });
     return;
   }
+  if (Array.isArray(item)) return;
   const nested = Object.entries(item).find(([, value]) => value !== null && typeof value === 'object' && !Array.isArray(value));
   if (nested) problems.push({ path: `${at}.${nested[0]}`, message: 'must be a string, a number, true or false, or a list; got a map' });
 }
@@ -143,17 +150,17 @@ function convictProblem(line: string, prefix: string): Problem {
   return { path: join(line.slice(0, colon)), message };
 }
 
-function validate(input: unknown, problems: Problem[]): Omit<BridgeConfig, 'file'> | undefined {
-  const root = check<RootConfig>(rootSchema, input, '', problems);
+function validate(input: unknown, problems: Problem[], wholeReferences: ReadonlySet<string>): Omit<BridgeConfig, 'file'> | undefined {
+  const root = check<RootConfig>(rootSchema, input, '', problems, wholeReferences);
   if (!root) return undefined;
 
   // `capture:` with every item commented out is null in YAML: an empty list.
   const rawCapture = root.capture ?? [];
   const rawChannels = root.channels ?? [];
-  const capture = rawCapture.flatMap((item, i) => captureTable(item, `capture[${i}]`, problems));
-  const channels = rawChannels.flatMap((item, i) => check(channelSchema, item, `channels[${i}]`, problems)?.name ?? []);
-  const sinks = checkSinks(root.sinks ?? [], problems);
-  const routes = root.routes === null ? null : root.routes.flatMap((item, i) => route(item, `routes[${i}]`, problems));
+  const capture = rawCapture.flatMap((item, i) => captureTable(item, `capture[${i}]`, problems, wholeReferences));
+  const channels = rawChannels.flatMap((item, i) => check(channelSchema, item, `channels[${i}]`, problems, wholeReferences)?.name ?? []);
+  const sinks = checkSinks(root.sinks ?? [], problems, wholeReferences);
+  const routes = root.routes === null ? null : root.routes.flatMap((item, i) => route(item, `routes[${i}]`, problems, wholeReferences));
 
   const seenTables = new Set<string>();
   capture.forEach((t, i) => {
@@ -191,11 +198,17 @@ function validate(input: unknown, problems: Problem[]): Omit<BridgeConfig, 'file
   };
 }
 
-function captureTable(item: unknown, at: string, problems: Problem[]): CaptureTable[] {
+function captureTable(item: unknown, at: string, problems: Problem[], wholeReferences: ReadonlySet<string>): CaptureTable[] {
   const normalized = typeof item === 'string' ? { table: item } : item;
   // `columns` is a list or a per-op map: checked here, since convict only knows one shape per key.
   const { columns: rawColumns = '*', ...rest } = (normalized ?? {}) as { columns?: unknown };
-  const checked = check<CaptureItem>(captureSchema, normalized === null || typeof normalized !== 'object' ? normalized : rest, at, problems);
+  const checked = check<CaptureItem>(
+    captureSchema,
+    normalized === null || typeof normalized !== 'object' ? normalized : rest,
+    at,
+    problems,
+    wholeReferences,
+  );
   if (!checked) return [];
   let name;
   try {
@@ -234,7 +247,7 @@ function columnSelection(value: unknown, at: string, problems: Problem[]): Colum
   return all === undefined ? undefined : { insert: all, update: all, delete: all };
 }
 
-function checkSinks(items: unknown[], problems: Problem[]): SinkConfig[] {
+function checkSinks(items: unknown[], problems: Problem[], wholeReferences: ReadonlySet<string>): SinkConfig[] {
   if (items.length === 0) {
     problems.push({ path: 'sinks', message: 'at least one sink is required' });
     return [];
@@ -242,7 +255,7 @@ function checkSinks(items: unknown[], problems: Problem[]): SinkConfig[] {
   const names = new Set<string>();
   return items.flatMap((item, i) => {
     const at = `sinks[${i}]`;
-    const sink = sinkKeys(item, at, problems);
+    const sink = sinkKeys(item, at, problems, wholeReferences);
     if (!sink) return [];
     if (!/^[A-Za-z0-9_.-]+$/.test(sink.name)) {
       problems.push({ path: `${at}.name`, message: 'may hold only letters, digits, _ . -' });
@@ -260,7 +273,7 @@ function checkSinks(items: unknown[], problems: Problem[]): SinkConfig[] {
  * formats checked, the max_batch alias resolved. The type's own check() is the
  * caller's next step.
  */
-export function sinkKeys(item: unknown, at: string, problems: Problem[]): SinkConfig | undefined {
+export function sinkKeys(item: unknown, at: string, problems: Problem[], wholeReferences: ReadonlySet<string> = new Set()): SinkConfig | undefined {
   const type = item !== null && typeof item === 'object' ? (item as { type?: unknown }).type : undefined;
   const descriptor = typeof type === 'string' ? sinkTypes.get(type) : undefined;
   if (!descriptor) {
@@ -271,7 +284,7 @@ export function sinkKeys(item: unknown, at: string, problems: Problem[]): SinkCo
     });
     return undefined;
   }
-  const sink = check<SinkConfig>(sinkSchema(descriptor), item, at, problems);
+  const sink = check<SinkConfig>(sinkSchema(descriptor), item, at, problems, wholeReferences);
   if (!sink) return undefined;
   const before = problems.length;
   for (const p of resolveBatchAlias(item as Record<string, unknown>, sink)) problems.push({ path: `${at}.${p.path}`, message: p.message });
@@ -282,8 +295,8 @@ function sinkSecrets(sink: SinkConfig): string[] {
   return (sinkTypes.get(sink.type)?.secrets?.(sink) ?? []).filter((s) => s.length > 0);
 }
 
-function route(item: unknown, at: string, problems: Problem[]): Route[] {
-  const checked = check<RouteItem>(routeSchema, item, at, problems);
+function route(item: unknown, at: string, problems: Problem[], wholeReferences: ReadonlySet<string>): Route[] {
+  const checked = check<RouteItem>(routeSchema, item, at, problems, wholeReferences);
   if (!checked) return [];
   const { table, ops, channel } = checked.from;
   if ((table === null) === (channel === null)) {

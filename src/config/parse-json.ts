@@ -1,3 +1,4 @@
+import { iterator, parse as parseJsonTree, type MemberNode, type Node } from '@humanwhocodes/momoa';
 import { parse as parseLosslessJson } from 'lossless-json';
 import { ConfigError } from '../errors.js';
 import { describePosition, positionAt } from './text-position.js';
@@ -27,16 +28,44 @@ function syntaxErrorOffset(text: string, err: unknown): number | undefined {
 }
 
 /**
+ * The first key given twice in one object, and where: JSON.parse keeps the
+ * last silently (lossless-json only refuses one whose two values differ), where
+ * YAML refuses it. Only for text JSON.parse took.
+ */
+function duplicateKey(text: string): { key: string; offset: number } | undefined {
+  const keysOf = new Map<Node, Set<string>>();
+  // Depth first, each node entered before the ones after it in the text: the first duplicate met is the first in the file.
+  for (const { node, parent } of iterator(parseJsonTree(text, { mode: 'json' }), ({ phase }) => phase === 'enter')) {
+    if (node.type !== 'Member' || parent === undefined) continue;
+    const { name } = node as MemberNode;
+    const key = name.type === 'String' ? name.value : name.name;
+    const keys = keysOf.get(parent) ?? new Set<string>();
+    if (keys.has(key)) return { key, offset: name.loc.start.offset };
+    keysOf.set(parent, keys.add(key));
+  }
+  return undefined;
+}
+
+/**
  * A JSON config file's content. A syntax error is reported by its line and
  * column only: V8's message quotes the text around it, which can be the start
  * of an unquoted secret.
  */
 export function parseJsonConfig(file: string, text: string): unknown {
+  let value: unknown;
   try {
-    return JSON.parse(text);
+    value = JSON.parse(text);
   } catch (err) {
     const offset = syntaxErrorOffset(text, err);
     const where = offset === undefined ? '' : ` ${describePosition(positionAt(text, offset))}`;
     throw new ConfigError(file, [{ path: '', message: `invalid JSON${where}` }]);
   }
+  const duplicate = duplicateKey(text);
+  if (duplicate) {
+    const where = describePosition(positionAt(text, duplicate.offset));
+    throw new ConfigError(file, [
+      { path: '', message: `invalid JSON ${where}: map keys must be unique; ${JSON.stringify(duplicate.key)} is given twice` },
+    ]);
+  }
+  return value;
 }

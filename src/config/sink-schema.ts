@@ -88,7 +88,8 @@ export function sinkSchema<C extends object>(type: {
  * with batch.max_events it must say the same. Afterwards both hold the value.
  */
 export function resolveBatchAlias(raw: Record<string, unknown>, config: CommonSinkConfig): ConfigProblem[] {
-  const alias = raw.max_batch;
+  // From the loaded config, not `raw`: a `${MAX_BATCH}` there is still a string.
+  const alias: unknown = config.max_batch;
   const batch = raw.batch;
   const explicit = batch !== null && typeof batch === 'object' && (batch as Record<string, unknown>).max_events !== undefined;
   if (typeof alias === 'number') {

@@ -82,8 +82,42 @@ const MATRIX: readonly BadConfig[] = [
     keyPath: 'capture[0].columns',
     what: /"\*" or a non-empty list/,
   },
-  { name: 'a number as a header value', config: base({}, { headers: { 'x-a': 5 } }), keyPath: 'sinks[0].headers', what: /x-a must be a string/ },
+  {
+    name: 'a number as a header value',
+    config: base({}, { headers: { 'X-Key': 5 } }),
+    keyPath: 'sinks[0].headers.X-Key',
+    what: /headers\.X-Key: must be a string, got number$/,
+  },
+  {
+    name: 'a number in a list of names',
+    config: base({ routes: [{ from: { table: 'public.orders' }, to: ['hooks', 5] }] }),
+    keyPath: 'routes[0].to[1]',
+    what: /to\[1\]: must be a non-empty string$/,
+  },
   { name: 'an empty secret', config: base({}, { secret: '' }), keyPath: 'sinks[0].secret', what: /must be a secret/ },
+  {
+    name: 'a secret that is not base64',
+    run: true,
+    config: base({}, { secret: 'whsec_!!!' }),
+    keyPath: 'sinks[0].secret',
+    what: /must be whsec_ followed by the key in base64/,
+    hidden: '!!!',
+  },
+  {
+    name: 'a passphrase as the secret',
+    config: base({}, { secret: 'TopSecretG' }),
+    keyPath: 'sinks[0].secret',
+    what: /must be whsec_ followed by the key in base64/,
+    hidden: 'TopSecretG',
+  },
+  { name: 'a secret with no key after whsec_', config: base({}, { secret: 'whsec_' }), keyPath: 'sinks[0].secret', what: /holds no key/ },
+  {
+    name: 'a bad secret in a rotation list',
+    config: base({}, { secret: ['whsec_c2VjcmV0LWtleQ==', 'whsec_c2VjcmV0LWtleQ'] }),
+    keyPath: 'sinks[0].secret[1]',
+    what: /padded with =/,
+    hidden: 'c2VjcmV0LWtleQ',
+  },
   { name: 'a value not in the list (delivery)', run: true, config: base({ delivery: 'bogus' }), keyPath: 'delivery', what: /outbox.*notify/ },
   { name: 'a value not in the list (method)', config: base({}, { method: 'GET' }), keyPath: 'sinks[0].method', what: /POST.*PUT/ },
   { name: 'a value not in the list (format)', config: base({}, { format: 'xml' }), keyPath: 'sinks[0].format', what: /pgbridge.*skor.*cloudevents/ },
@@ -273,6 +307,13 @@ const MATRIX: readonly BadConfig[] = [
     hidden: 'whsec',
   },
   { name: 'a JSON string instead of a map', config: '"hello"', keyPath: null, what: /must be a map/ },
+  {
+    name: 'a JSON key given twice',
+    run: true,
+    config: `{\n  "postgres": {"url": "${PG_ADMIN_URL}"},\n  "capture": ["orders"],\n  "sinks": [{"name": "a", "type": "stdout"}],\n  "sinks": [{"name": "b", "type": "stdout"}]\n}\n`,
+    keyPath: null,
+    what: /invalid JSON \(line 5, column 3\): map keys must be unique; "sinks" is given twice$/,
+  },
 ];
 
 /** Runs `pgbridge <command>` on the config and asserts the one-line config error. */
@@ -336,6 +377,16 @@ describe('${VAR} and ${VAR:-default}', () => {
     const result = await cli(['check', '-c', file], { PGB_TEST_HOOK: url, PGB_TEST_DB: PG_ADMIN_URL });
     assert.notEqual(result.code, 2, result.stderr);
     assert.match(result.stdout, /^postgres: ok/m);
+    assert.match(result.stdout, /^sink hooks: ok \(webhook\)$/m);
+  });
+
+  test('a value that reads as a number or true/false is a string for a string key', async () => {
+    const sink = { url, headers: { 'X-Key': '${PGB_TEST_KEY}' }, secret: '${PGB_TEST_SECRET}' };
+    const file = writeConfig(base({ http: { port: 0, token: '${PGB_TEST_TOKEN}' } }, sink));
+    const env = { PGB_TEST_KEY: '0123', PGB_TEST_TOKEN: '000123', PGB_TEST_SECRET: '12345678' };
+    const result = await cli(['check', '-c', file], env);
+    assert.notEqual(result.code, 2, result.stderr);
+    assert.match(result.stdout, /^config: ok/m);
     assert.match(result.stdout, /^sink hooks: ok \(webhook\)$/m);
   });
 });

@@ -156,6 +156,48 @@ describe('loadConfig: ${VAR} and ${VAR:-default}', () => {
     assert.equal(config.log.pretty, false);
   });
 
+  test('a whole reference stays the exact string where the key takes a string, however it looks', () => {
+    const sinks = [
+      { name: 'h', type: 'webhook', url: 'http://127.0.0.1:5000/', headers: { 'X-Key': '${K}' } },
+      { name: 'm', type: 'mqtt', url: 'mqtt://127.0.0.1:1883', username: '${U}', password: '${MP}' },
+      { name: 'k', type: 'kafka', brokers: ['k:9092'], sasl: { mechanism: 'plain', username: '${U}', password: '${MP}' } },
+      { name: 'n', type: 'nats', url: 'nats://127.0.0.1:4222', token: '${T}' },
+    ];
+    const env = { K: '0123', U: 'true', MP: '123456', T: '000123', COLUMN: '2024' };
+    const capture = [{ table: 'orders', changed: ['${COLUMN}'] }];
+    const config = load(base({ capture, sinks, http: { token: '${T}' }, instance: 'i${MP}' }), env);
+    const [webhook, mqtt, kafka, nats] = config.sinks as unknown as Array<Record<string, unknown>>;
+    assert.deepEqual(webhook.headers, { 'X-Key': '0123' });
+    assert.equal(mqtt.username, 'true');
+    assert.equal(mqtt.password, '123456');
+    assert.deepEqual(config.capture[0].changed, ['2024']);
+    assert.deepEqual(kafka.sasl, { mechanism: 'plain', username: 'true', password: '123456' });
+    assert.equal(nats.token, '000123');
+    assert.equal(config.http.token, '000123');
+    assert.equal(config.instance, 'i123456');
+  });
+
+  test('a whole reference becomes a number or true/false where the key refuses the string and takes that', () => {
+    const sinks = [
+      { name: 'r', type: 'redis', url: 'redis://127.0.0.1:6379', maxlen: '${MAXLEN}', max_batch: '${BATCH}' },
+      { name: 'q', type: 'mqtt', url: 'mqtt://127.0.0.1:1883', qos: '${QOS}' },
+      { name: 'k', type: 'kafka', brokers: ['k:9092'], ssl: '${TLS}', acks: '${ACKS}', allow_auto_topic_creation: '${NO}' },
+    ];
+    const env = { MAXLEN: '1000', BATCH: '7', QOS: '2', TLS: 'true', ACKS: '1', NO: 'false' };
+    const [redis, mqtt, kafka] = load(base({ sinks }), env).sinks as unknown as Array<Record<string, unknown>>;
+    assert.equal(redis.maxlen, 1000);
+    assert.deepEqual([redis.max_batch, (redis.batch as { max_events: number }).max_events], [7, 7], 'the alias, read from the environment');
+    assert.equal(mqtt.qos, 2);
+    assert.equal(kafka.ssl, true);
+    assert.equal(kafka.acks, '1', 'acks takes "1" as written');
+    assert.equal(kafka.allow_auto_topic_creation, false);
+  });
+
+  test('a reference inside a longer string is never converted; a wrong one for a number key is still an error', () => {
+    assert.deepEqual(problems(`${MINIMAL}http:\n  port: 9\${P}\n`, { P: '1' }), ['http.port: must be a port number, got string']);
+    assert.deepEqual(problems(`${MINIMAL}http:\n  port: \${P}\n`, { P: 'eighty' }), ['http.port: must be a port number, got string']);
+  });
+
   test('an empty variable counts as unset: the default applies', () => {
     assert.equal(load(`${MINIMAL}instance: \${NAME:-blue}\n`, { NAME: '' }).instance, 'blue');
   });
@@ -208,7 +250,17 @@ describe('loadConfig: errors name the key path', () => {
     [
       'wrong type: map for a header',
       base({ sinks: [{ name: 'h', type: 'webhook', url: 'http://x/', headers: { 'X-A': {} } }] }),
-      /^sinks\[0\]\.headers: \.X-A must be a string, got a map$/,
+      /^sinks\[0\]\.headers\.X-A: must be a string, got a map$/,
+    ],
+    [
+      'wrong type: number for a header',
+      base({ sinks: [{ name: 'h', type: 'webhook', url: 'http://x/', headers: { 'X-Key': 123 } }] }),
+      /^sinks\[0\]\.headers\.X-Key: must be a string, got number$/,
+    ],
+    [
+      'an empty name in a list of names',
+      base({ routes: [{ from: { table: 'orders' }, to: ['hooks', ''] }] }),
+      /^routes\[0\]\.to\[1\]: must be a non-empty string$/,
     ],
     [
       'a header name with a space',
@@ -296,7 +348,11 @@ describe('loadConfig: errors name the key path', () => {
       base({ sinks: [{ name: 'h', type: 'webhook', url: 'http://x/', retry: { initial_ms: 0 } }] }),
       /^sinks\[0\]\.retry\.initial_ms: must be a whole number of at least 1, got 0$/,
     ],
-    ['bad header value', base({ sinks: [{ name: 'h', type: 'webhook', url: 'http://x/', headers: { 'x-n': 1 } }] }), /^sinks\[0\]\.headers: /],
+    [
+      'bad header value',
+      base({ sinks: [{ name: 'h', type: 'webhook', url: 'http://x/', headers: { 'x-n': 1 } }] }),
+      /^sinks\[0\]\.headers\.x-n: must be a string, got number$/,
+    ],
     ['top level not a map', '- a\n- b\n', /^must be a map, got a list$/],
     ['empty file', '', /^the file is empty$/],
     ['YAML syntax', 'sinks: [a\n', /^invalid YAML \(line \d+, column \d+\): /],
@@ -333,6 +389,18 @@ describe('a syntax error: the line and column, and no text of the file (the pars
     ['JSON, a trailing comma', '.json', '{\n  "sinks": [\n    {"secret": "whsec_pa55w0rd",}\n  ]\n}\n', 'invalid JSON (line 3, column 33)'],
     ['JSON, a bad escape', '.json', '{"sinks": [{"secret": "whsec_\\pa55w0rd"}]}', 'invalid JSON (line 1, column 31)'],
     ['JSON, nothing at all', '.json', '', 'invalid JSON (line 1, column 1)'],
+    [
+      'JSON, a key given twice with the same value (as YAML refuses it)',
+      '.json',
+      '{\n  "delivery": "outbox",\n  "delivery": "outbox"\n}\n',
+      'invalid JSON (line 3, column 3): map keys must be unique; "delivery" is given twice',
+    ],
+    [
+      'JSON, a key given twice in a nested map, once escaped',
+      '.json',
+      '{"sinks": [{"name": "h", "headers": {"X-A": "1", "X-B": "2", "X-\\u0041": "3"}}], "headers": {"X-A": "4"}}',
+      'invalid JSON (line 1, column 62): map keys must be unique; "X-A" is given twice',
+    ],
     [
       'YAML, a bad escape',
       '.yaml',

@@ -42,7 +42,7 @@ describe('nats sink config', () => {
     assert.match(problems({ user: 'bridge' }), /sinks\[0\]\.password: user and password go together/);
     assert.match(problems({ token: 't0k3n', creds: '/nonexistent.creds' }), /give one of user\/password, token and creds/);
     assert.match(problems({ creds: '/nonexistent.creds' }), /sinks\[0\]\.creds: cannot read "\/nonexistent.creds"/);
-    assert.match(problems({ tls: { ca: 'x' } }), /sinks\[0\]\.tls: \.ca is not a known key/);
+    assert.match(problems({ tls: { ca: 'x' } }), /sinks\[0\]\.tls\.ca: is not a known key/);
     assert.match(problems({ subject: 'x.{tabel}' }), /sinks\[0\]\.subject: unknown placeholder \{tabel\}/);
     const overlapping = { stream: 'S', declare: true, subject: 'x.{table}.y', channel_subject: 'x.a.{channel}' };
     assert.match(

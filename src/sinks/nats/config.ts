@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { Schema } from 'convict';
 import { errorMessage } from '../../errors.js';
+import { EntryProblem } from '../../config/formats.js';
 import { checkTemplate } from '../../template.js';
 import type { CommonSinkConfig, ConfigProblem } from '../../config/sink-schema.js';
 import { streamSubjectsProblem } from './stream-subjects.js';
@@ -92,7 +93,7 @@ export const natsSchema: Schema<NatsConfig> = {
       if (value === null || typeof value === 'boolean') return;
       if (typeof value !== 'object' || Array.isArray(value)) throw new Error('must be true, false or a map of TLS options');
       const unknownKey = Object.keys(value).find((key) => !TLS_KEYS.includes(key));
-      if (unknownKey !== undefined) throw new Error(`.${unknownKey} is not a known key; use ${TLS_KEYS.join(', ')}`);
+      if (unknownKey !== undefined) throw new EntryProblem(`.${unknownKey}`, `is not a known key; use ${TLS_KEYS.join(', ')}`);
     },
     default: null,
   },

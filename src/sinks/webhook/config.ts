@@ -2,6 +2,7 @@ import type { Schema } from 'convict';
 import { urlPassword } from '../../config/secrets.js';
 import type { CommonSinkConfig, ConfigProblem } from '../../config/sink-schema.js';
 import { headerProblems } from './headers.js';
+import { secretProblem } from './secret.js';
 
 export interface WebhookConfig {
   url: string;
@@ -30,7 +31,7 @@ export const webhookSchema: Schema<WebhookConfig> = {
     default: 30000,
   },
   secret: {
-    doc: 'Standard Webhooks signing secret (whsec_<base64>), or a list while rotating: adds webhook-id, webhook-timestamp, webhook-signature.',
+    doc: 'Standard Webhooks signing secret, whsec_<base64>: the key in standard padded base64, the prefix optional (a secret that is not such base64, or holds no key, is a config error). A list while rotating. Adds webhook-id, webhook-timestamp, webhook-signature.',
     format: (value: unknown) => {
       if (value === null) return;
       const list = Array.isArray(value) ? value : [value];
@@ -48,7 +49,7 @@ export const webhookSchema: Schema<WebhookConfig> = {
 const SECRET_HEADER = /auth|token|key|secret|cookie|signature|password/i;
 
 export function checkWebhook(config: WebhookSinkConfig): ConfigProblem[] {
-  const problems = headerProblems(config.headers);
+  const problems = [...headerProblems(config.headers), ...secretProblems(config.secret)];
   if (config.format === 'cloudevents' && config.cloudevents_mode === 'binary' && config.batch.max_events > 1) {
     problems.push({
       path: 'batch.max_events',
@@ -58,8 +59,18 @@ export function checkWebhook(config: WebhookSinkConfig): ConfigProblem[] {
   return problems;
 }
 
+/** The signing secrets, one or a list while rotating. */
+export const secretList = (secret: WebhookConfig['secret']): string[] => (secret === null ? [] : Array.isArray(secret) ? secret : [secret]);
+
+function secretProblems(secret: WebhookConfig['secret']): ConfigProblem[] {
+  return secretList(secret).flatMap((item, i) => {
+    const message = secretProblem(item);
+    return message === undefined ? [] : [{ path: Array.isArray(secret) ? `secret[${i}]` : 'secret', message }];
+  });
+}
+
 export function webhookSecrets(config: WebhookSinkConfig): string[] {
-  const secrets = config.secret === null ? [] : Array.isArray(config.secret) ? config.secret : [config.secret];
+  const secrets = secretList(config.secret);
   const headerSecrets = Object.entries(config.headers)
     .filter(([name]) => SECRET_HEADER.test(name))
     .flatMap(([, value]) => [value, ...value.split(/\s+/).filter((part) => part.length >= 8)]);

@@ -2,7 +2,7 @@ import { Agent } from './undici-agent.js';
 import type { BridgeEvent } from '../../event.js';
 import { errorMessage, PermanentError, RetriableError } from '../../errors.js';
 import type { SinkClient, SinkContext } from '../sink.js';
-import type { WebhookSinkConfig } from './config.js';
+import { secretList, type WebhookSinkConfig } from './config.js';
 import { Exchange, type Answer } from './exchange.js';
 import { withDefaults } from './headers.js';
 import { buildRequest } from './request.js';
@@ -35,7 +35,7 @@ export class WebhookSink implements SinkClient {
     private readonly config: WebhookSinkConfig,
     private readonly ctx: SinkContext,
   ) {
-    this.secrets = config.secret === null ? [] : Array.isArray(config.secret) ? config.secret : [config.secret];
+    this.secrets = secretList(config.secret);
     const { url, authorization } = splitCredentials(config.url);
     this.url = url;
     const parsed = new URL(url);
