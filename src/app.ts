@@ -22,6 +22,9 @@ import type { Source } from './source/source.js';
 import { sources } from './source/sources.js';
 
 /** What `status` and the console read of the running bridge. */
+/** After shutdown_timeout_ms, what delivery confirmed is still written (the outbox's progress): connections are closed only after this. */
+const STOP_WRITES_GRACE_MS = 1000;
+
 export interface BridgeStatus {
   /**
    * standby: another instance holds the delivery lock (or this one is still
@@ -123,7 +126,11 @@ export class Bridge {
   async stop(): Promise<void> {
     this.stopDeadline = Date.now() + this.config.shutdownTimeoutMs;
     this.stopping.abort();
+    // A query on a connection that stopped answering would hold the stop until the hard exit; what is written after the deadline takes milliseconds.
+    const unanswered = setTimeout(closeEveryConnection, this.config.shutdownTimeoutMs + STOP_WRITES_GRACE_MS);
+    unanswered.unref();
     await this.main;
+    clearTimeout(unanswered);
     await this.pool?.end().catch(() => {});
   }
 

@@ -92,3 +92,32 @@ for (const delivery of ['outbox', 'notify'] as const) {
     });
   });
 }
+
+test('SIGTERM while every connection to Postgres is stranded: exit 0 soon after shutdown_timeout_ms', async () => {
+  const db = await createTestDatabase();
+  const { proxy, url } = await proxiedDatabase(db);
+  try {
+    await db.query('CREATE TABLE items (id int PRIMARY KEY)');
+    const config = writeConfig({
+      postgres: { url },
+      capture: [{ table: 'items' }],
+      sinks: [{ name: 'out', type: 'stdout' }],
+      http: { port: 0 },
+      shutdown_timeout_ms: 2000,
+    });
+    assert.equal((await cli(['install', '-c', config])).code, 0);
+    const bridge = new RunningBridge(config);
+    await bridge.ready();
+    proxy.strand();
+    // A page read waiting on a stranded connection, as the reader's next wake-up makes.
+    await db.query('INSERT INTO items VALUES (1)');
+    const started = Date.now();
+    const code = await bridge.stop();
+    const took = Date.now() - started;
+    assert.equal(code, 0, bridge.logLines.join('\n'));
+    assert.ok(took < 2000 + 2500, `stopped in ${took} ms`);
+  } finally {
+    await proxy.stop();
+    await db.drop();
+  }
+});
