@@ -3,7 +3,7 @@
  * or firewall that forgot them; the server keeps its end): the bridge notices
  * within seconds, connects again, ends the sessions it left on the server
  * (the delivery lock's, the listener's, a pool connection's), and delivers
- * every event, in outbox and in notify mode. Cut for real by a TCP proxy
+ * every event, in each delivery mode. Cut for real by a TCP proxy
  * between bridge and server; counted at the far end.
  */
 import assert from 'node:assert/strict';
@@ -12,11 +12,12 @@ import type { TcpProxy } from '../faults/tcp-proxy.js';
 import { cli, RunningBridge, showingLogOnFailure, waitFor, writeConfig } from '../support/bridge.js';
 import { createTestDatabase, type TestDatabase } from '../support/pg.js';
 import { proxiedDatabase } from '../support/pg-proxy.js';
+import { dropSlots, slotName, streaming } from '../support/wal.js';
 import { freePort } from '../support/tcp.js';
 
 const ROWS = 50;
 
-for (const delivery of ['outbox', 'notify'] as const) {
+for (const delivery of ['outbox', 'notify', 'wal'] as const) {
   describe(`${delivery} mode, every connection to Postgres stranded`, () => {
     let db: TestDatabase;
     let proxy: TcpProxy;
@@ -26,6 +27,7 @@ for (const delivery of ['outbox', 'notify'] as const) {
     after(async () => {
       await bridge?.kill('SIGKILL');
       await proxy?.stop();
+      if (db) await dropSlots(db);
       await db?.drop();
     });
 
@@ -55,6 +57,7 @@ for (const delivery of ['outbox', 'notify'] as const) {
       const config = writeConfig({
         postgres: { url: proxied.url },
         delivery,
+        ...(delivery === 'wal' ? { wal: { slot: slotName(db) } } : {}),
         capture: [{ table: 'items' }],
         sinks: [{ name: 'out', type: 'stdout' }],
         http: { port, host: '127.0.0.1' },
@@ -62,12 +65,13 @@ for (const delivery of ['outbox', 'notify'] as const) {
       assert.equal((await cli(['install', '-c', config])).code, 0);
       bridge = new RunningBridge(config);
       await bridge.ready();
+      if (delivery === 'wal') await streaming(bridge);
       await db.query(`INSERT INTO items SELECT generate_series(1, ${ROWS})`);
       await waitFor(() => delivered().size === ROWS, 15_000, 'the rows before');
       const before = await sessions();
 
       proxy.strand();
-      if (delivery === 'outbox') await db.query(`INSERT INTO items SELECT generate_series(${ROWS + 1}, ${2 * ROWS})`);
+      if (delivery !== 'notify') await db.query(`INSERT INTO items SELECT generate_series(${ROWS + 1}, ${2 * ROWS})`);
       await showingLogOnFailure(
         bridge,
         waitFor(() => logged('stopped answering; closing it'), 30_000, 'a connection found not answering'),
