@@ -266,14 +266,20 @@ export class SinkRunner implements Inlet {
   }
 
   /**
-   * One connect at a time, shared by all lanes and keepConnected. Its failure is the last error too:
-   * while a batch waits out its backoff, keepConnected's attempts are what finds out why the far end is down now.
+   * One connect at a time, shared by all lanes and keepConnected. Its failure makes the sink failing
+   * (down), and is the last error too: while a batch waits out its backoff, keepConnected's attempts
+   * are what finds out why the far end is down now. Connected with nothing held, it is failing no more.
    */
   private connect(signal: AbortSignal): Promise<void> {
     this.connecting ??= this.sink
       .connect(signal)
+      .then(() => this.stopFailingIfIdle())
       .catch((err: unknown) => {
-        if (!signal.aborted) this.lastError = errorMessage(err);
+        if (!signal.aborted) {
+          this.lastError = errorMessage(err);
+          // Down, events waiting or not: an idle bridge whose far end cannot be reached says so (status, the failing gauge).
+          this.failingSince ??= Date.now();
+        }
         throw err;
       })
       .finally(() => {

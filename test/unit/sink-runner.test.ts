@@ -262,4 +262,22 @@ describe('SinkRunner with a fake sink', () => {
     assert.equal(r.status().state, 'delivering');
     await r.stop(1000, true);
   });
+
+  test('an idle sink that cannot connect is down (failing) with its error; connected again, it is delivering', async () => {
+    const sink = new FakeSink();
+    sink.disconnect();
+    sink.connectFailures = Number.MAX_SAFE_INTEGER;
+    const r = runner(sink, { initial_ms: 1, max_ms: 5, max_attempts: 0 });
+    r.keepConnected();
+    try {
+      await until(() => r.status().state === 'down', 'the down state');
+      assert.ok(r.status().failingSince !== null, 'failing, with nothing waiting');
+      assert.equal(r.status().lastError, 'connection refused');
+      sink.connectFailures = 0;
+      await until(() => r.status().state === 'delivering', 'delivering again');
+      assert.equal(r.status().failingSince, null);
+    } finally {
+      await r.stop(1000, true);
+    }
+  });
 });
