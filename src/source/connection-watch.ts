@@ -10,8 +10,13 @@ export interface ConnectionWatchOptions {
   readonly onDead: () => void;
 }
 
-/** A dedicated connection is asked this often, and given this long to answer. */
-export const CONNECTION_WATCH = { everyMs: 5000, withinMs: 5000 } as const;
+/**
+ * A dedicated connection is asked this often, and given this long to answer:
+ * long enough for a server busy with a checkpoint or a swap storm, since a
+ * false alarm closes every connection, and in notify mode loses what is
+ * committed until the listener is back.
+ */
+export const CONNECTION_WATCH = { everyMs: 5000, withinMs: 10_000 } as const;
 
 /**
  * A connection whose far end stops answering without closing it (a NAT or
