@@ -46,8 +46,8 @@ interface OpenTransaction {
 
 /**
  * pgoutput messages → events, one transaction at a time (Begin … Commit, as
- * pgoutput sends them without streaming): ids from the commit position and the
- * change's place in it, txid and commit time, rows rendered as to_json would.
+ * pgoutput sends them without streaming): ids from the commit position, the
+ * change's place in it and the instance, txid and commit time, rows rendered as to_json would.
  */
 export class TransactionAssembler {
   private readonly shapes = new Map<number, RelationShape>();
@@ -58,6 +58,8 @@ export class TransactionAssembler {
   private readonly captured: ReadonlyMap<string, CaptureTable>;
   /** The prefix of this instance's backfill READ messages; other instances' are left alone. */
   private readonly readPrefix: string;
+  /** After the commit position and the place: another instance's events of the same transaction have the same two. */
+  private readonly idSuffix: string;
   private open: OpenTransaction | undefined;
 
   constructor(
@@ -73,6 +75,8 @@ export class TransactionAssembler {
   ) {
     this.captured = new Map(capture.map((t) => [`${t.schema}\0${t.table}`, t]));
     this.readPrefix = walReadPrefix(instance);
+    // Instances sharing a database see the same transactions: the default one keeps the ids it always gave.
+    this.idSuffix = instance === 'default' ? '' : `-${instance}`;
   }
 
   get inTransaction(): boolean {
@@ -135,6 +139,10 @@ export class TransactionAssembler {
       case 'message':
         return this.message(msg);
     }
+  }
+
+  private eventId(open: OpenTransaction, index: number): string {
+    return `${open.idPrefix}-${index}${this.idSuffix}`;
   }
 
   private need(what: string): OpenTransaction {
@@ -235,7 +243,7 @@ export class TransactionAssembler {
       this.renderRows(shape, values && withoutUnchanged(values), old, (n, o) => {
         const event: RowChangeEvent = {
           kind: 'row',
-          id: `${open.idPrefix}-${index}`,
+          id: this.eventId(open, index),
           schema: shape.schema,
           table: shape.table,
           op: OP_NAMES[op],
@@ -287,7 +295,7 @@ export class TransactionAssembler {
     const keyRow = (op === 'delete' ? oldRow : newRow)!;
     const event: RowChangeEvent = {
       kind: 'row',
-      id: `${open.idPrefix}-${index}`,
+      id: this.eventId(open, index),
       schema: shape.schema,
       table: shape.table,
       op: OP_NAMES[op],
@@ -310,7 +318,7 @@ export class TransactionAssembler {
       if (!(table.ops as ReadonlySet<string>).has('truncate')) continue;
       const event: RowChangeEvent = {
         kind: 'row',
-        id: `${open.idPrefix}-${index}`,
+        id: this.eventId(open, index),
         schema: shape.schema,
         table: shape.table,
         op: 'TRUNCATE',
@@ -342,7 +350,7 @@ export class TransactionAssembler {
       if (!read) return;
       // Written by a backfill before an upgrade, still in the slot: its instance unknown, taken if this one captures its table.
       if (msg.prefix === LEGACY_WAL_READ_PREFIX && !this.captured.has(`${read.schema}\0${read.table}`)) return;
-      await this.out.emit({ ...read, id: `${open.idPrefix}-${index}`, ts: open.ts }, open.tracked);
+      await this.out.emit({ ...read, id: this.eventId(open, index), ts: open.ts }, open.tracked);
       return;
     }
     if (!msg.prefix.startsWith(CHANNEL_PREFIX)) return;
@@ -352,7 +360,7 @@ export class TransactionAssembler {
       return;
     }
     await this.out.emit(
-      { kind: 'channel', id: `${open.idPrefix}-${index}`, channel, payload: msg.content.toString('utf8'), ts: open.ts },
+      { kind: 'channel', id: this.eventId(open, index), channel, payload: msg.content.toString('utf8'), ts: open.ts },
       open.tracked,
     );
   }
