@@ -11,6 +11,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test, type TestContext } from 'node:test';
+import { jetstream } from '@nats-io/jetstream';
 import { HTTP, type CloudEvent } from 'cloudevents';
 import { PermanentError, RetriableError } from '../../src/errors.js';
 import { NATS_REJECTED, NATS_RETRIABLE, NATS_UNAVAILABLE } from '../../src/sinks/nats/errors.js';
@@ -309,6 +310,32 @@ describe('nats sink: retried or permanent, as the real server answers', () => {
       (await admin.read(s.stream)).map((m) => m.headers['Nats-Msg-Id']),
       [next.id],
     );
+  });
+
+  test("stream full for a row's large event but not its small next one: nothing of the row stored ahead of it, sent again in order", async (t) => {
+    const s = scope();
+    await admin.createStream(s.stream, [`${s.prefix}.>`], { max_bytes: 6000, discard: 'new' });
+    t.after(() => admin.deleteStream(s.stream));
+    // Junk up to about a kilobyte below the limit: room for a small message, not for a large one.
+    const js = jetstream(admin.connection);
+    for (let n = 0; n < 4; n++) await js.publish(`${s.prefix}.junk`, 'j'.repeat(1000));
+    const target = sink(t, { stream: s.stream, subject: s.subject });
+    await target.connect(never);
+    const row = { key: '{"id":1}' };
+    const batch = [
+      rowEvent({ ...row, data: JSON.stringify({ id: 1, pad: 'B'.repeat(3000) }) }),
+      rowEvent({ ...row, op: 'UPDATE' }),
+      rowEvent({ ...row, op: 'UPDATE' }),
+      rowEvent({ key: '{"id":2}' }),
+    ];
+    const err = await sendError(target, batch);
+    assert.ok(err instanceof RetriableError && !(err instanceof PermanentError), String(err));
+    assert.match(err.message, /10077/);
+    const ids = async (): Promise<string[]> => (await admin.read(s.stream, `${s.prefix}.public.>`)).map((m) => m.headers['Nats-Msg-Id']);
+    assert.deepEqual(await ids(), [batch[3].id], "nothing of row 1 ahead of its refused event; row 2's stored");
+    await admin.jsm.streams.purge(s.stream, { filter: `${s.prefix}.junk` });
+    await target.send(batch, never);
+    assert.deepEqual(await ids(), [batch[3].id, batch[0].id, batch[1].id, batch[2].id], "row 1's events in their order, row 2's stored once");
   });
 
   test('a subject with spaces, an empty token or a wildcard token: PermanentError per event, nothing of it stored, the rest goes', async (t) => {

@@ -10,6 +10,7 @@ test('a row event: its subject, Nats-Msg-Id = event id, the event headers, the p
   const event = rowEvent({ id: '42', table: 'orders', op: 'UPDATE', data: '{"id":7}', old: '{"id":7,"v":0}', key: '{"id":7}' });
   assert.deepEqual(toNatsMessage(event, { ...settings, format: 'pgbridge' }, ctx), {
     msgId: '42',
+    orderKey: 'r:public.orders:{"id":7}',
     subject: 'pgbridge.public.orders.update',
     data: '{"id":"42","schema":"public","table":"orders","op":"UPDATE","data":{"id":7},"old":{"id":7,"v":0},"txid":"1000","ts":"2026-11-21T10:00:00.123456+00:00"}',
     headers: { 'pgbridge-id': '42', 'pgbridge-op': 'UPDATE', 'pgbridge-table': 'public.orders', 'content-type': 'application/json' },
@@ -19,6 +20,7 @@ test('a row event: its subject, Nats-Msg-Id = event id, the event headers, the p
 test('a channel event goes to channel_subject, with pgbridge-op NOTIFY and pgbridge-channel', () => {
   const message = toNatsMessage(channelEvent({ id: 'c-1', channel: 'jobs', payload: 'hi' }), { ...settings, format: 'skor' }, ctx);
   assert.equal(message.subject, 'pgbridge.channel.jobs');
+  assert.equal(message.orderKey, 'c:jobs');
   assert.equal(message.data, '{"channel":"jobs","payload":"hi"}');
   assert.deepEqual(message.headers, {
     'pgbridge-id': 'c-1',

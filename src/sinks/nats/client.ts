@@ -8,7 +8,7 @@ import { jetstream, jetstreamManager, StorageType, type JetStreamClient, type Je
 import { connect, credsAuthenticator, headers as natsHeaders, nanos, type NatsConnection, type NodeConnectionOptions } from '@nats-io/transport-node';
 import { errorMessage, PermanentError, RetriableError } from '../../errors.js';
 import type { NatsTlsConfig } from './config.js';
-import { fromNatsError, NATS_REJECTED, NATS_UNAVAILABLE } from './errors.js';
+import { fromNatsError, NATS_REJECTED, NATS_RETRIABLE, NATS_UNAVAILABLE } from './errors.js';
 import type { NatsMessage } from './message.js';
 
 export interface StreamSettings {
@@ -85,11 +85,27 @@ class JetStreamPublisher implements NatsPublisher {
     this.js = jetstream(connection, { timeout: this.settings.pubAckTimeoutMs });
   }
 
+  /**
+   * Pipelined in batch order, each publish written to the socket when called;
+   * but a message waits for the one before it of its row. JetStream can refuse
+   * one message and store the next (a full stream takes a smaller one): stored
+   * first, the next would precede it once the batch is sent again.
+   */
   publish(messages: readonly NatsMessage[]): Promise<PublishOutcome[]> {
     const js = this.js;
     if (js === undefined) return Promise.reject(new RetriableError('nats: publish before connect()', { code: NATS_UNAVAILABLE }));
-    // Each publish is written to the socket when called, so the messages go out in this order.
-    return Promise.all(messages.map((message) => this.publishOne(js, message)));
+    const lastOfRow = new Map<string, Promise<PublishOutcome>>();
+    return Promise.all(
+      messages.map((message) => {
+        const before = lastOfRow.get(message.orderKey);
+        const outcome =
+          before === undefined
+            ? this.publishOne(js, message)
+            : before.then((earlier) => (earlier.ok || earlier.error instanceof PermanentError ? this.publishOne(js, message) : heldBack(message)));
+        lastOfRow.set(message.orderKey, outcome);
+        return outcome;
+      }),
+    );
   }
 
   async streamSubjects(): Promise<readonly string[] | undefined> {
@@ -224,4 +240,14 @@ function asUnavailable(err: unknown): RetriableError {
   if (err instanceof RetriableError && err.code === NATS_UNAVAILABLE) return err;
   const translated = fromNatsError(err);
   return new RetriableError(translated.message, { cause: err, code: NATS_UNAVAILABLE });
+}
+
+/** Not sent: an earlier event of its row was not acknowledged, and may be stored only when the batch is sent again. */
+function heldBack(message: NatsMessage): PublishOutcome {
+  return {
+    ok: false,
+    error: new RetriableError(`nats: not sent: an earlier event of its row was not acknowledged (subject ${JSON.stringify(message.subject)})`, {
+      code: NATS_RETRIABLE,
+    }),
+  };
 }
