@@ -4,10 +4,11 @@
  * failure translated here into RetriableError / PermanentError.
  */
 import type { IClientOptions, MqttClient } from 'mqtt';
-import { errorMessage, type PermanentError, type RetriableError } from '../../errors.js';
+import { errorMessage, PermanentError, RetriableError } from '../../errors.js';
 import type { ConfirmedQos } from './config.js';
-import { cannotConnect, connectionLost, fromConnackReasonCode, fromPublishReasonCode, reasonName } from './errors.js';
+import { cannotConnect, connectionLost, fromConnackReasonCode, fromPublishReasonCode, MQTT_RETRIABLE, reasonName } from './errors.js';
 import type { MqttMessage, PublishProperties } from './message.js';
+import { publishInRowOrder } from '../row-order.js';
 
 export interface ConnectionSettings {
   /** The configured URL; its credentials are read here, never handed to MQTT.js inside the URL. */
@@ -181,25 +182,35 @@ class Connection implements MqttConnection {
     client.on('close', () => this.drop('connection closed'));
   }
 
+  /** Pipelined in batch order within the broker's Receive Maximum, a row's messages one after another. */
   publish(messages: readonly MqttMessage[]): Promise<PublishOutcome[]> {
-    const outcomes: PublishOutcome[] = new Array<PublishOutcome>(messages.length);
-    if (this.gone !== undefined) return Promise.resolve(outcomes.fill(connectionLost(this.settings.where, this.gone)));
-    return new Promise((resolve) => {
-      let open = messages.length;
-      if (open === 0) resolve(outcomes);
-      messages.forEach((message, i) => {
-        const settle = (outcome: PublishOutcome): void => {
-          outcomes[i] = outcome;
-          if (--open === 0) resolve(outcomes);
-        };
-        const job: Job = { message, settle, sentAt: 0 };
-        if (this.free > 0 && this.waiting.length === 0) {
-          this.free--;
-          this.send(job);
-        } else {
-          this.waiting.push(job);
-        }
-      });
+    return publishInRowOrder(
+      messages,
+      (message) => message.orderKey,
+      (message) => this.publishOne(message),
+      {
+        mayFollow: (earlier) => earlier === undefined || earlier instanceof PermanentError,
+        heldBack: (message) =>
+          new RetriableError(
+            `${this.settings.where}: not sent: an earlier event of its row was not acknowledged (topic ${JSON.stringify(message.topic)})`,
+            {
+              code: MQTT_RETRIABLE,
+            },
+          ),
+      },
+    );
+  }
+
+  private publishOne(message: MqttMessage): Promise<PublishOutcome> {
+    if (this.gone !== undefined) return Promise.resolve(connectionLost(this.settings.where, this.gone));
+    return new Promise((settle) => {
+      const job: Job = { message, settle, sentAt: 0 };
+      if (this.free > 0 && this.waiting.length === 0) {
+        this.free--;
+        this.send(job);
+      } else {
+        this.waiting.push(job);
+      }
     });
   }
 

@@ -1,4 +1,4 @@
-import type { BridgeEvent } from '../../event.js';
+import { orderingKey, type BridgeEvent } from '../../event.js';
 import { binaryCloudEvent, encodeEvent, type FormatContext, type FormatName } from '../../formats/index.js';
 import { renderTemplate } from '../../template.js';
 import { eventHeaders } from '../event-headers.js';
@@ -14,6 +14,8 @@ export interface PublishProperties {
 /** One event as it goes on the wire. */
 export interface MqttMessage {
   readonly eventId: string;
+  /** Its row (or channel): messages of one are acknowledged in batch order. */
+  readonly orderKey: string;
   readonly topic: string;
   readonly payload: Buffer;
   readonly properties: PublishProperties;
@@ -36,6 +38,7 @@ export function toMqttMessage(event: BridgeEvent, settings: MessageSettings, ctx
   const userProperties = { ...eventHeaders(event, userPropertyValue), ...cloudEvent?.attributes };
   return {
     eventId: event.id,
+    orderKey: orderingKey(event),
     topic: renderTemplate(settings.topic, event),
     payload: Buffer.from(body, 'utf8'),
     properties: { payloadFormatIndicator: true, contentType: 'application/json', userProperties },

@@ -10,6 +10,7 @@ import { errorMessage, PermanentError, RetriableError } from '../../errors.js';
 import type { NatsTlsConfig } from './config.js';
 import { fromNatsError, NATS_REJECTED, NATS_RETRIABLE, NATS_UNAVAILABLE } from './errors.js';
 import type { NatsMessage } from './message.js';
+import { publishInRowOrder } from '../row-order.js';
 
 export interface StreamSettings {
   readonly name: string;
@@ -85,26 +86,18 @@ class JetStreamPublisher implements NatsPublisher {
     this.js = jetstream(connection, { timeout: this.settings.pubAckTimeoutMs });
   }
 
-  /**
-   * Pipelined in batch order, each publish written to the socket when called;
-   * but a message waits for the one before it of its row. JetStream can refuse
-   * one message and store the next (a full stream takes a smaller one): stored
-   * first, the next would precede it once the batch is sent again.
-   */
+  /** Each publish is written to the socket when called: pipelined in batch order, a row's messages one after another. */
   publish(messages: readonly NatsMessage[]): Promise<PublishOutcome[]> {
     const js = this.js;
     if (js === undefined) return Promise.reject(new RetriableError('nats: publish before connect()', { code: NATS_UNAVAILABLE }));
-    const lastOfRow = new Map<string, Promise<PublishOutcome>>();
-    return Promise.all(
-      messages.map((message) => {
-        const before = lastOfRow.get(message.orderKey);
-        const outcome =
-          before === undefined
-            ? this.publishOne(js, message)
-            : before.then((earlier) => (earlier.ok || earlier.error instanceof PermanentError ? this.publishOne(js, message) : heldBack(message)));
-        lastOfRow.set(message.orderKey, outcome);
-        return outcome;
-      }),
+    return publishInRowOrder(
+      messages,
+      (message) => message.orderKey,
+      (message) => this.publishOne(js, message),
+      {
+        mayFollow: (earlier) => earlier.ok || earlier.error instanceof PermanentError,
+        heldBack,
+      },
     );
   }
 
