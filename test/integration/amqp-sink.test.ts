@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { after, before, describe, test, type TestContext } from 'node:test';
-import type { ConsumeMessage } from 'amqplib';
+import type { Channel, ConsumeMessage } from 'amqplib';
 import { pino } from 'pino';
 import { PermanentError, RetriableError } from '../../src/errors.js';
 import type { BridgeEvent } from '../../src/event.js';
@@ -241,6 +241,39 @@ describe('amqp sink', () => {
     assert.deepEqual(orders.ids(), [first.id, last.id, again.id]);
   });
 
+  test("a full queue nacks a row's large event and takes its small next one: the next waits for that answer, and the resend keeps the row's order", async (t) => {
+    const ex = await admin.exchange('topic', t);
+    const channel = await admin.channel(t);
+    const queue = uniqueName('full');
+    await channel.assertQueue(queue, { durable: false, arguments: { 'x-max-length-bytes': 5000, 'x-overflow': 'reject-publish' } });
+    t.after(() => admin.channel().then((c) => c.deleteQueue(queue).then(() => c.close())));
+    await channel.bindQueue(queue, ex, '#');
+    // Junk to a kilobyte below the limit: room for a small message, not for a large one.
+    for (let n = 0; n < 4; n++) channel.sendToQueue(queue, Buffer.alloc(1000, 'j'), { messageId: 'junk' });
+    await waitForQueue(channel, queue, 4);
+    const sink = await connected(t, sinkConfig({ exchange: ex }));
+    const row = { key: '{"id":1}' };
+    const batch = [
+      rowEvent({ ...row, data: JSON.stringify({ id: 1, pad: 'B'.repeat(3000) }) }),
+      rowEvent({ ...row, op: 'UPDATE' }),
+      rowEvent({ key: '{"id":2}' }),
+    ];
+    const err = await sink.send(batch, never).then(
+      () => assert.fail('send should reject'),
+      (e: unknown) => e,
+    );
+    assert.ok(err instanceof RetriableError && !(err instanceof PermanentError), String(err));
+    const read = async (): Promise<string[]> => {
+      const ids: string[] = [];
+      for (let m = await channel.get(queue, { noAck: true }); m !== false; m = await channel.get(queue, { noAck: true }))
+        ids.push(String(m.properties.messageId));
+      return ids.filter((id) => id !== 'junk');
+    };
+    assert.deepEqual(await read(), [], "nothing stored: row 1's UPDATE waited for the nack, and the send stopped there");
+    await sink.send(batch, never);
+    assert.deepEqual(await read(), [batch[0].id, batch[1].id, batch[2].id], 'the row in its order');
+  });
+
   test('a routing key over 255 UTF-8 bytes, or headers amqplib cannot encode: a PermanentError for those alone; the rest arrives', async (t) => {
     const ex = await admin.exchange('topic', t);
     const inbox = await admin.queue(ex, '#', t);
@@ -415,4 +448,9 @@ async function brokerConnectionPid(connectionName: string): Promise<string> {
   const line = stdout.split('\n').find((l) => l.includes(`{"connection_name","${connectionName}"}`));
   assert.ok(line, `no broker connection named ${connectionName}`);
   return line.split('\t')[0];
+}
+
+/** Waits until `queue` holds `count` messages. */
+async function waitForQueue(channel: Channel, queue: string, count: number): Promise<void> {
+  for (let i = 0; i < 100 && (await channel.checkQueue(queue)).messageCount < count; i++) await sleep(20);
 }

@@ -20,7 +20,7 @@ test('a row event: its subject, Nats-Msg-Id = event id, the event headers, the p
 test('a channel event goes to channel_subject, with pgbridge-op NOTIFY and pgbridge-channel', () => {
   const message = toNatsMessage(channelEvent({ id: 'c-1', channel: 'jobs', payload: 'hi' }), { ...settings, format: 'skor' }, ctx);
   assert.equal(message.subject, 'pgbridge.channel.jobs');
-  assert.equal(message.orderKey, 'c:jobs');
+  assert.equal(message.orderKey, undefined, 'channel messages go pipelined');
   assert.equal(message.data, '{"channel":"jobs","payload":"hi"}');
   assert.deepEqual(message.headers, {
     'pgbridge-id': 'c-1',

@@ -37,3 +37,19 @@ test('a permanent failure (a dead letter) lets the rest of its row go', async ()
   assert.deepEqual(outcomes, ['ok', 'permanent', 'ok']);
   assert.deepEqual(published, ['a1', 'a2', 'a3']);
 });
+
+test('messages of no row to keep in order (channel messages, rows without a key) go at once, whatever came before', async () => {
+  const published: string[] = [];
+  const outcomes = await publishInRowOrder<string, Outcome>(
+    ['x1', 'x2', 'x3'],
+    () => undefined,
+    async (m) => {
+      published.push(m);
+      await new Promise((resolve) => setImmediate(resolve));
+      return m === 'x1' ? 'retriable' : 'ok';
+    },
+    { mayFollow: (o) => o === 'ok', heldBack: () => 'held back' },
+  );
+  assert.deepEqual(outcomes, ['retriable', 'ok', 'ok']);
+  assert.deepEqual(published, ['x1', 'x2', 'x3']);
+});

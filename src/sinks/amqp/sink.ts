@@ -8,6 +8,7 @@ import { renderTemplate } from '../../template.js';
 import type { SinkClient, SinkContext } from '../sink.js';
 import { SinkConnection } from '../sink-connection.js';
 import { untilAborted } from '../until-aborted.js';
+import { rowToKeepInOrder } from '../row-order.js';
 import { amqpSecrets, type AmqpSinkConfig } from './config.js';
 import { describeUrl, openSession, type AmqpSession } from './connect.js';
 import { BatchConfirms } from './batch-confirms.js';
@@ -72,6 +73,7 @@ export class AmqpSink implements SinkClient {
 
     const refused: EventFailure[] = [];
     const confirms = new BatchConfirms();
+    const rowsSinceDrained = new Set<string>();
     try {
       for (const event of batch) {
         const message = toMessage(event, this.settings, this.ctx.format);
@@ -80,6 +82,14 @@ export class AmqpSink implements SinkClient {
           refused.push({ id: event.id, reason: `amqp sink "${this.name}": ${problem}` });
           continue;
         }
+        // A row's second message waits for the confirms of what went before: the broker can nack one (a full
+        // queue with reject-publish) and take the next, which would precede it once the batch is sent again.
+        const row = rowToKeepInOrder(event);
+        if (row !== undefined && rowsSinceDrained.has(row)) {
+          if ((await untilAborted(confirms.drained(), signal, sendAborted)) !== undefined) break;
+          rowsSinceDrained.clear();
+        }
+        if (row !== undefined) rowsSinceDrained.add(row);
         let flushed: boolean;
         try {
           flushed = live.channel.publish(this.config.exchange, message.routingKey, message.content, message.options, confirms.confirm);

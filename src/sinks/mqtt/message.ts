@@ -1,4 +1,5 @@
-import { orderingKey, type BridgeEvent } from '../../event.js';
+import type { BridgeEvent } from '../../event.js';
+import { rowToKeepInOrder } from '../row-order.js';
 import { binaryCloudEvent, encodeEvent, type FormatContext, type FormatName } from '../../formats/index.js';
 import { renderTemplate } from '../../template.js';
 import { eventHeaders } from '../event-headers.js';
@@ -14,8 +15,8 @@ export interface PublishProperties {
 /** One event as it goes on the wire. */
 export interface MqttMessage {
   readonly eventId: string;
-  /** Its row (or channel): messages of one are acknowledged in batch order. */
-  readonly orderKey: string;
+  /** Its row, when it has a primary key: messages of one are acknowledged in batch order. */
+  readonly orderKey: string | undefined;
   readonly topic: string;
   readonly payload: Buffer;
   readonly properties: PublishProperties;
@@ -38,7 +39,7 @@ export function toMqttMessage(event: BridgeEvent, settings: MessageSettings, ctx
   const userProperties = { ...eventHeaders(event, userPropertyValue), ...cloudEvent?.attributes };
   return {
     eventId: event.id,
-    orderKey: orderingKey(event),
+    orderKey: rowToKeepInOrder(event),
     topic: renderTemplate(settings.topic, event),
     payload: Buffer.from(body, 'utf8'),
     properties: { payloadFormatIndicator: true, contentType: 'application/json', userProperties },

@@ -1,4 +1,5 @@
-import { orderingKey, type BridgeEvent } from '../../event.js';
+import type { BridgeEvent } from '../../event.js';
+import { rowToKeepInOrder } from '../row-order.js';
 import { binaryCloudEvent, encodeEvent, type FormatContext, type FormatName } from '../../formats/index.js';
 import { cloudEventsHeaderValue } from '../../formats/percent-encoding.js';
 import { renderTemplate } from '../../template.js';
@@ -7,8 +8,8 @@ import { eventHeaders } from '../event-headers.js';
 /** One event as it goes to JetStream; the client adds Nats-Msg-Id = `msgId`. */
 export interface NatsMessage {
   readonly msgId: string;
-  /** Its row (or channel): messages of one are stored in batch order. */
-  readonly orderKey: string;
+  /** Its row, when it has a primary key: messages of one are stored in batch order. */
+  readonly orderKey: string | undefined;
   readonly subject: string;
   readonly data: string;
   readonly headers: Readonly<Record<string, string>>;
@@ -36,7 +37,7 @@ export function toNatsMessage(event: BridgeEvent, settings: MessageSettings, ctx
     const cloudEvent = binaryCloudEvent(event, ctx, 'ce-', cloudEventsHeaderValue);
     return {
       msgId: event.id,
-      orderKey: orderingKey(event),
+      orderKey: rowToKeepInOrder(event),
       subject,
       data: cloudEvent.data,
       headers: { ...eventHeaders(event, cloudEventsHeaderValue), ...cloudEvent.attributes, 'content-type': cloudEvent.contentType },
@@ -44,7 +45,7 @@ export function toNatsMessage(event: BridgeEvent, settings: MessageSettings, ctx
   }
   return {
     msgId: event.id,
-    orderKey: orderingKey(event),
+    orderKey: rowToKeepInOrder(event),
     subject,
     data: encodeEvent(event, settings.format, ctx),
     headers: { ...eventHeaders(event, cloudEventsHeaderValue), 'content-type': 'application/json' },
