@@ -27,11 +27,13 @@ const SESSION_SQL = `${SESSION_SETTINGS_SQL}, pg_backend_pid() AS pid, (SELECT b
 /**
  * The settings values are written and read with (schema/render-settings.ts);
  * run on every connection before anything else. Notes the session too, in
- * the same round trip, to end it should the connection stop answering.
+ * the same round trip, to end it should the connection stop answering (a
+ * direct connection only: one through a pooler shares its server connection).
  */
 export async function pinRenderSettings(client: pg.ClientBase): Promise<void> {
   const { rows } = await client.query<ServerSession>(SESSION_SQL);
-  noteSession(client, rows[0]);
+  // Behind a pooler the server connection is not this session: ending it later would end another client's.
+  if ((client as unknown as { processID: number | null }).processID === rows[0].pid) noteSession(client, rows[0]);
 }
 
 export async function connectClient(config: Pick<BridgeConfig, 'postgres'>, purpose: string): Promise<pg.Client> {
@@ -63,6 +65,8 @@ function socketOf(client: pg.Client): { destroy(): void } {
 /** Closes the client's socket at once: its 'error' (for a query in flight) and 'end' events follow; its session may outlive it on the server. */
 export function destroySocket(client: pg.Client): void {
   noteStranded(client);
+  // A client checked out of a pool has no 'error' listener: its owner sees the failed query instead of the process crashing.
+  client.on('error', () => {});
   socketOf(client).destroy();
 }
 

@@ -246,13 +246,13 @@ export class SinkRunner implements Inlet {
   }
 
   /**
-   * A batch settled dead leaves nothing to retry: with nothing else held the sink is no longer
-   * failing (an idle sink would otherwise stay "retrying" until its next delivery). With events
+   * A batch settled dead leaves nothing to retry: with nothing else held, and connected, the sink is
+   * no longer failing (an idle sink would otherwise stay "retrying" until its next delivery). With events
    * still held it stays failing until one is delivered, so the failing gauge does not drop
    * between two batches that both fail.
    */
   private stopFailingIfIdle(): void {
-    if (this.queued === 0) this.failingSince = null;
+    if (this.queued === 0 && this.sink.isReady()) this.failingSince = null;
   }
 
   /**

@@ -52,7 +52,7 @@ interface Storing {
  */
 export class DeadLetterWriter {
   private readonly background: SerialWriter<DeadLetter>;
-  private readonly storing: SerialWriter<Storing>;
+  private storing: SerialWriter<Storing>;
 
   constructor(
     private readonly pool: pg.Pool,
@@ -68,25 +68,7 @@ export class DeadLetterWriter {
         for (const l of letters) this.logger.error({ sink: l.sink, id: l.event.id, err: errorMessage(err) }, 'could not write a dead letter');
       },
     });
-    this.storing = new SerialWriter(
-      async (items) => {
-        await this.insert(
-          this.pool,
-          items.map((item) => item.letter),
-        );
-        for (const item of items) item.stored();
-      },
-      {
-        batch: BATCH,
-        retry: UNTIL_WRITTEN,
-        onFailure: (items, attempt, err) =>
-          this.logger.warn(
-            { letters: items.length, attempt, err: errorMessage(err) },
-            'could not store dead letters; the slot keeps their transactions, retrying',
-          ),
-        onLost: () => {},
-      },
-    );
+    this.storing = this.newStoring();
   }
 
   /** One INSERT for many dead letters, in the caller's transaction (or on its own with the pool). */
@@ -114,9 +96,36 @@ export class DeadLetterWriter {
     this.storing.push({ letter, stored });
   }
 
-  /** Stops storing at `deadline`: what is not written by then is left where it came from (the slot). */
+  /**
+   * Stops storing at `deadline`: what is not written by then is left where it
+   * came from (the slot). The next source (after a lost lock) stores anew.
+   */
   async stopStoring(deadline: number): Promise<void> {
-    await this.storing.stop(deadline);
+    const stopping = this.storing;
+    this.storing = this.newStoring();
+    await stopping.stop(deadline);
+  }
+
+  private newStoring(): SerialWriter<Storing> {
+    return new SerialWriter(
+      async (items) => {
+        await this.insert(
+          this.pool,
+          items.map((item) => item.letter),
+        );
+        for (const item of items) item.stored();
+      },
+      {
+        batch: BATCH,
+        retry: UNTIL_WRITTEN,
+        onFailure: (items, attempt, err) =>
+          this.logger.warn(
+            { letters: items.length, attempt, err: errorMessage(err) },
+            'could not store dead letters; the slot keeps their transactions, retrying',
+          ),
+        onLost: () => {},
+      },
+    );
   }
 
   /** Resolves once every recorded letter is written (or reported lost). */

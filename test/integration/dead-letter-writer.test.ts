@@ -67,3 +67,22 @@ test('after dead-letters retry moved it back, a new failure of that event is wri
   await pool.end();
   assert.deepEqual(await letters(), ['b:10:HTTP 400', 'a:10:failed after the retry']);
 });
+
+test('wal mode stores anew after a stop (a lost lock): a letter stored after stopStoring is written too', async () => {
+  const pool = db.pool({ max: 2 });
+  const writer = new DeadLetterWriter(pool, 'default', pino({ level: 'silent' }));
+  const stored: string[] = [];
+  await new Promise<void>((resolve) => writer.store(letter('a', '20', 'before the stop'), () => resolve(void stored.push('20'))));
+  await writer.stopStoring(Date.now() + 1000);
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('the letter after the stop was never stored')), 5000);
+    writer.store(letter('a', '21', 'after the stop'), () => {
+      clearTimeout(timer);
+      stored.push('21');
+      resolve();
+    });
+  });
+  await pool.end();
+  assert.deepEqual(stored, ['20', '21']);
+  assert.ok((await letters()).includes('a:21:after the stop'));
+});

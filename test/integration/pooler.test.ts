@@ -7,6 +7,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { RunningBridge, waitFor, writeConfig } from '../support/bridge.js';
 import { PgBouncer } from '../support/pgbouncer.js';
+import { createPool } from '../../src/postgres.js';
+import { liveConnections } from '../../src/stranded-sessions.js';
 import type { TestDatabase } from '../support/pg.js';
 import { itemsDatabase } from './outbox-harness.js';
 import { cli } from '../support/bridge.js';
@@ -72,5 +74,22 @@ describe('behind PgBouncer', () => {
     assert.equal(event.op, 'INSERT');
     assert.deepEqual([event.data.id, event.data.note], [7, 'through pgbouncer']);
     assert.equal(await advisoryLocks(), 1);
+  });
+
+  test('a connection through the session-mode pool is never noted to be ended later: its server connection is shared', async () => {
+    const direct = createPool({ postgres: { url: db.url } }, 'note test', { max: 1 });
+    const pooled = createPool({ postgres: { url: bouncer.url('session') } }, 'note test', { max: 1 });
+    try {
+      const directClient = await direct.connect();
+      const pooledClient = await pooled.connect();
+      const noted = liveConnections();
+      directClient.release();
+      pooledClient.release();
+      assert.ok(noted.includes(directClient), 'a direct connection is noted');
+      assert.ok(!noted.includes(pooledClient), 'one through PgBouncer is not');
+    } finally {
+      await direct.end();
+      await pooled.end();
+    }
   });
 });

@@ -12,6 +12,7 @@ import type { TcpProxy } from '../faults/tcp-proxy.js';
 import { cli, RunningBridge, showingLogOnFailure, waitFor, writeConfig } from '../support/bridge.js';
 import { createTestDatabase, type TestDatabase } from '../support/pg.js';
 import { proxiedDatabase } from '../support/pg-proxy.js';
+import { closeEveryConnection, createPool } from '../../src/postgres.js';
 import { dropSlots, slotName, streaming } from '../support/wal.js';
 import { freePort } from '../support/tcp.js';
 
@@ -122,6 +123,24 @@ test('SIGTERM while every connection to Postgres is stranded: exit 0 soon after 
     assert.ok(took < 2000 + 2500, `stopped in ${took} ms`);
   } finally {
     await proxy.stop();
+    await db.drop();
+  }
+});
+
+test('closeEveryConnection with a query in flight on a checked-out pool client: the query fails, the process lives', async () => {
+  const db = await createTestDatabase();
+  const pool = createPool({ postgres: { url: db.url } }, 'close test', { max: 1 });
+  try {
+    const client = await pool.connect();
+    const sleeping = client.query('SELECT pg_sleep(5)');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    closeEveryConnection();
+    await assert.rejects(sleeping, /Connection terminated/);
+    client.release();
+    const { rows } = await pool.query<{ one: number }>('SELECT 1 AS one');
+    assert.equal(rows[0].one, 1, 'the pool connects again');
+  } finally {
+    await pool.end();
     await db.drop();
   }
 });

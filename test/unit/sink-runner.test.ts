@@ -280,4 +280,21 @@ describe('SinkRunner with a fake sink', () => {
       await r.stop(1000, true);
     }
   });
+
+  test('retries run out while the sink is not connected: it stays down (failing) until it connects', async () => {
+    const sink = new FakeSink();
+    sink.disconnect();
+    sink.connectFailures = Number.MAX_SAFE_INTEGER;
+    const r = runner(sink, { initial_ms: 1, max_ms: 1, max_attempts: 2 });
+    const outcomes = new Map<string, Outcome[]>();
+    try {
+      r.push(collecting(rowEvent(1), outcomes));
+      await until(() => outcomes.size === 1, 'the dead letter');
+      assert.equal(outcomes.get('1')![0].kind, 'dead');
+      assert.equal(r.status().state, 'down');
+      assert.ok(r.status().failingSince !== null, 'still failing: not connected');
+    } finally {
+      await r.stop(1000, true);
+    }
+  });
 });

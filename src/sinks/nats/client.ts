@@ -46,11 +46,18 @@ export interface NatsPublisher {
   /** Connects, and makes sure the stream is there; `onLost` is called once when the connection ends afterwards. */
   connect(onLost: (reason: string) => void): Promise<void>;
   /** Publishes in order, pipelined; resolves with one outcome per message once each has its PubAck or failed. */
-  publish(messages: readonly NatsMessage[]): Promise<PublishOutcome[]>;
+  /**
+   * Publishes, each outcome passed through `judge` (which may find a failure permanent) before the
+   * row's next message goes or is held back.
+   */
+  publish(messages: readonly NatsMessage[], judge?: Judge): Promise<PublishOutcome[]>;
   /** The subject filters the `stream` listens on, looked up now; undefined when unknown (no `stream`, not connected, the look-up failed). */
   streamSubjects(): Promise<readonly string[] | undefined>;
   close(): Promise<void>;
 }
+
+/** A second look at a message's outcome, with what the sink knows (a stream's subjects). */
+export type Judge = (message: NatsMessage, outcome: PublishOutcome) => Promise<PublishOutcome>;
 
 export type NatsPublisherFactory = (settings: ClientSettings) => NatsPublisher;
 
@@ -87,13 +94,13 @@ class JetStreamPublisher implements NatsPublisher {
   }
 
   /** Each publish is written to the socket when called: pipelined in batch order, a row's messages one after another. */
-  publish(messages: readonly NatsMessage[]): Promise<PublishOutcome[]> {
+  publish(messages: readonly NatsMessage[], judge: Judge = async (_message, outcome) => outcome): Promise<PublishOutcome[]> {
     const js = this.js;
     if (js === undefined) return Promise.reject(new RetriableError('nats: publish before connect()', { code: NATS_UNAVAILABLE }));
     return publishInRowOrder(
       messages,
       (message) => message.orderKey,
-      (message) => this.publishOne(js, message),
+      async (message) => judge(message, await this.publishOne(js, message)),
       {
         mayFollow: (earlier) => earlier.ok || earlier.error instanceof PermanentError,
         heldBack,

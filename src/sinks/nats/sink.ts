@@ -3,7 +3,14 @@ import type { BridgeEvent } from '../../event.js';
 import type { SinkClient, SinkContext } from '../sink.js';
 import { SinkConnection } from '../sink-connection.js';
 import { untilAborted } from '../until-aborted.js';
-import { createNatsPublisher, type ClientSettings, type NatsPublisher, type NatsPublisherFactory, type PublishOutcome } from './client.js';
+import {
+  createNatsPublisher,
+  type ClientSettings,
+  type Judge,
+  type NatsPublisher,
+  type NatsPublisherFactory,
+  type PublishOutcome,
+} from './client.js';
 import { serverList, type NatsSinkConfig } from './config.js';
 import { streamSubjects } from './stream-subjects.js';
 import { isNoResponders, NATS_REJECTED, NATS_UNAVAILABLE } from './errors.js';
@@ -88,9 +95,8 @@ export class NatsSink implements SinkClient {
       else failures.push({ id: event.id, reason: `nats: ${problem}` });
     }
     if (sendable.length > 0) {
-      const outcomes = await untilAborted(publisher.publish(sendable), signal, abortError);
-      const judged = await untilAborted(this.outsideStream(publisher, sendable, outcomes), signal, abortError);
-      failures.push(...this.refused(publisher, sendable, judged));
+      const outcomes = await untilAborted(publisher.publish(sendable, this.outsideStream(publisher)), signal, abortError);
+      failures.push(...this.refused(publisher, sendable, outcomes));
     }
     // Each event's dead letter names its own subject.
     if (failures.length > 0) throw PermanentError.ofEvents(failures, NATS_REJECTED);
@@ -111,19 +117,19 @@ export class NatsSink implements SinkClient {
    * answer comes first, so that a subject mapping on the server that leads
    * into the stream is never refused.
    */
-  private async outsideStream(publisher: NatsPublisher, messages: readonly NatsMessage[], outcomes: PublishOutcome[]): Promise<PublishOutcome[]> {
+  private outsideStream(publisher: NatsPublisher): Judge {
     const stream = this.config.stream;
-    const unheard = (o: PublishOutcome): boolean => !o.ok && !(o.error instanceof PermanentError) && isNoResponders(o.error.cause);
-    if (stream === null || !outcomes.some(unheard)) return outcomes;
-    const filters = await publisher.streamSubjects();
-    if (filters === undefined) return outcomes;
-    return outcomes.map((outcome, i) => {
-      if (outcome.ok || !unheard(outcome)) return outcome;
-      const reason = outsideStream(messages[i].subject, stream, filters);
+    let filters: Promise<readonly string[] | undefined> | undefined;
+    return async (message, outcome) => {
+      if (stream === null || outcome.ok || outcome.error instanceof PermanentError || !isNoResponders(outcome.error.cause)) return outcome;
+      // Looked up once per batch, and only once a message went unheard.
+      filters ??= publisher.streamSubjects();
+      const subjects = await filters;
+      const reason = subjects === undefined ? undefined : outsideStream(message.subject, stream, subjects);
       return reason === undefined
         ? outcome
         : { ok: false, error: new PermanentError(`nats: ${reason}`, { cause: outcome.error, code: NATS_REJECTED }) };
-    });
+    };
   }
 
   /**
