@@ -36,7 +36,8 @@ export function noteStranded(client: pg.ClientBase): void {
   stranded.push(session);
 }
 
-const END_SQL = `SELECT count(*)::int AS found, count(*) FILTER (WHERE pg_terminate_backend(a.pid, 5000))::int AS ended
+/** Each waits up to a second for its session to end: the connection asking is itself watched (10 s to answer). */
+const END_SQL = `SELECT count(*)::int AS found, count(*) FILTER (WHERE pg_terminate_backend(a.pid, 1000))::int AS ended
                    FROM pg_stat_activity a JOIN unnest($1::int[], $2::text[]) AS s(pid, started)
                      ON a.pid = s.pid AND a.backend_start::text = s.started`;
 
