@@ -57,9 +57,9 @@ export function createPool(config: Pick<BridgeConfig, 'postgres'>, purpose: stri
   return new pg.Pool({ ...clientConfig(config, purpose), ...options, onConnect: pinRenderSettings });
 }
 
-/** A pg client's socket (pg does not expose it). */
-function socketOf(client: pg.Client): { destroy(): void } {
-  return (client as unknown as { connection: { stream: { destroy(): void } } }).connection.stream;
+/** A pg client's socket (pg does not expose it): paused to stop reading (back-pressure), destroyed to close at once. */
+export function socketOf(client: pg.Client): { pause(): void; resume(): void; destroy(): void } {
+  return (client as unknown as { connection: { stream: { pause(): void; resume(): void; destroy(): void } } }).connection.stream;
 }
 
 /** Closes the client's socket at once: its 'error' (for a query in flight) and 'end' events follow; its session may outlive it on the server. */

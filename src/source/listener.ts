@@ -3,7 +3,7 @@ import pg from 'pg';
 import type { BridgeConfig } from '../config/types.js';
 import { backoffDelay, sleep } from '../delivery/backoff.js';
 import { errorMessage } from '../errors.js';
-import { clientConfig, endClient, listenerPurpose, pinRenderSettings } from '../postgres.js';
+import { clientConfig, endClient, listenerPurpose, pinRenderSettings, socketOf } from '../postgres.js';
 import { ident } from '../schema/quote.js';
 import { CONNECTION_WATCH, ConnectionWatch } from './connection-watch.js';
 import { endStrandedSessions } from '../stranded-sessions.js';
@@ -141,7 +141,3 @@ export class Listener {
     for (const channel of this.channels) await client.query(`LISTEN ${ident(channel)}`);
   }
 }
-
-/** pg.Client does not expose its socket; pausing it is how to stop reading notifications. */
-const socketOf = (client: pg.Client): { pause(): void; resume(): void } =>
-  (client as unknown as { connection: { stream: { pause(): void; resume(): void } } }).connection.stream;

@@ -45,10 +45,10 @@ export type PublishOutcome =
 export interface NatsPublisher {
   /** Connects, and makes sure the stream is there; `onLost` is called once when the connection ends afterwards. */
   connect(onLost: (reason: string) => void): Promise<void>;
-  /** Publishes in order, pipelined; resolves with one outcome per message once each has its PubAck or failed. */
   /**
-   * Publishes, each outcome passed through `judge` (which may find a failure permanent) before the
-   * row's next message goes or is held back.
+   * Publishes in order, pipelined; resolves with one outcome per message once each has its PubAck or
+   * failed, each outcome passed through `judge` (which may find a failure permanent) before the row's
+   * next message goes or is held back.
    */
   publish(messages: readonly NatsMessage[], judge?: Judge): Promise<PublishOutcome[]>;
   /** The subject filters the `stream` listens on, looked up now; undefined when unknown (no `stream`, not connected, the look-up failed). */

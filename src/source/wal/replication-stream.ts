@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { endClient, pinRenderSettings } from '../../postgres.js';
+import { endClient, pinRenderSettings, socketOf } from '../../postgres.js';
 import { ident, literal } from '../../schema/quote.js';
 import type { Lsn } from './lsn.js';
 import { nowPgMicros } from './pg-time.js';
@@ -74,11 +74,11 @@ export class ReplicationStream {
 
   /** Stops reading from the socket (backpressure); the server's sends wait in TCP buffers. */
   pause(): void {
-    (this.client as unknown as { connection: PgConnection }).connection.stream.pause();
+    socketOf(this.client).pause();
   }
 
   resume(): void {
-    (this.client as unknown as { connection: PgConnection }).connection.stream.resume();
+    socketOf(this.client).resume();
   }
 
   async close(): Promise<void> {
@@ -101,5 +101,4 @@ interface PgConnection {
   on(event: string, listener: (...args: never[]) => void): void;
   once(event: string, listener: (...args: never[]) => void): void;
   sendCopyFromChunk(chunk: Buffer): void;
-  readonly stream: { pause(): void; resume(): void };
 }
