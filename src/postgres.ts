@@ -10,6 +10,9 @@ export const applicationName = (purpose: string): string => `pgbridge ${purpose}
 /** The listener's purpose: with its instance, so that a notify-mode backfill finds a bridge of its own instance listening, not another's. */
 export const listenerPurpose = (instance: string): string => `listener ${instance}`;
 
+/** How long connecting may take; pinning the render settings, the first round trip, gets as long again. */
+const CONNECT_WITHIN_MS = 10_000;
+
 /** Connection settings: the URL when given, else libpq's PG* variables (pg reads them itself; PGSSLMODE as libpq does, see postgres-ssl.ts). */
 export function clientConfig(config: Pick<BridgeConfig, 'postgres'>, purpose: string): pg.ClientConfig {
   const ssl = config.postgres.url ? undefined : sslFromEnvironment(process.env);
@@ -18,7 +21,7 @@ export function clientConfig(config: Pick<BridgeConfig, 'postgres'>, purpose: st
     ...(ssl === undefined ? {} : { ssl }),
     application_name: applicationName(purpose),
     keepAlive: true,
-    connectionTimeoutMillis: 10_000,
+    connectionTimeoutMillis: CONNECT_WITHIN_MS,
   };
 }
 
@@ -29,11 +32,20 @@ const SESSION_SQL = `${SESSION_SETTINGS_SQL}, pg_backend_pid() AS pid, (SELECT b
  * run on every connection before anything else. Notes the session too, in
  * the same round trip, to end it should the connection stop answering (a
  * direct connection only: one through a pooler shares its server connection).
+ * Unanswered within `withinMs` (a connection silenced right after its
+ * startup), the socket is closed and the query fails: pg's own connect
+ * timeout is over by then, and pg-pool would keep the slot forever.
  */
-export async function pinRenderSettings(client: pg.ClientBase): Promise<void> {
-  const { rows } = await client.query<ServerSession>(SESSION_SQL);
-  // Behind a pooler the server connection is not this session: ending it later would end another client's.
-  if ((client as unknown as { processID: number | null }).processID === rows[0].pid) noteSession(client, rows[0]);
+export async function pinRenderSettings(client: pg.ClientBase, withinMs = CONNECT_WITHIN_MS): Promise<void> {
+  const unanswered = setTimeout(() => destroySocket(client as pg.Client), withinMs);
+  unanswered.unref();
+  try {
+    const { rows } = await client.query<ServerSession>(SESSION_SQL);
+    // Behind a pooler the server connection is not this session: ending it later would end another client's.
+    if ((client as unknown as { processID: number | null }).processID === rows[0].pid) noteSession(client, rows[0]);
+  } finally {
+    clearTimeout(unanswered);
+  }
 }
 
 export async function connectClient(config: Pick<BridgeConfig, 'postgres'>, purpose: string): Promise<pg.Client> {
@@ -52,9 +64,10 @@ export async function connectClient(config: Pick<BridgeConfig, 'postgres'>, purp
 
 /** A pool whose every connection has the render settings before it is handed out (pg-pool awaits onConnect). */
 export function createPool(config: Pick<BridgeConfig, 'postgres'>, purpose: string, options: pg.PoolConfig = {}): pg.Pool {
+  const withinMs = options.connectionTimeoutMillis ?? CONNECT_WITHIN_MS;
   // @types/pg says onConnect returns void, but pg-pool waits for its promise (and drops the client if it rejects).
   // eslint-disable-next-line @typescript-eslint/no-misused-promises
-  return new pg.Pool({ ...clientConfig(config, purpose), ...options, onConnect: pinRenderSettings });
+  return new pg.Pool({ ...clientConfig(config, purpose), ...options, onConnect: (client) => pinRenderSettings(client, withinMs) });
 }
 
 /** A pg client's socket (pg does not expose it): paused to stop reading (back-pressure), destroyed to close at once. */

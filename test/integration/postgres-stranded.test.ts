@@ -8,7 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
-import type { TcpProxy } from '../faults/tcp-proxy.js';
+import { TcpProxy, type ConnectionRewrites } from '../faults/tcp-proxy.js';
 import { cli, RunningBridge, showingLogOnFailure, waitFor, writeConfig } from '../support/bridge.js';
 import { createTestDatabase, type TestDatabase } from '../support/pg.js';
 import { proxiedDatabase } from '../support/pg-proxy.js';
@@ -141,6 +141,53 @@ test('closeEveryConnection with a query in flight on a checked-out pool client: 
     assert.equal(rows[0].one, 1, 'the pool connects again');
   } finally {
     await pool.end();
+    await db.drop();
+  }
+});
+
+/**
+ * Server-to-client bytes of a connection accepted while `silence.on` pass up to
+ * the startup's ReadyForQuery, then none: the connection is up, its first query
+ * is never answered.
+ */
+function silentAfterStartup(silence: { on: boolean }): ConnectionRewrites {
+  if (!silence.on) return {};
+  let waiting = Buffer.alloc(0);
+  let started = false;
+  return {
+    toClient: (chunk) => {
+      if (started) return Buffer.alloc(0);
+      waiting = Buffer.concat([waiting, chunk]);
+      let end = 0;
+      while (!started && waiting.length - end >= 5 && waiting.length - end >= 1 + waiting.readInt32BE(end + 1)) {
+        started = waiting[end] === 0x5a; // 'Z', ReadyForQuery
+        end += 1 + waiting.readInt32BE(end + 1);
+      }
+      const out = waiting.subarray(0, end);
+      waiting = waiting.subarray(end);
+      return out;
+    },
+  };
+}
+
+test('a pool connection whose first query is never answered is dropped: the pool connects again', { timeout: 30_000 }, async () => {
+  const db = await createTestDatabase();
+  const server = new URL(db.url);
+  const silence = { on: true };
+  const proxy = new TcpProxy(server.hostname, Number(server.port || 5432), { rewrites: () => silentAfterStartup(silence) });
+  const proxied = new URL(db.url);
+  proxied.port = String(await proxy.start());
+  const pool = createPool({ postgres: { url: proxied.toString() } }, 'silenced test', { max: 1, connectionTimeoutMillis: 1000 });
+  pool.on('error', () => {}); // as the bridge's pool: a lost connection is logged, not fatal
+  try {
+    await assert.rejects(pool.query('SELECT 1'), /Connection terminated/, 'the silenced connection fails');
+    silence.on = false;
+    const { rows } = await pool.query<{ one: number }>('SELECT 1 AS one');
+    assert.equal(rows[0].one, 1, 'the pool connects again');
+    assert.equal(proxy.accepted, 2);
+  } finally {
+    await pool.end();
+    await proxy.stop();
     await db.drop();
   }
 });
