@@ -11,9 +11,13 @@ export interface ChunkSource {
   readonly columns: readonly string[] | null;
   /** SQL conditions over alias `r` (the table's compiled `where`, --where); all must hold. */
   readonly conditions: readonly string[];
+  /** A partitioned table: its rows are its partitions'. Any other: its own rows only, not those of tables inheriting from it (their changes are not captured as its). */
+  readonly partitioned: boolean;
 }
 
-const target = (t: TableName): string => `${ident(t.schema)}.${ident(t.table)}`;
+/** The table as a FROM item: the rows its capture sees (see ChunkSource.partitioned). */
+export const fromTable = (source: ChunkSource): string =>
+  `${source.partitioned ? '' : 'ONLY '}${ident(source.table.schema)}.${ident(source.table.table)}`;
 const keyList = (key: readonly KeyColumn[]): string => key.map((k) => `r.${ident(k.name)}`).join(', ');
 
 /** `(r.a, r.b) > ($1::int, $2::text)`: the row comparison a btree index on the key serves. */
@@ -40,7 +44,7 @@ function where(source: ChunkSource, lastKey: boolean, bound: boolean): string {
 export function boundSql(source: ChunkSource, lastKey: boolean): string {
   const sizeParam = lastKey ? source.key.length + 1 : 1;
   return `SELECT ${source.key.map((k, i) => `r.${ident(k.name)}::text AS k${i}`).join(', ')}
-  FROM ${target(source.table)} r ${where(source, lastKey, false)}
+  FROM ${fromTable(source)} r ${where(source, lastKey, false)}
  ORDER BY ${keyList(source.key)} OFFSET $${sizeParam}::bigint - 1 LIMIT 1`;
 }
 
@@ -61,7 +65,7 @@ export function chunkCte(source: ChunkSource, lastKey: boolean, bound: boolean):
     'r',
     source.key.map((k) => k.name),
   )} AS key, ${rowJson('r', source.columns)} AS data
-    FROM ${target(source.table)} r ${w}
+    FROM ${fromTable(source)} r ${w}
    ORDER BY ${keyList(source.key)}
      FOR SHARE OF r
 )`;

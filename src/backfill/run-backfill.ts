@@ -7,9 +7,9 @@ import { primaryKeyColumns } from '../install/catalog.js';
 import { applicationName, listenerPurpose } from '../postgres.js';
 import { ident } from '../schema/quote.js';
 import { Router } from '../router.js';
-import { compileRowFilter, standardConformingStrings } from '../schema/row-filter.js';
+import { compileRowFilter, isConditionError, sqlState, standardConformingStrings } from '../schema/row-filter.js';
 import { whyNotSelfContained } from '../schema/self-contained.js';
-import { boundSql, chunkCte, chunkOrder, type ChunkSource } from './chunk-sql.js';
+import { boundSql, chunkCte, chunkOrder, fromTable, type ChunkSource } from './chunk-sql.js';
 import { emitterFor, type Emitter } from './emitter.js';
 import { claimBackfill, recordChunk, recordTotal } from './progress-store.js';
 
@@ -62,28 +62,44 @@ export async function runBackfill(config: BridgeConfig, db: pg.ClientBase, optio
     );
   }
   await requireInstalled(db);
+  const partitioned = await tableKind(db, captured);
   const key = await primaryKeyColumns(db, captured);
   if (key.length === 0) throw new BackfillError(`${name} has no primary key; backfill reads in key order, to read in chunks and to resume`);
-  const source: ChunkSource = { table: captured, key, columns: captured.columns.insert, conditions: await conditions(db, captured, options.where) };
+  const source: BackfillSource = {
+    table: captured,
+    key,
+    columns: captured.columns.insert,
+    conditions: await conditions(db, captured, options.where),
+    partitioned,
+    tableWhere: captured.where ?? undefined,
+    cliWhere: options.where,
+  };
   const emitter = emitterFor(config, captured);
-  if (config.delivery === 'notify') await requireListener(db, config.instance);
+  const listener = config.delivery === 'notify' ? await listeningBridge(db, config.instance) : undefined;
+  // Before the claim: a condition that fails on some row is refused with no backfill recorded.
+  const counted = await estimateTotal(db, source);
 
   const state = await claimBackfill(db, config.instance, captured, {
     filter: options.where ?? null,
     sink: options.sink ?? null,
     restart: options.restart,
   });
-  const rowsTotal = state.rowsTotal ?? (await estimateTotal(db, source));
-  if (state.rowsTotal === null) await recordTotal(db, config.instance, captured, rowsTotal);
+  const rowsTotal = state.rowsTotal ?? counted;
+  if (state.rowsTotal === null && rowsTotal !== null) await recordTotal(db, config.instance, captured, rowsTotal);
   options.onStart?.({ resumed: state.resumed, rowsDone: state.rowsDone, rowsTotal });
 
   let lastKey = state.lastKey;
   let rowsDone = state.rowsDone;
   let rowsThisRun = 0;
   const startedAt = Date.now();
-  for (;;) {
+  for (let lockWaits = 0; ;) {
     if (options.signal?.aborted) return { rowsDone, rowsThisRun, finished: false, resumed: state.resumed };
-    const chunk = await readChunk(db, config, source, emitter, lastKey, options);
+    const chunk = await readChunk(db, config, source, emitter, lastKey, options, listener);
+    if (chunk === 'row locked') {
+      await new Promise((resolve) => setTimeout(resolve, Math.min(LOCK_RETRY_MS * 2 ** lockWaits++, LOCK_RETRY_MAX_MS)));
+      continue;
+    }
+    lockWaits = 0;
     lastKey = chunk.lastKey;
     rowsDone += chunk.emitted;
     rowsThisRun += chunk.emitted;
@@ -117,17 +133,37 @@ function sinksForReads(config: BridgeConfig, table: TableName): readonly string[
   return router.sinksFor(read);
 }
 
+/**
+ * How long a chunk waits for a row a writer holds before it lets go of every
+ * row it locked and tries again: well under deadlock_timeout (1 s by default),
+ * so that a writer waiting on a chunk row while holding the row the chunk
+ * waits for is never the one Postgres cancels, and a writer of a row the
+ * chunk locked waits this long at most, not as long as another transaction.
+ */
+const LOCK_WAIT = '50ms';
+/** SQLSTATE lock_not_available: lock_timeout ran out. */
+const LOCK_NOT_AVAILABLE = '55P03';
+const LOCK_RETRY_MS = 50;
+const LOCK_RETRY_MAX_MS = 1000;
+
+/**
+ * One chunk in its own transaction; 'row locked' when a row of it stayed
+ * locked by a writer longer than LOCK_WAIT (nothing of the chunk committed).
+ */
 async function readChunk(
   db: pg.ClientBase,
   config: BridgeConfig,
-  source: ChunkSource,
+  source: BackfillSource,
   emitter: Emitter,
   lastKey: readonly string[] | null,
   options: BackfillOptions,
-): Promise<{ lastKey: readonly string[] | null; emitted: number; finished: boolean }> {
+  listener: ListenerSession | undefined,
+): Promise<{ lastKey: readonly string[] | null; emitted: number; finished: boolean } | 'row locked'> {
   const after = lastKey ?? [];
   await db.query('BEGIN ISOLATION LEVEL READ COMMITTED');
   try {
+    if (listener) await requireStillListening(db, config.instance, listener);
+    await db.query(`SET LOCAL lock_timeout = '${LOCK_WAIT}'`);
     for (const sql of emitter.prepare) await db.query(sql);
     const bound = await db.query({ text: boundSql(source, lastKey !== null), values: [...after, options.chunkSize], rowMode: 'array' });
     const boundKey = (bound.rows[0] as string[] | undefined) ?? null;
@@ -142,8 +178,29 @@ async function readChunk(
     return { lastKey: boundKey ?? lastKey, emitted, finished };
   } catch (err) {
     await db.query('ROLLBACK').catch(() => {});
+    if (sqlState(err) === LOCK_NOT_AVAILABLE) return 'row locked';
+    if (isConditionError(err)) throw conditionFailed(source, err, 'the rows before this chunk were emitted');
     throw err;
   }
+}
+
+/** What a chunk reads, and the conditions as written, for an error about them. */
+interface BackfillSource extends ChunkSource {
+  readonly tableWhere: string | undefined;
+  readonly cliWhere: string | undefined;
+}
+
+/** A condition that fails on some row (a division by zero in `where` or --where): which conditions to check, and how far it got. */
+function conditionFailed(source: BackfillSource, err: unknown, progress: string): BackfillError {
+  const which = [
+    source.tableWhere === undefined ? '' : `the table's where ${JSON.stringify(source.tableWhere)}`,
+    source.cliWhere === undefined ? '' : `--where ${JSON.stringify(source.cliWhere)}`,
+  ]
+    .filter(Boolean)
+    .join(' or ');
+  return new BackfillError(
+    `reading the rows of ${qualifiedName(source.table)} failed: ${errorMessage(err)}${which ? ` (check ${which})` : ''}; ${progress}`,
+  );
 }
 
 /**
@@ -185,32 +242,76 @@ async function requireInstalled(db: pg.ClientBase): Promise<void> {
   if (!rows[0].ok) throw new BackfillError('pgbridge objects are missing or older than this version; run `pgbridge install` first');
 }
 
-/** Notify mode delivers only to a listening bridge of this instance: without one every READ would be lost. */
-async function requireListener(db: pg.ClientBase, instance: string): Promise<void> {
-  const { rows } = await db.query<{ n: number }>(
-    'SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name = $1',
-    [applicationName(listenerPurpose(instance))],
+/** Whether the table exists, and whether it is partitioned (see ChunkSource.partitioned). */
+async function tableKind(db: pg.ClientBase, table: TableName): Promise<boolean> {
+  const { rows } = await db.query<{ partitioned: boolean }>(
+    "SELECT c.relkind = 'p' AS partitioned FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2",
+    [table.schema, table.table],
   );
-  if (rows[0].n === 0) {
+  if (rows.length === 0) {
+    throw new BackfillError(
+      `${qualifiedName(table)} does not exist in this database; create it, or remove it from capture and run \`pgbridge install\``,
+    );
+  }
+  return rows[0].partitioned;
+}
+
+/** The listener's server session: a bridge that stopped listening, or another that started, is told by it. */
+interface ListenerSession {
+  readonly pid: number;
+  readonly started: string;
+}
+
+const LISTENER_SQL = `SELECT pid, backend_start::text AS started FROM pg_stat_activity
+  WHERE datname = current_database() AND application_name = $1 ORDER BY backend_start LIMIT 1`;
+
+/** Notify mode delivers only to a listening bridge of this instance: without one every READ would be lost. */
+async function listeningBridge(db: pg.ClientBase, instance: string): Promise<ListenerSession> {
+  const { rows } = await db.query<ListenerSession>(LISTENER_SQL, [applicationName(listenerPurpose(instance))]);
+  if (rows.length === 0) {
     throw new BackfillError(
       `delivery is notify and no \`pgbridge run\` is listening on this database for instance ${JSON.stringify(instance)}: the READ events would be lost; start the bridge first`,
     );
   }
+  return rows[0];
 }
 
-/** Rows left to read, for the progress display: counted when that is quick, else the planner's estimate. */
-async function estimateTotal(db: pg.ClientBase, source: ChunkSource): Promise<number> {
-  const table = `${ident(source.table.schema)}.${ident(source.table.table)}`;
-  const where = source.conditions.length > 0 ? `WHERE ${source.conditions.join(' AND ')}` : '';
+/**
+ * Before each chunk: the bridge that listened when the backfill started still
+ * listens. One that stopped took the READs it had not delivered with it (notify
+ * mode keeps them in memory only), and later ones would go nowhere: the backfill
+ * stops, and says how to send the rows again.
+ */
+async function requireStillListening(db: pg.ClientBase, instance: string, listener: ListenerSession): Promise<void> {
+  const { rows } = await db.query<{ here: boolean }>(
+    'SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = $1 AND backend_start::text = $2 AND application_name = $3) AS here',
+    [listener.pid, listener.started, applicationName(listenerPurpose(instance))],
+  );
+  if (rows[0].here) return;
+  throw new BackfillError(
+    `delivery is notify and the bridge that was listening for instance ${JSON.stringify(instance)} when this backfill started stopped listening (server pid ${listener.pid}): READ events it had not delivered yet are lost with it; once a bridge runs, send the rows again with \`pgbridge backfill --restart\``,
+  );
+}
+
+/**
+ * Rows left to read, for the progress display: counted when that is quick,
+ * else the planner's estimate (null: never analyzed). A condition that fails
+ * on some row fails the count too: said here, before anything is emitted.
+ */
+async function estimateTotal(db: pg.ClientBase, source: BackfillSource): Promise<number | null> {
+  const conditions = source.conditions.length > 0 ? `WHERE ${source.conditions.join(' AND ')}` : '';
   await db.query('BEGIN');
   try {
     await db.query("SET LOCAL statement_timeout = '5s'");
-    const { rows } = await db.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${table} r ${where}`, []);
+    const { rows } = await db.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${fromTable(source)} r ${conditions}`, []);
     await db.query('COMMIT');
     return Number(rows[0].n);
-  } catch {
+  } catch (err) {
     await db.query('ROLLBACK').catch(() => {});
-    const { rows } = await db.query<{ n: number }>(`SELECT greatest(reltuples, 0)::float8 AS n FROM pg_class WHERE oid = $1::regclass`, [table]);
-    return Math.round(rows[0]?.n ?? 0);
+    if (isConditionError(err)) throw conditionFailed(source, err, 'nothing was emitted');
+    const table = `${ident(source.table.schema)}.${ident(source.table.table)}`;
+    const { rows } = await db.query<{ n: number }>(`SELECT reltuples::float8 AS n FROM pg_class WHERE oid = $1::regclass`, [table]);
+    const n = rows[0]?.n ?? -1;
+    return n < 0 ? null : Math.round(n);
   }
 }

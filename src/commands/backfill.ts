@@ -17,9 +17,9 @@ const DEFAULT_CHUNK = 5000;
 export async function backfillCommand(config: BridgeConfig, scrubber: Scrubber, args: CommandArgs): Promise<number> {
   if (args.status) return printStatus(config, args.json === true);
   const [tableArg, ...extra] = args.positionals;
-  const chunkSize = args.chunk === undefined ? DEFAULT_CHUNK : Number(args.chunk);
+  const chunkSize = args.chunk === undefined ? DEFAULT_CHUNK : rowCount(args.chunk);
   const rate = args.rate === undefined ? undefined : Number(args.rate);
-  if (tableArg === undefined || extra.length > 0 || !Number.isInteger(chunkSize) || chunkSize < 1 || (rate !== undefined && !(rate > 0))) {
+  if (tableArg === undefined || extra.length > 0 || chunkSize === undefined || (rate !== undefined && !(rate > 0))) {
     process.stderr.write(USAGE);
     return 2;
   }
@@ -73,6 +73,12 @@ export async function backfillCommand(config: BridgeConfig, scrubber: Scrubber, 
     await db.end().catch(() => {});
     logger.flush?.();
   }
+}
+
+/** A count of rows as written in decimal digits (`1e3`, `0x10`, ` 7` are not), up to 2^53 - 1. */
+function rowCount(text: string): number | undefined {
+  const n = Number(text);
+  return /^[1-9][0-9]*$/.test(text) && Number.isSafeInteger(n) ? n : undefined;
 }
 
 async function printStatus(config: BridgeConfig, json: boolean): Promise<number> {

@@ -28,6 +28,25 @@ export class RowFilterError extends Error {
   override name = 'RowFilterError';
 }
 
+/** The SQLSTATE of a Postgres error, also when a RowFilterError wraps it. */
+export function sqlState(err: unknown): string | undefined {
+  const cause = err instanceof RowFilterError ? err.cause : err;
+  const code = (cause as { code?: unknown } | null | undefined)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+/**
+ * An error of the condition itself, not of the connection: a `where` that does not
+ * compile against a relation's shape (a column it names added later or dropped since),
+ * or that fails for one row's values (a division by zero). The same rows fail the same
+ * way on every attempt.
+ */
+export function isConditionError(err: unknown): boolean {
+  const code = sqlState(err);
+  // Not a missing privilege (TEMP on the database, EXECUTE on a function): the operator must grant it, not lose the filter.
+  return typeof code === 'string' && /^(0A|21|22|2F|38|39|42|44|P0)/.test(code) && code !== '42P05' && code !== '42501';
+}
+
 /** A `where` Postgres accepted, rendered by Postgres itself with every column qualified by an alias of the caller's choice. */
 export interface CompiledRowFilter {
   /** The condition as configured. */

@@ -10,6 +10,7 @@ const source: ChunkSource = {
   ],
   columns: null,
   conditions: ['(r.hidden IS NOT TRUE)'],
+  partitioned: false,
 };
 
 describe('backfill chunk SQL', () => {
@@ -18,7 +19,14 @@ describe('backfill chunk SQL', () => {
     const cte = chunkCte(source, false, true);
     assert.match(cte, /WHERE \(r\."b", r\."a"\) <= \(\$1::text, \$2::integer\) AND \(r\.hidden IS NOT TRUE\)/);
     assert.match(cte, /FOR SHARE OF r/);
-    assert.match(cte, /FROM "public"\."My ""T""" r/);
+    assert.match(cte, /FROM ONLY "public"\."My ""T""" r/);
+    assert.match(boundSql(source, false), /FROM ONLY "public"/);
+  });
+
+  test('a partitioned table is read with its partitions (ONLY would read none)', () => {
+    const partitioned = { ...source, partitioned: true };
+    assert.match(chunkCte(partitioned, false, true), /FROM "public"\."My ""T""" r/);
+    assert.match(boundSql(partitioned, false), /FROM "public"\."My ""T""" r/);
   });
 
   test('later chunks: after the last key ($1, $2), up to the bound ($3, $4); the last chunk has no bound', () => {

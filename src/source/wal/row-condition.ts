@@ -4,7 +4,7 @@ import type { CaptureOp } from '../../config/schema.js';
 import type { CaptureTable } from '../../config/types.js';
 import { ident } from '../../schema/quote.js';
 import { changedCondition, compileChanged } from '../../schema/changed-columns.js';
-import { compileRowFilter, RowFilterError } from '../../schema/row-filter.js';
+import { compileRowFilter } from '../../schema/row-filter.js';
 import { statementPrefix } from '../prepared-sql.js';
 import type { WireValue } from './pgoutput.js';
 import type { RelationShape } from './relation-cache.js';
@@ -93,25 +93,6 @@ export class RowCondition {
       client.release?.();
     }
   }
-}
-
-/** The SQLSTATE of a Postgres error, also when a RowFilterError wraps it. */
-export function sqlState(err: unknown): string | undefined {
-  const cause = err instanceof RowFilterError ? err.cause : err;
-  const code = (cause as { code?: unknown } | null | undefined)?.code;
-  return typeof code === 'string' ? code : undefined;
-}
-
-/**
- * An error of the condition itself, not of the connection: a `where` that does not
- * compile against a relation's shape (a column it names added later or dropped since),
- * or that fails for one row's values (a division by zero). The same WAL would fail the
- * same way on every reconnection, so such a row is delivered unfiltered instead.
- */
-export function isConditionError(err: unknown): boolean {
-  const code = sqlState(err);
-  // Not a missing privilege (TEMP on the database, EXECUTE on a function): the operator must grant it, not lose the filter.
-  return typeof code === 'string' && /^(0A|21|22|2F|38|39|42|44|P0)/.test(code) && code !== '42P05' && code !== '42501';
 }
 
 /** The row as a one-row subquery: `$n::text::type` per sent column, then the stored generated ones computed from them. */

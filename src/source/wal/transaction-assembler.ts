@@ -7,7 +7,8 @@ import { lsnKey, type Lsn } from './lsn.js';
 import { pgMicrosToIso } from './pg-time.js';
 import type { PgOutputMessage, WireValue } from './pgoutput.js';
 import { fillUnchanged, loadShape, rowObject, type RelationShape, type RowJson } from './relation-cache.js';
-import { isConditionError, RowCondition, sqlState } from './row-condition.js';
+import { RowCondition } from './row-condition.js';
+import { isConditionError, sqlState } from '../../schema/row-filter.js';
 import { missingOldRow, missingOldRowReason, partialRow, withoutUnchanged, type MissingOldRow } from './missing-old-row.js';
 import type { OnceLog } from './once-log.js';
 import { errorMessage } from '../../errors.js';
@@ -365,7 +366,10 @@ export class TransactionAssembler {
     );
   }
 
-  /** Rethrows what is not the condition's own error (a lost connection: the stream starts again). */
+  /**
+   * The condition's own error (isConditionError): the same WAL would fail the same way on every
+   * reconnection, so the row goes unfiltered. Rethrows any other (a lost connection: the stream starts again).
+   */
   private unfiltered(table: CaptureTable, err: unknown, message: string): void {
     if (!isConditionError(err)) throw err;
     const name = `${table.schema}.${table.table}`;
