@@ -3,8 +3,9 @@
  * network for real: `drop` resets every open connection and every new one,
  * `blackHole` accepts connections but forwards nothing in either direction
  * (a partition: bytes wait, unanswered), `restore` lets traffic flow again,
- * including what waited; `strand` leaves every open connection open and
- * silent for good while new ones pass (a NAT or firewall that forgot them). Protocol-agnostic (HTTP, AMQP, Kafka); a `rewrite`
+ * including what waited; `strand` leaves every open connection (or those it
+ * picks by their first bytes) open and silent for good while new ones pass (a
+ * NAT or firewall that forgot them). Protocol-agnostic (HTTP, AMQP, Kafka); a `rewrite`
  * hook per connection lets the Kafka proxy patch broker addresses.
  */
 import net, { type AddressInfo } from 'node:net';
@@ -27,6 +28,8 @@ export interface ProxyOptions {
 interface Link {
   readonly client: net.Socket;
   upstream: net.Socket | undefined;
+  /** The client's first bytes (a Postgres startup message names the connection's kind). */
+  hello?: Buffer;
 }
 
 export class TcpProxy {
@@ -80,9 +83,13 @@ export class TcpProxy {
     }
   }
 
-  /** Open connections never forward another byte, nor a close (the server keeps its end), until the proxy stops; new ones pass. */
-  strand(): void {
+  /**
+   * Open connections (those whose first bytes `which` picks: all unless given) never forward another byte,
+   * nor a close (the server keeps its end), until the proxy stops; new ones pass.
+   */
+  strand(which: (hello: Buffer) => boolean = () => true): void {
     for (const link of this.links) {
+      if (!which(link.hello ?? Buffer.alloc(0))) continue;
       for (const socket of [link.client, link.upstream]) {
         socket?.removeAllListeners('data');
         socket?.removeAllListeners('close');
@@ -130,6 +137,7 @@ export class TcpProxy {
     link.upstream = upstream;
     upstream.on('error', () => {});
     upstream.on('close', () => this.cut(link));
+    link.client.once('data', (chunk: Buffer) => (link.hello = Buffer.from(chunk)));
     const rewrites = this.options.rewrites?.() ?? {};
     this.pump(link.client, upstream, rewrites.toServer);
     this.pump(upstream, link.client, rewrites.toClient);

@@ -6,7 +6,8 @@ import type { Envelope, Outcome } from '../../delivery/envelope.js';
 import type { BridgeEvent, RowChangeEvent } from '../../event.js';
 import { errorMessage } from '../../errors.js';
 import type { Metrics } from '../../metrics.js';
-import { clientConfig } from '../../postgres.js';
+import { clientConfig, withPooledClient } from '../../postgres.js';
+import { endStrandedSessions } from '../../stranded-sessions.js';
 import { AckTracker, type TrackedTransaction } from './ack-tracker.js';
 import { FullXid } from './full-xid.js';
 import { formatLsn, type Lsn } from './lsn.js';
@@ -136,6 +137,8 @@ export class WalSource {
     for (let attempt = 1; !this.stopped; attempt++) {
       let stream: ReplicationStream | undefined;
       try {
+        // A stream closed for not answering may still hold the slot on the server (until its wal_sender_timeout): ended first.
+        await withPooledClient(this.pool, (db) => endStrandedSessions(db, this.logger));
         const slot = await slotState(this.pool, this.config.wal.slot);
         // A close() while the slot was read found no stream to end: none may start now.
         if (this.stopped) break;
