@@ -26,6 +26,7 @@ describe('wal mode: warnings once per run', () => {
       wal: { slot: slotName(db), heartbeat_interval_ms: 500, status_interval_ms: 500 },
       // UPDATE is published: the bridge applies the `where` itself.
       capture: [{ table: 'h', where: '100 / n > 0' }],
+      channels: [{ name: 'jobs' }],
       sinks: [{ name: 'hook', type: 'webhook', url: await hook.start() }],
       http: { port: 0 },
     });
@@ -51,5 +52,19 @@ describe('wal mode: warnings once per run', () => {
       waitFor(() => delivered() === 2, 30_000, 'h 2 delivered unfiltered'),
     );
     assert.equal(logged('delivered unfiltered'), 1, 'one warning for public.h in this run');
+  });
+
+  test('a channel message whose payload is not UTF-8: delivered with U+FFFD, said once per channel', async () => {
+    const before = delivered();
+    for (const bytes of ['\\x7b2262223a22ff227d', '\\xdeadbeef00ff'])
+      await db.query(`SELECT pg_logical_emit_message(true, 'pgbridge:jobs', '${bytes}'::bytea)`);
+    await showingLogOnFailure(
+      bridge,
+      waitFor(() => delivered() === before + 2, 30_000, 'both messages delivered'),
+    );
+    const payloads = (hook.delivered() as Array<{ channel?: string; payload: unknown }>).filter((e) => e.channel === 'jobs').map((e) => e.payload);
+    assert.deepEqual(payloads[0], { b: '\ufffd' });
+    assert.ok(typeof payloads[1] === 'string' && payloads[1].includes('\ufffd'), JSON.stringify(payloads[1]));
+    assert.equal(logged('is not valid UTF-8'), 1);
   });
 });

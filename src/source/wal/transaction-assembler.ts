@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import type pg from 'pg';
 import type { CaptureOp, RowCaptureOp } from '../../config/schema.js';
 import type { CaptureTable } from '../../config/types.js';
@@ -359,6 +360,13 @@ export class TransactionAssembler {
     if (!this.channels.has(channel)) {
       this.out.log.warn(`chan:${channel}`, { channel }, 'a pgbridge: message for a channel not in the config; not delivered (add it to channels)');
       return;
+    }
+    if (!isUtf8(msg.content)) {
+      this.out.log.warn(
+        `utf8:${channel}`,
+        { channel },
+        'a pgbridge: message whose payload is not valid UTF-8: delivered with U+FFFD for each invalid byte sequence (send text; encode binary data as base64 or hex)',
+      );
     }
     await this.out.emit(
       { kind: 'channel', id: this.eventId(open, index), channel, payload: msg.content.toString('utf8'), ts: open.ts },
