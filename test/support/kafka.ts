@@ -17,6 +17,10 @@ export interface MockCluster {
   readonly brokers: string[];
   /** Kills the brokers and resolves once they are gone; their ports then refuse connections. */
   stop(): Promise<void>;
+  /** SIGSTOP: the brokers' sockets stay open, connects are still accepted by the kernel, nothing is answered. */
+  freeze(): void;
+  /** SIGCONT: the brokers answer again, requests sent meanwhile included. */
+  thaw(): void;
 }
 
 let shared: Promise<string[]> | undefined;
@@ -94,6 +98,12 @@ export async function startMockCluster(): Promise<MockCluster> {
       const done = await Promise.race([exited, late]);
       clearTimeout(timer);
       if (!done) child.kill('SIGKILL');
+    },
+    freeze() {
+      if (running.has(cluster)) signal(kcatPid, 'SIGSTOP');
+    },
+    thaw() {
+      if (running.has(cluster)) signal(kcatPid, 'SIGCONT');
     },
   };
   // At exit only kcat needs killing: the OS closes our end of stdin and the shell reaps it.

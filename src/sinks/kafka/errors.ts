@@ -7,6 +7,28 @@ export const KAFKA_RETRIABLE = 'PGBRIDGE_KAFKA_RETRIABLE';
 /** The brokers refused for good (message too large, invalid topic, not authorized). */
 export const KAFKA_REJECTED = 'PGBRIDGE_KAFKA_REJECTED';
 
+/**
+ * The only permanent failures: what the brokers answer about the messages
+ * themselves (kafkajs protocol error types), so that sending them again gets
+ * the same answer. Everything else is retried, whatever kafkajs' `retriable`
+ * says: its retrier marks every error it gives up on as non-retriable.
+ */
+const REFUSED_FOR_GOOD = new Set([
+  'MESSAGE_TOO_LARGE',
+  'RECORD_LIST_TOO_LARGE',
+  'INVALID_RECORD',
+  'INVALID_TIMESTAMP',
+  'UNSUPPORTED_FOR_MESSAGE_FORMAT',
+  'UNSUPPORTED_COMPRESSION_TYPE',
+  'INVALID_TOPIC_EXCEPTION',
+  'TOPIC_AUTHORIZATION_FAILED',
+  'CLUSTER_AUTHORIZATION_FAILED',
+  'TRANSACTIONAL_ID_AUTHORIZATION_FAILED',
+  'POLICY_VIOLATION',
+  'INVALID_REQUIRED_ACKS',
+  'INVALID_CONFIG',
+]);
+
 /** kafkajs errors that mean "no usable connection", whatever their `retriable` flag says. */
 const UNAVAILABLE = new Set([
   'KafkaJSConnectionError',
@@ -21,10 +43,20 @@ const UNAVAILABLE = new Set([
   'KafkaJSSASLAuthenticationError',
 ]);
 
+/** Protocol error types that mean the same (kafkajs flags them non-retriable). */
+const UNAVAILABLE_TYPES = new Set(['BROKER_NOT_AVAILABLE', 'SASL_AUTHENTICATION_FAILED', 'ILLEGAL_SASL_STATE', 'UNSUPPORTED_SASL_MECHANISM']);
+
+/**
+ * A plain Error from kafkajs (src/broker/index.js) when a broker's connect()
+ * opened a socket but never finished (its ApiVersions request timed out, as
+ * against a frozen broker): that broker fails every request until its producer
+ * is replaced, which a not-ready sink does.
+ */
+const BROKER_NOT_CONNECTED = 'Broker not connected';
+
 interface KafkaJsErrorShape {
   name: string;
   message: string;
-  retriable?: unknown;
   type?: unknown;
   cause?: unknown;
 }
@@ -32,29 +64,33 @@ interface KafkaJsErrorShape {
 const isKafkaJsError = (err: unknown): err is KafkaJsErrorShape => err instanceof Error && err.name.startsWith('KafkaJS');
 
 /**
- * kafkajs wraps what went wrong (KafkaJSNumberOfRetriesExceeded, a bare
- * KafkaJSNonRetriableError) around the error that tells: find that one.
+ * kafkajs wraps what went wrong (KafkaJSNumberOfRetriesExceeded,
+ * KafkaJSNonRetriableError, each with `cause`) around the error that tells,
+ * which need not be a kafkajs one: find that one.
  */
 function rootError(err: unknown): unknown {
   let current = err;
   for (let depth = 0; depth < 10 && isKafkaJsError(current); depth++) {
-    const wrapper = current.name === 'KafkaJSNumberOfRetriesExceeded' || current.name === 'KafkaJSNonRetriableError';
-    if (!wrapper || !isKafkaJsError(current.cause) || current.cause === current) break;
+    if (!(current.cause instanceof Error) || current.cause === current) break;
     current = current.cause;
   }
   return current;
+}
+
+const protocolType = (err: unknown): string | undefined => (isKafkaJsError(err) && typeof err.type === 'string' ? err.type : undefined);
+
+function isUnavailable(root: unknown): boolean {
+  if (isKafkaJsError(root)) return UNAVAILABLE.has(root.name) || UNAVAILABLE_TYPES.has(protocolType(root) ?? '');
+  return root instanceof Error && root.message === BROKER_NOT_CONNECTED;
 }
 
 /** A kafkajs failure as pgbridge's RetriableError or PermanentError, the original kept as `cause`. */
 export function fromKafkaJsError(err: unknown): RetriableError | PermanentError {
   if (err instanceof RetriableError || err instanceof PermanentError) return err;
   const root = rootError(err);
-  if (!isKafkaJsError(root)) {
-    return new RetriableError(`kafka: ${root instanceof Error ? root.message : String(root)}`, { cause: err, code: KAFKA_RETRIABLE });
-  }
-  const detail = typeof root.type === 'string' ? ` (${root.type})` : '';
-  const message = `kafka: ${root.message}${detail}`;
-  if (UNAVAILABLE.has(root.name)) return new RetriableError(message, { cause: err, code: KAFKA_UNAVAILABLE });
-  if (root.retriable === false) return new PermanentError(message, { cause: err, code: KAFKA_REJECTED });
+  const type = protocolType(root);
+  const message = `kafka: ${root instanceof Error ? root.message : String(root)}${type === undefined ? '' : ` (${type})`}`;
+  if (type !== undefined && REFUSED_FOR_GOOD.has(type)) return new PermanentError(message, { cause: err, code: KAFKA_REJECTED });
+  if (isUnavailable(root)) return new RetriableError(message, { cause: err, code: KAFKA_UNAVAILABLE });
   return new RetriableError(message, { cause: err, code: KAFKA_RETRIABLE });
 }
