@@ -64,7 +64,7 @@ export async function connectClient(config: Pick<BridgeConfig, 'postgres'>, purp
 
 /** A pool whose every connection has the render settings before it is handed out (pg-pool awaits onConnect). */
 export function createPool(config: Pick<BridgeConfig, 'postgres'>, purpose: string, options: pg.PoolConfig = {}): pg.Pool {
-  const withinMs = options.connectionTimeoutMillis ?? CONNECT_WITHIN_MS;
+  const withinMs = options.connectionTimeoutMillis || CONNECT_WITHIN_MS;
   // @types/pg says onConnect returns void, but pg-pool waits for its promise (and drops the client if it rejects).
   // eslint-disable-next-line @typescript-eslint/no-misused-promises
   return new pg.Pool({ ...clientConfig(config, purpose), ...options, onConnect: (client) => pinRenderSettings(client, withinMs) });

@@ -4,19 +4,18 @@ import type { BridgeConfig, CaptureTable } from '../config/types.js';
 import { errorMessage } from '../errors.js';
 import type { RowChangeEvent } from '../event.js';
 import { primaryKeyColumns } from '../install/catalog.js';
-import { applicationName, listenerPurpose } from '../postgres.js';
 import { ident } from '../schema/quote.js';
 import { Router } from '../router.js';
 import { compileRowFilter, isConditionError, sqlState, standardConformingStrings } from '../schema/row-filter.js';
 import { whyNotSelfContained } from '../schema/self-contained.js';
 import { boundSql, chunkCte, chunkOrder, fromTable, type ChunkSource } from './chunk-sql.js';
+import { BackfillError } from './backfill-error.js';
+import { ChunkSize } from './chunk-size.js';
 import { emitterFor, type Emitter } from './emitter.js';
+import { listeningBridge, requireStillListening, type ListenerSession } from './listener-check.js';
 import { claimBackfill, recordChunk, recordTotal } from './progress-store.js';
 
-/** A backfill that cannot start: the message says why; nothing was emitted. */
-export class BackfillError extends Error {
-  override name = 'BackfillError';
-}
+export { BackfillError } from './backfill-error.js';
 
 export interface BackfillOptions {
   readonly table: TableName;
@@ -30,6 +29,8 @@ export interface BackfillOptions {
   readonly rowsPerSecond?: number;
   /** Stops after the chunk in progress commits. */
   readonly signal?: AbortSignal;
+  /** A writer's row lock held a chunk up: the next takes `rows` rows (1: it waits for that writer). */
+  onHeldUp?(info: { readonly rows: number }): void;
   onStart?(info: { readonly resumed: boolean; readonly rowsDone: number; readonly rowsTotal: number | null }): void;
   onChunk?(progress: { readonly rowsDone: number; readonly rowsTotal: number | null }): void;
 }
@@ -62,7 +63,7 @@ export async function runBackfill(config: BridgeConfig, db: pg.ClientBase, optio
     );
   }
   await requireInstalled(db);
-  const partitioned = await tableKind(db, captured);
+  const partitioned = await isPartitioned(db, captured);
   const key = await primaryKeyColumns(db, captured);
   if (key.length === 0) throw new BackfillError(`${name} has no primary key; backfill reads in key order, to read in chunks and to resume`);
   const source: BackfillSource = {
@@ -92,14 +93,16 @@ export async function runBackfill(config: BridgeConfig, db: pg.ClientBase, optio
   let rowsDone = state.rowsDone;
   let rowsThisRun = 0;
   const startedAt = Date.now();
-  for (let lockWaits = 0; ;) {
+  const size = new ChunkSize(options.chunkSize);
+  for (;;) {
     if (options.signal?.aborted) return { rowsDone, rowsThisRun, finished: false, resumed: state.resumed };
-    const chunk = await readChunk(db, config, source, emitter, lastKey, options, listener);
-    if (chunk === 'row locked') {
-      await new Promise((resolve) => setTimeout(resolve, Math.min(LOCK_RETRY_MS * 2 ** lockWaits++, LOCK_RETRY_MAX_MS)));
+    const chunk = await readChunk(db, config, source, emitter, lastKey, { ...options, size, listener });
+    if (chunk === 'held up') {
+      size.heldUp();
+      options.onHeldUp?.({ rows: size.rows });
       continue;
     }
-    lockWaits = 0;
+    size.gotThrough();
     lastKey = chunk.lastKey;
     rowsDone += chunk.emitted;
     rowsThisRun += chunk.emitted;
@@ -134,21 +137,25 @@ function sinksForReads(config: BridgeConfig, table: TableName): readonly string[
 }
 
 /**
- * How long a chunk waits for a row a writer holds before it lets go of every
- * row it locked and tries again: well under deadlock_timeout (1 s by default),
- * so that a writer waiting on a chunk row while holding the row the chunk
- * waits for is never the one Postgres cancels, and a writer of a row the
- * chunk locked waits this long at most, not as long as another transaction.
+ * How long a chunk of more than one row waits for a row a writer holds, while
+ * holding those it locked already: well under deadlock_timeout (1 s by
+ * default), so that a writer waiting on a chunk row while holding the row the
+ * chunk waits for is not the one Postgres cancels. Then it rolls back (see ChunkSize).
  */
 const LOCK_WAIT = '50ms';
 /** SQLSTATE lock_not_available: lock_timeout ran out. */
 const LOCK_NOT_AVAILABLE = '55P03';
-const LOCK_RETRY_MS = 50;
-const LOCK_RETRY_MAX_MS = 1000;
+
+interface ChunkOptions extends BackfillOptions {
+  readonly size: ChunkSize;
+  readonly listener: ListenerSession | undefined;
+}
 
 /**
- * One chunk in its own transaction; 'row locked' when a row of it stayed
- * locked by a writer longer than LOCK_WAIT (nothing of the chunk committed).
+ * One chunk in its own transaction; 'held up' when a row of it stayed locked
+ * by a writer longer than LOCK_WAIT (nothing of the chunk committed). The
+ * wait bounds the locking statement only: COMMIT, which takes the cluster's
+ * NOTIFY queue lock for the wake-up, waits as any writer's does.
  */
 async function readChunk(
   db: pg.ClientBase,
@@ -156,29 +163,29 @@ async function readChunk(
   source: BackfillSource,
   emitter: Emitter,
   lastKey: readonly string[] | null,
-  options: BackfillOptions,
-  listener: ListenerSession | undefined,
-): Promise<{ lastKey: readonly string[] | null; emitted: number; finished: boolean } | 'row locked'> {
+  options: ChunkOptions,
+): Promise<{ lastKey: readonly string[] | null; emitted: number; finished: boolean } | 'held up'> {
   const after = lastKey ?? [];
   await db.query('BEGIN ISOLATION LEVEL READ COMMITTED');
   try {
-    if (listener) await requireStillListening(db, config.instance, listener);
-    await db.query(`SET LOCAL lock_timeout = '${LOCK_WAIT}'`);
     for (const sql of emitter.prepare) await db.query(sql);
-    const bound = await db.query({ text: boundSql(source, lastKey !== null), values: [...after, options.chunkSize], rowMode: 'array' });
+    const bound = await db.query({ text: boundSql(source, lastKey !== null), values: [...after, options.size.rows], rowMode: 'array' });
     const boundKey = (bound.rows[0] as string[] | undefined) ?? null;
     const params = [...after, ...(boundKey ?? []), options.sink ?? null];
     const statement = `WITH ${chunkCte(source, lastKey !== null, boundKey !== null)}${emitter.emit(chunkOrder(source), params.length)}`;
+    if (!options.size.waitsForWriters) await db.query(`SET LOCAL lock_timeout = '${LOCK_WAIT}'`);
     const { rows } = await db.query<{ emitted: number }>(statement, params);
+    if (!options.size.waitsForWriters) await db.query('SET LOCAL lock_timeout TO DEFAULT');
     const emitted = rows[0].emitted;
     const finished = boundKey === null;
     await recordChunk(db, config.instance, source.table, boundKey ?? lastKey, emitted, finished);
     for (const sql of emitter.finish) await db.query(sql);
+    if (options.listener) await requireStillListening(db, config.instance, options.listener);
     await db.query('COMMIT');
     return { lastKey: boundKey ?? lastKey, emitted, finished };
   } catch (err) {
     await db.query('ROLLBACK').catch(() => {});
-    if (sqlState(err) === LOCK_NOT_AVAILABLE) return 'row locked';
+    if (sqlState(err) === LOCK_NOT_AVAILABLE) return 'held up';
     if (isConditionError(err)) throw conditionFailed(source, err, 'the rows before this chunk were emitted');
     throw err;
   }
@@ -242,8 +249,8 @@ async function requireInstalled(db: pg.ClientBase): Promise<void> {
   if (!rows[0].ok) throw new BackfillError('pgbridge objects are missing or older than this version; run `pgbridge install` first');
 }
 
-/** Whether the table exists, and whether it is partitioned (see ChunkSource.partitioned). */
-async function tableKind(db: pg.ClientBase, table: TableName): Promise<boolean> {
+/** Whether the table is partitioned (see ChunkSource.partitioned); refuses one that does not exist. */
+async function isPartitioned(db: pg.ClientBase, table: TableName): Promise<boolean> {
   const { rows } = await db.query<{ partitioned: boolean }>(
     "SELECT c.relkind = 'p' AS partitioned FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2",
     [table.schema, table.table],
@@ -254,43 +261,6 @@ async function tableKind(db: pg.ClientBase, table: TableName): Promise<boolean> 
     );
   }
   return rows[0].partitioned;
-}
-
-/** The listener's server session: a bridge that stopped listening, or another that started, is told by it. */
-interface ListenerSession {
-  readonly pid: number;
-  readonly started: string;
-}
-
-const LISTENER_SQL = `SELECT pid, backend_start::text AS started FROM pg_stat_activity
-  WHERE datname = current_database() AND application_name = $1 ORDER BY backend_start LIMIT 1`;
-
-/** Notify mode delivers only to a listening bridge of this instance: without one every READ would be lost. */
-async function listeningBridge(db: pg.ClientBase, instance: string): Promise<ListenerSession> {
-  const { rows } = await db.query<ListenerSession>(LISTENER_SQL, [applicationName(listenerPurpose(instance))]);
-  if (rows.length === 0) {
-    throw new BackfillError(
-      `delivery is notify and no \`pgbridge run\` is listening on this database for instance ${JSON.stringify(instance)}: the READ events would be lost; start the bridge first`,
-    );
-  }
-  return rows[0];
-}
-
-/**
- * Before each chunk: the bridge that listened when the backfill started still
- * listens. One that stopped took the READs it had not delivered with it (notify
- * mode keeps them in memory only), and later ones would go nowhere: the backfill
- * stops, and says how to send the rows again.
- */
-async function requireStillListening(db: pg.ClientBase, instance: string, listener: ListenerSession): Promise<void> {
-  const { rows } = await db.query<{ here: boolean }>(
-    'SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = $1 AND backend_start::text = $2 AND application_name = $3) AS here',
-    [listener.pid, listener.started, applicationName(listenerPurpose(instance))],
-  );
-  if (rows[0].here) return;
-  throw new BackfillError(
-    `delivery is notify and the bridge that was listening for instance ${JSON.stringify(instance)} when this backfill started stopped listening (server pid ${listener.pid}): READ events it had not delivered yet are lost with it; once a bridge runs, send the rows again with \`pgbridge backfill --restart\``,
-  );
 }
 
 /**

@@ -18,8 +18,8 @@ export async function backfillCommand(config: BridgeConfig, scrubber: Scrubber, 
   if (args.status) return printStatus(config, args.json === true);
   const [tableArg, ...extra] = args.positionals;
   const chunkSize = args.chunk === undefined ? DEFAULT_CHUNK : rowCount(args.chunk);
-  const rate = args.rate === undefined ? undefined : Number(args.rate);
-  if (tableArg === undefined || extra.length > 0 || chunkSize === undefined || (rate !== undefined && !(rate > 0))) {
+  const rate = args.rate === undefined ? undefined : rowsPerSecond(args.rate);
+  if (tableArg === undefined || extra.length > 0 || chunkSize === undefined || rate === null) {
     process.stderr.write(USAGE);
     return 2;
   }
@@ -38,6 +38,7 @@ export async function backfillCommand(config: BridgeConfig, scrubber: Scrubber, 
   const db = await connectClient(config, 'backfill');
   try {
     let display: ReturnType<typeof progressDisplay> | undefined;
+    let waitingForWriters = false;
     const result = await runBackfill(config, db, {
       table,
       where: args.where,
@@ -54,6 +55,14 @@ export async function backfillCommand(config: BridgeConfig, scrubber: Scrubber, 
         display = progressDisplay(qualifiedName(table), rowsDone, process.stderr, logger);
       },
       onChunk: ({ rowsDone, rowsTotal }) => display?.update(rowsDone, rowsTotal),
+      onHeldUp: ({ rows }) => {
+        if (rows > 1 || waitingForWriters) return;
+        waitingForWriters = true;
+        logger.warn(
+          { table: qualifiedName(table) },
+          'writers keep rows of the table locked: the backfill goes past them one row at a time, each waiting for its writer to commit',
+        );
+      },
     });
     if (!result.finished) {
       logger.warn({ table: qualifiedName(table), rows_done: result.rowsDone }, 'backfill stopped; run the same command again to continue');
@@ -79,6 +88,12 @@ export async function backfillCommand(config: BridgeConfig, scrubber: Scrubber, 
 function rowCount(text: string): number | undefined {
   const n = Number(text);
   return /^[1-9][0-9]*$/.test(text) && Number.isSafeInteger(n) ? n : undefined;
+}
+
+/** Rows a second as written in decimal (`2000`, `0.5`), above 0; null when it is not. */
+function rowsPerSecond(text: string): number | null {
+  const n = Number(text);
+  return /^[0-9]+(\.[0-9]+)?$/.test(text) && Number.isFinite(n) && n > 0 ? n : null;
 }
 
 async function printStatus(config: BridgeConfig, json: boolean): Promise<number> {

@@ -85,14 +85,16 @@ export class TcpProxy {
 
   /**
    * Open connections (those whose first bytes `which` picks: all unless given) never forward another byte,
-   * nor a close (the server keeps its end), until the proxy stops; new ones pass.
+   * nor a close (the server keeps its end), until the proxy stops; new ones pass. `toClientOnly`: the
+   * client's bytes still reach the server (which so keeps hearing it), none come back.
    */
-  strand(which: (hello: Buffer) => boolean = () => true): void {
+  strand(which: (hello: Buffer) => boolean = () => true, toClientOnly = false): void {
     for (const link of this.links) {
       if (!which(link.hello ?? Buffer.alloc(0))) continue;
       for (const socket of [link.client, link.upstream]) {
-        socket?.removeAllListeners('data');
         socket?.removeAllListeners('close');
+        if (toClientOnly && socket === link.client) continue;
+        socket?.removeAllListeners('data');
         socket?.pause();
       }
       this.links.delete(link);

@@ -7,6 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import pg from 'pg';
 import { cli, installAndRun, waitFor, writeConfig, type RunningBridge } from '../support/bridge.js';
 import { createTestDatabase, type TestDatabase } from '../support/pg.js';
 
@@ -89,11 +90,15 @@ describe('backfill edges (outbox mode)', () => {
     assert.deepEqual(reads('numbers'), []);
   });
 
-  test('--chunk must be a plain count within 2^53: otherwise usage, exit 2, nothing claimed', async () => {
+  test('--chunk must be a plain count within 2^53, --rate a plain decimal above 0: otherwise usage, exit 2, nothing claimed', async () => {
     for (const chunk of ['1e20', '99999999999999999999', '1e3', '0x10', ' 7', '0', '-5', '1.5']) {
       const run = await cli(['backfill', '-c', file, 'numbers', '--chunk', chunk, '--restart']);
       assert.equal(run.code, 2, `--chunk ${JSON.stringify(chunk)}: ${run.stderr}`);
       assert.match(run.stderr, /usage/i);
+    }
+    for (const rate of ['1e3', '0x10', ' 7', 'Infinity', '0', '-1']) {
+      const run = await cli(['backfill', '-c', file, 'numbers', `--rate=${rate}`, '--restart']);
+      assert.equal(run.code, 2, `--rate ${JSON.stringify(rate)}: ${run.stderr}`);
     }
     const status = JSON.parse((await cli(['backfill', '-c', file, '--status', '--json'])).stdout) as Array<{ table: string }>;
     assert.ok(!status.some((b) => b.table === 'public.numbers'), 'no backfill of numbers recorded');
@@ -113,7 +118,7 @@ describe('backfill in notify mode when the listening bridge stops half way', () 
     await db?.drop();
   });
 
-  test('the backfill stops with exit 1 and says the READs went with that bridge', async () => {
+  test('the backfill stops with exit 1 and says READs were lost with that bridge', async () => {
     await db.query('CREATE TABLE t (id int PRIMARY KEY)');
     await db.query('INSERT INTO t SELECT generate_series(1, 3000)');
     const file = writeConfig({
@@ -131,11 +136,61 @@ describe('backfill in notify mode when the listening bridge stops half way', () 
     assert.equal(await running.stop(), 0);
     const result = await run;
     assert.equal(result.code, 1, result.stderr);
-    assert.match(result.stderr, /stopped listening .*READ events it had not delivered yet are lost with it.*--restart/);
+    assert.match(result.stderr, /stopped listening .*the READ events sent since are lost.*--restart/);
     const status = JSON.parse((await cli(['backfill', '-c', file, '--status', '--json'])).stdout) as Array<{ table: string; state: string }>;
     assert.deepEqual(
       status.map((b) => [b.table, b.state]),
       [['public.t', 'interrupted']],
     );
+  });
+});
+
+describe('backfill in notify mode by a role other than the bridge’s', () => {
+  let db: TestDatabase;
+  let bridge: RunningBridge | undefined;
+  let role: string;
+
+  before(async () => {
+    db = await createTestDatabase();
+    role = `${db.name}_operator`;
+  });
+
+  after(async () => {
+    await bridge?.stop();
+    await db?.query(`DROP OWNED BY ${role}`).catch(() => {});
+    await db?.query(`DROP ROLE IF EXISTS ${role}`);
+    await db?.drop();
+  });
+
+  test('it cannot see the listener’s backend_start (no pg_read_all_stats): the listener is still told by its pid, and every row arrives', async () => {
+    await db.query('CREATE TABLE t (id int PRIMARY KEY)');
+    await db.query('INSERT INTO t SELECT generate_series(1, 100)');
+    const config = (url: string) =>
+      writeConfig({ postgres: { url }, delivery: 'notify', capture: ['t'], sinks: [{ name: 'out', type: 'stdout' }], http: { port: 0 } });
+    const running = await installAndRun(config(db.url));
+    bridge = running;
+    await db.query(`CREATE ROLE ${role} LOGIN`);
+    await db.query(`GRANT USAGE ON SCHEMA pgbridge TO ${role}`);
+    await db.query(`GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA pgbridge TO ${role}`);
+    await db.query(`GRANT USAGE ON ALL SEQUENCES IN SCHEMA pgbridge TO ${role}`);
+    // FOR SHARE takes UPDATE on the table.
+    await db.query(`GRANT SELECT, UPDATE ON t TO ${role}`);
+    const asOperator = new URL(db.url);
+    asOperator.username = role;
+    const operator = new pg.Client({ connectionString: asOperator.toString() });
+    await operator.connect();
+    try {
+      const { rows } = await operator.query<{ started: Date | null }>(
+        "SELECT backend_start AS started FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'pgbridge listener default'",
+      );
+      assert.deepEqual(rows, [{ started: null }], 'the listener seen, its start hidden');
+    } finally {
+      await operator.end();
+    }
+    const run = await cli(['backfill', '-c', config(asOperator.toString()), 't', '--chunk', '10']);
+    assert.equal(run.code, 0, run.stderr);
+    const reads = () => running.stdoutLines.filter((l) => l.includes('"op":"READ"')).length;
+    await waitFor(() => reads() >= 100, 15_000, '100 READs');
+    assert.equal(reads(), 100);
   });
 });

@@ -1,10 +1,11 @@
 /**
- * wal mode: the replication connection alone stops answering without being
- * closed (a NAT or firewall that forgot it), while the lock's, the listener's
- * and the pool's connections keep working. The server gives up on it after
- * its wal_sender_timeout, but nothing tells the bridge. The bridge must notice
- * by itself, stream again, and deliver every row; /readyz must not say it
- * streams meanwhile. Cut for real by a TCP proxy; counted at the far end.
+ * wal mode: the replication connection alone stops bringing anything from the
+ * server, without being closed (a NAT or firewall that forgot it), while the
+ * lock's, the listener's and the pool's connections keep working, and the
+ * server keeps hearing the bridge's status updates, so its walsender lives on,
+ * holding the slot. The bridge must notice by itself, end that walsender,
+ * stream again, and deliver every row. Cut for real by a TCP proxy; counted at
+ * the far end.
  */
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
@@ -41,7 +42,8 @@ test('a silent replication connection is noticed and replaced; every row deliver
   const config = writeConfig({
     postgres: { url: url.toString() },
     delivery: 'wal',
-    wal: { slot: slotName(db) },
+    // Status updates more often than the server's timeout: they keep the stranded walsender alive.
+    wal: { slot: slotName(db), status_interval_ms: 1000 },
     capture: [{ table: 'items' }],
     sinks: [{ name: 'out', type: 'stdout' }],
     http: { port, host: '127.0.0.1' },
@@ -59,7 +61,7 @@ test('a silent replication connection is noticed and replaced; every row deliver
   await db.query(`INSERT INTO items SELECT generate_series(1, ${ROWS})`);
   await waitFor(() => delivered().size === ROWS, 15_000, 'the rows before');
 
-  proxy.strand((hello) => hello.includes('replication\0'));
+  proxy.strand((hello) => hello.includes('replication\0'), true);
   await db.query(`INSERT INTO items SELECT generate_series(${ROWS + 1}, ${2 * ROWS})`);
   const logged = (text: string) => running.logs().some((e) => typeof e.err === 'string' && e.err.includes(text));
   await showingLogOnFailure(
@@ -67,6 +69,10 @@ test('a silent replication connection is noticed and replaced; every row deliver
     waitFor(() => delivered().size === 2 * ROWS, 30_000, `${2 * ROWS} rows delivered`),
   );
   assert.ok(logged('the replication connection stopped answering'), 'the silent connection is what was noticed');
+  assert.ok(
+    running.logs().some((e) => e.msg === 'ended the server sessions of connections that stopped answering'),
+    'the walsender it left ended, which held the slot',
+  );
   const ready = (await (await fetch(`http://127.0.0.1:${port}/readyz`)).json()) as { status: string };
   assert.equal(ready.status, 'ready');
 });

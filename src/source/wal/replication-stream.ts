@@ -7,6 +7,8 @@ import { SilenceWatch } from './silence-watch.js';
 
 /** Silent this long, the server is asked for a keepalive (as often as ConnectionWatch asks its connections). */
 const ASK_AFTER_MS = 5000;
+/** From connected to streaming (a few round trips) at most. */
+const START_WITHIN_MS = 30_000;
 /** When the server's wal_sender_timeout is off (0). */
 const DEFAULT_SENDER_TIMEOUT_MS = 60_000;
 
@@ -51,6 +53,16 @@ export class ReplicationStream {
     lost.catch(() => {});
     // close() while connecting ends the connection, and pg then never settles connect(): `lost` does.
     await Promise.race([this.client.connect(), lost]);
+    // A connection silenced before it streams (a query below unanswered) would wait forever: bounded too.
+    const startWithin = setTimeout(() => this.giveUp(`did not start streaming within ${START_WITHIN_MS / 1000} s`), START_WITHIN_MS);
+    try {
+      return await this.startStreaming(slot, publication, lost);
+    } finally {
+      clearTimeout(startWithin);
+    }
+  }
+
+  private async startStreaming(slot: string, publication: string, lost: Promise<never>): Promise<{ ended: Promise<void> }> {
     // The walsender's output functions write the values pgoutput sends: with the same settings as every other rendering.
     await pinRenderSettings(this.client);
     const deadAfterMs = (await senderTimeoutMs(this.client)) + ASK_AFTER_MS;
@@ -117,13 +129,14 @@ export class ReplicationStream {
       askAfterMs: ASK_AFTER_MS,
       deadAfterMs,
       ask: () => this.sendStatus(this.lastStatus.received, this.lastStatus.flushed, true),
-      onDead: (silentMs) => {
-        this.fail?.(
-          new Error(`the replication connection stopped answering (nothing for ${Math.round(silentMs / 1000)} s, even when asked); closing it`),
-        );
-        destroySocket(this.client);
-      },
+      onDead: (silentMs) => this.giveUp(`stopped answering (nothing for ${Math.round(silentMs / 1000)} s, even when asked)`),
     });
+  }
+
+  /** Closes a connection that does not answer: the stream ends with `reason`, and its server session counts as stranded. */
+  private giveUp(reason: string): void {
+    this.fail?.(new Error(`the replication connection ${reason}; closing it`));
+    destroySocket(this.client);
   }
 
   private onCopyData(chunk: Buffer): void {

@@ -171,7 +171,7 @@ export class TransactionAssembler {
     this.out.log.warn(
       `table:${key}`,
       { table: `${shape.schema}.${shape.table}` },
-      "a published table not in this process's config (install ran since start): captured with every column and op; restart to apply its config",
+      "a published table not in this process's config (install ran since start): captured with every column and op, to the sinks the routes give it (with routes: none, and its events are dropped); restart to apply its config",
     );
     return { schema: shape.schema, table: shape.table, ops: ALL_OPS, columns: { insert: null, update: null, delete: null } };
   }
