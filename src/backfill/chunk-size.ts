@@ -1,10 +1,10 @@
 /**
- * How many rows the next chunk takes. A chunk waits only briefly for a row a
- * writer holds (it holds the rows it already locked meanwhile); held up, it
- * rolls back and the next attempt takes half as many rows, down to one, which
- * holds no other row and so may wait as long as the writer takes. Each chunk
- * that gets through doubles it back, up to the size asked for. Under writers
- * that keep rows locked longer than the brief wait, the backfill still moves.
+ * How many rows the next chunk takes, and how long it waits for a row a
+ * writer holds. A chunk of many rows waits only briefly (it holds the rows it
+ * locked already meanwhile); held up, it rolls back and the next attempt takes
+ * half as many rows, down to one, which holds no other row and so may wait
+ * longer. Each chunk that gets through doubles it back, up to the size asked
+ * for. Under writers that keep rows locked, the backfill still moves.
  */
 export class ChunkSize {
   private current: number;
@@ -17,9 +17,13 @@ export class ChunkSize {
     return this.current;
   }
 
-  /** A one-row chunk waits for its row like any writer: no other row of it can be waited for meanwhile. */
-  get waitsForWriters(): boolean {
-    return this.current === 1;
+  /**
+   * Both under deadlock_timeout (1 s by default): a writer waiting on a chunk row
+   * while holding the row the chunk waits for is not the one Postgres cancels. A
+   * one-row chunk waits longer, and tries again, so Ctrl-C is seen between attempts.
+   */
+  get lockWaitMs(): number {
+    return this.current === 1 ? 500 : 50;
   }
 
   heldUp(): void {

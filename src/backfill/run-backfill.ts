@@ -9,6 +9,7 @@ import { Router } from '../router.js';
 import { compileRowFilter, isConditionError, sqlState, standardConformingStrings } from '../schema/row-filter.js';
 import { whyNotSelfContained } from '../schema/self-contained.js';
 import { boundSql, chunkCte, chunkOrder, fromTable, type ChunkSource } from './chunk-sql.js';
+import { sleep } from '../delivery/backoff.js';
 import { BackfillError } from './backfill-error.js';
 import { ChunkSize } from './chunk-size.js';
 import { emitterFor, type Emitter } from './emitter.js';
@@ -110,7 +111,7 @@ export async function runBackfill(config: BridgeConfig, db: pg.ClientBase, optio
     if (chunk.finished) return { rowsDone, rowsThisRun, finished: true, resumed: state.resumed };
     if (options.rowsPerSecond !== undefined) {
       const ahead = (rowsThisRun / options.rowsPerSecond) * 1000 - (Date.now() - startedAt);
-      if (ahead > 0) await new Promise((resolve) => setTimeout(resolve, ahead));
+      if (ahead > 0) await sleep(ahead, options.signal);
     }
   }
 }
@@ -136,15 +137,8 @@ function sinksForReads(config: BridgeConfig, table: TableName): readonly string[
   return router.sinksFor(read);
 }
 
-/**
- * How long a chunk of more than one row waits for a row a writer holds, while
- * holding those it locked already: well under deadlock_timeout (1 s by
- * default), so that a writer waiting on a chunk row while holding the row the
- * chunk waits for is not the one Postgres cancels. Then it rolls back (see ChunkSize).
- */
-const LOCK_WAIT = '50ms';
-/** SQLSTATE lock_not_available: lock_timeout ran out. */
-const LOCK_NOT_AVAILABLE = '55P03';
+/** SQLSTATE lock_not_available (lock_timeout ran out) and deadlock_detected: the chunk rolled back, to be tried again. */
+const HELD_UP = new Set(['55P03', '40P01']);
 
 interface ChunkOptions extends BackfillOptions {
   readonly size: ChunkSize;
@@ -153,7 +147,7 @@ interface ChunkOptions extends BackfillOptions {
 
 /**
  * One chunk in its own transaction; 'held up' when a row of it stayed locked
- * by a writer longer than LOCK_WAIT (nothing of the chunk committed). The
+ * by a writer longer than the chunk may wait (nothing of the chunk committed). The
  * wait bounds the locking statement only: COMMIT, which takes the cluster's
  * NOTIFY queue lock for the wake-up, waits as any writer's does.
  */
@@ -173,9 +167,9 @@ async function readChunk(
     const boundKey = (bound.rows[0] as string[] | undefined) ?? null;
     const params = [...after, ...(boundKey ?? []), options.sink ?? null];
     const statement = `WITH ${chunkCte(source, lastKey !== null, boundKey !== null)}${emitter.emit(chunkOrder(source), params.length)}`;
-    if (!options.size.waitsForWriters) await db.query(`SET LOCAL lock_timeout = '${LOCK_WAIT}'`);
+    await db.query(`SET LOCAL lock_timeout = ${options.size.lockWaitMs}`);
     const { rows } = await db.query<{ emitted: number }>(statement, params);
-    if (!options.size.waitsForWriters) await db.query('SET LOCAL lock_timeout TO DEFAULT');
+    await db.query('SET LOCAL lock_timeout TO DEFAULT');
     const emitted = rows[0].emitted;
     const finished = boundKey === null;
     await recordChunk(db, config.instance, source.table, boundKey ?? lastKey, emitted, finished);
@@ -185,7 +179,7 @@ async function readChunk(
     return { lastKey: boundKey ?? lastKey, emitted, finished };
   } catch (err) {
     await db.query('ROLLBACK').catch(() => {});
-    if (sqlState(err) === LOCK_NOT_AVAILABLE) return 'held up';
+    if (HELD_UP.has(sqlState(err) ?? '')) return 'held up';
     if (isConditionError(err)) throw conditionFailed(source, err, 'the rows before this chunk were emitted');
     throw err;
   }

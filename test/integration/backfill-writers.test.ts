@@ -6,9 +6,10 @@
  * deadlocks with the chunk. Writers are real sessions; READs counted at stdout.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
-import { cli, installAndRun, waitFor, within, writeConfig, type RunningBridge } from '../support/bridge.js';
+import { BIN, cli, installAndRun, ROOT, waitFor, within, writeConfig, type RunningBridge } from '../support/bridge.js';
 import { createTestDatabase, type TestDatabase } from '../support/pg.js';
 
 interface Event {
@@ -29,13 +30,13 @@ describe('backfill while writers hold rows of the chunk (outbox mode)', () => {
     db = await createTestDatabase();
     await db.query('CREATE TABLE busy (id int PRIMARY KEY, v int NOT NULL)');
     await db.query(`INSERT INTO busy SELECT i, 0 FROM generate_series(1, ${BUSY_ROWS}) i`);
-    for (const table of ['held', 'crossed']) {
+    for (const table of ['held', 'crossed', 'waiting']) {
       await db.query(`CREATE TABLE ${table} (id int PRIMARY KEY, v int NOT NULL)`);
       await db.query(`INSERT INTO ${table} SELECT i, 0 FROM generate_series(1, ${ROWS}) i`);
     }
     file = writeConfig({
       postgres: { url: db.url },
-      capture: ['held', 'crossed', 'busy'],
+      capture: ['held', 'crossed', 'waiting', 'busy'],
       sinks: [{ name: 'out', type: 'stdout' }],
       http: { port: 0 },
     });
@@ -92,6 +93,11 @@ describe('backfill while writers hold rows of the chunk (outbox mode)', () => {
       const ofRow = events.filter((e) => e.data.id === id).map((e) => `${e.op} ${e.data.v}`);
       assert.ok(['UPDATE 1,READ 1', 'READ 0,UPDATE 1'].includes(ofRow.join()), `row ${id}: ${ofRow.join(', ')}`);
     }
+    // The held row was updated before the backfill began: its READ can only come after, with its value.
+    assert.deepEqual(
+      events.filter((e) => e.data.id === 60).map((e) => `${e.op} ${e.data.v}`),
+      ['UPDATE 1', 'READ 1'],
+    );
   };
 
   test('a writer of another row of the chunk goes on at once; the backfill finishes once the held row is free', async () => {
@@ -129,6 +135,32 @@ describe('backfill while writers hold rows of the chunk (outbox mode)', () => {
       await assertReadsInOrder('crossed', [10, 60]);
     } finally {
       await writer.end();
+    }
+  });
+
+  test('Ctrl-C while it waits for a row a writer keeps locked: it stops, and the table is free for the next run', async () => {
+    const holder = await session();
+    try {
+      await holder.query('BEGIN');
+      await holder.query('UPDATE waiting SET v = v + 1 WHERE id = 60');
+      const child = spawn(process.execPath, [BIN, 'backfill', '-c', file, 'waiting', '--chunk', String(ROWS)], { cwd: ROOT });
+      let stderr = '';
+      child.stderr.on('data', (d) => (stderr += d));
+      const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+      await backfillWaitingForTheHeldRow();
+      child.kill('SIGINT');
+      // The writer still holds the row: the backfill must not wait for it to stop.
+      const code = await within(20_000, exited, 'the backfill stopping');
+      assert.equal(code, 1, stderr);
+      assert.match(stderr, /backfill stopped; run the same command again to continue/);
+      const status = JSON.parse((await cli(['backfill', '-c', file, '--status', '--json'])).stdout) as Array<{ table: string; state: string }>;
+      assert.deepEqual(
+        status.filter((b) => b.table === 'public.waiting').map((b) => b.state),
+        ['interrupted'],
+      );
+    } finally {
+      await holder.query('ROLLBACK');
+      await holder.end();
     }
   });
 

@@ -89,7 +89,7 @@ export const kafkaSchema: Schema<KafkaConfig> = {
     default: 'pgbridge',
   },
   allow_auto_topic_creation: {
-    doc: 'Let the brokers create a missing topic on first send (when they allow it). false: a missing topic is retried, then dead-lettered.',
+    doc: 'Let the brokers create a missing topic on first send (when they allow it). false: a missing topic is retried until it exists (dead-lettered once retry.max_attempts, if set, runs out).',
     format: Boolean,
     default: true,
   },

@@ -46,14 +46,6 @@ const UNAVAILABLE = new Set([
 /** Protocol error types that mean the same (kafkajs flags them non-retriable). */
 const UNAVAILABLE_TYPES = new Set(['BROKER_NOT_AVAILABLE', 'SASL_AUTHENTICATION_FAILED', 'ILLEGAL_SASL_STATE', 'UNSUPPORTED_SASL_MECHANISM']);
 
-/**
- * A plain Error from kafkajs (src/broker/index.js) when a broker's connect()
- * opened a socket but never finished (its ApiVersions request timed out, as
- * against a frozen broker): that broker fails every request until its producer
- * is replaced, which a not-ready sink does.
- */
-const BROKER_NOT_CONNECTED = 'Broker not connected';
-
 interface KafkaJsErrorShape {
   name: string;
   message: string;
@@ -79,9 +71,17 @@ function rootError(err: unknown): unknown {
 
 const protocolType = (err: unknown): string | undefined => (isKafkaJsError(err) && typeof err.type === 'string' ? err.type : undefined);
 
+/**
+ * Besides the errors above: any that is not kafkajs' own. Such as the plain
+ * Error('Broker not connected') of src/broker/index.js when a broker's
+ * connect() opened a socket but never finished (its ApiVersions request timed
+ * out, as against a frozen broker): that broker fails every request until its
+ * producer is replaced, which a not-ready sink does. Or a TypeError of its
+ * internals, caught in a state they do not recover from.
+ */
 function isUnavailable(root: unknown): boolean {
   if (isKafkaJsError(root)) return UNAVAILABLE.has(root.name) || UNAVAILABLE_TYPES.has(protocolType(root) ?? '');
-  return root instanceof Error && root.message === BROKER_NOT_CONNECTED;
+  return root instanceof Error;
 }
 
 /** A kafkajs failure as pgbridge's RetriableError or PermanentError, the original kept as `cause`. */
