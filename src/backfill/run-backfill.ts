@@ -3,7 +3,7 @@ import { qualifiedName, type TableName } from '../config/table-name.js';
 import type { BridgeConfig, CaptureTable } from '../config/types.js';
 import { errorMessage } from '../errors.js';
 import type { RowChangeEvent } from '../event.js';
-import { primaryKeyColumns } from '../install/catalog.js';
+import { primaryKeyColumns, tableInfo } from '../install/catalog.js';
 import { ident } from '../schema/quote.js';
 import { Router } from '../router.js';
 import { compileRowFilter, isConditionError, sqlState, standardConformingStrings } from '../schema/row-filter.js';
@@ -245,16 +245,13 @@ async function requireInstalled(db: pg.ClientBase): Promise<void> {
 
 /** Whether the table is partitioned (see ChunkSource.partitioned); refuses one that does not exist. */
 async function isPartitioned(db: pg.ClientBase, table: TableName): Promise<boolean> {
-  const { rows } = await db.query<{ partitioned: boolean }>(
-    "SELECT c.relkind = 'p' AS partitioned FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2",
-    [table.schema, table.table],
-  );
-  if (rows.length === 0) {
+  const info = await tableInfo(db, table);
+  if (!info.exists) {
     throw new BackfillError(
       `${qualifiedName(table)} does not exist in this database; create it, or remove it from capture and run \`pgbridge install\``,
     );
   }
-  return rows[0].partitioned;
+  return info.kind === 'p';
 }
 
 /**
