@@ -8,6 +8,7 @@ import { StandbySinks } from './delivery/standby-sinks.js';
 import { errorMessage } from './errors.js';
 import type { Metrics } from './metrics.js';
 import { closeEveryConnection, createPool } from './postgres.js';
+import { HeldNewTables, type ConfigReader } from './held-new-tables.js';
 import { Router } from './router.js';
 import { outboxTable } from './schema/outbox.js';
 import { createSink, preloadSinkModules } from './sinks/create.js';
@@ -66,17 +67,22 @@ export class Bridge {
   /** Settles with the reason when the bridge cannot go on (no session of its own, say); never while it runs. */
   readonly failed: Promise<Error>;
   private fail: (err: Error) => void = () => {};
+  /** Settles with the config file's new contents when delivery must go on with them (see HeldNewTables). */
+  readonly restart: Promise<BridgeConfig>;
+  private restartWith: (config: BridgeConfig) => void = () => {};
 
   constructor(
     private readonly config: BridgeConfig,
     private readonly logger: Logger,
     private readonly metrics: Metrics,
     private readonly scrubber: Scrubber,
+    private readonly reread: ConfigReader,
   ) {
     this.table = outboxTable(config.instance);
     this.log = logger.child({ component: 'bridge' });
     this.lock = new LeaderLock(config, logger.child({ component: 'lock' }));
     this.failed = new Promise((resolve) => (this.fail = resolve));
+    this.restart = new Promise((resolve) => (this.restartWith = resolve));
   }
 
   start(): void {
@@ -140,10 +146,12 @@ export class Bridge {
     pool.on('error', (err) => this.log.warn({ err: errorMessage(err) }, 'idle Postgres connection lost'));
     const stopGauges = sampleGauges(pool, this.table, this.metrics);
     const deadLetters = new DeadLetterWriter(pool, this.config.instance, this.logger.child({ component: 'outbox' }));
-    const routes = new Router(
+    const router = new Router(
       this.config.routes,
       this.config.sinks.map((s) => s.name),
     );
+    // Notify mode has no place to hold an event: a table installed since start goes by these routes.
+    const routes = this.config.delivery === 'notify' ? router : new HeldNewTables(this.config, router, this.reread, this.restartWith, this.log);
     // Set when delivery stopped because the lock's connection was lost: the next phase's listener ends an outage.
     let notListeningSince: number | undefined;
     try {

@@ -1,11 +1,17 @@
 import type { RouteOp } from './config/schema.js';
 import type { Route } from './config/types.js';
-import { lowerOp, type BridgeEvent } from './event.js';
+import { lowerOp, type BridgeEvent, type ChannelEvent } from './event.js';
 
 /** What a source asks of the routes. */
 export interface Routes {
-  /** The sinks an event goes to, in config order; none when no route takes it. */
-  sinksFor(event: BridgeEvent): readonly string[];
+  /** The sinks a channel message goes to, in config order; none when no route takes it. */
+  sinksFor(event: ChannelEvent): readonly string[];
+  /**
+   * The sinks an event goes to, in config order; none when no route takes it.
+   * null: hold it where it is (outbox row, slot), neither sent nor confirmed:
+   * its table was installed since the config was read (see HeldNewTables).
+   */
+  sinksFor(event: BridgeEvent): readonly string[] | null;
   /**
    * The tables (by op) and channels whose events a sink gets, or null
    * when it gets every event: lets SQL leave out rows that only other sinks want.
@@ -17,6 +23,12 @@ export interface RoutedSources {
   readonly tables: Array<{ schema: string; table: string; op: RouteOp }>;
   readonly channels: string[];
 }
+
+/**
+ * What a source that has no place to hold an event makes of a held one
+ * (notify mode: the bridge gives it routes that never hold).
+ */
+export const NO_SINKS: readonly string[] = [];
 
 /** Which sinks an event goes to: every route it matches, or every sink when there are no routes. */
 export class Router implements Routes {

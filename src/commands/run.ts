@@ -1,33 +1,56 @@
 import { Bridge } from '../app.js';
+import { loadConfig } from '../config/load.js';
 import type { BridgeConfig } from '../config/types.js';
 import { ConsoleRoutes } from '../console/routes.js';
 import { startHttp } from '../http.js';
 import { createLogger } from '../logger.js';
 import { Metrics } from '../metrics.js';
-import type { Scrubber } from '../secrets.js';
+import { Scrubber } from '../secrets.js';
 import { VERSION } from '../version.js';
 
+/** How one run of the bridge ended: the process's exit status, or the config to run with next. */
+type RunEnd = { readonly exit: number } | { readonly next: BridgeConfig };
+
 export async function runCommand(config: BridgeConfig, scrubber: Scrubber): Promise<number> {
+  // Listening for the signals before anything starts: one that comes while delivery starts is a stop like any other.
+  const stopRequested = new Promise<NodeJS.Signals>((resolve) => {
+    process.once('SIGTERM', resolve);
+    process.once('SIGINT', resolve);
+  });
+  let secrets = config.secrets;
+  for (;;) {
+    const end = await runOnce(config, scrubber, stopRequested);
+    if ('exit' in end) return end.exit;
+    // What the earlier config held stays secret too: its values may still be in a driver's error.
+    secrets = [...secrets, ...end.next.secrets];
+    config = end.next;
+    scrubber = new Scrubber(secrets);
+  }
+}
+
+/**
+ * The bridge, its HTTP endpoints and console, until a signal, a failure, or
+ * a restart with the config file read again (an install since start added a
+ * table it captures): then everything stops as on SIGTERM and starts again.
+ */
+async function runOnce(config: BridgeConfig, scrubber: Scrubber, stopRequested: Promise<NodeJS.Signals>): Promise<RunEnd> {
   const logger = createLogger(config.log, scrubber);
   const metrics = new Metrics(VERSION);
-  const bridge = new Bridge(config, logger, metrics, scrubber);
+  const bridge = new Bridge(config, logger, metrics, scrubber, () => loadConfig(config.file));
   const consoleRoutes =
     config.http.port === 0 ? undefined : new ConsoleRoutes(config, () => bridge.status(), metrics, scrubber, logger.child({ component: 'console' }));
   const log = logger.child({ component: 'process' });
-  // Listening for the signals before anything starts: one that comes while delivery starts is a stop like any other.
-  const stopRequested = new Promise<Error | undefined>((resolve) => {
-    const onSignal = (signal: NodeJS.Signals) => {
-      log.info({ signal }, 'shutting down');
-      resolve(undefined);
-    };
-    process.once('SIGTERM', onSignal);
-    process.once('SIGINT', onSignal);
-  });
   const server = await startHttp(config.http, metrics, () => bridge.readiness(), logger.child({ component: 'http' }), consoleRoutes);
   bridge.start();
 
-  const failure = await Promise.race([stopRequested, bridge.failed]);
-  if (failure) log.error({ err: failure.message, code: (failure as { code?: string }).code }, 'cannot run');
+  const end = await Promise.race([
+    stopRequested.then((signal) => ({ signal })),
+    bridge.failed.then((failure) => ({ failure })),
+    bridge.restart.then((next) => ({ next })),
+  ]);
+  if ('signal' in end) log.info({ signal: end.signal }, 'shutting down');
+  if ('failure' in end) log.error({ err: end.failure.message, code: (end.failure as { code?: string }).code }, 'cannot run');
+  if ('next' in end) log.info({ file: config.file }, 'stopping delivery to start it again with the config file');
   // A second signal, or a stop that hangs, must not keep the process forever.
   const hardStop = setTimeout(() => {
     log.error('shutdown took too long, exiting');
@@ -40,5 +63,6 @@ export async function runCommand(config: BridgeConfig, scrubber: Scrubber): Prom
   clearTimeout(hardStop);
   log.info('stopped');
   logger.flush();
-  return failure ? 1 : 0;
+  if ('next' in end) return { next: end.next };
+  return { exit: 'failure' in end ? 1 : 0 };
 }

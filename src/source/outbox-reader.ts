@@ -235,6 +235,11 @@ export class OutboxReader implements RowHolder {
     const routed = routedSinks(row, event, this.routes);
     const rowId = row[Column.id];
     const value = BigInt(rowId);
+    // Held for a restart with the config that has its table: left in the table for that run's readers.
+    if (routed === null) {
+      this.skipped.set(rowId, value);
+      return false;
+    }
     if (value > this.highestHeld) this.highestHeld = value;
     if (routed.length === 0) {
       this.held.set(rowId, value);

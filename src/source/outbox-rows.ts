@@ -108,8 +108,8 @@ export function rowToEvent(row: OutboxRecord): BridgeEvent {
   };
 }
 
-/** Which sinks a row goes to: a replayed dead letter to its own sink only, anything else where the routes say. */
-export function routedSinks(row: OutboxRecord, event: BridgeEvent, routes: Routes): readonly string[] {
+/** Which sinks a row goes to: a replayed dead letter to its own sink only, anything else where the routes say (null: held, see Routes). */
+export function routedSinks(row: OutboxRecord, event: BridgeEvent, routes: Routes): readonly string[] | null {
   const target = row[Column.targetSink];
   return target !== null ? [target] : routes.sinksFor(event);
 }

@@ -51,7 +51,8 @@ export async function sweepStrandedRows(
       }
       const routed = routedSinks(row, event, routes);
       const done = row[DONE];
-      if (routed.every((sink) => done.includes(sink))) remove.push(id);
+      // A held row (its table installed since the config was read) waits for the restart that brings its routes.
+      if (routed !== null && routed.every((sink) => done.includes(sink))) remove.push(id);
     }
     if (remove.length === 0) continue;
     await inTransaction(pool, async (db) => {

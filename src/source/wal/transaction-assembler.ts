@@ -159,10 +159,10 @@ export class TransactionAssembler {
   }
 
   /**
-   * The publication is what install made from the config; a table in it that
-   * this process's config lacks was added by an install since it started.
-   * Like a trigger installed meanwhile in outbox mode, its changes are
-   * captured whole (never confirmed past unsent), until a restart brings its options.
+   * The publication is what install made from a config; a table in it that
+   * this process's config lacks was added by an install since it started (or
+   * left out of the config without uninstall). Its changes are decoded whole;
+   * the routes hold them for a restart with the file that has the table, or send them on (HeldNewTables).
    */
   private tableOf(shape: RelationShape): CaptureTable {
     const key = `${shape.schema}\0${shape.table}`;
@@ -171,7 +171,7 @@ export class TransactionAssembler {
     this.out.log.warn(
       `table:${key}`,
       { table: `${shape.schema}.${shape.table}` },
-      "a published table not in this process's config (install ran since start): captured with every column and op, to the sinks the routes give it (with routes: none, and its events are dropped); restart to apply its config",
+      "a published table not in this process's config (an install since start, or left out of the config without uninstall): decoded with every column and op",
     );
     return { schema: shape.schema, table: shape.table, ops: ALL_OPS, columns: { insert: null, update: null, delete: null } };
   }

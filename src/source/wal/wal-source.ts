@@ -26,7 +26,8 @@ import { slotState } from './slot-state.js';
  * table instead, so that the stream goes on for the other sinks.
  */
 export interface WalInlet {
-  sinksFor(event: BridgeEvent): readonly string[];
+  /** null: the event is held (see Routes): its transaction is never confirmed. */
+  sinksFor(event: BridgeEvent): readonly string[] | null;
   hasRoom(sink: string): boolean;
   /** Resolves when the sink can take one more event. */
   waitForRoom(sink: string): Promise<void>;
@@ -257,6 +258,7 @@ export class WalSource {
    */
   private emit(event: BridgeEvent, tx: TrackedTransaction): void | Promise<void> {
     const sinks = this.inlet.sinksFor(event);
+    if (sinks === null) return this.holdBack(tx);
     if (sinks.length === 0) return;
     if (++this.captured >= 500) this.countCaptured();
     for (let i = 0; i < sinks.length; i++) {
@@ -300,6 +302,11 @@ export class WalSource {
     });
   }
 
+  /** A held event: one delivery that never settles, so the slot stays before its transaction for the next stream. */
+  private holdBack(tx: TrackedTransaction): void {
+    this.tracker!.hold(tx);
+  }
+
   private pushTo(sink: string, event: BridgeEvent, tx: TrackedTransaction): void {
     const tracker = this.tracker!;
     tracker.hold(tx);
@@ -326,6 +333,7 @@ export class WalSource {
    */
   private deadLetterAtSinks(event: RowChangeEvent, tx: TrackedTransaction, error: string): void | Promise<void> {
     const sinks = this.inlet.sinksFor(event);
+    if (sinks === null) return this.holdBack(tx);
     if (sinks.length === 0) return;
     if (++this.captured >= 500) this.countCaptured();
     const tracker = this.tracker!;

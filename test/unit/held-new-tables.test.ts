@@ -1,0 +1,96 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, test } from 'node:test';
+import pino from 'pino';
+import { loadConfig } from '../../src/config/load.js';
+import type { BridgeConfig } from '../../src/config/types.js';
+import { HeldNewTables } from '../../src/held-new-tables.js';
+import { Router } from '../../src/router.js';
+import { channelEvent, rowEvent } from '../support/events.js';
+
+const file = path.join(mkdtempSync(path.join(tmpdir(), 'pgbridge-held-')), 'pgbridge.json');
+
+/** Writes the config file (orders, and `also` when given, each routed to `hooks`) and loads it. */
+function writeAndLoad(also?: string): BridgeConfig {
+  const tables = ['public.orders', ...(also ? [also] : [])];
+  writeFileSync(
+    file,
+    JSON.stringify({
+      postgres: { url: 'postgres://postgres@127.0.0.1:5432/app' },
+      capture: tables.map((table) => ({ table })),
+      channels: [{ name: 'jobs' }],
+      sinks: [{ name: 'hooks', type: 'stdout' }],
+      routes: [...tables.map((table) => ({ from: { table }, to: ['hooks'] })), { from: { channel: 'jobs' }, to: ['hooks'] }],
+    }),
+  );
+  return loadConfig(file, {});
+}
+
+function holding(config: BridgeConfig) {
+  const restarts: BridgeConfig[] = [];
+  let reads = 0;
+  const routes = new HeldNewTables(
+    config,
+    new Router(config.routes, ['hooks']),
+    () => {
+      reads++;
+      return loadConfig(file, {});
+    },
+    (next) => restarts.push(next),
+    pino({ level: 'silent' }),
+  );
+  return { routes, restarts, reads: () => reads };
+}
+
+describe('HeldNewTables', () => {
+  test('a table the running config captures goes by its routes, without reading the file', () => {
+    const { routes, reads } = holding(writeAndLoad());
+    assert.deepEqual(routes.sinksFor(rowEvent({ table: 'orders' })), ['hooks']);
+    assert.deepEqual(routes.sinksFor(channelEvent({ channel: 'jobs' })), ['hooks']);
+    assert.equal(reads(), 0);
+  });
+
+  test('a table the file now captures is held, and one restart is asked with the file read again', () => {
+    const { routes, restarts, reads } = holding(writeAndLoad());
+    writeAndLoad('public.items');
+    assert.equal(routes.sinksFor(rowEvent({ table: 'items', op: 'INSERT' })), null);
+    assert.equal(routes.sinksFor(rowEvent({ table: 'items', op: 'DELETE' })), null);
+    assert.deepEqual(routes.sinksFor(rowEvent({ table: 'orders' })), ['hooks'], 'the known tables go on meanwhile');
+    assert.equal(restarts.length, 1);
+    assert.deepEqual(
+      restarts[0].capture.map((t) => t.table),
+      ['orders', 'items'],
+    );
+    assert.equal(reads(), 1, 'the file is read once per table');
+  });
+
+  test('a table the file does not capture either goes by the running routes (none here), decided once', () => {
+    const { routes, restarts, reads } = holding(writeAndLoad());
+    assert.deepEqual(routes.sinksFor(rowEvent({ table: 'items' })), []);
+    assert.deepEqual(routes.sinksFor(rowEvent({ table: 'items' })), []);
+    assert.equal(restarts.length, 0);
+    assert.equal(reads(), 1);
+  });
+
+  test('a file that no longer loads: the running routes decide', () => {
+    const { routes, restarts } = holding(writeAndLoad());
+    writeFileSync(file, '{ "postgres": ');
+    assert.deepEqual(routes.sinksFor(rowEvent({ table: 'items' })), []);
+    assert.equal(restarts.length, 0);
+  });
+
+  test('an event replayed to one sink goes there, whatever its table', () => {
+    const { routes, reads } = holding(writeAndLoad());
+    writeAndLoad('public.items');
+    assert.deepEqual(routes.sinksFor(rowEvent({ table: 'items', targetSink: 'hooks' })), ['hooks']);
+    assert.equal(reads(), 0);
+  });
+
+  test('the same table name in another schema is another table', () => {
+    const { routes } = holding(writeAndLoad());
+    writeAndLoad('sales.orders');
+    assert.equal(routes.sinksFor(rowEvent({ schema: 'sales', table: 'orders' })), null);
+  });
+});
