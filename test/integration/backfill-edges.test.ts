@@ -51,9 +51,8 @@ describe('backfill edges (outbox mode)', () => {
   });
 
   const reads = (table: string): number[] =>
-    bridge.stdoutLines
-      .filter((l) => l.startsWith('{'))
-      .map((l) => JSON.parse(l) as Event)
+    bridge
+      .stdoutEvents<Event>()
       .filter((e) => e.table === table && e.op === 'READ')
       .map((e) => e.data.id);
 

@@ -16,10 +16,7 @@ interface Event {
 }
 
 const eventsAt = (bridge: RunningBridge | undefined, table: string, op?: string): Event[] =>
-  (bridge?.stdoutLines ?? [])
-    .filter((l) => l.startsWith('{'))
-    .map((l) => JSON.parse(l) as Event)
-    .filter((e) => e.table === table && (op === undefined || e.op === op));
+  (bridge?.stdoutEvents<Event>() ?? []).filter((e) => e.table === table && (op === undefined || e.op === op));
 
 /** Time for an event on its way to arrive where it should not. */
 const settle = () => new Promise((r) => setTimeout(r, 1000));

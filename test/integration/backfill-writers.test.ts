@@ -48,11 +48,7 @@ describe('backfill while writers hold rows of the chunk (outbox mode)', () => {
     await db?.drop();
   });
 
-  const atStdout = (table: string): Event[] =>
-    bridge.stdoutLines
-      .filter((l) => l.startsWith('{'))
-      .map((l) => JSON.parse(l) as Event)
-      .filter((e) => e.table === table);
+  const atStdout = (table: string): Event[] => bridge.stdoutEvents<Event>().filter((e) => e.table === table);
 
   /** A session of the test's own, as a user's application would hold one. */
   const session = async (): Promise<pg.Client> => {

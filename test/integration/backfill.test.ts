@@ -28,11 +28,7 @@ for (const delivery of ['outbox', 'notify'] as const) {
     let bridge: RunningBridge;
     let file: string;
 
-    const atStdout = (table: string): Event[] =>
-      bridge.stdoutLines
-        .filter((l) => l.startsWith('{'))
-        .map((l) => JSON.parse(l) as Event)
-        .filter((e) => e.table === table);
+    const atStdout = (table: string): Event[] => bridge.stdoutEvents<Event>().filter((e) => e.table === table);
     const atHook = (table: string): Event[] => (server.delivered() as Event[]).filter((e) => e.table === table);
     const backfill = (...args: string[]) => cli(['backfill', '-c', file, ...args]);
     const outboxRows = async () => Number((await db.query<{ n: string }>('SELECT count(*) AS n FROM pgbridge.outbox')).rows[0].n);

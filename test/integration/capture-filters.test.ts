@@ -22,7 +22,7 @@ for (const delivery of ['outbox', 'notify'] as const) {
     let bridge: RunningBridge;
     let marker = 0;
 
-    const lines = (): Line[] => bridge.stdoutLines.filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Line);
+    const lines = (): Line[] => bridge.stdoutEvents<Line>();
 
     let cursor = 0;
 

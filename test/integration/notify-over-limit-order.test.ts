@@ -65,7 +65,7 @@ function byRow(events: readonly Arrived[]): Map<number, string[]> {
 }
 
 const atWebhook = (): Arrived[] => hook.delivered() as Arrived[];
-const onStdout = (): Arrived[] => bridge.stdoutLines.filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as Arrived);
+const onStdout = (): Arrived[] => bridge.stdoutEvents<Arrived>();
 
 /**
  * Waits until both sinks have every expected event of `rows` (`atWebhookOnly`: the webhook's

@@ -42,7 +42,7 @@ describe('capture after DDL in the same session', () => {
     await session.query('DELETE FROM public.items WHERE id = 3');
 
     await waitFor(() => bridge.stdoutLines.filter((l) => l.trim() !== '').length >= 8, 30_000, 'all 8 events on stdout');
-    const events = bridge.stdoutLines.filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as Line);
+    const events = bridge.stdoutEvents<Line>();
     const shapes = events.map((e) => `${e.op} ${JSON.stringify(e.data)} ${JSON.stringify(e.old)}`);
     assert.deepEqual(shapes, [
       'INSERT {"id":1,"v":1,"note":"a"} null',

@@ -63,7 +63,7 @@ export async function closedPort(): Promise<number> {
 /** The stdout sink's lines of one or more bridge processes, tallied. */
 export function stdoutTally(...bridges: RunningBridge[]): Tally {
   const tally = new Tally();
-  for (const b of bridges) tally.add(b.stdoutLines.filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as unknown));
+  for (const b of bridges) tally.add(b.stdoutEvents<unknown>());
   return tally;
 }
 

@@ -93,6 +93,11 @@ export class RunningBridge {
     return this.child.exitCode;
   }
 
+  /** The events on its stdout (the stdout sink's lines), parsed; as many as have arrived. */
+  stdoutEvents<T = Record<string, unknown>>(): T[] {
+    return this.stdoutLines.filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as T);
+  }
+
   /** Log lines parsed as JSON (non-JSON lines left out). */
   logs(): Array<Record<string, unknown>> {
     return this.logLines.flatMap((l) => {

@@ -100,7 +100,7 @@ async function run(mode: Mode): Promise<{ lines: Line[]; texts: string[]; warnin
     else await bridge.ready();
     for (const sql of STATEMENTS) await db.query(sql);
     await db.query(`INSERT INTO marks VALUES (1)`);
-    const parsed = () => bridge!.stdoutLines.filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Line);
+    const parsed = () => bridge!.stdoutEvents<Line>();
     await waitFor(() => parsed().some((l) => l.table === 'marks'), 30_000, `the marker (${mode})`);
     const warnings = bridge
       .logs()

@@ -43,8 +43,7 @@ after(async () => {
 
 test('a transaction writing to both instances’ tables: every event id unique, the default instance’s as before', async () => {
   for (let n = 1; n <= TRANSACTIONS; n++) await db.query(`BEGIN; INSERT INTO a VALUES (${n}); INSERT INTO b VALUES (${n}); COMMIT`);
-  const events = (bridge: RunningBridge): Array<{ id: string; table: string }> =>
-    bridge.stdoutLines.filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { id: string; table: string });
+  const events = (bridge: RunningBridge): Array<{ id: string; table: string }> => bridge.stdoutEvents<{ id: string; table: string }>();
   await waitFor(() => bridges.every((b) => events(b).length === TRANSACTIONS), 30_000, `${TRANSACTIONS} events at each instance`);
   const [fromDefault, fromOther] = bridges.map(events);
   assert.ok(

@@ -55,7 +55,7 @@ test('a silent replication connection is noticed and replaced; every row deliver
   await streaming(running);
   const delivered = (): Set<number> => {
     const ids = new Set<number>();
-    for (const line of running.stdoutLines) if (line.startsWith('{')) ids.add((JSON.parse(line) as { data: { id: number } }).data.id);
+    for (const event of running.stdoutEvents<{ data: { id: number } }>()) ids.add(event.data.id);
     return ids;
   };
   await db.query(`INSERT INTO items SELECT generate_series(1, ${ROWS})`);

@@ -151,7 +151,7 @@ async function eventsIn(mode: 'outbox' | 'wal', c: Case): Promise<{ lines: objec
     else await bridge.ready();
     for (const sql of c.statements) await db.query(sql);
     await db.query(`INSERT INTO marks VALUES (1)`);
-    const parsed = () => bridge!.stdoutLines.filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Line);
+    const parsed = () => bridge!.stdoutEvents<Line>();
     await waitFor(() => parsed().some((l) => l.table === 'marks'), 30_000, `the marker (${mode})`);
     const txids = new Map<string, number>();
     const lines = parsed()
@@ -205,7 +205,7 @@ describe('wal mode: a `where` Postgres cannot evaluate does not stop the stream'
   };
   const arrivedIds = async (bridge: RunningBridge, db: TestDatabase): Promise<number[]> => {
     await db.query(`INSERT INTO marks VALUES (1)`);
-    const parsed = () => bridge.stdoutLines.filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Line);
+    const parsed = () => bridge.stdoutEvents<Line>();
     await waitFor(() => parsed().some((l) => l.table === 'marks'), 30_000, 'the marker after the rows');
     return parsed()
       .filter((l) => l.table === 'events')
