@@ -8,7 +8,7 @@ import { StandbySinks } from './delivery/standby-sinks.js';
 import { errorMessage } from './errors.js';
 import type { Metrics } from './metrics.js';
 import { closeEveryConnection, createPool } from './postgres.js';
-import { HeldNewTables, type ConfigReader } from './held-new-tables.js';
+import type { NewTableHooks } from './held-new-tables.js';
 import { Router } from './router.js';
 import { outboxTable } from './schema/outbox.js';
 import { createSink, preloadSinkModules } from './sinks/create.js';
@@ -76,7 +76,7 @@ export class Bridge {
     private readonly logger: Logger,
     private readonly metrics: Metrics,
     private readonly scrubber: Scrubber,
-    private readonly reread: ConfigReader,
+    private readonly reread: NewTableHooks['reread'],
   ) {
     this.table = outboxTable(config.instance);
     this.log = logger.child({ component: 'bridge' });
@@ -146,12 +146,10 @@ export class Bridge {
     pool.on('error', (err) => this.log.warn({ err: errorMessage(err) }, 'idle Postgres connection lost'));
     const stopGauges = sampleGauges(pool, this.table, this.metrics);
     const deadLetters = new DeadLetterWriter(pool, this.config.instance, this.logger.child({ component: 'outbox' }));
-    const router = new Router(
+    const routes = new Router(
       this.config.routes,
       this.config.sinks.map((s) => s.name),
     );
-    // Notify mode has no place to hold an event: a table installed since start goes by these routes.
-    const routes = this.config.delivery === 'notify' ? router : new HeldNewTables(this.config, router, this.reread, this.restartWith, this.log);
     // Set when delivery stopped because the lock's connection was lost: the next phase's listener ends an outage.
     let notListeningSince: number | undefined;
     try {
@@ -166,6 +164,7 @@ export class Bridge {
           table: this.table,
           inlets: runners,
           routes,
+          newTables: { reread: this.reread, restart: this.restartWith },
           deadLetters,
           logger: this.logger,
           metrics: this.metrics,

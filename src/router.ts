@@ -1,17 +1,11 @@
 import type { RouteOp } from './config/schema.js';
 import type { Route } from './config/types.js';
-import { lowerOp, type BridgeEvent, type ChannelEvent } from './event.js';
+import { lowerOp, type BridgeEvent } from './event.js';
 
 /** What a source asks of the routes. */
 export interface Routes {
-  /** The sinks a channel message goes to, in config order; none when no route takes it. */
-  sinksFor(event: ChannelEvent): readonly string[];
-  /**
-   * The sinks an event goes to, in config order; none when no route takes it.
-   * null: hold it where it is (outbox row, slot), neither sent nor confirmed:
-   * its table was installed since the config was read (see HeldNewTables).
-   */
-  sinksFor(event: BridgeEvent): readonly string[] | null;
+  /** The sinks an event goes to, in config order; none when no route takes it. */
+  sinksFor(event: BridgeEvent): readonly string[];
   /**
    * The tables (by op) and channels whose events a sink gets, or null
    * when it gets every event: lets SQL leave out rows that only other sinks want.
@@ -19,16 +13,20 @@ export interface Routes {
   sourcesFor(sink: string): RoutedSources | null;
 }
 
+/**
+ * Routes that may hold an event: sinksFor gives null for an event to be left
+ * where it is (outbox row, slot), neither sent nor confirmed, for a restart
+ * with a config that has its table (see HeldNewTables). Only the durable modes get them.
+ */
+export interface HoldingRoutes {
+  sinksFor(event: BridgeEvent): readonly string[] | null;
+  sourcesFor(sink: string): RoutedSources | null;
+}
+
 export interface RoutedSources {
   readonly tables: Array<{ schema: string; table: string; op: RouteOp }>;
   readonly channels: string[];
 }
-
-/**
- * What a source that has no place to hold an event makes of a held one
- * (notify mode: the bridge gives it routes that never hold).
- */
-export const NO_SINKS: readonly string[] = [];
 
 /** Which sinks an event goes to: every route it matches, or every sink when there are no routes. */
 export class Router implements Routes {

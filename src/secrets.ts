@@ -3,11 +3,16 @@
  * user passes through a Scrubber holding the config's secret values.
  */
 export class Scrubber {
-  private readonly secrets: string[];
+  private secrets: string[] = [];
 
   constructor(secrets: readonly string[]) {
+    this.learn(secrets);
+  }
+
+  /** More values to mask (a config read again), besides those it has. */
+  learn(secrets: readonly string[]): void {
     // Longest first, so a secret containing another is masked whole.
-    this.secrets = [...new Set(secrets.filter((s) => s.length >= 3))].sort((a, b) => b.length - a.length);
+    this.secrets = [...new Set([...this.secrets, ...secrets.filter((s) => s.length >= 3)])].sort((a, b) => b.length - a.length);
   }
 
   scrub(text: string): string {

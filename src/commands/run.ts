@@ -1,3 +1,4 @@
+import type { Logger } from 'pino';
 import { Bridge } from '../app.js';
 import { loadConfig } from '../config/load.js';
 import type { BridgeConfig } from '../config/types.js';
@@ -5,26 +6,44 @@ import { ConsoleRoutes } from '../console/routes.js';
 import { startHttp } from '../http.js';
 import { createLogger } from '../logger.js';
 import { Metrics } from '../metrics.js';
-import { Scrubber } from '../secrets.js';
+import type { Scrubber } from '../secrets.js';
 import { VERSION } from '../version.js';
 
 /** How one run of the bridge ended: the process's exit status, or the config to run with next. */
 type RunEnd = { readonly exit: number } | { readonly next: BridgeConfig };
 
+/** What lives as long as the process: the log and the metrics go on across a restart with the config file read again. */
+interface Process {
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  readonly scrubber: Scrubber;
+  /** Settles with the first SIGTERM or SIGINT. */
+  readonly stopRequested: Promise<NodeJS.Signals>;
+}
+
 export async function runCommand(config: BridgeConfig, scrubber: Scrubber): Promise<number> {
+  let signal: NodeJS.Signals | undefined;
   // Listening for the signals before anything starts: one that comes while delivery starts is a stop like any other.
   const stopRequested = new Promise<NodeJS.Signals>((resolve) => {
-    process.once('SIGTERM', resolve);
-    process.once('SIGINT', resolve);
+    const onSignal = (received: NodeJS.Signals): void => {
+      signal = received;
+      resolve(received);
+    };
+    process.once('SIGTERM', onSignal);
+    process.once('SIGINT', onSignal);
   });
-  let secrets = config.secrets;
+  const running: Process = { logger: createLogger(config.log, scrubber), metrics: new Metrics(VERSION), scrubber, stopRequested };
   for (;;) {
-    const end = await runOnce(config, scrubber, stopRequested);
+    const end = await runOnce(config, running);
     if ('exit' in end) return end.exit;
+    // A signal while delivery stopped for the restart: the process stops instead.
+    if (signal !== undefined) {
+      running.logger.child({ component: 'process' }).info({ signal }, 'shutting down');
+      return 0;
+    }
     // What the earlier config held stays secret too: its values may still be in a driver's error.
-    secrets = [...secrets, ...end.next.secrets];
+    scrubber.learn(end.next.secrets);
     config = end.next;
-    scrubber = new Scrubber(secrets);
   }
 }
 
@@ -33,9 +52,7 @@ export async function runCommand(config: BridgeConfig, scrubber: Scrubber): Prom
  * a restart with the config file read again (an install since start added a
  * table it captures): then everything stops as on SIGTERM and starts again.
  */
-async function runOnce(config: BridgeConfig, scrubber: Scrubber, stopRequested: Promise<NodeJS.Signals>): Promise<RunEnd> {
-  const logger = createLogger(config.log, scrubber);
-  const metrics = new Metrics(VERSION);
+async function runOnce(config: BridgeConfig, { logger, metrics, scrubber, stopRequested }: Process): Promise<RunEnd> {
   const bridge = new Bridge(config, logger, metrics, scrubber, () => loadConfig(config.file));
   const consoleRoutes =
     config.http.port === 0 ? undefined : new ConsoleRoutes(config, () => bridge.status(), metrics, scrubber, logger.child({ component: 'console' }));

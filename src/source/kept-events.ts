@@ -5,7 +5,7 @@ import type { Envelope } from '../delivery/envelope.js';
 import type { BridgeEvent } from '../event.js';
 import { errorMessage } from '../errors.js';
 import type { Metrics } from '../metrics.js';
-import { NO_SINKS, type Routes } from '../router.js';
+import type { Routes } from '../router.js';
 import { readKeptRows, type KeptRow } from './kept-rows.js';
 import type { KeptNotice } from './notify-payload.js';
 import { OutboxEnvelope } from './outbox-envelope.js';
@@ -65,7 +65,7 @@ export class KeptEvents implements RowHolder {
     const { id } = notice.event;
     // Read already (the notice came twice, say): it is on its way.
     if (this.inHand.has(id)) return;
-    for (const sink of this.ctx.routes.sinksFor(notice.event) ?? NO_SINKS) this.gates.get(sink)!.close(notice);
+    for (const sink of this.ctx.routes.sinksFor(notice.event)) this.gates.get(sink)!.close(notice);
     this.read([id]);
   }
 
@@ -157,7 +157,7 @@ export class KeptEvents implements RowHolder {
     const rowId = record[Column.id];
     this.toRead.delete(rowId);
     const event = rowToEvent(record);
-    const routed = routedSinks(record, event, this.ctx.routes) ?? NO_SINKS;
+    const routed = routedSinks(record, event, this.ctx.routes);
     const to = routed.filter((sink) => !done.includes(sink));
     if (routed.length === 0) {
       this.inHand.set(rowId, 1);

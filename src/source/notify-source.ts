@@ -18,7 +18,6 @@ import { OutboxFeed } from './outbox-feed.js';
 import { SinkHold } from './sink-hold.js';
 import { RunCounter } from './run-counter.js';
 import type { Source, SourceContext } from './source.js';
-import { NO_SINKS } from '../router.js';
 import { UnnoticedSweep } from './unnoticed-sweep.js';
 
 /** Why a sink's events go to the outbox table, for the log line when it starts spilling. */
@@ -254,7 +253,7 @@ export class NotifySource implements Source, Checkpoint<NotifyPosition> {
   }
 
   private dispatch(event: BridgeEvent): void {
-    for (const sink of this.ctx.routes.sinksFor(event) ?? NO_SINKS) {
+    for (const sink of this.ctx.routes.sinksFor(event)) {
       const inlet = this.inlets.get(sink)!;
       // Behind a kept event of its row: it waits for that one's read, whatever memory holds.
       if (this.kept.holds(sink, event)) this.kept.hold(sink, new NotifyEnvelope(event, sink, this));

@@ -3,6 +3,7 @@ import type pg from 'pg';
 import { OutboxProgress, type OutboxCheckpoint } from './outbox-progress.js';
 import { OutboxReader } from './outbox-reader.js';
 import { vacuumOutbox } from './outbox-vacuum.js';
+import type { HoldingRoutes } from '../router.js';
 import type { SourceContext } from './source.js';
 
 /**
@@ -19,15 +20,18 @@ export class OutboxFeed {
   private readonly logger: Logger;
   private stopVacuum: (() => Promise<void>) | undefined;
 
-  /** `skipKept`: notify mode, whose source reads the rows its triggers kept itself (see NOT_KEPT). */
-  constructor(ctx: SourceContext, skipKept = false) {
+  /**
+   * `skipKept`: notify mode, whose source reads the rows its triggers kept itself (see NOT_KEPT);
+   * `routes`: the durable modes' own, which may hold a row (HeldNewTables).
+   */
+  constructor(ctx: SourceContext, skipKept = false, routes: HoldingRoutes = ctx.routes) {
     const logger = ctx.logger.child({ component: 'outbox' });
     this.pool = ctx.pool;
     this.table = ctx.table;
     this.logger = logger;
     this.progress = new OutboxProgress(ctx.pool, ctx.table, ctx.deadLetters, logger);
     const options = { table: ctx.table, batchSize: ctx.config.outbox.batchSize, pollIntervalMs: ctx.config.outbox.pollIntervalMs, skipKept };
-    this.readers = ctx.inlets.map((inlet) => new OutboxReader(ctx.pool, inlet, ctx.routes, this.progress, options, logger, ctx.metrics));
+    this.readers = ctx.inlets.map((inlet) => new OutboxReader(ctx.pool, inlet, routes, this.progress, options, logger, ctx.metrics));
   }
 
   /** Where the outcome of an outbox row pushed to a sink is recorded (for rows read other than by the readers). */

@@ -4,7 +4,7 @@ import { backoffDelay, sleep } from '../delivery/backoff.js';
 import type { Inlet } from '../delivery/inlet.js';
 import { errorMessage } from '../errors.js';
 import type { Metrics } from '../metrics.js';
-import type { Routes } from '../router.js';
+import type { HoldingRoutes } from '../router.js';
 import { OutboxEnvelope } from './outbox-envelope.js';
 import type { OutboxCheckpoint, RowHolder } from './outbox-progress.js';
 import { PreparedSql } from './prepared-sql.js';
@@ -82,7 +82,7 @@ export class OutboxReader implements RowHolder {
   constructor(
     private readonly pool: pg.Pool,
     private readonly inlet: Inlet,
-    private readonly routes: Routes,
+    private readonly routes: HoldingRoutes,
     private readonly checkpoint: OutboxCheckpoint,
     private readonly options: ReaderOptions,
     private readonly logger: Logger,

@@ -1,5 +1,5 @@
 import type { BridgeEvent } from '../event.js';
-import type { Routes } from '../router.js';
+import type { HoldingRoutes, Routes } from '../router.js';
 import { EVENT_COLUMNS, opFromCode } from '../schema/outbox.js';
 import { LastValue } from './last-value.js';
 
@@ -108,8 +108,10 @@ export function rowToEvent(row: OutboxRecord): BridgeEvent {
   };
 }
 
-/** Which sinks a row goes to: a replayed dead letter to its own sink only, anything else where the routes say (null: held, see Routes). */
-export function routedSinks(row: OutboxRecord, event: BridgeEvent, routes: Routes): readonly string[] | null {
+/** Which sinks a row goes to: a replayed dead letter to its own sink only, anything else where the routes say (null: held). */
+export function routedSinks(row: OutboxRecord, event: BridgeEvent, routes: Routes): readonly string[];
+export function routedSinks(row: OutboxRecord, event: BridgeEvent, routes: HoldingRoutes): readonly string[] | null;
+export function routedSinks(row: OutboxRecord, event: BridgeEvent, routes: HoldingRoutes): readonly string[] | null {
   const target = row[Column.targetSink];
   return target !== null ? [target] : routes.sinksFor(event);
 }

@@ -4,6 +4,7 @@ import { errorMessage } from '../errors.js';
 import { ChannelMessageWriter } from './channel-messages.js';
 import type { Listener } from './listener.js';
 import { listenChannels } from './listen-channels.js';
+import { HeldNewTables } from '../held-new-tables.js';
 import { OutboxFeed } from './outbox-feed.js';
 import { sweepStrandedRows } from './outbox-sweep.js';
 import type { Source, SourceContext } from './source.js';
@@ -18,10 +19,12 @@ export class OutboxSource implements Source {
   private readonly feed: OutboxFeed;
   private readonly channelMessages: ChannelMessageWriter;
   private readonly log: Logger;
+  private readonly routes: HeldNewTables;
 
   constructor(private readonly ctx: SourceContext) {
     this.log = ctx.logger.child({ component: 'outbox' });
-    this.feed = new OutboxFeed(ctx);
+    this.routes = new HeldNewTables(ctx.config, ctx.routes, ctx.newTables, ctx.logger.child({ component: 'bridge' }));
+    this.feed = new OutboxFeed(ctx, false, this.routes);
     this.channelMessages = new ChannelMessageWriter(ctx.pool, ctx.table, ctx.logger.child({ component: 'bridge' }), () => this.feed.poke());
     this.listener = listenChannels(ctx, {
       onNotification: (channel, payload) => {
@@ -40,6 +43,7 @@ export class OutboxSource implements Source {
   }
 
   async stop(delivery: DeliveryStop): Promise<void> {
+    this.routes.close();
     await this.listener.stop();
     // Channel messages already received are written to the outbox before delivery stops.
     await this.channelMessages.flushed();
@@ -55,7 +59,7 @@ export class OutboxSource implements Source {
     const { ctx } = this;
     try {
       const sinks = ctx.config.sinks.map((s) => s.name);
-      const { finished, returned } = await sweepStrandedRows(ctx.pool, ctx.table, ctx.deadLetters, ctx.routes, sinks);
+      const { finished, returned } = await sweepStrandedRows(ctx.pool, ctx.table, ctx.deadLetters, this.routes, sinks);
       if (finished > 0) this.log.info({ events: finished }, 'removed outbox events that every sink routed to them already has (routes changed)');
       if (returned > 0) this.log.warn({ events: returned }, 'events replayed to a sink that is no longer configured are back in the dead letters');
     } catch (err) {

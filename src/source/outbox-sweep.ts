@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { inTransaction } from '../postgres.js';
-import type { Routes } from '../router.js';
+import type { HoldingRoutes } from '../router.js';
 import type { DeadLetter, DeadLetterWriter } from './dead-letters.js';
 import { EVENT_COLUMNS } from '../schema/outbox.js';
 import { Column, routedSinks, rowToEvent, type EventColumns } from './outbox-rows.js';
@@ -29,7 +29,7 @@ export async function sweepStrandedRows(
   pool: pg.Pool,
   table: string,
   deadLetters: DeadLetterWriter,
-  routes: Routes,
+  routes: HoldingRoutes,
   sinks: readonly string[],
 ): Promise<SweepResult> {
   let finished = 0;

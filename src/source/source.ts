@@ -3,6 +3,7 @@ import type pg from 'pg';
 import type { BridgeConfig } from '../config/types.js';
 import type { DeliveryStop, Inlet } from '../delivery/inlet.js';
 import type { Metrics } from '../metrics.js';
+import type { NewTableHooks } from '../held-new-tables.js';
 import type { Routes } from '../router.js';
 import type { DeadLetterWriter } from './dead-letters.js';
 
@@ -32,7 +33,9 @@ export interface SourceContext {
   readonly table: string;
   /** One per sink, in config order. */
   readonly inlets: readonly Inlet[];
+  /** Plain routes; the durable modes wrap them in HeldNewTables with `newTables`. */
   readonly routes: Routes;
+  readonly newTables: NewTableHooks;
   readonly deadLetters: DeadLetterWriter;
   readonly logger: Logger;
   readonly metrics: Metrics;

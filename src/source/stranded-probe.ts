@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { Routes } from '../router.js';
+import type { HoldingRoutes } from '../router.js';
 import type { RowOp } from '../event.js';
 import { EVENT_COLUMNS, OUTBOX_OP_CODE } from '../schema/outbox.js';
 import { NOT_KEPT, type OutboxRecord } from './outbox-rows.js';
@@ -27,13 +27,13 @@ export class StrandedRowProbe {
   private nextAt = Date.now() + PROBE_INTERVAL_MS;
   private readonly idsQuery: string;
   private readonly rowsQuery: string;
-  private readonly sources: ReturnType<Routes['sourcesFor']>;
+  private readonly sources: ReturnType<HoldingRoutes['sourcesFor']>;
 
   constructor(
     private readonly pool: pg.Pool,
     table: string,
     private readonly sink: string,
-    router: Routes,
+    router: HoldingRoutes,
     /** Leave out the rows a notify-mode trigger kept (see NOT_KEPT). */
     skipKept = false,
   ) {

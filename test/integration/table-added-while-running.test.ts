@@ -106,5 +106,27 @@ for (const delivery of ['outbox', 'wal'] as const) {
         'the log says why delivery starts again',
       );
     });
+
+    test('SIGTERM while delivery stops for the restart: the process stops, nothing starts again', async (t) => {
+      await db.query(`TRUNCATE items, items2`);
+      const file = writeConfig(config(false));
+      assert.equal((await cli(['install', '-c', file])).code, 0);
+      const bridge = new RunningBridge(file);
+      t.after(() => bridge.kill('SIGKILL'));
+      if (delivery === 'wal') await waitFor(() => bridge.logs().some((e) => e.msg === STREAMING), 60_000, 'streaming');
+      else await bridge.ready();
+      // The sink stops answering: the restart's stop waits for it up to shutdown_timeout_ms.
+      hook.reply = () => 'hang';
+      t.after(() => (hook.reply = () => ({ status: 204 })));
+      await db.query(`INSERT INTO items VALUES (1000001)`);
+      await waitFor(() => hook.requests.some((r) => r.body.includes('1000001')), 10_000, 'a request in flight');
+      writeFileSync(file, JSON.stringify(config(true)));
+      assert.equal((await cli(['install', '-c', file])).code, 0);
+      await db.query(`INSERT INTO items2 VALUES (1000001, 'n', 's')`);
+      await bridge.waitForLog((e) => e.msg === 'stopping delivery to start it again with the config file', 15_000);
+      const code = await bridge.stop();
+      assert.equal(code, 0);
+      assert.equal(bridge.logs().filter((e) => e.msg === 'pgbridge starting').length, 1, 'no second start');
+    });
   });
 }

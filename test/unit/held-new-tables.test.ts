@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { describe, test } from 'node:test';
+import { afterEach, describe, mock, test } from 'node:test';
 import pino from 'pino';
 import { loadConfig } from '../../src/config/load.js';
 import type { BridgeConfig } from '../../src/config/types.js';
@@ -34,17 +34,21 @@ function holding(config: BridgeConfig) {
   const routes = new HeldNewTables(
     config,
     new Router(config.routes, ['hooks']),
-    () => {
-      reads++;
-      return loadConfig(file, {});
+    {
+      reread: () => {
+        reads++;
+        return loadConfig(file, {});
+      },
+      restart: (next) => restarts.push(next),
     },
-    (next) => restarts.push(next),
     pino({ level: 'silent' }),
   );
   return { routes, restarts, reads: () => reads };
 }
 
 describe('HeldNewTables', () => {
+  afterEach(() => mock.timers.reset());
+
   test('a table the running config captures goes by its routes, without reading the file', () => {
     const { routes, reads } = holding(writeAndLoad());
     assert.deepEqual(routes.sinksFor(rowEvent({ table: 'orders' })), ['hooks']);
@@ -66,17 +70,40 @@ describe('HeldNewTables', () => {
     assert.equal(reads(), 1, 'the file is read once per table');
   });
 
-  test('a table the file does not capture either goes by the running routes (none here), decided once', () => {
+  test('a table the file lacks goes by the running routes (none here) until the file changes', () => {
+    mock.timers.enable({ apis: ['Date'] });
     const { routes, restarts, reads } = holding(writeAndLoad());
     assert.deepEqual(routes.sinksFor(rowEvent({ table: 'items' })), []);
-    assert.deepEqual(routes.sinksFor(rowEvent({ table: 'items' })), []);
-    assert.equal(restarts.length, 0);
+    mock.timers.tick(5000);
+    assert.deepEqual(routes.sinksFor(rowEvent({ table: 'items' })), [], 'the file is the same: not read again');
     assert.equal(reads(), 1);
+    writeAndLoad('public.items');
+    assert.deepEqual(routes.sinksFor(rowEvent({ table: 'items' })), [], 'looked at no more than once a second');
+    mock.timers.tick(1000);
+    assert.equal(routes.sinksFor(rowEvent({ table: 'items' })), null, 'the file changed and captures it now');
+    assert.equal(restarts.length, 1);
+    assert.equal(reads(), 2);
   });
 
-  test('a file that no longer loads: the running routes decide', () => {
+  test('a file that cannot be read: the events wait, and the file is tried again until delivery starts again with it', () => {
+    mock.timers.enable({ apis: ['setTimeout'] });
     const { routes, restarts } = holding(writeAndLoad());
     writeFileSync(file, '{ "postgres": ');
+    assert.equal(routes.sinksFor(rowEvent({ table: 'items' })), null);
+    mock.timers.tick(2000);
+    assert.equal(restarts.length, 0, 'still unreadable');
+    assert.equal(routes.sinksFor(rowEvent({ table: 'items' })), null);
+    writeAndLoad();
+    mock.timers.tick(2000);
+    assert.equal(restarts.length, 1, 'read again: a restart, though the file lacks the table (the held events must go somewhere)');
+  });
+
+  test('a file that also moves delivery elsewhere (another database, instance, mode or slot) holds nothing', () => {
+    const { routes, restarts } = holding(writeAndLoad());
+    const moved = JSON.parse(readFileSync(file, 'utf8')) as { postgres: { url: string }; capture: unknown[] };
+    moved.postgres.url = 'postgres://postgres@127.0.0.1:5432/other';
+    moved.capture.push({ table: 'public.items' });
+    writeFileSync(file, JSON.stringify(moved));
     assert.deepEqual(routes.sinksFor(rowEvent({ table: 'items' })), []);
     assert.equal(restarts.length, 0);
   });

@@ -4,6 +4,7 @@ import { nowIso, type BridgeEvent } from '../../event.js';
 import { deadLetterOf } from '../dead-letters.js';
 import type { Listener } from '../listener.js';
 import { listenChannels } from '../listen-channels.js';
+import { HeldNewTables } from '../../held-new-tables.js';
 import { OutboxFeed } from '../outbox-feed.js';
 import { SinkSpill } from '../sink-spill.js';
 import type { Source, SourceContext } from '../source.js';
@@ -22,11 +23,13 @@ export class WalCaptureSource implements Source {
   private readonly feed: OutboxFeed;
   private readonly inlets: ReadonlyMap<string, Inlet>;
   private readonly spill: SinkSpill;
+  private readonly routes: HeldNewTables;
   /** Set while the spill's writes fall behind; resolved when they caught up. */
   private spillCaughtUp: { promise: Promise<void>; resolve: () => void } | undefined;
 
   constructor(private readonly ctx: SourceContext) {
     this.inlets = new Map(ctx.inlets.map((inlet) => [inlet.name, inlet]));
+    this.routes = new HeldNewTables(ctx.config, ctx.routes, ctx.newTables, ctx.logger.child({ component: 'bridge' }));
     this.spill = new SinkSpill(
       ctx.pool,
       ctx.table,
@@ -37,12 +40,12 @@ export class WalCaptureSource implements Source {
       (behind) => this.spillBehind(behind),
     );
     // The readers push through the spill's watch, which sees the last spilled row handed over.
-    this.feed = new OutboxFeed({ ...ctx, inlets: ctx.inlets.map((inlet) => this.spill.watch(inlet)) });
+    this.feed = new OutboxFeed({ ...ctx, inlets: ctx.inlets.map((inlet) => this.spill.watch(inlet)) }, false, this.routes);
     this.wal = new WalSource(
       ctx.config,
       ctx.pool,
       {
-        sinksFor: (event) => ctx.routes.sinksFor(event),
+        sinksFor: (event) => this.routes.sinksFor(event),
         hasRoom: (sink) => this.inlets.get(sink)!.room > 0,
         waitForRoom: (sink) => this.inlets.get(sink)!.waitForRoom(),
         delivering: (sink) => this.inlets.get(sink)!.delivering,
@@ -74,6 +77,7 @@ export class WalCaptureSource implements Source {
 
   async stop(delivery: DeliveryStop): Promise<void> {
     this.wal.stopIntake();
+    this.routes.close();
     await this.listener.stop();
     // What is queued is still in the slot (or the outbox): only the batches in flight finish.
     await this.feed.stop(() => delivery.stop(false), delivery.deadline);
