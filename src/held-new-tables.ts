@@ -41,6 +41,8 @@ export class HeldNewTables implements HoldingRoutes {
   private readonly captured = new Map<string, Set<string>>();
   private readonly decided = new Map<string, Decision>();
   private restartAsked = false;
+  /** Delivery stops: nothing more is read or asked for (a reader's last page may still route). */
+  private closed = false;
   private retry: NodeJS.Timeout | undefined;
   private lastReadError: string | undefined;
 
@@ -68,8 +70,15 @@ export class HeldNewTables implements HoldingRoutes {
     return this.routes.sourcesFor(sink);
   }
 
+  /** For /readyz: while the file cannot be read, held events wait (in wal mode every later transaction's confirmation too). */
+  readiness(): Record<string, string> {
+    if (this.retry === undefined || this.lastReadError === undefined) return {};
+    return { config: `cannot be read again (${this.lastReadError}); events of a table install added since start wait for it` };
+  }
+
   /** Delivery stops: no more reads of the file for this run. */
   close(): void {
+    this.closed = true;
     clearTimeout(this.retry);
     this.retry = undefined;
   }
@@ -78,6 +87,8 @@ export class HeldNewTables implements HoldingRoutes {
     const name = qualifiedName({ schema, table });
     const decision = this.decided.get(name);
     if (decision?.held) return true;
+    // Not sent, not confirmed: the next run reads it again and decides.
+    if (this.closed) return true;
     if (decision !== undefined) {
       if (Date.now() < decision.nextCheck) return false;
       decision.nextCheck = Date.now() + RECHECK_MS;
@@ -131,8 +142,15 @@ export class HeldNewTables implements HoldingRoutes {
       this.retry = undefined;
       try {
         const config = this.hooks.reread();
-        this.log.info({ file: config.file }, 'the config file can be read again: delivery starts again with it');
-        this.askRestart(config);
+        const moved = movedKeys(this.config, config);
+        if (moved.length === 0) this.log.info({ file: config.file }, 'the config file can be read again: delivery starts again with it');
+        // Held events are in this database, outbox and slot: the next run, with the running config, decides them again.
+        else
+          this.log.error(
+            { file: config.file, changed: moved },
+            'the config file can be read again but changes where delivery reads from; restart pgbridge to apply it',
+          );
+        this.askRestart(moved.length === 0 ? config : this.config);
       } catch (err) {
         if (errorMessage(err) !== this.lastReadError) {
           this.log.warn({ file: this.config.file, err: errorMessage(err) }, 'the config file still cannot be read; held events wait');

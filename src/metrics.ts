@@ -109,6 +109,19 @@ export class Metrics {
     this.outboxStranded.inc({ sink }, 0);
   }
 
+  /**
+   * Delivery starts again with a config that has only these sinks: the gauges
+   * of the others go (a sink_failing left at 1 would alert for ever), and the
+   * closure reading a stopped runner's queue. Their counters stay, as counts do.
+   */
+  keepSinks(sinks: readonly string[]): void {
+    for (const sink of [...this.sinkQueueSizes.keys()]) {
+      if (sinks.includes(sink)) continue;
+      this.sinkQueueSizes.delete(sink);
+      for (const gauge of [this.sinkQueue, this.sinkFailing, this.oldestPending]) gauge.remove({ sink });
+    }
+  }
+
   constructor(version: string) {
     this.buildInfo.set({ version, node: process.version }, 1);
     client.collectDefaultMetrics({ register: this.registry, prefix: 'pgbridge_' });

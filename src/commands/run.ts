@@ -44,6 +44,7 @@ export async function runCommand(config: BridgeConfig, scrubber: Scrubber): Prom
     // What the earlier config held stays secret too: its values may still be in a driver's error.
     scrubber.learn(end.next.secrets);
     config = end.next;
+    running.metrics.keepSinks(config.sinks.map((s) => s.name));
   }
 }
 

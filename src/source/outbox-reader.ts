@@ -61,6 +61,8 @@ export class OutboxReader implements RowHolder {
   private highestHeld = 0n;
   /** Rows above the floor routed to other sinks only: read once, left out of later pages. */
   private readonly skipped = new Map<string, bigint>();
+  /** Rows the routes hold for a restart (HeldNewTables): left out of the stranded probe's finds too. */
+  private readonly heldForRestart = new Set<string>();
   /** Room the inlet must have before the next page: one slot at a time would mean a page per settled event. */
   private readonly lowWater: number;
   private readonly settled: SettledWater;
@@ -238,6 +240,7 @@ export class OutboxReader implements RowHolder {
     // Held for a restart with the config that has its table: left in the table for that run's readers.
     if (routed === null) {
       this.skipped.set(rowId, value);
+      this.heldForRestart.add(rowId);
       return false;
     }
     if (value > this.highestHeld) this.highestHeld = value;
@@ -259,7 +262,7 @@ export class OutboxReader implements RowHolder {
 
   /** See StrandedRowProbe: rows below the floor this sink should have, delivered now and reported. */
   private async rescueStranded(): Promise<void> {
-    const found = await this.probe.find(this.floor, [...this.held.keys()]);
+    const found = await this.probe.find(this.floor, [...this.held.keys(), ...this.heldForRestart]);
     if (found.length === 0) return;
     const room = Math.max(1, this.inlet.room);
     if (found.length > room) this.probe.again();

@@ -51,7 +51,7 @@ export class OutboxSource implements Source {
   }
 
   readiness(): Record<string, string> {
-    return { listener: this.listener.connected ? 'ok' : 'not connected', ...this.feed.readiness() };
+    return { listener: this.listener.connected ? 'ok' : 'not connected', ...this.feed.readiness(), ...this.routes.readiness() };
   }
 
   /** Clears rows a config change left behind (see sweepStrandedRows); a failure only delays that. */

@@ -98,6 +98,31 @@ describe('HeldNewTables', () => {
     assert.equal(restarts.length, 1, 'read again: a restart, though the file lacks the table (the held events must go somewhere)');
   });
 
+  test('a file read again after a failure that moves delivery elsewhere: the restart keeps the running config', () => {
+    mock.timers.enable({ apis: ['setTimeout'] });
+    const running = writeAndLoad();
+    const { routes, restarts } = holding(running);
+    writeFileSync(file, '{ "postgres": ');
+    assert.equal(routes.sinksFor(rowEvent({ table: 'items' })), null);
+    assert.match(routes.readiness().config, /cannot be read again/);
+    writeAndLoad('public.items');
+    const text = JSON.parse(readFileSync(file, 'utf8')) as { instance?: string };
+    text.instance = 'elsewhere';
+    writeFileSync(file, JSON.stringify(text));
+    mock.timers.tick(2000);
+    assert.equal(restarts.length, 1);
+    assert.equal(restarts[0], running, 'the held events are in this instance: the next run decides them again');
+  });
+
+  test('once delivery stops, a table not captured is held without reading the file', () => {
+    const { routes, reads, restarts } = holding(writeAndLoad());
+    writeAndLoad('public.items');
+    routes.close();
+    assert.equal(routes.sinksFor(rowEvent({ table: 'items' })), null);
+    assert.equal(reads(), 0);
+    assert.equal(restarts.length, 0);
+  });
+
   test('a file that also moves delivery elsewhere (another database, instance, mode or slot) holds nothing', () => {
     const { routes, restarts } = holding(writeAndLoad());
     const moved = JSON.parse(readFileSync(file, 'utf8')) as { postgres: { url: string }; capture: unknown[] };

@@ -93,7 +93,12 @@ export class WalCaptureSource implements Source {
   }
 
   readiness(): Record<string, string> {
-    return { listener: this.listener.connected ? 'ok' : 'not connected', replication: this.wal.state, ...this.feed.readiness() };
+    return {
+      listener: this.listener.connected ? 'ok' : 'not connected',
+      replication: this.wal.state,
+      ...this.feed.readiness(),
+      ...this.routes.readiness(),
+    };
   }
 
   private spillBehind(behind: boolean): void {
