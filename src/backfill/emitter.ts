@@ -1,6 +1,7 @@
 import type { BridgeConfig } from '../config/types.js';
 import { notifyEventsCtes, OUTBOX_OP_CODE, UTC_TS } from '../install/capture-sql.js';
-import { outboxTable, PAYLOAD_SEPARATOR, walReadPrefix } from '../schema/outbox.js';
+import { outboxTable, PAYLOAD_SEPARATOR } from '../schema/outbox.js';
+import { walReadPrefix } from '../schema/wal-messages.js';
 import { literal } from '../schema/quote.js';
 import type { TableName } from '../config/table-name.js';
 

@@ -1,5 +1,6 @@
 import type { BridgeConfig } from '../config/types.js';
-import { planInstall, planUninstall, type InstallPlan } from '../install/plan.js';
+import { InstallError, planInstall, planUninstall, type InstallPlan } from '../install/plan.js';
+import { activeSlotError, slotDropRefusal } from '../install/slot-drop.js';
 import { describeActivity, watchInstall, type InstallActivity } from '../install/install-progress.js';
 import { connectClient } from '../postgres.js';
 import type { Scrubber } from '../secrets.js';
@@ -17,9 +18,12 @@ async function withClient<T>(config: BridgeConfig, work: (db: pg.Client) => Prom
 async function apply(config: BridgeConfig, plan: (config: BridgeConfig, db: pg.Client) => Promise<InstallPlan>, verb: string): Promise<number> {
   const changes = await withClient(config, async (db) => {
     const p = await plan(config, db);
+    // Only install refuses a backlog: uninstall is how to drop one knowingly.
+    const refusal = slotDropRefusal(p.slotDrops, verb === 'install');
+    if (refusal !== undefined) throw new InstallError(refusal);
     const running = db.query(p.sql).catch(async (err) => {
       await db.query('ROLLBACK').catch(() => {});
-      throw err;
+      throw activeSlotError(err) ?? err;
     });
     const output = progressOutput(verb);
     const progress = watchInstall(() => connectClient(config, `${verb} progress`), sessionPid(db), running, output.report);

@@ -10,6 +10,7 @@ import { captureOpSql } from './capture-sql.js';
 import { installedFunctions, installedTriggers, otherOutboxes } from './catalog.js';
 import { inspectCapturedTable } from './captured-table.js';
 import { functionName, triggerName } from './names.js';
+import type { SlotDrop } from './slot-drop.js';
 import { planWalInstall, planWalUninstall, type WalPlan } from './wal-plan.js';
 
 const SCHEMA_SQL = readFileSync(packageFile('sql/schema.sql'), 'utf8');
@@ -25,6 +26,8 @@ export interface InstallPlan {
   readonly sql: string;
   /** One line per change, for the log and the user. */
   readonly changes: readonly string[];
+  /** The replication slots it drops (WalPlan.slotDrops). */
+  readonly slotDrops: readonly SlotDrop[];
 }
 
 /**
@@ -79,7 +82,7 @@ export async function planInstall(config: BridgeConfig, db: pg.ClientBase): Prom
   const wal = await planWalInstall(config, db);
   parts.push(...wal.inside);
   changes.push(...wal.changes);
-  return { sql: withWal(`BEGIN;\n\n${parts.join('\n\n')}\n\nCOMMIT;\n`, wal), changes };
+  return { sql: withWal(`BEGIN;\n\n${parts.join('\n\n')}\n\nCOMMIT;\n`, wal), changes, slotDrops: wal.slotDrops };
 }
 
 /** Installs made before backfill existed have no pgbridge.backfills. */
@@ -114,7 +117,7 @@ export async function planUninstall(config: BridgeConfig, db: pg.ClientBase): Pr
     );
     changes.push(`remove ${table}`);
   }
-  return { sql: withWal(`BEGIN;\n\n${parts.join('\n')}\n\nCOMMIT;\n`, wal), changes };
+  return { sql: withWal(`BEGIN;\n\n${parts.join('\n')}\n\nCOMMIT;\n`, wal), changes, slotDrops: wal.slotDrops };
 }
 
 /** The slot statements around the transaction (see WalPlan). */

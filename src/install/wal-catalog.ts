@@ -35,6 +35,13 @@ export interface WalCatalog {
   readonly identities: readonly RecordedIdentity[];
   /** pgbridge.wal_instances exists (installs before it have none). */
   readonly instancesTable: boolean;
+  /** What pgbridge.wal_instances says this instance installed last (slot null: an install before the column). */
+  readonly recorded: RecordedWalObjects | null;
+}
+
+export interface RecordedWalObjects {
+  readonly publication: string;
+  readonly slot: string | null;
 }
 
 const TABLES_PRESENT = `SELECT to_regclass('pgbridge.replica_identity') IS NOT NULL AS identities,
@@ -92,6 +99,7 @@ export async function walCatalog(db: pg.ClientBase, instance: string, slot: stri
     ).rows;
   }
   return {
+    recorded: present.instances ? await recordedWalObjects(db, instance) : null,
     walLevel: row.wal_level,
     database: row.database,
     slotDatabase: row.slot_db,
@@ -102,6 +110,15 @@ export async function walCatalog(db: pg.ClientBase, instance: string, slot: stri
     identities,
     instancesTable: present.instances,
   };
+}
+
+/** to_jsonb: a table made before the slot column has none, and naming it would fail. */
+async function recordedWalObjects(db: pg.ClientBase, instance: string): Promise<RecordedWalObjects | null> {
+  const { rows } = await db.query<RecordedWalObjects>(
+    `SELECT w.publication, to_jsonb(w) ->> 'slot' AS slot FROM pgbridge.wal_instances w WHERE w.instance = $1`,
+    [instance],
+  );
+  return rows[0] ?? null;
 }
 
 /** A captured table's replica identity now. */

@@ -3,13 +3,13 @@ import { qualifiedName } from '../config/table-name.js';
 import type { BridgeConfig } from '../config/types.js';
 import { InstallError } from './install-error.js';
 import { publicationRowFilters, rowFilterOf } from './publication-filter.js';
-import { partitionsOf, replicaIdentity, walCatalog, type RecordedIdentity } from './wal-catalog.js';
+import type { SlotDrop } from './slot-drop.js';
+import { partitionsOf, replicaIdentity, walCatalog, type RecordedIdentity, type WalCatalog } from './wal-catalog.js';
+import { planLeftovers, type Leftovers, type WalNames } from './wal-leftovers.js';
 import {
   IDENTITY_TABLE_SQL,
   INSTANCES_TABLE_SQL,
   createSlotSql,
-  dropPublicationSql,
-  dropSlotSql,
   forgetInstanceSql,
   handOverIdentitySql,
   publicationSql,
@@ -27,13 +27,16 @@ export interface WalPlan {
   /** After it (creating the slot: not allowed in a transaction that has written). */
   readonly after: readonly string[];
   readonly changes: readonly string[];
+  /** The slots it drops (each in `before`), for install to refuse while one is streamed from or holds changes nobody delivered. */
+  readonly slotDrops: readonly SlotDrop[];
 }
 
 /**
  * wal mode: the publication of the captured tables, REPLICA IDENTITY FULL on
- * each (the previous identity recorded), the slot. Any other mode: whatever a
- * previous wal-mode install left (slot, publication, identities) is removed,
- * so a slot nobody reads never holds WAL back.
+ * each (the previous identity recorded), the slot; a slot or publication it
+ * recorded under another name is removed. Any other mode: whatever a previous
+ * wal-mode install left (slot, publication, identities) is removed, so a slot
+ * nobody reads never holds WAL back.
  */
 export async function planWalInstall(config: BridgeConfig, db: pg.ClientBase): Promise<WalPlan> {
   const { slot, publication } = config.wal;
@@ -42,7 +45,7 @@ export async function planWalInstall(config: BridgeConfig, db: pg.ClientBase): P
   const inside: string[] = [
     IDENTITY_TABLE_SQL,
     INSTANCES_TABLE_SQL,
-    wal ? registerInstanceSql(config.instance, publication) : forgetInstanceSql(config.instance),
+    wal ? registerInstanceSql(config.instance, publication, slot) : forgetInstanceSql(config.instance),
   ];
   const changes: string[] = [];
   const captured = new Set(wal ? config.capture.map((t) => `${t.schema}\0${t.table}`) : []);
@@ -61,13 +64,8 @@ export async function planWalInstall(config: BridgeConfig, db: pg.ClientBase): P
     changes.push(change);
   }
   if (!wal) {
-    if (catalog.publicationExists) {
-      inside.push(dropPublicationSql(publication));
-      changes.push(`remove publication ${publication} (not in wal mode)`);
-    }
-    const ownSlot = catalog.slotDatabase === catalog.database;
-    if (ownSlot) changes.push(`remove replication slot ${slot} (not in wal mode)`);
-    return { before: ownSlot ? [dropSlotSql(slot)] : [], inside, after: [], changes };
+    const left = await planLeftovers(db, config.instance, catalog, madeBy(config, catalog), null, () => ' (not in wal mode)');
+    return withLeftovers(inside, changes, left);
   }
   if (catalog.walLevel !== 'logical') {
     throw new InstallError(
@@ -99,7 +97,9 @@ export async function planWalInstall(config: BridgeConfig, db: pg.ClientBase): P
     }
   }
   if (catalog.slotDatabase === null) changes.push(`create replication slot ${slot} (pgoutput)`);
-  return { before: [], inside, after: [createSlotSql(slot)], changes };
+  const renamed = (what: keyof WalNames) => ` (wal.${what} is now ${config.wal[what]})`;
+  const left = await planLeftovers(db, config.instance, catalog, madeBy(config, catalog).slice(0, 1), config.wal, renamed);
+  return withLeftovers(inside, changes, left, [createSlotSql(slot)]);
 }
 
 /** Everything wal mode made, whatever the mode is now. */
@@ -113,14 +113,27 @@ export async function planWalUninstall(config: BridgeConfig, db: pg.ClientBase):
     inside.push(sql);
     changes.push(change);
   }
-  if (catalog.publicationExists) {
-    inside.push(dropPublicationSql(publication));
-    changes.push(`remove publication ${publication}`);
-  }
-  const ownSlot = catalog.slotDatabase === catalog.database;
-  if (ownSlot) changes.push(`remove replication slot ${slot}`);
-  return { before: ownSlot ? [dropSlotSql(slot)] : [], inside, after: [], changes };
+  const left = await planLeftovers(db, config.instance, catalog, madeBy(config, catalog), null, () => '');
+  return withLeftovers(inside, changes, left);
 }
+
+/**
+ * What this instance made in wal mode, recorded first: the slot and publication
+ * pgbridge.wal_instances names (the config's slot for an install before the
+ * slot was recorded), then the config's own.
+ */
+function madeBy(config: BridgeConfig, catalog: WalCatalog): WalNames[] {
+  const recorded = catalog.recorded ? [{ slot: catalog.recorded.slot ?? config.wal.slot, publication: catalog.recorded.publication }] : [];
+  return [...recorded, { slot: config.wal.slot, publication: config.wal.publication }];
+}
+
+const withLeftovers = (inside: string[], changes: string[], left: Leftovers, after: string[] = []): WalPlan => ({
+  before: left.before,
+  inside: [...inside, ...left.inside],
+  after,
+  changes: [...changes, ...left.changes],
+  slotDrops: left.slotDrops,
+});
 
 /**
  * A recorded identity this instance no longer needs: put back, unless another

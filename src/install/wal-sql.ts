@@ -14,13 +14,15 @@ export const IDENTITY_TABLE_SQL = `CREATE TABLE IF NOT EXISTS pgbridge.replica_i
 );`;
 
 /**
- * Each wal-mode instance's publication: a table another instance still
- * publishes keeps REPLICA IDENTITY FULL when this one lets go of it.
+ * Each wal-mode instance's publication and slot: a table another instance
+ * still publishes keeps REPLICA IDENTITY FULL when this one lets go of it, and
+ * a later install (another mode, or names changed) knows what to remove.
  */
 export const INSTANCES_TABLE_SQL = `CREATE TABLE IF NOT EXISTS pgbridge.wal_instances (
   instance    text PRIMARY KEY,
   publication text NOT NULL
-);`;
+);
+ALTER TABLE pgbridge.wal_instances ADD COLUMN IF NOT EXISTS slot text;  -- NULL: installed before the column`;
 
 const OPS_ORDER = ['insert', 'update', 'delete', 'truncate'];
 
@@ -94,9 +96,9 @@ export function restoreIdentitySql(instance: string, recorded: RecordedIdentity)
   return `ALTER TABLE ${target(recorded)} REPLICA IDENTITY ${how};\n${forget}`;
 }
 
-export function registerInstanceSql(instance: string, publication: string): string {
-  return `INSERT INTO pgbridge.wal_instances (instance, publication) VALUES (${literal(instance)}, ${literal(publication)})
-ON CONFLICT (instance) DO UPDATE SET publication = EXCLUDED.publication;`;
+export function registerInstanceSql(instance: string, publication: string, slot: string): string {
+  return `INSERT INTO pgbridge.wal_instances (instance, publication, slot) VALUES (${literal(instance)}, ${literal(publication)}, ${literal(slot)})
+ON CONFLICT (instance) DO UPDATE SET publication = EXCLUDED.publication, slot = EXCLUDED.slot;`;
 }
 
 export function forgetInstanceSql(instance: string): string {

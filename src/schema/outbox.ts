@@ -24,18 +24,6 @@ export const utcIso = (expr: string): string => `to_char(${expr} AT TIME ZONE 'U
 /** Separates the header, key, data and old parts of a notify-mode payload; cannot occur unescaped in JSON. */
 export const PAYLOAD_SEPARATOR = '\u0001';
 
-/**
- * wal mode: the prefix of the transactional pg_logical_emit_message() that
- * carries one backfill READ event of `instance` (payload: the notify wire
- * format), so it reaches the slot in commit order with the live changes of its
- * rows. Every slot of the database decodes every message: the instance in the
- * prefix is how the bridges of other instances know to leave it.
- */
-export const walReadPrefix = (instance: string): string => `${LEGACY_WAL_READ_PREFIX}:${instance}`;
-
-/** The prefix of READ messages written before they named their instance. */
-export const LEGACY_WAL_READ_PREFIX = 'pgbridge-read';
-
 /** NOTIFY payloads must stay below 8000 bytes; larger events travel through the outbox table. */
 export const NOTIFY_LIMIT_BYTES = 7999;
 

@@ -15,12 +15,8 @@ import type { OnceLog } from './once-log.js';
 import { errorMessage } from '../../errors.js';
 import type { TypeCatalog } from './type-catalog.js';
 import type { FullXid } from './full-xid.js';
-import { LEGACY_WAL_READ_PREFIX, walReadPrefix } from '../../schema/outbox.js';
+import { CHANNEL_PREFIX, LEGACY_WAL_READ_PREFIX, walReadPrefix } from '../../schema/wal-messages.js';
 import { parseNotifyPayload } from '../notify-payload.js';
-
-/** Prefix of pg_logical_emit_message() messages delivered as channel events: `pgbridge:<channel>`. */
-export const CHANNEL_PREFIX = 'pgbridge:';
-export const HEARTBEAT_PREFIX = 'pgbridge-heartbeat';
 
 /** A published table's ops when the config does not say (the publication itself limits what is sent). */
 const OP_NAMES: Record<CaptureOp, RowOp> = { insert: 'INSERT', update: 'UPDATE', delete: 'DELETE', truncate: 'TRUNCATE' };

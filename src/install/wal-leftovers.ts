@@ -1,0 +1,93 @@
+import type pg from 'pg';
+import { errorMessage } from '../errors.js';
+import { undeliveredChanges } from './slot-backlog.js';
+import { backlogNote, backlogWarning, type SlotDrop } from './slot-drop.js';
+import type { WalCatalog } from './wal-catalog.js';
+import { dropPublicationSql, dropSlotSql } from './wal-sql.js';
+
+export interface WalNames {
+  readonly slot: string;
+  readonly publication: string;
+}
+
+export interface Leftovers {
+  /** Dropping the slots, before the install transaction. */
+  readonly before: readonly string[];
+  /** Dropping the publications, inside it. */
+  readonly inside: readonly string[];
+  readonly changes: readonly string[];
+  readonly slotDrops: readonly SlotDrop[];
+}
+
+/**
+ * The slots and publications of `made` (each slot with the publication it was
+ * read with) that are not `kept`: what this instance installed in wal mode and
+ * the config no longer wants. A slot of another database (slot names are per
+ * server) and a publication another wal instance registered are left alone.
+ * `why` ends each change line.
+ */
+export async function planLeftovers(
+  db: pg.ClientBase,
+  instance: string,
+  catalog: WalCatalog,
+  made: readonly WalNames[],
+  kept: WalNames | null,
+  why: (what: keyof WalNames) => string,
+): Promise<Leftovers> {
+  const before: string[] = [];
+  const inside: string[] = [];
+  const changes: string[] = [];
+  const slotDrops: SlotDrop[] = [];
+  // The first publication named with a slot: the recorded one, which the slot was read with.
+  const slots = new Map<string, string>();
+  for (const m of made) if (m.slot !== kept?.slot && !slots.has(m.slot)) slots.set(m.slot, m.publication);
+  for (const [slot, publication] of slots) {
+    const activePid = await ownSlotActivePid(db, slot);
+    if (activePid === undefined) continue;
+    // An active slot cannot be read; without its publication pgoutput cannot decode it (nor could a bridge deliver from it).
+    const readable = activePid === null && (await publicationExists(db, publication));
+    const drop = readable ? { slot, activePid, ...(await backlog(db, slot, publication, instance)) } : { slot, activePid, undelivered: 0 };
+    slotDrops.push(drop);
+    const warning = backlogWarning(drop);
+    if (warning !== undefined) before.push(warning);
+    before.push(dropSlotSql(slot));
+    changes.push(`remove replication slot ${slot}${why('slot')}${backlogNote(drop)}`);
+  }
+  for (const publication of new Set(made.map((m) => m.publication).filter((p) => p !== kept?.publication))) {
+    if (!(await publicationExists(db, publication))) continue;
+    if (catalog.instancesTable && (await registeredByAnother(db, instance, publication))) continue;
+    inside.push(dropPublicationSql(publication));
+    changes.push(`remove publication ${publication}${why('publication')}`);
+  }
+  return { before, inside, changes, slotDrops };
+}
+
+async function backlog(
+  db: pg.ClientBase,
+  slot: string,
+  publication: string,
+  instance: string,
+): Promise<{ undelivered: number; unreadable?: string }> {
+  try {
+    return { undelivered: await undeliveredChanges(db, slot, publication, instance) };
+  } catch (err) {
+    return { undelivered: 0, unreadable: errorMessage(err) };
+  }
+}
+
+/** The slot's walsender pid (null: none), or undefined when there is no such slot in this database. */
+async function ownSlotActivePid(db: pg.ClientBase, slot: string): Promise<number | null | undefined> {
+  const { rows } = await db.query<{ pid: number | null }>(
+    `SELECT active_pid AS pid FROM pg_replication_slots WHERE slot_name = $1 AND database = current_database()`,
+    [slot],
+  );
+  return rows.length === 0 ? undefined : rows[0].pid;
+}
+
+async function publicationExists(db: pg.ClientBase, name: string): Promise<boolean> {
+  return (await db.query(`SELECT 1 FROM pg_publication WHERE pubname = $1`, [name])).rowCount === 1;
+}
+
+async function registeredByAnother(db: pg.ClientBase, instance: string, publication: string): Promise<boolean> {
+  return (await db.query(`SELECT 1 FROM pgbridge.wal_instances WHERE publication = $1 AND instance <> $2`, [publication, instance])).rowCount! > 0;
+}
