@@ -2,12 +2,8 @@ import { randomBytes } from 'node:crypto';
 import pino from 'pino';
 import type { BridgeConfig } from '../config/types.js';
 import { errorMessage } from '../errors.js';
-import { qualifiedName } from '../config/table-name.js';
-import { functionsWithoutRenderSettings, installedTriggers } from '../install/catalog.js';
-import { triggerName } from '../install/names.js';
-import { InstallError, planInstall } from '../install/plan.js';
+import { triggerCaptureState } from '../install/trigger-check.js';
 import { walCheck } from '../install/wal-check.js';
-import type pg from 'pg';
 import { connectClient, databaseName } from '../postgres.js';
 import { outboxTable } from '../schema/outbox.js';
 import type { Scrubber } from '../secrets.js';
@@ -45,7 +41,7 @@ export async function checkCommand(config: BridgeConfig, scrubber: Scrubber): Pr
       const installed = rows[0].n === 1;
       line('install', installed ? 'ok' : 'FAIL: pgbridge objects are missing; run `pgbridge install`');
       if (config.delivery === 'wal') for (const [component, result] of await walCheck(config, db)) line(component, result);
-      else if (installed) line('capture', await captureState(config, db));
+      else if (installed) line('capture', await triggerCaptureState(config, db));
       line('listen', await listenWorks(config));
     } finally {
       await db.end().catch(() => {});
@@ -70,30 +66,6 @@ export async function checkCommand(config: BridgeConfig, scrubber: Scrubber): Pr
     }
   }
   return failed ? 1 : 0;
-}
-
-/**
- * Whether the installed triggers still match the config and the tables: a
- * captured column renamed or dropped since install makes the trigger, and with
- * it the user's own writes, fail until the config is fixed and install runs again.
- */
-async function captureState(config: BridgeConfig, db: pg.ClientBase): Promise<string> {
-  try {
-    await planInstall(config, db);
-  } catch (err) {
-    if (err instanceof InstallError) return `FAIL: ${err.message}; writes to it may fail until the config is fixed and \`pgbridge install\` runs`;
-    throw err;
-  }
-  const triggers = new Set((await installedTriggers(db, config.instance)).map((t) => `${t.schema}\0${t.table}\0${t.trigger}`));
-  const missing = config.capture.flatMap((table) =>
-    [...table.ops]
-      .filter((op) => !triggers.has(`${table.schema}\0${table.table}\0${triggerName(config.instance, op)}`))
-      .map((op) => `${qualifiedName(table)} ${op}`),
-  );
-  if (missing.length > 0) return `FAIL: not captured yet: ${missing.join(', ')}; run \`pgbridge install\``;
-  if ((await functionsWithoutRenderSettings(db, config.instance)).length > 0)
-    return "FAIL: capture functions of an older install render values with the writer's session settings; run `pgbridge install`";
-  return `ok (${config.capture.length} table(s))`;
 }
 
 /** LISTEN fails silently behind a transaction-mode pooler: send ourselves a NOTIFY and wait for it. */

@@ -208,22 +208,38 @@ BEGIN
 END`;
 }
 
+/** What install makes for one captured op of one table: a function, and the trigger on the table that calls it. */
+export interface CaptureOpDefinition {
+  /** In schema pgbridge, unquoted. */
+  readonly functionName: string;
+  /** The function's body, as Postgres keeps it (pg_proc.prosrc). */
+  readonly body: string;
+  /** The trigger's timing, level, transition table and WHEN, on table `target` (quoted). */
+  timingOn(target: string): string;
+}
+
+export function captureOpDefinition(table: CaptureTable, op: CaptureOp, ctx: CaptureContext): CaptureOpDefinition {
+  return {
+    functionName: functionName(ctx.instance, table, op),
+    body: ctx.delivery === 'outbox' ? outboxBody(table, op, ctx) : notifyBody(table, op, ctx),
+    timingOn: (target) =>
+      op === 'truncate'
+        ? `AFTER TRUNCATE ON ${target} FOR EACH STATEMENT`
+        : op === 'update' || ctx.partitioned
+          ? `AFTER ${op.toUpperCase()} ON ${target} FOR EACH ROW${triggerWhen(table, op, ctx)}`
+          : `AFTER ${op.toUpperCase()} ON ${target} REFERENCING ${op === 'insert' ? 'NEW' : 'OLD'} TABLE AS ${op === 'insert' ? 'new_rows' : 'old_rows'} FOR EACH STATEMENT`,
+  };
+}
+
 /** CREATE FUNCTION + CREATE TRIGGER for one captured op of one table. */
 export function captureOpSql(table: CaptureTable, op: CaptureOp, ctx: CaptureContext): string {
-  const fn = `pgbridge.${ident(functionName(ctx.instance, table, op))}`;
-  const target = `${ident(table.schema)}.${ident(table.table)}`;
+  const definition = captureOpDefinition(table, op, ctx);
+  const fn = `pgbridge.${ident(definition.functionName)}`;
   const trigger = ident(triggerName(ctx.instance, op));
-  const body = ctx.delivery === 'outbox' ? outboxBody(table, op, ctx) : notifyBody(table, op, ctx);
-  const timing =
-    op === 'truncate'
-      ? `AFTER TRUNCATE ON ${target} FOR EACH STATEMENT`
-      : op === 'update' || ctx.partitioned
-        ? `AFTER ${op.toUpperCase()} ON ${target} FOR EACH ROW${triggerWhen(table, op, ctx)}`
-        : `AFTER ${op.toUpperCase()} ON ${target} REFERENCING ${op === 'insert' ? 'NEW' : 'OLD'} TABLE AS ${op === 'insert' ? 'new_rows' : 'old_rows'} FOR EACH STATEMENT`;
   return [
     // Rendered with pgbridge's settings, not the writer's; a trigger's WHEN is evaluated before the function, in the writer's session.
-    `CREATE OR REPLACE FUNCTION ${fn}() RETURNS trigger LANGUAGE plpgsql ${FUNCTION_SET_CLAUSES} AS ${dollarQuote(body)};`,
+    `CREATE OR REPLACE FUNCTION ${fn}() RETURNS trigger LANGUAGE plpgsql ${FUNCTION_SET_CLAUSES} AS ${dollarQuote(definition.body)};`,
     `COMMENT ON FUNCTION ${fn}() IS ${literal(`pgbridge ${ctx.instance}: ${op} on ${table.schema}.${table.table}`)};`,
-    `CREATE OR REPLACE TRIGGER ${trigger} ${timing} EXECUTE FUNCTION ${fn}();`,
+    `CREATE OR REPLACE TRIGGER ${trigger} ${definition.timingOn(`${ident(table.schema)}.${ident(table.table)}`)} EXECUTE FUNCTION ${fn}();`,
   ].join('\n');
 }

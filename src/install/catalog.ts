@@ -3,6 +3,7 @@ import type { TableName } from '../config/table-name.js';
 import { CAPTURE_OPS } from '../config/schema.js';
 import { RENDER_SETTINGS } from '../schema/render-settings.js';
 import { functionPrefix, triggerName } from './names.js';
+import { triggerDefinitions, type TriggerDefinition } from './trigger-definitions.js';
 
 export interface TableInfo {
   readonly exists: boolean;
@@ -51,25 +52,15 @@ export async function primaryKeyColumns(db: pg.ClientBase, table: TableName): Pr
   return rows;
 }
 
-export interface InstalledTrigger {
-  readonly schema: string;
-  readonly table: string;
-  readonly trigger: string;
-}
-
 /**
  * This instance's triggers, by their exact names: a prefix match would also
  * take those of an instance whose name extends this one's ("blue" and "blue_eu").
+ * Not the copies Postgres makes on a partitioned table's partitions.
  */
-export async function installedTriggers(db: pg.ClientBase, instance: string): Promise<InstalledTrigger[]> {
-  const { rows } = await db.query<InstalledTrigger>(
-    `SELECT n.nspname AS schema, c.relname AS table, t.tgname AS trigger
-       FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-      WHERE t.tgname = ANY($1::text[]) AND NOT t.tgisinternal AND t.tgparentid = 0
-      ORDER BY 1, 2, 3`,
-    [CAPTURE_OPS.map((op) => triggerName(instance, op))],
-  );
-  return rows;
+export async function installedTriggers(db: pg.ClientBase, instance: string): Promise<TriggerDefinition[]> {
+  return triggerDefinitions(db, 't.tgname = ANY($1::text[]) AND NOT t.tgisinternal AND t.tgparentid = 0', [
+    CAPTURE_OPS.map((op) => triggerName(instance, op)),
+  ]);
 }
 
 /** This instance's capture functions: prefix, a 12-digit hash, the op (see functionName), and nothing else. */

@@ -1,12 +1,12 @@
 import { readFileSync } from 'node:fs';
 import type pg from 'pg';
-import { CAPTURE_OPS } from '../config/schema.js';
+import { CAPTURE_OPS, type CaptureOp } from '../config/schema.js';
 import { qualifiedName } from '../config/table-name.js';
-import type { BridgeConfig } from '../config/types.js';
+import type { BridgeConfig, CaptureTable } from '../config/types.js';
 import { packageFile } from '../package-root.js';
 import { outboxTable, outboxTableSql } from '../schema/outbox.js';
 import { ident } from '../schema/quote.js';
-import { captureOpSql } from './capture-sql.js';
+import { captureOpDefinition, captureOpSql, type CaptureOpDefinition } from './capture-sql.js';
 import { installedFunctions, installedTriggers, otherOutboxes } from './catalog.js';
 import { inspectCapturedTable } from './captured-table.js';
 import { functionName, triggerName } from './names.js';
@@ -30,17 +30,29 @@ export interface InstallPlan {
   readonly slotDrops: readonly SlotDrop[];
 }
 
+/** One trigger install makes (trigger modes): what `check` compares the installed one with. */
+export interface PlannedCapture {
+  readonly table: CaptureTable;
+  readonly op: CaptureOp;
+  readonly definition: CaptureOpDefinition;
+}
+
+export interface CaptureInstallPlan extends InstallPlan {
+  readonly captures: readonly PlannedCapture[];
+}
+
 /**
  * What `install` runs: the shared schema, this instance's outbox, one trigger
  * per captured table and op, and the removal of triggers the config no longer
  * asks for. Reads the catalog (primary keys, existing triggers); writes nothing.
  */
-export async function planInstall(config: BridgeConfig, db: pg.ClientBase): Promise<InstallPlan> {
+export async function planInstall(config: BridgeConfig, db: pg.ClientBase): Promise<CaptureInstallPlan> {
   // Two pods running install at once would trip over each other's CREATE OR REPLACE.
   const parts = [INSTALL_LOCK, SCHEMA_SQL.trim(), outboxTableSql(config.instance)];
   const changes: string[] = [];
   const wanted = new Set<string>();
   const wantedFunctions = new Set<string>();
+  const captures: PlannedCapture[] = [];
 
   for (const table of config.capture) {
     const { info, filter, changed } = await inspectCapturedTable(db, table);
@@ -58,6 +70,7 @@ export async function planInstall(config: BridgeConfig, db: pg.ClientBase): Prom
       // wal mode captures from the slot: no triggers (those of an earlier mode are removed below).
       if (!table.ops.has(op) || config.delivery === 'wal') continue;
       parts.push(captureOpSql(table, op, ctx));
+      captures.push({ table, op, definition: captureOpDefinition(table, op, ctx) });
       wanted.add(`${table.schema}\0${table.table}\0${triggerName(config.instance, op)}`);
       wantedFunctions.add(functionName(config.instance, table, op));
     }
@@ -82,7 +95,7 @@ export async function planInstall(config: BridgeConfig, db: pg.ClientBase): Prom
   const wal = await planWalInstall(config, db);
   parts.push(...wal.inside);
   changes.push(...wal.changes);
-  return { sql: withWal(`BEGIN;\n\n${parts.join('\n\n')}\n\nCOMMIT;\n`, wal), changes, slotDrops: wal.slotDrops };
+  return { sql: withWal(`BEGIN;\n\n${parts.join('\n\n')}\n\nCOMMIT;\n`, wal), changes, slotDrops: wal.slotDrops, captures };
 }
 
 /** Installs made before backfill existed have no pgbridge.backfills. */
