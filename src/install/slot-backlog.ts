@@ -14,7 +14,8 @@ export const PEEK_LIMIT = 10_000;
  */
 export async function undeliveredChanges(db: pg.ClientBase, slot: string, publication: string, instance: string): Promise<number> {
   const { rows } = await db.query<{ data: Buffer }>(
-    `SELECT data FROM pg_logical_slot_peek_binary_changes($1, NULL, $2, 'proto_version', '1', 'publication_names', $3, 'messages', 'true')`,
+    // upto_nchanges stops only at a transaction's end (a 2-million-row one comes whole): LIMIT bounds what install holds.
+    `SELECT data FROM pg_logical_slot_peek_binary_changes($1, NULL, $2, 'proto_version', '1', 'publication_names', $3, 'messages', 'true') LIMIT $2`,
     [slot, PEEK_LIMIT, ident(publication)],
   );
   return rows.filter((r) => isDeliverable(decodePgOutput(r.data), instance)).length;
