@@ -17,8 +17,8 @@ Commands:
   sql                      print the SQL install would run
   check                    validate the config, connect to Postgres and each sink
   status [--json]          each sink's state, backlog, oldest pending age; exit 1 if one is failing
-  dead-letters list        show dead letters [--sink S] [--id ID] [--limit N]
-  dead-letters retry       deliver dead letters again [--sink S] [--id ID]
+  dead-letters list        show dead letters [--sink S] [--id EVENT_ID] [--limit N]
+  dead-letters retry       deliver dead letters again [--sink S] [--id EVENT_ID]
   backfill TABLE           emit every current row as a READ event [--where SQL] [--sink S] [--restart] [--chunk N] [--rate R]
   backfill --status        list backfills: running, interrupted, finished [--json]
   import-skor FILE [URL]   turn skor's triggers.json into a pgbridge config (stdout)

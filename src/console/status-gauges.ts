@@ -15,9 +15,19 @@ export function sampleStatusGauges(
   facts: () => Promise<DatabaseFacts>,
   everyMs = 5000,
 ): () => void {
+  const oldest = new Map<string, { seconds: number; at: number }>();
+  const setOldest = (sink: string, seconds: number): void => {
+    oldest.set(sink, { seconds, at: Date.now() });
+    metrics.oldestPending.set({ sink }, seconds);
+  };
   const sample = async (withFacts = true): Promise<void> => {
     const status = bridge();
     metrics.instanceDelivering.set({ bridge: config.instance }, status.role === 'delivering' ? 1 : 0);
+    if (status.role === 'disconnected') {
+      // Without Postgres nothing is delivered and nothing can be measured: a sink keeps its failing state, and what waited waits longer.
+      for (const [sink, last] of oldest) if (last.seconds > 0) metrics.oldestPending.set({ sink }, last.seconds + (Date.now() - last.at) / 1000);
+      return;
+    }
     for (const sink of config.sinks) {
       const state = status.sinks.get(sink.name)?.state;
       metrics.sinkFailing.set({ sink: sink.name }, state === 'retrying' || state === 'down' ? 1 : 0);
@@ -28,7 +38,7 @@ export function sampleStatusGauges(
       const runners = bridge().sinks;
       for (const sink of config.sinks) {
         const inTable = database.sinks.get(sink.name)?.oldestPendingSeconds ?? null;
-        metrics.oldestPending.set({ sink: sink.name }, oldestPending(inTable, heldInMemory(config, runners.get(sink.name)).oldestSeconds) ?? 0);
+        setOldest(sink.name, oldestPending(inTable, heldInMemory(config, runners.get(sink.name)).oldestSeconds) ?? 0);
       }
     } catch {
       // Postgres unreachable: /readyz says so; keep the last values.

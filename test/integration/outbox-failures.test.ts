@@ -131,6 +131,16 @@ describe('outbox mode with failing sinks', () => {
     const otherList = await cli(['dead-letters', 'list', '-c', config, '--sink', 'other']);
     assert.equal(otherList.stdout.trim(), '');
 
+    // `list` prints the row's dead_letter_id first; passed to --id (which takes the event id) it retries nothing and says why.
+    const byRowId = String((lines[0] as unknown as { dead_letter_id: number }).dead_letter_id);
+    assert.notEqual(byRowId, letter.event_id, 'the two ids differ here');
+    const mistaken = await cli(['dead-letters', 'retry', '-c', config, '--id', byRowId]);
+    assert.match(mistaken.stderr, /^0 dead letter\(s\) queued/m);
+    assert.ok(
+      mistaken.stderr.includes(`--id takes an event id: dead letter ${byRowId} is event ${letter.event_id} (--id ${letter.event_id})`),
+      mistaken.stderr,
+    );
+
     refuse = false;
     const retried = await cli(['dead-letters', 'retry', '-c', config, '--sink', 'hook', '--id', letter.event_id]);
     assert.equal(retried.code, 0, retried.stderr);

@@ -42,3 +42,29 @@ test('status gauges: role and failing at once, the database facts (heavy outbox 
     stop();
   }
 });
+
+test('status gauges without Postgres: a failing sink stays failing, and the oldest pending event grows older', async () => {
+  const metrics = new Metrics('test');
+  let now: BridgeStatus = {
+    role: 'delivering',
+    sinks: new Map([['a', { state: 'retrying', queued: 1, onlyInMemory: 0, failingSince: 1, lastError: 'HTTP 500', oldestHeld: null }]]),
+  };
+  const stop = sampleStatusGauges(
+    config,
+    metrics,
+    () => now,
+    async () => facts,
+    20,
+  );
+  try {
+    for (let i = 0; i < 500 && (await metrics.oldestPending.get()).values.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.equal((await metrics.sinkFailing.get()).values[0]?.value, 1);
+    now = { role: 'disconnected', sinks: new Map() };
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal((await metrics.sinkFailing.get()).values[0]?.value, 1, 'not cleared by the outage');
+    const age = (await metrics.oldestPending.get()).values[0]?.value ?? 0;
+    assert.ok(age > 12.1, `the age goes on: ${age}`);
+  } finally {
+    stop();
+  }
+});
