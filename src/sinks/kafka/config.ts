@@ -1,3 +1,4 @@
+import { tlsOptionsProblem } from '../tls-options.js';
 import type { Schema } from 'convict';
 import { checkTemplate } from '../../template.js';
 import type { CommonSinkConfig, ConfigProblem } from '../../config/sink-schema.js';
@@ -71,6 +72,8 @@ export const kafkaSchema: Schema<KafkaConfig> = {
       if (value !== null && typeof value !== 'boolean' && (typeof value !== 'object' || Array.isArray(value))) {
         throw new Error('must be true, false or a map of TLS options');
       }
+      const problem = value !== null && typeof value === 'object' ? tlsOptionsProblem(value as Record<string, unknown>) : undefined;
+      if (problem) throw new Error(problem);
     },
     default: null,
   },

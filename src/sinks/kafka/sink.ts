@@ -1,3 +1,4 @@
+import { nodeTlsOptions } from '../tls-options.js';
 import { BridgeError, PermanentError, RetriableError, errorMessage } from '../../errors.js';
 import type { BridgeEvent } from '../../event.js';
 import type { SinkClient, SinkContext } from '../sink.js';
@@ -34,7 +35,7 @@ export class KafkaSink implements SinkClient {
     this.producerSettings = {
       brokers: brokerList(config.brokers),
       clientId: config.client_id,
-      ssl: config.ssl,
+      ssl: config.ssl !== null && typeof config.ssl === 'object' ? nodeTlsOptions(config.ssl) : config.ssl,
       sasl: config.sasl,
       acks: ackLevel(config.acks),
       compression: config.compression,

@@ -1,3 +1,4 @@
+import { nodeTlsOptions } from '../tls-options.js';
 import { randomBytes } from 'node:crypto';
 import { PermanentError, RetriableError } from '../../errors.js';
 import type { BridgeEvent } from '../../event.js';
@@ -116,7 +117,7 @@ export class MqttSink implements SinkClient {
       clientId: config.client_id ?? `pgbridge-${config.name}-${randomBytes(4).toString('hex')}`,
       username: config.username,
       password: config.password,
-      tls: config.tls,
+      tls: config.tls && nodeTlsOptions(config.tls),
       qos: config.qos,
       keepaliveS: config.keepalive_s,
       connectTimeoutMs: config.connect_timeout_ms,

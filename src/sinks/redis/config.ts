@@ -1,3 +1,4 @@
+import { tlsOptionsProblem } from '../tls-options.js';
 import type { Schema } from 'convict';
 import type { CommonSinkConfig, ConfigProblem } from '../../config/sink-schema.js';
 import { checkTemplate } from '../../template.js';
@@ -38,6 +39,8 @@ export const redisSchema: Schema<RedisConfig> = {
     doc: 'TLS options for rediss:// passed as they are to Node tls.connect (ca, cert, key as PEM text, rejectUnauthorized, servername). Unset: the system CAs.',
     format: (value: unknown) => {
       if (value !== null && (typeof value !== 'object' || Array.isArray(value))) throw new Error('must be a map of TLS options');
+      const problem = value === null ? undefined : tlsOptionsProblem(value as Record<string, unknown>);
+      if (problem) throw new Error(problem);
     },
     default: null,
   },

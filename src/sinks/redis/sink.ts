@@ -1,3 +1,4 @@
+import { nodeTlsOptions } from '../tls-options.js';
 import { BridgeError, PermanentError, RetriableError, errorMessage } from '../../errors.js';
 import type { BridgeEvent } from '../../event.js';
 import type { SinkClient, SinkContext } from '../sink.js';
@@ -31,7 +32,12 @@ export class RedisSink implements SinkClient {
     private readonly createClient: RedisClientFactory = createRedisClient,
   ) {
     this.entrySettings = { stream: config.stream, format: config.format };
-    this.clientSettings = { url: config.url, tls: config.tls, connectTimeoutMs: config.connect_timeout_ms, timeoutMs: config.timeout_ms };
+    this.clientSettings = {
+      url: config.url,
+      tls: config.tls && nodeTlsOptions(config.tls),
+      connectTimeoutMs: config.connect_timeout_ms,
+      timeoutMs: config.timeout_ms,
+    };
     this.where = describeRedisUrl(config.url);
     this.connection = new SinkConnection({
       open: () => this.open(),
