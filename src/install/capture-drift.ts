@@ -66,11 +66,17 @@ function unconfiguredTriggers(instance: string, installed: readonly TriggerDefin
     .map((t) => `${qualifiedName(t)} ${CAPTURE_OPS[opOf(t)]}`);
 }
 
+/** How long a check waits to read a captured table's columns. */
+const LOCK_WAIT = '2s';
+const LOCK_NOT_AVAILABLE = '55P03';
+
 /**
  * The shape of the trigger install would make for each capture, by key. Made
  * on an empty copy of each table, in a transaction rolled back: Postgres then
- * prints its WHEN as it prints the installed one's, and no lock is taken on
- * the user's table. Each capture's function must exist (it is the installed one).
+ * prints its WHEN as it prints the installed one's. Copying takes ACCESS SHARE
+ * on the user's table, waited for at most LOCK_WAIT (a check must not hang
+ * behind a session holding it exclusively). Each capture's function must
+ * exist (it is the installed one).
  */
 async function plannedShapes(db: pg.ClientBase, instance: string, captures: readonly PlannedCapture[]): Promise<Map<string, string>> {
   if (captures.length === 0) return new Map();
@@ -79,13 +85,17 @@ async function plannedShapes(db: pg.ClientBase, instance: string, captures: read
   const tableOfCopy = new Map<string, TableName>();
   await db.query('BEGIN');
   try {
+    await db.query(`SET LOCAL lock_timeout = '${LOCK_WAIT}'`);
     for (const { table, op, definition } of captures) {
       let copy = copies.get(tableKey(table));
       if (copy === undefined) {
         copy = `${prefix}_${copies.size}`;
         copies.set(tableKey(table), copy);
         tableOfCopy.set(copy, table);
-        await db.query(`CREATE TEMP TABLE ${copy} (LIKE ${ident(table.schema)}.${ident(table.table)})`);
+        await db.query(`CREATE TEMP TABLE ${copy} (LIKE ${ident(table.schema)}.${ident(table.table)})`).catch((err: unknown) => {
+          if ((err as { code?: string }).code !== LOCK_NOT_AVAILABLE) throw err;
+          throw new Error(`${qualifiedName(table)} is locked by another session (waited ${LOCK_WAIT})`);
+        });
       }
       const fn = `pgbridge.${ident(definition.functionName)}`;
       await db.query(`CREATE TRIGGER ${ident(triggerName(instance, op))} ${definition.timingOn(`pg_temp.${copy}`)} EXECUTE FUNCTION ${fn}()`);

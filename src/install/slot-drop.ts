@@ -1,4 +1,5 @@
 import { errorMessage } from '../errors.js';
+import { literal } from '../schema/quote.js';
 import { InstallError } from './install-error.js';
 
 /** A replication slot install or uninstall is about to drop, as it is now. */
@@ -17,14 +18,17 @@ const changes = (n: number): string => `${n} undelivered change${n === 1 ? '' : 
 export const activeSlotMessage = (slot: string, pid: number): string =>
   `a pgbridge run (walsender PID ${pid}) is streaming from replication slot ${slot}: stop it first`;
 
+/** The way past a refusal that keeps this instance's dead letters and backfill state (uninstall drops them). */
+const dropKnowingly = (slot: string): string => `SELECT pg_drop_replication_slot(${literal(slot)});`;
+
 export const backlogMessage = (drop: SlotDrop): string =>
   `replication slot ${drop.slot} holds at least ${changes(drop.undelivered)}, which this install would drop; ` +
   'deliver them: run `pgbridge run` with the wal config until they are delivered (`pgbridge check` and `pgbridge status` show the slot lag), then install again; ' +
-  'or drop them knowingly: `pgbridge uninstall` with the wal config, then install';
+  `or drop them knowingly (\`${dropKnowingly(drop.slot)}\`, or \`pgbridge uninstall\` with the wal config), then install`;
 
 export const unreadableMessage = (drop: SlotDrop): string =>
   `cannot tell whether replication slot ${drop.slot} holds undelivered changes (${drop.unreadable}); ` +
-  'to drop it with whatever it holds: `pgbridge uninstall` with the wal config, then install';
+  `to drop it with whatever it holds: \`${dropKnowingly(drop.slot)}\` (or \`pgbridge uninstall\` with the wal config), then install`;
 
 /** A line of the printed SQL (`pgbridge sql`) before the statement that drops the slot; undefined when there is nothing to warn of. */
 export function backlogWarning(drop: SlotDrop): string | undefined {

@@ -42,16 +42,22 @@ export async function planLeftovers(
   const slots = new Map<string, string>();
   for (const m of made) if (m.slot !== kept?.slot && !slots.has(m.slot)) slots.set(m.slot, m.publication);
   for (const [slot, publication] of slots) {
-    const activePid = await ownSlotActivePid(db, slot);
-    if (activePid === undefined) continue;
-    // An active slot cannot be read; without its publication pgoutput cannot decode it (nor could a bridge deliver from it).
-    const readable = activePid === null && (await publicationExists(db, publication));
+    const found = await ownSlot(db, slot);
+    if (found === undefined) continue;
+    // Renamed instances: the slot another one records now is that one's.
+    if (catalog.instancesTable && (await slotRecordedByAnother(db, instance, slot))) continue;
+    const activePid = found.activePid;
+    // An active slot cannot be read; without its publication pgoutput cannot decode it (nor could a bridge deliver from it),
+    // nor can a lost one be (Postgres removed the WAL it needed).
+    const readable = activePid === null && !found.lost && (await publicationExists(db, publication));
     const drop = readable ? { slot, activePid, ...(await backlog(db, slot, publication, instance)) } : { slot, activePid, undelivered: 0 };
     slotDrops.push(drop);
     const warning = backlogWarning(drop);
     if (warning !== undefined) before.push(warning);
     before.push(dropSlotSql(slot));
-    changes.push(`remove replication slot ${slot}${why('slot')}${backlogNote(drop)}`);
+    changes.push(
+      `remove replication slot ${slot}${why('slot')}${backlogNote(drop)}${found.lost ? ' (lost: Postgres removed the WAL it needed)' : ''}`,
+    );
   }
   for (const publication of new Set(made.map((m) => m.publication).filter((p) => p !== kept?.publication))) {
     if (!(await publicationExists(db, publication))) continue;
@@ -75,13 +81,22 @@ async function backlog(
   }
 }
 
-/** The slot's walsender pid (null: none), or undefined when there is no such slot in this database. */
-async function ownSlotActivePid(db: pg.ClientBase, slot: string): Promise<number | null | undefined> {
-  const { rows } = await db.query<{ pid: number | null }>(
-    `SELECT active_pid AS pid FROM pg_replication_slots WHERE slot_name = $1 AND database = current_database()`,
+/** The slot in this database: its walsender pid (null: none) and whether it is lost; undefined when there is none. */
+async function ownSlot(db: pg.ClientBase, slot: string): Promise<{ activePid: number | null; lost: boolean } | undefined> {
+  const { rows } = await db.query<{ activePid: number | null; lost: boolean }>(
+    `SELECT active_pid AS "activePid", wal_status = 'lost' AS lost FROM pg_replication_slots WHERE slot_name = $1 AND database = current_database()`,
     [slot],
   );
-  return rows.length === 0 ? undefined : rows[0].pid;
+  return rows[0];
+}
+
+/** to_jsonb: a table made before the slot column has none. */
+async function slotRecordedByAnother(db: pg.ClientBase, instance: string, slot: string): Promise<boolean> {
+  const { rowCount } = await db.query(`SELECT 1 FROM pgbridge.wal_instances w WHERE to_jsonb(w) ->> 'slot' = $1 AND w.instance <> $2`, [
+    slot,
+    instance,
+  ]);
+  return rowCount! > 0;
 }
 
 async function publicationExists(db: pg.ClientBase, name: string): Promise<boolean> {

@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { cli, writeConfig } from '../support/bridge.js';
+import pg from 'pg';
 import { createTestDatabase, type TestDatabase } from '../support/pg.js';
 
 const ODD_TABLE = '"Odd Schema"."Mixed ""Quoted"" Ünï Tab"';
@@ -140,6 +141,27 @@ describe('check compares the installed triggers with the config', () => {
     );
     assert.deepEqual(await captureLine(file), { code: 1, line: older.replace('insert', 'update') });
     await install(file);
+    assert.deepEqual(await captureLine(file), { code: 0, line: 'capture: ok (1 table(s))' });
+    await cli(['uninstall', '-c', file]);
+  });
+
+  test('a captured table another session holds locked: check says so within seconds, it does not wait', async () => {
+    const file = config('outbox', [{ table: 'others' }]);
+    await install(file);
+    const holder = new pg.Client({ connectionString: db.url });
+    await holder.connect();
+    try {
+      await holder.query('BEGIN');
+      await holder.query('LOCK TABLE others IN ACCESS EXCLUSIVE MODE');
+      const started = Date.now();
+      const { code, line } = await captureLine(file);
+      assert.equal(code, 1);
+      assert.match(line, /^capture: FAIL: could not compare the installed triggers with the config: public\.others is locked by another session/);
+      assert.ok(Date.now() - started < 60_000, 'it did not wait for the lock');
+    } finally {
+      await holder.query('ROLLBACK').catch(() => {});
+      await holder.end();
+    }
     assert.deepEqual(await captureLine(file), { code: 0, line: 'capture: ok (1 table(s))' });
     await cli(['uninstall', '-c', file]);
   });

@@ -61,7 +61,7 @@ describe('wal mode: leaving a slot behind', () => {
       assert.match(
         refused.stderr,
         new RegExp(
-          `^pgbridge install: replication slot ${slot} holds at least 25 undelivered changes, which this install would drop; deliver them: run \`pgbridge run\` with the wal config until they are delivered .*; or drop them knowingly: \`pgbridge uninstall\` with the wal config, then install\\n$`,
+          `^pgbridge install: replication slot ${slot} holds at least 25 undelivered changes, which this install would drop; deliver them: run \`pgbridge run\` with the wal config until they are delivered .*; or drop them knowingly \\(\`SELECT pg_drop_replication_slot\\('${slot}'\\);\`, or \`pgbridge uninstall\` with the wal config\\), then install\\n$`,
         ),
       );
       assert.equal((await slotInfo(slot)).exists, true);
@@ -125,6 +125,23 @@ describe('wal mode: leaving a slot behind', () => {
     assert.equal((await slotInfo(a)).exists, true);
     assert.equal((await slotInfo(b)).exists, false);
     assert.deepEqual((await t.db.query(`SELECT slot FROM pgbridge.wal_instances`)).rows, [{ slot: a }]);
+  });
+
+  test('a slot whose first 10,000 messages hold no event: refused as unknown, not dropped with the row behind them', async () => {
+    const t = await fresh();
+    const a = t.slot('a');
+    await ok('install', '-c', t.wal(a));
+    // Another instance's backfill READs: every slot of the database decodes them, no bridge of this instance delivers them.
+    await t.db.query(`SELECT count(pg_logical_emit_message(true, 'pgbridge-read:other', 'x')) FROM generate_series(1, 12000)`);
+    await t.insert(1);
+    const r = await cli(['install', '-c', t.other('outbox')]);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(
+      r.stderr,
+      new RegExp(`cannot tell whether replication slot ${a} holds undelivered changes \\(its first 10000 messages hold no event`),
+    );
+    assert.match(r.stderr, new RegExp(`SELECT pg_drop_replication_slot\\('${a}'\\);`));
+    assert.equal((await slotInfo(a)).exists, true);
   });
 
   test('uninstall after a rename, with the old config: both slots gone; it says how many changes it dropped', async () => {
