@@ -231,9 +231,13 @@ export function captureOpDefinition(table: CaptureTable, op: CaptureOp, ctx: Cap
   };
 }
 
-/** CREATE FUNCTION + CREATE TRIGGER for one captured op of one table. */
-export function captureOpSql(table: CaptureTable, op: CaptureOp, ctx: CaptureContext): string {
-  const definition = captureOpDefinition(table, op, ctx);
+/** CREATE FUNCTION + CREATE TRIGGER for one captured op of one table (its definition, when made already). */
+export function captureOpSql(
+  table: CaptureTable,
+  op: CaptureOp,
+  ctx: CaptureContext,
+  definition: CaptureOpDefinition = captureOpDefinition(table, op, ctx),
+): string {
   const fn = `pgbridge.${ident(definition.functionName)}`;
   const trigger = ident(triggerName(ctx.instance, op));
   return [

@@ -69,8 +69,9 @@ export async function planInstall(config: BridgeConfig, db: pg.ClientBase): Prom
     for (const op of CAPTURE_OPS) {
       // wal mode captures from the slot: no triggers (those of an earlier mode are removed below).
       if (!table.ops.has(op) || config.delivery === 'wal') continue;
-      parts.push(captureOpSql(table, op, ctx));
-      captures.push({ table, op, definition: captureOpDefinition(table, op, ctx) });
+      const definition = captureOpDefinition(table, op, ctx);
+      parts.push(captureOpSql(table, op, ctx, definition));
+      captures.push({ table, op, definition });
       wanted.add(`${table.schema}\0${table.table}\0${triggerName(config.instance, op)}`);
       wantedFunctions.add(functionName(config.instance, table, op));
     }

@@ -1,6 +1,7 @@
 import { errorMessage } from '../errors.js';
 import { literal } from '../schema/quote.js';
 import { InstallError } from './install-error.js';
+import { sqlComment } from './wal-sql.js';
 
 /** A replication slot install or uninstall is about to drop, as it is now. */
 export interface SlotDrop {
@@ -32,9 +33,9 @@ export const unreadableMessage = (drop: SlotDrop): string =>
 
 /** A line of the printed SQL (`pgbridge sql`) before the statement that drops the slot; undefined when there is nothing to warn of. */
 export function backlogWarning(drop: SlotDrop): string | undefined {
-  if (drop.unreadable !== undefined) return `-- ${unreadableMessage(drop).replace(/[\r\n]+/g, ' ')}`;
+  if (drop.unreadable !== undefined) return sqlComment(unreadableMessage(drop));
   if (drop.undelivered === 0) return undefined;
-  return `-- replication slot ${drop.slot} holds at least ${changes(drop.undelivered)}: applying this drops them`;
+  return sqlComment(`replication slot ${drop.slot} holds at least ${changes(drop.undelivered)}: applying this drops them`);
 }
 
 /** What a change line adds about a slot's backlog ('' without one). */

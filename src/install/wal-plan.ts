@@ -17,6 +17,7 @@ import {
   registerInstanceSql,
   restoreIdentitySql,
   setFullIdentitySql,
+  sqlComment,
 } from './wal-sql.js';
 
 export interface WalPlan {
@@ -153,6 +154,3 @@ function letGo(instance: string, recorded: RecordedIdentity): { sql: string; cha
   }
   return { sql: restoreIdentitySql(instance, recorded), change: `restore replica identity of ${name}` };
 }
-
-/** A `--` comment line for the printed SQL: a line break in the text would end the comment early. */
-const sqlComment = (text: string): string => `-- ${text.replace(/[\r\n]+/g, ' ')}`;

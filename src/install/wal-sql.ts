@@ -111,10 +111,9 @@ export function forgetInstanceSql(instance: string): string {
  * go of the table restores what was there before the first install.
  */
 export function handOverIdentitySql(instance: string, recorded: RecordedIdentity, heir: string, why: string): string {
-  // A quoted table name may hold a line break, which would end the comment.
-  const note = why.replace(/[\r\n]+/g, ' ');
+  // A quoted table name may hold a line break: sqlComment keeps it from ending the comment.
   const row = (who: string) => `instance = ${literal(who)} AND schema_name = ${literal(recorded.schema)} AND table_name = ${literal(recorded.table)}`;
-  return `-- ${note}
+  return `${sqlComment(why)}
 UPDATE pgbridge.replica_identity SET instance = ${literal(heir)}
  WHERE ${row(instance)} AND NOT EXISTS (SELECT 1 FROM pgbridge.replica_identity WHERE ${row(heir)});
 DELETE FROM pgbridge.replica_identity WHERE ${row(instance)};`;
@@ -132,3 +131,6 @@ export function dropSlotSql(slot: string): string {
 export function dropPublicationSql(name: string): string {
   return `DROP PUBLICATION IF EXISTS ${ident(name)};`;
 }
+
+/** A `--` comment line for the printed SQL: a line break in the text would end the comment early. */
+export const sqlComment = (text: string): string => `-- ${text.replace(/[\r\n]+/g, ' ')}`;
