@@ -79,8 +79,11 @@ export class WalSource {
   private tracker: AckTracker | undefined;
   private assembler: TransactionAssembler | undefined;
   private items = new MessageQueue();
-  /** Events counted for pgbridge_events_captured_total, added in bulk (a counter per event costs more than the event). */
-  private captured = 0;
+  /**
+   * Row changes and channel messages (pg_logical_emit_message) counted for
+   * pgbridge_events_captured_total, added in bulk (a counter per event costs more than the event).
+   */
+  private readonly captured = { rows: 0, channel: 0 };
   private busy = false;
   private wake: (() => void) | undefined;
   private received: Lsn = 0n;
@@ -261,7 +264,7 @@ export class WalSource {
     const sinks = this.inlet.sinksFor(event);
     if (sinks === null) return this.holdBack(tx);
     if (sinks.length === 0) return;
-    if (++this.captured >= 500) this.countCaptured();
+    this.count(event.kind === 'channel' ? 'channel' : 'rows');
     for (let i = 0; i < sinks.length; i++) {
       const sink = sinks[i];
       if (this.inlet.spilling(sink)) this.spillTo(sink, event, tx);
@@ -321,10 +324,16 @@ export class WalSource {
     this.inlet.spill(sink, event, () => tracker.settle(tx));
   }
 
+  private count(kind: 'rows' | 'channel'): void {
+    if (++this.captured[kind] >= 500) this.countCaptured();
+  }
+
   private countCaptured(): void {
-    if (this.captured === 0) return;
-    this.metrics.eventsCaptured.inc({ source: 'wal' }, this.captured);
-    this.captured = 0;
+    const { rows, channel } = this.captured;
+    if (rows > 0) this.metrics.eventsCaptured.inc({ source: 'wal' }, rows);
+    if (channel > 0) this.metrics.eventsCaptured.inc({ source: 'channel' }, channel);
+    this.captured.rows = 0;
+    this.captured.channel = 0;
   }
 
   /**
@@ -336,7 +345,7 @@ export class WalSource {
     const sinks = this.inlet.sinksFor(event);
     if (sinks === null) return this.holdBack(tx);
     if (sinks.length === 0) return;
-    if (++this.captured >= 500) this.countCaptured();
+    this.count('rows');
     const tracker = this.tracker!;
     for (const sink of sinks) {
       tracker.hold(tx);
