@@ -122,9 +122,10 @@ async function tableCapture(db: pg.ClientBase, config: BridgeConfig): Promise<Ta
   const mode: string = config.delivery;
   const inPlace = new Set<string>();
   if (mode === 'wal') {
-    // Logical replication: a table is captured when a pgbridge publication covers it.
+    // Logical replication: a table is captured when this instance's publication covers it.
     const { rows } = await db.query<{ schema: string; table: string }>(
-      "SELECT DISTINCT schemaname AS schema, tablename AS table FROM pg_publication_tables WHERE pubname LIKE 'pgbridge%'",
+      'SELECT schemaname AS schema, tablename AS table FROM pg_publication_tables WHERE pubname = $1',
+      [config.wal.publication],
     );
     for (const t of config.capture) {
       if (rows.some((r) => r.schema === t.schema && r.table === t.table)) for (const op of t.ops) inPlace.add(`${t.schema}\0${t.table}\0${op}`);
@@ -159,12 +160,13 @@ async function deliveryLockHeld(db: pg.ClientBase, instance: string): Promise<bo
   return rows[0].held;
 }
 
-/** In wal mode: how far the pgbridge slots' confirmed position trails the WAL (the largest, in bytes). */
+/** In wal mode: how far this instance's slot's confirmed position trails the WAL, in bytes. */
 async function replicationLag(db: pg.ClientBase, config: BridgeConfig): Promise<number | null> {
   if ((config.delivery as string) !== 'wal') return null;
   const { rows } = await db.query<{ lag: string | null }>(
     `SELECT max(pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn))::text AS lag
-       FROM pg_replication_slots WHERE slot_name LIKE 'pgbridge%'`,
+       FROM pg_replication_slots WHERE slot_name = $1`,
+    [config.wal.slot],
   );
   return rows[0].lag === null ? null : Number(rows[0].lag);
 }
