@@ -139,7 +139,8 @@ export class KeptEvents implements RowHolder {
         failures = 0;
         for (const row of rows) this.handOver(row);
         for (const id of ids) if (!found.has(id)) this.gone(id);
-        this.ctx.metrics.eventsCaptured.inc({ source: 'outbox' }, rows.length);
+        // Captured by a notify-mode trigger like the events NOTIFY carried, only too large for its payload.
+        this.ctx.metrics.eventsCaptured.inc({ source: 'notify' }, rows.length);
         if (this.paused && [...this.gates.values()].every((g) => g.waiting < this.ctx.limit * RESUME_SHARE)) this.pressure(false);
       } catch (err) {
         const delay = backoffDelay(++failures, RETRY);

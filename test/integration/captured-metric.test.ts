@@ -5,6 +5,8 @@
  * messages under source="outbox". Now rows count under "outbox" and channel
  * messages under "channel", as notify and wal mode label them. A dead letter
  * retried (like a spill read back) was captured before: not counted again.
+ * In notify mode an event too large for NOTIFY, read from the outbox table,
+ * is a notify-mode capture like the others (it counted under "outbox").
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -45,8 +47,8 @@ after(async () => {
   await db?.drop();
 });
 
-async function captured(): Promise<Record<string, number>> {
-  const text = await (await fetch(`${base}/metrics`)).text();
+async function captured(from = base): Promise<Record<string, number>> {
+  const text = await (await fetch(`${from}/metrics`)).text();
   const counts: Record<string, number> = {};
   for (const [, source, value] of text.matchAll(/^pgbridge_events_captured_total\{source="(\w+)"\} (\d+)$/gm)) counts[source] = Number(value);
   return counts;
@@ -81,4 +83,28 @@ test('a dead letter retried is delivered again without counting as captured agai
   assert.equal(retry.code, 0, retry.stderr);
   await waitFor(() => bridge.stdoutLines.some((l) => l.includes(event.id)), 10_000, 'the retried dead letter on stdout');
   assert.deepEqual(await captured(), before);
+});
+
+test('notify mode: an event kept in the outbox table for being too large for NOTIFY counts under notify', async () => {
+  const notifyDb = await createTestDatabase();
+  const port = await freePort();
+  const notifyFile = writeConfig({
+    postgres: { url: notifyDb.url },
+    delivery: 'notify',
+    capture: [{ table: 'docs' }],
+    sinks: [{ name: 'out', type: 'stdout' }],
+    http: { port, host: '127.0.0.1' },
+  });
+  const notifyBridge = new RunningBridge(notifyFile);
+  try {
+    await notifyDb.query('CREATE TABLE docs (id int PRIMARY KEY, body text)');
+    assert.equal((await cli(['install', '-c', notifyFile])).code, 0);
+    await notifyBridge.ready();
+    await notifyDb.query(`INSERT INTO docs VALUES (1, 'small'), (2, repeat('x', 20000))`);
+    await waitFor(() => notifyBridge.stdoutEvents().length >= 2, 10_000, 'both events on stdout');
+    assert.deepEqual(await captured(`http://127.0.0.1:${port}`), { notify: 2 });
+  } finally {
+    await notifyBridge.stop();
+    await notifyDb.drop();
+  }
 });
