@@ -80,6 +80,11 @@ describe('skor format', () => {
     const event = rowEvent({ table: 't', op: 'DELETE', data: '{"id":1}', old: '{"id":1}' });
     assert.equal(skorJson(event), '{"table":"t","schema":"public","op":"DELETE","data":{"id":1}}');
   });
+
+  test('a channel message: channel and payload only (JSON kept as JSON, text as a string), as the README shows', () => {
+    assert.equal(skorJson(channelEvent({ id: 'c1', channel: 'jobs', payload: '{"a":1}', ts: TS })), '{"channel":"jobs","payload":{"a":1}}');
+    assert.equal(skorJson(channelEvent({ id: 'c2', channel: 'jobs', payload: 'not json', ts: TS })), '{"channel":"jobs","payload":"not json"}');
+  });
 });
 
 describe('cloudevents format', () => {
