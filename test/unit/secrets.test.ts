@@ -35,6 +35,12 @@ describe('Scrubber', () => {
     assert.equal(scrubber.scrub('http://host:8080/path'), 'http://host:8080/path', 'a port is not a password');
   });
 
+  test('a secret is masked where JSON escaped it too: a log line as pino wrote it, a body as Python json.dumps wrote it', () => {
+    const scrubber = new Scrubber(['pa"ss\\wörd\n']);
+    assert.equal(scrubber.scrub(JSON.stringify({ err: 'login with pa"ss\\wörd\n refused' })), '{"err":"login with *** refused"}');
+    assert.equal(scrubber.scrub('{"detail": "bad password pa\\"ss\\\\w\\u00f6rd\\n"}'), '{"detail": "bad password ***"}');
+  });
+
   test('text without secrets is unchanged', () => {
     assert.equal(new Scrubber(['secret-value']).scrub('{"level":30,"msg":"ok"}'), '{"level":30,"msg":"ok"}');
   });

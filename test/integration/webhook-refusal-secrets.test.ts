@@ -1,0 +1,49 @@
+/**
+ * A far end that quotes the credentials it was sent in its refusal: the
+ * error the bridge keeps (log line, dead letter, status) holds none of them,
+ * in whatever form it quotes them, at a
+ * real HTTP server, through the sink as the bridge wraps it (ScrubbedSink
+ * with the config's secrets).
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { loadConfig } from '../../src/config/load.js';
+import { Scrubber } from '../../src/secrets.js';
+import { createSink } from '../../src/sinks/create.js';
+import { ScrubbedSink } from '../../src/sinks/scrubbed-sink.js';
+import type { Sink } from '../../src/sinks/sink.js';
+import { writeConfig } from '../support/bridge.js';
+import { rowEvent } from '../support/events.js';
+import { sendError, silentContext } from '../support/sink-config.js';
+import { startedWebhook } from '../support/webhook-server.js';
+
+/** The bridge's own sink: config through the loader, errors through the scrubber of every secret in the file. */
+function bridgeSink(raw: Record<string, unknown>): Sink {
+  const config = loadConfig(writeConfig({ capture: [{ table: 'public.orders' }], sinks: [raw], http: { port: 0 } }));
+  return new ScrubbedSink(createSink(config.sinks[0], silentContext('db')), new Scrubber(config.secrets));
+}
+
+/** The message of the error a send of one event fails with. */
+async function refusal(sink: Sink): Promise<string> {
+  await sink.connect(new AbortController().signal);
+  const err = await sendError(sink, [rowEvent()]);
+  assert.ok(err instanceof Error, String(err));
+  return err.message;
+}
+
+describe('webhook: a refusal quoting the credentials', () => {
+  test('quoted in a JSON body, escaped as JSON.stringify and as Python json.dumps write it', async (t) => {
+    const token = 'tok"en\\wïth-quötes';
+    const pythonEscaped = 'tok\\"en\\\\w\\u00efth-qu\\u00f6tes';
+    const hook = await startedWebhook(t);
+    hook.reply = (req) => ({
+      status: 403,
+      body: `{"got":${JSON.stringify(req.headers['x-api-key'])},"python":"${pythonEscaped}"}`,
+    });
+    const sink = bridgeSink({ name: 'hook', type: 'webhook', url: hook.url, headers: { 'X-Api-Key': token } });
+    t.after(() => sink.close());
+
+    const message = await refusal(sink);
+    assert.equal(message, 'webhook hook: HTTP 403: {"got":"***","python":"***"}');
+  });
+});
