@@ -1,7 +1,7 @@
 /**
  * A far end that quotes the credentials it was sent in its refusal: the
  * error the bridge keeps (log line, dead letter, status) holds none of them,
- * in whatever form it quotes them, at a
+ * however the body is cut to size and in whatever form it quotes them, at a
  * real HTTP server, through the sink as the bridge wraps it (ScrubbedSink
  * with the config's secrets).
  */
@@ -32,6 +32,19 @@ async function refusal(sink: Sink): Promise<string> {
 }
 
 describe('webhook: a refusal quoting the credentials', () => {
+  test('a token across the cut (a refusal is quoted to 200 characters) leaves not even its start', async (t) => {
+    const token = 'sk_live_0123456789abcdefghijklmnop';
+    const hook = await startedWebhook(t);
+    // The token starts 10 characters before the cut.
+    hook.reply = (req) => ({ status: 401, body: `${'.'.repeat(183)}${String(req.headers.authorization)} is not valid here` });
+    const sink = bridgeSink({ name: 'hook', type: 'webhook', url: hook.url, headers: { Authorization: `Bearer ${token}` } });
+    t.after(() => sink.close());
+
+    const message = await refusal(sink);
+    assert.match(message, /HTTP 401: \.{183}/);
+    assert.ok(!message.includes(token.slice(0, 8)), message);
+  });
+
   test('quoted in a JSON body, escaped as JSON.stringify and as Python json.dumps write it', async (t) => {
     const token = 'tok"en\\wïth-quötes';
     const pythonEscaped = 'tok\\"en\\\\w\\u00efth-qu\\u00f6tes';
