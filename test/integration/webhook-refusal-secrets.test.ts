@@ -59,4 +59,21 @@ describe('webhook: a refusal quoting the credentials', () => {
     const message = await refusal(sink);
     assert.equal(message, 'webhook hook: HTTP 403: {"got":"***","python":"***"}');
   });
+
+  test('a cookie value or a short token quoted alone, without its name or scheme', async (t) => {
+    const hook = await startedWebhook(t);
+    hook.reply = (req) => ({
+      status: 401,
+      body: `session ${/session=([^;]+)/.exec(String(req.headers.cookie))?.[1]} expired; token ${String(req.headers.authorization).split(' ')[1]} unknown`,
+    });
+    const sink = bridgeSink({
+      name: 'hook',
+      type: 'webhook',
+      url: hook.url,
+      headers: { Cookie: 'session=s3ss10n-0123456789; theme=dark', Authorization: 'Bearer Zq9x7Lp' },
+    });
+    t.after(() => sink.close());
+
+    assert.equal(await refusal(sink), 'webhook hook: HTTP 401: session *** expired; token *** unknown');
+  });
 });

@@ -80,6 +80,18 @@ describe('secret discovery', () => {
     assert.ok(!secrets.includes('not-secret'));
   });
 
+  test('webhookSecrets: the pieces of an auth header a far end may quote alone, a short token and a cookie value', () => {
+    const config = sinkConfigKeys({
+      name: 'hook',
+      type: 'webhook',
+      url: 'https://hooks.example/x',
+      headers: { Authorization: 'Bearer Zq9x7Lp', Cookie: 'session=s3ss10n-0123456789; theme=dark', 'X-Trace': 'not-secret' },
+    }) as unknown as WebhookSinkConfig;
+    const secrets = webhookSecrets(config);
+    for (const s of ['Zq9x7Lp', 's3ss10n-0123456789']) assert.ok(secrets.includes(s), s);
+    for (const s of ['Bearer', 'session', 'theme', 'dark']) assert.ok(!secrets.includes(s), `${s} is no secret`);
+  });
+
   test('loadConfig collects the secrets of the whole file, after ${VAR} substitution', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'pgbridge-unit-'));
     const file = path.join(dir, 'c.yaml');

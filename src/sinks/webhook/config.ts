@@ -71,10 +71,22 @@ function secretProblems(secret: WebhookConfig['secret']): ConfigProblem[] {
 
 export function webhookSecrets(config: WebhookSinkConfig): string[] {
   const secrets = secretList(config.secret);
-  const headerSecrets = Object.entries(config.headers)
+  const headers = Object.entries(config.headers)
     .filter(([name]) => SECRET_HEADER.test(name))
-    .flatMap(([, value]) => [value, ...value.split(/\s+/).filter((part) => part.length >= 8)]);
-  return [...secrets, ...headerSecrets, ...urlPassword(config.url), ...basicCredentials(config.url)];
+    .flatMap(([, value]) => headerSecrets(value));
+  return [...secrets, ...headers, ...urlPassword(config.url), ...basicCredentials(config.url)];
+}
+
+/**
+ * A secret header's value, and the pieces of it a far end may quote alone: the
+ * credentials after an auth scheme (`Bearer <token>`), as short as a password
+ * may be, and each word and each cookie or parameter value (`session=<id>;
+ * theme=dark`) of 8 characters or more, so that no common word is masked everywhere.
+ */
+function headerSecrets(value: string): string[] {
+  const credentials = /^[A-Za-z][\w-]*\s+(\S+)$/.exec(value)?.[1];
+  const pieces = value.split(/[\s;,]+/).flatMap((word) => [word, word.slice(word.indexOf('=') + 1)]);
+  return [value, ...(credentials === undefined ? [] : [credentials]), ...pieces.filter((piece) => piece.length >= 8)];
 }
 
 /** user:password in the URL travels base64-encoded in the Authorization header, and can be echoed back that way. */
