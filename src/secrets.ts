@@ -24,6 +24,17 @@ export class Scrubber {
     // URLs with credentials that were not in the config (e.g. from a driver error).
     return out.replace(/(\b[a-z][a-z0-9+.-]*:\/\/[^:/@\s"]+:)[^@/\s"]+@/gi, '$1***@');
   }
+
+  /** Text cut short of its end (a body read up to a limit): the start of a secret the cut went through is masked too. */
+  scrubCut(text: string): string {
+    const out = this.scrub(text);
+    for (const secret of this.secrets) {
+      for (let n = Math.min(secret.length - 1, out.length); n >= 3; n--) {
+        if (out.endsWith(secret.slice(0, n))) return `${out.slice(0, -n)}***`;
+      }
+    }
+    return out;
+  }
 }
 
 /**

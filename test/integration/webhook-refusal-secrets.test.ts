@@ -45,6 +45,19 @@ describe('webhook: a refusal quoting the credentials', () => {
     assert.ok(!message.includes(token.slice(0, 8)), message);
   });
 
+  test('a long token quoted twice, the body read to 1 KB: the second quote, cut at the end of what was read, leaves not its start', async (t) => {
+    const token = `opaque_${'0123456789abcdef'.repeat(56)}`;
+    const hook = await startedWebhook(t);
+    hook.reply = (req) => {
+      const quoted = String(req.headers.authorization).slice('Bearer '.length);
+      return { status: 401, body: JSON.stringify({ error: 'invalid_token', token: quoted, detail: `token ${quoted} has expired` }) };
+    };
+    const sink = bridgeSink({ name: 'hook', type: 'webhook', url: hook.url, headers: { Authorization: `Bearer ${token}` } });
+    t.after(() => sink.close());
+
+    assert.equal(await refusal(sink), 'webhook hook: HTTP 401: {"error":"invalid_token","token":"***","detail":"token ***');
+  });
+
   test('quoted in a JSON body, escaped as JSON.stringify and as Python json.dumps write it', async (t) => {
     const token = 'tok"en\\wïth-quötes';
     const pythonEscaped = 'tok\\"en\\\\w\\u00efth-qu\\u00f6tes';

@@ -41,6 +41,13 @@ describe('Scrubber', () => {
     assert.equal(scrubber.scrub('{"detail": "bad password pa\\"ss\\\\w\\u00f6rd\\n"}'), '{"detail": "bad password ***"}');
   });
 
+  test('scrubCut: in text cut short, the start of a secret the cut went through is masked too (3 characters or more)', () => {
+    const scrubber = new Scrubber(['long-secret-token']);
+    assert.equal(scrubber.scrubCut('token long-secret-token, again long-sec'), 'token ***, again ***');
+    assert.equal(scrubber.scrubCut('ends in lo'), 'ends in lo', 'two characters say nothing');
+    assert.equal(scrubber.scrub('again long-sec'), 'again long-sec', 'scrub does not guess at a cut');
+  });
+
   test('text without secrets is unchanged', () => {
     assert.equal(new Scrubber(['secret-value']).scrub('{"level":30,"msg":"ok"}'), '{"level":30,"msg":"ok"}');
   });

@@ -105,7 +105,7 @@ export class WebhookSink implements SinkClient {
     const answer = await this.exchange(headers, req.body, signal, batch);
     const { statusCode } = answer;
     if (statusCode >= 200 && statusCode < 300) return;
-    const text = this.scrubber.scrub(answer.text).slice(0, 200);
+    const text = (answer.cut ? this.scrubber.scrubCut(answer.text) : this.scrubber.scrub(answer.text)).slice(0, 200);
     const detail = `webhook ${this.name}: HTTP ${statusCode}${redirectNote(statusCode, answer.headers.location)}${text ? `: ${text}` : ''}`;
     if (statusCode === 408 || statusCode === 429 || statusCode >= 500) {
       throw new RetriableError(detail, { retryAfterMs: parseRetryAfter(answer.headers['retry-after']), code: `PGBRIDGE_HTTP_${statusCode}` });
