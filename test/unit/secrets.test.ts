@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { loadConfig } from '../../src/config/load.js';
+import { ConfigError } from '../../src/errors.js';
 import { postgresSecrets, urlPassword } from '../../src/config/secrets.js';
 import { Scrubber } from '../../src/secrets.js';
 import { webhookSecrets, type WebhookSinkConfig } from '../../src/sinks/webhook/config.js';
@@ -60,6 +61,21 @@ describe('secret discovery', () => {
     assert.deepEqual(urlPassword('postgres://u@h/db'), []);
     assert.deepEqual(urlPassword('not a url'), []);
     assert.deepEqual(urlPassword(null), []);
+    assert.deepEqual(urlPassword('postgres://u:50%off@h/db'), ['50%off'], 'a % that starts no escape: as written');
+  });
+
+  test('a webhook URL whose user:password does not decode is a config error (the Basic header is built from it decoded), not a crash', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'pgbridge-unit-'));
+    const file = path.join(dir, 'c.yaml');
+    writeFileSync(file, `capture: [orders]\nsinks:\n  - name: h\n    type: webhook\n    url: http://alice:\${HOOK_PW}@127.0.0.1/\n`);
+    assert.throws(
+      () => loadConfig(file, { HOOK_PW: '50%off' }),
+      (err: Error) => {
+        assert.ok(err instanceof ConfigError, `a ConfigError, got ${err.stack}`);
+        assert.match(err.message, /sinks\[0\]\.url: user:password holds a % that starts no percent-encoded character: write % itself as %25$/);
+        return true;
+      },
+    );
   });
 
   test('postgresSecrets adds PGPASSWORD', () => {

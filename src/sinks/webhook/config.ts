@@ -1,5 +1,5 @@
 import type { Schema } from 'convict';
-import { urlPassword } from '../../config/secrets.js';
+import { percentDecoded, urlPassword } from '../../config/secrets.js';
 import type { CommonSinkConfig, ConfigProblem } from '../../config/sink-schema.js';
 import { headerProblems } from './headers.js';
 import { secretProblem } from './secret.js';
@@ -49,7 +49,7 @@ export const webhookSchema: Schema<WebhookConfig> = {
 const SECRET_HEADER = /auth|token|key|secret|cookie|signature|password/i;
 
 export function checkWebhook(config: WebhookSinkConfig): ConfigProblem[] {
-  const problems = [...headerProblems(config.headers), ...secretProblems(config.secret)];
+  const problems = [...headerProblems(config.headers), ...secretProblems(config.secret), ...credentialProblems(config.url)];
   if (config.format === 'cloudevents' && config.cloudevents_mode === 'binary' && config.batch.max_events > 1) {
     problems.push({
       path: 'batch.max_events',
@@ -57,6 +57,13 @@ export function checkWebhook(config: WebhookSinkConfig): ConfigProblem[] {
     });
   }
   return problems;
+}
+
+/** user:password becomes the Basic header decoded, so a % in it must start an escape (the URL parser lets `50%off` through). */
+function credentialProblems(url: string): ConfigProblem[] {
+  const { username, password } = new URL(url);
+  if (percentDecoded(username) !== undefined && percentDecoded(password) !== undefined) return [];
+  return [{ path: 'url', message: 'user:password holds a % that starts no percent-encoded character: write % itself as %25' }];
 }
 
 /** The signing secrets, one or a list while rotating. */
@@ -92,6 +99,8 @@ function headerSecrets(value: string): string[] {
 /** user:password in the URL travels base64-encoded in the Authorization header, and can be echoed back that way. */
 function basicCredentials(text: string): string[] {
   const url = new URL(text);
-  if (!url.password) return [];
-  return [Buffer.from(`${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`).toString('base64')];
+  const [username, password] = [percentDecoded(url.username), percentDecoded(url.password)];
+  // Undecodable: credentialProblems refuses the config.
+  if (!url.password || username === undefined || password === undefined) return [];
+  return [Buffer.from(`${username}:${password}`).toString('base64')];
 }
