@@ -115,6 +115,19 @@ describe('secret discovery', () => {
     for (const s of ['Bearer', 'session', 'theme', 'dark']) assert.ok(!secrets.includes(s), `${s} is no secret`);
   });
 
+  test('webhookSecrets: every header named for credentials, not only Authorization and API keys', () => {
+    const headers = {
+      'X-Api-Pass': 'pass-value-1',
+      'X-Credentials': 'cred-value-2',
+      'X-Session-Id': 'session-value-3',
+      'X-JWT-Assertion': 'jwt-value-4',
+      'X-Db-Pwd': 'pwd-value-5',
+    };
+    const config = sinkConfigKeys({ name: 'hook', type: 'webhook', url: 'https://hooks.example/x', headers }) as unknown as WebhookSinkConfig;
+    const secrets = webhookSecrets(config);
+    for (const s of Object.values(headers)) assert.ok(secrets.includes(s), s);
+  });
+
   test('loadConfig collects the secrets of the whole file, after ${VAR} substitution', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'pgbridge-unit-'));
     const file = path.join(dir, 'c.yaml');

@@ -46,7 +46,8 @@ export const webhookSchema: Schema<WebhookConfig> = {
   },
 };
 
-const SECRET_HEADER = /auth|token|key|secret|cookie|signature|password/i;
+/** Header names that carry credentials: their values are secrets. */
+const SECRET_HEADER = /auth|token|key|secret|cookie|signature|pass|pwd|cred|session|jwt|bearer/i;
 
 export function checkWebhook(config: WebhookSinkConfig): ConfigProblem[] {
   const problems = [...headerProblems(config.headers), ...secretProblems(config.secret), ...credentialProblems(config.url)];
