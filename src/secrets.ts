@@ -11,8 +11,9 @@ export class Scrubber {
 
   /** More values to mask (a config read again), besides those it has. */
   learn(secrets: readonly string[]): void {
+    const forms = secrets.filter((s) => s.length >= 3).flatMap(jsonForms);
     // Longest first, so a secret containing another is masked whole.
-    this.secrets = [...new Set([...this.secrets, ...secrets.filter((s) => s.length >= 3)])].sort((a, b) => b.length - a.length);
+    this.secrets = [...new Set([...this.secrets, ...forms])].sort((a, b) => b.length - a.length);
   }
 
   scrub(text: string): string {
@@ -23,4 +24,27 @@ export class Scrubber {
     // URLs with credentials that were not in the config (e.g. from a driver error).
     return out.replace(/(\b[a-z][a-z0-9+.-]*:\/\/[^:/@\s"]+:)[^@/\s"]+@/gi, '$1***@');
   }
+
+  /** Text cut short of its end (a body read up to a limit): the start of a secret the cut went through is masked too. */
+  scrubCut(text: string): string {
+    const out = this.scrub(text);
+    for (const secret of this.secrets) {
+      for (let n = Math.min(secret.length - 1, out.length); n >= 3; n--) {
+        if (out.endsWith(secret.slice(0, n))) return `${out.slice(0, -n)}***`;
+      }
+    }
+    return out;
+  }
+}
+
+/**
+ * A secret as written and as it stands inside a JSON string: a log line is
+ * scrubbed after pino wrote it as JSON, and a far end's JSON error body may
+ * quote what it was sent. Escaped as JSON.stringify does (" \ and control
+ * characters) and, as Python's json.dumps does by default, everything beyond ASCII too.
+ */
+function jsonForms(secret: string): string[] {
+  const json = JSON.stringify(secret).slice(1, -1);
+  const ascii = json.replace(/[^\x00-\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return [...new Set([secret, json, ascii])];
 }

@@ -35,6 +35,12 @@ describe('redis sink config', () => {
     assert.match(configProblem({ url: 'redis://h:6379', stream: '{schema}.{tabel}' }), /sinks\[0\]\.stream: unknown placeholder \{tabel\}/);
   });
 
+  test('a password with a / not percent-encoded: the path it becomes is not quoted in the config error', () => {
+    const problem = configProblem({ url: 'redis://default:2024/Spring-S3cret@127.0.0.1:6379/0' });
+    assert.match(problem, /sinks\[0\]\.url: path must be a database number \(\/0\); a \/ \? # or @ in the password must be percent-encoded/);
+    assert.ok(!problem.includes('S3cret'), problem);
+  });
+
   test('the URL password is a secret, as written and percent-decoded; a URL without one has none', () => {
     const config = loadSinkConfig({ name: 'streams', type: 'redis', url: 'rediss://app:p%40ss%2Fw0rd@h:6380/2' });
     assert.deepEqual(redisSecrets(config as never), ['p%40ss%2Fw0rd', 'p@ss/w0rd']);

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { loadConfig } from '../../src/config/load.js';
+import { ConfigError } from '../../src/errors.js';
 import { postgresSecrets, urlPassword } from '../../src/config/secrets.js';
 import { Scrubber } from '../../src/secrets.js';
 import { webhookSecrets, type WebhookSinkConfig } from '../../src/sinks/webhook/config.js';
@@ -35,6 +36,19 @@ describe('Scrubber', () => {
     assert.equal(scrubber.scrub('http://host:8080/path'), 'http://host:8080/path', 'a port is not a password');
   });
 
+  test('a secret is masked where JSON escaped it too: a log line as pino wrote it, a body as Python json.dumps wrote it', () => {
+    const scrubber = new Scrubber(['pa"ss\\wörd\n']);
+    assert.equal(scrubber.scrub(JSON.stringify({ err: 'login with pa"ss\\wörd\n refused' })), '{"err":"login with *** refused"}');
+    assert.equal(scrubber.scrub('{"detail": "bad password pa\\"ss\\\\w\\u00f6rd\\n"}'), '{"detail": "bad password ***"}');
+  });
+
+  test('scrubCut: in text cut short, the start of a secret the cut went through is masked too (3 characters or more)', () => {
+    const scrubber = new Scrubber(['long-secret-token']);
+    assert.equal(scrubber.scrubCut('token long-secret-token, again long-sec'), 'token ***, again ***');
+    assert.equal(scrubber.scrubCut('ends in lo'), 'ends in lo', 'two characters say nothing');
+    assert.equal(scrubber.scrub('again long-sec'), 'again long-sec', 'scrub does not guess at a cut');
+  });
+
   test('text without secrets is unchanged', () => {
     assert.equal(new Scrubber(['secret-value']).scrub('{"level":30,"msg":"ok"}'), '{"level":30,"msg":"ok"}');
   });
@@ -47,6 +61,21 @@ describe('secret discovery', () => {
     assert.deepEqual(urlPassword('postgres://u@h/db'), []);
     assert.deepEqual(urlPassword('not a url'), []);
     assert.deepEqual(urlPassword(null), []);
+    assert.deepEqual(urlPassword('postgres://u:50%off@h/db'), ['50%off'], 'a % that starts no escape: as written');
+  });
+
+  test('a webhook URL whose user:password does not decode is a config error (the Basic header is built from it decoded), not a crash', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'pgbridge-unit-'));
+    const file = path.join(dir, 'c.yaml');
+    writeFileSync(file, `capture: [orders]\nsinks:\n  - name: h\n    type: webhook\n    url: http://alice:\${HOOK_PW}@127.0.0.1/\n`);
+    assert.throws(
+      () => loadConfig(file, { HOOK_PW: '50%off' }),
+      (err: Error) => {
+        assert.ok(err instanceof ConfigError, `a ConfigError, got ${err.stack}`);
+        assert.match(err.message, /sinks\[0\]\.url: user:password holds a % that starts no percent-encoded character: write % itself as %25$/);
+        return true;
+      },
+    );
   });
 
   test('postgresSecrets adds PGPASSWORD', () => {
@@ -72,6 +101,31 @@ describe('secret discovery', () => {
     for (const s of ['whsec_one', 'whsec_two', 'Bearer tok-0123456789', 'tok-0123456789', 'k-abcdefgh', 'urlpass1'])
       assert.ok(secrets.includes(s), s);
     assert.ok(!secrets.includes('not-secret'));
+  });
+
+  test('webhookSecrets: the pieces of an auth header a far end may quote alone, a short token and a cookie value', () => {
+    const config = sinkConfigKeys({
+      name: 'hook',
+      type: 'webhook',
+      url: 'https://hooks.example/x',
+      headers: { Authorization: 'Bearer Zq9x7Lp', Cookie: 'session=s3ss10n-0123456789; theme=dark', 'X-Trace': 'not-secret' },
+    }) as unknown as WebhookSinkConfig;
+    const secrets = webhookSecrets(config);
+    for (const s of ['Zq9x7Lp', 's3ss10n-0123456789']) assert.ok(secrets.includes(s), s);
+    for (const s of ['Bearer', 'session', 'theme', 'dark']) assert.ok(!secrets.includes(s), `${s} is no secret`);
+  });
+
+  test('webhookSecrets: every header named for credentials, not only Authorization and API keys', () => {
+    const headers = {
+      'X-Api-Pass': 'pass-value-1',
+      'X-Credentials': 'cred-value-2',
+      'X-Session-Id': 'session-value-3',
+      'X-JWT-Assertion': 'jwt-value-4',
+      'X-Db-Pwd': 'pwd-value-5',
+    };
+    const config = sinkConfigKeys({ name: 'hook', type: 'webhook', url: 'https://hooks.example/x', headers }) as unknown as WebhookSinkConfig;
+    const secrets = webhookSecrets(config);
+    for (const s of Object.values(headers)) assert.ok(secrets.includes(s), s);
   });
 
   test('loadConfig collects the secrets of the whole file, after ${VAR} substitution', () => {

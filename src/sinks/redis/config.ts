@@ -59,7 +59,12 @@ export const redisSchema: Schema<RedisConfig> = {
 export function checkRedisConfig(config: RedisSinkConfig): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
   const path = new URL(config.url).pathname;
-  if (!/^\/?(\d+)?$/.test(path)) problems.push({ path: 'url', message: `path must be a database number (/0), got ${path}` });
+  // Not quoted: a password with a / not percent-encoded (redis://u:2024/pw@h) is parsed as host u, port 2024 and the rest of it as the path.
+  if (!/^\/?(\d+)?$/.test(path))
+    problems.push({
+      path: 'url',
+      message: 'path must be a database number (/0); a / ? # or @ in the password must be percent-encoded (%2F %3F %23 %40)',
+    });
   const template = checkTemplate(config.stream);
   if (template !== undefined) problems.push({ path: 'stream', message: template });
   if (config.tls !== null && config.url.startsWith('redis://'))

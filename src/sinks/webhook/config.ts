@@ -1,5 +1,5 @@
 import type { Schema } from 'convict';
-import { urlPassword } from '../../config/secrets.js';
+import { percentDecoded, urlPassword } from '../../config/secrets.js';
 import type { CommonSinkConfig, ConfigProblem } from '../../config/sink-schema.js';
 import { headerProblems } from './headers.js';
 import { secretProblem } from './secret.js';
@@ -46,10 +46,11 @@ export const webhookSchema: Schema<WebhookConfig> = {
   },
 };
 
-const SECRET_HEADER = /auth|token|key|secret|cookie|signature|password/i;
+/** Header names that carry credentials: their values are secrets. */
+const SECRET_HEADER = /auth|token|key|secret|cookie|signature|pass|pwd|cred|session|jwt|bearer/i;
 
 export function checkWebhook(config: WebhookSinkConfig): ConfigProblem[] {
-  const problems = [...headerProblems(config.headers), ...secretProblems(config.secret)];
+  const problems = [...headerProblems(config.headers), ...secretProblems(config.secret), ...credentialProblems(config.url)];
   if (config.format === 'cloudevents' && config.cloudevents_mode === 'binary' && config.batch.max_events > 1) {
     problems.push({
       path: 'batch.max_events',
@@ -57,6 +58,13 @@ export function checkWebhook(config: WebhookSinkConfig): ConfigProblem[] {
     });
   }
   return problems;
+}
+
+/** user:password becomes the Basic header decoded, so a % in it must start an escape (the URL parser lets `50%off` through). */
+function credentialProblems(url: string): ConfigProblem[] {
+  const { username, password } = new URL(url);
+  if (percentDecoded(username) !== undefined && percentDecoded(password) !== undefined) return [];
+  return [{ path: 'url', message: 'user:password holds a % that starts no percent-encoded character: write % itself as %25' }];
 }
 
 /** The signing secrets, one or a list while rotating. */
@@ -71,15 +79,29 @@ function secretProblems(secret: WebhookConfig['secret']): ConfigProblem[] {
 
 export function webhookSecrets(config: WebhookSinkConfig): string[] {
   const secrets = secretList(config.secret);
-  const headerSecrets = Object.entries(config.headers)
+  const headers = Object.entries(config.headers)
     .filter(([name]) => SECRET_HEADER.test(name))
-    .flatMap(([, value]) => [value, ...value.split(/\s+/).filter((part) => part.length >= 8)]);
-  return [...secrets, ...headerSecrets, ...urlPassword(config.url), ...basicCredentials(config.url)];
+    .flatMap(([, value]) => headerSecrets(value));
+  return [...secrets, ...headers, ...urlPassword(config.url), ...basicCredentials(config.url)];
+}
+
+/**
+ * A secret header's value, and the pieces of it a far end may quote alone: the
+ * credentials after an auth scheme (`Bearer <token>`), as short as a password
+ * may be, and each word and each cookie or parameter value (`session=<id>;
+ * theme=dark`) of 8 characters or more, so that no common word is masked everywhere.
+ */
+function headerSecrets(value: string): string[] {
+  const credentials = /^[A-Za-z][\w-]*\s+(\S+)$/.exec(value)?.[1];
+  const pieces = value.split(/[\s;,]+/).flatMap((word) => [word, word.slice(word.indexOf('=') + 1)]);
+  return [value, ...(credentials === undefined ? [] : [credentials]), ...pieces.filter((piece) => piece.length >= 8)];
 }
 
 /** user:password in the URL travels base64-encoded in the Authorization header, and can be echoed back that way. */
 function basicCredentials(text: string): string[] {
   const url = new URL(text);
-  if (!url.password) return [];
-  return [Buffer.from(`${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`).toString('base64')];
+  const [username, password] = [percentDecoded(url.username), percentDecoded(url.password)];
+  // Undecodable: credentialProblems refuses the config.
+  if (!url.password || username === undefined || password === undefined) return [];
+  return [Buffer.from(`${username}:${password}`).toString('base64')];
 }

@@ -6,6 +6,8 @@ export interface Answer {
   readonly headers: Readonly<Record<string, string | string[] | undefined>>;
   /** The body's first bytes as text, for an error message; empty for a 2xx (its body is discarded). */
   readonly text: string;
+  /** The body went on past `text`. */
+  readonly cut: boolean;
 }
 
 /** Why an exchange ended without an answer: its time ran out, or whoever asked gave up. */
@@ -40,6 +42,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
   private headers: Record<string, string | string[] | undefined> = {};
   private chunks: Buffer[] | undefined;
   private kept = 0;
+  private cut = false;
 
   constructor(timeoutMs: number) {
     this.answer = new Promise<Answer>((resolve, reject) => {
@@ -86,7 +89,9 @@ export class Exchange implements Dispatcher.DispatchHandler {
   }
 
   onResponseData(_controller: Dispatcher.DispatchController, chunk: Buffer): void {
-    if (this.chunks === undefined || this.kept >= KEPT_BODY_BYTES) return;
+    if (this.chunks === undefined) return;
+    if (this.kept + chunk.length > KEPT_BODY_BYTES) this.cut = true;
+    if (this.kept >= KEPT_BODY_BYTES) return;
     this.chunks.push(chunk);
     this.kept += chunk.length;
   }
@@ -94,7 +99,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
   onResponseEnd(): void {
     clearTimeout(this.timer);
     const text = this.chunks === undefined ? '' : Buffer.concat(this.chunks).subarray(0, KEPT_BODY_BYTES).toString('utf8');
-    this.resolve({ statusCode: this.statusCode, headers: this.headers, text });
+    this.resolve({ statusCode: this.statusCode, headers: this.headers, text, cut: this.cut });
   }
 
   onResponseError(_controller: Dispatcher.DispatchController | null, err: Error): void {

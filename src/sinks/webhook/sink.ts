@@ -1,8 +1,9 @@
 import { Agent } from './undici-agent.js';
 import type { BridgeEvent } from '../../event.js';
 import { errorMessage, PermanentError, RetriableError } from '../../errors.js';
+import { Scrubber } from '../../secrets.js';
 import type { SinkClient, SinkContext } from '../sink.js';
-import { secretList, type WebhookSinkConfig } from './config.js';
+import { secretList, webhookSecrets, type WebhookSinkConfig } from './config.js';
 import { Exchange, type Answer } from './exchange.js';
 import { withDefaults } from './headers.js';
 import { buildRequest } from './request.js';
@@ -17,6 +18,8 @@ const UNDICI_INVALID_ARGUMENT = 'UND_ERR_INVALID_ARG';
 export class WebhookSink implements SinkClient {
   private readonly agent: Agent;
   private readonly secrets: readonly string[];
+  /** Takes the secrets out of a refusal's body before it is cut short: cut first, a secret across the cut would keep its start. */
+  private readonly scrubber: Scrubber;
   /** The URL without user:password, which undici would silently drop. */
   private readonly url: string;
   private readonly origin: string;
@@ -36,6 +39,7 @@ export class WebhookSink implements SinkClient {
     private readonly ctx: SinkContext,
   ) {
     this.secrets = secretList(config.secret);
+    this.scrubber = new Scrubber(webhookSecrets(config));
     const { url, authorization } = splitCredentials(config.url);
     this.url = url;
     const parsed = new URL(url);
@@ -101,7 +105,7 @@ export class WebhookSink implements SinkClient {
     const answer = await this.exchange(headers, req.body, signal, batch);
     const { statusCode } = answer;
     if (statusCode >= 200 && statusCode < 300) return;
-    const text = answer.text.slice(0, 200);
+    const text = (answer.cut ? this.scrubber.scrubCut(answer.text) : this.scrubber.scrub(answer.text)).slice(0, 200);
     const detail = `webhook ${this.name}: HTTP ${statusCode}${redirectNote(statusCode, answer.headers.location)}${text ? `: ${text}` : ''}`;
     if (statusCode === 408 || statusCode === 429 || statusCode >= 500) {
       throw new RetriableError(detail, { retryAfterMs: parseRetryAfter(answer.headers['retry-after']), code: `PGBRIDGE_HTTP_${statusCode}` });
