@@ -22,7 +22,8 @@ export class Scrubber {
       if (out.includes(secret)) out = out.split(secret).join('***');
     }
     // URLs with credentials that were not in the config (e.g. from a driver error).
-    return out.replace(/(\b[a-z][a-z0-9+.-]*:\/\/[^:/@\s"]+:)[^@/\s"]+@/gi, '$1***@');
+    // The user may be empty: redis://:password@host.
+    return out.replace(/(\b[a-z][a-z0-9+.-]*:\/\/[^:/@\s"]*:)[^@/\s"]+@/gi, '$1***@');
   }
 
   /** Text cut short of its end (a body read up to a limit): the start of a secret the cut went through is masked too. */

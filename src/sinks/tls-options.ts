@@ -21,3 +21,28 @@ export function nodeTlsOptions(options: Readonly<Record<string, unknown>>): Reco
   for (const key of BOOLEAN_OPTIONS) if (out[key] === 'true' || out[key] === 'false') out[key] = out[key] === 'true';
   return out;
 }
+
+/**
+ * What a map of TLS options holds that is secret: the passphrase, and each
+ * private key (PEM text: the whole and every line of its body, as a creds
+ * file's). Not that a library is known to print them: masked in case one does.
+ */
+export function tlsSecrets(options: Readonly<Record<string, unknown>> | boolean | null | undefined): string[] {
+  if (options === null || typeof options !== 'object') return [];
+  const texts = [options.passphrase, ...[options.key, options.pfx].flat()].flatMap((value) =>
+    typeof value === 'string' ? [value] : typeof value === 'object' && value !== null ? keyObjectTexts(value as Record<string, unknown>) : [],
+  );
+  return [...new Set(texts.flatMap(pemSecrets))].filter((text) => text.length >= 8);
+}
+
+/** tls.connect also takes a key as {pem, passphrase} (or {buf, passphrase} for pfx). */
+const keyObjectTexts = (key: Record<string, unknown>): string[] =>
+  [key.pem, key.buf, key.passphrase].filter((value): value is string => typeof value === 'string');
+
+const pemSecrets = (text: string): string[] => [
+  text,
+  ...text
+    .split(/\r?\n/)
+    .map((line) => line.trim())
+    .filter((line) => !line.startsWith('-----')),
+];

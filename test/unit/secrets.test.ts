@@ -34,6 +34,7 @@ describe('Scrubber', () => {
     );
     assert.equal(scrubber.scrub('"url":"https://u:p%40ss@h/"'), '"url":"https://u:***@h/"');
     assert.equal(scrubber.scrub('http://host:8080/path'), 'http://host:8080/path', 'a port is not a password');
+    assert.equal(scrubber.scrub('connect redis://:n0-user-pw@cache:6379 failed'), 'connect redis://:***@cache:6379 failed', 'no user name');
   });
 
   test('a secret is masked where JSON escaped it too: a log line as pino wrote it, a body as Python json.dumps wrote it', () => {

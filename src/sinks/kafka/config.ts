@@ -1,4 +1,4 @@
-import { tlsOptionsProblem } from '../tls-options.js';
+import { tlsOptionsProblem, tlsSecrets } from '../tls-options.js';
 import type { Schema } from 'convict';
 import { checkTemplate } from '../../template.js';
 import type { CommonSinkConfig, ConfigProblem } from '../../config/sink-schema.js';
@@ -149,7 +149,8 @@ function checkSasl(sasl: object): ConfigProblem[] {
   return problems;
 }
 
+/** The SASL password; the TLS key and passphrase. */
 export function kafkaSecrets(config: KafkaSinkConfig): string[] {
   const password = config.sasl?.password;
-  return typeof password === 'string' && password !== '' ? [password] : [];
+  return [...(typeof password === 'string' && password !== '' ? [password] : []), ...tlsSecrets(config.ssl)];
 }

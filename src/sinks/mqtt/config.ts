@@ -1,4 +1,4 @@
-import { tlsOptionsProblem } from '../tls-options.js';
+import { tlsOptionsProblem, tlsSecrets } from '../tls-options.js';
 import type { Schema } from 'convict';
 import { urlPassword } from '../../config/secrets.js';
 import type { CommonSinkConfig, ConfigProblem } from '../../config/sink-schema.js';
@@ -97,10 +97,10 @@ export function checkMqttConfig(config: MqttSinkConfig): ConfigProblem[] {
   return [];
 }
 
-/** The password (key, and the URL's as written and percent-decoded), so no form of it can leak into a log line. */
+/** The password (key, and the URL's as written and percent-decoded), so no form of it can leak into a log line; the TLS key and passphrase. */
 export function mqttSecrets(config: MqttSinkConfig): string[] {
   const fromKey = typeof config.password === 'string' && config.password !== '' ? [config.password] : [];
-  return [...fromKey, ...urlPassword(config.url)];
+  return [...fromKey, ...urlPassword(config.url), ...tlsSecrets(config.tls)];
 }
 
 /** The URL for messages: scheme, host and port, never the credentials. */

@@ -1,4 +1,5 @@
-import { tlsOptionsProblem } from '../tls-options.js';
+import { urlPassword } from '../../config/secrets.js';
+import { tlsOptionsProblem, tlsSecrets } from '../tls-options.js';
 import type { Schema } from 'convict';
 import type { CommonSinkConfig, ConfigProblem } from '../../config/sink-schema.js';
 import { checkTemplate } from '../../template.js';
@@ -72,21 +73,9 @@ export function checkRedisConfig(config: RedisSinkConfig): ConfigProblem[] {
   return problems;
 }
 
-/** The URL password, raw and percent-decoded, so neither form can leak into a log line. */
+/** The URL password, raw and percent-decoded, so neither form can leak into a log line; the TLS key and passphrase. */
 export function redisSecrets(config: RedisSinkConfig): string[] {
-  let password: string;
-  try {
-    password = new URL(config.url).password;
-  } catch {
-    return [];
-  }
-  if (password === '') return [];
-  try {
-    const decoded = decodeURIComponent(password);
-    return decoded === password ? [password] : [password, decoded];
-  } catch {
-    return [password]; // a malformed escape stays as written
-  }
+  return [...urlPassword(config.url), ...tlsSecrets(config.tls)];
 }
 
 /** The URL for messages: scheme, host, port and database, never the credentials. */
