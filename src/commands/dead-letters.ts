@@ -6,7 +6,7 @@ import type { Scrubber } from '../secrets.js';
 import type pg from 'pg';
 
 /** `dead-letters list` prints one JSON line per dead letter; `dead-letters retry` hands them back to the outbox. */
-export async function deadLettersCommand(config: BridgeConfig, _scrubber: Scrubber, args: CommandArgs): Promise<number> {
+export async function deadLettersCommand(config: BridgeConfig, scrubber: Scrubber, args: CommandArgs): Promise<number> {
   const [action] = args.positionals;
   const limit = args.limit === undefined ? 100 : Number(args.limit);
   if ((action !== 'list' && action !== 'retry') || !Number.isInteger(limit) || limit < 1) {
@@ -17,7 +17,7 @@ export async function deadLettersCommand(config: BridgeConfig, _scrubber: Scrubb
   const db = await connectClient(config, 'dead-letters');
   try {
     if (action === 'list') {
-      const lines = await deadLetterLines(db, config.instance, filter, limit);
+      const lines = await deadLetterLines(db, config.instance, filter, limit, (error) => scrubber.scrub(error));
       for (const line of lines) process.stdout.write(`${line}\n`);
       process.stderr.write(`${lines.length} dead letter(s)\n`);
       if (lines.length === 0) await hintAtEventId(db, config.instance, filter);

@@ -39,15 +39,26 @@ function filterParams(instance: string, filter: DeadLetterFilter): unknown[] {
   return [instance, filter.sink ?? null, filter.eventId ?? null, filter.ids ? [...filter.ids] : null, filter.text || null];
 }
 
-/** One JSON text per dead letter, the event included, oldest first (what `dead-letters list` prints). */
-export async function deadLetterLines(db: Db, instance: string, filter: DeadLetterFilter, limit: number): Promise<string[]> {
-  const { rows } = await db.query<{ line: string }>(
-    `SELECT json_build_object('dead_letter_id', id, 'sink', sink, 'event_id', event_id, 'error', error,
-                              'attempts', attempts, 'failed_at', failed_at, 'event', event)::text AS line
+/**
+ * One JSON text per dead letter, the event included (its JSON text as stored:
+ * bigints keep every digit), oldest first (what `dead-letters list` prints).
+ * The error passes `scrubError`: a letter stored by an older version may quote a secret.
+ */
+export async function deadLetterLines(
+  db: Db,
+  instance: string,
+  filter: DeadLetterFilter,
+  limit: number,
+  scrubError: (error: string) => string,
+): Promise<string[]> {
+  const { rows } = await db.query<{ head: string; error: string; tail: string }>(
+    `SELECT json_build_object('dead_letter_id', id, 'sink', sink, 'event_id', event_id)::text AS head, error,
+            json_build_object('attempts', attempts, 'failed_at', failed_at, 'event', event)::text AS tail
        FROM pgbridge.dead_letters WHERE ${WHERE} ORDER BY id LIMIT $6`,
     [...filterParams(instance, filter), limit],
   );
-  return rows.map((r) => r.line);
+  // Two objects joined into one, "error" between them where json_build_object put it before.
+  return rows.map((r) => `${r.head.slice(0, -1)}, "error" : ${JSON.stringify(scrubError(r.error))}, ${r.tail.slice(1)}`);
 }
 
 /** Without the events (they may be large), newest first. */

@@ -1,0 +1,78 @@
+/**
+ * Dead letters stored with a secret in their error (an older version wrote
+ * them before its scrubbing caught that form) are shown masked: by
+ * `dead-letters list` and by the console's API. The event itself is printed as
+ * stored, its bigint with every digit.
+ */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { cli, RunningBridge, writeConfig } from '../support/bridge.js';
+import { createTestDatabase, type TestDatabase } from '../support/pg.js';
+import { freePort } from '../support/tcp.js';
+import { WebhookServer } from '../support/webhook-server.js';
+
+const API_TOKEN = 'far-end-token-5e1d0c4b';
+const CONSOLE_TOKEN = 'console-token-2b8e61f0';
+const EVENT =
+  '{"id":"ev-1","schema":"public","table":"items","op":"INSERT","data":{"id":9007199254740993},"old":null,"txid":"1","ts":"2026-12-07T00:00:00Z"}';
+
+let db: TestDatabase;
+let hook: WebhookServer;
+let file: string;
+let base: string;
+
+before(async () => {
+  db = await createTestDatabase();
+  await db.query('CREATE TABLE items (id bigint PRIMARY KEY)');
+  hook = new WebhookServer();
+  const port = await freePort();
+  base = `http://127.0.0.1:${port}`;
+  file = writeConfig({
+    postgres: { url: db.url },
+    capture: ['items'],
+    sinks: [{ name: 'hook', type: 'webhook', url: await hook.start(), headers: { Authorization: `Bearer ${API_TOKEN}` } }],
+    http: { port, host: '127.0.0.1', token: CONSOLE_TOKEN },
+  });
+  assert.equal((await cli(['install', '-c', file])).code, 0);
+  await db.query(
+    `INSERT INTO pgbridge.dead_letters (instance, sink, event_id, event, key, error, attempts)
+     VALUES ('default', 'hook', 'ev-1', $1, '{"id":9007199254740993}', $2, 3)`,
+    [EVENT, `webhook hook: HTTP 401: token ${API_TOKEN} "expired"\n`],
+  );
+});
+
+after(async () => {
+  await db?.drop();
+  await hook?.stop();
+});
+
+test('dead-letters list: the error masked, the line one JSON object with the event as stored', async () => {
+  const listed = await cli(['dead-letters', 'list', '-c', file]);
+  assert.equal(listed.code, 0, listed.stderr);
+  assert.ok(!listed.stdout.includes(API_TOKEN), listed.stdout);
+  const lines = listed.stdout.trim().split('\n');
+  assert.equal(lines.length, 1);
+  const letter = JSON.parse(lines[0]) as Record<string, unknown>;
+  assert.deepEqual(Object.keys(letter), ['dead_letter_id', 'sink', 'event_id', 'error', 'attempts', 'failed_at', 'event']);
+  assert.equal(letter.error, 'webhook hook: HTTP 401: token *** "expired"\n');
+  assert.deepEqual([letter.sink, letter.event_id, letter.attempts], ['hook', 'ev-1', 3]);
+  assert.ok(lines[0].includes('"data":{"id":9007199254740993}'), 'the event as stored, every digit');
+});
+
+test("the console's dead-letter list: the error masked", async () => {
+  const bridge = new RunningBridge(file);
+  try {
+    await bridge.ready();
+    const response = await fetch(`${base}/api/dead-letters`, { headers: { authorization: `Bearer ${CONSOLE_TOKEN}` } });
+    assert.equal(response.status, 200);
+    const text = await response.text();
+    assert.ok(!text.includes(API_TOKEN), text);
+    const { dead_letters } = JSON.parse(text) as { dead_letters: Array<{ error: string }> };
+    assert.deepEqual(
+      dead_letters.map((l) => l.error),
+      ['webhook hook: HTTP 401: token *** "expired"\n'],
+    );
+  } finally {
+    await bridge.stop();
+  }
+});
