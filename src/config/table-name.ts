@@ -68,3 +68,6 @@ function truncatedName(name: string): string {
 }
 
 export const qualifiedName = (t: TableName): string => `${t.schema}.${t.table}`;
+
+/** One table, one key: "a.b".c and a."b.c" have the same qualifiedName. */
+export const tableKey = (t: TableName): string => `${t.schema}\0${t.table}`;

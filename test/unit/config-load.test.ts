@@ -100,6 +100,17 @@ describe('loadConfig: what a valid file gives', () => {
     assert.deepEqual(d.columns, { insert: null, update: null, delete: null });
   });
 
+  test('"a.b".c and a."b.c" are two tables, each captured and routed on its own', () => {
+    const config = load(base({ capture: ['"a.b".c', 'a."b.c"'], routes: [{ from: { table: 'a."b.c"' }, to: ['hooks'] }] }));
+    assert.deepEqual(
+      config.capture.map((t) => [t.schema, t.table]),
+      [
+        ['a.b', 'c'],
+        ['a', 'b.c'],
+      ],
+    );
+  });
+
   test('routes become table and channel routes; ops default to all, read and truncate included', () => {
     const config = load(
       base({
@@ -318,6 +329,11 @@ describe('loadConfig: errors name the key path', () => {
       'route from uncaptured table',
       base({ routes: [{ from: { table: 'users' }, to: ['hooks'] }] }),
       /^routes\[0\]\.from\.table: public\.users is not in capture$/,
+    ],
+    [
+      'route from a table whose dotted name reads like a captured one',
+      base({ capture: ['"a.b".c'], routes: [{ from: { table: 'a."b.c"' }, to: ['hooks'] }] }),
+      /^routes\[0\]\.from\.table: a\.b\.c is not in capture$/,
     ],
     [
       'route from unknown channel',
