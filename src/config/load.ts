@@ -227,7 +227,13 @@ function captureTable(item: unknown, at: string, problems: Problem[], wholeRefer
 function columnSelection(value: unknown, at: string, problems: Problem[]): ColumnSelection | undefined {
   const one = (v: unknown, where: string): readonly string[] | null | undefined => {
     if (v === '*' || v === undefined || v === null) return null;
-    if (Array.isArray(v) && v.length > 0 && v.every((c) => typeof c === 'string' && c !== '')) return v as string[];
+    if (Array.isArray(v) && v.length > 0 && v.every((c) => typeof c === 'string' && c !== '')) {
+      // A column listed twice would be a key given twice in every event's data and old.
+      const twice = v.find((c, i) => v.indexOf(c) !== i) as string | undefined;
+      if (twice === undefined) return v as string[];
+      problems.push({ path: where, message: `lists column ${JSON.stringify(twice)} twice` });
+      return undefined;
+    }
     problems.push({ path: where, message: 'must be "*" or a non-empty list of column names' });
     return undefined;
   };

@@ -300,6 +300,12 @@ describe('loadConfig: errors name the key path', () => {
     ['bad op', base({ capture: [{ table: 't', ops: ['upsert'] }] }), /^capture\[0\]\.ops: unknown op "upsert"/],
     ['empty ops', base({ capture: [{ table: 't', ops: [] }] }), /^capture\[0\]\.ops: must be a non-empty list/],
     ['bad columns', base({ capture: [{ table: 't', columns: [] }] }), /^capture\[0\]\.columns: must be "\*" or a non-empty list/],
+    ['a column listed twice', base({ capture: [{ table: 't', columns: ['id', 'a', 'id'] }] }), /^capture\[0\]\.columns: lists column "id" twice$/],
+    [
+      'a column listed twice for one op',
+      base({ capture: [{ table: 't', columns: { insert: '*', delete: ['id', 'id'] } }] }),
+      /^capture\[0\]\.columns\.delete: lists column "id" twice$/,
+    ],
     [
       'bad per-op columns',
       base({ capture: [{ table: 't', columns: { insert: '*', upsert: ['a'] } }] }),
