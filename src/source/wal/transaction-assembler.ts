@@ -112,6 +112,7 @@ export class TransactionAssembler {
         this.types.forgetUserTypes();
         return loadShape(msg, this.types, this.db).then(async (shape) => {
           const table = this.tableOf(msg.relationOid, shape);
+          this.warnMissingColumns(table, shape);
           this.shapes.set(msg.relationOid, shape);
           this.tables.set(msg.relationOid, table);
           const condition = await RowCondition.of(shape, table, this.publication, this.db).catch((err: unknown) => {
@@ -185,6 +186,23 @@ export class TransactionAssembler {
       "a published table not in this process's config (an install since start, or left out of the config without uninstall): decoded with every column and op",
     );
     return { schema: shape.schema, table: shape.table, ops: ALL_OPS, columns: { insert: null, update: null, delete: null } };
+  }
+
+  /**
+   * A listed column renamed or dropped since install: the events leave it out (they follow the
+   * table's shape; the trigger modes fail the writer's statement instead), so the log says so.
+   */
+  private warnMissingColumns(table: CaptureTable, shape: RelationShape): void {
+    const names = new Set(shape.names);
+    const listed = new Set(Object.values(table.columns).flatMap((list) => list ?? []));
+    const missing = [...listed].filter((c) => !names.has(c));
+    if (missing.length === 0) return;
+    const name = `${table.schema}.${table.table}`;
+    this.out.log.warn(
+      `columns:${name}:${missing.join('\0')}`,
+      { table: name, columns: missing },
+      'columns listed in capture are no longer in the table (renamed or dropped): its events leave them out; fix `columns` and run `pgbridge install`',
+    );
   }
 
   private row(
