@@ -21,7 +21,7 @@ import {
   type RootConfig,
   type RouteItem,
 } from './schema.js';
-import { parseTableName, qualifiedName } from './table-name.js';
+import { parseTableName, qualifiedName, tableKey } from './table-name.js';
 import type { BridgeConfig, CaptureTable, ColumnSelection, Route, SinkConfig } from './types.js';
 import { postgresSecrets } from './secrets.js';
 import { resolveBatchAlias, sinkSchema, type CommonSinkConfig } from './sink-schema.js';
@@ -164,9 +164,8 @@ function validate(input: unknown, problems: Problem[], wholeReferences: Readonly
 
   const seenTables = new Set<string>();
   capture.forEach((t, i) => {
-    const name = qualifiedName(t);
-    if (seenTables.has(name)) problems.push({ path: `capture[${i}].table`, message: `${name} is captured twice` });
-    seenTables.add(name);
+    if (seenTables.has(tableKey(t))) problems.push({ path: `capture[${i}].table`, message: `${qualifiedName(t)} is captured twice` });
+    seenTables.add(tableKey(t));
   });
   // Only when both lists are empty: a broken item is reported on its own, not again as "nothing to bridge".
   if (rawCapture.length === 0 && rawChannels.length === 0) {
@@ -228,7 +227,13 @@ function captureTable(item: unknown, at: string, problems: Problem[], wholeRefer
 function columnSelection(value: unknown, at: string, problems: Problem[]): ColumnSelection | undefined {
   const one = (v: unknown, where: string): readonly string[] | null | undefined => {
     if (v === '*' || v === undefined || v === null) return null;
-    if (Array.isArray(v) && v.length > 0 && v.every((c) => typeof c === 'string' && c !== '')) return v as string[];
+    if (Array.isArray(v) && v.length > 0 && v.every((c) => typeof c === 'string' && c !== '')) {
+      // A column listed twice would be a key given twice in every event's data and old.
+      const twice = v.find((c, i) => v.indexOf(c) !== i) as string | undefined;
+      if (twice === undefined) return v as string[];
+      problems.push({ path: where, message: `lists column ${JSON.stringify(twice)} twice` });
+      return undefined;
+    }
     problems.push({ path: where, message: 'must be "*" or a non-empty list of column names' });
     return undefined;
   };
@@ -324,12 +329,12 @@ function checkRoutes(
   problems: Problem[],
 ): void {
   const sinkNames = new Set(sinks.map((s) => s.name));
-  const captured = new Set(capture.map(qualifiedName));
+  const captured = new Set(capture.map(tableKey));
   routes.forEach((r, i) => {
     r.to.forEach((name, j) => {
       if (!sinkNames.has(name)) problems.push({ path: `routes[${i}].to[${j}]`, message: `no sink named ${JSON.stringify(name)}` });
     });
-    if (r.from.kind === 'table' && !captured.has(qualifiedName(r.from.table))) {
+    if (r.from.kind === 'table' && !captured.has(tableKey(r.from.table))) {
       problems.push({ path: `routes[${i}].from.table`, message: `${qualifiedName(r.from.table)} is not in capture` });
     }
     if (r.from.kind === 'channel' && !channels.includes(r.from.channel)) {

@@ -100,6 +100,17 @@ describe('loadConfig: what a valid file gives', () => {
     assert.deepEqual(d.columns, { insert: null, update: null, delete: null });
   });
 
+  test('"a.b".c and a."b.c" are two tables, each captured and routed on its own', () => {
+    const config = load(base({ capture: ['"a.b".c', 'a."b.c"'], routes: [{ from: { table: 'a."b.c"' }, to: ['hooks'] }] }));
+    assert.deepEqual(
+      config.capture.map((t) => [t.schema, t.table]),
+      [
+        ['a.b', 'c'],
+        ['a', 'b.c'],
+      ],
+    );
+  });
+
   test('routes become table and channel routes; ops default to all, read and truncate included', () => {
     const config = load(
       base({
@@ -289,12 +300,23 @@ describe('loadConfig: errors name the key path', () => {
     ['bad op', base({ capture: [{ table: 't', ops: ['upsert'] }] }), /^capture\[0\]\.ops: unknown op "upsert"/],
     ['empty ops', base({ capture: [{ table: 't', ops: [] }] }), /^capture\[0\]\.ops: must be a non-empty list/],
     ['bad columns', base({ capture: [{ table: 't', columns: [] }] }), /^capture\[0\]\.columns: must be "\*" or a non-empty list/],
+    ['a column listed twice', base({ capture: [{ table: 't', columns: ['id', 'a', 'id'] }] }), /^capture\[0\]\.columns: lists column "id" twice$/],
+    [
+      'a column listed twice for one op',
+      base({ capture: [{ table: 't', columns: { insert: '*', delete: ['id', 'id'] } }] }),
+      /^capture\[0\]\.columns\.delete: lists column "id" twice$/,
+    ],
     [
       'bad per-op columns',
       base({ capture: [{ table: 't', columns: { insert: '*', upsert: ['a'] } }] }),
       /^capture\[0\]\.columns\.upsert: unknown key/,
     ],
     ['bad table name', base({ capture: [{ table: 'a.b.c' }] }), /^capture\[0\]\.table: "a\.b\.c" is not/],
+    [
+      'table name over 63 bytes',
+      base({ capture: [`public.${'x'.repeat(64)}`] }),
+      /^capture\[0\]\.table: "x{64}" is 64 bytes; Postgres names are at most 63 \(it would truncate this one to "x{63}"\)$/,
+    ],
     ['captured twice', base({ capture: ['orders', 'public.orders'] }), /^capture\[1\]\.table: public\.orders is captured twice$/],
     ['nothing to bridge', base({ capture: [] }), /^capture: nothing to bridge/],
     ['empty sinks', base({ sinks: [] }), /^sinks: at least one sink is required$/],
@@ -313,6 +335,11 @@ describe('loadConfig: errors name the key path', () => {
       'route from uncaptured table',
       base({ routes: [{ from: { table: 'users' }, to: ['hooks'] }] }),
       /^routes\[0\]\.from\.table: public\.users is not in capture$/,
+    ],
+    [
+      'route from a table whose dotted name reads like a captured one',
+      base({ capture: ['"a.b".c'], routes: [{ from: { table: 'a."b.c"' }, to: ['hooks'] }] }),
+      /^routes\[0\]\.from\.table: a\.b\.c is not in capture$/,
     ],
     [
       'route from unknown channel',

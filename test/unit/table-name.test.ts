@@ -35,6 +35,18 @@ describe('parseTableName', () => {
     assert.throws(() => parseTableName('a.'), /ends with "\."/);
   });
 
+  test("refuses a part over Postgres' 63 bytes, naming what Postgres would make of it", () => {
+    const longest = 'a'.repeat(63);
+    assert.deepEqual(parseTableName(`s.${longest}`), { schema: 's', table: longest });
+    assert.throws(
+      () => parseTableName(`s.${'a'.repeat(64)}`),
+      new RegExp(`is 64 bytes; Postgres names are at most 63 \\(it would truncate this one to "${longest}"\\)`),
+    );
+    assert.throws(() => parseTableName(`${'b'.repeat(70)}.t`), /is 70 bytes/);
+    // Cut before a character that does not fit whole, as Postgres cuts: 31 × 2 bytes.
+    assert.throws(() => parseTableName('é'.repeat(40)), new RegExp(`is 80 bytes; .* to "${'é'.repeat(31)}"`));
+  });
+
   test('qualifiedName joins with a dot, unquoted', () => {
     assert.equal(qualifiedName({ schema: 'Sales', table: 'Order Items' }), 'Sales.Order Items');
   });

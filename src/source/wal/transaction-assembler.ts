@@ -17,6 +17,7 @@ import type { TypeCatalog } from './type-catalog.js';
 import type { FullXid } from './full-xid.js';
 import { CHANNEL_PREFIX, LEGACY_WAL_READ_PREFIX, walReadPrefix } from '../../schema/wal-messages.js';
 import { parseNotifyPayload } from '../notify-payload.js';
+import type { CapturedRelations } from './captured-relations.js';
 
 /** A published table's ops when the config does not say (the publication itself limits what is sent). */
 const OP_NAMES: Record<CaptureOp, RowOp> = { insert: 'INSERT', update: 'UPDATE', delete: 'DELETE', truncate: 'TRUNCATE' };
@@ -70,6 +71,7 @@ export class TransactionAssembler {
     private readonly out: AssemblerOutput,
     private readonly publication: string,
     instance: string,
+    private readonly relations: CapturedRelations,
   ) {
     this.captured = new Map(capture.map((t) => [`${t.schema}\0${t.table}`, t]));
     this.readPrefix = walReadPrefix(instance);
@@ -109,7 +111,8 @@ export class TransactionAssembler {
         // DDL or a new session: types may have changed too (ALTER TYPE on a composite).
         this.types.forgetUserTypes();
         return loadShape(msg, this.types, this.db).then(async (shape) => {
-          const table = this.tableOf(shape);
+          const table = this.tableOf(msg.relationOid, shape);
+          this.warnMissingColumns(table, shape);
           this.shapes.set(msg.relationOid, shape);
           this.tables.set(msg.relationOid, table);
           const condition = await RowCondition.of(shape, table, this.publication, this.db).catch((err: unknown) => {
@@ -160,16 +163,46 @@ export class TransactionAssembler {
    * left out of the config without uninstall). Its changes are decoded whole;
    * the routes hold them for a restart with the file that has the table, or send them on (HeldNewTables).
    */
-  private tableOf(shape: RelationShape): CaptureTable {
+  private tableOf(oid: number, shape: RelationShape): CaptureTable {
     const key = `${shape.schema}\0${shape.table}`;
+    const known = this.relations.get(oid);
+    if (known && (known.schema !== shape.schema || known.table !== shape.table)) {
+      const configured = `${known.schema}.${known.table}`;
+      this.out.log.warn(
+        `renamed:${oid}:${key}`,
+        { table: configured, now: `${shape.schema}.${shape.table}` },
+        'a captured table was renamed or moved since start: its events keep the configured name (as its trigger keeps it in the trigger modes); put the new name in capture and routes, run `pgbridge install`, then restart',
+      );
+      return known;
+    }
     const table = this.captured.get(key);
-    if (table) return table;
+    if (table) {
+      this.relations.learn(oid, table);
+      return table;
+    }
     this.out.log.warn(
       `table:${key}`,
       { table: `${shape.schema}.${shape.table}` },
       "a published table not in this process's config (an install since start, or left out of the config without uninstall): decoded with every column and op",
     );
     return { schema: shape.schema, table: shape.table, ops: ALL_OPS, columns: { insert: null, update: null, delete: null } };
+  }
+
+  /**
+   * A listed column renamed or dropped since install: the events leave it out (they follow the
+   * table's shape; the trigger modes fail the writer's statement instead), so the log says so.
+   */
+  private warnMissingColumns(table: CaptureTable, shape: RelationShape): void {
+    const names = new Set(shape.names);
+    const listed = new Set(Object.values(table.columns).flatMap((list) => list ?? []));
+    const missing = [...listed].filter((c) => !names.has(c));
+    if (missing.length === 0) return;
+    const name = `${table.schema}.${table.table}`;
+    this.out.log.warn(
+      `columns:${name}:${missing.join('\0')}`,
+      { table: name, columns: missing },
+      'columns listed in capture are no longer in the table (renamed or dropped): its events leave them out; fix `columns` and run `pgbridge install`',
+    );
   }
 
   private row(
@@ -242,8 +275,8 @@ export class TransactionAssembler {
         const event: RowChangeEvent = {
           kind: 'row',
           id: this.eventId(open, index),
-          schema: shape.schema,
-          table: shape.table,
+          schema: table.schema,
+          table: table.table,
           op: OP_NAMES[op],
           ...partialRow(op, table.columns[op as RowCaptureOp], missing, n, o),
           txid: open.txid,
@@ -294,8 +327,8 @@ export class TransactionAssembler {
     const event: RowChangeEvent = {
       kind: 'row',
       id: this.eventId(open, index),
-      schema: shape.schema,
-      table: shape.table,
+      schema: table.schema,
+      table: table.table,
       op: OP_NAMES[op],
       data: rowObject(keyRow, columns),
       old: oldRow ? rowObject(oldRow, columns) : null,
@@ -310,15 +343,15 @@ export class TransactionAssembler {
     const open = this.need('truncate');
     for (const oid of oids) {
       const index = open.next++;
-      const shape = this.shape(oid);
+      this.shape(oid); // throws for a relation whose Relation message never came
       const table = this.tables.get(oid)!;
       // TRUNCATE is captured only when the config lists it among the ops.
       if (!(table.ops as ReadonlySet<string>).has('truncate')) continue;
       const event: RowChangeEvent = {
         kind: 'row',
         id: this.eventId(open, index),
-        schema: shape.schema,
-        table: shape.table,
+        schema: table.schema,
+        table: table.table,
         op: 'TRUNCATE',
         data: 'null',
         old: null,

@@ -18,6 +18,7 @@ import { HEARTBEAT_PREFIX } from '../../schema/wal-messages.js';
 import { OnceLog } from './once-log.js';
 import { TypeCatalog } from './type-catalog.js';
 import { slotState } from './slot-state.js';
+import { CapturedRelations } from './captured-relations.js';
 
 /**
  * Where the WAL source hands its events: the sinks an event is routed to,
@@ -92,6 +93,7 @@ export class WalSource {
   private problem = 'not connected yet';
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly types: TypeCatalog;
+  private readonly relations: CapturedRelations;
   private readonly xids = new FullXid(0n);
   /** Outlives each stream: a warning about a table is said once per run, not once per reconnection. */
   private readonly once: OnceLog;
@@ -107,6 +109,7 @@ export class WalSource {
   ) {
     this.types = new TypeCatalog(() => pool.connect());
     this.once = new OnceLog(logger);
+    this.relations = new CapturedRelations(config.capture);
   }
 
   /** 'ok' while streaming, else why not (for /readyz). */
@@ -144,6 +147,7 @@ export class WalSource {
       try {
         // A stream closed for not answering may still hold the slot on the server (until its wal_sender_timeout): ended first.
         await withPooledClient(this.pool, (db) => endStrandedSessions(db, this.logger));
+        await withPooledClient(this.pool, (db) => this.relations.resolve(db));
         const slot = await slotState(this.pool, this.config.wal.slot);
         // A close() while the slot was read found no stream to end: none may start now.
         if (this.stopped) break;
@@ -166,6 +170,7 @@ export class WalSource {
           },
           this.config.wal.publication,
           this.config.instance,
+          this.relations,
         );
         stream = new ReplicationStream(clientConfig(this.config, 'replication'), {
           onData: (walStart, body) => this.onData(walStart, body),
