@@ -26,6 +26,20 @@ export class Scrubber {
     return out.replace(/(\b[a-z][a-z0-9+.-]*:\/\/[^:/@\s"]*:)[^@/\s"]+@/gi, '$1***@');
   }
 
+  /**
+   * Every string inside a JSON value scrubbed, keys and other values kept: the
+   * JSON made of it stays JSON whatever a secret equals (scrubbing the JSON
+   * text would turn `"paused":true` into `"paused":***` for a secret `true`).
+   */
+  scrubStrings(value: unknown): unknown {
+    if (typeof value === 'string') return this.scrub(value);
+    if (Array.isArray(value)) return value.map((item) => this.scrubStrings(item));
+    if (value === null || typeof value !== 'object') return value;
+    // As JSON.stringify would see it: a Date is its ISO text.
+    if (typeof (value as { toJSON?: unknown }).toJSON === 'function') return this.scrubStrings((value as { toJSON(): unknown }).toJSON());
+    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, this.scrubStrings(item)]));
+  }
+
   /** Text cut short of its end (a body read up to a limit): the start of a secret the cut went through is masked too. */
   scrubCut(text: string): string {
     const out = this.scrub(text);

@@ -38,7 +38,7 @@ export async function deadLettersCommand(config: BridgeConfig, scrubber: Scrubbe
 /** `--id` takes the event id; `list` prints each line's dead_letter_id first, which is easy to pass instead. */
 async function hintAtEventId(db: pg.ClientBase, instance: string, filter: DeadLetterFilter): Promise<void> {
   if (filter.eventId === undefined || !/^\d{1,18}$/.test(filter.eventId)) return;
-  const [byRow] = await deadLetterSummaries(db, instance, { sink: filter.sink, ids: [filter.eventId] }, 1);
+  const [byRow] = await deadLetterSummaries(db, instance, { sink: filter.sink, ids: [filter.eventId] }, 1, (error) => error);
   if (byRow)
     process.stderr.write(`--id takes an event id: dead letter ${byRow.dead_letter_id} is event ${byRow.event_id} (--id ${byRow.event_id})\n`);
 }

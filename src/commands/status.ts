@@ -20,9 +20,8 @@ export async function statusCommand(config: BridgeConfig, scrubber: Scrubber, ar
   const backfills = await unfinishedBackfills(config);
   if (args.json) {
     const { sinks, ...rest } = report;
-    process.stdout.write(
-      scrubber.scrub(`${JSON.stringify({ ...rest, sinks: sinks.map(({ history: _history, ...sink }) => sink), backfills }, null, 2)}\n`),
-    );
+    const shown = { ...rest, sinks: sinks.map(({ history: _history, ...sink }) => sink), backfills };
+    process.stdout.write(`${JSON.stringify(scrubber.scrubStrings(shown), null, 2)}\n`);
   } else {
     process.stdout.write(scrubber.scrub(render(report, asked.why) + renderBackfills(backfills)));
   }

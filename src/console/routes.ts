@@ -126,9 +126,9 @@ export class ConsoleRoutes {
     if (parts.length === 2 && method === 'GET') {
       const filter = { sink: url.searchParams.get('sink') || undefined, text: url.searchParams.get('q') || undefined };
       const limit = Math.min(LIST_LIMIT, Math.max(1, Number(url.searchParams.get('limit')) || 200));
-      const letters = await withPooledClient(this.pool, (db) => deadLetterSummaries(db, instance, filter, limit));
       // A letter stored by an older version may quote a secret in its error.
-      return { dead_letters: letters.map((letter) => ({ ...letter, error: this.scrubber.scrub(letter.error) })) };
+      const scrub = (error: string): string => this.scrubber.scrub(error);
+      return { dead_letters: await withPooledClient(this.pool, (db) => deadLetterSummaries(db, instance, filter, limit, scrub)) };
     }
     if (parts.length === 4 && parts[3] === 'event' && method === 'GET') {
       if (!/^\d{1,19}$/.test(parts[2])) throw new HttpProblem(400, 'a dead letter id is a number');

@@ -61,14 +61,33 @@ export async function deadLetterLines(
   return rows.map((r) => `${r.head.slice(0, -1)}, "error" : ${JSON.stringify(scrubError(r.error))}, ${r.tail.slice(1)}`);
 }
 
-/** Without the events (they may be large), newest first. */
-export async function deadLetterSummaries(db: Db, instance: string, filter: DeadLetterFilter, limit: number): Promise<DeadLetterSummary[]> {
-  const { rows } = await db.query<DeadLetterSummary>(
-    `SELECT id::text AS dead_letter_id, sink, event_id, error, attempts, failed_at
+/**
+ * Without the events (they may be large), newest first, each error passed
+ * through `scrubError`. A `text` filter matches the event or the error as
+ * shown: matched against the error as stored, it would tell a masked secret
+ * one guessed prefix at a time.
+ */
+export async function deadLetterSummaries(
+  db: Db,
+  instance: string,
+  filter: DeadLetterFilter,
+  limit: number,
+  scrubError: (error: string) => string,
+): Promise<DeadLetterSummary[]> {
+  const { rows } = await db.query<DeadLetterSummary & { event_matches: boolean }>(
+    `SELECT id::text AS dead_letter_id, sink, event_id, error, attempts, failed_at,
+            coalesce(strpos(lower(event::text), lower($5)) > 0, false) AS event_matches
        FROM pgbridge.dead_letters WHERE ${WHERE} ORDER BY id DESC LIMIT $6`,
     [...filterParams(instance, filter), limit],
   );
-  return rows.map((r) => ({ ...r, failed_at: new Date(r.failed_at).toISOString() }));
+  const text = filter.text?.toLowerCase();
+  const shown: DeadLetterSummary[] = [];
+  for (const { event_matches, ...row } of rows) {
+    const error = scrubError(row.error);
+    if (text && !event_matches && !error.toLowerCase().includes(text)) continue;
+    shown.push({ ...row, error, failed_at: new Date(row.failed_at).toISOString() });
+  }
+  return shown;
 }
 
 /** The event of one dead letter as stored (pgbridge format, JSON text untouched), or undefined. */

@@ -32,17 +32,16 @@ export function tlsSecrets(options: Readonly<Record<string, unknown>> | boolean 
   const texts = [options.passphrase, ...[options.key, options.pfx].flat()].flatMap((value) =>
     typeof value === 'string' ? [value] : typeof value === 'object' && value !== null ? keyObjectTexts(value as Record<string, unknown>) : [],
   );
-  return [...new Set(texts.flatMap(pemSecrets))].filter((text) => text.length >= 8);
+  return [...new Set(texts.flatMap((text) => [text, ...pemBodyLines(text)]))];
 }
 
 /** tls.connect also takes a key as {pem, passphrase} (or {buf, passphrase} for pfx). */
 const keyObjectTexts = (key: Record<string, unknown>): string[] =>
   [key.pem, key.buf, key.passphrase].filter((value): value is string => typeof value === 'string');
 
-const pemSecrets = (text: string): string[] => [
-  text,
-  ...text
+/** The base64 lines between a PEM's markers (a short one, the last, would mask common text: left out). */
+const pemBodyLines = (text: string): string[] =>
+  text
     .split(/\r?\n/)
     .map((line) => line.trim())
-    .filter((line) => !line.startsWith('-----')),
-];
+    .filter((line) => line.length >= 8 && !line.startsWith('-----') && line !== text);

@@ -59,7 +59,7 @@ test('dead-letters list: the error masked, the line one JSON object with the eve
   assert.ok(lines[0].includes('"data":{"id":9007199254740993}'), 'the event as stored, every digit');
 });
 
-test("the console's dead-letter list: the error masked", async () => {
+test("the console's dead-letter list: the error masked, and its search cannot find what the mask hides", async () => {
   const bridge = new RunningBridge(file);
   try {
     await bridge.ready();
@@ -72,6 +72,13 @@ test("the console's dead-letter list: the error masked", async () => {
       dead_letters.map((l) => l.error),
       ['webhook hook: HTTP 401: token *** "expired"\n'],
     );
+    const found = async (q: string): Promise<number> => {
+      const answer = await fetch(`${base}/api/dead-letters?q=${encodeURIComponent(q)}`, { headers: { authorization: `Bearer ${CONSOLE_TOKEN}` } });
+      return ((await answer.json()) as { dead_letters: unknown[] }).dead_letters.length;
+    };
+    // A guessed prefix of the secret must not tell whether it is right.
+    assert.deepEqual(await Promise.all(['far-end-tok', 'FAR-END-TOKEN-5e1', 'wrong-guess'].map(found)), [0, 0, 0]);
+    assert.deepEqual(await Promise.all(['EXPIRED', 'HTTP 401', '9007199254740993'].map(found)), [1, 1, 1], 'the error as shown, and the event');
   } finally {
     await bridge.stop();
   }

@@ -58,6 +58,21 @@ describe('webhook: a refusal quoting the credentials', () => {
     assert.equal(await refusal(sink), 'webhook hook: HTTP 401: {"error":"invalid_token","token":"***","detail":"token ***');
   });
 
+  test('the 1 KB read cut through a multi-byte character of the second quote: its start is masked all the same', async (t) => {
+    const token = `Geheim-${'x'.repeat(400)}\u00e4${'y'.repeat(40)}`;
+    const quoted = `got ${token} / again: ${token}`;
+    // Dots before it, so that the body's byte 1,024 falls inside the second quote's 'ä' (2 bytes).
+    const pad = '.'.repeat(1023 - Buffer.byteLength(quoted.slice(0, quoted.lastIndexOf('\u00e4'))));
+    const hook = await startedWebhook(t);
+    hook.reply = () => ({ status: 401, body: `${pad}${quoted}` });
+    const sink = bridgeSink({ name: 'hook', type: 'webhook', url: hook.url, headers: { Authorization: `Bearer ${token}` } });
+    t.after(() => sink.close());
+
+    const message = await refusal(sink);
+    assert.ok(message.includes('got *** / again: '), message);
+    assert.ok(!message.includes('Geheim'), message);
+  });
+
   test('quoted in a JSON body, escaped as JSON.stringify and as Python json.dumps write it', async (t) => {
     const token = 'tok"en\\wïth-quötes';
     const pythonEscaped = 'tok\\"en\\\\w\\u00efth-qu\\u00f6tes';

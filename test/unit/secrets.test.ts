@@ -7,7 +7,7 @@ import { loadConfig } from '../../src/config/load.js';
 import { ConfigError } from '../../src/errors.js';
 import { postgresSecrets, urlPassword } from '../../src/config/secrets.js';
 import { Scrubber } from '../../src/secrets.js';
-import { webhookSecrets, type WebhookSinkConfig } from '../../src/sinks/webhook/config.js';
+import { namesCredentials, webhookSecrets, type WebhookSinkConfig } from '../../src/sinks/webhook/config.js';
 import { sinkConfigKeys } from '../support/sink-config.js';
 
 describe('Scrubber', () => {
@@ -48,6 +48,18 @@ describe('Scrubber', () => {
     assert.equal(scrubber.scrubCut('token long-secret-token, again long-sec'), 'token ***, again ***');
     assert.equal(scrubber.scrubCut('ends in lo'), 'ends in lo', 'two characters say nothing');
     assert.equal(scrubber.scrub('again long-sec'), 'again long-sec', 'scrub does not guess at a cut');
+  });
+
+  test('scrubStrings: the strings inside a JSON value, so that the JSON made of it stays JSON whatever a secret equals', () => {
+    const scrubber = new Scrubber(['300', 'hunter2']);
+    const value = { timeout_ms: 30000, paused: true, note: 'x300 and hunter2', list: ['hunter2', 300, null], at: new Date(0) };
+    assert.deepEqual(scrubber.scrubStrings(value), {
+      timeout_ms: 30000,
+      paused: true,
+      note: 'x*** and ***',
+      list: ['***', 300, null],
+      at: '1970-01-01T00:00:00.000Z',
+    });
   });
 
   test('text without secrets is unchanged', () => {
@@ -127,6 +139,22 @@ describe('secret discovery', () => {
     const config = sinkConfigKeys({ name: 'hook', type: 'webhook', url: 'https://hooks.example/x', headers }) as unknown as WebhookSinkConfig;
     const secrets = webhookSecrets(config);
     for (const s of Object.values(headers)) assert.ok(secrets.includes(s), s);
+  });
+
+  test('webhookSecrets: a header named for a setting whose name merely holds such a word, or a value that is a plain setting, is no secret', () => {
+    const settings = { 'X-Bypass-Cache': 'bypass-all', 'X-Credit-Check': 'strict-mode', 'X-Session-Timeout': '300', 'X-Author-Note': 'x' };
+    const headers = { ...settings, 'X-Api-Key': 'true', Session: 'plain-session-id' };
+    const config = sinkConfigKeys({ name: 'hook', type: 'webhook', url: 'https://hooks.example/x', headers }) as unknown as WebhookSinkConfig;
+    const secrets = webhookSecrets(config);
+    for (const s of ['bypass-all', 'strict-mode', '300', 'true']) assert.ok(!secrets.includes(s), `${s} is no secret`);
+    assert.ok(secrets.includes('plain-session-id'));
+    assert.deepEqual(
+      ['Authorization', 'Proxy-Authorization', 'X-Access-Token', 'X-Hub-Signature-256', 'Set-Cookie', 'X_API_KEY'].filter(
+        (h) => !namesCredentials(h),
+      ),
+      [],
+    );
+    assert.deepEqual(['X-Bypass-Cache', 'X-Credit-Check', 'X-Session-Timeout', 'X-Passthrough', 'Content-Type'].filter(namesCredentials), []);
   });
 
   test('loadConfig collects the secrets of the whole file, after ${VAR} substitution', () => {

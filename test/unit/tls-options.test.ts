@@ -51,6 +51,7 @@ describe('TLS option maps', () => {
     });
     assert.deepEqual(secrets.sort(), ['MIIFHDBOBgkqhkiG9w0BBQ0wQTApBgkqhkiG9w0BBQwwHAQI', 'open-sesame', 'q1w2e3r4t5y6u7i8==', key].sort());
     assert.deepEqual(tlsSecrets({ key: [{ pem: key, passphrase: 'per-key-phrase' }] }).includes('per-key-phrase'), true);
+    assert.deepEqual(tlsSecrets({ passphrase: 'hunter2' }), ['hunter2'], 'a passphrase of any length (PEM lines only from 8)');
     assert.deepEqual(tlsSecrets(true), []);
     assert.deepEqual(tlsSecrets(null), []);
   });

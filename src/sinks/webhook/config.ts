@@ -46,8 +46,21 @@ export const webhookSchema: Schema<WebhookConfig> = {
   },
 };
 
-/** Header names that carry credentials: their values are secrets. */
-const SECRET_HEADER = /auth|token|key|secret|cookie|signature|pass|pwd|cred|session|jwt|bearer/i;
+/**
+ * A word of a header name (split at - _ .) that says it carries credentials.
+ * Words, not substrings: X-Bypass-Cache, X-Credit-Check and X-Session-Timeout
+ * carry settings, and masking their values (`true`, `300`) everywhere broke other text.
+ */
+const SECRET_WORD = /^(auth\w*|\w*token|\w*key|\w*secret|\w*cookie|\w*signature|pass|password|passwd|passphrase|pwd|creds?|credentials?|jwt|bearer)$/;
+
+/** Whether a header's value is a secret, by its name: a credential word, or Session / Session-Id. */
+export function namesCredentials(header: string): boolean {
+  const words = header.toLowerCase().split(/[-_.]+/);
+  return words.some((word, i) => SECRET_WORD.test(word) || (word === 'session' && (words[i + 1] === undefined || words[i + 1] === 'id')));
+}
+
+/** Values that are settings, never credentials: masked everywhere they would break other text (`"paused":true`). */
+const PLAIN_SETTING = /^(true|false|yes|no|on|off|enabled?|disabled?|none|null)$/i;
 
 export function checkWebhook(config: WebhookSinkConfig): ConfigProblem[] {
   const problems = [...headerProblems(config.headers), ...secretProblems(config.secret), ...credentialProblems(config.url)];
@@ -80,8 +93,9 @@ function secretProblems(secret: WebhookConfig['secret']): ConfigProblem[] {
 export function webhookSecrets(config: WebhookSinkConfig): string[] {
   const secrets = secretList(config.secret);
   const headers = Object.entries(config.headers)
-    .filter(([name]) => SECRET_HEADER.test(name))
-    .flatMap(([, value]) => headerSecrets(value));
+    .filter(([name]) => namesCredentials(name))
+    .flatMap(([, value]) => headerSecrets(value))
+    .filter((secret) => !PLAIN_SETTING.test(secret));
   return [...secrets, ...headers, ...urlPassword(config.url), ...basicCredentials(config.url)];
 }
 

@@ -98,7 +98,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
 
   onResponseEnd(): void {
     clearTimeout(this.timer);
-    const text = this.chunks === undefined ? '' : Buffer.concat(this.chunks).subarray(0, KEPT_BODY_BYTES).toString('utf8');
+    // Streaming decode drops a character the cut went through: as U+FFFD it would hide a secret's start from scrubCut.
+    const text = this.chunks === undefined ? '' : new TextDecoder().decode(Buffer.concat(this.chunks).subarray(0, KEPT_BODY_BYTES), { stream: true });
     this.resolve({ statusCode: this.statusCode, headers: this.headers, text, cut: this.cut });
   }
 
