@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { loadConfig, resolveConfigPath } from './config/load.js';
 import type { BridgeConfig } from './config/types.js';
-import { ConfigError, errorMessage } from './errors.js';
+import { ConfigError, errorMessage, failureLine } from './errors.js';
 import { Scrubber } from './secrets.js';
 
 import { VERSION } from './version.js';
@@ -180,7 +180,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       rate: values.rate,
     });
   } catch (err) {
-    process.stderr.write(`pgbridge ${name}: ${scrubber.scrub(errorMessage(err))}\n`);
+    process.stderr.write(`pgbridge ${name}: ${scrubber.scrub(failureLine(err))}\n`);
     return 1;
   }
 }

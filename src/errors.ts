@@ -80,3 +80,15 @@ export function errorMessage(err: unknown): string {
   if (err instanceof Error) return err.message || err.name;
   return String(err);
 }
+
+/**
+ * A command's failure on one line: the message, and what Postgres says
+ * besides it (DETAIL, HINT), which often is the why: `cannot add relation "t"
+ * to publication` alone does not say that t is an unlogged table.
+ */
+export function failureLine(err: unknown): string {
+  const { detail, hint } = (err instanceof Error ? err : {}) as { detail?: unknown; hint?: unknown };
+  const oneLine = (text: unknown): string => (typeof text === 'string' ? text.trim().replace(/\s*\n\s*/g, ' ') : '');
+  const more = [oneLine(detail), oneLine(hint) && `hint: ${oneLine(hint)}`].filter(Boolean);
+  return more.length === 0 ? errorMessage(err) : `${errorMessage(err)} (${more.join('; ')})`;
+}

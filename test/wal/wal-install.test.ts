@@ -130,6 +130,19 @@ describe('wal mode install', () => {
       await other.drop();
     }
   });
+  test("an unlogged table: install fails with Postgres' reason, not only that the publication refused it; nothing is installed", async () => {
+    await db.query(`CREATE UNLOGGED TABLE scratch_unlogged (id int PRIMARY KEY)`);
+    try {
+      const r = await cli(['install', '-c', config({ capture: [{ table: 'scratch_unlogged' }] })]);
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /cannot add relation "scratch_unlogged" to publication \(This operation is not supported for unlogged tables\.\)/);
+      assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+      assert.ok(!(await published()).includes('scratch_unlogged'));
+    } finally {
+      await db.query(`DROP TABLE scratch_unlogged`);
+    }
+  });
+
   test("a row filter in the publication; check notices one that is no longer the config's where", async () => {
     const filtered = (where?: string) => config({ capture: [{ table: 'a', ops: ['insert'], ...(where ? { where } : {}) }] });
     const r = await cli(['install', '-c', filtered("v <> 'x'")]);
