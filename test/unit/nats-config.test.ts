@@ -38,6 +38,12 @@ describe('nats sink config', () => {
     assert.match(problems({ url: 'http://127.0.0.1:4222' }), /sinks\[0\]\.url: must use nats:\/\/ or tls:\/\//);
     assert.match(problems({ url: [] }), /sinks\[0\]\.url: is required/);
     assert.match(problems({ declare: true }), /sinks\[0\]\.declare: needs `stream`/);
+    assert.match(
+      problems({ channel_subject: 'ev.{table}' }),
+      /sinks\[0\]\.channel_subject: \{table\} is for row events .*channel_subject takes \{channel\}/,
+    );
+    assert.match(problems({ subject: 'ev.{schema}.{channel}' }), /sinks\[0\]\.subject: \{channel\} is for channel events: put it in channel_subject/);
+    assert.doesNotThrow(() => nats({ subject: 'rows', channel_subject: 'notices' }), 'fixed subjects');
     assert.match(problems({ stream: 'a.b' }), /sinks\[0\]\.stream: must be a stream name/);
     assert.match(problems({ user: 'bridge' }), /sinks\[0\]\.password: user and password go together/);
     assert.match(problems({ token: 't0k3n', creds: '/nonexistent.creds' }), /give one of user\/password, token and creds/);

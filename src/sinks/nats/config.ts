@@ -52,12 +52,12 @@ export const natsSchema: Schema<NatsConfig> = {
     sensitive: true,
   },
   subject: {
-    doc: 'Subject template for row events: {schema}, {table}, {op} (insert|update|delete). A subject with whitespace, an empty token or a `*` or `>` token is refused per event (dead-lettered).',
+    doc: 'Subject template for row events: {schema}, {table}, {op} (insert|update|delete); {channel} belongs in `channel_subject`. A subject with whitespace, an empty token or a `*` or `>` token is refused per event (dead-lettered).',
     format: 'required-string',
     default: 'pgbridge.{schema}.{table}.{op}',
   },
   channel_subject: {
-    doc: 'Subject template for channel (NOTIFY) events: {channel}. Kept apart from `subject` so that one stream can hold both.',
+    doc: 'Subject template for channel (NOTIFY) events: {channel} (the row placeholders are a config error here). Kept apart from `subject` so that one stream can hold both.',
     format: 'required-string',
     default: 'pgbridge.channel.{channel}',
   },
@@ -140,10 +140,24 @@ export function serverList(urls: readonly unknown[] | string): string[] {
     .filter((url) => url !== '');
 }
 
+/**
+ * Each template serves one kind of event: {channel} is empty in a row event's
+ * subject, and {schema}, {table} and {op} in a channel event's (which renderTemplate
+ * then replaces with the bare channel name): neither is what was meant.
+ */
+function misplacedPlaceholder(key: 'subject' | 'channel_subject', template: string): string | undefined {
+  const misplaced = key === 'subject' ? ['{channel}'] : ['{schema}', '{table}', '{op}'];
+  const found = misplaced.find((placeholder) => template.includes(placeholder));
+  if (found === undefined) return undefined;
+  return key === 'subject'
+    ? `${found} is for channel events: put it in channel_subject`
+    : `${found} is for row events (channel events have no ${found.slice(1, -1)}): put it in subject; channel_subject takes {channel}`;
+}
+
 export function checkNatsConfig(config: NatsSinkConfig): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
   for (const key of ['subject', 'channel_subject'] as const) {
-    const problem = typeof config[key] === 'string' ? checkTemplate(config[key]) : undefined;
+    const problem = typeof config[key] === 'string' ? (checkTemplate(config[key]) ?? misplacedPlaceholder(key, config[key])) : undefined;
     if (problem !== undefined) problems.push({ path: key, message: problem });
   }
   if (config.declare && config.stream === null) problems.push({ path: 'declare', message: 'needs `stream`: the name of the stream to create' });
