@@ -1,6 +1,6 @@
 import { statSync } from 'node:fs';
 import type { Logger } from 'pino';
-import { qualifiedName } from './config/table-name.js';
+import { qualifiedName, tableKey } from './config/table-name.js';
 import type { BridgeConfig } from './config/types.js';
 import { errorMessage } from './errors.js';
 import type { BridgeEvent } from './event.js';
@@ -85,7 +85,9 @@ export class HeldNewTables implements HoldingRoutes {
 
   private held(schema: string, table: string): boolean {
     const name = qualifiedName({ schema, table });
-    const decision = this.decided.get(name);
+    // By key: "a.b".c and a."b.c" have the same qualified name.
+    const key = tableKey({ schema, table });
+    const decision = this.decided.get(key);
     if (decision?.held) return true;
     // Not sent, not confirmed: the next run reads it again and decides.
     if (this.closed) return true;
@@ -95,7 +97,7 @@ export class HeldNewTables implements HoldingRoutes {
       if (fileStamp(this.config.file) === decision.stamp) return false;
     }
     const next = this.decide(name, schema, table);
-    this.decided.set(name, next);
+    this.decided.set(key, next);
     return next.held;
   }
 

@@ -145,4 +145,12 @@ describe('HeldNewTables', () => {
     writeAndLoad('sales.orders');
     assert.equal(routes.sinksFor(rowEvent({ schema: 'sales', table: 'orders' })), null);
   });
+
+  test('"a.b".c and a."b.c" are two tables: what was decided for one is not the answer for the other', () => {
+    const { routes, restarts } = holding(writeAndLoad());
+    writeAndLoad('a."b.c"');
+    assert.deepEqual(routes.sinksFor(rowEvent({ schema: 'a.b', table: 'c' })), [], 'the file lacks "a.b".c');
+    assert.equal(routes.sinksFor(rowEvent({ schema: 'a', table: 'b.c' })), null, 'the file has a."b.c": held');
+    assert.equal(restarts.length, 1);
+  });
 });
