@@ -54,7 +54,6 @@ export class TransactionAssembler {
   private readonly tables = new Map<number, CaptureTable>();
   /** The `where` / `changed` of a relation's table, when it has one the publication does not apply. */
   private readonly conditions = new Map<number, RowCondition>();
-  private readonly captured: ReadonlyMap<string, CaptureTable>;
   /** The prefix of this instance's backfill READ messages; other instances' are left alone. */
   private readonly readPrefix: string;
   /** After the commit position and the place: another instance's events of the same transaction have the same two. */
@@ -62,7 +61,8 @@ export class TransactionAssembler {
   private open: OpenTransaction | undefined;
 
   constructor(
-    capture: readonly CaptureTable[],
+    /** Which configured table each relation is (by OID across renames). */
+    private readonly relations: CapturedRelations,
     private readonly channels: ReadonlySet<string>,
     private readonly types: TypeCatalog,
     private readonly db: () => Promise<pg.PoolClient>,
@@ -71,9 +71,7 @@ export class TransactionAssembler {
     private readonly out: AssemblerOutput,
     private readonly publication: string,
     instance: string,
-    private readonly relations: CapturedRelations,
   ) {
-    this.captured = new Map(capture.map((t) => [`${t.schema}\0${t.table}`, t]));
     this.readPrefix = walReadPrefix(instance);
     // Instances sharing a database see the same transactions: the default one keeps the ids it always gave.
     this.idSuffix = instance === 'default' ? '' : `-${instance}`;
@@ -165,21 +163,15 @@ export class TransactionAssembler {
    */
   private tableOf(oid: number, shape: RelationShape): CaptureTable {
     const key = `${shape.schema}\0${shape.table}`;
-    const known = this.relations.get(oid);
+    const known = this.relations.tableOf(oid, shape.schema, shape.table);
     if (known && (known.schema !== shape.schema || known.table !== shape.table)) {
-      const configured = `${known.schema}.${known.table}`;
       this.out.log.warn(
         `renamed:${oid}:${key}`,
-        { table: configured, now: `${shape.schema}.${shape.table}` },
+        { table: `${known.schema}.${known.table}`, now: `${shape.schema}.${shape.table}` },
         'a captured table was renamed or moved since start: its events keep the configured name (as its trigger keeps it in the trigger modes); put the new name in capture and routes, run `pgbridge install`, then restart',
       );
-      return known;
     }
-    const table = this.captured.get(key);
-    if (table) {
-      this.relations.learn(oid, table);
-      return table;
-    }
+    if (known) return known;
     this.out.log.warn(
       `table:${key}`,
       { table: `${shape.schema}.${shape.table}` },
@@ -380,7 +372,7 @@ export class TransactionAssembler {
       const read = parseNotifyPayload(msg.content.toString('utf8'));
       if (!read) return;
       // Written by a backfill before an upgrade, still in the slot: its instance unknown, taken if this one captures its table.
-      if (msg.prefix === LEGACY_WAL_READ_PREFIX && !this.captured.has(`${read.schema}\0${read.table}`)) return;
+      if (msg.prefix === LEGACY_WAL_READ_PREFIX && !this.relations.captures(read.schema, read.table)) return;
       await this.out.emit({ ...read, id: this.eventId(open, index), ts: open.ts }, open.tracked);
       return;
     }

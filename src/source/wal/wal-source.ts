@@ -156,7 +156,7 @@ export class WalSource {
         this.tracker = tracker;
         this.received = slot.confirmed;
         this.assembler = new TransactionAssembler(
-          this.config.capture,
+          this.relations,
           new Set(this.config.channels),
           this.types,
           () => this.pool.connect(),
@@ -170,7 +170,6 @@ export class WalSource {
           },
           this.config.wal.publication,
           this.config.instance,
-          this.relations,
         );
         stream = new ReplicationStream(clientConfig(this.config, 'replication'), {
           onData: (walStart, body) => this.onData(walStart, body),
