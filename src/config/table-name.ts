@@ -44,28 +44,19 @@ export function parseTableName(text: string): TableName {
   if (parts.length === 0 || parts.length > 2 || parts.some((p) => p === '')) {
     throw new Error(`${JSON.stringify(text)} is not "schema.table" or "table"`);
   }
-  const tooLong = parts.find((p) => Buffer.byteLength(p) > MAX_NAME_BYTES);
+  // Over 63 characters is over 63 bytes in every server encoding; a shorter name may still be too long in
+  // bytes (multibyte UTF-8): install and check ask the server (nameFitsSql).
+  const tooLong = parts.find((p) => [...p].length > MAX_NAME_BYTES);
   if (tooLong !== undefined) {
-    // Postgres would truncate it: install and the trigger modes' events would name one table, the WAL and `check` another.
     throw new Error(
-      `${JSON.stringify(tooLong)} is ${Buffer.byteLength(tooLong)} bytes; Postgres names are at most ${MAX_NAME_BYTES} (it would truncate this one to ${JSON.stringify(truncatedName(tooLong))})`,
+      `${JSON.stringify(tooLong)} is ${[...tooLong].length} characters; Postgres names are at most ${MAX_NAME_BYTES} bytes (it would truncate it)`,
     );
   }
   return parts.length === 1 ? { schema: 'public', table: parts[0] } : { schema: parts[0], table: parts[1] };
 }
 
-/** NAMEDATALEN - 1. */
+/** NAMEDATALEN - 1, in bytes of the server's encoding. */
 const MAX_NAME_BYTES = 63;
-
-/** The name as Postgres keeps it: its first 63 bytes, cut before a character that does not fit whole. */
-function truncatedName(name: string): string {
-  let kept = '';
-  for (const char of name) {
-    if (Buffer.byteLength(kept + char) > MAX_NAME_BYTES) break;
-    kept += char;
-  }
-  return kept;
-}
 
 export const qualifiedName = (t: TableName): string => `${t.schema}.${t.table}`;
 

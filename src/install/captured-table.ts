@@ -21,8 +21,9 @@ export interface CapturedTable {
  * passes and a capture that fails or lets rows through unfiltered later.
  */
 export async function inspectCapturedTable(db: pg.ClientBase, table: CaptureTable): Promise<CapturedTable> {
-  const info = await tableInfo(db, table);
   const name = qualifiedName(table);
+  await refuseTruncatedName(db, table);
+  const info = await tableInfo(db, table);
   if (!info.exists) throw new InstallError(`captured table ${name} does not exist`);
   if (!['r', 'p'].includes(info.kind)) throw new InstallError(`${name} is not a table (relkind ${info.kind})`);
   for (const op of ROW_CAPTURE_OPS) {
@@ -40,5 +41,23 @@ export async function inspectCapturedTable(db: pg.ClientBase, table: CaptureTabl
   } catch (err) {
     if (err instanceof RowFilterError) throw new InstallError(err.message);
     throw err;
+  }
+}
+
+/**
+ * Postgres keeps 63 bytes of a name in the database's encoding: a longer one
+ * would name the truncated table in install's SQL (and its catalog lookups)
+ * while the events, routes and the WAL went by the name as written.
+ */
+async function refuseTruncatedName(db: pg.ClientBase, table: CaptureTable): Promise<void> {
+  const { rows } = await db.query<{ schema: string; table: string }>('SELECT $1::text::name::text AS schema, $2::text::name::text AS table', [
+    table.schema,
+    table.table,
+  ]);
+  for (const part of ['schema', 'table'] as const) {
+    if (rows[0][part] === table[part]) continue;
+    throw new InstallError(
+      `${part} name ${JSON.stringify(table[part])} is longer than Postgres' 63 bytes in this database's encoding (it would be ${JSON.stringify(rows[0][part])}): use the name as Postgres keeps it`,
+    );
   }
 }

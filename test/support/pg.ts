@@ -20,11 +20,12 @@ export interface TestDatabase {
  * client's Terminate yet, and the client then emits that FATAL as an 'error' event. Pools
  * made here listen for it, and drop() waits for their backends to exit first.
  */
-export async function createTestDatabase(prefix = 'pgbridge_test'): Promise<TestDatabase> {
+export async function createTestDatabase(prefix = 'pgbridge_test', options: { encoding?: 'LATIN1' } = {}): Promise<TestDatabase> {
   const name = `${prefix}_${randomBytes(4).toString('hex')}`;
   const admin = new pg.Client(PG_ADMIN_URL);
   await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
+  const encoding = options.encoding ? ` ENCODING '${options.encoding}' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0` : '';
+  await admin.query(`CREATE DATABASE ${name}${encoding}`);
   await admin.end();
   const url = PG_ADMIN_URL.replace(/\/[^/?]*(\?|$)/, `/${name}$1`);
   const pools: pg.Pool[] = [];

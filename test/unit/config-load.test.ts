@@ -313,9 +313,9 @@ describe('loadConfig: errors name the key path', () => {
     ],
     ['bad table name', base({ capture: [{ table: 'a.b.c' }] }), /^capture\[0\]\.table: "a\.b\.c" is not/],
     [
-      'table name over 63 bytes',
+      'table name over 63 characters',
       base({ capture: [`public.${'x'.repeat(64)}`] }),
-      /^capture\[0\]\.table: "x{64}" is 64 bytes; Postgres names are at most 63 \(it would truncate this one to "x{63}"\)$/,
+      /^capture\[0\]\.table: "x{64}" is 64 characters; Postgres names are at most 63 bytes \(it would truncate it\)$/,
     ],
     ['captured twice', base({ capture: ['orders', 'public.orders'] }), /^capture\[1\]\.table: public\.orders is captured twice$/],
     ['nothing to bridge', base({ capture: [] }), /^capture: nothing to bridge/],

@@ -35,16 +35,13 @@ describe('parseTableName', () => {
     assert.throws(() => parseTableName('a.'), /ends with "\."/);
   });
 
-  test("refuses a part over Postgres' 63 bytes, naming what Postgres would make of it", () => {
+  test("refuses a part over 63 characters, over Postgres' 63 bytes in every encoding", () => {
     const longest = 'a'.repeat(63);
     assert.deepEqual(parseTableName(`s.${longest}`), { schema: 's', table: longest });
-    assert.throws(
-      () => parseTableName(`s.${'a'.repeat(64)}`),
-      new RegExp(`is 64 bytes; Postgres names are at most 63 \\(it would truncate this one to "${longest}"\\)`),
-    );
-    assert.throws(() => parseTableName(`${'b'.repeat(70)}.t`), /is 70 bytes/);
-    // Cut before a character that does not fit whole, as Postgres cuts: 31 × 2 bytes.
-    assert.throws(() => parseTableName('é'.repeat(40)), new RegExp(`is 80 bytes; .* to "${'é'.repeat(31)}"`));
+    assert.throws(() => parseTableName(`s.${'a'.repeat(64)}`), /is 64 characters; Postgres names are at most 63 bytes \(it would truncate it\)/);
+    assert.throws(() => parseTableName(`${'b'.repeat(70)}.t`), /is 70 characters/);
+    // 80 bytes in UTF-8, 40 in LATIN1: only the server can tell (install and check ask it).
+    assert.deepEqual(parseTableName('é'.repeat(40)), { schema: 'public', table: 'é'.repeat(40) });
   });
 
   test('qualifiedName joins with a dot, unquoted', () => {
