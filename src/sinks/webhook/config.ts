@@ -47,20 +47,21 @@ export const webhookSchema: Schema<WebhookConfig> = {
 };
 
 /**
- * A word of a header name (split at - _ .) that says it carries credentials.
- * Words, not substrings: X-Bypass-Cache, X-Credit-Check and X-Session-Timeout
- * carry settings, and masking their values (`true`, `300`) everywhere broke other text.
+ * Header names that may carry credentials, matched inside words (X-ApiPassword,
+ * X-SessionId): a name that merely holds one (X-Bypass-Cache) costs at most
+ * the masking of its value, which PLAIN_SETTING keeps to values that are no settings.
  */
-const SECRET_WORD = /^(auth\w*|\w*token|\w*key|\w*secret|\w*cookie|\w*signature|pass|password|passwd|passphrase|pwd|creds?|credentials?|jwt|bearer)$/;
+const SECRET_HEADER = /auth|token|key|secret|cookie|signature|pass|pwd|cred|session|jwt|bearer/i;
 
-/** Whether a header's value is a secret, by its name: a credential word, or Session / Session-Id. */
-export function namesCredentials(header: string): boolean {
-  const words = header.toLowerCase().split(/[-_.]+/);
-  return words.some((word, i) => SECRET_WORD.test(word) || (word === 'session' && (words[i + 1] === undefined || words[i + 1] === 'id')));
-}
+/** Whether a header's value is a secret, by its name. */
+export const namesCredentials = (header: string): boolean => SECRET_HEADER.test(header);
 
-/** Values that are settings, never credentials: masked everywhere they would break other text (`"paused":true`). */
-const PLAIN_SETTING = /^(true|false|yes|no|on|off|enabled?|disabled?|none|null)$/i;
+/**
+ * Values that are settings, never credentials (X-Bypass-Cache: true,
+ * X-Session-Timeout: 300): masked everywhere they would break other text
+ * (`"paused":true`, `"retry_in_ms":300` in a log line). A number of 8 digits or more may be a PIN or key: masked.
+ */
+const PLAIN_SETTING = /^(true|false|yes|no|on|off|enabled?|disabled?|none|null|[+-]?\d{1,7}(\.\d+)?)$/i;
 
 export function checkWebhook(config: WebhookSinkConfig): ConfigProblem[] {
   const problems = [...headerProblems(config.headers), ...secretProblems(config.secret), ...credentialProblems(config.url)];
