@@ -142,12 +142,12 @@ export interface NotifyEventsOptions {
  * Notify mode: one statement that sends each row of `rows` as a NOTIFY payload
  * (header, key, data, old separated by \u0001), in order, and keeps those too
  * large for NOTIFY in the outbox (same id), sending a kept notice in their
- * place (see keptNotice). Returns column `sent`, one per row.
+ * place (see keptNotice). Returns columns `sent`, one per row, and `kept`, those kept.
  * Used by the capture triggers and by backfill alike, so a READ travels exactly like a change.
  */
 export function notifyEventsSql(o: NotifyEventsOptions): string {
   return `WITH ${notifyEventsCtes(o)}
-  SELECT count(*) AS sent FROM notified`;
+  SELECT count(*) AS sent, (SELECT count(*) FROM big) AS kept FROM notified`;
 }
 
 /**
@@ -202,8 +202,14 @@ DECLARE
   tx text := pg_current_xact_id()::text;
   ts text := ${UTC_TS};
   sent bigint;
+  kept bigint;
 BEGIN
-  ${statement} INTO sent;
+  ${statement} INTO sent, kept;
+  -- A bridge from before kept notices reads the outbox on an empty wake-up only (one still running
+  -- after install of this version): without it, a kept event came a poll later, after its row's next ones.
+  IF kept > 0 THEN
+    PERFORM pg_notify(${literal(ctx.notifyChannel)}, '');
+  END IF;
   RETURN NULL;
 END`;
 }
