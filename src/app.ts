@@ -172,7 +172,6 @@ export class Bridge {
         });
         this.active = { source, runners };
         runners.forEach((r) => r.keepConnected());
-        await source.start();
         // A stop asked for while the lock was taken or the source started has fired its event already.
         let onStop = (): void => {};
         const stopped = new Promise<'stopped'>((resolve) => {
@@ -180,13 +179,16 @@ export class Bridge {
           if (this.stopping.signal.aborted) onStop();
           else this.stopping.signal.addEventListener('abort', onStop, { once: true });
         });
-        const why = await Promise.race([held.lost, stopped]);
+        // Watched while the source starts too: a start query on a connection that stopped answering never ends unless the lock's loss closes every connection.
+        const started = source.start();
+        const why = await Promise.race([held.lost, stopped, started.then(() => Promise.race([held.lost, stopped]))]);
         this.stopping.signal.removeEventListener('abort', onStop); // one per lost lock would pile up
         if (why !== 'stopped') {
           this.log.warn('lost the delivery lock (Postgres connection); stopping delivery and standing by');
           notListeningSince = Date.now();
           if (why === 'unanswered') closeEveryConnection();
         }
+        await started;
         await source.stop(this.deliveryStop(runners, this.stopDeadline ?? Date.now() + this.config.shutdownTimeoutMs));
         this.active = undefined;
         await this.lock.release();

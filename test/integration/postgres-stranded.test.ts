@@ -8,6 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
+import pg from 'pg';
 import { TcpProxy, type ConnectionRewrites } from '../faults/tcp-proxy.js';
 import { cli, RunningBridge, showingLogOnFailure, waitFor, writeConfig } from '../support/bridge.js';
 import { createTestDatabase, type TestDatabase } from '../support/pg.js';
@@ -97,6 +98,54 @@ for (const delivery of ['outbox', 'notify', 'wal'] as const) {
     });
   });
 }
+
+test('every connection stranded while delivery starts (a start query waiting): noticed, and delivery goes on', { timeout: 90_000 }, async () => {
+  const db = await createTestDatabase();
+  const { proxy, url } = await proxiedDatabase(db);
+  const blocker = new pg.Client(db.url);
+  blocker.on('error', () => {});
+  let bridge: RunningBridge | undefined;
+  try {
+    await db.query('CREATE TABLE items (id int PRIMARY KEY)');
+    const config = writeConfig({ postgres: { url }, capture: [{ table: 'items' }], sinks: [{ name: 'out', type: 'stdout' }], http: { port: 0 } });
+    assert.equal((await cli(['install', '-c', config])).code, 0);
+    // The start's first query (the sweep of the outbox) waits behind this lock, so the cut comes while the source starts.
+    await blocker.connect();
+    await blocker.query('BEGIN');
+    await blocker.query('LOCK TABLE pgbridge.outbox IN ACCESS EXCLUSIVE MODE');
+    bridge = new RunningBridge(config);
+    const running = bridge;
+    const logged = (text: string): boolean => running.logs().some((e) => typeof e.msg === 'string' && e.msg.includes(text));
+    await waitFor(
+      async () =>
+        logged('holding the delivery lock') &&
+        (
+          await db.query(
+            `SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'pgbridge outbox' AND wait_event_type = 'Lock'`,
+          )
+        ).rowCount! > 0,
+      15_000,
+      'a start query waiting for the outbox table',
+    );
+    proxy.strand();
+    await blocker.query('ROLLBACK');
+    await showingLogOnFailure(
+      running,
+      waitFor(() => logged('stopped answering; closing it'), 30_000, 'the lock connection found not answering'),
+    );
+    await db.query('INSERT INTO items SELECT generate_series(1, 10)');
+    const delivered = (): number => running.stdoutLines.filter((line) => line.startsWith('{')).length;
+    await showingLogOnFailure(
+      running,
+      waitFor(() => delivered() === 10, 30_000, '10 rows delivered after the cut'),
+    );
+  } finally {
+    await bridge?.kill('SIGKILL');
+    await blocker.end().catch(() => {});
+    await proxy.stop();
+    await db.drop();
+  }
+});
 
 test('SIGTERM while every connection to Postgres is stranded: exit 0 soon after shutdown_timeout_ms', async () => {
   const db = await createTestDatabase();

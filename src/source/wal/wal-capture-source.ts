@@ -68,7 +68,7 @@ export class WalCaptureSource implements Source {
   }
 
   async start(): Promise<void> {
-    await assertLogicalWal(this.ctx.pool);
+    await assertLogicalWal(this.ctx.pool, this.ctx.logger.child({ component: 'wal' }));
     await this.spill.resume(this.ctx.inlets.map((inlet) => inlet.name));
     this.wal.start();
     this.listener.start();
