@@ -188,7 +188,8 @@ export class Bridge {
           notListeningSince = Date.now();
           if (why === 'unanswered') closeEveryConnection();
         }
-        await started;
+        // Had the start failed first, the race would have thrown; failing now, it failed for the loss or the stop (its connections closed).
+        await started.catch((err: unknown) => this.log.warn({ err: errorMessage(err) }, 'delivery start cut short'));
         await source.stop(this.deliveryStop(runners, this.stopDeadline ?? Date.now() + this.config.shutdownTimeoutMs));
         this.active = undefined;
         await this.lock.release();
