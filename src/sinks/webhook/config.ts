@@ -58,8 +58,9 @@ export const namesCredentials = (header: string): boolean => SECRET_HEADER.test(
 
 /**
  * Values that are settings, never credentials (X-Bypass-Cache: true,
- * X-Session-Timeout: 300): masked everywhere they would break other text
- * (`"paused":true`, `"retry_in_ms":300` in a log line). A number of 8 digits or more may be a PIN or key: masked.
+ * X-Session-Timeout: 300): never masked, as masking them everywhere would break
+ * other text (`"paused":true`, `"retry_in_ms":300` in a log line). A number of
+ * 8 digits or more may be a PIN or a key: masked.
  */
 const PLAIN_SETTING = /^(true|false|yes|no|on|off|enabled?|disabled?|none|null|[+-]?\d{1,7}(\.\d+)?)$/i;
 
