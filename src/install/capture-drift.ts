@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
 import { CAPTURE_OPS } from '../config/schema.js';
-import { qualifiedName, type TableName } from '../config/table-name.js';
+import { qualifiedName, tableKey, type TableName } from '../config/table-name.js';
 import { ident } from '../schema/quote.js';
 import { triggerName } from './names.js';
 import type { PlannedCapture } from './plan.js';
@@ -18,7 +18,6 @@ export interface CaptureDrift {
   readonly unconfigured: readonly string[];
 }
 
-const tableKey = (t: TableName): string => `${t.schema}\0${t.table}`;
 const triggerKey = (t: TableName, trigger: string): string => `${tableKey(t)}\0${trigger}`;
 
 export async function captureDrift(db: pg.ClientBase, instance: string, captures: readonly PlannedCapture[]): Promise<CaptureDrift> {

@@ -1,10 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
+import { tableKey } from '../config/table-name.js';
 import type { CaptureTable } from '../config/types.js';
 import { compileRowFilter, oneStatement } from '../schema/row-filter.js';
 import { ident, literal } from '../schema/quote.js';
-
-const key = (t: { schema: string; table: string }) => `${t.schema}\0${t.table}`;
 
 /**
  * The captured tables whose `where` goes into the publication as a PG 15 row
@@ -32,13 +31,13 @@ export async function publicationRowFilters(
   for (const table of capture) {
     if (!table.where) continue;
     const { unqualified } = await compileRowFilter(db, table, table.where);
-    if (await publicationAccepts(db, table, unqualified, ops)) filters.set(key(table), unqualified);
+    if (await publicationAccepts(db, table, unqualified, ops)) filters.set(tableKey(table), unqualified);
   }
   return filters;
 }
 
 export function rowFilterOf(filters: ReadonlyMap<string, string>, table: { schema: string; table: string }): string | undefined {
-  return filters.get(key(table));
+  return filters.get(tableKey(table));
 }
 
 async function publicationAccepts(db: pg.ClientBase, table: CaptureTable, condition: string, ops: readonly string[]): Promise<boolean> {

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { qualifiedName } from '../config/table-name.js';
+import { qualifiedName, tableKey } from '../config/table-name.js';
 import type { BridgeConfig } from '../config/types.js';
 import { RowFilterError } from '../schema/row-filter.js';
 import { inspectCapturedTable } from './captured-table.js';
@@ -37,10 +37,10 @@ export async function walCheck(config: BridgeConfig, db: pg.ClientBase): Promise
     out.push(['capture', await captureState(config, db)]);
     return out;
   }
-  const published = new Set(catalog.publicationTables.map((t) => `${t.schema}\0${t.table}`));
-  const wanted = new Set(config.capture.map((t) => `${t.schema}\0${t.table}`));
-  const missing = config.capture.filter((t) => !published.has(`${t.schema}\0${t.table}`)).map(qualifiedName);
-  const extra = catalog.publicationTables.filter((t) => !wanted.has(`${t.schema}\0${t.table}`)).map((t) => `${t.schema}.${t.table}`);
+  const published = new Set(catalog.publicationTables.map(tableKey));
+  const wanted = new Set(config.capture.map(tableKey));
+  const missing = config.capture.filter((t) => !published.has(tableKey(t))).map(qualifiedName);
+  const extra = catalog.publicationTables.filter((t) => !wanted.has(tableKey(t))).map((t) => `${t.schema}.${t.table}`);
   const notFull = await tablesWithoutFullIdentity(db, config);
   const staleFilters = await rowFiltersNotAsConfigured(db, config);
   if (missing.length > 0 || extra.length > 0 || notFull.length > 0 || staleFilters.length > 0 || !catalog.viaRoot) {

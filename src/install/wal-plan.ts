@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { qualifiedName } from '../config/table-name.js';
+import { qualifiedName, tableKey } from '../config/table-name.js';
 import type { BridgeConfig } from '../config/types.js';
 import { InstallError } from './install-error.js';
 import { publicationRowFilters, rowFilterOf } from './publication-filter.js';
@@ -49,17 +49,17 @@ export async function planWalInstall(config: BridgeConfig, db: pg.ClientBase): P
     wal ? registerInstanceSql(config.instance, publication, slot) : forgetInstanceSql(config.instance),
   ];
   const changes: string[] = [];
-  const captured = new Set(wal ? config.capture.map((t) => `${t.schema}\0${t.table}`) : []);
+  const captured = new Set(wal ? config.capture.map(tableKey) : []);
   const partitions = new Map<string, Awaited<ReturnType<typeof partitionsOf>>>();
   if (wal) {
     for (const t of config.capture) {
       const found = await partitionsOf(db, t.schema, t.table);
-      partitions.set(`${t.schema}\0${t.table}`, found);
-      for (const p of found) captured.add(`${p.schema}\0${p.table}`);
+      partitions.set(tableKey(t), found);
+      for (const p of found) captured.add(tableKey(p));
     }
   }
   for (const recorded of catalog.identities) {
-    if (captured.has(`${recorded.schema}\0${recorded.table}`)) continue;
+    if (captured.has(tableKey(recorded))) continue;
     const { sql, change } = letGo(config.instance, recorded);
     inside.push(sql);
     changes.push(change);
@@ -92,7 +92,7 @@ export async function planWalInstall(config: BridgeConfig, db: pg.ClientBase): P
       inside.push(sqlComment(`${qualifiedName(table)}: where (${table.where}) is applied by pgbridge to each change, not by the publication`));
     }
     const own = (await replicaIdentity(db, table.schema, table.table)) === 'f' ? [] : [table];
-    for (const t of [...own, ...(partitions.get(`${table.schema}\0${table.table}`) ?? []).filter((p) => p.ident !== 'f')]) {
+    for (const t of [...own, ...(partitions.get(tableKey(table)) ?? []).filter((p) => p.ident !== 'f')]) {
       inside.push(setFullIdentitySql(config.instance, t));
       changes.push(`replica identity FULL on ${qualifiedName(t)} (previous one recorded)`);
     }

@@ -1,4 +1,4 @@
-import type { TableName } from '../config/table-name.js';
+import { tableKey, type TableName } from '../config/table-name.js';
 import type { RowChangeEvent } from '../event.js';
 
 /**
@@ -17,13 +17,11 @@ export class OwnEvents {
     private readonly instance: string,
     capture: readonly TableName[],
   ) {
-    this.tables = new Set(capture.map((t) => tableKey(t.schema, t.table)));
+    this.tables = new Set(capture.map(tableKey));
   }
 
   has(event: RowChangeEvent): boolean {
     if (event.fromInstance !== undefined) return event.fromInstance === this.instance;
-    return this.tables.has(tableKey(event.schema, event.table));
+    return this.tables.has(tableKey(event));
   }
 }
-
-const tableKey = (schema: string, table: string): string => `${schema}\0${table}`;
