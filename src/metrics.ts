@@ -57,6 +57,7 @@ export class Metrics {
   });
   /** Each sink's events in memory, read when the metrics are collected: a set() on every push and settle was per-event work. */
   private readonly sinkQueueSizes = new Map<string, () => number>();
+  private liveStatus: (() => void) | undefined;
   readonly sinkQueue = new client.Gauge({
     name: 'pgbridge_sink_queue_events',
     help: 'Events waiting or in flight in pgbridge for a sink.',
@@ -76,6 +77,7 @@ export class Metrics {
     help: '1 while a sink cannot deliver (its last attempt failed: retrying, or down), else 0.',
     labelNames: ['sink'] as const,
     registers: [this.registry],
+    collect: () => this.liveStatus?.(),
   });
   readonly oldestPending = new client.Gauge({
     name: 'pgbridge_oldest_pending_seconds',
@@ -88,6 +90,7 @@ export class Metrics {
     help: '1 while this process holds the delivery lock of its bridge instance (config instance), 0 on standby.',
     labelNames: ['bridge'] as const,
     registers: [this.registry],
+    collect: () => this.liveStatus?.(),
   });
   readonly buildInfo = new client.Gauge({
     name: 'pgbridge_build_info',
@@ -95,6 +98,15 @@ export class Metrics {
     labelNames: ['version', 'node'] as const,
     registers: [this.registry],
   });
+
+  /**
+   * From now on every scrape brings pgbridge_instance_delivering and pgbridge_sink_failing up to
+   * date with `update` (what the process knows, no query): a takeover or a sink failing shows at
+   * the next scrape, not at the next status sample. undefined stops it.
+   */
+  watchStatus(update: (() => void) | undefined): void {
+    this.liveStatus = update;
+  }
 
   /**
    * A sink's series exist from the start, at 0: a counter whose series appears

@@ -6,7 +6,8 @@ import { heldInMemory, oldestPending } from './status-report.js';
 
 /**
  * Keeps the status gauges the alert rules read (deploy/prometheus/alerts.yaml)
- * up to date: per sink failing and oldest pending age, and whether this process delivers.
+ * up to date: whether this process delivers and which sinks fail at every scrape
+ * (what the process knows), each sink's oldest pending age every `everyMs` (a query).
  */
 export function sampleStatusGauges(
   config: BridgeConfig,
@@ -20,19 +21,23 @@ export function sampleStatusGauges(
     oldest.set(sink, { seconds, at: Date.now() });
     metrics.oldestPending.set({ sink }, seconds);
   };
-  const sample = async (withFacts = true): Promise<void> => {
+  const setRoleAndFailing = (): void => {
     const status = bridge();
     metrics.instanceDelivering.set({ bridge: config.instance }, status.role === 'delivering' ? 1 : 0);
-    if (status.role === 'disconnected') {
-      // Without Postgres nothing is delivered and nothing can be measured: a sink keeps its failing state, and what waited waits longer.
-      for (const [sink, last] of oldest) if (last.seconds > 0) metrics.oldestPending.set({ sink }, last.seconds + (Date.now() - last.at) / 1000);
-      return;
-    }
+    // Without Postgres nothing is delivered and nothing can be measured: a sink keeps its failing state.
+    if (status.role === 'disconnected') return;
     for (const sink of config.sinks) {
       const state = status.sinks.get(sink.name)?.state;
       metrics.sinkFailing.set({ sink: sink.name }, state === 'retrying' || state === 'down' ? 1 : 0);
     }
-    if (!withFacts) return;
+  };
+  const sample = async (): Promise<void> => {
+    setRoleAndFailing();
+    if (bridge().role === 'disconnected') {
+      // What waited waits longer.
+      for (const [sink, last] of oldest) if (last.seconds > 0) metrics.oldestPending.set({ sink }, last.seconds + (Date.now() - last.at) / 1000);
+      return;
+    }
     try {
       const database = await facts();
       const runners = bridge().sinks;
@@ -47,8 +52,12 @@ export function sampleStatusGauges(
   // The database facts from the first tick on, not at startup: there they were a count and a
   // GROUP BY over the whole outbox (a connection of their own too) while the bridge connects,
   // takes its lock and reads its first pages on the same Postgres.
-  void sample(false);
+  setRoleAndFailing();
+  metrics.watchStatus(setRoleAndFailing);
   const timer = setInterval(() => void sample(), everyMs);
   timer.unref();
-  return () => clearInterval(timer);
+  return () => {
+    clearInterval(timer);
+    metrics.watchStatus(undefined);
+  };
 }

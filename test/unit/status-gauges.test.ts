@@ -68,3 +68,33 @@ test('status gauges without Postgres: a failing sink stays failing, and the olde
     stop();
   }
 });
+
+test('status gauges: a takeover and a failing sink show at the next scrape, not at the next sample', async () => {
+  const metrics = new Metrics('test');
+  let now: BridgeStatus = { role: 'standby', sinks: new Map() };
+  const stop = sampleStatusGauges(
+    config,
+    metrics,
+    () => now,
+    async () => facts,
+    3_600_000,
+  );
+  const scrape = async (): Promise<string> => metrics.registry.metrics();
+  try {
+    assert.match(await scrape(), /^pgbridge_instance_delivering\{bridge="default"\} 0$/m);
+    now = {
+      role: 'delivering',
+      sinks: new Map([['a', { state: 'down', queued: 0, onlyInMemory: 0, failingSince: 1, lastError: 'refused', oldestHeld: null }]]),
+    };
+    let text = await scrape();
+    assert.match(text, /^pgbridge_instance_delivering\{bridge="default"\} 1$/m);
+    assert.match(text, /^pgbridge_sink_failing\{sink="a"\} 1$/m);
+    now = { role: 'delivering', sinks: new Map() };
+    text = await scrape();
+    assert.match(text, /^pgbridge_sink_failing\{sink="a"\} 0$/m);
+  } finally {
+    stop();
+  }
+  now = { role: 'standby', sinks: new Map() };
+  assert.match(await scrape(), /^pgbridge_instance_delivering\{bridge="default"\} 1$/m, 'stopped: no longer read');
+});
