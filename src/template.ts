@@ -4,14 +4,18 @@ import { lowerOp, type BridgeEvent } from './event.js';
 export const TEMPLATE_PLACEHOLDERS = ['schema', 'table', 'op', 'channel'] as const;
 const PLACEHOLDER = /\{([^{}]*)\}/g;
 
-/** Returns a message naming the first unknown placeholder, or undefined when the template is valid. */
+const KNOWN = TEMPLATE_PLACEHOLDERS.map((p) => `{${p}}`).join(', ');
+
+/** Returns a message naming the first unknown placeholder or stray brace, or undefined when the template is valid. */
 export function checkTemplate(template: string): string | undefined {
   for (const match of template.matchAll(PLACEHOLDER)) {
     const name = match[1];
-    if (!(TEMPLATE_PLACEHOLDERS as readonly string[]).includes(name)) {
-      return `unknown placeholder {${name}}; use ${TEMPLATE_PLACEHOLDERS.map((p) => `{${p}}`).join(', ')}`;
-    }
+    if (!(TEMPLATE_PLACEHOLDERS as readonly string[]).includes(name)) return `unknown placeholder {${name}}; use ${KNOWN}`;
   }
+  // A brace outside a placeholder is a typo ("{table", "{{op}}"): it would go into every name as written.
+  const stray = /[{}]/.exec(template.replace(PLACEHOLDER, ''));
+  if (stray !== null)
+    return `"${stray[0]}" outside a placeholder in ${JSON.stringify(template)}; placeholders are ${KNOWN}, and braces have no other use`;
   return undefined;
 }
 

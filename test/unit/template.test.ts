@@ -20,6 +20,16 @@ describe('templates', () => {
     assert.match(checkTemplate('{Table}') ?? '', /\{Table\}/, 'case matters');
   });
 
+  test('checkTemplate refuses a brace outside a placeholder', () => {
+    for (const typo of ['{table', 'table}', 'cdc.{schema}.{table', '{{op}}', 'a}b{c', '{schema}}']) {
+      assert.match(checkTemplate(typo) ?? '', /outside a placeholder/, typo);
+    }
+    assert.equal(
+      checkTemplate('{table'),
+      '"{" outside a placeholder in "{table"; placeholders are {schema}, {table}, {op}, {channel}, and braces have no other use',
+    );
+  });
+
   test('row events: schema, table and op in lower case', () => {
     const event = rowEvent({ schema: 'Sales', table: 'Order Items', op: 'UPDATE' });
     assert.equal(renderTemplate('{schema}.{table}.{op}', event), 'Sales.Order Items.update');
