@@ -3,11 +3,15 @@ export function urlPassword(url: string | null | undefined): string[] {
   if (!url) return [];
   try {
     const parsed = new URL(url);
-    if (!parsed.password) return [];
-    return [...new Set([parsed.password, percentDecoded(parsed.password) ?? parsed.password])];
+    return parsed.password ? asWrittenAndDecoded(parsed.password) : [];
   } catch {
     return [];
   }
+}
+
+/** A secret from a URL as written and, when its % escapes decode, decoded: neither form may leak. */
+export function asWrittenAndDecoded(secret: string): string[] {
+  return [...new Set([secret, percentDecoded(secret) ?? secret])];
 }
 
 /** `text` percent-decoded; undefined when a % starts no escape of a whole UTF-8 character (`50%off`). */

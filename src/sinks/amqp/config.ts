@@ -1,5 +1,6 @@
 import type { Schema } from 'convict';
 import { checkTemplate } from '../../template.js';
+import { urlPassword } from '../../config/secrets.js';
 import type { CommonSinkConfig, ConfigProblem } from '../../config/sink-schema.js';
 
 export const EXCHANGE_TYPES = ['topic', 'direct', 'fanout', 'headers'] as const;
@@ -64,18 +65,5 @@ export function checkAmqpConfig(config: AmqpSinkConfig): ConfigProblem[] {
 
 /** The URL password, raw and percent-decoded, so neither form can leak into a log line. */
 export function amqpSecrets(config: AmqpSinkConfig): string[] {
-  let password: string;
-  try {
-    password = new URL(config.url).password;
-  } catch {
-    return [];
-  }
-  if (password === '') return [];
-  let decoded = password;
-  try {
-    decoded = decodeURIComponent(password);
-  } catch {
-    // A malformed escape stays as written.
-  }
-  return decoded === password ? [password] : [password, decoded];
+  return urlPassword(config.url);
 }

@@ -5,6 +5,7 @@
  */
 import type { IClientOptions, MqttClient } from 'mqtt';
 import { errorMessage, PermanentError, RetriableError } from '../../errors.js';
+import { percentDecoded } from '../../config/secrets.js';
 import type { ConfirmedQos } from './config.js';
 import { cannotConnect, connectionLost, fromConnackReasonCode, fromPublishReasonCode, MQTT_RETRIABLE, reasonName } from './errors.js';
 import type { MqttMessage, PublishProperties } from './message.js';
@@ -67,13 +68,7 @@ const CLOSE_TIMEOUT_MS = 2000;
 /** Credentials from the URL (percent-decoded), overridden by the username/password keys. */
 function clientOptions(settings: ConnectionSettings): IClientOptions {
   const url = new URL(settings.url);
-  const decode = (text: string): string => {
-    try {
-      return decodeURIComponent(text);
-    } catch {
-      return text;
-    }
-  };
+  const decode = (text: string): string => percentDecoded(text) ?? text;
   const username = settings.username ?? (url.username === '' ? undefined : decode(url.username));
   const password = settings.password ?? (url.password === '' ? undefined : decode(url.password));
   const secure = url.protocol === 'mqtts:';

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { Schema } from 'convict';
 import { errorMessage } from '../../errors.js';
+import { asWrittenAndDecoded } from '../../config/secrets.js';
 import { EntryProblem } from '../../config/formats.js';
 import { checkTemplate } from '../../template.js';
 import type { CommonSinkConfig, ConfigProblem } from '../../config/sink-schema.js';
@@ -198,14 +199,7 @@ function urlCredentials(url: string): string[] {
   }
   // Without a password, the user part of nats://token@host is the token.
   const secret = parsed.password !== '' ? parsed.password : parsed.username;
-  if (secret === '') return [];
-  let decoded = secret;
-  try {
-    decoded = decodeURIComponent(secret);
-  } catch {
-    // A malformed escape stays as written.
-  }
-  return decoded === secret ? [secret] : [secret, decoded];
+  return secret === '' ? [] : asWrittenAndDecoded(secret);
 }
 
 /** The JWT and the seed: every line of the file between its BEGIN/END markers. */

@@ -2,6 +2,7 @@ import { isUtf8 } from 'node:buffer';
 import type pg from 'pg';
 import type { CaptureOp, RowCaptureOp } from '../../config/schema.js';
 import type { CaptureTable } from '../../config/types.js';
+import { qualifiedName, tableKey } from '../../config/table-name.js';
 import type { BridgeEvent, RowChangeEvent, RowOp } from '../../event.js';
 import type { AckTracker, TrackedTransaction } from './ack-tracker.js';
 import { lsnKey, type Lsn } from './lsn.js';
@@ -162,19 +163,19 @@ export class TransactionAssembler {
    * the routes hold them for a restart with the file that has the table, or send them on (HeldNewTables).
    */
   private tableOf(oid: number, shape: RelationShape): CaptureTable {
-    const key = `${shape.schema}\0${shape.table}`;
+    const key = tableKey(shape);
     const known = this.relations.tableOf(oid, shape.schema, shape.table);
     if (known && (known.schema !== shape.schema || known.table !== shape.table)) {
       this.out.log.warn(
         `renamed:${oid}:${key}`,
-        { table: `${known.schema}.${known.table}`, now: `${shape.schema}.${shape.table}` },
+        { table: qualifiedName(known), now: qualifiedName(shape) },
         'a captured table was renamed or moved since start: its events keep the configured name (as its trigger keeps it in the trigger modes); put the new name in capture and routes, run `pgbridge install`, then restart',
       );
     }
     if (known) return known;
     this.out.log.warn(
       `table:${key}`,
-      { table: `${shape.schema}.${shape.table}` },
+      { table: qualifiedName(shape) },
       "a published table not in this process's config (an install since start, or left out of the config without uninstall): decoded with every column and op",
     );
     return { schema: shape.schema, table: shape.table, ops: ALL_OPS, columns: { insert: null, update: null, delete: null } };
@@ -189,10 +190,9 @@ export class TransactionAssembler {
     const listed = new Set(Object.values(table.columns).flatMap((list) => list ?? []));
     const missing = [...listed].filter((c) => !names.has(c));
     if (missing.length === 0) return;
-    const name = `${table.schema}.${table.table}`;
     this.out.log.warn(
-      `columns:${name}:${missing.join('\0')}`,
-      { table: name, columns: missing },
+      `columns:${tableKey(table)}:${missing.join('\0')}`,
+      { table: qualifiedName(table), columns: missing },
       'columns listed in capture are no longer in the table (renamed or dropped): its events leave them out; fix `columns` and run `pgbridge install`',
     );
   }
@@ -254,11 +254,11 @@ export class TransactionAssembler {
     missing: MissingOldRow,
     filter: RowCondition | undefined,
   ): void | Promise<void> {
-    const name = `${shape.schema}.${shape.table}`;
+    const name = qualifiedName(shape);
     const judgeable = filter !== undefined && values !== null && missing.unchanged.length === 0 && !filter.needsOldRow(op);
     const reason = missingOldRowReason(shape, op, missing, filter !== undefined && !judgeable);
     this.out.log.error(
-      `old:${name}`,
+      `old:${tableKey(shape)}`,
       { table: name, err: reason },
       "UPDATE or DELETE without the whole old row in the WAL (the table's replica identity was not FULL when it was written): each such change becomes a dead letter for its sinks, and the stream goes on",
     );
@@ -401,8 +401,11 @@ export class TransactionAssembler {
    */
   private unfiltered(table: CaptureTable, err: unknown, message: string): void {
     if (!isConditionError(err)) throw err;
-    const name = `${table.schema}.${table.table}`;
     // Once per table and SQLSTATE: a message may quote the row's values, and each row would be a new one.
-    this.out.log.warn(`where:${name}:${sqlState(err)}`, { table: name, where: table.where, err: errorMessage(err) }, message);
+    this.out.log.warn(
+      `where:${tableKey(table)}:${sqlState(err)}`,
+      { table: qualifiedName(table), where: table.where, err: errorMessage(err) },
+      message,
+    );
   }
 }
