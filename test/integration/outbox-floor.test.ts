@@ -15,13 +15,28 @@ import type { Sink } from '../../src/sinks/sink.js';
 import { DeadLetterWriter } from '../../src/source/dead-letters.js';
 import { OutboxProgress } from '../../src/source/outbox-progress.js';
 import { OutboxReader } from '../../src/source/outbox-reader.js';
-import { lastIdHandedOut, SettledWater } from '../../src/source/settled-water.js';
+import { lastIdHandedOut, SettledWater, type SnapshotRow } from '../../src/source/settled-water.js';
 import { waitFor } from '../support/bridge.js';
 import { installedConfig, itemsDatabase } from './outbox-harness.js';
 import type { TestDatabase } from '../support/pg.js';
 
 /** The read SettledWater made before issue 11: a plain heap read of the sequence's tuple. */
 const HEAP_READ = 'SELECT CASE WHEN is_called THEN last_value ELSE 0 END::text AS last FROM pgbridge.event_id_seq';
+
+/** SettledWater that counts the checks whose water reached a given id. */
+class WatchedWater extends SettledWater {
+  private readonly waters: bigint[] = [];
+
+  override record(lastId: bigint, snap: SnapshotRow): bigint {
+    const water = super.record(lastId, snap);
+    this.waters.push(water);
+    return water;
+  }
+
+  pagesAbove(id: bigint): number {
+    return this.waters.filter((water) => water >= id).length;
+  }
+}
 
 /** A sink that keeps what it is sent. */
 class CollectingSink implements Sink {
@@ -97,7 +112,7 @@ describe('outbox floor', () => {
     const table = outboxTable('default');
     const progress = new OutboxProgress(pool, table, new DeadLetterWriter(pool, 'default', logger), logger);
     // What a torn read returned: the value nextval() writes 32 ahead for a moment while it WAL-logs.
-    const torn = new SettledWater(async (c) => (await lastIdHandedOut(c)) + 32n);
+    const torn = new WatchedWater(async (c) => (await lastIdHandedOut(c)) + 32n);
     const reader = new OutboxReader(
       pool,
       runner,
@@ -120,8 +135,11 @@ describe('outbox floor', () => {
 
     await db.query('INSERT INTO public.items (id) VALUES (1)');
     await waitFor(() => sink.received.length === 1, 10_000, 'the first row');
-    // The floor now stands 32 ids past the last id handed out: the next row's id is below it.
-    await new Promise((r) => setTimeout(r, 500));
+    // The floor must stand past the id the next row takes before it is written. The water only rises once every
+    // transaction of the cluster older than the check has ended (another database's too): waited for, not assumed.
+    // Two pages with that water: the floor is set after its first page's query, so the second starts after that.
+    const nextId = (await lastIdHandedOut(pool)) + 1n;
+    await waitFor(() => torn.pagesAbove(nextId) >= 2, 30_000, 'the floor past the next id');
     await db.query('INSERT INTO public.items (id) VALUES (2)');
     await waitFor(() => sink.received.length === 2, 30_000, 'the row written below the floor');
 
