@@ -15,6 +15,7 @@ import { ChunkSize } from './chunk-size.js';
 import { emitterFor, type Emitter } from './emitter.js';
 import { listeningBridge, requireStillListening, type ListenerSession } from './listener-check.js';
 import { claimBackfill, recordChunk, recordTotal } from './progress-store.js';
+import { stoppedMidway } from './stopped-midway.js';
 
 export { BackfillError } from './backfill-error.js';
 
@@ -97,7 +98,9 @@ export async function runBackfill(config: BridgeConfig, db: pg.ClientBase, optio
   const size = new ChunkSize(options.chunkSize);
   for (;;) {
     if (options.signal?.aborted) return { rowsDone, rowsThisRun, finished: false, resumed: state.resumed };
-    const chunk = await readChunk(db, config, source, emitter, lastKey, { ...options, size, listener });
+    const chunk = await readChunk(db, config, source, emitter, lastKey, { ...options, size, listener }).catch((err: unknown) => {
+      throw err instanceof BackfillError ? err : stoppedMidway(captured, rowsDone, err);
+    });
     if (chunk === 'held up') {
       size.heldUp();
       options.onHeldUp?.({ rows: size.rows });
