@@ -33,6 +33,8 @@ export interface BackfillOptions {
   readonly signal?: AbortSignal;
   /** A writer's row lock held a chunk up: the next takes `rows` rows (1: it waits for that writer). */
   onHeldUp?(info: { readonly rows: number }): void;
+  /** Another session's lock on the table (ALTER TABLE, TRUNCATE, LOCK TABLE …) kept a chunk from starting: it tries again. */
+  onTableLocked?(): void;
   onStart?(info: { readonly resumed: boolean; readonly rowsDone: number; readonly rowsTotal: number | null }): void;
   onChunk?(progress: { readonly rowsDone: number; readonly rowsTotal: number | null }): void;
 }
@@ -106,6 +108,10 @@ export async function runBackfill(config: BridgeConfig, db: pg.ClientBase, optio
       options.onHeldUp?.({ rows: size.rows });
       continue;
     }
+    if (chunk === 'table locked') {
+      options.onTableLocked?.();
+      continue;
+    }
     size.gotThrough();
     lastKey = chunk.lastKey;
     rowsDone += chunk.emitted;
@@ -143,6 +149,13 @@ function sinksForReads(config: BridgeConfig, table: TableName): readonly string[
 /** SQLSTATE lock_not_available (lock_timeout ran out) and deadlock_detected: the chunk rolled back, to be tried again. */
 const HELD_UP = new Set(['55P03', '40P01']);
 
+/**
+ * How long a chunk waits for the table's own lock before it rolls back and tries
+ * again: a whole-table lock (ALTER TABLE, TRUNCATE, VACUUM FULL, LOCK TABLE) can
+ * last minutes, and the signal is seen only between two tries.
+ */
+const TABLE_LOCK_WAIT_MS = 500;
+
 interface ChunkOptions extends BackfillOptions {
   readonly size: ChunkSize;
   readonly listener: ListenerSession | undefined;
@@ -150,9 +163,12 @@ interface ChunkOptions extends BackfillOptions {
 
 /**
  * One chunk in its own transaction; 'held up' when a row of it stayed locked
- * by a writer longer than the chunk may wait (nothing of the chunk committed). The
- * wait bounds the locking statement only: COMMIT, which takes the cluster's
- * NOTIFY queue lock for the wake-up, waits as any writer's does.
+ * by a writer longer than the chunk may wait, 'table locked' when another
+ * session's lock on the table (or its key's index) did (nothing of the chunk
+ * committed either way). The table's ROW SHARE lock, which FOR SHARE needs, is
+ * taken first, so a wait past that is a row's. The waits bound the locking
+ * statements only: COMMIT, which takes the cluster's NOTIFY queue lock for the
+ * wake-up, waits as any writer's does.
  */
 async function readChunk(
   db: pg.ClientBase,
@@ -161,12 +177,17 @@ async function readChunk(
   emitter: Emitter,
   lastKey: readonly string[] | null,
   options: ChunkOptions,
-): Promise<{ lastKey: readonly string[] | null; emitted: number; finished: boolean } | 'held up'> {
+): Promise<{ lastKey: readonly string[] | null; emitted: number; finished: boolean } | 'held up' | 'table locked'> {
   const after = lastKey ?? [];
   await db.query('BEGIN ISOLATION LEVEL READ COMMITTED');
   try {
     for (const sql of emitter.prepare) await db.query(sql);
-    const bound = await db.query({ text: boundSql(source, lastKey !== null), values: [...after, options.size.rows], rowMode: 'array' });
+    await db.query(`SET LOCAL lock_timeout = ${TABLE_LOCK_WAIT_MS}`);
+    const bound = await tableLocks(async () => {
+      // The table lock FOR SHARE takes, with the privilege it needs (LOCK TABLE needs more).
+      await db.query(`SELECT FROM ${fromTable(source)} r LIMIT 0 FOR SHARE OF r`);
+      return db.query({ text: boundSql(source, lastKey !== null), values: [...after, options.size.rows], rowMode: 'array' });
+    });
     const boundKey = (bound.rows[0] as string[] | undefined) ?? null;
     const params = [...after, ...(boundKey ?? []), options.sink ?? null];
     const statement = `WITH ${chunkCte(source, lastKey !== null, boundKey !== null)}${emitter.emit(chunkOrder(source), params.length)}`;
@@ -182,9 +203,21 @@ async function readChunk(
     return { lastKey: boundKey ?? lastKey, emitted, finished };
   } catch (err) {
     await db.query('ROLLBACK').catch(() => {});
+    if (err instanceof TableLocked) return 'table locked';
     if (HELD_UP.has(sqlState(err) ?? '')) return 'held up';
     if (isConditionError(err)) throw conditionFailed(source, err, 'the rows before this chunk were emitted');
     throw err;
+  }
+}
+
+class TableLocked extends Error {}
+
+/** Runs statements that lock only the table and its indexes: a lock they waited for too long is the table's. */
+async function tableLocks<T>(statements: () => Promise<T>): Promise<T> {
+  try {
+    return await statements();
+  } catch (err) {
+    throw HELD_UP.has(sqlState(err) ?? '') ? new TableLocked('table locked', { cause: err }) : err;
   }
 }
 
