@@ -16,6 +16,7 @@ import { emitterFor, type Emitter } from './emitter.js';
 import { listeningBridge, requireStillListening, type ListenerSession } from './listener-check.js';
 import { claimBackfill, recordChunk, recordTotal } from './progress-store.js';
 import { stoppedMidway } from './stopped-midway.js';
+import { isLockTimeout, TABLE_LOCK_WAIT_MS, waitingForTableLocks } from './table-lock-wait.js';
 
 export { BackfillError } from './backfill-error.js';
 
@@ -70,19 +71,24 @@ export async function runBackfill(config: BridgeConfig, db: pg.ClientBase, optio
   const partitioned = await isPartitioned(db, captured);
   const key = await primaryKeyColumns(db, captured);
   if (key.length === 0) throw new BackfillError(`${name} has no primary key; backfill reads in key order, to read in chunks and to resume`);
-  const source: BackfillSource = {
-    table: captured,
-    key,
-    columns: captured.columns.insert,
-    conditions: await conditions(db, captured, options.where),
-    partitioned,
-    tableWhere: captured.where ?? undefined,
-    cliWhere: options.where,
-  };
+  // Compiling the conditions and counting read the table: another session's lock on it must not hold them up unseen.
+  const ready = await waitingForTableLocks(db, options, async () => {
+    const source: BackfillSource = {
+      table: captured,
+      key,
+      columns: captured.columns.insert,
+      conditions: await conditions(db, captured, options.where),
+      partitioned,
+      tableWhere: captured.where ?? undefined,
+      cliWhere: options.where,
+    };
+    // Before the claim: a condition that fails on some row is refused with no backfill recorded.
+    return { source, counted: await estimateTotal(db, source) };
+  });
+  if (ready === undefined) return { rowsDone: 0, rowsThisRun: 0, finished: false, resumed: false };
+  const { source, counted } = ready;
   const emitter = emitterFor(config, captured);
   const listener = config.delivery === 'notify' ? await listeningBridge(db, config.instance) : undefined;
-  // Before the claim: a condition that fails on some row is refused with no backfill recorded.
-  const counted = await estimateTotal(db, source);
 
   const state = await claimBackfill(db, config.instance, captured, {
     filter: options.where ?? null,
@@ -148,13 +154,6 @@ function sinksForReads(config: BridgeConfig, table: TableName): readonly string[
 
 /** SQLSTATE lock_not_available (lock_timeout ran out) and deadlock_detected: the chunk rolled back, to be tried again. */
 const HELD_UP = new Set(['55P03', '40P01']);
-
-/**
- * How long a chunk waits for the table's own lock before it rolls back and tries
- * again: a whole-table lock (ALTER TABLE, TRUNCATE, VACUUM FULL, LOCK TABLE) can
- * last minutes, and the signal is seen only between two tries.
- */
-const TABLE_LOCK_WAIT_MS = 500;
 
 interface ChunkOptions extends BackfillOptions {
   readonly size: ChunkSize;
@@ -251,6 +250,7 @@ async function conditions(db: pg.ClientBase, table: CaptureTable, where: string 
     try {
       result.push((await compileRowFilter(db, table, table.where)).over('r'));
     } catch (err) {
+      if (isLockTimeout(err)) throw err;
       throw new BackfillError(`${errorMessage(err)}; fix the config and run \`pgbridge install\``);
     }
   }
@@ -267,6 +267,7 @@ async function conditions(db: pg.ClientBase, table: CaptureTable, where: string 
       // Values given: the extended protocol, one statement only.
       await db.query(`EXPLAIN SELECT 1 FROM ${ident(table.schema)}.${ident(table.table)} r WHERE ${condition}`, []);
     } catch (err) {
+      if (isLockTimeout(err)) throw err;
       throw new BackfillError(`--where ${JSON.stringify(where)} is not a valid condition on ${qualifiedName(table)}: ${errorMessage(err)}`);
     }
     result.push(condition);
@@ -293,7 +294,8 @@ async function isPartitioned(db: pg.ClientBase, table: TableName): Promise<boole
 /**
  * Rows left to read, for the progress display: counted when that is quick,
  * else the planner's estimate (null: never analyzed). A condition that fails
- * on some row fails the count too: said here, before anything is emitted.
+ * on some row fails the count too: said here, before anything is emitted. A
+ * lock timeout goes through to waitingForTableLocks, which counts again.
  */
 async function estimateTotal(db: pg.ClientBase, source: BackfillSource): Promise<number | null> {
   const conditions = source.conditions.length > 0 ? `WHERE ${source.conditions.join(' AND ')}` : '';
@@ -305,6 +307,7 @@ async function estimateTotal(db: pg.ClientBase, source: BackfillSource): Promise
     return Number(rows[0].n);
   } catch (err) {
     await db.query('ROLLBACK').catch(() => {});
+    if (isLockTimeout(err)) throw err;
     if (isConditionError(err)) throw conditionFailed(source, err, 'nothing was emitted');
     const table = `${ident(source.table.schema)}.${ident(source.table.table)}`;
     const { rows } = await db.query<{ n: number }>(`SELECT reltuples::float8 AS n FROM pg_class WHERE oid = $1::regclass`, [table]);
