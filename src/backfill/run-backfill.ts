@@ -34,7 +34,7 @@ export interface BackfillOptions {
   readonly signal?: AbortSignal;
   /** A writer's row lock held a chunk up: the next takes `rows` rows (1: it waits for that writer). */
   onHeldUp?(info: { readonly rows: number }): void;
-  /** Another session's lock on the table (ALTER TABLE, TRUNCATE, LOCK TABLE …) kept a chunk from starting: it tries again. */
+  /** Another session's lock on the table (ALTER TABLE, TRUNCATE, LOCK TABLE …) kept the checks before the first chunk, or a chunk, from reading it: they try again. */
   onTableLocked?(): void;
   onStart?(info: { readonly resumed: boolean; readonly rowsDone: number; readonly rowsTotal: number | null }): void;
   onChunk?(progress: { readonly rowsDone: number; readonly rowsTotal: number | null }): void;
