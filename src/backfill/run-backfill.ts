@@ -94,6 +94,7 @@ export async function runBackfill(config: BridgeConfig, db: pg.ClientBase, optio
     filter: options.where ?? null,
     sink: options.sink ?? null,
     restart: options.restart,
+    keyColumns: key.map((k) => `${k.name} ${k.type}`),
   });
   const rowsTotal = state.rowsTotal ?? counted;
   if (state.rowsTotal === null && rowsTotal !== null) await recordTotal(db, config.instance, captured, rowsTotal);
@@ -275,8 +276,11 @@ async function conditions(db: pg.ClientBase, table: CaptureTable, where: string 
   return result;
 }
 
+/** pgbridge.backfills with the key_columns that resuming checks. */
 async function requireInstalled(db: pg.ClientBase): Promise<void> {
-  const { rows } = await db.query<{ ok: boolean }>("SELECT to_regclass('pgbridge.backfills') IS NOT NULL AS ok");
+  const { rows } = await db.query<{ ok: boolean }>(
+    "SELECT EXISTS (SELECT FROM pg_attribute WHERE attrelid = to_regclass('pgbridge.backfills') AND attname = 'key_columns' AND NOT attisdropped) AS ok",
+  );
   if (!rows[0].ok) throw new BackfillError('pgbridge objects are missing or older than this version; run `pgbridge install` first');
 }
 
