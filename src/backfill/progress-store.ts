@@ -40,7 +40,13 @@ export async function claimBackfill(
   db: pg.ClientBase,
   instance: string,
   table: TableName,
-  options: { readonly filter: string | null; readonly sink: string | null; readonly restart: boolean },
+  options: {
+    readonly filter: string | null;
+    readonly sink: string | null;
+    readonly restart: boolean;
+    /** The table's primary key now, "name type" per column: the order positions are in. */
+    readonly keyColumns: readonly string[];
+  },
 ): Promise<BackfillState> {
   const { rows: locked } = await db.query<{ ok: boolean }>("SELECT pg_try_advisory_lock(hashtext('pgbridge backfill'), hashtext($1)) AS ok", [
     lockKey(instance, table),
@@ -53,8 +59,9 @@ export async function claimBackfill(
     filter: string | null;
     sink: string | null;
     pid: number | null;
+    key_columns: string[] | null;
   }>(
-    `SELECT last_key, rows_done::text, rows_total::text, finished_at IS NOT NULL AS finished, filter, sink, pid
+    `SELECT last_key, rows_done::text, rows_total::text, finished_at IS NOT NULL AS finished, filter, sink, pid, key_columns
        FROM pgbridge.backfills WHERE instance = $1 AND schema_name = $2 AND table_name = $3`,
     [instance, table.schema, table.table],
   );
@@ -71,9 +78,15 @@ export async function claimBackfill(
         `an interrupted backfill of ${qualifiedName(table)} had other options (${was}); give the same ones to continue it, or --restart`,
       );
     }
+    if (row.key_columns !== null && row.key_columns.join() !== options.keyColumns.join()) {
+      throw new BackfillConflict(
+        `the interrupted backfill of ${qualifiedName(table)} read in the order of its primary key (${row.key_columns.join(', ')}), which is now (${options.keyColumns.join(', ')}): where it stopped is no position in the new order, and continuing would skip rows; start over with --restart`,
+      );
+    }
     await db.query(
-      'UPDATE pgbridge.backfills SET pid = pg_backend_pid(), updated_at = now() WHERE instance = $1 AND schema_name = $2 AND table_name = $3',
-      [instance, table.schema, table.table],
+      `UPDATE pgbridge.backfills SET pid = pg_backend_pid(), updated_at = now(), key_columns = coalesce(key_columns, $4)
+        WHERE instance = $1 AND schema_name = $2 AND table_name = $3`,
+      [instance, table.schema, table.table, options.keyColumns],
     );
     return {
       lastKey: row.last_key,
@@ -83,12 +96,12 @@ export async function claimBackfill(
     };
   }
   await db.query(
-    `INSERT INTO pgbridge.backfills (instance, schema_name, table_name, filter, sink, pid)
-     VALUES ($1, $2, $3, $4, $5, pg_backend_pid())
+    `INSERT INTO pgbridge.backfills (instance, schema_name, table_name, filter, sink, pid, key_columns)
+     VALUES ($1, $2, $3, $4, $5, pg_backend_pid(), $6)
      ON CONFLICT (instance, schema_name, table_name) DO UPDATE
        SET filter = EXCLUDED.filter, sink = EXCLUDED.sink, last_key = NULL, rows_done = 0, rows_total = NULL,
-           started_at = now(), updated_at = now(), finished_at = NULL, pid = EXCLUDED.pid`,
-    [instance, table.schema, table.table, options.filter, options.sink],
+           started_at = now(), updated_at = now(), finished_at = NULL, pid = EXCLUDED.pid, key_columns = EXCLUDED.key_columns`,
+    [instance, table.schema, table.table, options.filter, options.sink, options.keyColumns],
   );
   return { lastKey: null, rowsDone: 0, rowsTotal: null, resumed: false };
 }

@@ -15,6 +15,8 @@ import { ChunkSize } from './chunk-size.js';
 import { emitterFor, type Emitter } from './emitter.js';
 import { listeningBridge, requireStillListening, type ListenerSession } from './listener-check.js';
 import { claimBackfill, recordChunk, recordTotal } from './progress-store.js';
+import { stoppedMidway } from './stopped-midway.js';
+import { isLockTimeout, TABLE_LOCK_WAIT_MS, waitingForTableLocks } from './table-lock-wait.js';
 
 export { BackfillError } from './backfill-error.js';
 
@@ -32,6 +34,8 @@ export interface BackfillOptions {
   readonly signal?: AbortSignal;
   /** A writer's row lock held a chunk up: the next takes `rows` rows (1: it waits for that writer). */
   onHeldUp?(info: { readonly rows: number }): void;
+  /** Another session's lock on the table (ALTER TABLE, TRUNCATE, LOCK TABLE …) kept the checks before the first chunk, or a chunk, from reading it: they try again. */
+  onTableLocked?(): void;
   onStart?(info: { readonly resumed: boolean; readonly rowsDone: number; readonly rowsTotal: number | null }): void;
   onChunk?(progress: { readonly rowsDone: number; readonly rowsTotal: number | null }): void;
 }
@@ -67,24 +71,30 @@ export async function runBackfill(config: BridgeConfig, db: pg.ClientBase, optio
   const partitioned = await isPartitioned(db, captured);
   const key = await primaryKeyColumns(db, captured);
   if (key.length === 0) throw new BackfillError(`${name} has no primary key; backfill reads in key order, to read in chunks and to resume`);
-  const source: BackfillSource = {
-    table: captured,
-    key,
-    columns: captured.columns.insert,
-    conditions: await conditions(db, captured, options.where),
-    partitioned,
-    tableWhere: captured.where ?? undefined,
-    cliWhere: options.where,
-  };
+  // Compiling the conditions and counting read the table: another session's lock on it must not hold them up unseen.
+  const ready = await waitingForTableLocks(db, options, async () => {
+    const source: BackfillSource = {
+      table: captured,
+      key,
+      columns: captured.columns.insert,
+      conditions: await conditions(db, captured, options.where),
+      partitioned,
+      tableWhere: captured.where ?? undefined,
+      cliWhere: options.where,
+    };
+    // Before the claim: a condition that fails on some row is refused with no backfill recorded.
+    return { source, counted: await estimateTotal(db, source) };
+  });
+  if (ready === undefined) return { rowsDone: 0, rowsThisRun: 0, finished: false, resumed: false };
+  const { source, counted } = ready;
   const emitter = emitterFor(config, captured);
   const listener = config.delivery === 'notify' ? await listeningBridge(db, config.instance) : undefined;
-  // Before the claim: a condition that fails on some row is refused with no backfill recorded.
-  const counted = await estimateTotal(db, source);
 
   const state = await claimBackfill(db, config.instance, captured, {
     filter: options.where ?? null,
     sink: options.sink ?? null,
     restart: options.restart,
+    keyColumns: key.map((k) => `${k.name} ${k.type}`),
   });
   const rowsTotal = state.rowsTotal ?? counted;
   if (state.rowsTotal === null && rowsTotal !== null) await recordTotal(db, config.instance, captured, rowsTotal);
@@ -97,10 +107,16 @@ export async function runBackfill(config: BridgeConfig, db: pg.ClientBase, optio
   const size = new ChunkSize(options.chunkSize);
   for (;;) {
     if (options.signal?.aborted) return { rowsDone, rowsThisRun, finished: false, resumed: state.resumed };
-    const chunk = await readChunk(db, config, source, emitter, lastKey, { ...options, size, listener });
+    const chunk = await readChunk(db, config, source, emitter, lastKey, { ...options, size, listener }).catch((err: unknown) => {
+      throw err instanceof BackfillError ? err : stoppedMidway(captured, rowsDone, err);
+    });
     if (chunk === 'held up') {
       size.heldUp();
       options.onHeldUp?.({ rows: size.rows });
+      continue;
+    }
+    if (chunk === 'table locked') {
+      options.onTableLocked?.();
       continue;
     }
     size.gotThrough();
@@ -147,9 +163,12 @@ interface ChunkOptions extends BackfillOptions {
 
 /**
  * One chunk in its own transaction; 'held up' when a row of it stayed locked
- * by a writer longer than the chunk may wait (nothing of the chunk committed). The
- * wait bounds the locking statement only: COMMIT, which takes the cluster's
- * NOTIFY queue lock for the wake-up, waits as any writer's does.
+ * by a writer longer than the chunk may wait, 'table locked' when another
+ * session's lock on the table (or its key's index) did (nothing of the chunk
+ * committed either way). The table's ROW SHARE lock, which FOR SHARE needs, is
+ * taken first, so a wait past that is a row's. The waits bound the locking
+ * statements only: COMMIT, which takes the cluster's NOTIFY queue lock for the
+ * wake-up, waits as any writer's does.
  */
 async function readChunk(
   db: pg.ClientBase,
@@ -158,12 +177,17 @@ async function readChunk(
   emitter: Emitter,
   lastKey: readonly string[] | null,
   options: ChunkOptions,
-): Promise<{ lastKey: readonly string[] | null; emitted: number; finished: boolean } | 'held up'> {
+): Promise<{ lastKey: readonly string[] | null; emitted: number; finished: boolean } | 'held up' | 'table locked'> {
   const after = lastKey ?? [];
   await db.query('BEGIN ISOLATION LEVEL READ COMMITTED');
   try {
     for (const sql of emitter.prepare) await db.query(sql);
-    const bound = await db.query({ text: boundSql(source, lastKey !== null), values: [...after, options.size.rows], rowMode: 'array' });
+    await db.query(`SET LOCAL lock_timeout = ${TABLE_LOCK_WAIT_MS}`);
+    const bound = await tableLocks(async () => {
+      // The table lock FOR SHARE takes, with the privilege it needs (LOCK TABLE needs more).
+      await db.query(`SELECT FROM ${fromTable(source)} r LIMIT 0 FOR SHARE OF r`);
+      return db.query({ text: boundSql(source, lastKey !== null), values: [...after, options.size.rows], rowMode: 'array' });
+    });
     const boundKey = (bound.rows[0] as string[] | undefined) ?? null;
     const params = [...after, ...(boundKey ?? []), options.sink ?? null];
     const statement = `WITH ${chunkCte(source, lastKey !== null, boundKey !== null)}${emitter.emit(chunkOrder(source), params.length)}`;
@@ -179,9 +203,21 @@ async function readChunk(
     return { lastKey: boundKey ?? lastKey, emitted, finished };
   } catch (err) {
     await db.query('ROLLBACK').catch(() => {});
+    if (err instanceof TableLocked) return 'table locked';
     if (HELD_UP.has(sqlState(err) ?? '')) return 'held up';
     if (isConditionError(err)) throw conditionFailed(source, err, 'the rows before this chunk were emitted');
     throw err;
+  }
+}
+
+class TableLocked extends Error {}
+
+/** Runs statements that lock only the table and its indexes: a lock they waited for too long is the table's. */
+async function tableLocks<T>(statements: () => Promise<T>): Promise<T> {
+  try {
+    return await statements();
+  } catch (err) {
+    throw HELD_UP.has(sqlState(err) ?? '') ? new TableLocked('table locked', { cause: err }) : err;
   }
 }
 
@@ -215,6 +251,7 @@ async function conditions(db: pg.ClientBase, table: CaptureTable, where: string 
     try {
       result.push((await compileRowFilter(db, table, table.where)).over('r'));
     } catch (err) {
+      if (isLockTimeout(err)) throw err;
       throw new BackfillError(`${errorMessage(err)}; fix the config and run \`pgbridge install\``);
     }
   }
@@ -231,6 +268,7 @@ async function conditions(db: pg.ClientBase, table: CaptureTable, where: string 
       // Values given: the extended protocol, one statement only.
       await db.query(`EXPLAIN SELECT 1 FROM ${ident(table.schema)}.${ident(table.table)} r WHERE ${condition}`, []);
     } catch (err) {
+      if (isLockTimeout(err)) throw err;
       throw new BackfillError(`--where ${JSON.stringify(where)} is not a valid condition on ${qualifiedName(table)}: ${errorMessage(err)}`);
     }
     result.push(condition);
@@ -238,8 +276,11 @@ async function conditions(db: pg.ClientBase, table: CaptureTable, where: string 
   return result;
 }
 
+/** pgbridge.backfills with the key_columns that resuming checks. */
 async function requireInstalled(db: pg.ClientBase): Promise<void> {
-  const { rows } = await db.query<{ ok: boolean }>("SELECT to_regclass('pgbridge.backfills') IS NOT NULL AS ok");
+  const { rows } = await db.query<{ ok: boolean }>(
+    "SELECT EXISTS (SELECT FROM pg_attribute WHERE attrelid = to_regclass('pgbridge.backfills') AND attname = 'key_columns' AND NOT attisdropped) AS ok",
+  );
   if (!rows[0].ok) throw new BackfillError('pgbridge objects are missing or older than this version; run `pgbridge install` first');
 }
 
@@ -257,7 +298,8 @@ async function isPartitioned(db: pg.ClientBase, table: TableName): Promise<boole
 /**
  * Rows left to read, for the progress display: counted when that is quick,
  * else the planner's estimate (null: never analyzed). A condition that fails
- * on some row fails the count too: said here, before anything is emitted.
+ * on some row fails the count too: said here, before anything is emitted. A
+ * lock timeout goes through to waitingForTableLocks, which counts again.
  */
 async function estimateTotal(db: pg.ClientBase, source: BackfillSource): Promise<number | null> {
   const conditions = source.conditions.length > 0 ? `WHERE ${source.conditions.join(' AND ')}` : '';
@@ -269,6 +311,7 @@ async function estimateTotal(db: pg.ClientBase, source: BackfillSource): Promise
     return Number(rows[0].n);
   } catch (err) {
     await db.query('ROLLBACK').catch(() => {});
+    if (isLockTimeout(err)) throw err;
     if (isConditionError(err)) throw conditionFailed(source, err, 'nothing was emitted');
     const table = `${ident(source.table.schema)}.${ident(source.table.table)}`;
     const { rows } = await db.query<{ n: number }>(`SELECT reltuples::float8 AS n FROM pg_class WHERE oid = $1::regclass`, [table]);

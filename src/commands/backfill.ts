@@ -39,6 +39,7 @@ export async function backfillCommand(config: BridgeConfig, scrubber: Scrubber, 
   try {
     let display: ReturnType<typeof progressDisplay> | undefined;
     let waitingForWriters = false;
+    let waitingForTableLock = false;
     const result = await runBackfill(config, db, {
       table,
       where: args.where,
@@ -55,6 +56,14 @@ export async function backfillCommand(config: BridgeConfig, scrubber: Scrubber, 
         display = progressDisplay(qualifiedName(table), rowsDone, process.stderr, logger);
       },
       onChunk: ({ rowsDone, rowsTotal }) => display?.update(rowsDone, rowsTotal),
+      onTableLocked: () => {
+        if (waitingForTableLock) return;
+        waitingForTableLock = true;
+        logger.warn(
+          { table: qualifiedName(table) },
+          `waiting for a lock another session holds on ${qualifiedName(table)} (an ALTER TABLE, TRUNCATE, VACUUM FULL or LOCK TABLE in a transaction still open): the backfill tries again every half second until it is gone (Ctrl-C stops it)`,
+        );
+      },
       onHeldUp: ({ rows }) => {
         if (rows > 1 || waitingForWriters) return;
         waitingForWriters = true;

@@ -8,7 +8,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
-import { cli, installAndRun, waitFor, writeConfig, type RunningBridge } from '../support/bridge.js';
+import { spawn } from 'node:child_process';
+import { BIN, cli, installAndRun, ROOT, waitFor, writeConfig, type RunningBridge } from '../support/bridge.js';
 import { createTestDatabase, type TestDatabase } from '../support/pg.js';
 
 interface Event {
@@ -35,9 +36,11 @@ describe('backfill edges (outbox mode)', () => {
     await db.query('INSERT INTO measures VALUES (5), (150)');
     await db.query('CREATE TABLE numbers (id int PRIMARY KEY)');
     await db.query('INSERT INTO numbers SELECT generate_series(1, 20)');
+    await db.query('CREATE TABLE rekeyed (id int PRIMARY KEY, code int NOT NULL)');
+    await db.query('INSERT INTO rekeyed SELECT i, 101 - i FROM generate_series(1, 100) i');
     file = writeConfig({
       postgres: { url: db.url },
-      capture: ['gone', 'parent', 'measures', 'numbers'],
+      capture: ['gone', 'parent', 'measures', 'numbers', 'rekeyed'],
       sinks: [{ name: 'out', type: 'stdout' }],
       http: { port: 0 },
     });
@@ -101,6 +104,32 @@ describe('backfill edges (outbox mode)', () => {
     }
     const status = JSON.parse((await cli(['backfill', '-c', file, '--status', '--json'])).stdout) as Array<{ table: string }>;
     assert.ok(!status.some((b) => b.table === 'public.numbers'), 'no backfill of numbers recorded');
+  });
+  test('an interrupted backfill whose table got another primary key since: refused, its position means nothing in the new key order; --restart sends every row', async () => {
+    const rowsDone = async () =>
+      Number((await db.query<{ n: string }>("SELECT rows_done AS n FROM pgbridge.backfills WHERE table_name = 'rekeyed'")).rows[0]?.n ?? 0);
+    // 5 rows a chunk, 20 a second: it is still running when it is killed.
+    const child = spawn(process.execPath, [BIN, 'backfill', '-c', file, 'rekeyed', '--chunk', '5', '--rate', '20'], { cwd: ROOT, stdio: 'ignore' });
+    await waitFor(async () => (await rowsDone()) >= 30, 30_000, 'the backfill under way');
+    child.kill('SIGKILL');
+    await new Promise((resolve) => child.on('exit', resolve));
+    await waitFor(
+      async () => (await db.query("SELECT 1 FROM pg_stat_activity WHERE application_name = 'pgbridge backfill'")).rowCount === 0,
+      30_000,
+      'the backend gone',
+    );
+    // Key order now runs the other way: resuming "after id 30" as "after code 30" would skip codes 1…30 (ids 71…100).
+    await db.query('ALTER TABLE rekeyed DROP CONSTRAINT rekeyed_pkey, ADD PRIMARY KEY (code)');
+    const resumed = await cli(['backfill', '-c', file, 'rekeyed']);
+    assert.equal(resumed.code, 1, resumed.stderr);
+    assert.match(
+      resumed.stderr,
+      /the interrupted backfill of public\.rekeyed read in the order of its primary key \(id integer\), which is now \(code integer\).*--restart/,
+    );
+    const restarted = await cli(['backfill', '-c', file, 'rekeyed', '--restart']);
+    assert.equal(restarted.code, 0, restarted.stderr);
+    await waitFor(() => new Set(reads('rekeyed')).size >= 100, 10_000, 'every row of rekeyed read');
+    assert.equal(new Set(reads('rekeyed')).size, 100);
   });
 });
 
