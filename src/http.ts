@@ -3,7 +3,9 @@ import type { Logger } from 'pino';
 import type { Readiness } from './app.js';
 import { loginPage } from './console/assets.js';
 import { CLEARED_COOKIE, sameOrigin, sessionCookie, TokenAuth } from './console/auth.js';
-import { readBody, SECURITY_HEADERS, type ConsoleRoutes } from './console/routes.js';
+import { HttpProblem } from './console/http-problem.js';
+import { readBody } from './console/read-body.js';
+import { SECURITY_HEADERS, type ConsoleRoutes } from './console/routes.js';
 import type { Metrics } from './metrics.js';
 
 const POST_PATHS = new Set(['/login', '/logout', '/api/dead-letters/retry', '/api/dead-letters/discard']);
@@ -83,7 +85,14 @@ export function startHttp(
   async function login(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     if (!auth.enabled) return void res.writeHead(303, { location: '/' }).end();
     if (!sameOrigin(req)) return void res.writeHead(403).end();
-    const form = new URLSearchParams(await readBody(req, 4096).catch(() => ''));
+    let form: URLSearchParams;
+    try {
+      form = new URLSearchParams(await readBody(req, 4096));
+    } catch (err) {
+      if (!(err instanceof HttpProblem)) throw err;
+      res.writeHead(err.status, { ...SECURITY_HEADERS, 'content-type': 'text/plain; charset=utf-8', connection: 'close' }).end(`${err.message}\n`);
+      return;
+    }
     const session = await auth.login(form.get('token') ?? '');
     if (session === undefined) {
       res.writeHead(303, { location: '/?wrong' }).end();

@@ -12,8 +12,10 @@ import { consoleAssets } from './assets.js';
 import { sameOrigin } from './auth.js';
 import { databaseFacts, type DatabaseFacts } from './database-facts.js';
 import { DeliveryHistory } from './history.js';
+import { HttpProblem } from './http-problem.js';
 import { sampleStatusGauges } from './status-gauges.js';
 import { gaugeValue, sinkCounters } from './metric-facts.js';
+import { readBody } from './read-body.js';
 import { liveReport, type StatusReport } from './status-report.js';
 
 const MAX_BODY = 64 * 1024;
@@ -31,15 +33,6 @@ export const SECURITY_HEADERS = {
   'referrer-policy': 'same-origin',
   'cache-control': 'no-store',
 };
-
-class HttpProblem extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
 
 /**
  * The console: its page and assets, GET /api/status, and with http.token the
@@ -92,7 +85,9 @@ export class ConsoleRoutes {
       const status = err instanceof HttpProblem ? err.status : 500;
       if (status === 500) this.logger.warn({ path, err: this.scrubber.scrub(errorMessage(err)) }, 'console request failed');
       const message = err instanceof HttpProblem ? err.message : `failed: ${this.scrubber.scrub(errorMessage(err))}`;
-      res.writeHead(status, { ...SECURITY_HEADERS, 'content-type': 'application/json' }).end(JSON.stringify({ error: message }));
+      // A body left unread (over the limit) must not be read on for the next request of a kept-alive connection.
+      const close = status === 413 ? { connection: 'close' } : {};
+      res.writeHead(status, { ...SECURITY_HEADERS, 'content-type': 'application/json', ...close }).end(JSON.stringify({ error: message }));
     }
     return true;
   }
@@ -124,7 +119,7 @@ export class ConsoleRoutes {
     if (this.config.http.token === '') throw new HttpProblem(403, 'dead letters are shown only with http.token set');
     const instance = this.config.instance;
     if (parts.length === 2 && method === 'GET') {
-      const filter = { sink: url.searchParams.get('sink') || undefined, text: url.searchParams.get('q') || undefined };
+      const filter = { sink: searchText(url, 'sink'), text: searchText(url, 'q') };
       const limit = Math.min(LIST_LIMIT, Math.max(1, Number(url.searchParams.get('limit')) || 200));
       // A letter stored by an older version may quote a secret in its error.
       const scrub = (error: string): string => this.scrubber.scrub(error);
@@ -178,18 +173,9 @@ export class ConsoleRoutes {
   }
 }
 
-export function readBody(req: http.IncomingMessage, limit: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) {
-        reject(new HttpProblem(413, 'body too large'));
-        req.destroy();
-      } else chunks.push(chunk);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
+/** A query parameter, undefined when empty; Postgres text cannot hold a NUL, so one is the caller's mistake. */
+function searchText(url: URL, name: string): string | undefined {
+  const value = url.searchParams.get(name) || undefined;
+  if (value?.includes('\0')) throw new HttpProblem(400, `${name} holds a NUL character`);
+  return value;
 }

@@ -1,0 +1,96 @@
+/**
+ * The console's HTTP endpoint as a careless client or an attacker uses it,
+ * with http.token set: bodies too large or not JSON, and odd query strings,
+ * are answered with a clear 4xx, never a reset connection or a 500.
+ */
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { after, before, test } from 'node:test';
+import { cli, RunningBridge, writeConfig } from '../support/bridge.js';
+import { createTestDatabase, type TestDatabase } from '../support/pg.js';
+import { freePort } from '../support/tcp.js';
+import { WebhookServer } from '../support/webhook-server.js';
+
+const TOKEN = 'requests-token-3d81f0';
+let db: TestDatabase;
+let hook: WebhookServer;
+let bridge: RunningBridge;
+let port: number;
+const bearer = { authorization: `Bearer ${TOKEN}` };
+
+interface Answer {
+  readonly status: number;
+  readonly headers: http.IncomingHttpHeaders;
+  readonly body: string;
+}
+
+/** One request on its own connection; a reset or a hang is an error, not an answer. */
+function send(method: string, path: string, headers: http.OutgoingHttpHeaders = {}, body?: Buffer | string): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, method, path, headers: { ...headers, connection: 'close' }, timeout: 10_000 }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error(`${method} ${path}: no answer within 10 s`)));
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+before(async () => {
+  db = await createTestDatabase('aud_console');
+  await db.query('CREATE TABLE items (id bigint PRIMARY KEY, name text)');
+  hook = new WebhookServer();
+  const url = await hook.start();
+  port = await freePort();
+  const config = writeConfig({
+    postgres: { url: db.url },
+    capture: [{ table: 'items' }],
+    sinks: [{ name: 'hook', type: 'webhook', url }],
+    http: { port, host: '127.0.0.1', token: TOKEN },
+  });
+  assert.equal((await cli(['install', '-c', config])).code, 0);
+  bridge = new RunningBridge(config);
+  await bridge.ready();
+});
+
+after(async () => {
+  await bridge?.kill('SIGTERM');
+  await hook?.stop();
+  await db?.drop();
+});
+
+test('a body over the limit is answered 413, with or without a Content-Length, on the API and the sign-in form', async () => {
+  const json = { ...bearer, 'content-type': 'application/json' };
+  const big = Buffer.from(JSON.stringify({ ids: Array.from({ length: 40_000 }, (_, i) => String(i)) }));
+  const sized = await send('POST', '/api/dead-letters/retry', { ...json, 'content-length': big.length }, big);
+  assert.equal(sized.status, 413, sized.body);
+  assert.match(sized.body, /too large/);
+  const chunked = await send('POST', '/api/dead-letters/discard', { ...json, 'transfer-encoding': 'chunked' }, big);
+  assert.equal(chunked.status, 413, chunked.body);
+  const form = Buffer.from(`token=${'x'.repeat(100_000)}`);
+  const login = await send('POST', '/login', { 'content-type': 'application/x-www-form-urlencoded', 'content-length': form.length }, form);
+  assert.equal(login.status, 413, login.body);
+  assert.equal(login.headers['set-cookie'], undefined);
+  assert.equal((await send('GET', '/livez')).status, 200, 'the bridge still answers');
+});
+
+test('a body that is not JSON, or JSON of another shape, is answered 400', async () => {
+  const json = { ...bearer, 'content-type': 'application/json' };
+  for (const body of ['nope', 'null', '[1]', '{"ids": "1"}', '{"ids": [1]}', '\u0000']) {
+    const answer = await send('POST', '/api/dead-letters/discard', json, body);
+    assert.equal(answer.status, 400, `${JSON.stringify(body)}: ${answer.body}`);
+    assert.ok(JSON.parse(answer.body).error, answer.body);
+  }
+});
+
+test('a NUL in the dead-letter search is answered 400, not 500', async () => {
+  for (const query of ['q=%00', 'sink=%00', 'q=a%00b']) {
+    const answer = await send('GET', `/api/dead-letters?${query}`, bearer);
+    assert.equal(answer.status, 400, `${query}: ${answer.body}`);
+  }
+  const fine = await send('GET', '/api/dead-letters?q=%E2%82%AC%25_', bearer);
+  assert.equal(fine.status, 200, fine.body);
+});
