@@ -33,8 +33,10 @@ export function startHttp(
   async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const path = (req.url ?? '/').split('?')[0];
     const method = req.method ?? 'GET';
-    if (method !== 'GET' && method !== 'HEAD' && !(method === 'POST' && POST_PATHS.has(path))) {
-      res.writeHead(405, { allow: POST_PATHS.has(path) ? 'POST' : 'GET, HEAD' }).end();
+    // A state-changing route answers no GET: a link or an <img> must not act.
+    const allowed = POST_PATHS.has(path) ? ['POST'] : ['GET', 'HEAD'];
+    if (!allowed.includes(method)) {
+      res.writeHead(405, { allow: allowed.join(', ') }).end();
       return;
     }
     if (path === '/livez') {

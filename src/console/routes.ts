@@ -112,7 +112,8 @@ export class ConsoleRoutes {
 
   private async api(req: http.IncomingMessage, path: string): Promise<unknown> {
     const url = new URL(req.url ?? '/', 'http://console');
-    const method = req.method ?? 'GET';
+    // HEAD is answered as GET (Node leaves out the body).
+    const method = req.method === 'HEAD' ? 'GET' : (req.method ?? 'GET');
     if (path === '/api/status' && method === 'GET') return this.status();
     const parts = path.split('/').filter(Boolean); // ['api', 'dead-letters', …]
     if (parts[1] !== 'dead-letters' || parts.length > 4) throw new HttpProblem(404, 'not found');

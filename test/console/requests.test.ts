@@ -94,3 +94,19 @@ test('a NUL in the dead-letter search is answered 400, not 500', async () => {
   const fine = await send('GET', '/api/dead-letters?q=%E2%82%AC%25_', bearer);
   assert.equal(fine.status, 200, fine.body);
 });
+
+test('the state-changing routes take POST only: GET and HEAD are 405 with Allow: POST; the read-only ones answer HEAD like GET', async () => {
+  for (const path of ['/login', '/logout', '/api/dead-letters/retry', '/api/dead-letters/discard']) {
+    for (const method of ['GET', 'HEAD']) {
+      const answer = await send(method, path, bearer);
+      assert.equal(answer.status, 405, `${method} ${path}`);
+      assert.equal(answer.headers.allow, 'POST', `${method} ${path}`);
+    }
+  }
+  for (const path of ['/api/status', '/api/dead-letters', '/metrics', '/livez', '/readyz', '/']) {
+    assert.equal((await send('HEAD', path, bearer)).status, 200, `HEAD ${path}`);
+  }
+  const put = await send('PUT', '/api/status', bearer);
+  assert.equal(put.status, 405);
+  assert.equal(put.headers.allow, 'GET, HEAD');
+});
