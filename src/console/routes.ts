@@ -12,6 +12,7 @@ import { consoleAssets } from './assets.js';
 import { sameOrigin } from './auth.js';
 import { databaseFacts, type DatabaseFacts } from './database-facts.js';
 import { DeliveryHistory } from './history.js';
+import { JSON_TYPE } from './headers.js';
 import { HttpProblem } from './http-problem.js';
 import { sampleStatusGauges } from './status-gauges.js';
 import { gaugeValue, sinkCounters } from './metric-facts.js';
@@ -24,20 +25,11 @@ const LIST_LIMIT = 500;
 /** Postgres is read at most this often however many consoles poll. */
 const FACTS_TTL_MS = 1000;
 
-export const SECURITY_HEADERS = {
-  'content-security-policy':
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-  'x-content-type-options': 'nosniff',
-  'x-frame-options': 'DENY',
-  // Not no-referrer: with it Chromium sends "Origin: null" on the sign-in form's POST, which sameOrigin refuses.
-  'referrer-policy': 'same-origin',
-  'cache-control': 'no-store',
-};
-
 /**
  * The console: its page and assets, GET /api/status, and with http.token the
  * dead letters (list, event, retry, discard). Authentication is the server's
- * job (http.ts); this only answers requests that passed it.
+ * job (http.ts); this only answers requests that passed it,
+ * and the server has set SECURITY_HEADERS on each.
  */
 export class ConsoleRoutes {
   private readonly pool: pg.Pool;
@@ -72,22 +64,20 @@ export class ConsoleRoutes {
   async handle(req: http.IncomingMessage, res: http.ServerResponse, path: string): Promise<boolean> {
     const asset = req.method === 'GET' || req.method === 'HEAD' ? consoleAssets().get(path) : undefined;
     if (asset) {
-      res
-        .writeHead(200, { ...SECURITY_HEADERS, 'content-type': asset.type, 'content-length': asset.body.length })
-        .end(req.method === 'HEAD' ? undefined : asset.body);
+      res.writeHead(200, { 'content-type': asset.type, 'content-length': asset.body.length }).end(req.method === 'HEAD' ? undefined : asset.body);
       return true;
     }
     if (!path.startsWith('/api/')) return false;
     try {
       const body = await this.api(req, path);
-      res.writeHead(200, { ...SECURITY_HEADERS, 'content-type': 'application/json' }).end(typeof body === 'string' ? body : JSON.stringify(body));
+      res.writeHead(200, { 'content-type': JSON_TYPE }).end(typeof body === 'string' ? body : JSON.stringify(body));
     } catch (err) {
       const status = err instanceof HttpProblem ? err.status : 500;
       if (status === 500) this.logger.warn({ path, err: this.scrubber.scrub(errorMessage(err)) }, 'console request failed');
       const message = err instanceof HttpProblem ? err.message : `failed: ${this.scrubber.scrub(errorMessage(err))}`;
       // A body left unread (over the limit) must not be read on for the next request of a kept-alive connection.
       const close = status === 413 ? { connection: 'close' } : {};
-      res.writeHead(status, { ...SECURITY_HEADERS, 'content-type': 'application/json', ...close }).end(JSON.stringify({ error: message }));
+      res.writeHead(status, { 'content-type': JSON_TYPE, ...close }).end(JSON.stringify({ error: message }));
     }
     return true;
   }

@@ -110,3 +110,24 @@ test('the state-changing routes take POST only: GET and HEAD are 405 with Allow:
   assert.equal(put.status, 405);
   assert.equal(put.headers.allow, 'GET, HEAD');
 });
+
+test('every answer says nosniff and no-store, and names its charset: the probes, /metrics, 401, 404, 405 and 413 too', async () => {
+  const answers: Array<[string, Answer]> = [
+    ['/livez', await send('GET', '/livez')],
+    ['/readyz', await send('GET', '/readyz')],
+    ['/metrics', await send('GET', '/metrics', bearer)],
+    ['/api/status', await send('GET', '/api/status', bearer)],
+    ['/ (console)', await send('GET', '/', bearer)],
+    ['/ (sign-in)', await send('GET', '/')],
+    ['401', await send('GET', '/api/status')],
+    ['404', await send('GET', '/nothing-here', bearer)],
+    ['405', await send('DELETE', '/api/status', bearer)],
+    ['413', await send('POST', '/api/dead-letters/retry', { ...bearer, 'content-type': 'application/json' }, 'x'.repeat(70_000))],
+  ];
+  for (const [what, answer] of answers) {
+    assert.equal(answer.headers['x-content-type-options'], 'nosniff', what);
+    assert.equal(answer.headers['cache-control'], 'no-store', what);
+    assert.match(String(answer.headers['content-security-policy']), /default-src 'none'/, what);
+    assert.match(answer.headers['content-type'] ?? '', /charset=utf-8/, what);
+  }
+});
