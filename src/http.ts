@@ -2,7 +2,7 @@ import http from 'node:http';
 import type { Logger } from 'pino';
 import type { Readiness } from './app.js';
 import { loginPage } from './console/assets.js';
-import { CLEARED_COOKIE, sameOrigin, sessionCookie, TokenAuth } from './console/auth.js';
+import { CLEARED_COOKIE, overHttps, sameOrigin, sessionCookie, TokenAuth } from './console/auth.js';
 import { HttpProblem } from './console/http-problem.js';
 import { readBody } from './console/read-body.js';
 import { JSON_TYPE, SECURITY_HEADERS, TEXT_TYPE } from './console/headers.js';
@@ -101,7 +101,7 @@ export function startHttp(
       res.writeHead(303, { location: '/?wrong' }).end();
       return;
     }
-    res.writeHead(303, { location: '/', 'set-cookie': sessionCookie(session) }).end();
+    res.writeHead(303, { location: '/', 'set-cookie': sessionCookie(session, overHttps(req)) }).end();
   }
 
   function crossOrigin(res: http.ServerResponse): void {

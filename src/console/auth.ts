@@ -69,8 +69,21 @@ export class TokenAuth {
   }
 }
 
-export function sessionCookie(id: string): string {
-  return `${SESSION_COOKIE}=${id}; HttpOnly; SameSite=Strict; Path=/; Max-Age=${SESSION_MS / 1000}`;
+/** Secure when the browser came over HTTPS: then it must never send the session over plain HTTP to the same host. */
+export function sessionCookie(id: string, secure = false): string {
+  return `${SESSION_COOKIE}=${id}; HttpOnly; SameSite=Strict; Path=/; Max-Age=${SESSION_MS / 1000}${secure ? '; Secure' : ''}`;
+}
+
+/**
+ * Whether the browser sees this endpoint over HTTPS: our own TLS (never so
+ * far), a proxy's X-Forwarded-Proto, or the scheme of the page's Origin. Each can be
+ * forged only by a client that is not a browser, and a Secure cookie then merely fails to come back.
+ */
+export function overHttps(req: http.IncomingMessage): boolean {
+  if ((req.socket as { encrypted?: boolean }).encrypted) return true;
+  const proto = req.headers['x-forwarded-proto'];
+  if (typeof proto === 'string' && proto.split(',')[0].trim().toLowerCase() === 'https') return true;
+  return req.headers.origin?.toLowerCase().startsWith('https://') ?? false;
 }
 
 export const CLEARED_COOKIE = `${SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0`;
@@ -88,10 +101,15 @@ function cookie(req: http.IncomingMessage, name: string): string | undefined {
  * page's form or fetch carries its own Origin (and Sec-Fetch-Site), and a
  * SameSite=Strict cookie is not sent with it anyway. Tools without a browser
  * (curl with the Bearer token) send neither header.
+ *
+ * Sec-Fetch-Site, which no page can set, is the browser's own word and
+ * decides when it is there: behind a proxy that rewrites Host (nginx's default)
+ * Origin names the proxy, not the Host this server is sent. Only a browser
+ * without it (Safari before 16.4) is judged by Origin against Host.
  */
 export function sameOrigin(req: http.IncomingMessage): boolean {
   const site = req.headers['sec-fetch-site'];
-  if (site !== undefined && site !== 'same-origin' && site !== 'none') return false;
+  if (site !== undefined) return site === 'same-origin' || site === 'none';
   const origin = req.headers.origin;
   if (origin === undefined) return true;
   try {

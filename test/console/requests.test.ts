@@ -131,3 +131,32 @@ test('every answer says nosniff and no-store, and names its charset: the probes,
     assert.match(answer.headers['content-type'] ?? '', /charset=utf-8/, what);
   }
 });
+
+test('behind an HTTPS proxy that rewrites Host: signing in works, the session cookie is Secure, and cross-site requests are still refused', async () => {
+  const viaProxy = { origin: 'https://bridge.example.com', 'sec-fetch-site': 'same-origin', 'x-forwarded-proto': 'https' };
+  const form = { 'content-type': 'application/x-www-form-urlencoded' };
+  const login = await send('POST', '/login', { ...form, ...viaProxy }, `token=${TOKEN}`);
+  assert.equal(login.status, 303, login.body);
+  const cookie = String(login.headers['set-cookie']);
+  assert.match(cookie, /^pgbridge_session=[\w-]+; HttpOnly; SameSite=Strict; Path=\/; Max-Age=\d+; Secure$/);
+  const session = { cookie: cookie.split(';')[0] };
+  assert.equal((await send('GET', '/api/status', session)).status, 200);
+  const action = await send('POST', '/api/dead-letters/discard', { ...session, ...viaProxy, 'content-type': 'application/json' }, '{"ids":["1"]}');
+  assert.equal(action.status, 200, action.body);
+
+  const plain = await send('POST', '/login', { ...form, origin: `http://127.0.0.1:${port}` }, `token=${TOKEN}`);
+  assert.equal(plain.status, 303);
+  assert.doesNotMatch(String(plain.headers['set-cookie']), /Secure/, 'plain http: a Secure cookie would not come back');
+
+  for (const crossSite of [
+    { origin: 'https://evil.example', 'sec-fetch-site': 'cross-site' },
+    { origin: 'https://evil.example', 'sec-fetch-site': 'same-site' },
+    { origin: 'https://evil.example' },
+  ]) {
+    const refused = await send('POST', '/login', { ...form, ...crossSite }, `token=${TOKEN}`);
+    assert.equal(refused.status, 403, JSON.stringify(crossSite));
+    assert.equal(refused.headers['set-cookie'], undefined);
+    const act = await send('POST', '/api/dead-letters/discard', { ...session, ...crossSite, 'content-type': 'application/json' }, '{"ids":["1"]}');
+    assert.equal(act.status, 403, JSON.stringify(crossSite));
+  }
+});

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import type http from 'node:http';
 import { test } from 'node:test';
-import { sameOrigin, sessionCookie, TokenAuth } from '../../src/console/auth.js';
+import { overHttps, sameOrigin, sessionCookie, TokenAuth } from '../../src/console/auth.js';
 
-const request = (headers: http.IncomingHttpHeaders): http.IncomingMessage => ({ headers }) as http.IncomingMessage;
+const request = (headers: http.IncomingHttpHeaders): http.IncomingMessage => ({ headers, socket: {} }) as http.IncomingMessage;
 
 test('without a token everything passes; with one, only the Bearer token or a live session', async () => {
   assert.equal(await new TokenAuth('').allows(request({})), true);
@@ -43,4 +43,16 @@ test('sameOrigin: a cross-site Origin or Sec-Fetch-Site is refused; tools withou
   assert.equal(sameOrigin(request({ host: 'bridge:9187', origin: 'null' })), false);
   assert.equal(sameOrigin(request({ host: 'bridge:9187', 'sec-fetch-site': 'cross-site' })), false);
   assert.equal(sameOrigin(request({ host: 'bridge:9187', origin: 'http://bridge:9187', 'sec-fetch-site': 'same-site' })), false);
+  // Behind a proxy that rewrites Host the browser's Sec-Fetch-Site decides; without it, Origin against Host.
+  assert.equal(sameOrigin(request({ host: '127.0.0.1:9187', origin: 'https://bridge.example', 'sec-fetch-site': 'same-origin' })), true);
+  assert.equal(sameOrigin(request({ host: '127.0.0.1:9187', origin: 'https://bridge.example' })), false);
+});
+
+test('the session cookie is Secure when the browser came over HTTPS (a proxy says so, or the Origin does)', () => {
+  assert.doesNotMatch(sessionCookie('id'), /Secure/);
+  assert.match(sessionCookie('id', true), /; Secure$/);
+  assert.equal(overHttps(request({ origin: 'http://bridge:9187' })), false);
+  assert.equal(overHttps(request({ origin: 'https://bridge.example' })), true);
+  assert.equal(overHttps(request({ 'x-forwarded-proto': 'https' })), true);
+  assert.equal(overHttps(request({ 'x-forwarded-proto': 'http' })), false);
 });
