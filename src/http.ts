@@ -96,7 +96,7 @@ export function startHttp(
       res.writeHead(err.status, { 'content-type': TEXT_TYPE, connection: 'close' }).end(`${err.message}\n`);
       return;
     }
-    const session = await auth.login(form.get('token') ?? '');
+    const session = await auth.login(req, form.get('token') ?? '');
     if (session === undefined) {
       res.writeHead(303, { location: '/?wrong' }).end();
       return;

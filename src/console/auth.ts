@@ -1,5 +1,6 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type http from 'node:http';
+import { clientKey } from './client-key.js';
 
 export const SESSION_COOKIE = 'pgbridge_session';
 const SESSION_MS = 12 * 3600_000;
@@ -8,13 +9,16 @@ const digest = (text: string): Buffer => createHash('sha256').update(text, 'utf8
 
 /**
  * http.token: the Bearer header or a console session. A wrong token is
- * answered only after `failureDelayMs`, and wrong tokens wait their turn one
- * after another, so guessing in parallel gains nothing; the right one never waits.
+ * answered only after `failureDelayMs`, and the tokens one client presents
+ * are checked one after another, so guessing in parallel gains nothing: were
+ * a right one answered at once, a guesser would know it among a thousand sent
+ * together without waiting for the rest. Other clients, and live sessions, never wait.
  */
 export class TokenAuth {
   private readonly expected: Buffer | undefined;
   private readonly sessions = new Map<string, number>();
-  private failures: Promise<void> = Promise.resolve();
+  /** Per client (clientKey): the end of its queue of checks, and how many are in it. */
+  private readonly queues = new Map<string, { last: Promise<unknown>; waiting: number }>();
 
   constructor(
     token: string,
@@ -36,12 +40,12 @@ export class TokenAuth {
     const header = req.headers.authorization;
     if (header === undefined) return false;
     const bearer = /^Bearer\s+(.+)$/i.exec(header.trim());
-    return this.check(bearer ? bearer[1] : '');
+    return this.check(req, bearer ? bearer[1] : '');
   }
 
   /** A new session id for the right token, undefined (slowly) for a wrong one. */
-  async login(presented: string): Promise<string | undefined> {
-    if (!(await this.check(presented))) return undefined;
+  async login(req: http.IncomingMessage, presented: string): Promise<string | undefined> {
+    if (!(await this.check(req, presented))) return undefined;
     const id = randomBytes(32).toString('base64url');
     this.sessions.set(id, Date.now() + SESSION_MS);
     return id;
@@ -60,12 +64,19 @@ export class TokenAuth {
     return false;
   }
 
-  private async check(presented: string): Promise<boolean> {
-    if (this.expected && timingSafeEqual(digest(presented), this.expected)) return true;
-    const turn = this.failures.then(() => new Promise<void>((resolve) => setTimeout(resolve, this.failureDelayMs)));
-    this.failures = turn;
-    await turn;
-    return false;
+  private async check(req: http.IncomingMessage, presented: string): Promise<boolean> {
+    const right = this.expected !== undefined && timingSafeEqual(digest(presented), this.expected);
+    const client = clientKey(req.socket?.remoteAddress);
+    const queue = this.queues.get(client) ?? { last: Promise.resolve(), waiting: 0 };
+    this.queues.set(client, queue);
+    queue.waiting++;
+    const answer = queue.last.then(() => right || new Promise<boolean>((resolve) => setTimeout(() => resolve(false), this.failureDelayMs)));
+    queue.last = answer;
+    try {
+      return await answer;
+    } finally {
+      if (--queue.waiting === 0) this.queues.delete(client);
+    }
   }
 }
 

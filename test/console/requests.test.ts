@@ -25,9 +25,10 @@ interface Answer {
 }
 
 /** One request on its own connection; a reset or a hang is an error, not an answer. */
-function send(method: string, path: string, headers: http.OutgoingHttpHeaders = {}, body?: Buffer | string): Promise<Answer> {
+function send(method: string, path: string, headers: http.OutgoingHttpHeaders = {}, body?: Buffer | string, localAddress?: string): Promise<Answer> {
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, method, path, headers: { ...headers, connection: 'close' }, timeout: 10_000 }, (res) => {
+    const options = { host: '127.0.0.1', port, method, path, headers: { ...headers, connection: 'close' }, timeout: 10_000, localAddress };
+    const req = http.request(options, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
@@ -159,4 +160,23 @@ test('behind an HTTPS proxy that rewrites Host: signing in works, the session co
     const act = await send('POST', '/api/dead-letters/discard', { ...session, ...crossSite, 'content-type': 'application/json' }, '{"ids":["1"]}');
     assert.equal(act.status, 403, JSON.stringify(crossSite));
   }
+});
+
+test('guessing in parallel gains nothing: from one client a right token waits for the wrong ones sent before it; another client does not', async () => {
+  const guess = (from: string) => send('GET', '/api/status', { authorization: 'Bearer a-guess' }, undefined, from);
+  const guesses = [guess('127.0.0.1'), guess('127.0.0.1'), guess('127.0.0.1')];
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  const elsewhere = performance.now();
+  assert.equal((await send('GET', '/api/status', bearer, undefined, '127.0.0.2')).status, 200);
+  assert.ok(performance.now() - elsewhere < 500, `another client's right token waited ${Math.round(performance.now() - elsewhere)} ms`);
+  const started = performance.now();
+  const right = await send('GET', '/api/status', bearer, undefined, '127.0.0.1');
+  const waited = performance.now() - started;
+  assert.equal(right.status, 200);
+  // Else a right token among many guesses answers at once, and the guesser knows it without waiting for the others.
+  assert.ok(waited >= 2000, `the right token, sent after three guesses, was answered after ${Math.round(waited)} ms`);
+  assert.deepEqual(
+    (await Promise.all(guesses)).map((a) => a.status),
+    [401, 401, 401],
+  );
 });
