@@ -6,7 +6,7 @@ import { HttpProblem } from './http-problem.js';
  * client that is still sending when the 413 goes out would otherwise see its
  * connection reset instead of the answer.
  */
-const DRAINED_AT_MOST = 1024 * 1024;
+const DRAINED_AT_MOST = 16 * 1024 * 1024;
 
 /** A request's body as text; over `limit` bytes a 413 HttpProblem, to be answered with `connection: close`. */
 export function readBody(req: http.IncomingMessage, limit: number): Promise<string> {
