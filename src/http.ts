@@ -2,8 +2,11 @@ import http from 'node:http';
 import type { Logger } from 'pino';
 import type { Readiness } from './app.js';
 import { loginPage } from './console/assets.js';
-import { CLEARED_COOKIE, sameOrigin, sessionCookie, TokenAuth } from './console/auth.js';
-import { readBody, SECURITY_HEADERS, type ConsoleRoutes } from './console/routes.js';
+import { CLEARED_COOKIE, overHttps, sameOrigin, sessionCookie, TokenAuth } from './console/auth.js';
+import { HttpProblem } from './console/http-problem.js';
+import { readBody } from './console/read-body.js';
+import { JSON_TYPE, SECURITY_HEADERS, TEXT_TYPE } from './console/headers.js';
+import type { ConsoleRoutes } from './console/routes.js';
 import type { Metrics } from './metrics.js';
 
 const POST_PATHS = new Set(['/login', '/logout', '/api/dead-letters/retry', '/api/dead-letters/discard']);
@@ -24,25 +27,28 @@ export function startHttp(
   const server = http.createServer((req, res) => {
     handle(req, res).catch((err: unknown) => {
       logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'HTTP request failed');
-      if (!res.headersSent) res.writeHead(500).end();
+      if (!res.headersSent) res.writeHead(500, { 'content-type': TEXT_TYPE }).end('internal error\n');
     });
   });
 
   async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    for (const [name, value] of Object.entries(SECURITY_HEADERS)) res.setHeader(name, value);
     const path = (req.url ?? '/').split('?')[0];
     const method = req.method ?? 'GET';
-    if (method !== 'GET' && method !== 'HEAD' && !(method === 'POST' && POST_PATHS.has(path))) {
-      res.writeHead(405, { allow: POST_PATHS.has(path) ? 'POST' : 'GET, HEAD' }).end();
+    // A state-changing route answers no GET: a link or an <img> must not act.
+    const allowed = POST_PATHS.has(path) ? ['POST'] : ['GET', 'HEAD'];
+    if (!allowed.includes(method)) {
+      res.writeHead(405, { allow: allowed.join(', '), 'content-type': TEXT_TYPE }).end(`method not allowed: use ${allowed.join(' or ')}\n`);
       return;
     }
     if (path === '/livez') {
-      res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
+      res.writeHead(200, { 'content-type': JSON_TYPE }).end('{"status":"ok"}');
       return;
     }
     if (path === '/readyz') {
       const state = readiness();
       res
-        .writeHead(state.ready ? 200 : 503, { 'content-type': 'application/json' })
+        .writeHead(state.ready ? 200 : 503, { 'content-type': JSON_TYPE })
         .end(JSON.stringify({ status: state.ready ? 'ready' : 'not ready', components: state.components }));
       return;
     }
@@ -52,20 +58,19 @@ export function startHttp(
         const page = loginPage(/[?&]wrong\b/.test(req.url ?? ''));
         res
           .writeHead(401, {
-            ...SECURITY_HEADERS,
             'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
             'content-type': page.type,
           })
           .end(page.body);
       } else {
         res
-          .writeHead(401, { 'www-authenticate': 'Bearer realm="pgbridge"', 'content-type': 'application/json' })
+          .writeHead(401, { 'www-authenticate': 'Bearer realm="pgbridge"', 'content-type': JSON_TYPE })
           .end('{"error":"unauthorized: give Authorization: Bearer <http.token>"}');
       }
       return;
     }
     if (path === '/logout' && method === 'POST') {
-      if (!sameOrigin(req)) return void res.writeHead(403).end();
+      if (!sameOrigin(req)) return crossOrigin(res);
       auth.logout(req);
       res.writeHead(303, { location: '/', 'set-cookie': CLEARED_COOKIE }).end();
       return;
@@ -76,20 +81,31 @@ export function startHttp(
       return;
     }
     if (consoleRoutes && (await consoleRoutes.handle(req, res, path))) return;
-    res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try /, /livez, /readyz, /metrics\n');
+    res.writeHead(404, { 'content-type': TEXT_TYPE }).end('not found: try /, /livez, /readyz, /metrics\n');
   }
 
   /** The console's login form: a same-origin POST of the token; a session cookie on success. */
   async function login(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     if (!auth.enabled) return void res.writeHead(303, { location: '/' }).end();
-    if (!sameOrigin(req)) return void res.writeHead(403).end();
-    const form = new URLSearchParams(await readBody(req, 4096).catch(() => ''));
-    const session = await auth.login(form.get('token') ?? '');
+    if (!sameOrigin(req)) return crossOrigin(res);
+    let form: URLSearchParams;
+    try {
+      form = new URLSearchParams(await readBody(req, 4096));
+    } catch (err) {
+      if (!(err instanceof HttpProblem)) throw err;
+      res.writeHead(err.status, { 'content-type': TEXT_TYPE, connection: 'close' }).end(`${err.message}\n`);
+      return;
+    }
+    const session = await auth.login(req, form.get('token') ?? '');
     if (session === undefined) {
       res.writeHead(303, { location: '/?wrong' }).end();
       return;
     }
-    res.writeHead(303, { location: '/', 'set-cookie': sessionCookie(session) }).end();
+    res.writeHead(303, { location: '/', 'set-cookie': sessionCookie(session, overHttps(req)) }).end();
+  }
+
+  function crossOrigin(res: http.ServerResponse): void {
+    res.writeHead(403, { 'content-type': TEXT_TYPE }).end('cross-origin request refused\n');
   }
 
   return new Promise((resolve, reject) => {

@@ -58,10 +58,10 @@ async function fromDatabase(config: BridgeConfig): Promise<StatusReport> {
 }
 
 function render(report: StatusReport, why: string): string {
-  const from = report.source === 'bridge' ? `the running bridge (${why})` : `the database (bridge not reachable: ${why})`;
+  const from = report.source === 'bridge' ? `the running bridge (${printable(why)})` : `the database (bridge not reachable: ${printable(why)})`;
   const lines = [
     `instance ${report.instance}, ${report.delivery} mode, read from ${from}`,
-    `role: ${report.role}   postgres: ${report.postgres}   outbox backlog: ${show(report.outbox_backlog)}` +
+    `role: ${report.role}   postgres: ${printable(report.postgres)}   outbox backlog: ${show(report.outbox_backlog)}` +
       (report.replication_lag_bytes === null ? '' : `   replication lag: ${report.replication_lag_bytes} bytes`),
     '',
     ...columns([
@@ -77,7 +77,9 @@ function render(report: StatusReport, why: string): string {
         show(s.dead_letters),
       ]),
     ]),
-    ...report.sinks.filter((s) => s.last_error && (s.state === 'retrying' || s.state === 'down')).map((s) => `  ${s.name}: ${s.last_error}`),
+    ...report.sinks
+      .filter((s) => s.last_error && (s.state === 'retrying' || s.state === 'down'))
+      .map((s) => `  ${s.name}: ${printable(s.last_error ?? '')}`),
     '',
     ...columns([
       ['TABLE', 'MODE', 'OPS', 'MISSING'],
@@ -110,7 +112,8 @@ function renderBackfills(backfills: readonly BackfillRow[]): string {
   return `\n${columns([['BACKFILL', 'STATE', 'ROWS', 'LAST CHUNK'], ...rows]).join('\n')}\n`;
 }
 
-function columns(rows: string[][]): string[] {
+function columns(table: string[][]): string[] {
+  const rows = table.map((r) => r.map(printable));
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
   return rows.map((r) =>
     r
@@ -119,6 +122,14 @@ function columns(rows: string[][]): string[] {
       .trimEnd(),
   );
 }
+
+/**
+ * Control characters as visible \u escapes: a far end's error body (and a
+ * quoted table name) may hold escape sequences that would retitle, clear or
+ * rewrite the operator's terminal, or a line break that makes up a table row.
+ */
+const printable = (text: string): string =>
+  text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 
 const show = (n: number | null): string => (n === null ? '-' : String(n));
 

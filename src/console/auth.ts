@@ -1,5 +1,6 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type http from 'node:http';
+import { clientKey } from './client-key.js';
 
 export const SESSION_COOKIE = 'pgbridge_session';
 const SESSION_MS = 12 * 3600_000;
@@ -8,13 +9,16 @@ const digest = (text: string): Buffer => createHash('sha256').update(text, 'utf8
 
 /**
  * http.token: the Bearer header or a console session. A wrong token is
- * answered only after `failureDelayMs`, and wrong tokens wait their turn one
- * after another, so guessing in parallel gains nothing; the right one never waits.
+ * answered only after `failureDelayMs`, and the tokens one client presents
+ * are checked one after another, so guessing in parallel gains nothing: were
+ * a right one answered at once, a guesser would know it among a thousand sent
+ * together without waiting for the rest. Other clients, and live sessions, never wait.
  */
 export class TokenAuth {
   private readonly expected: Buffer | undefined;
   private readonly sessions = new Map<string, number>();
-  private failures: Promise<void> = Promise.resolve();
+  /** Per client (clientKey): the end of its queue of checks, and how many are in it. */
+  private readonly queues = new Map<string, { last: Promise<unknown>; waiting: number }>();
 
   constructor(
     token: string,
@@ -36,12 +40,12 @@ export class TokenAuth {
     const header = req.headers.authorization;
     if (header === undefined) return false;
     const bearer = /^Bearer\s+(.+)$/i.exec(header.trim());
-    return this.check(bearer ? bearer[1] : '');
+    return this.check(req, bearer ? bearer[1] : '');
   }
 
   /** A new session id for the right token, undefined (slowly) for a wrong one. */
-  async login(presented: string): Promise<string | undefined> {
-    if (!(await this.check(presented))) return undefined;
+  async login(req: http.IncomingMessage, presented: string): Promise<string | undefined> {
+    if (!(await this.check(req, presented))) return undefined;
     const id = randomBytes(32).toString('base64url');
     this.sessions.set(id, Date.now() + SESSION_MS);
     return id;
@@ -60,17 +64,37 @@ export class TokenAuth {
     return false;
   }
 
-  private async check(presented: string): Promise<boolean> {
-    if (this.expected && timingSafeEqual(digest(presented), this.expected)) return true;
-    const turn = this.failures.then(() => new Promise<void>((resolve) => setTimeout(resolve, this.failureDelayMs)));
-    this.failures = turn;
-    await turn;
-    return false;
+  private async check(req: http.IncomingMessage, presented: string): Promise<boolean> {
+    const right = this.expected !== undefined && timingSafeEqual(digest(presented), this.expected);
+    const client = clientKey(req.socket?.remoteAddress);
+    const queue = this.queues.get(client) ?? { last: Promise.resolve(), waiting: 0 };
+    this.queues.set(client, queue);
+    queue.waiting++;
+    const answer = queue.last.then(() => right || new Promise<boolean>((resolve) => setTimeout(() => resolve(false), this.failureDelayMs)));
+    queue.last = answer;
+    try {
+      return await answer;
+    } finally {
+      if (--queue.waiting === 0) this.queues.delete(client);
+    }
   }
 }
 
-export function sessionCookie(id: string): string {
-  return `${SESSION_COOKIE}=${id}; HttpOnly; SameSite=Strict; Path=/; Max-Age=${SESSION_MS / 1000}`;
+/** Secure when the browser came over HTTPS: then it must never send the session over plain HTTP to the same host. */
+export function sessionCookie(id: string, secure = false): string {
+  return `${SESSION_COOKIE}=${id}; HttpOnly; SameSite=Strict; Path=/; Max-Age=${SESSION_MS / 1000}${secure ? '; Secure' : ''}`;
+}
+
+/**
+ * Whether the browser sees this endpoint over HTTPS: our own TLS (never so
+ * far), a proxy's X-Forwarded-Proto, or the scheme of the page's Origin. Each can be
+ * forged only by a client that is not a browser, and a Secure cookie then merely fails to come back.
+ */
+export function overHttps(req: http.IncomingMessage): boolean {
+  if ((req.socket as { encrypted?: boolean }).encrypted) return true;
+  const proto = req.headers['x-forwarded-proto'];
+  if (typeof proto === 'string' && proto.split(',')[0].trim().toLowerCase() === 'https') return true;
+  return req.headers.origin?.toLowerCase().startsWith('https://') ?? false;
 }
 
 export const CLEARED_COOKIE = `${SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0`;
@@ -88,10 +112,15 @@ function cookie(req: http.IncomingMessage, name: string): string | undefined {
  * page's form or fetch carries its own Origin (and Sec-Fetch-Site), and a
  * SameSite=Strict cookie is not sent with it anyway. Tools without a browser
  * (curl with the Bearer token) send neither header.
+ *
+ * Sec-Fetch-Site, which no page can set, is the browser's own word and
+ * decides when it is there: behind a proxy that rewrites Host (nginx's default)
+ * Origin names the proxy, not the Host this server is sent. Only a browser
+ * without it (Safari before 16.4) is judged by Origin against Host.
  */
 export function sameOrigin(req: http.IncomingMessage): boolean {
   const site = req.headers['sec-fetch-site'];
-  if (site !== undefined && site !== 'same-origin' && site !== 'none') return false;
+  if (site !== undefined) return site === 'same-origin' || site === 'none';
   const origin = req.headers.origin;
   if (origin === undefined) return true;
   try {

@@ -12,8 +12,11 @@ import { consoleAssets } from './assets.js';
 import { sameOrigin } from './auth.js';
 import { databaseFacts, type DatabaseFacts } from './database-facts.js';
 import { DeliveryHistory } from './history.js';
+import { JSON_TYPE } from './headers.js';
+import { HttpProblem } from './http-problem.js';
 import { sampleStatusGauges } from './status-gauges.js';
 import { gaugeValue, sinkCounters } from './metric-facts.js';
+import { readBody } from './read-body.js';
 import { liveReport, type StatusReport } from './status-report.js';
 
 const MAX_BODY = 64 * 1024;
@@ -22,29 +25,11 @@ const LIST_LIMIT = 500;
 /** Postgres is read at most this often however many consoles poll. */
 const FACTS_TTL_MS = 1000;
 
-export const SECURITY_HEADERS = {
-  'content-security-policy':
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-  'x-content-type-options': 'nosniff',
-  'x-frame-options': 'DENY',
-  // Not no-referrer: with it Chromium sends "Origin: null" on the sign-in form's POST, which sameOrigin refuses.
-  'referrer-policy': 'same-origin',
-  'cache-control': 'no-store',
-};
-
-class HttpProblem extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
 /**
  * The console: its page and assets, GET /api/status, and with http.token the
  * dead letters (list, event, retry, discard). Authentication is the server's
- * job (http.ts); this only answers requests that passed it.
+ * job (http.ts); this only answers requests that passed it,
+ * and the server has set SECURITY_HEADERS on each.
  */
 export class ConsoleRoutes {
   private readonly pool: pg.Pool;
@@ -79,20 +64,20 @@ export class ConsoleRoutes {
   async handle(req: http.IncomingMessage, res: http.ServerResponse, path: string): Promise<boolean> {
     const asset = req.method === 'GET' || req.method === 'HEAD' ? consoleAssets().get(path) : undefined;
     if (asset) {
-      res
-        .writeHead(200, { ...SECURITY_HEADERS, 'content-type': asset.type, 'content-length': asset.body.length })
-        .end(req.method === 'HEAD' ? undefined : asset.body);
+      res.writeHead(200, { 'content-type': asset.type, 'content-length': asset.body.length }).end(req.method === 'HEAD' ? undefined : asset.body);
       return true;
     }
     if (!path.startsWith('/api/')) return false;
     try {
       const body = await this.api(req, path);
-      res.writeHead(200, { ...SECURITY_HEADERS, 'content-type': 'application/json' }).end(typeof body === 'string' ? body : JSON.stringify(body));
+      res.writeHead(200, { 'content-type': JSON_TYPE }).end(typeof body === 'string' ? body : JSON.stringify(body));
     } catch (err) {
       const status = err instanceof HttpProblem ? err.status : 500;
       if (status === 500) this.logger.warn({ path, err: this.scrubber.scrub(errorMessage(err)) }, 'console request failed');
       const message = err instanceof HttpProblem ? err.message : `failed: ${this.scrubber.scrub(errorMessage(err))}`;
-      res.writeHead(status, { ...SECURITY_HEADERS, 'content-type': 'application/json' }).end(JSON.stringify({ error: message }));
+      // A body left unread (over the limit) must not be read on for the next request of a kept-alive connection.
+      const close = status === 413 ? { connection: 'close' } : {};
+      res.writeHead(status, { 'content-type': JSON_TYPE, ...close }).end(JSON.stringify({ error: message }));
     }
     return true;
   }
@@ -117,14 +102,15 @@ export class ConsoleRoutes {
 
   private async api(req: http.IncomingMessage, path: string): Promise<unknown> {
     const url = new URL(req.url ?? '/', 'http://console');
-    const method = req.method ?? 'GET';
+    // HEAD is answered as GET (Node leaves out the body).
+    const method = req.method === 'HEAD' ? 'GET' : (req.method ?? 'GET');
     if (path === '/api/status' && method === 'GET') return this.status();
     const parts = path.split('/').filter(Boolean); // ['api', 'dead-letters', …]
     if (parts[1] !== 'dead-letters' || parts.length > 4) throw new HttpProblem(404, 'not found');
     if (this.config.http.token === '') throw new HttpProblem(403, 'dead letters are shown only with http.token set');
     const instance = this.config.instance;
     if (parts.length === 2 && method === 'GET') {
-      const filter = { sink: url.searchParams.get('sink') || undefined, text: url.searchParams.get('q') || undefined };
+      const filter = { sink: searchText(url, 'sink'), text: searchText(url, 'q') };
       const limit = Math.min(LIST_LIMIT, Math.max(1, Number(url.searchParams.get('limit')) || 200));
       // A letter stored by an older version may quote a secret in its error.
       const scrub = (error: string): string => this.scrubber.scrub(error);
@@ -178,18 +164,9 @@ export class ConsoleRoutes {
   }
 }
 
-export function readBody(req: http.IncomingMessage, limit: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) {
-        reject(new HttpProblem(413, 'body too large'));
-        req.destroy();
-      } else chunks.push(chunk);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
+/** A query parameter, undefined when empty; Postgres text cannot hold a NUL, so one is the caller's mistake. */
+function searchText(url: URL, name: string): string | undefined {
+  const value = url.searchParams.get(name) || undefined;
+  if (value?.includes('\0')) throw new HttpProblem(400, `${name} holds a NUL character`);
+  return value;
 }

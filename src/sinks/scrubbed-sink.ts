@@ -54,6 +54,8 @@ export class ScrubbedSink implements Sink {
   private scrubbed(err: unknown): unknown {
     if (err instanceof PermanentError) err.rewrite((text) => this.scrubber.scrub(text));
     else if (err instanceof Error) err.message = this.scrubber.scrub(err.message);
+    // A library may reject with a bare string: errorMessage shows it as it is.
+    else if (typeof err === 'string') return this.scrubber.scrub(err);
     return err;
   }
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { PermanentError, RetriableError } from '../../src/errors.js';
+import { errorMessage, PermanentError, RetriableError } from '../../src/errors.js';
 import { Scrubber } from '../../src/secrets.js';
 import { ScrubbedSink } from '../../src/sinks/scrubbed-sink.js';
 import type { Sink } from '../../src/sinks/sink.js';
@@ -62,6 +62,17 @@ test('ScrubbedSink: the reason of each event of a PermanentError loses its secre
     assert.deepEqual(err.failedIds, ['1', '2']);
     assert.equal(err.reasonFor('1'), 'refused *** for 1');
     assert.equal(err.reasonFor('2'), 'refused *** for 2');
+    return true;
+  });
+});
+
+test('ScrubbedSink: a library that rejects with a bare string loses the secret too (the status and the console show the last error)', async () => {
+  const inner = failing(new Error('unused'), new Error('unused'));
+  // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- what such a library does
+  inner.send = () => Promise.reject('cannot log in with tok-secret');
+  const sink = new ScrubbedSink(inner, new Scrubber(['tok-secret']));
+  await assert.rejects(sink.send([rowEvent()], never), (err: unknown) => {
+    assert.equal(errorMessage(err), 'cannot log in with ***');
     return true;
   });
 });
