@@ -64,5 +64,5 @@ CREATE TABLE IF NOT EXISTS pgbridge.backfills (
   pid          integer,
   PRIMARY KEY (instance, schema_name, table_name)
 );
--- The primary key last_key is a position in ("name type" per column): a table given another key since cannot resume. NULL: recorded before the column.
+-- The primary key last_key is a position in ("name type", plus " COLLATE c" for a collation not the type's default, per column): a table given another key since cannot resume. NULL: recorded before the column.
 ALTER TABLE pgbridge.backfills ADD COLUMN IF NOT EXISTS key_columns text[];

@@ -6,12 +6,18 @@ const PLACEHOLDER = /\{([^{}]*)\}/g;
 
 const KNOWN = TEMPLATE_PLACEHOLDERS.map((p) => `{${p}}`).join(', ');
 
-/** Returns a message naming the first unknown placeholder or stray brace, or undefined when the template is valid. */
-export function checkTemplate(template: string): string | undefined {
+/**
+ * Returns a message naming the first unknown placeholder or stray brace, or undefined when the template is valid.
+ * `literalBraces`: a template whose value may hold braces of its own, kept as written around the placeholders:
+ * a Kafka key shaped as JSON (`{"table":"{table}"}`), a Redis stream with a hash tag (`pgbridge:{{table}}` is
+ * `pgbridge:{orders}`, every stream of a MULTI in one cluster slot). Both were valid before braces were checked.
+ */
+export function checkTemplate(template: string, options: { readonly literalBraces?: boolean } = {}): string | undefined {
   for (const match of template.matchAll(PLACEHOLDER)) {
     const name = match[1];
     if (!(TEMPLATE_PLACEHOLDERS as readonly string[]).includes(name)) return `unknown placeholder {${name}}; use ${KNOWN}`;
   }
+  if (options.literalBraces === true) return undefined;
   // A brace outside a placeholder is a typo ("{table", "{{op}}"): it would go into every name as written.
   const stray = /[{}]/.exec(template.replace(PLACEHOLDER, ''));
   if (stray !== null)

@@ -44,7 +44,7 @@ export async function claimBackfill(
     readonly filter: string | null;
     readonly sink: string | null;
     readonly restart: boolean;
-    /** The table's primary key now, "name type" per column: the order positions are in. */
+    /** The table's primary key now, "name type [COLLATE c]" per column: the order positions are in. */
     readonly keyColumns: readonly string[];
   },
 ): Promise<BackfillState> {

@@ -3,7 +3,7 @@ import { qualifiedName, type TableName } from '../config/table-name.js';
 import type { BridgeConfig, CaptureTable } from '../config/types.js';
 import { errorMessage } from '../errors.js';
 import type { RowChangeEvent } from '../event.js';
-import { primaryKeyColumns, tableInfo } from '../install/catalog.js';
+import { primaryKeyColumns, tableInfo, type KeyColumn } from '../install/catalog.js';
 import { ident } from '../schema/quote.js';
 import { Router } from '../router.js';
 import { compileRowFilter, isConditionError, sqlState, standardConformingStrings } from '../schema/row-filter.js';
@@ -94,7 +94,7 @@ export async function runBackfill(config: BridgeConfig, db: pg.ClientBase, optio
     filter: options.where ?? null,
     sink: options.sink ?? null,
     restart: options.restart,
-    keyColumns: key.map((k) => `${k.name} ${k.type}`),
+    keyColumns: key.map(keyOrder),
   });
   const rowsTotal = state.rowsTotal ?? counted;
   if (state.rowsTotal === null && rowsTotal !== null) await recordTotal(db, config.instance, captured, rowsTotal);
@@ -131,6 +131,13 @@ export async function runBackfill(config: BridgeConfig, db: pg.ClientBase, optio
     }
   }
 }
+
+/**
+ * A key column as the order of positions depends on it: name, type and, when not the type's default, collation
+ * (a key column given another collation orders its values otherwise: "after Y004" in C is not in en-x-icu).
+ * Without one, as recorded before collations were: a record of a column left as it was still continues.
+ */
+const keyOrder = (k: KeyColumn): string => `${k.name} ${k.type}${k.collation ? ` COLLATE ${k.collation}` : ''}`;
 
 /** The sinks the routes give a READ event of `table`. */
 function sinksForReads(config: BridgeConfig, table: TableName): readonly string[] {

@@ -8,7 +8,8 @@ const SOCKET_GONE = /Connection terminated|not queryable|ECONNRESET|EPIPE|ETIMED
 
 /** The session is gone: terminated (57P01), the server shutting down or crashed (57P02, 57P03), a connection exception (08…), or the socket closed. */
 export function connectionLost(err: unknown): boolean {
-  const code = sqlState(err);
+  // A socket's own error (read ECONNRESET while a query waited) has a code too, Node's, not a SQLSTATE.
+  const code = typeof (err as { syscall?: unknown } | null)?.syscall === 'string' ? undefined : sqlState(err);
   return code === undefined ? SOCKET_GONE.test(errorMessage(err)) : /^(08|57P0[123])/.test(code);
 }
 

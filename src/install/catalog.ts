@@ -35,16 +35,23 @@ export interface KeyColumn {
   readonly name: string;
   /** format_type of the column, for casting a stored text value back to it. */
   readonly type: string;
+  /** The column's collation when it is not its type's default (quoted, schema-qualified outside pg_catalog), else null: it orders the key. */
+  readonly collation?: string | null;
 }
 
 /** Primary key columns in key order with their types; empty for a table without one. */
 export async function primaryKeyColumns(db: pg.ClientBase, table: TableName): Promise<KeyColumn[]> {
   const { rows } = await db.query<KeyColumn>(
-    `SELECT a.attname::text AS name, format_type(a.atttypid, a.atttypmod) AS type
+    `SELECT a.attname::text AS name, format_type(a.atttypid, a.atttypmod) AS type,
+            CASE WHEN a.attcollation <> t.typcollation AND a.attcollation <> 0 THEN
+              (SELECT CASE WHEN cn.nspname = 'pg_catalog' THEN '' ELSE quote_ident(cn.nspname) || '.' END || quote_ident(co.collname)
+                 FROM pg_collation co JOIN pg_namespace cn ON cn.oid = co.collnamespace WHERE co.oid = a.attcollation)
+            END AS collation
        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
        JOIN pg_index i ON i.indrelid = c.oid AND i.indisprimary
        CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
        JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum
+       JOIN pg_type t ON t.oid = a.atttypid
       WHERE n.nspname = $1 AND c.relname = $2
       ORDER BY k.ord`,
     [table.schema, table.table],

@@ -38,9 +38,14 @@ describe('backfill edges (outbox mode)', () => {
     await db.query('INSERT INTO numbers SELECT generate_series(1, 20)');
     await db.query('CREATE TABLE rekeyed (id int PRIMARY KEY, code int NOT NULL)');
     await db.query('INSERT INTO rekeyed SELECT i, 101 - i FROM generate_series(1, 100) i');
+    // Upper and lower case letters: "C" puts every upper case key first, en-x-icu puts a before A before b.
+    await db.query('CREATE TABLE recollated (id text COLLATE "C" PRIMARY KEY)');
+    await db.query(
+      'INSERT INTO recollated SELECT chr(c) || i FROM generate_series(1, 2) i, (SELECT generate_series(65, 90) UNION ALL SELECT generate_series(97, 122)) l(c)',
+    );
     file = writeConfig({
       postgres: { url: db.url },
-      capture: ['gone', 'parent', 'measures', 'numbers', 'rekeyed'],
+      capture: ['gone', 'parent', 'measures', 'numbers', 'rekeyed', 'recollated'],
       sinks: [{ name: 'out', type: 'stdout' }],
       http: { port: 0 },
     });
@@ -130,6 +135,42 @@ describe('backfill edges (outbox mode)', () => {
     assert.equal(restarted.code, 0, restarted.stderr);
     await waitFor(() => new Set(reads('rekeyed')).size >= 100, 10_000, 'every row of rekeyed read');
     assert.equal(new Set(reads('rekeyed')).size, 100);
+  });
+
+  test('an interrupted backfill whose key column got another collation since: refused, its position is in the old order; --restart sends every row', async () => {
+    const rowsDone = async () =>
+      Number((await db.query<{ n: string }>("SELECT rows_done AS n FROM pgbridge.backfills WHERE table_name = 'recollated'")).rows[0]?.n ?? 0);
+    const child = spawn(process.execPath, [BIN, 'backfill', '-c', file, 'recollated', '--chunk', '5', '--rate', '20'], {
+      cwd: ROOT,
+      stdio: 'ignore',
+    });
+    await waitFor(async () => (await rowsDone()) >= 30, 30_000, 'the backfill under way');
+    child.kill('SIGKILL');
+    await new Promise((resolve) => child.on('exit', resolve));
+    await waitFor(
+      async () => (await db.query("SELECT 1 FROM pg_stat_activity WHERE application_name = 'pgbridge backfill'")).rowCount === 0,
+      30_000,
+      'the backend gone',
+    );
+    // Stopped among the upper case keys of "C": in en-x-icu every lower case key up to there comes before them, never read.
+    await db.query('ALTER TABLE recollated ALTER COLUMN id TYPE text COLLATE "en-x-icu"');
+    const resumed = await cli(['backfill', '-c', file, 'recollated']);
+    assert.equal(resumed.code, 1, resumed.stderr);
+    assert.match(
+      resumed.stderr,
+      /the interrupted backfill of public\.recollated read in the order of its primary key \(id text COLLATE "C"\), which is now \(id text COLLATE "en-x-icu"\).*--restart/,
+    );
+    const restarted = await cli(['backfill', '-c', file, 'recollated', '--restart']);
+    assert.equal(restarted.code, 0, restarted.stderr);
+    const keys = () =>
+      new Set(
+        bridge
+          .stdoutEvents<{ table: string; op: string; data: { id: string } }>()
+          .filter((e) => e.table === 'recollated' && e.op === 'READ')
+          .map((e) => e.data.id),
+      );
+    await waitFor(() => keys().size >= 104, 10_000, 'every row of recollated read');
+    assert.equal(keys().size, 104);
   });
 });
 

@@ -12,6 +12,9 @@ test('a lost session is said so, whether pg saw it as a server error or a closed
     pgError('connection failure', '08006'),
     new Error('Client has encountered a connection error and is not queryable'),
     new Error('Connection terminated unexpectedly'),
+    // The socket reset while a chunk's query waited: pg rejects it with Node's error, whose code is no SQLSTATE.
+    Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET', errno: -104, syscall: 'read' }),
+    Object.assign(new Error('write EPIPE'), { code: 'EPIPE', errno: -32, syscall: 'write' }),
   ]) {
     assert.ok(connectionLost(err), err.message);
     assert.match(

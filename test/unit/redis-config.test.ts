@@ -35,6 +35,13 @@ describe('redis sink config', () => {
     assert.match(configProblem({ url: 'redis://h:6379', stream: '{schema}.{tabel}' }), /sinks\[0\]\.stream: unknown placeholder \{tabel\}/);
   });
 
+  test('a stream with a hash tag around a placeholder loads (it did before braces were checked)', () => {
+    assert.equal(
+      loadSinkConfig({ name: 'streams', type: 'redis', url: 'redis://h:6379', stream: 'pgbridge:{{table}}' }).stream,
+      'pgbridge:{{table}}',
+    );
+  });
+
   test('a password with a / not percent-encoded: the path it becomes is not quoted in the config error', () => {
     const problem = configProblem({ url: 'redis://default:2024/Spring-S3cret@127.0.0.1:6379/0' });
     assert.match(problem, /sinks\[0\]\.url: path must be a database number \(\/0\); a \/ \? # or @ in the password must be percent-encoded/);

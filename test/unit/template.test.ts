@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { checkTemplate, renderTemplate, TEMPLATE_PLACEHOLDERS } from '../../src/template.js';
 import { channelEvent, rowEvent } from '../support/events.js';
+import { loadSinkConfig } from '../support/sink-config.js';
 
 describe('templates', () => {
   test("the placeholders are the contract's four", () => {
@@ -28,6 +29,24 @@ describe('templates', () => {
       checkTemplate('{table'),
       '"{" outside a placeholder in "{table"; placeholders are {schema}, {table}, {op}, {channel}, and braces have no other use',
     );
+  });
+
+  test('checkTemplate with literalBraces (a Kafka key, a Redis stream): braces around placeholders kept, unknown placeholders still refused', () => {
+    const event = rowEvent({ table: 'orders' });
+    for (const [template, rendered] of [
+      ['{"table":"{table}"}', '{"table":"orders"}'],
+      ['pgbridge:{{table}}', 'pgbridge:{orders}'],
+    ]) {
+      assert.equal(checkTemplate(template, { literalBraces: true }), undefined, template);
+      assert.equal(renderTemplate(template, event), rendered);
+    }
+    assert.match(checkTemplate('pgbridge:{{tabel}}', { literalBraces: true }) ?? '', /unknown placeholder \{tabel\}/);
+  });
+
+  test('a Kafka key shaped as JSON loads (it did before braces were checked); a brace in its topic is still refused', () => {
+    const kafka = (raw: Record<string, unknown>) => loadSinkConfig({ name: 'k', type: 'kafka', brokers: ['k:9092'], ...raw });
+    assert.equal(kafka({ key: '{"table":"{table}"}' }).key, '{"table":"{table}"}');
+    assert.throws(() => kafka({ topic: 'cdc.{{table}}' }), /sinks\[0\]\.topic: "\{" outside a placeholder/);
   });
 
   test('row events: schema, table and op in lower case', () => {

@@ -127,7 +127,8 @@ export function checkKafkaConfig(config: KafkaSinkConfig): ConfigProblem[] {
   }
   for (const key of ['topic', 'key'] as const) {
     const template = config[key];
-    const problem = typeof template === 'string' ? checkTemplate(template) : undefined;
+    // A key may be JSON as the default one is ({"table":"{table}"}); a topic name has no use for a brace.
+    const problem = typeof template === 'string' ? checkTemplate(template, { literalBraces: key === 'key' }) : undefined;
     if (problem !== undefined) problems.push({ path: key, message: problem });
   }
   if (config.sasl !== null && typeof config.sasl === 'object') problems.push(...checkSasl(config.sasl));

@@ -66,7 +66,8 @@ export function checkRedisConfig(config: RedisSinkConfig): ConfigProblem[] {
       path: 'url',
       message: 'path must be a database number (/0); a / ? # or @ in the password must be percent-encoded (%2F %3F %23 %40)',
     });
-  const template = checkTemplate(config.stream);
+  // A hash tag ({…}) places streams in one cluster slot: braces around a placeholder are Redis'.
+  const template = checkTemplate(config.stream, { literalBraces: true });
   if (template !== undefined) problems.push({ path: 'stream', message: template });
   if (config.tls !== null && config.url.startsWith('redis://'))
     problems.push({ path: 'tls', message: 'is set but the url is redis:// (plain TCP); use rediss://' });
