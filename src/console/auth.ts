@@ -4,6 +4,13 @@ import { clientKey } from './client-key.js';
 
 export const SESSION_COOKIE = 'pgbridge_session';
 const SESSION_MS = 12 * 3600_000;
+/**
+ * Checks of open connections one client may have waiting; its tokens past
+ * that are refused unchecked (after the delay). Many clients can share an
+ * address (a reverse proxy's, the host's own `pgbridge status`): an unbounded
+ * queue let a flood of guesses delay their right tokens without end.
+ */
+const MAX_WAITING = 4;
 
 const digest = (text: string): Buffer => createHash('sha256').update(text, 'utf8').digest();
 
@@ -12,13 +19,14 @@ const digest = (text: string): Buffer => createHash('sha256').update(text, 'utf8
  * answered only after `failureDelayMs`, and the tokens one client presents
  * are checked one after another, so guessing in parallel gains nothing: were
  * a right one answered at once, a guesser would know it among a thousand sent
- * together without waiting for the rest. Other clients, and live sessions, never wait.
+ * together without waiting for the rest. Other clients, and live sessions, never wait;
+ * a client with MAX_WAITING checks waiting has its further tokens refused unchecked.
  */
 export class TokenAuth {
   private readonly expected: Buffer | undefined;
   private readonly sessions = new Map<string, number>();
-  /** Per client (clientKey): the end of its queue of checks, and how many are in it. */
-  private readonly queues = new Map<string, { last: Promise<unknown>; waiting: number }>();
+  /** Per client (clientKey): the end of its queue of checks, and the requests in it. */
+  private readonly queues = new Map<string, { last: Promise<unknown>; waiting: Set<http.IncomingMessage> }>();
 
   constructor(
     token: string,
@@ -67,18 +75,29 @@ export class TokenAuth {
   private async check(req: http.IncomingMessage, presented: string): Promise<boolean> {
     const right = this.expected !== undefined && timingSafeEqual(digest(presented), this.expected);
     const client = clientKey(req.socket?.remoteAddress);
-    const queue = this.queues.get(client) ?? { last: Promise.resolve(), waiting: 0 };
+    const queue = this.queues.get(client) ?? { last: Promise.resolve(), waiting: new Set<http.IncomingMessage>() };
+    // Refused whether right or wrong: that tells a guesser nothing.
+    if ([...queue.waiting].filter(open).length >= MAX_WAITING) return this.refuse();
     this.queues.set(client, queue);
-    queue.waiting++;
-    const answer = queue.last.then(() => right || new Promise<boolean>((resolve) => setTimeout(() => resolve(false), this.failureDelayMs)));
+    queue.waiting.add(req);
+    // A guess whose connection closed before its turn is never answered: it holds up nothing behind it.
+    // One checked while open takes the whole delay even if closed meanwhile, else closing would speed guessing.
+    const answer = queue.last.then(() => right || (open(req) ? this.refuse() : false));
     queue.last = answer;
     try {
       return await answer;
     } finally {
-      if (--queue.waiting === 0) this.queues.delete(client);
+      queue.waiting.delete(req);
+      if (queue.waiting.size === 0) this.queues.delete(client);
     }
   }
+
+  private refuse(): Promise<false> {
+    return new Promise((resolve) => setTimeout(() => resolve(false), this.failureDelayMs));
+  }
 }
+
+const open = (req: http.IncomingMessage): boolean => req.socket?.destroyed !== true;
 
 /** Secure when the browser came over HTTPS: then it must never send the session over plain HTTP to the same host. */
 export function sessionCookie(id: string, secure = false): string {

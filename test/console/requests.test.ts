@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import net from 'node:net';
 import { after, before, test } from 'node:test';
 import { cli, RunningBridge, writeConfig } from '../support/bridge.js';
 import { createTestDatabase, type TestDatabase } from '../support/pg.js';
@@ -179,4 +180,27 @@ test('guessing in parallel gains nothing: from one client a right token waits fo
     (await Promise.all(guesses)).map((a) => a.status),
     [401, 401, 401],
   );
+});
+
+test('guesses on connections closed at once, or many more than a few, do not hold up a right token from the same address (a proxy, the host) for long', async () => {
+  const guessAndLeave = () =>
+    new Promise<void>((resolve) => {
+      const socket = net.connect({ host: '127.0.0.1', port, localAddress: '127.0.0.3' }, () => {
+        socket.end(`GET /metrics HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer a-guess\r\n\r\n`, () => (socket.destroy(), resolve()));
+      });
+      socket.on('error', () => resolve());
+    });
+  for (let i = 0; i < 15; i++) await guessAndLeave();
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  let started = performance.now();
+  const right = await send('GET', '/api/status', bearer, undefined, '127.0.0.3');
+  assert.equal(right.status, 200);
+  assert.ok(performance.now() - started < 2000, `a right token after 15 abandoned guesses waited ${Math.round(performance.now() - started)} ms`);
+
+  const guesses = Array.from({ length: 15 }, () => send('GET', '/api/status', { authorization: 'Bearer a-guess' }, undefined, '127.0.0.4'));
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  started = performance.now();
+  await send('GET', '/api/status', bearer, undefined, '127.0.0.4');
+  assert.ok(performance.now() - started < 6000, `a token after 15 waiting guesses waited ${Math.round(performance.now() - started)} ms`);
+  assert.ok((await Promise.all(guesses)).every((a) => a.status === 401));
 });

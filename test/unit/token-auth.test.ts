@@ -38,6 +38,24 @@ test("one client's tokens are checked one after another, each wrong one after th
   assert.ok(finished[2] >= 590, `the third guess was answered after ${Math.round(finished[2])} ms`);
 });
 
+test('a flood from one client delays its own right token by a few delays at most (refused unchecked past them), and guesses whose connection closed before their turn hold up nothing', async () => {
+  const auth = new TokenAuth('right-token', 300);
+  const from = (remoteAddress: string, token: string, destroyed = false) =>
+    ({ headers: { authorization: `Bearer ${token}` }, socket: { remoteAddress, destroyed } }) as unknown as http.IncomingMessage;
+  const flood = Array.from({ length: 20 }, () => auth.allows(from('10.0.0.1', 'guess')));
+  let started = performance.now();
+  assert.equal(await auth.allows(from('10.0.0.1', 'right-token')), false, 'past the waiting checks a token is refused unchecked');
+  assert.ok(performance.now() - started < 1000, `a token sent after 20 guesses was answered after ${Math.round(performance.now() - started)} ms`);
+  assert.ok((await Promise.all(flood)).every((ok) => !ok));
+
+  const closed = Array.from({ length: 5 }, () => auth.allows(from('10.0.0.3', 'guess', true)));
+  await new Promise((resolve) => setImmediate(resolve));
+  started = performance.now();
+  assert.equal(await auth.allows(from('10.0.0.3', 'right-token')), true);
+  assert.ok(performance.now() - started < 200, `a right token behind closed guesses waited ${Math.round(performance.now() - started)} ms`);
+  assert.ok((await Promise.all(closed)).every((ok) => !ok));
+});
+
 test('sameOrigin: a cross-site Origin or Sec-Fetch-Site is refused; tools without them pass', () => {
   assert.equal(sameOrigin(request({ host: 'bridge:9187' })), true);
   assert.equal(sameOrigin(request({ host: 'bridge:9187', origin: 'http://bridge:9187', 'sec-fetch-site': 'same-origin' })), true);
