@@ -65,8 +65,7 @@ export async function deadLetterLines(
  * Without the events (they may be large), newest first, each error passed
  * through `scrubError`. A `text` filter matches the event or the error as
  * shown: matched against the error as stored, it would tell a masked secret
- * one guessed prefix at a time. So would a limit filled before the letters
- * matching only behind the mask are left out: pages are read until it is filled.
+ * one guessed prefix at a time.
  */
 export async function deadLetterSummaries(
   db: Db,
@@ -75,25 +74,20 @@ export async function deadLetterSummaries(
   limit: number,
   scrubError: (error: string) => string,
 ): Promise<DeadLetterSummary[]> {
+  const { rows } = await db.query<DeadLetterSummary & { event_matches: boolean }>(
+    `SELECT id::text AS dead_letter_id, sink, event_id, error, attempts, failed_at,
+            coalesce(strpos(lower(event::text), lower($5)) > 0, false) AS event_matches
+       FROM pgbridge.dead_letters WHERE ${WHERE} ORDER BY id DESC LIMIT $6`,
+    [...filterParams(instance, filter), limit],
+  );
   const text = filter.text?.toLowerCase();
   const shown: DeadLetterSummary[] = [];
-  let below: string | null = null;
-  for (;;) {
-    const { rows }: pg.QueryResult<DeadLetterSummary & { event_matches: boolean }> = await db.query(
-      `SELECT id::text AS dead_letter_id, sink, event_id, error, attempts, failed_at,
-              coalesce(strpos(lower(event::text), lower($5)) > 0, false) AS event_matches
-         FROM pgbridge.dead_letters WHERE ${WHERE} AND ($7::bigint IS NULL OR id < $7::bigint) ORDER BY id DESC LIMIT $6`,
-      [...filterParams(instance, filter), limit, below],
-    );
-    for (const { event_matches, ...row } of rows) {
-      const error = scrubError(row.error);
-      if (text && !event_matches && !error.toLowerCase().includes(text)) continue;
-      shown.push({ ...row, error, failed_at: new Date(row.failed_at).toISOString() });
-      if (shown.length === limit) return shown;
-    }
-    if (rows.length < limit) return shown;
-    below = rows[rows.length - 1].dead_letter_id;
+  for (const { event_matches, ...row } of rows) {
+    const error = scrubError(row.error);
+    if (text && !event_matches && !error.toLowerCase().includes(text)) continue;
+    shown.push({ ...row, error, failed_at: new Date(row.failed_at).toISOString() });
   }
+  return shown;
 }
 
 /** The event of one dead letter as stored (pgbridge format, JSON text untouched), or undefined. */
