@@ -11,6 +11,7 @@ import pg from 'pg';
 import { spawn } from 'node:child_process';
 import { BIN, cli, installAndRun, ROOT, waitFor, writeConfig, type RunningBridge } from '../support/bridge.js';
 import { createTestDatabase, type TestDatabase } from '../support/pg.js';
+import { backfillRowsDone } from '../support/backfill-progress.js';
 
 interface Event {
   table: string;
@@ -111,8 +112,7 @@ describe('backfill edges (outbox mode)', () => {
     assert.ok(!status.some((b) => b.table === 'public.numbers'), 'no backfill of numbers recorded');
   });
   test('an interrupted backfill whose table got another primary key since: refused, its position means nothing in the new key order; --restart sends every row', async () => {
-    const rowsDone = async () =>
-      Number((await db.query<{ n: string }>("SELECT rows_done AS n FROM pgbridge.backfills WHERE table_name = 'rekeyed'")).rows[0]?.n ?? 0);
+    const rowsDone = async () => backfillRowsDone(db, 'rekeyed');
     // 5 rows a chunk, 20 a second: it is still running when it is killed.
     const child = spawn(process.execPath, [BIN, 'backfill', '-c', file, 'rekeyed', '--chunk', '5', '--rate', '20'], { cwd: ROOT, stdio: 'ignore' });
     await waitFor(async () => (await rowsDone()) >= 30, 30_000, 'the backfill under way');
@@ -138,8 +138,7 @@ describe('backfill edges (outbox mode)', () => {
   });
 
   test('an interrupted backfill whose key column got another collation since: refused, its position is in the old order; --restart sends every row', async () => {
-    const rowsDone = async () =>
-      Number((await db.query<{ n: string }>("SELECT rows_done AS n FROM pgbridge.backfills WHERE table_name = 'recollated'")).rows[0]?.n ?? 0);
+    const rowsDone = async () => backfillRowsDone(db, 'recollated');
     const child = spawn(process.execPath, [BIN, 'backfill', '-c', file, 'recollated', '--chunk', '5', '--rate', '20'], {
       cwd: ROOT,
       stdio: 'ignore',

@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { cli, installAndRun, waitFor, writeConfig, type RunningBridge } from '../support/bridge.js';
 import { createTestDatabase, terminateBackends, type TestDatabase } from '../support/pg.js';
+import { backfillRowsDone } from '../support/backfill-progress.js';
 import { WebhookServer } from '../support/webhook-server.js';
 
 const ROWS = 6000;
@@ -49,8 +50,7 @@ for (const delivery of ['outbox', 'notify'] as const) {
     });
 
     test('exit 1 saying the connection was lost and how far it got; the same command continues; every row arrives once', async () => {
-      const rowsDone = async () =>
-        Number((await db.query<{ n: string }>("SELECT rows_done AS n FROM pgbridge.backfills WHERE table_name = 't'")).rows[0]?.n ?? 0);
+      const rowsDone = async () => backfillRowsDone(db, 't');
       // --rate: about 6 s in all, so it is still running when its session goes.
       const cut = cli(['backfill', '-c', file, 't', '--chunk', '100', '--rate', '1000']);
       await waitFor(async () => (await rowsDone()) >= 1000, 30_000, 'the backfill under way');

@@ -12,6 +12,7 @@ import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import { BIN, cli, installAndRun, ROOT, waitFor, within, writeConfig, type RunningBridge } from '../support/bridge.js';
 import { createTestDatabase, type TestDatabase } from '../support/pg.js';
+import { backfillRowsDone } from '../support/backfill-progress.js';
 import { WebhookServer } from '../support/webhook-server.js';
 
 const ROWS = 1000;
@@ -51,8 +52,7 @@ for (const mode of ['ACCESS EXCLUSIVE', 'EXCLUSIVE'] as const) {
     });
 
     test('taken half way: it says it waits for the lock, Ctrl-C stops it meanwhile, and the same command then sends every row once', async () => {
-      const rowsDone = async () =>
-        Number((await db.query<{ n: string }>("SELECT rows_done AS n FROM pgbridge.backfills WHERE table_name = 't'")).rows[0]?.n ?? 0);
+      const rowsDone = async () => backfillRowsDone(db, 't');
       // --rate: about 2 s in all, so it is still running when the lock is taken.
       const child = spawn(process.execPath, [BIN, 'backfill', '-c', file, 't', '--chunk', '50', '--rate', '500'], { cwd: ROOT });
       let stderr = '';

@@ -11,6 +11,7 @@ import { spawn } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import { BIN, cli, installAndRun, ROOT, waitFor, writeConfig, type RunningBridge } from '../support/bridge.js';
 import { createTestDatabase, type TestDatabase } from '../support/pg.js';
+import { backfillRowsDone } from '../support/backfill-progress.js';
 import { WebhookServer } from '../support/webhook-server.js';
 
 interface Event {
@@ -158,8 +159,7 @@ for (const delivery of ['outbox', 'notify'] as const) {
     test('SIGKILL at half way, then the same command continues: every row exactly once; a second backfill at once is refused', async () => {
       // --rate: about 13 s in all, so it is surely still running for the checks on the way.
       const child = spawn(process.execPath, [BIN, 'backfill', '-c', file, 'big', '--chunk', '200', '--rate', '3000'], { cwd: ROOT, stdio: 'ignore' });
-      const progress = async () =>
-        Number((await db.query<{ n: string }>("SELECT rows_done AS n FROM pgbridge.backfills WHERE table_name = 'big'")).rows[0]?.n ?? 0);
+      const progress = async () => backfillRowsDone(db, 'big');
       await waitFor(async () => (await progress()) >= 2000, 60_000, 'the backfill under way');
       const second = await backfill('big');
       assert.equal(second.code, 1);
