@@ -61,33 +61,61 @@ export async function deadLetterLines(
   return rows.map((r) => `${r.head.slice(0, -1)}, "error" : ${JSON.stringify(scrubError(r.error))}, ${r.tail.slice(1)}`);
 }
 
+/** Rows read per FETCH while a search looks for letters whose match the mask does not hide. */
+const SEARCH_BATCH = 500;
+
 /**
  * Without the events (they may be large), newest first, each error passed
  * through `scrubError`. A `text` filter matches the event or the error as
  * shown: matched against the error as stored, it would tell a masked secret
- * one guessed prefix at a time.
+ * one guessed prefix at a time. So would a page cut at the limit before the
+ * letters matching only behind the mask are left out: one cursor reads on
+ * until the limit is filled, each letter once.
  */
 export async function deadLetterSummaries(
-  db: Db,
+  db: pg.ClientBase,
   instance: string,
   filter: DeadLetterFilter,
   limit: number,
   scrubError: (error: string) => string,
 ): Promise<DeadLetterSummary[]> {
-  const { rows } = await db.query<DeadLetterSummary & { event_matches: boolean }>(
-    `SELECT id::text AS dead_letter_id, sink, event_id, error, attempts, failed_at,
-            coalesce(strpos(lower(event::text), lower($5)) > 0, false) AS event_matches
-       FROM pgbridge.dead_letters WHERE ${WHERE} ORDER BY id DESC LIMIT $6`,
-    [...filterParams(instance, filter), limit],
-  );
-  const text = filter.text?.toLowerCase();
-  const shown: DeadLetterSummary[] = [];
-  for (const { event_matches, ...row } of rows) {
-    const error = scrubError(row.error);
-    if (text && !event_matches && !error.toLowerCase().includes(text)) continue;
-    shown.push({ ...row, error, failed_at: new Date(row.failed_at).toISOString() });
+  await db.query('BEGIN READ ONLY');
+  let shown: DeadLetterSummary[];
+  try {
+    await db.query(
+      `DECLARE dead_letter_search NO SCROLL CURSOR FOR
+       SELECT id::text AS dead_letter_id, sink, event_id, error, attempts, failed_at,
+              coalesce(strpos(lower(event::text), lower($5)) > 0, false) AS event_matches
+         FROM pgbridge.dead_letters WHERE ${WHERE} ORDER BY id DESC`,
+      filterParams(instance, filter),
+    );
+    shown = await fetchUntilFilled(db, filter.text?.toLowerCase(), limit, scrubError);
+  } catch (err) {
+    await db.query('ROLLBACK').catch(() => {});
+    throw err;
   }
+  await db.query('ROLLBACK');
   return shown;
+}
+
+async function fetchUntilFilled(
+  db: pg.ClientBase,
+  text: string | undefined,
+  limit: number,
+  scrubError: (error: string) => string,
+): Promise<DeadLetterSummary[]> {
+  const shown: DeadLetterSummary[] = [];
+  const batch = text ? SEARCH_BATCH : limit;
+  for (;;) {
+    const { rows } = await db.query<DeadLetterSummary & { event_matches: boolean }>(`FETCH ${batch} FROM dead_letter_search`);
+    for (const { event_matches, ...row } of rows) {
+      const error = scrubError(row.error);
+      if (text && !event_matches && !error.toLowerCase().includes(text)) continue;
+      shown.push({ ...row, error, failed_at: new Date(row.failed_at).toISOString() });
+      if (shown.length === limit) return shown;
+    }
+    if (rows.length < batch) return shown;
+  }
 }
 
 /** The event of one dead letter as stored (pgbridge format, JSON text untouched), or undefined. */

@@ -83,3 +83,33 @@ test("the console's dead-letter list: the error masked, and its search cannot fi
     await bridge.stop();
   }
 });
+
+test('the search fills its limit past letters whose match only the mask hides: how many come back tells nothing of the secret', async () => {
+  // Older than 1,200 letters quoting the secret (more than one read of the search's cursor):
+  // with a limit of 1, those newer letters must not stand in the decoy's way.
+  const decoy = EVENT.replace('"data":{"id":9007199254740993}', '"data":{"note":"far-end-tok far-end-tox"}').replace('ev-1', 'ev-2');
+  await db.query(
+    `INSERT INTO pgbridge.dead_letters (instance, sink, event_id, event, key, error, attempts)
+     VALUES ('default', 'hook', 'ev-2', $1, NULL, 'plain', 1)`,
+    [decoy],
+  );
+  await db.query(
+    `INSERT INTO pgbridge.dead_letters (instance, sink, event_id, event, key, error, attempts)
+     SELECT 'default', 'hook', 'quoting-' || n, $1, NULL, $2, 1 FROM generate_series(1, 1200) n`,
+    [EVENT.replace('ev-1', 'ev-3'), `webhook hook: HTTP 401: token ${API_TOKEN}`],
+  );
+  const bridge = new RunningBridge(file);
+  try {
+    await bridge.ready();
+    const found = async (q: string): Promise<string[]> => {
+      const answer = await fetch(`${base}/api/dead-letters?limit=1&q=${encodeURIComponent(q)}`, {
+        headers: { authorization: `Bearer ${CONSOLE_TOKEN}` },
+      });
+      return ((await answer.json()) as { dead_letters: Array<{ event_id: string }> }).dead_letters.map((l) => l.event_id);
+    };
+    assert.deepEqual(await found('far-end-tox'), ['ev-2'], 'a wrong guess finds the decoy');
+    assert.deepEqual(await found('far-end-tok'), ['ev-2'], 'a right guess finds the decoy all the same');
+  } finally {
+    await bridge.stop();
+  }
+});
