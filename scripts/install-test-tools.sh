@@ -9,6 +9,7 @@ command -v kcat >/dev/null || need+=(kcat)                     # Kafka mock clus
 command -v docker-compose >/dev/null || need+=(docker-compose)  # `docker-compose config -q` check
 command -v pgbouncer >/dev/null || need+=(pgbouncer)            # runs behind a transaction/session pooler
 command -v chromium >/dev/null || need+=(chromium)              # console tests (playwright-core drives it)
+command -v firefox-esr >/dev/null || need+=(firefox-esr)        # console tests in Firefox (WebDriver BiDi)
 command -v promtool >/dev/null || need+=(prometheus)            # promtool checks and tests the alert rules
 command -v openssl >/dev/null || need+=(openssl)                # certificates for the NATS and Redis TLS tests
 command -v mosquitto_passwd >/dev/null || need+=(mosquitto)     # MQTT tests run Mosquittos of their own (config, ACL, password file)

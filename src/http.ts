@@ -58,7 +58,8 @@ export function startHttp(
         const page = loginPage(/[?&]wrong\b/.test(req.url ?? ''));
         res
           .writeHead(401, {
-            'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
+            // img-src for the page's empty icon: without one, Firefox fetches /favicon.ico under this policy and reports it blocked.
+            'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'; frame-ancestors 'none'",
             'content-type': page.type,
           })
           .end(page.body);

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { launchChromium } from '../support/browser.js';
+import { BROWSERS, launchBrowser, shown, textOf } from '../support/browser.js';
 import { cli, RunningBridge, waitFor, writeConfig } from '../support/bridge.js';
 import { createTestDatabase, type TestDatabase } from '../support/pg.js';
 import { freePort } from '../support/tcp.js';
@@ -104,19 +104,20 @@ test('status still shows the sink and its dead-letter count, without the error',
   assert.ok(!cliStatus.stdout.includes(ECHO) && !cliStatus.stdout.includes(CONTENT));
 });
 
-test('in Chromium: the note on http.token instead of the dead-letter panel; no slot lag outside wal mode', async () => {
-  const browser = await launchChromium();
-  try {
-    const page = await browser.context.newPage();
-    page.on('pageerror', (err) => assert.fail(`console script error: ${err.message}`));
-    await page.goto(base);
-    await page.locator('#no-token:not([hidden])').waitFor({ timeout: 15_000 });
-    assert.match((await page.locator('#no-token').textContent()) ?? '', /Set http\.token to list, inspect, retry and discard dead letters/);
-    assert.equal(await page.locator('#dl-panel').isHidden(), true);
-    const summary = (await page.locator('#summary').textContent()) ?? '';
-    assert.match(summary, /outbox mode/);
-    assert.doesNotMatch(summary, /slot lag/);
-  } finally {
-    await browser.close();
-  }
-});
+for (const name of BROWSERS) {
+  test(`in ${name}: the note on http.token instead of the dead-letter panel; no slot lag outside wal mode`, async () => {
+    const page = await launchBrowser(name);
+    try {
+      await page.goto(base);
+      await shown(page, '#no-token', 15_000);
+      assert.match((await textOf(page, '#no-token')) ?? '', /Set http\.token to list, inspect, retry and discard dead letters/);
+      assert.equal(await page.evaluate(() => document.querySelector('#dl-panel')?.checkVisibility(), null), false);
+      const summary = (await textOf(page, '#summary')) ?? '';
+      assert.match(summary, /outbox mode/);
+      assert.doesNotMatch(summary, /slot lag/);
+      assert.deepEqual(page.problems, []);
+    } finally {
+      await page.close();
+    }
+  });
+}
