@@ -176,6 +176,24 @@ const MATRIX: readonly BadConfig[] = [
     what: /"md5"/,
     hidden: 'hunter2-sasl',
   },
+  {
+    name: 'a misspelt TLS option of a kafka sink',
+    config: kafka({ ssl: { rejectUnauthorised: false } }),
+    keyPath: 'sinks[0].ssl.rejectUnauthorised',
+    what: /is not an option of Node's tls\.connect/,
+  },
+  {
+    name: 'a misspelt TLS option of an mqtt sink',
+    config: withSink({ name: 'm', type: 'mqtt', url: 'mqtts://127.0.0.1:9', tls: { cafile: '/etc/ssl/ca.pem' } }),
+    keyPath: 'sinks[0].tls.cafile',
+    what: /is not an option of Node's tls\.connect; use ca, /,
+  },
+  {
+    name: 'a misspelt TLS option of a redis sink',
+    config: withSink({ name: 'r', type: 'redis', url: 'rediss://127.0.0.1:9', tls: { server_name: 'cache' } }),
+    keyPath: 'sinks[0].tls.server_name',
+    what: /is not an option of Node's tls\.connect/,
+  },
   // routes
   {
     name: 'a route to a sink that does not exist',
