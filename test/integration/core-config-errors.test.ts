@@ -398,6 +398,21 @@ describe('${VAR} and ${VAR:-default}', () => {
     assert.match(result.stdout, /^sink hooks: ok \(webhook\)$/m);
   });
 
+  test('a file that starts with a byte order mark (as Windows editors save UTF-8) is read, JSON as YAML', async () => {
+    const BOM = '\uFEFF';
+    const json = writeConfig(BOM + JSON.stringify(base({}, { url })));
+    const yaml = writeConfig(
+      `${BOM}postgres:\n  url: ${PG_ADMIN_URL}\ncapture: [orders]\nsinks: [{ name: hooks, type: webhook, url: '${url}' }]\nhttp: { port: 0 }\n`,
+      '.yaml',
+    );
+    for (const file of [json, yaml]) {
+      const result = await cli(['check', '-c', file]);
+      assert.notEqual(result.code, 2, result.stderr);
+      assert.match(result.stdout, /^config: ok/m);
+      assert.match(result.stdout, /^sink hooks: ok \(webhook\)$/m);
+    }
+  });
+
   test('a value that reads as a number or true/false is a string for a string key', async () => {
     const sink = { url, headers: { 'X-Key': '${PGB_TEST_KEY}' }, secret: '${PGB_TEST_SECRET}' };
     const file = writeConfig(base({ http: { port: 0, token: '${PGB_TEST_TOKEN}' } }, sink));
