@@ -51,7 +51,9 @@ function duplicateKey(text: string): { key: string; offset: number } | undefined
  * column only: V8's message quotes the text around it, which can be the start
  * of an unquoted secret.
  */
-export function parseJsonConfig(file: string, text: string): unknown {
+export function parseJsonConfig(file: string, withMark: string): unknown {
+  // A byte order mark, as Windows editors save UTF-8, is no part of the JSON (RFC 8259 §8.1 lets a parser skip it; YAML's does).
+  const text = withMark.startsWith('\uFEFF') ? withMark.slice(1) : withMark;
   let value: unknown;
   try {
     value = JSON.parse(text);

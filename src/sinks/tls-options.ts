@@ -1,3 +1,41 @@
+import { EntryProblem } from '../config/formats.js';
+
+/**
+ * The options of Node's tls.connect (and tls.createSecureContext, which it
+ * passes them on to) that a config file can hold: values, not functions or
+ * sockets. Any other key is refused, so that a misspelt one (`rejectUnauthorised`,
+ * `cafile`) is a config error rather than an option silently left out.
+ */
+const NODE_TLS_OPTIONS: ReadonlySet<string> = new Set([
+  'ca',
+  'cert',
+  'key',
+  'pfx',
+  'passphrase',
+  'crl',
+  'servername',
+  'rejectUnauthorized',
+  'requestCert',
+  'enableTrace',
+  'minVersion',
+  'maxVersion',
+  'ciphers',
+  'sigalgs',
+  'ecdhCurve',
+  'dhparam',
+  'honorCipherOrder',
+  'secureOptions',
+  'secureProtocol',
+  'sessionIdContext',
+  'sessionTimeout',
+  'ALPNProtocols',
+  'minDHSize',
+  'highWaterMark',
+  'privateKeyEngine',
+  'privateKeyIdentifier',
+  'clientCertEngine',
+]);
+
 /**
  * The options of Node's tls.connect that are true or false. A `${NAME}` in a
  * map of TLS options stays text (config/env-types.ts types only keys it
@@ -13,6 +51,20 @@ export function tlsOptionsProblem(options: Readonly<Record<string, unknown>>): s
     if (value !== undefined && typeof value !== 'boolean' && value !== 'true' && value !== 'false') return `${key} must be true or false`;
   }
   return undefined;
+}
+
+/** Throws (naming the entry when it is an unknown key) unless `value` is a map of TLS options that can be used as written. */
+export function assertTlsOptions(value: unknown): void {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new Error('must be a map of TLS options');
+  const options = value as Readonly<Record<string, unknown>>;
+  const unknown = Object.keys(options).find((key) => !NODE_TLS_OPTIONS.has(key));
+  if (unknown !== undefined)
+    throw new EntryProblem(
+      `.${unknown}`,
+      `is not an option of Node's tls.connect; use ca, cert, key, passphrase, servername, rejectUnauthorized, minVersion, …`,
+    );
+  const problem = tlsOptionsProblem(options);
+  if (problem) throw new Error(problem);
 }
 
 /** The map as tls.connect must get it: 'true' / 'false' of those options as booleans. */

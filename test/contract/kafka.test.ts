@@ -1,4 +1,6 @@
+import assert from 'node:assert/strict';
 import { before, type TestContext } from 'node:test';
+import { Kafka, type CloudEvent, type KafkaMessage } from 'cloudevents';
 import type { Sink } from '../../src/sinks/sink.js';
 import { rowEvent } from '../support/events.js';
 import { createTopic, kafkaBrokers, readTopic } from '../support/kafka.js';
@@ -46,7 +48,12 @@ runSinkContract({
     {
       label: 'cloudevents (binary, ce_* headers)',
       format: 'cloudevents',
-      cloudEvent: binaryCloudEvent('ce_'),
+      cloudEvent: (arrival) => {
+        const message: KafkaMessage<string> = { key: '', value: arrival.body, body: arrival.body, headers: arrival.headers };
+        const event = Kafka.toEvent(message) as CloudEvent<unknown>;
+        assert.equal(event.validate(), true, 'the CloudEvents SDK reads and validates it');
+        return binaryCloudEvent('ce_')(arrival);
+      },
     },
   ],
   open,

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, type TestContext } from 'node:test';
+import { HTTP, type CloudEvent } from 'cloudevents';
 import { parse, stringify } from 'lossless-json';
 import type { IncomingHttpHeaders } from 'node:http';
+import { binaryCloudEventOf } from '../support/binary-cloud-event.js';
 import { rowEvent } from '../support/events.js';
 import { silentContext, sinkFromConfig } from '../support/sink-config.js';
 import { WebhookServer, type ReceivedRequest } from '../support/webhook-server.js';
@@ -68,6 +70,7 @@ runSinkContract({
       format: 'cloudevents',
       cloudEvent: ({ body, headers }) => {
         assert.equal(headers['content-type'], 'application/cloudevents+json');
+        assert.equal((HTTP.toEvent({ headers, body }) as CloudEvent<unknown>).validate(), true, 'the CloudEvents SDK reads and validates it');
         return structuredCloudEvent(body);
       },
     },
@@ -75,7 +78,10 @@ runSinkContract({
       label: 'cloudevents (binary)',
       format: 'cloudevents',
       options: { cloudevents_mode: 'binary' },
-      cloudEvent: binaryCloudEvent('ce-'),
+      cloudEvent: (arrival) => {
+        binaryCloudEventOf(arrival.headers, arrival.body);
+        return binaryCloudEvent('ce-')(arrival);
+      },
     },
   ],
   open,

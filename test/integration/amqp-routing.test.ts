@@ -214,3 +214,51 @@ describe('amqp: a routing key over 255 bytes through the bridge', () => {
     );
   });
 });
+
+describe('amqp: mandatory (CONTRACT §2) through the bridge', () => {
+  let db: TestDatabase;
+  let amqp: AmqpAdmin;
+  let bridge: RunningBridge;
+  let inbox: RecordingQueue;
+
+  before(async () => {
+    db = await createTestDatabase();
+    await db.query(`CREATE TABLE orders (id int PRIMARY KEY)`);
+    await db.query(`CREATE TABLE items (id int PRIMARY KEY)`);
+    amqp = await AmqpAdmin.connect();
+    const exchange = await amqp.exchange('topic');
+    inbox = await amqp.queue(exchange, 'public.orders.*');
+    const sink = { type: 'amqp', url: AMQP_URL, exchange };
+    const file = writeConfig({
+      postgres: { url: db.url },
+      capture: [{ table: 'orders' }, { table: 'items' }],
+      sinks: [
+        { name: 'strict', ...sink, mandatory: true },
+        { name: 'lenient', ...sink, mandatory: false },
+      ],
+      http: { port: 0 },
+    });
+    bridge = await installAndRun(file);
+  });
+
+  after(async () => {
+    await bridge?.kill('SIGTERM');
+    await amqp?.close();
+    await db?.drop();
+  });
+
+  test('mandatory: true dead-letters an event no queue is bound for; mandatory: false lets the broker drop it, delivered', async () => {
+    await db.query(`INSERT INTO items VALUES (10)`);
+    await db.query(`INSERT INTO orders VALUES (1)`);
+    await waitFor(() => inbox.messages.length >= 2, 30_000, 'the routable event from both sinks');
+    await outboxEmptied(db);
+
+    assert.deepEqual(inbox.bodies<Event>().map(label), ['orders INSERT 1', 'orders INSERT 1']);
+    const dead = await deadLettersOf(db);
+    assert.deepEqual(
+      dead.map((d) => `${d.sink}: ${label(d.event)}`),
+      ['strict: items INSERT 10'],
+    );
+    assert.match(dead[0].error, /unroutable/);
+  });
+});

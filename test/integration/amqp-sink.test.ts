@@ -66,6 +66,7 @@ describe('amqp sink config', () => {
         exchange_type: 'topic',
         declare: true,
         routing_key: '{schema}.{table}.{op}',
+        mandatory: true,
         heartbeat_s: 30,
         connect_timeout_ms: 10000,
         max_batch: 500,

@@ -176,6 +176,24 @@ const MATRIX: readonly BadConfig[] = [
     what: /"md5"/,
     hidden: 'hunter2-sasl',
   },
+  {
+    name: 'a misspelt TLS option of a kafka sink',
+    config: kafka({ ssl: { rejectUnauthorised: false } }),
+    keyPath: 'sinks[0].ssl.rejectUnauthorised',
+    what: /is not an option of Node's tls\.connect/,
+  },
+  {
+    name: 'a misspelt TLS option of an mqtt sink',
+    config: withSink({ name: 'm', type: 'mqtt', url: 'mqtts://127.0.0.1:9', tls: { cafile: '/etc/ssl/ca.pem' } }),
+    keyPath: 'sinks[0].tls.cafile',
+    what: /is not an option of Node's tls\.connect; use ca, /,
+  },
+  {
+    name: 'a misspelt TLS option of a redis sink',
+    config: withSink({ name: 'r', type: 'redis', url: 'rediss://127.0.0.1:9', tls: { server_name: 'cache' } }),
+    keyPath: 'sinks[0].tls.server_name',
+    what: /is not an option of Node's tls\.connect/,
+  },
   // routes
   {
     name: 'a route to a sink that does not exist',
@@ -378,6 +396,21 @@ describe('${VAR} and ${VAR:-default}', () => {
     assert.notEqual(result.code, 2, result.stderr);
     assert.match(result.stdout, /^postgres: ok/m);
     assert.match(result.stdout, /^sink hooks: ok \(webhook\)$/m);
+  });
+
+  test('a file that starts with a byte order mark (as Windows editors save UTF-8) is read, JSON as YAML', async () => {
+    const BOM = '\uFEFF';
+    const json = writeConfig(BOM + JSON.stringify(base({}, { url })));
+    const yaml = writeConfig(
+      `${BOM}postgres:\n  url: ${PG_ADMIN_URL}\ncapture: [orders]\nsinks: [{ name: hooks, type: webhook, url: '${url}' }]\nhttp: { port: 0 }\n`,
+      '.yaml',
+    );
+    for (const file of [json, yaml]) {
+      const result = await cli(['check', '-c', file]);
+      assert.notEqual(result.code, 2, result.stderr);
+      assert.match(result.stdout, /^config: ok/m);
+      assert.match(result.stdout, /^sink hooks: ok \(webhook\)$/m);
+    }
   });
 
   test('a value that reads as a number or true/false is a string for a string key', async () => {

@@ -71,7 +71,7 @@ function sourcesOnTheWire(event: BridgeEvent, ctx: FormatContext): Record<string
   const structured = (body: string): string => (JSON.parse(body) as { source: string }).source;
   const binaryWebhook = buildRequest([event], webhookConfig({ cloudevents_mode: 'binary' }), ctx);
   const kafka = toKafkaMessage(event, { topic: 't', key: null, format: 'cloudevents' }, ctx);
-  const amqp = toAmqpMessage(event, { routingKey: 'k', format: 'cloudevents' }, ctx);
+  const amqp = toAmqpMessage(event, { routingKey: 'k', format: 'cloudevents', mandatory: true }, ctx);
   const nats = toNatsMessage(event, { subject: 's', channelSubject: 's', format: 'cloudevents' }, ctx);
   const mqtt = toMqttMessage(event, { topic: 't', format: 'cloudevents' }, ctx);
   const redis = toStreamEntry(event, { stream: 's', format: 'cloudevents' }, ctx);

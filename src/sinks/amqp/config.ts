@@ -13,6 +13,7 @@ export interface AmqpConfig {
   exchange_type: ExchangeType;
   declare: boolean;
   routing_key: string;
+  mandatory: boolean;
   heartbeat_s: number;
   connect_timeout_ms: number;
 }
@@ -42,9 +43,14 @@ export const amqpSchema: Schema<AmqpConfig> = {
     default: true,
   },
   routing_key: {
-    doc: 'Routing key template: {schema}, {table}, {op} (insert|update|delete), {channel}. A channel event is routed by its channel name under a template with {schema}, {table} or {op} but no {channel}; a fixed template (no placeholder) applies to it as written. AMQP allows at most 255 bytes (UTF-8): an event whose key renders longer is dead-lettered.',
+    doc: 'Routing key template: {schema}, {table}, {op} (insert|update|delete|truncate|read), {channel}. A channel event is routed by its channel name under a template with {schema}, {table} or {op} but no {channel}; a fixed template (no placeholder) applies to it as written. AMQP allows at most 255 bytes (UTF-8): an event whose key renders longer is dead-lettered.',
     format: String,
     default: '{schema}.{table}.{op}',
+  },
+  mandatory: {
+    doc: 'Publish with the mandatory flag: a message no queue is bound for comes back and its event is dead-lettered. false: the broker drops such a message and the event counts as delivered (for an exchange where having no consumer is fine).',
+    format: Boolean,
+    default: true,
   },
   heartbeat_s: {
     doc: 'AMQP heartbeat in seconds: a silent broker is considered gone after about twice this. 0 turns heartbeats off.',

@@ -14,6 +14,8 @@ export interface AmqpMessage {
 export interface MessageSettings {
   readonly routingKey: string;
   readonly format: FormatName;
+  /** Unroutable messages come back (and fail) rather than being dropped by the broker. */
+  readonly mandatory: boolean;
 }
 
 /**
@@ -33,7 +35,7 @@ export function toMessage(event: BridgeEvent, settings: MessageSettings, ctx: Fo
     content: Buffer.from(body, 'utf8'),
     options: {
       persistent: true,
-      mandatory: true,
+      mandatory: settings.mandatory,
       contentType: cloudEvent?.contentType ?? 'application/json',
       messageId: event.id,
       appId: 'pgbridge',

@@ -43,7 +43,7 @@ export class AmqpSink implements SinkClient {
     private readonly ctx: SinkContext,
   ) {
     this.scrubber = new Scrubber(amqpSecrets(config));
-    this.settings = { routingKey: config.routing_key, format: config.format };
+    this.settings = { routingKey: config.routing_key, format: config.format, mandatory: config.mandatory };
     this.connection = new SinkConnection({
       open: async (signal) => this.watch(await openSession(this.config, this.scrubber, signal)),
       opened: () => this.ctx.logger.info({ broker: describeUrl(this.config.url), exchange: this.config.exchange }, 'amqp sink connected'),

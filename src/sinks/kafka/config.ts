@@ -1,4 +1,4 @@
-import { tlsOptionsProblem, tlsSecrets } from '../tls-options.js';
+import { assertTlsOptions, tlsSecrets } from '../tls-options.js';
 import type { Schema } from 'convict';
 import { checkTemplate } from '../../template.js';
 import type { CommonSinkConfig, ConfigProblem } from '../../config/sink-schema.js';
@@ -67,13 +67,12 @@ export const kafkaSchema: Schema<KafkaConfig> = {
     default: 'none',
   },
   ssl: {
-    doc: 'TLS: true, or options passed as they are to Node tls.connect (ca, cert, key as PEM text, rejectUnauthorized, servername, …). Unset: plain TCP.',
+    doc: 'TLS: true, or options passed as they are to Node tls.connect (ca, cert, key as PEM text, rejectUnauthorized, servername, minVersion, …; a key tls.connect does not know is a config error). Unset: plain TCP.',
     format: (value: unknown) => {
       if (value !== null && typeof value !== 'boolean' && (typeof value !== 'object' || Array.isArray(value))) {
         throw new Error('must be true, false or a map of TLS options');
       }
-      const problem = value !== null && typeof value === 'object' ? tlsOptionsProblem(value as Record<string, unknown>) : undefined;
-      if (problem) throw new Error(problem);
+      if (value !== null && typeof value === 'object') assertTlsOptions(value);
     },
     default: null,
   },

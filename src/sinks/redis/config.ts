@@ -1,5 +1,5 @@
 import { urlPassword } from '../../config/secrets.js';
-import { tlsOptionsProblem, tlsSecrets } from '../tls-options.js';
+import { assertTlsOptions, tlsSecrets } from '../tls-options.js';
 import type { Schema } from 'convict';
 import type { CommonSinkConfig, ConfigProblem } from '../../config/sink-schema.js';
 import { checkTemplate } from '../../template.js';
@@ -37,11 +37,9 @@ export const redisSchema: Schema<RedisConfig> = {
     default: null,
   },
   tls: {
-    doc: 'TLS options for rediss:// passed as they are to Node tls.connect (ca, cert, key as PEM text, rejectUnauthorized, servername). Unset: the system CAs.',
+    doc: 'TLS options for rediss:// passed as they are to Node tls.connect (ca, cert, key as PEM text, rejectUnauthorized, servername, …; a key tls.connect does not know is a config error). Unset: the system CAs.',
     format: (value: unknown) => {
-      if (value !== null && (typeof value !== 'object' || Array.isArray(value))) throw new Error('must be a map of TLS options');
-      const problem = value === null ? undefined : tlsOptionsProblem(value as Record<string, unknown>);
-      if (problem) throw new Error(problem);
+      if (value !== null) assertTlsOptions(value);
     },
     default: null,
   },
