@@ -39,10 +39,21 @@ export function pgbridgeJson(event: BridgeEvent): string {
   if (event.kind === 'channel') {
     return `{"id":${quote(event.id)},"channel":${quote(event.channel)},"payload":${channelPayloadJson(event.payload)},"ts":${quote(event.ts)}}`;
   }
-  return (
-    `{"id":${quote(event.id)},"schema":${schemaText.of(event.schema)},"table":${tableText.of(event.table)},"op":"${event.op}",` +
-    `"data":${event.data},"old":${event.old ?? 'null'},"txid":${txidText.of(event.txid)},"ts":${tsText.of(event.ts)}}`
-  );
+  const [head, between, tail] = pgbridgeJsonAround(event);
+  return `${head}${event.data}${between}${event.old ?? 'null'}${tail}`;
+}
+
+/**
+ * pgbridgeJson of a row event but its data and old: what goes before data,
+ * between data and old, and after old. For an event too large for one string
+ * (data and old over 512 MB together), put together by Postgres instead.
+ */
+export function pgbridgeJsonAround(event: RowChangeEvent): readonly [head: string, between: string, tail: string] {
+  return [
+    `{"id":${quote(event.id)},"schema":${schemaText.of(event.schema)},"table":${tableText.of(event.table)},"op":"${event.op}","data":`,
+    ',"old":',
+    `,"txid":${txidText.of(event.txid)},"ts":${tsText.of(event.ts)}}`,
+  ];
 }
 
 /** skor's payload, byte for byte: {"table":…,"schema":…,"op":…,"data":…}. */

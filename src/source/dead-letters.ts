@@ -1,9 +1,9 @@
 import type { Logger } from 'pino';
 import type pg from 'pg';
 import type { Outcome } from '../delivery/envelope.js';
-import type { BridgeEvent } from '../event.js';
+import type { BridgeEvent, RowChangeEvent } from '../event.js';
 import { errorMessage } from '../errors.js';
-import { pgbridgeJson } from '../formats/index.js';
+import { pgbridgeJson, pgbridgeJsonAround } from '../formats/index.js';
 import { SerialWriter } from './serial-writer.js';
 
 export interface DeadLetter {
@@ -32,6 +32,25 @@ const INSERT_SQL = `INSERT INTO pgbridge.dead_letters (instance, sink, event_id,
             AS x(sink, event_id, event, key, error, attempts, n)
       WHERE NOT EXISTS (SELECT 1 FROM pgbridge.dead_letters d WHERE d.instance = $1 AND d.sink = x.sink AND d.event_id = x.event_id)
       ORDER BY x.n`;
+
+/** One letter whose event is too large for one string here (see eventText): Postgres puts its text together. */
+const INSERT_OVERSIZED_SQL = `INSERT INTO pgbridge.dead_letters (instance, sink, event_id, event, key, error, attempts)
+     SELECT $1, $2, $3, ($4::text || $5::text || $6::text || $7::text || $8::text)::json, $9::json, $10, $11
+      WHERE NOT EXISTS (SELECT 1 FROM pgbridge.dead_letters d WHERE d.instance = $1 AND d.sink = $2 AND d.event_id = $3)`;
+
+/**
+ * The letter's event as the text stored, or undefined for a row event whose
+ * data and old together are longer than a JavaScript string can be (2^29
+ * characters): a capture keeps any row Postgres can hold, so the letter must too.
+ */
+function eventText(letter: DeadLetter): string | undefined {
+  try {
+    return pgbridgeJson(letter.event);
+  } catch (err) {
+    if (err instanceof RangeError && letter.event.kind === 'row') return undefined;
+    throw err;
+  }
+}
 
 /** Letters written by one statement at most. */
 const BATCH = 500;
@@ -73,17 +92,42 @@ export class DeadLetterWriter {
 
   /** One INSERT for many dead letters, in the caller's transaction (or on its own with the pool). */
   async insert(db: pg.ClientBase | pg.Pool, batch: readonly DeadLetter[]): Promise<void> {
-    const letters = firstOfEach(batch);
-    if (letters.length === 0) return;
-    await db.query(INSERT_SQL, [
-      this.instance,
-      letters.map((l) => l.sink),
-      letters.map((l) => l.event.id),
-      letters.map((l) => pgbridgeJson(l.event)),
-      letters.map((l) => (l.event.kind === 'row' ? l.event.key : null)),
-      letters.map((l) => l.error),
-      letters.map((l) => l.attempts),
-    ]);
+    const letters: Array<{ letter: DeadLetter; event: string }> = [];
+    const oversized: Array<DeadLetter & { readonly event: RowChangeEvent }> = [];
+    for (const letter of firstOfEach(batch)) {
+      const event = eventText(letter);
+      if (event !== undefined) letters.push({ letter, event });
+      else oversized.push(letter as DeadLetter & { readonly event: RowChangeEvent });
+    }
+    if (letters.length > 0) {
+      await db.query(INSERT_SQL, [
+        this.instance,
+        letters.map(({ letter }) => letter.sink),
+        letters.map(({ letter }) => letter.event.id),
+        letters.map(({ event }) => event),
+        letters.map(({ letter }) => (letter.event.kind === 'row' ? letter.event.key : null)),
+        letters.map(({ letter }) => letter.error),
+        letters.map(({ letter }) => letter.attempts),
+      ]);
+    }
+    // One statement each, data and old parameters of their own: no array literal holds them.
+    for (const letter of oversized) {
+      const [head, between, tail] = pgbridgeJsonAround(letter.event);
+      const { event } = letter;
+      await db.query(INSERT_OVERSIZED_SQL, [
+        this.instance,
+        letter.sink,
+        event.id,
+        head,
+        event.data,
+        between,
+        event.old ?? 'null',
+        tail,
+        event.key,
+        letter.error,
+        letter.attempts,
+      ]);
+    }
   }
 
   /** Writes `letter` soon, on its own. */

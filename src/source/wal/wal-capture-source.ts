@@ -9,6 +9,7 @@ import { OutboxFeed } from '../outbox-feed.js';
 import { SinkSpill } from '../sink-spill.js';
 import type { Source, SourceContext } from '../source.js';
 import { assertLogicalWal } from './wal-level.js';
+import { dropReplayedSpill } from './replayed-spill.js';
 import { WalSource } from './wal-source.js';
 
 /**
@@ -69,7 +70,9 @@ export class WalCaptureSource implements Source {
 
   async start(): Promise<void> {
     await assertLogicalWal(this.ctx.pool, this.ctx.logger.child({ component: 'wal' }));
-    await this.spill.resume(this.ctx.inlets.map((inlet) => inlet.name));
+    const sinks = this.ctx.inlets.map((inlet) => inlet.name);
+    await dropReplayedSpill(this.ctx.pool, this.ctx.table, this.ctx.config.wal.slot, sinks, this.ctx.logger.child({ component: 'wal' }));
+    await this.spill.resume(sinks);
     this.wal.start();
     this.listener.start();
     this.feed.start();
