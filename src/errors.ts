@@ -76,6 +76,20 @@ export class ConfigError extends BridgeError {
   }
 }
 
+/**
+ * A string or buffer longer than the runtime can hold (V8: 2^29 characters):
+ * the events' encoding failed, and trying the same events again cannot help.
+ * Looked for along the causes too, as a library may wrap it.
+ */
+export function tooLargeToEncode(err: unknown): boolean {
+  for (let at: unknown = err, depth = 0; at instanceof Error && depth < 4; at = at.cause, depth++) {
+    if (at instanceof RangeError && at.message.includes('Invalid string length')) return true;
+    const { code } = at as { code?: unknown };
+    if (code === 'ERR_STRING_TOO_LONG' || code === 'ERR_BUFFER_TOO_LARGE') return true;
+  }
+  return false;
+}
+
 export function errorMessage(err: unknown): string {
   if (err instanceof Error) return err.message || err.name;
   return String(err);

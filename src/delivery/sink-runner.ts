@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { errorMessage, PermanentError, RetriableError } from '../errors.js';
+import { errorMessage, PermanentError, RetriableError, tooLargeToEncode } from '../errors.js';
 import type { Metrics } from '../metrics.js';
 import type { RetryConfig, Sink } from '../sinks/sink.js';
 import { backoffDelay, sleep } from './backoff.js';
@@ -199,9 +199,12 @@ export class SinkRunner implements Inlet {
         this.failingSince = null;
         this.settle(batch, { kind: 'delivered' });
         return;
-      } catch (err) {
+      } catch (caught) {
         metrics.deliveryDuration.observe({ sink: this.name }, (performance.now() - started) / 1000);
         if (signal.aborted) return this.release(batch); // shutdown: hand back unsettled
+        if (tooLargeToEncode(caught) && batch.length > 1) return this.deliverOneByOne(batch);
+        // An event Postgres holds can be longer than a JavaScript string: it would be retried for ever, its row's later events behind it.
+        const err = tooLargeToEncode(caught) ? new PermanentError(`event too large to encode: ${errorMessage(caught)}`) : caught;
         this.lastError = errorMessage(err);
         if (err instanceof PermanentError) {
           const failed = new Set(err.failedIds ?? batch.map((e) => e.event.id));
@@ -243,6 +246,11 @@ export class SinkRunner implements Inlet {
         if (this.giveUp.signal.aborted) return this.release(batch);
       }
     }
+  }
+
+  /** A batch too large to encode as a whole (a webhook's JSON array): each event on its own, in order. */
+  private async deliverOneByOne(batch: readonly Envelope[]): Promise<void> {
+    for (const envelope of batch) await this.deliver([envelope]);
   }
 
   /**

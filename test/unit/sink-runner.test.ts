@@ -177,6 +177,37 @@ describe('SinkRunner with a fake sink', () => {
     await r.stop(1000, true);
   });
 
+  test('an event too large to encode is a dead letter at once, even with retries unlimited; a batch too large is sent one event at a time', async () => {
+    const sink = new FakeSink();
+    // The batch as one body is too long, and so is event 2 on its own (V8's RangeError); 1 and 3 alone are fine.
+    sink.refuse = (batch) => (batch.length > 1 || batch[0].id === '2' ? new RangeError('Invalid string length') : undefined);
+    const r = runner(sink);
+    const outcomes = new Map<string, Outcome[]>();
+    for (let n = 1; n <= 3; n++) r.push(collecting(rowEvent(n), outcomes));
+    await until(() => outcomes.size === 3, 'three outcomes');
+    assert.deepEqual(outcomes.get('1'), [{ kind: 'delivered' }]);
+    assert.deepEqual(outcomes.get('2'), [{ kind: 'dead', error: 'event too large to encode: Invalid string length', attempts: 1 }]);
+    assert.deepEqual(outcomes.get('3'), [{ kind: 'delivered' }]);
+    assert.deepEqual(
+      sink.sent.map((batch) => batch.map((e) => e.id)),
+      [['1'], ['3']],
+    );
+    await r.stop(1000, true);
+  });
+
+  test('an encoding failure wrapped by a library (its cause) counts too; another RangeError is retried', async () => {
+    const sink = new FakeSink();
+    sink.failures.push(new RangeError('Maximum call stack size exceeded'));
+    sink.refuse = (batch) =>
+      batch[0].id === '1' ? new Error('encode failed', { cause: Object.assign(new Error('too long'), { code: 'ERR_STRING_TOO_LONG' }) }) : undefined;
+    const r = runner(sink);
+    const outcomes = new Map<string, Outcome[]>();
+    r.push(collecting(rowEvent(1), outcomes));
+    await until(() => outcomes.size === 1, 'the outcome');
+    assert.deepEqual(outcomes.get('1'), [{ kind: 'dead', error: 'event too large to encode: encode failed', attempts: 2 }]);
+    await r.stop(1000, true);
+  });
+
   test('room: push fills it, waitForRoom resolves once settled events free enough of it', async () => {
     const sink = new FakeSink('fake', 2, 1);
     let open!: () => void;

@@ -32,6 +32,8 @@ export class FakeSink implements Sink {
   readonly sent: BridgeEvent[][] = [];
   /** Errors the next sends throw, one each, before the far end accepts again. */
   readonly failures: Error[] = [];
+  /** Once `failures` is empty: the error a send of this batch throws, if any. */
+  refuse: ((batch: readonly BridgeEvent[]) => Error | undefined) | undefined;
   /** While set, a send waits for it before it answers. */
   gate: Promise<void> | undefined;
   /** Called as each send() starts, before it answers. */
@@ -65,7 +67,7 @@ export class FakeSink implements Sink {
     this.onSend?.();
     if (this.gate) await Promise.race([this.gate, new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }))]);
     if (signal.aborted) throw new Error('aborted');
-    const failure = this.failures.shift();
+    const failure = this.failures.shift() ?? this.refuse?.(batch);
     if (failure) throw failure;
     this.sent.push([...batch]);
   }
