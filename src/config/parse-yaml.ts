@@ -51,10 +51,27 @@ function unresolvedAliasOffset(doc: Document): number | undefined {
   return offset;
 }
 
+/** The offset of the first merge key (<<) whose value is not a map, an alias of one, or a list of them. */
+function badMergeOffset(doc: Document): number | undefined {
+  const isMap = (node: unknown): boolean => YAML.isMap(YAML.isAlias(node) ? node.resolve(doc) : node);
+  let offset: number | undefined;
+  YAML.visit(doc, {
+    Pair(_, pair) {
+      if (!YAML.isScalar(pair.key) || typeof pair.key.value !== 'symbol') return undefined; // yaml's merge key
+      const sources = YAML.isSeq(pair.value) ? pair.value.items : [pair.value];
+      if (sources.every(isMap)) return undefined;
+      offset = pair.key.range?.[0];
+      return YAML.visit.BREAK;
+    },
+  });
+  return offset;
+}
+
 /** A YAML config file's content; a syntax error is reported by its line, column and kind, never by the file's text. */
 export function parseYamlConfig(file: string, text: string): unknown {
   const lineCounter = new YAML.LineCounter();
-  const doc = YAML.parseDocument(text, { prettyErrors: false, uniqueKeys: true, lineCounter });
+  // Merge keys (`<<: *hook`), as in docker-compose files: one sink's settings reused by the next.
+  const doc = YAML.parseDocument(text, { prettyErrors: false, uniqueKeys: true, merge: true, lineCounter });
   // A warning is an error here: an unknown tag (`secret: !pa55 word`) would silently keep only part of the value.
   const [first] = [...doc.errors, ...doc.warnings];
   if (first) throw yamlProblem(file, YAML_PROBLEMS[first.code], lineCounter.linePos(first.pos[0]));
@@ -62,9 +79,11 @@ export function parseYamlConfig(file: string, text: string): unknown {
   try {
     value = doc.toJS();
   } catch {
-    // toJS throws, naming the alias, for an alias without an anchor, or when aliases expand too far.
+    // toJS throws, naming the alias, for an alias without an anchor, a merge key (<<) given no map, or when aliases expand too far.
     const offset = unresolvedAliasOffset(doc);
     if (offset !== undefined) throw yamlProblem(file, 'an alias (*) with no anchor (&) before it', lineCounter.linePos(offset));
+    const merge = badMergeOffset(doc);
+    if (merge !== undefined) throw yamlProblem(file, 'a merge key (<<) takes a map, an alias of one or a list of them', lineCounter.linePos(merge));
     throw yamlProblem(file, YAML_PROBLEMS.RESOURCE_EXHAUSTION);
   }
   if (value === null || value === undefined) throw new ConfigError(file, [{ path: '', message: 'the file is empty' }]);

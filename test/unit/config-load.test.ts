@@ -53,6 +53,22 @@ const base = (extra: object = {}) => ({
 });
 
 describe('loadConfig: what a valid file gives', () => {
+  test('YAML merge keys: a sink anchored (&) and merged (<<: *) into the next, its own keys winning', () => {
+    const config = load(`${MINIMAL}    retry: { max_attempts: 5 }\n    timeout_ms: 2500\n  - &base
+    name: audit
+    type: webhook
+    url: http://127.0.0.1:5001/
+    retry: { max_attempts: 7 }
+  - <<: *base
+    name: audit-copy
+    url: http://127.0.0.1:5002/
+`);
+    const copy = config.sinks.find((s) => s.name === 'audit-copy');
+    assert.ok(copy && copy.type === 'webhook');
+    assert.equal(copy.url, 'http://127.0.0.1:5002/');
+    assert.equal(copy.retry.max_attempts, 7);
+  });
+
   test("the contract's minimal file, with every default", () => {
     const config = load(MINIMAL);
     assert.equal(config.postgres.url, 'postgres://postgres@127.0.0.1:5432/app');
@@ -384,6 +400,11 @@ describe('loadConfig: errors name the key path', () => {
     ['empty file', '', /^the file is empty$/],
     ['YAML syntax', 'sinks: [a\n', /^invalid YAML \(line \d+, column \d+\): /],
     ['YAML duplicate key', `${MINIMAL}delivery: notify\ndelivery: outbox\n`, /^invalid YAML \(line 11, column 1\): map keys must be unique$/],
+    [
+      'YAML merge key given no map',
+      `${MINIMAL}  - <<: 5\n    name: b\n`,
+      /^invalid YAML \(line 10, column 5\): a merge key \(<<\) takes a map, an alias of one or a list of them$/,
+    ],
   ];
   for (const [name, content, expected] of cases) {
     test(name, () => {
