@@ -6,10 +6,11 @@ export interface Seen {
   readonly v: number;
 }
 
-/** Channel events (no row) get rowId -1 and op CHANNEL. */
+/** Channel events (no row) get rowId -1 and op CHANNEL; a TRUNCATE (data null) rowId -1 and its op. */
 function toSeen(event: unknown): Seen {
-  const e = event as { id: string; op?: string; data?: { id: number; v: number } };
+  const e = event as { id: string; op?: string; data?: { id: number; v: number } | null };
   if (e.data === undefined) return { id: e.id, op: 'CHANNEL', rowId: -1, v: 0 };
+  if (e.data === null) return { id: e.id, op: e.op ?? '', rowId: -1, v: 0 };
   return { id: e.id, op: e.op ?? '', rowId: Number(e.data.id), v: Number(e.data.v) };
 }
 
