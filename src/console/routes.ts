@@ -111,7 +111,8 @@ export class ConsoleRoutes {
     const instance = this.config.instance;
     if (parts.length === 2 && method === 'GET') {
       const filter = { sink: searchText(url, 'sink'), text: searchText(url, 'q') };
-      const limit = Math.min(LIST_LIMIT, Math.max(1, Number(url.searchParams.get('limit')) || 200));
+      // Whole: a search reads on until it has exactly `limit` letters (2.5 would read every match), FETCH takes no fraction.
+      const limit = Math.min(LIST_LIMIT, Math.max(1, Math.floor(Number(url.searchParams.get('limit')) || 200)));
       // A letter stored by an older version may quote a secret in its error.
       const scrub = (error: string): string => this.scrubber.scrub(error);
       return { dead_letters: await withPooledClient(this.pool, (db) => deadLetterSummaries(db, instance, filter, limit, scrub)) };

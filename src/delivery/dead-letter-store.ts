@@ -112,7 +112,7 @@ async function fetchUntilFilled(
       const error = scrubError(row.error);
       if (text && !event_matches && !error.toLowerCase().includes(text)) continue;
       shown.push({ ...row, error, failed_at: new Date(row.failed_at).toISOString() });
-      if (shown.length === limit) return shown;
+      if (shown.length >= limit) return shown;
     }
     if (rows.length < batch) return shown;
   }

@@ -113,3 +113,19 @@ test('the search fills its limit past letters whose match only the mask hides: h
     await bridge.stop();
   }
 });
+
+test('a limit with a fraction is cut to a whole number: a search gives no more, a list no error', async () => {
+  const bridge = new RunningBridge(file);
+  try {
+    await bridge.ready();
+    const listed = async (query: string): Promise<{ status: number; count?: number }> => {
+      const answer = await fetch(`${base}/api/dead-letters?${query}`, { headers: { authorization: `Bearer ${CONSOLE_TOKEN}` } });
+      if (answer.status !== 200) return { status: answer.status };
+      return { status: 200, count: ((await answer.json()) as { dead_letters: unknown[] }).dead_letters.length };
+    };
+    assert.deepEqual(await listed('limit=2.5&q=hook'), { status: 200, count: 2 }, 'a search, every letter matching');
+    assert.deepEqual(await listed('limit=2.5'), { status: 200, count: 2 }, 'the list');
+  } finally {
+    await bridge.stop();
+  }
+});
