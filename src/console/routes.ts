@@ -121,6 +121,10 @@ export class ConsoleRoutes {
       if (!/^\d{1,19}$/.test(parts[2])) throw new HttpProblem(400, 'a dead letter id is a number');
       const event = await withPooledClient(this.pool, (db) => deadLetterEvent(db, instance, parts[2]));
       if (event === undefined) throw new HttpProblem(404, `no dead letter ${parts[2]}`);
+      if (typeof event !== 'string') {
+        const mb = Math.round(event.bytes / 1e6);
+        throw new HttpProblem(422, `the event of dead letter ${parts[2]} is too large to show (${mb} MB); it can still be retried`);
+      }
       return event;
     }
     if (parts.length === 3 && (parts[2] === 'retry' || parts[2] === 'discard')) {
