@@ -111,7 +111,8 @@ export class ConsoleRoutes {
     const instance = this.config.instance;
     if (parts.length === 2 && method === 'GET') {
       const filter = { sink: searchText(url, 'sink'), text: searchText(url, 'q') };
-      const limit = Math.min(LIST_LIMIT, Math.max(1, Number(url.searchParams.get('limit')) || 200));
+      // Whole: a search reads on until it has exactly `limit` letters (2.5 would read every match), FETCH takes no fraction.
+      const limit = Math.min(LIST_LIMIT, Math.max(1, Math.floor(Number(url.searchParams.get('limit')) || 200)));
       // A letter stored by an older version may quote a secret in its error.
       const scrub = (error: string): string => this.scrubber.scrub(error);
       return { dead_letters: await withPooledClient(this.pool, (db) => deadLetterSummaries(db, instance, filter, limit, scrub)) };
@@ -120,6 +121,10 @@ export class ConsoleRoutes {
       if (!/^\d{1,19}$/.test(parts[2])) throw new HttpProblem(400, 'a dead letter id is a number');
       const event = await withPooledClient(this.pool, (db) => deadLetterEvent(db, instance, parts[2]));
       if (event === undefined) throw new HttpProblem(404, `no dead letter ${parts[2]}`);
+      if (typeof event !== 'string') {
+        const mb = Math.round(event.bytes / 1e6);
+        throw new HttpProblem(422, `the event of dead letter ${parts[2]} is too large to show (${mb} MB); it can still be retried`);
+      }
       return event;
     }
     if (parts.length === 3 && (parts[2] === 'retry' || parts[2] === 'discard')) {

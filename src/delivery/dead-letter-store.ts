@@ -112,19 +112,31 @@ async function fetchUntilFilled(
       const error = scrubError(row.error);
       if (text && !event_matches && !error.toLowerCase().includes(text)) continue;
       shown.push({ ...row, error, failed_at: new Date(row.failed_at).toISOString() });
-      if (shown.length === limit) return shown;
+      if (shown.length >= limit) return shown;
     }
     if (rows.length < batch) return shown;
   }
 }
 
-/** The event of one dead letter as stored (pgbridge format, JSON text untouched), or undefined. */
-export async function deadLetterEvent(db: Db, instance: string, id: string): Promise<string | undefined> {
-  const { rows } = await db.query<{ event: string }>(
-    'SELECT event::text AS event FROM pgbridge.dead_letters WHERE instance = $1 AND id = $2::bigint',
-    [instance, id],
+/**
+ * The most bytes of text read into one JavaScript string: V8's limit (2^29 - 24 characters; UTF-8 has at
+ * least as many bytes as UTF-16 has units). node-postgres decodes a longer value inside its socket's data
+ * handler, where the error ends the process.
+ */
+const LONGEST_TEXT = 0x1fffffe8;
+
+/**
+ * The event of one dead letter as stored (pgbridge format, JSON text untouched), or its size in bytes when
+ * it is too long to read (a letter keeps any row event Postgres holds), or undefined.
+ */
+export async function deadLetterEvent(db: Db, instance: string, id: string): Promise<string | { readonly bytes: number } | undefined> {
+  const { rows } = await db.query<{ event: string | null; bytes: number }>(
+    `SELECT CASE WHEN octet_length(event::text) <= $3 THEN event::text END AS event, octet_length(event::text)::float8 AS bytes
+       FROM pgbridge.dead_letters WHERE instance = $1 AND id = $2::bigint`,
+    [instance, id, LONGEST_TEXT],
   );
-  return rows[0]?.event;
+  if (rows.length === 0) return undefined;
+  return rows[0].event ?? { bytes: rows[0].bytes };
 }
 
 /** Standing dead letters per sink. */

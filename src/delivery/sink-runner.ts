@@ -248,9 +248,15 @@ export class SinkRunner implements Inlet {
     }
   }
 
-  /** A batch too large to encode as a whole (a webhook's JSON array): each event on its own, in order. */
+  /**
+   * A batch too large to encode as a whole (a webhook's JSON array): each event on its own, in order.
+   * Once stopping hands an event back (or may have), the rest go back with it: sent, they would overtake it.
+   */
   private async deliverOneByOne(batch: readonly Envelope[]): Promise<void> {
-    for (const envelope of batch) await this.deliver([envelope]);
+    for (let i = 0; i < batch.length; i++) {
+      if (this.giveUp.signal.aborted || this.abort.signal.aborted) return this.release(batch.slice(i));
+      await this.deliver([batch[i]]);
+    }
   }
 
   /**

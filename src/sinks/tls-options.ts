@@ -34,6 +34,18 @@ const NODE_TLS_OPTIONS: ReadonlySet<string> = new Set([
   'privateKeyEngine',
   'privateKeyIdentifier',
   'clientCertEngine',
+  // tls.connect's own, for the TLSSocket it makes:
+  'requestOCSP',
+  // …and those it hands to the socket's connect (net.connect), where a library (kafkajs, ioredis, mqtt.js) passes the map as it is:
+  'family',
+  'hints',
+  'localAddress',
+  'localPort',
+  'noDelay',
+  'keepAlive',
+  'keepAliveInitialDelay',
+  'autoSelectFamily',
+  'autoSelectFamilyAttemptTimeout',
 ]);
 
 /**
@@ -42,7 +54,7 @@ const NODE_TLS_OPTIONS: ReadonlySet<string> = new Set([
  * knows), and Node takes any value but `false` for rejectUnauthorized as
  * true: `rejectUnauthorized: ${VERIFY}` with VERIFY=false would verify anyway.
  */
-const BOOLEAN_OPTIONS = ['rejectUnauthorized', 'requestCert', 'enableTrace'];
+const BOOLEAN_OPTIONS = ['rejectUnauthorized', 'requestCert', 'enableTrace', 'requestOCSP', 'noDelay', 'keepAlive', 'autoSelectFamily'];
 
 /** Why a map of TLS options cannot be used as written, or undefined. */
 export function tlsOptionsProblem(options: Readonly<Record<string, unknown>>): string | undefined {

@@ -33,8 +33,16 @@ const INSERT_SQL = `INSERT INTO pgbridge.dead_letters (instance, sink, event_id,
       WHERE NOT EXISTS (SELECT 1 FROM pgbridge.dead_letters d WHERE d.instance = $1 AND d.sink = x.sink AND d.event_id = x.event_id)
       ORDER BY x.n`;
 
-/** One letter whose event is too large for one string here (see eventText): Postgres puts its text together. */
-const INSERT_OVERSIZED_SQL = `INSERT INTO pgbridge.dead_letters (instance, sink, event_id, event, key, error, attempts)
+/**
+ * Event text in one INSERT_SQL at most. node-postgres sends an array as one
+ * literal, each quote and backslash escaped (up to twice the events' length), and that
+ * literal must stay a JavaScript string (2^29 characters): letters that fit
+ * alone could not together. A larger event goes on its own (INSERT_ONE_SQL).
+ */
+const ARRAY_CHARS = 2 ** 27;
+
+/** One letter, its event text put together by Postgres: too large for one string here (see eventText), or for an array literal. */
+const INSERT_ONE_SQL = `INSERT INTO pgbridge.dead_letters (instance, sink, event_id, event, key, error, attempts)
      SELECT $1, $2, $3, ($4::text || $5::text || $6::text || $7::text || $8::text)::json, $9::json, $10, $11
       WHERE NOT EXISTS (SELECT 1 FROM pgbridge.dead_letters d WHERE d.instance = $1 AND d.sink = $2 AND d.event_id = $3)`;
 
@@ -92,13 +100,33 @@ export class DeadLetterWriter {
 
   /** One INSERT for many dead letters, in the caller's transaction (or on its own with the pool). */
   async insert(db: pg.ClientBase | pg.Pool, batch: readonly DeadLetter[]): Promise<void> {
-    const letters: Array<{ letter: DeadLetter; event: string }> = [];
-    const oversized: Array<DeadLetter & { readonly event: RowChangeEvent }> = [];
+    let letters: Array<{ letter: DeadLetter; event: string }> = [];
+    let chars = 0;
     for (const letter of firstOfEach(batch)) {
       const event = eventText(letter);
-      if (event !== undefined) letters.push({ letter, event });
-      else oversized.push(letter as DeadLetter & { readonly event: RowChangeEvent });
+      if (event !== undefined && event.length <= ARRAY_CHARS) {
+        if (chars + event.length > ARRAY_CHARS) {
+          await this.insertMany(db, letters);
+          [letters, chars] = [[], 0];
+        }
+        letters.push({ letter, event });
+        chars += event.length;
+        continue;
+      }
+      await this.insertMany(db, letters);
+      [letters, chars] = [[], 0];
+      if (event !== undefined) await this.insertOne(db, letter, [event, '', '', '', '']);
+      else {
+        const row = letter.event as RowChangeEvent;
+        const [head, between, tail] = pgbridgeJsonAround(row);
+        await this.insertOne(db, letter, [head, row.data, between, row.old ?? 'null', tail]);
+      }
     }
+    await this.insertMany(db, letters);
+  }
+
+  /** Letters whose events together fit one array literal (ARRAY_CHARS). */
+  private async insertMany(db: pg.ClientBase | pg.Pool, letters: ReadonlyArray<{ letter: DeadLetter; event: string }>): Promise<void> {
     if (letters.length > 0) {
       await db.query(INSERT_SQL, [
         this.instance,
@@ -110,24 +138,20 @@ export class DeadLetterWriter {
         letters.map(({ letter }) => letter.attempts),
       ]);
     }
-    // One statement each, data and old parameters of their own: no array literal holds them.
-    for (const letter of oversized) {
-      const [head, between, tail] = pgbridgeJsonAround(letter.event);
-      const { event } = letter;
-      await db.query(INSERT_OVERSIZED_SQL, [
-        this.instance,
-        letter.sink,
-        event.id,
-        head,
-        event.data,
-        between,
-        event.old ?? 'null',
-        tail,
-        event.key,
-        letter.error,
-        letter.attempts,
-      ]);
-    }
+  }
+
+  /** One letter, its event text in `pieces` (parameters of their own, no array literal): Postgres puts them together. */
+  private async insertOne(db: pg.ClientBase | pg.Pool, letter: DeadLetter, pieces: readonly [string, string, string, string, string]): Promise<void> {
+    const { event } = letter;
+    await db.query(INSERT_ONE_SQL, [
+      this.instance,
+      letter.sink,
+      event.id,
+      ...pieces,
+      event.kind === 'row' ? event.key : null,
+      letter.error,
+      letter.attempts,
+    ]);
   }
 
   /** Writes `letter` soon, on its own. */

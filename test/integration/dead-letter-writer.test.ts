@@ -86,3 +86,23 @@ test('wal mode stores anew after a stop (a lost lock): a letter stored after sto
   assert.deepEqual(stored, ['20', '21']);
   assert.ok((await letters()).includes('a:21:after the stop'));
 });
+
+test('letters that each fit one string but not together (2 × 270 M characters) are all written, each whole', { timeout: 300_000 }, async () => {
+  const { Pool } = (await import('pg')).default;
+  const pool = new Pool({ connectionString: db.url, max: 1 });
+  try {
+    // One value shared by both events: what is over the limit is the statement's array of them.
+    const data = `{"v":"${'x'.repeat(270_000_000)}"}`;
+    const big = (id: string): DeadLetter => ({ sink: 'a', event: { ...event(id), data }, error: 'HTTP 413', attempts: 1 });
+    await new DeadLetterWriter(pool, 'default', pino({ level: 'silent' })).insert(pool, [big('101'), big('102')]);
+  } finally {
+    await pool.end();
+  }
+  const { rows } = await db.query<{ id: string; chars: number }>(
+    `SELECT event_id AS id, length(event->'data'->>'v') AS chars FROM pgbridge.dead_letters WHERE event_id IN ('101', '102') ORDER BY id`,
+  );
+  assert.deepEqual(rows, [
+    { id: '101', chars: 270_000_000 },
+    { id: '102', chars: 270_000_000 },
+  ]);
+});

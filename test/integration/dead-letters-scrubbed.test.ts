@@ -113,3 +113,41 @@ test('the search fills its limit past letters whose match only the mask hides: h
     await bridge.stop();
   }
 });
+
+test('a limit with a fraction is cut to a whole number: a search gives no more, a list no error', async () => {
+  const bridge = new RunningBridge(file);
+  try {
+    await bridge.ready();
+    const listed = async (query: string): Promise<{ status: number; count?: number }> => {
+      const answer = await fetch(`${base}/api/dead-letters?${query}`, { headers: { authorization: `Bearer ${CONSOLE_TOKEN}` } });
+      if (answer.status !== 200) return { status: answer.status };
+      return { status: 200, count: ((await answer.json()) as { dead_letters: unknown[] }).dead_letters.length };
+    };
+    assert.deepEqual(await listed('limit=2.5&q=hook'), { status: 200, count: 2 }, 'a search, every letter matching');
+    assert.deepEqual(await listed('limit=2.5'), { status: 200, count: 2 }, 'the list');
+  } finally {
+    await bridge.stop();
+  }
+});
+
+test("a letter's event too long for one JavaScript string: the console says so, and the bridge goes on", { timeout: 300_000 }, async () => {
+  // As the dead-letter writer stores an UPDATE of a 280 MB value (data and old over 2^29 characters together).
+  const { rows } = await db.query<{ id: string }>(
+    `INSERT INTO pgbridge.dead_letters (instance, sink, event_id, event, key, error, attempts)
+     VALUES ('default', 'hook', 'ev-huge', ('{"id":"ev-huge","data":{"v":"' || repeat('x', 540000000) || '"}}')::json, NULL, 'too large', 1)
+     RETURNING id::text AS id`,
+  );
+  const bridge = new RunningBridge(file);
+  try {
+    await bridge.ready();
+    const headers = { authorization: `Bearer ${CONSOLE_TOKEN}` };
+    const answer = await fetch(`${base}/api/dead-letters/${rows[0].id}/event`, { headers });
+    assert.equal(answer.status, 422);
+    assert.match(((await answer.json()) as { error: string }).error, /too large to show \(540 MB\)/);
+    const after = await fetch(`${base}/api/dead-letters/${rows[0].id}/event`, { headers });
+    assert.equal(after.status, 422, 'the bridge still answers');
+  } finally {
+    await bridge.stop();
+    await db.query(`DELETE FROM pgbridge.dead_letters WHERE event_id = 'ev-huge'`);
+  }
+});

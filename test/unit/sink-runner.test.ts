@@ -195,6 +195,29 @@ describe('SinkRunner with a fake sink', () => {
     await r.stop(1000, true);
   });
 
+  test('stopped while a batch sent one event at a time retries one: the events after it are handed back too, not sent ahead of it', async () => {
+    const sink = new FakeSink('fake', 10, 1);
+    let tries = 0;
+    // Two events of one row: together too long to encode; the first alone fails (retried), the second alone would go.
+    sink.refuse = (batch) => {
+      if (batch.length > 1) return new RangeError('Invalid string length');
+      if (batch[0].id === '1') return (tries++, new RetriableError('connection reset'));
+      return undefined;
+    };
+    const r = runner(sink);
+    const outcomes = new Map<string, Outcome[]>();
+    r.push(collecting(rowEvent(1, 7), outcomes));
+    r.push(collecting(rowEvent(2, 7), outcomes));
+    await until(() => tries >= 2, 'the first event retried on its own');
+    await r.stop(1000, false);
+    assert.deepEqual(
+      sink.sent.map((batch) => batch.map((e) => e.id)),
+      [],
+      "the row's later event went out while its earlier one was handed back",
+    );
+    assert.deepEqual([...outcomes.keys()], []);
+  });
+
   test('an encoding failure wrapped by a library (its cause) counts too; another RangeError is retried', async () => {
     const sink = new FakeSink();
     sink.failures.push(new RangeError('Maximum call stack size exceeded'));

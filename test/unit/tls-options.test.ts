@@ -5,7 +5,7 @@ import path from 'node:path';
 import { describe, test } from 'node:test';
 import { loadConfig } from '../../src/config/load.js';
 import { Scrubber } from '../../src/secrets.js';
-import { nodeTlsOptions, tlsOptionsProblem, tlsSecrets } from '../../src/sinks/tls-options.js';
+import { assertTlsOptions, nodeTlsOptions, tlsOptionsProblem, tlsSecrets } from '../../src/sinks/tls-options.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'pgbridge-tls-'));
 
@@ -35,6 +35,20 @@ describe('TLS option maps', () => {
       assert.throws(() => load(type, 'no'), /sinks\[0\]\.(tls|ssl).*rejectUnauthorized must be true or false/);
     });
   }
+
+  test("options tls.connect takes beyond createSecureContext's are not refused as unknown: requestOCSP, the socket's family, keepAlive, …", () => {
+    for (const [key, value] of Object.entries({
+      requestOCSP: true,
+      family: 4,
+      localAddress: '127.0.0.1',
+      keepAlive: true,
+      noDelay: true,
+      autoSelectFamily: false,
+    })) {
+      assert.doesNotThrow(() => assertTlsOptions({ [key]: value }), key);
+    }
+    assert.throws(() => assertTlsOptions({ rejectUnauthorised: false }), /is not an option of Node's tls\.connect/);
+  });
 
   test('other options are left as they are', () => {
     assert.equal(tlsOptionsProblem({ ca: '-----BEGIN CERTIFICATE-----', servername: 'db' }), undefined);

@@ -19,6 +19,12 @@ import { errorMessage } from '../../errors.js';
  * LSN): the transaction is streamed again when that is at or past the slot's
  * confirmed position. Only while no walsender holds the slot: one that still
  * streams (a bridge that lost the lock) may move it past rows deleted here.
+ * Only while the slot keeps its WAL (wal_status reserved or extended): a slot
+ * invalidated by max_slot_wal_keep_size, or about to be, streams nothing
+ * again, and the table then holds the only copy. And only rows whose commit
+ * this cluster's WAL has reached: one further on was written in another
+ * cluster (a database restored by pg_dump, or moved by logical replication),
+ * whose positions mean nothing to this slot.
  */
 export async function dropReplayedSpill(pool: pg.Pool, table: string, slot: string, sinks: readonly string[], logger: Logger): Promise<void> {
   let deleted: number | null;
@@ -27,8 +33,10 @@ export async function dropReplayedSpill(pool: pg.Pool, table: string, slot: stri
       `DELETE FROM ${table} o
       USING pg_replication_slots s
       WHERE s.slot_name = $1 AND s.database = current_database() AND NOT s.active AND s.confirmed_flush_lsn IS NOT NULL
+        AND s.wal_status IN ('reserved', 'extended')
         AND o.target_sink = ANY($2::text[]) AND o.event_id ~ '^[0-9A-F]{16}-'
-        AND left(o.event_id, 16) COLLATE "C" >= lpad(upper(to_hex((s.confirmed_flush_lsn - '0/0'::pg_lsn)::bigint)), 16, '0')`,
+        AND left(o.event_id, 16) COLLATE "C" >= ${lsnKeySql('s.confirmed_flush_lsn')}
+        AND left(o.event_id, 16) COLLATE "C" < ${lsnKeySql('pg_current_wal_insert_lsn()')}`,
       [slot, sinks],
     ));
   } catch (err) {
@@ -43,3 +51,6 @@ export async function dropReplayedSpill(pool: pg.Pool, table: string, slot: stri
     );
   }
 }
+
+/** lsnKey in SQL: a pg_lsn as 16 upper-case hex digits, compared with an event id's prefix. */
+const lsnKeySql = (lsn: string): string => `lpad(upper(to_hex((${lsn} - '0/0'::pg_lsn)::bigint)), 16, '0')`;
