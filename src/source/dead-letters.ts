@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type pg from 'pg';
 import type { Outcome } from '../delivery/envelope.js';
 import type { BridgeEvent, RowChangeEvent } from '../event.js';
-import { errorMessage } from '../errors.js';
+import { errorMessage, tooLargeToEncode } from '../errors.js';
 import { pgbridgeJson, pgbridgeJsonAround } from '../formats/index.js';
 import { SerialWriter } from './serial-writer.js';
 
@@ -55,7 +55,7 @@ function eventText(letter: DeadLetter): string | undefined {
   try {
     return pgbridgeJson(letter.event);
   } catch (err) {
-    if (err instanceof RangeError && letter.event.kind === 'row') return undefined;
+    if (tooLargeToEncode(err) && letter.event.kind === 'row') return undefined;
     throw err;
   }
 }
