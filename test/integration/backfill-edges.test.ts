@@ -11,7 +11,7 @@ import pg from 'pg';
 import { spawn } from 'node:child_process';
 import { BIN, cli, installAndRun, ROOT, waitFor, writeConfig, type RunningBridge } from '../support/bridge.js';
 import { createTestDatabase, type TestDatabase } from '../support/pg.js';
-import { backfillRowsDone } from '../support/backfill-progress.js';
+import { backfillRowsDone, killBackfill } from '../support/backfill-progress.js';
 
 interface Event {
   table: string;
@@ -23,6 +23,13 @@ describe('backfill edges (outbox mode)', () => {
   let db: TestDatabase;
   let bridge: RunningBridge;
   let file: string;
+
+  /** A backfill of `table` killed after 30 rows (5 rows a chunk, 20 a second: it is surely still running then). */
+  async function interruptBackfill(table: string): Promise<void> {
+    const child = spawn(process.execPath, [BIN, 'backfill', '-c', file, table, '--chunk', '5', '--rate', '20'], { cwd: ROOT, stdio: 'ignore' });
+    await waitFor(async () => (await backfillRowsDone(db, table)) >= 30, 30_000, 'the backfill under way');
+    await killBackfill(db, child);
+  }
 
   before(async () => {
     db = await createTestDatabase();
@@ -112,17 +119,7 @@ describe('backfill edges (outbox mode)', () => {
     assert.ok(!status.some((b) => b.table === 'public.numbers'), 'no backfill of numbers recorded');
   });
   test('an interrupted backfill whose table got another primary key since: refused, its position means nothing in the new key order; --restart sends every row', async () => {
-    const rowsDone = async () => backfillRowsDone(db, 'rekeyed');
-    // 5 rows a chunk, 20 a second: it is still running when it is killed.
-    const child = spawn(process.execPath, [BIN, 'backfill', '-c', file, 'rekeyed', '--chunk', '5', '--rate', '20'], { cwd: ROOT, stdio: 'ignore' });
-    await waitFor(async () => (await rowsDone()) >= 30, 30_000, 'the backfill under way');
-    child.kill('SIGKILL');
-    await new Promise((resolve) => child.on('exit', resolve));
-    await waitFor(
-      async () => (await db.query("SELECT 1 FROM pg_stat_activity WHERE application_name = 'pgbridge backfill'")).rowCount === 0,
-      30_000,
-      'the backend gone',
-    );
+    await interruptBackfill('rekeyed');
     // Key order now runs the other way: resuming "after id 30" as "after code 30" would skip codes 1…30 (ids 71…100).
     await db.query('ALTER TABLE rekeyed DROP CONSTRAINT rekeyed_pkey, ADD PRIMARY KEY (code)');
     const resumed = await cli(['backfill', '-c', file, 'rekeyed']);
@@ -138,19 +135,7 @@ describe('backfill edges (outbox mode)', () => {
   });
 
   test('an interrupted backfill whose key column got another collation since: refused, its position is in the old order; --restart sends every row', async () => {
-    const rowsDone = async () => backfillRowsDone(db, 'recollated');
-    const child = spawn(process.execPath, [BIN, 'backfill', '-c', file, 'recollated', '--chunk', '5', '--rate', '20'], {
-      cwd: ROOT,
-      stdio: 'ignore',
-    });
-    await waitFor(async () => (await rowsDone()) >= 30, 30_000, 'the backfill under way');
-    child.kill('SIGKILL');
-    await new Promise((resolve) => child.on('exit', resolve));
-    await waitFor(
-      async () => (await db.query("SELECT 1 FROM pg_stat_activity WHERE application_name = 'pgbridge backfill'")).rowCount === 0,
-      30_000,
-      'the backend gone',
-    );
+    await interruptBackfill('recollated');
     // Stopped among the upper case keys of "C": in en-x-icu every lower case key up to there comes before them, never read.
     await db.query('ALTER TABLE recollated ALTER COLUMN id TYPE text COLLATE "en-x-icu"');
     const resumed = await cli(['backfill', '-c', file, 'recollated']);

@@ -11,7 +11,7 @@ import { spawn } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import { BIN, cli, installAndRun, ROOT, waitFor, writeConfig, type RunningBridge } from '../support/bridge.js';
 import { createTestDatabase, type TestDatabase } from '../support/pg.js';
-import { backfillRowsDone } from '../support/backfill-progress.js';
+import { backfillRowsDone, killBackfill } from '../support/backfill-progress.js';
 import { WebhookServer } from '../support/webhook-server.js';
 
 interface Event {
@@ -168,14 +168,7 @@ for (const delivery of ['outbox', 'notify'] as const) {
       assert.equal((JSON.parse(listed.stdout) as Array<{ table: string; state: string }>).find((b) => b.table === 'public.big')?.state, 'running');
 
       await waitFor(async () => (await progress()) >= 20000, 120_000, 'half way');
-      child.kill('SIGKILL');
-      await new Promise((r) => child.on('exit', r));
-      // The killed session's chunk rolls back and its lock goes once Postgres sees the connection gone.
-      await waitFor(
-        async () => (await db.query("SELECT 1 FROM pg_stat_activity WHERE application_name = 'pgbridge backfill'")).rowCount === 0,
-        30_000,
-        'the backend gone',
-      );
+      await killBackfill(db, child);
       const interrupted = JSON.parse((await backfill('--status', '--json')).stdout) as Array<{ table: string; state: string; rowsDone: number }>;
       const big = interrupted.find((b) => b.table === 'public.big')!;
       assert.equal(big.state, 'interrupted');
